@@ -1,0 +1,1670 @@
+/* unidist.h - v0.1.0 - task-parallel runtime: core and threads backend - Apache-2.0 (see end)
+
+   USAGE
+     In exactly one C file:
+         #define UNIDIST_IMPLEMENTATION
+         #include "unidist.h"        (or "unidist_mpi.h" for the MPI backend)
+     Everywhere else just #include "unidist.h". Link with -lpthread.
+
+     A driver puts immutable objects, submits tasks that run on workers, waits for and gets
+     their results. Every object is addressed by a ud_ref (owner, number):
+
+         static int square(ud_task *t) {
+             ud_view a; ud_task_arg(t, 0, &a);
+             int x = *(const int *)a.data;
+             int *y = ud_task_result(t, 0, sizeof *y);
+             if (!y) return -1;
+             *y = x * x;
+             return 0;
+         }
+         ...
+         ud_register("square", square, NULL, &fsquare);   (every process, before init)
+         ud_init(NULL, &role);
+         ud_put(&five, sizeof five, &r);
+         ud_arg a = ud_arg_ref(r);
+         ud_remote(fsquare, &a, 1, 1, &out);
+         ud_get(out, &v);                                 (*(const int *)v.data == 25)
+         ud_free(r); ud_free(out);
+         ud_shutdown();
+
+   COMPILE-TIME OPTIONS (define before the implementation)
+     UD_STATIC                  every function static, to embed the library twice
+     UD_MALLOC/UD_REALLOC/UD_FREE  the allocator (all three or none)
+     UD_DEBUG                   keep debug log lines
+     and one default per configuration variable: UD_BACKEND, UD_CPUS, UD_LOG_LEVEL, ...
+     (the table UD_CONFIG_TABLE below lists them).
+
+   ENVIRONMENT
+     Every variable of UD_CONFIG_TABLE (UNIDIST_BACKEND, UNIDIST_CPUS, UNIDIST_LOG_LEVEL, ...)
+     overrides both its compile-time default and the ud_config given to ud_init. Sizes accept
+     K, M and G. A value that does not parse is an error naming the variable.
+
+   THREAD SAFETY
+     The threads backend's API may be called from any thread of the driver. Task functions
+     run on worker threads; they use only the ud_task_* calls on their context. The MPI
+     backend's API is called from the driver's thread (one thread at a time).
+
+   ERRORS
+     Every call that can fail returns a ud_status: UD_OK (0) or a negative code.
+     ud_status_str() names it; ud_last_error() holds the detail of the calling thread's last
+     failure ("get: ref 0:17 was freed"). Bad arguments return UD_ERR_ARG in every build.
+     A failed task is a value: get of its results returns UD_ERR_TASK with its message.
+*/
+#ifndef UNIDIST_H
+#define UNIDIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef UD_STATIC
+#define UD_API static
+#else
+#define UD_API extern
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UD_VERSION_MAJOR 0
+#define UD_VERSION_MINOR 1
+#define UD_VERSION_PATCH 0
+#define UD_VERSION_STRING "0.1.0"
+
+/* ---- status codes -------------------------------------------------------------------- */
+#define UD_STATUS_TABLE(X)                                                      \
+    X(UD_OK,           0, "ok")                                                 \
+    X(UD_ERR_ARG,     -1, "bad argument")                                       \
+    X(UD_ERR_STATE,   -2, "not allowed in the runtime's current state")         \
+    X(UD_ERR_FREED,   -3, "ref was freed")                                      \
+    X(UD_ERR_NOREF,   -4, "ref was never issued")                               \
+    X(UD_ERR_NOFUNC,  -5, "unknown task function")                              \
+    X(UD_ERR_TASK,    -6, "task failed")                                        \
+    X(UD_ERR_TIMEOUT, -7, "timed out")                                          \
+    X(UD_ERR_NOMEM,   -8, "out of memory")                                      \
+    X(UD_ERR_CONFIG,  -9, "bad configuration")                                  \
+    X(UD_ERR_MPI,    -10, "MPI error")                                          \
+    X(UD_ERR_DUP,    -11, "duplicate name")                                     \
+    X(UD_ERR_SIZE,   -12, "buffer too small")                                   \
+    X(UD_ERR_PROTO,  -13, "protocol error")                                     \
+    X(UD_ERR_INTERNAL, -14, "internal error")
+
+typedef enum ud_status {
+#define UD__STATUS_ENUM(name, value, text) name = value,
+    UD_STATUS_TABLE(UD__STATUS_ENUM)
+#undef UD__STATUS_ENUM
+    UD_STATUS_LAST_ = -15
+} ud_status;
+
+UD_API const char *ud_status_str(ud_status s);   /* "UD_ERR_FREED: ref was freed" */
+UD_API const char *ud_last_error(void);          /* detail of this thread's last failure */
+UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
+
+/* ---- configuration ---------------------------------------------------------------------
+   One row a tunable: kind, field, environment variable, compile-time default, doc.
+   Precedence: compile-time default < non-zero field of the ud_config given to init
+   < environment variable. */
+#define UD_CONFIG_TABLE(X)                                                                  \
+    X(STR,  backend,   "UNIDIST_BACKEND",   UD_BACKEND,   "backend: auto, threads or mpi")  \
+    X(INT,  cpus,      "UNIDIST_CPUS",      UD_CPUS,      "worker threads of the threads backend (0: one per core)") \
+    X(INT,  log_level, "UNIDIST_LOG_LEVEL", UD_LOG_LEVEL, "log threshold: 0 off, 1 error, 2 warn, 3 info, 4 debug")
+
+#ifndef UD_BACKEND
+#define UD_BACKEND "auto"
+#endif
+#ifndef UD_CPUS
+#define UD_CPUS 0
+#endif
+#ifndef UD_LOG_LEVEL
+#define UD_LOG_LEVEL 2
+#endif
+
+#define UD__CTYPE_STR  const char *
+#define UD__CTYPE_INT  int64_t
+#define UD__CTYPE_SIZE uint64_t
+#define UD__CTYPE_BOOL int
+
+typedef enum ud_log_level {
+    UD_LOG_OFF = 0, UD_LOG_ERROR = 1, UD_LOG_WARN = 2, UD_LOG_INFO = 3, UD_LOG_DEBUG = 4
+} ud_log_level;
+
+typedef void *(*ud_alloc_fn)(size_t size, void *user);
+typedef void *(*ud_realloc_fn)(void *ptr, size_t old_size, size_t new_size, void *user);
+typedef void (*ud_free_fn)(void *ptr, size_t size, void *user);
+typedef void (*ud_log_fn)(int level, int rank, const char *message, void *user);
+
+typedef struct ud_config {
+#define UD__CONFIG_FIELD(kind, field, env, def, doc) UD__CTYPE_##kind field;
+    UD_CONFIG_TABLE(UD__CONFIG_FIELD)
+#undef UD__CONFIG_FIELD
+    ud_alloc_fn alloc;        /* allocator hooks: all three or none */
+    ud_realloc_fn realloc;
+    ud_free_fn free;
+    void *alloc_user;
+    ud_log_fn log;            /* NULL: "[ud r3] WARN: ..." to stderr */
+    void *log_user;
+    const void *mpi_comm;     /* MPI backend: address of the MPI_Comm to run on (NULL: world) */
+} ud_config;
+
+/* Fills *out with the resolved configuration (defaults, then non-zero fields of *in, which may
+   be NULL, then the environment). UD_ERR_CONFIG names a variable that does not parse. */
+UD_API ud_status ud_config_resolve(const ud_config *in, ud_config *out);
+/* Writes the resolved configuration of the running runtime (or the defaults) as
+   "UNIDIST_CPUS = 2" lines. */
+UD_API void ud_config_print(FILE *f);
+
+/* ---- objects, refs, tasks ------------------------------------------------------------- */
+typedef struct ud_ref {       /* a DataID: the rank that owns the object and its number */
+    int64_t owner;
+    int64_t num;
+} ud_ref;
+
+typedef struct ud_part {      /* one buffer of an object */
+    const void *data;
+    size_t size;
+} ud_part;
+
+typedef struct ud_view {      /* read-only view of an object, valid until its ref is freed */
+    const void *data;         /* the first part (the whole object when it has one part); */
+    size_t size;              /*   for a failed task, its message */
+    int nparts;
+    const ud_part *parts;
+    ud_status status;         /* UD_OK, or UD_ERR_TASK for a failed task's result */
+} ud_view;
+
+typedef enum ud_arg_kind { UD_ARG_REF = 1, UD_ARG_VAL = 2 } ud_arg_kind;
+
+typedef struct ud_arg {       /* a task argument: a ref, or an inline value copied at submit */
+    int kind;
+    ud_ref ref;
+    const void *data;
+    size_t size;
+} ud_arg;
+
+static inline ud_arg ud_arg_ref(ud_ref r) {
+    ud_arg a; a.kind = UD_ARG_REF; a.ref = r; a.data = NULL; a.size = 0; return a;
+}
+static inline ud_arg ud_arg_val(const void *data, size_t size) {
+    ud_arg a; a.kind = UD_ARG_VAL; a.ref.owner = -1; a.ref.num = 0; a.data = data; a.size = size;
+    return a;
+}
+
+typedef uint64_t ud_func;     /* XXH3-64 of the registered name: the same on every process */
+typedef struct ud_task ud_task;
+/* A task returns 0 on success; anything else (or ud_task_fail) fails it. */
+typedef int (*ud_task_fn)(ud_task *t);
+
+typedef enum ud_role { UD_ROLE_DRIVER = 0, UD_ROLE_WORKER = 1, UD_ROLE_MONITOR = 2 } ud_role;
+
+/* ---- the API ---------------------------------------------------------------------------- */
+/* Registers a task function under a name, on every process, before ud_init. *id may be NULL. */
+UD_API ud_status ud_register(const char *name, ud_task_fn fn, void *user, ud_func *id);
+UD_API ud_func ud_func_id(const char *name);
+
+/* Starts the runtime. *role tells the caller what it was: the driver returns at once and runs
+   the program; under MPI, workers and monitors return only after shutdown. cfg may be NULL. */
+UD_API ud_status ud_init(const ud_config *cfg, ud_role *role);
+UD_API int ud_is_initialized(void);
+/* Finishes the tasks already submitted, stops every worker and frees every object. */
+UD_API ud_status ud_shutdown(void);
+
+UD_API ud_status ud_put(const void *data, size_t size, ud_ref *out);
+UD_API ud_status ud_put_parts(const ud_part *parts, int nparts, ud_ref *out);
+
+/* Blocks until the object is ready. A failed task's result gives UD_ERR_TASK, every time. */
+UD_API ud_status ud_get(ud_ref ref, ud_view *out);
+/* Views in the order of refs; returns the first failure, with every view filled. */
+UD_API ud_status ud_get_many(const ud_ref *refs, int n, ud_view *out);
+/* Copies the object's parts, one after another, into dst; *size gets the object's size
+   (UD_ERR_SIZE, with *size set, when cap is smaller). */
+UD_API ud_status ud_get_copy(ud_ref ref, void *dst, size_t cap, size_t *size);
+
+/* Waits until num_returns of the n refs are done (a failed task counts as done) or timeout
+   seconds have passed (< 0: no limit). ready[0..*nready) gets indices into refs, the first
+   completed first, at most num_returns of them. UD_ERR_TIMEOUT when fewer were done. */
+UD_API ud_status ud_wait(const ud_ref *refs, int n, int num_returns, double timeout,
+                         int *ready, int *nready);
+
+/* Submits fn(args) to a worker; outs (num_returns of them) get refs to its results. */
+UD_API ud_status ud_remote(ud_func fn, const ud_arg *args, int nargs, int num_returns,
+                           ud_ref *outs);
+
+/* Drops the caller's ref; the object goes when no pending task needs it. */
+UD_API ud_status ud_free(ud_ref ref);
+UD_API ud_status ud_free_many(const ud_ref *refs, int n);
+
+UD_API int ud_num_workers(void);          /* 0 before init */
+UD_API const char *ud_backend_name(void); /* "threads", "mpi", or "none" before init */
+UD_API int ud_rank(void);                 /* this process's rank (0 on threads) */
+
+/* ---- inside a task ------------------------------------------------------------------------ */
+UD_API int ud_task_nargs(const ud_task *t);
+UD_API int ud_task_nreturns(const ud_task *t);
+UD_API void *ud_task_user(const ud_task *t);          /* the pointer given to ud_register */
+/* A view of argument i: the object a ref argument names, or the inline value. */
+UD_API ud_status ud_task_arg(const ud_task *t, int i, ud_view *out);
+/* Allocates result i as one buffer of size bytes and returns it to be written (NULL when out
+   of memory or i is out of range). A result never allocated is an empty object. */
+UD_API void *ud_task_result(ud_task *t, int i, size_t size);
+/* Allocates result i as nparts buffers that stay separate; ptrs[k] gets part k. */
+UD_API ud_status ud_task_result_parts(ud_task *t, int i, const size_t *sizes, int nparts,
+                                      void **ptrs);
+/* Fails the task with a message; returns -1 so that "return ud_task_fail(t, ...)" reads. */
+UD_API int ud_task_fail(ud_task *t, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UNIDIST_H */
+
+/* ============================================================================================
+   IMPLEMENTATION
+   ============================================================================================ */
+#if defined(UNIDIST_IMPLEMENTATION) && !defined(UD_IMPLEMENTATION)
+#define UD_IMPLEMENTATION
+#endif
+
+#if defined(UD_IMPLEMENTATION) && !defined(UD__IMPL_DONE)
+#define UD__IMPL_DONE
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#endif
+#include <xxhash.h>
+
+#if !defined(CLOCK_MONOTONIC)
+#error "unidist.h: the implementation needs POSIX clocks: compile with -std=gnu11 (or define _POSIX_C_SOURCE=200809L before every #include)"
+#endif
+
+#if defined(UD_MALLOC) || defined(UD_REALLOC) || defined(UD_FREE)
+#if !defined(UD_MALLOC) || !defined(UD_REALLOC) || !defined(UD_FREE)
+#error "unidist.h: define all of UD_MALLOC, UD_REALLOC and UD_FREE, or none of them"
+#endif
+#else
+#define UD_MALLOC(sz) malloc(sz)
+#define UD_REALLOC(p, sz) realloc(p, sz)
+#define UD_FREE(p) free(p)
+#endif
+
+#if defined(__GNUC__)
+#define UD__UNUSED __attribute__((unused))
+#define UD__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define UD__UNUSED
+#define UD__PRINTF(a, b)
+#endif
+
+/* Internal symbols shared between modules: static with UD_STATIC, else extern with a ud_ name. */
+#ifdef UD_STATIC
+#define UD__DEF static
+#else
+#define UD__DEF
+#endif
+
+#define UD_ASSERT(c)                                                                         \
+    do {                                                                                     \
+        if (!(c)) ud__panic("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__);         \
+    } while (0)
+
+/* ---- errors --------------------------------------------------------------------------- */
+static _Thread_local char ud__errbuf[512];
+
+UD_API const char *ud_status_str(ud_status s) {
+    switch (s) {
+#define UD__STATUS_CASE(name, value, text) case name: return #name ": " text;
+        UD_STATUS_TABLE(UD__STATUS_CASE)
+#undef UD__STATUS_CASE
+    default: return "UD_ERR_UNKNOWN: not a ud_status";
+    }
+}
+
+UD_API const char *ud_last_error(void) { return ud__errbuf; }
+UD_API const char *ud_version(void) { return UD_VERSION_STRING; }
+
+static ud_status ud__vfail(ud_status st, const char *fmt, va_list ap) {
+    vsnprintf(ud__errbuf, sizeof ud__errbuf, fmt, ap);
+    return st;
+}
+
+/* Records the detail of a failure for ud_last_error() and returns its status. */
+static UD__PRINTF(2, 3) ud_status ud__fail(ud_status st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    ud__vfail(st, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* ---- runtime state shared by the modules ----------------------------------------------- */
+typedef struct ud__fn {
+    ud_func id;
+    ud_task_fn fn;
+    void *user;
+    char *name;
+} ud__fn;
+
+typedef struct ud__obj ud__obj;
+
+/* What a backend provides; the public API validates arguments, then calls these. */
+typedef struct ud__backend {
+    const char *name;
+    int (*available)(void); /* may this backend run in this launch? (auto selection) */
+    ud_status (*start)(ud_role *role);
+    ud_status (*stop)(void);
+    ud_status (*put)(const ud_part *parts, int nparts, ud_ref *out);
+    ud_status (*get)(const ud_ref *refs, int n, ud_view *out);
+    ud_status (*wait)(const ud_ref *refs, int n, int num_returns, double timeout, int *ready,
+                      int *nready);
+    ud_status (*remote)(const ud__fn *fn, const ud_arg *args, int nargs, int nret, ud_ref *outs);
+    ud_status (*free)(const ud_ref *refs, int n);
+    int (*num_workers)(void);
+    int (*rank)(void);
+} ud__backend;
+
+enum { UD__NEVER = 0, UD__RUNNING = 1, UD__STOPPED = 2 };
+
+typedef struct ud__runtime {
+    atomic_int state;
+    ud_config cfg;           /* resolved */
+    const ud__backend *be;
+    int rank;                /* for log lines */
+} ud__runtime;
+
+static ud__runtime ud__rt;
+/* The MPI module fills this slot (the core never calls up into it by name). */
+UD__DEF const ud__backend *ud__mpi_backend_slot;
+
+/* ---- logging ---------------------------------------------------------------------------- */
+static const char *ud__level_name(int level) {
+    static const char *names[] = {"OFF", "ERROR", "WARN", "INFO", "DEBUG"};
+    return (level >= 0 && level <= 4) ? names[level] : "?";
+}
+
+static void ud__default_log(int level, int rank, const char *msg, void *user) {
+    (void)user;
+    fprintf(stderr, "[ud r%d] %s: %s\n", rank, ud__level_name(level), msg);
+}
+
+static UD__PRINTF(2, 3) void ud__log(int level, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    if (level > ud__rt.cfg.log_level) return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (ud__rt.cfg.log) ud__rt.cfg.log(level, ud__rt.rank, buf, ud__rt.cfg.log_user);
+    else ud__default_log(level, ud__rt.rank, buf, NULL);
+}
+
+#ifdef UD_DEBUG
+#define UD__DEBUG(...) ud__log(UD_LOG_DEBUG, __VA_ARGS__)
+#else
+#define UD__DEBUG(...) ((void)0)
+#endif
+
+/* Fatal paths end here: the MPI module replaces the abort with MPI_Abort. */
+UD__DEF void (*ud__abort_hook)(void);
+
+static UD__UNUSED UD__PRINTF(1, 2) void ud__panic(const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    ud__default_log(UD_LOG_ERROR, ud__rt.rank, buf, NULL);
+    if (ud__abort_hook) ud__abort_hook();
+    abort();
+}
+
+/* ---- memory ------------------------------------------------------------------------------- */
+static void *ud__alloc(size_t size) {
+    if (ud__rt.cfg.alloc) return ud__rt.cfg.alloc(size, ud__rt.cfg.alloc_user);
+    return UD_MALLOC(size);
+}
+
+static void *ud__realloc(void *p, size_t old_size, size_t new_size) {
+    if (ud__rt.cfg.realloc) return ud__rt.cfg.realloc(p, old_size, new_size, ud__rt.cfg.alloc_user);
+    (void)old_size;
+    return UD_REALLOC(p, new_size);
+}
+
+static void ud__free(void *p, size_t size) {
+    if (!p) return;
+    if (ud__rt.cfg.free) ud__rt.cfg.free(p, size, ud__rt.cfg.alloc_user);
+    else UD_FREE(p);
+    (void)size;
+}
+
+static double ud__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- configuration -------------------------------------------------------------------------- */
+static ud_status ud__bad_value(const char *env, const char *src, const char *s, const char *want) {
+    return ud__fail(UD_ERR_CONFIG, "%s: '%s' (from %s) is not %s", env, s, src, want);
+}
+
+static UD__UNUSED ud_status ud__parse_STR(const char *env, const char *src, const char *s,
+                                          const char **out) {
+    (void)env; (void)src;
+    *out = s;
+    return UD_OK;
+}
+
+static UD__UNUSED ud_status ud__parse_INT(const char *env, const char *src, const char *s,
+                                          int64_t *out) {
+    char *end;
+    long long v;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < 0) return ud__bad_value(env, src, s, "a whole number >= 0");
+    *out = (int64_t)v;
+    return UD_OK;
+}
+
+/* Sizes take an optional K, M or G (powers of 1024), with or without a trailing B. */
+static UD__UNUSED ud_status ud__parse_SIZE(const char *env, const char *src, const char *s,
+                                           uint64_t *out) {
+    char *end;
+    unsigned long long v;
+    uint64_t mul = 1;
+    errno = 0;
+    if (!*s || *s == '-') return ud__bad_value(env, src, s, "a size (like 100000, 64K, 2G)");
+    v = strtoull(s, &end, 10);
+    if (end == s || errno) return ud__bad_value(env, src, s, "a size (like 100000, 64K, 2G)");
+    switch (*end) {
+    case 'k': case 'K': mul = 1ull << 10; end++; break;
+    case 'm': case 'M': mul = 1ull << 20; end++; break;
+    case 'g': case 'G': mul = 1ull << 30; end++; break;
+    default: break;
+    }
+    if (*end == 'b' || *end == 'B') end++;
+    if (*end || (v && mul > UINT64_MAX / v))
+        return ud__bad_value(env, src, s, "a size (like 100000, 64K, 2G)");
+    *out = (uint64_t)v * mul;
+    return UD_OK;
+}
+
+static UD__UNUSED ud_status ud__parse_BOOL(const char *env, const char *src, const char *s,
+                                           int *out) {
+    static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
+    size_t i;
+    for (i = 0; i < 4; i++) {
+        if (!strcasecmp(s, yes[i])) { *out = 1; return UD_OK; }
+        if (!strcasecmp(s, no[i])) { *out = 0; return UD_OK; }
+    }
+    return ud__bad_value(env, src, s, "a boolean (1/0, true/false, yes/no, on/off)");
+}
+
+/* A field of the user's config counts only when it is set (non-zero, non-empty). */
+#define UD__IS_SET_STR(v) ((v) != NULL && (v)[0] != '\0')
+#define UD__IS_SET_INT(v) ((v) != 0)
+#define UD__IS_SET_SIZE(v) ((v) != 0)
+#define UD__IS_SET_BOOL(v) ((v) != 0)
+
+/* Checks that cannot be said by the value's kind alone. */
+static ud_status ud__config_check(const ud_config *c) {
+    if (strcmp(c->backend, "auto") && strcmp(c->backend, "threads") && strcmp(c->backend, "mpi"))
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_BACKEND: '%s' is not one of auto, threads, mpi",
+                        c->backend);
+    if (c->cpus > 4096)
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_CPUS: %lld is more than 4096 worker threads",
+                        (long long)c->cpus);
+    if (c->log_level > UD_LOG_DEBUG)
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_LOG_LEVEL: %lld is not in 0..4",
+                        (long long)c->log_level);
+    if (!!c->alloc != !!c->realloc || !!c->alloc != !!c->free)
+        return ud__fail(UD_ERR_CONFIG, "config: set all of alloc, realloc and free, or none");
+    return UD_OK;
+}
+
+UD_API ud_status ud_config_resolve(const ud_config *in, ud_config *out) {
+    const char *s;
+    ud_status st;
+    if (!out) return ud__fail(UD_ERR_ARG, "config_resolve: out is NULL");
+    if (in) *out = *in;
+    else memset(out, 0, sizeof *out);
+#define UD__CONFIG_RESOLVE(kind, field, env, def, doc)                                      \
+    if (!in || !UD__IS_SET_##kind(in->field)) out->field = def;                              \
+    if ((s = getenv(env)) != NULL) {                                                         \
+        if ((st = ud__parse_##kind(env, "the environment", s, &out->field)) != UD_OK) return st; \
+    }
+    UD_CONFIG_TABLE(UD__CONFIG_RESOLVE)
+#undef UD__CONFIG_RESOLVE
+    return ud__config_check(out);
+}
+
+static void ud__print_STR(FILE *f, const char *v) { fprintf(f, "%s", v ? v : ""); }
+static UD__UNUSED void ud__print_INT(FILE *f, int64_t v) { fprintf(f, "%lld", (long long)v); }
+static UD__UNUSED void ud__print_SIZE(FILE *f, uint64_t v) {
+    fprintf(f, "%llu", (unsigned long long)v);
+}
+static UD__UNUSED void ud__print_BOOL(FILE *f, int v) { fprintf(f, "%d", v); }
+
+UD_API void ud_config_print(FILE *f) {
+    ud_config c;
+    if (!f) return;
+    if (atomic_load(&ud__rt.state) == UD__RUNNING) c = ud__rt.cfg;
+    else if (ud_config_resolve(NULL, &c) != UD_OK) {
+        fprintf(f, "# configuration does not resolve: %s\n", ud_last_error());
+        return;
+    }
+#define UD__CONFIG_PRINT(kind, field, env, def, doc)                                        \
+    fprintf(f, "%s = ", env);                                                                \
+    ud__print_##kind(f, c.field);                                                            \
+    fprintf(f, "\n");
+    UD_CONFIG_TABLE(UD__CONFIG_PRINT)
+#undef UD__CONFIG_PRINT
+}
+
+/* ---- function registry ------------------------------------------------------------------------
+   Kept sorted by id; registration happens before init, lookups are a binary search. */
+static ud__fn *ud__fns;
+static int ud__nfns, ud__capfns;
+
+UD_API ud_func ud_func_id(const char *name) {
+    return name ? (ud_func)XXH3_64bits(name, strlen(name)) : 0;
+}
+
+static const ud__fn *ud__find_fn(ud_func id) {
+    int lo = 0, hi = ud__nfns - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (ud__fns[mid].id == id) return &ud__fns[mid];
+        if (ud__fns[mid].id < id) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return NULL;
+}
+
+UD_API ud_status ud_register(const char *name, ud_task_fn fn, void *user, ud_func *id) {
+    ud_func h;
+    const ud__fn *dup;
+    int i;
+    size_t len;
+    if (!name || !*name || !fn) return ud__fail(UD_ERR_ARG, "register: name and fn must be given");
+    if (atomic_load(&ud__rt.state) != UD__NEVER)
+        return ud__fail(UD_ERR_STATE, "register '%s': functions are registered before ud_init", name);
+    h = ud_func_id(name);
+    if ((dup = ud__find_fn(h)) != NULL) {
+        if (!strcmp(dup->name, name))
+            return ud__fail(UD_ERR_DUP, "register: '%s' is already registered", name);
+        return ud__fail(UD_ERR_DUP, "register: the ids of '%s' and '%s' collide; rename one",
+                        name, dup->name);
+    }
+    if (ud__nfns == ud__capfns) {
+        int cap = ud__capfns ? 2 * ud__capfns : 16;
+        ud__fn *p = (ud__fn *)UD_REALLOC(ud__fns, (size_t)cap * sizeof *p);
+        if (!p) return ud__fail(UD_ERR_NOMEM, "register '%s': out of memory", name);
+        ud__fns = p;
+        ud__capfns = cap;
+    }
+    len = strlen(name) + 1;
+    for (i = ud__nfns; i > 0 && ud__fns[i - 1].id > h; i--) ud__fns[i] = ud__fns[i - 1];
+    ud__fns[i].id = h;
+    ud__fns[i].fn = fn;
+    ud__fns[i].user = user;
+    if (!(ud__fns[i].name = (char *)UD_MALLOC(len))) {
+        for (; i < ud__nfns; i++) ud__fns[i] = ud__fns[i + 1];
+        return ud__fail(UD_ERR_NOMEM, "register '%s': out of memory", name);
+    }
+    memcpy(ud__fns[i].name, name, len);
+    ud__nfns++;
+    if (id) *id = h;
+    return UD_OK;
+}
+
+/* ---- the object store's map: DataID -> pointer -------------------------------------------------
+   Open addressing with linear probing and backward-shift deletion, so that a million live
+   objects cost the same per operation as a thousand (no tombstones to wade through). */
+typedef struct ud__slot {
+    ud_ref key;               /* key.num == 0: empty */
+    uint64_t hash;
+    void *val;
+} ud__slot;
+
+typedef struct ud__map {
+    ud__slot *slots;
+    size_t cap, count;        /* cap is a power of two */
+} ud__map;
+
+static uint64_t ud__hash_ref(ud_ref r) { return XXH3_64bits(&r, sizeof r); }
+
+static int ud__ref_eq(ud_ref a, ud_ref b) { return a.owner == b.owner && a.num == b.num; }
+
+static void *ud__map_get(const ud__map *m, ud_ref k) {
+    uint64_t h;
+    size_t i, mask;
+    if (!m->cap) return NULL;
+    h = ud__hash_ref(k);
+    mask = m->cap - 1;
+    for (i = h & mask;; i = (i + 1) & mask) {
+        const ud__slot *s = &m->slots[i];
+        if (!s->key.num) return NULL;
+        if (s->hash == h && ud__ref_eq(s->key, k)) return s->val;
+    }
+}
+
+static void ud__map_place(ud__slot *slots, size_t mask, ud_ref k, uint64_t h, void *v) {
+    size_t i = h & mask;
+    while (slots[i].key.num) i = (i + 1) & mask;
+    slots[i].key = k;
+    slots[i].hash = h;
+    slots[i].val = v;
+}
+
+static int ud__map_grow(ud__map *m) {
+    size_t ncap = m->cap ? 2 * m->cap : 1024, i;
+    ud__slot *ns = (ud__slot *)ud__alloc(ncap * sizeof *ns);
+    if (!ns) return 0;
+    memset(ns, 0, ncap * sizeof *ns);
+    for (i = 0; i < m->cap; i++)
+        if (m->slots[i].key.num)
+            ud__map_place(ns, ncap - 1, m->slots[i].key, m->slots[i].hash, m->slots[i].val);
+    ud__free(m->slots, m->cap * sizeof *m->slots);
+    m->slots = ns;
+    m->cap = ncap;
+    return 1;
+}
+
+/* The key must not be present. Returns 0 when out of memory. */
+static int ud__map_put(ud__map *m, ud_ref k, void *v) {
+    if ((m->count + 1) * 4 > m->cap * 3 && !ud__map_grow(m)) return 0;
+    ud__map_place(m->slots, m->cap - 1, k, ud__hash_ref(k), v);
+    m->count++;
+    return 1;
+}
+
+static void *ud__map_del(ud__map *m, ud_ref k) {
+    uint64_t h;
+    size_t i, j, mask;
+    void *v;
+    if (!m->cap) return NULL;
+    h = ud__hash_ref(k);
+    mask = m->cap - 1;
+    for (i = h & mask;; i = (i + 1) & mask) {
+        if (!m->slots[i].key.num) return NULL;
+        if (m->slots[i].hash == h && ud__ref_eq(m->slots[i].key, k)) break;
+    }
+    v = m->slots[i].val;
+    /* Shift back every later slot of the run whose home lies at or before the hole. */
+    for (j = i;;) {
+        size_t home;
+        j = (j + 1) & mask;
+        if (!m->slots[j].key.num) break;
+        home = m->slots[j].hash & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            m->slots[i] = m->slots[j];
+            i = j;
+        }
+    }
+    m->slots[i].key.num = 0;
+    m->count--;
+    return v;
+}
+
+static void ud__map_clear(ud__map *m) {
+    ud__free(m->slots, m->cap * sizeof *m->slots);
+    m->slots = NULL;
+    m->cap = m->count = 0;
+}
+
+/* ---- objects --------------------------------------------------------------------------------
+   One allocation: header, part table, then each part's bytes 16-aligned. A failed task's result
+   is an object too: status UD_ERR_TASK and one part holding the message. */
+#define UD__OBJ_STATIC 1u
+#define UD__ALIGN(n) (((n) + 15) & ~(size_t)15)
+
+struct ud__obj {
+    int32_t status;
+    int32_t nparts;
+    uint32_t flags;
+    size_t bytes;             /* size of the allocation, for the free hook */
+    size_t total;             /* sum of the part sizes */
+    ud_part parts[1];         /* nparts of them (at least one slot) */
+};
+
+static ud__obj ud__empty_obj = {UD_OK, 0, UD__OBJ_STATIC, 0, 0, {{"", 0}}};
+
+static size_t ud__obj_header(int nparts) {
+    return UD__ALIGN(offsetof(ud__obj, parts) + (size_t)(nparts > 0 ? nparts : 1) * sizeof(ud_part));
+}
+
+/* Allocates an object with room for the given part sizes; parts[k].data points at its room. */
+static ud__obj *ud__obj_alloc(const size_t *sizes, int nparts) {
+    size_t bytes = ud__obj_header(nparts), off;
+    ud__obj *o;
+    int k;
+    for (k = 0; k < nparts; k++) {
+        if (sizes[k] > SIZE_MAX - bytes - 16) return NULL;
+        bytes += UD__ALIGN(sizes[k]);
+    }
+    if (!(o = (ud__obj *)ud__alloc(bytes))) return NULL;
+    o->status = UD_OK;
+    o->nparts = nparts;
+    o->flags = 0;
+    o->bytes = bytes;
+    o->total = 0;
+    for (off = ud__obj_header(nparts), k = 0; k < nparts; k++) {
+        o->parts[k].data = (char *)o + off;
+        o->parts[k].size = sizes[k];
+        o->total += sizes[k];
+        off += UD__ALIGN(sizes[k]);
+    }
+    if (nparts == 0) o->parts[0].data = "";
+    return o;
+}
+
+static ud__obj *ud__obj_copy(const ud_part *parts, int nparts) {
+    size_t small[8] = {0}, *sizes = nparts <= 8 ? small : (size_t *)ud__alloc((size_t)nparts * sizeof *sizes);
+    ud__obj *o = NULL;
+    int k;
+    if (!sizes) return NULL;
+    for (k = 0; k < nparts; k++) sizes[k] = parts[k].size;
+    if ((o = ud__obj_alloc(sizes, nparts)) != NULL)
+        for (k = 0; k < nparts; k++)
+            if (parts[k].size) memcpy((void *)o->parts[k].data, parts[k].data, parts[k].size);
+    if (sizes != small) ud__free(sizes, (size_t)nparts * sizeof *sizes);
+    return o;
+}
+
+static ud__obj *ud__obj_error(const char *msg) {
+    size_t len = strlen(msg) + 1;
+    ud__obj *o = ud__obj_alloc(&len, 1);
+    if (!o) return NULL;
+    memcpy((void *)o->parts[0].data, msg, len);
+    o->parts[0].size = o->total = len - 1;
+    o->status = UD_ERR_TASK;
+    return o;
+}
+
+static void ud__obj_release(ud__obj *o) {
+    if (o && !(o->flags & UD__OBJ_STATIC)) ud__free(o, o->bytes);
+}
+
+static void ud__obj_view(const ud__obj *o, ud_view *v) {
+    v->nparts = o->nparts;
+    v->parts = o->parts;
+    v->data = o->parts[0].data;
+    v->size = o->nparts ? o->parts[0].size : 0;
+    v->status = (ud_status)o->status;
+}
+
+static void ud__ref_text(ud_ref r, char *buf, size_t cap) {
+    snprintf(buf, cap, "%lld:%lld", (long long)r.owner, (long long)r.num);
+}
+
+/* ---- the task context --------------------------------------------------------------------------
+   Backends fill it and run the function; results are allocated through the backend's hook so
+   that a large result can land straight in shared memory. */
+struct ud_task {
+    const ud__fn *fn;
+    int nargs, nret;
+    const ud_view *argv;
+    ud__obj **res;             /* nret slots, NULL until allocated */
+    int failed;
+    char *err;                 /* the first failure's message */
+    size_t errcap;
+    ud__obj *(*alloc)(ud_task *t, const size_t *sizes, int nparts);
+    void *be;
+};
+
+static _Thread_local ud_task *ud__cur_task;
+
+UD_API int ud_task_nargs(const ud_task *t) { return t ? t->nargs : -1; }
+UD_API int ud_task_nreturns(const ud_task *t) { return t ? t->nret : -1; }
+UD_API void *ud_task_user(const ud_task *t) { return t ? t->fn->user : NULL; }
+
+UD_API ud_status ud_task_arg(const ud_task *t, int i, ud_view *out) {
+    if (out) memset(out, 0, sizeof *out); /* defined even on failure */
+    if (!t || !out) return ud__fail(UD_ERR_ARG, "task_arg: task and out must be given");
+    if (i < 0 || i >= t->nargs)
+        return ud__fail(UD_ERR_ARG, "task_arg: task '%s' has %d arguments, not an argument %d",
+                        t->fn->name, t->nargs, i);
+    *out = t->argv[i];
+    return UD_OK;
+}
+
+UD_API ud_status ud_task_result_parts(ud_task *t, int i, const size_t *sizes, int nparts,
+                                      void **ptrs) {
+    ud__obj *o;
+    int k;
+    if (!t || (nparts > 0 && (!sizes || !ptrs)) || nparts < 0)
+        return ud__fail(UD_ERR_ARG, "task_result: task, sizes and ptrs must be given");
+    if (i < 0 || i >= t->nret)
+        return ud__fail(UD_ERR_ARG, "task_result: task '%s' has %d results, not a result %d",
+                        t->fn->name, t->nret, i);
+    if (t->res[i])
+        return ud__fail(UD_ERR_ARG, "task_result: result %d of '%s' is already allocated", i,
+                        t->fn->name);
+    o = t->alloc ? t->alloc(t, sizes, nparts) : ud__obj_alloc(sizes, nparts);
+    if (!o)
+        return ud__fail(UD_ERR_NOMEM, "task_result: no memory for result %d of '%s'", i,
+                        t->fn->name);
+    t->res[i] = o;
+    for (k = 0; k < nparts; k++) ptrs[k] = (void *)o->parts[k].data;
+    return UD_OK;
+}
+
+UD_API void *ud_task_result(ud_task *t, int i, size_t size) {
+    void *p = NULL;
+    return ud_task_result_parts(t, i, &size, 1, &p) == UD_OK ? p : NULL;
+}
+
+/* Keeps the first failure's message; a message that cannot be allocated still fails the task. */
+UD_API int ud_task_fail(ud_task *t, const char *fmt, ...) {
+    char buf[1024];
+    size_t len;
+    va_list ap;
+    if (!t) return -1;
+    t->failed = 1;
+    if (t->err) return -1;
+    if (fmt) {
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+    } else {
+        snprintf(buf, sizeof buf, "task '%s' failed", t->fn->name);
+    }
+    len = strlen(buf) + 1;
+    if ((t->err = (char *)ud__alloc(len)) != NULL) {
+        memcpy(t->err, buf, len);
+        t->errcap = len;
+    }
+    return -1;
+}
+
+/* ---- the public API: argument checks, then the backend ------------------------------------------ */
+static const ud__backend ud__threads_backend;
+
+static ud_status ud__not_running(const char *op) {
+    if (atomic_load(&ud__rt.state) == UD__NEVER)
+        return ud__fail(UD_ERR_STATE, "%s: the runtime is not initialized (call ud_init first)", op);
+    return ud__fail(UD_ERR_STATE, "%s: the runtime was shut down", op);
+}
+
+#define UD__REQUIRE_RUNNING(op)                                                             \
+    do {                                                                                    \
+        if (atomic_load(&ud__rt.state) != UD__RUNNING) return ud__not_running(op);          \
+    } while (0)
+
+/* Blocking calls would hold a worker hostage (threads) or deadlock the worker loop (MPI). */
+#define UD__REQUIRE_NOT_IN_TASK(op)                                                         \
+    do {                                                                                    \
+        if (ud__cur_task)                                                                   \
+            return ud__fail(UD_ERR_STATE, "%s: not allowed inside a task ('%s')", op,       \
+                            ud__cur_task->fn->name);                                        \
+    } while (0)
+
+static ud_status ud__choose_backend(const ud_config *c, const ud__backend **out) {
+    const ud__backend *mpi = ud__mpi_backend_slot;
+    if (!strcmp(c->backend, "threads")) *out = &ud__threads_backend;
+    else if (!strcmp(c->backend, "mpi")) {
+        if (!mpi)
+            return ud__fail(UD_ERR_CONFIG, "UNIDIST_BACKEND=mpi: this program was built without "
+                            "the MPI backend (include unidist_mpi.h where UNIDIST_IMPLEMENTATION is defined)");
+        *out = mpi;
+    } else *out = (mpi && mpi->available()) ? mpi : &ud__threads_backend;
+    return UD_OK;
+}
+
+UD_API ud_status ud_init(const ud_config *cfg, ud_role *role) {
+    ud_config c;
+    const ud__backend *be = NULL;
+    ud_status st;
+    if (!role) return ud__fail(UD_ERR_ARG, "init: role is NULL");
+    if (atomic_load(&ud__rt.state) == UD__RUNNING)
+        return ud__fail(UD_ERR_STATE, "init: the runtime is already running");
+    if (atomic_load(&ud__rt.state) == UD__STOPPED)
+        return ud__fail(UD_ERR_STATE, "init: the runtime was shut down and cannot restart");
+    if ((st = ud_config_resolve(cfg, &c)) != UD_OK) return st;
+    if ((st = ud__choose_backend(&c, &be)) != UD_OK) return st;
+    ud__rt.cfg = c;
+    ud__rt.be = be;
+    ud__rt.rank = 0;
+    if ((st = be->start(role)) != UD_OK) {
+        ud__rt.be = NULL;
+        return st;
+    }
+    /* Under MPI only the driver comes back while the runtime runs; the others return after. */
+    atomic_store(&ud__rt.state, *role == UD_ROLE_DRIVER ? UD__RUNNING : UD__STOPPED);
+    return UD_OK;
+}
+
+UD_API int ud_is_initialized(void) { return atomic_load(&ud__rt.state) == UD__RUNNING; }
+
+UD_API ud_status ud_shutdown(void) {
+    ud_status st;
+    UD__REQUIRE_RUNNING("shutdown");
+    UD__REQUIRE_NOT_IN_TASK("shutdown");
+    atomic_store(&ud__rt.state, UD__STOPPED);
+    st = ud__rt.be->stop();
+    return st;
+}
+
+static ud_status ud__check_parts(const char *op, const ud_part *parts, int nparts) {
+    int k;
+    if (nparts < 0 || (nparts > 0 && !parts))
+        return ud__fail(UD_ERR_ARG, "%s: %d parts at %p", op, nparts, (const void *)parts);
+    for (k = 0; k < nparts; k++)
+        if (!parts[k].data && parts[k].size)
+            return ud__fail(UD_ERR_ARG, "%s: part %d is NULL with size %zu", op, k, parts[k].size);
+    return UD_OK;
+}
+
+UD_API ud_status ud_put_parts(const ud_part *parts, int nparts, ud_ref *out) {
+    ud_status st;
+    UD__REQUIRE_RUNNING("put");
+    if (!out) return ud__fail(UD_ERR_ARG, "put: out is NULL");
+    if ((st = ud__check_parts("put", parts, nparts)) != UD_OK) return st;
+    return ud__rt.be->put(parts, nparts, out);
+}
+
+UD_API ud_status ud_put(const void *data, size_t size, ud_ref *out) {
+    ud_part p;
+    p.data = data;
+    p.size = size;
+    return ud_put_parts(&p, 1, out);
+}
+
+UD_API ud_status ud_get_many(const ud_ref *refs, int n, ud_view *out) {
+    UD__REQUIRE_RUNNING("get");
+    UD__REQUIRE_NOT_IN_TASK("get");
+    if (n < 0 || (n > 0 && (!refs || !out)))
+        return ud__fail(UD_ERR_ARG, "get: refs and out must be given for %d refs", n);
+    return n ? ud__rt.be->get(refs, n, out) : UD_OK;
+}
+
+UD_API ud_status ud_get(ud_ref ref, ud_view *out) {
+    if (!out && atomic_load(&ud__rt.state) == UD__RUNNING)
+        return ud__fail(UD_ERR_ARG, "get: out is NULL");
+    return ud_get_many(&ref, 1, out);
+}
+
+UD_API ud_status ud_get_copy(ud_ref ref, void *dst, size_t cap, size_t *size) {
+    ud_view v;
+    ud_status st;
+    size_t total = 0, off = 0;
+    int k;
+    if (atomic_load(&ud__rt.state) == UD__RUNNING && (!size || (!dst && cap)))
+        return ud__fail(UD_ERR_ARG, "get_copy: size must be given, and dst when cap > 0");
+    if ((st = ud_get_many(&ref, 1, &v)) != UD_OK) return st;
+    for (k = 0; k < v.nparts; k++) total += v.parts[k].size;
+    *size = total;
+    if (total > cap)
+        return ud__fail(UD_ERR_SIZE, "get_copy: the object has %zu bytes, the buffer %zu", total, cap);
+    for (k = 0; k < v.nparts; k++) {
+        if (v.parts[k].size) memcpy((char *)dst + off, v.parts[k].data, v.parts[k].size);
+        off += v.parts[k].size;
+    }
+    return UD_OK;
+}
+
+UD_API ud_status ud_wait(const ud_ref *refs, int n, int num_returns, double timeout,
+                         int *ready, int *nready) {
+    UD__REQUIRE_RUNNING("wait");
+    UD__REQUIRE_NOT_IN_TASK("wait");
+    if (!nready || n < 0 || (n > 0 && !refs) || (num_returns > 0 && !ready))
+        return ud__fail(UD_ERR_ARG, "wait: refs, ready and nready must be given");
+    if (num_returns < 0 || num_returns > n)
+        return ud__fail(UD_ERR_ARG, "wait: num_returns %d is not in 0..%d", num_returns, n);
+    *nready = 0;
+    if (num_returns == 0) return UD_OK;
+    return ud__rt.be->wait(refs, n, num_returns, timeout, ready, nready);
+}
+
+static ud_status ud__check_args(const ud__fn *fn, const ud_arg *args, int nargs) {
+    int i;
+    if (nargs < 0 || (nargs > 0 && !args))
+        return ud__fail(UD_ERR_ARG, "remote '%s': %d arguments at %p", fn->name, nargs,
+                        (const void *)args);
+    for (i = 0; i < nargs; i++) {
+        if (args[i].kind == UD_ARG_VAL) {
+            if (!args[i].data && args[i].size)
+                return ud__fail(UD_ERR_ARG, "remote '%s': argument %d is NULL with size %zu",
+                                fn->name, i, args[i].size);
+        } else if (args[i].kind != UD_ARG_REF) {
+            return ud__fail(UD_ERR_ARG, "remote '%s': argument %d has kind %d (use ud_arg_ref or "
+                            "ud_arg_val)", fn->name, i, args[i].kind);
+        }
+    }
+    return UD_OK;
+}
+
+UD_API ud_status ud_remote(ud_func fn, const ud_arg *args, int nargs, int num_returns,
+                           ud_ref *outs) {
+    const ud__fn *f;
+    ud_status st;
+    UD__REQUIRE_RUNNING("remote");
+    if (!(f = ud__find_fn(fn)))
+        return ud__fail(UD_ERR_NOFUNC, "remote: no function with id %016llx is registered",
+                        (unsigned long long)fn);
+    if (num_returns < 0 || (num_returns > 0 && !outs))
+        return ud__fail(UD_ERR_ARG, "remote '%s': num_returns %d with outs %p", f->name,
+                        num_returns, (void *)outs);
+    if ((st = ud__check_args(f, args, nargs)) != UD_OK) return st;
+    return ud__rt.be->remote(f, args, nargs, num_returns, outs);
+}
+
+UD_API ud_status ud_free_many(const ud_ref *refs, int n) {
+    UD__REQUIRE_RUNNING("free");
+    if (n < 0 || (n > 0 && !refs)) return ud__fail(UD_ERR_ARG, "free: %d refs at %p", n, (const void *)refs);
+    return n ? ud__rt.be->free(refs, n) : UD_OK;
+}
+
+UD_API ud_status ud_free(ud_ref ref) { return ud_free_many(&ref, 1); }
+
+UD_API int ud_num_workers(void) {
+    return atomic_load(&ud__rt.state) == UD__RUNNING ? ud__rt.be->num_workers() : 0;
+}
+
+UD_API const char *ud_backend_name(void) {
+    return atomic_load(&ud__rt.state) == UD__RUNNING ? ud__rt.be->name : "none";
+}
+
+UD_API int ud_rank(void) { return ud__rt.be ? ud__rt.be->rank() : 0; }
+
+/* ---- the threads backend ----------------------------------------------------------------------
+   Seed 002 in C: a pool of worker threads, each with its own queue, chosen round-robin. The
+   store is one map under one lock. A task whose argument refs are not ready is parked on them
+   (a dependency node a ref argument) and reaches a queue only when the last one is ready, so
+   it never holds a worker while it waits. */
+typedef struct ud__tt ud__tt;
+
+typedef struct ud__dep {
+    ud__tt *task;
+    struct ud__dep *next;
+} ud__dep;
+
+typedef struct ud__entry {
+    ud_ref ref;
+    ud__obj *obj;             /* NULL while its task is pending */
+    uint64_t seq;             /* completion order, for wait */
+    int32_t holds;            /* the user's ref + tasks that read or produce it + calls in flight */
+    int32_t user;             /* the user's ref is live */
+    ud__dep *waiters;         /* tasks parked until obj is set */
+    struct ud__entry *next_free;
+} ud__entry;
+
+struct ud__tt {
+    ud__tt *next;
+    const ud__fn *fn;
+    int nargs, nret, npending;
+    size_t bytes;
+    ud_part *vals;            /* inline values, copied into this block */
+    ud__entry **argent;       /* NULL for an inline value */
+    ud__entry **outent;
+    ud__dep *deps;
+};
+
+typedef struct ud__queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    ud__tt *head, *tail;
+    int sleeping, stop;
+    pthread_t thread;
+    char pad[64];             /* keep neighbouring queues off one cache line */
+} ud__queue;
+
+#define UD__SLAB 4096
+
+static struct ud__threads {
+    pthread_mutex_t mu;       /* guards everything below but the queues */
+    pthread_cond_t done;      /* an object became ready or a task finished */
+    int nwaiting;
+    ud__map map;
+    int64_t next_num;
+    uint64_t seq;
+    int64_t inflight;
+    ud__entry *free_entries;
+    ud__entry **slabs;
+    int nslabs;
+    ud__queue *queues;
+    int nq;
+    atomic_uint rr;
+} ud__th;
+
+static ud__obj ud__oom_obj = {UD_ERR_TASK, 1, UD__OBJ_STATIC, 0, 34,
+                              {{"out of memory for a task's result", 34}}};
+
+static int ud__th_reserve_entries(int n) {
+    int i;
+    ud__entry *e = ud__th.free_entries;
+    for (i = 0; i < n && e; i++) e = e->next_free;
+    while (i < n) {
+        ud__entry **ns = (ud__entry **)ud__realloc(ud__th.slabs, (size_t)ud__th.nslabs * sizeof *ns,
+                                                   (size_t)(ud__th.nslabs + 1) * sizeof *ns);
+        ud__entry *slab;
+        int k;
+        if (!ns) return 0;
+        ud__th.slabs = ns;
+        if (!(slab = (ud__entry *)ud__alloc(UD__SLAB * sizeof *slab))) return 0;
+        ud__th.slabs[ud__th.nslabs++] = slab;
+        for (k = 0; k < UD__SLAB; k++) {
+            slab[k].next_free = ud__th.free_entries;
+            ud__th.free_entries = &slab[k];
+        }
+        i += UD__SLAB;
+    }
+    return 1;
+}
+
+static int ud__map_reserve(ud__map *m, size_t extra) {
+    while ((m->count + extra) * 4 > m->cap * 3)
+        if (!ud__map_grow(m)) return 0;
+    return 1;
+}
+
+/* A new entry under the lock; room was reserved, so it cannot fail. */
+static ud__entry *ud__th_new_entry(ud__obj *obj, int32_t holds) {
+    ud__entry *e = ud__th.free_entries;
+    ud__th.free_entries = e->next_free;
+    e->ref.owner = 0;
+    e->ref.num = ud__th.next_num++;
+    e->obj = obj;
+    e->seq = obj ? ++ud__th.seq : 0;
+    e->holds = holds;
+    e->user = 1;
+    e->waiters = NULL;
+    ud__map_put(&ud__th.map, e->ref, e);
+    return e;
+}
+
+static void ud__th_drop(ud__entry *e) {
+    if (--e->holds > 0) return;
+    ud__map_del(&ud__th.map, e->ref);
+    ud__obj_release(e->obj);
+    e->obj = NULL;
+    e->next_free = ud__th.free_entries;
+    ud__th.free_entries = e;
+}
+
+/* The live entry of a user's ref, or the reason there is none. Under the lock. */
+static ud_status ud__th_lookup(const char *op, ud_ref r, ud__entry **out) {
+    ud__entry *e = r.owner == 0 && r.num > 0 ? (ud__entry *)ud__map_get(&ud__th.map, r) : NULL;
+    char text[48];
+    if (e && e->user) {
+        *out = e;
+        return UD_OK;
+    }
+    ud__ref_text(r, text, sizeof text);
+    if (r.owner == 0 && r.num > 0 && r.num < ud__th.next_num)
+        return ud__fail(UD_ERR_FREED, "%s: ref %s was freed", op, text);
+    return ud__fail(UD_ERR_NOREF, "%s: ref %s was never issued", op, text);
+}
+
+static ud_status ud__th_oom(const char *op) {
+    return ud__fail(UD_ERR_NOMEM, "%s: out of memory", op);
+}
+
+static ud_status ud__th_put(const ud_part *parts, int nparts, ud_ref *out) {
+    ud__obj *o = ud__obj_copy(parts, nparts); /* the copy runs outside the lock */
+    if (!o) return ud__th_oom("put");
+    pthread_mutex_lock(&ud__th.mu);
+    if (!ud__th_reserve_entries(1) || !ud__map_reserve(&ud__th.map, 1)) {
+        pthread_mutex_unlock(&ud__th.mu);
+        ud__obj_release(o);
+        return ud__th_oom("put");
+    }
+    *out = ud__th_new_entry(o, 1)->ref;
+    pthread_mutex_unlock(&ud__th.mu);
+    return UD_OK;
+}
+
+/* Looks up every ref and holds it for the caller; on failure nothing stays held. */
+static ud_status ud__th_hold_all(const char *op, const ud_ref *refs, int n, ud__entry **ents) {
+    int i;
+    ud_status st;
+    for (i = 0; i < n; i++) {
+        if ((st = ud__th_lookup(op, refs[i], &ents[i])) != UD_OK) {
+            while (i-- > 0) ud__th_drop(ents[i]);
+            return st;
+        }
+        ents[i]->holds++;
+    }
+    return UD_OK;
+}
+
+static void ud__th_drop_all(ud__entry **ents, int n) {
+    int i;
+    for (i = 0; i < n; i++) ud__th_drop(ents[i]);
+}
+
+static ud_status ud__th_get(const ud_ref *refs, int n, ud_view *out) {
+    ud__entry *small[16], **ents = n <= 16 ? small : (ud__entry **)ud__alloc((size_t)n * sizeof *ents);
+    ud_status st, first = UD_OK;
+    int i;
+    if (!ents) return ud__th_oom("get");
+    pthread_mutex_lock(&ud__th.mu);
+    if ((st = ud__th_hold_all("get", refs, n, ents)) == UD_OK) {
+        for (i = 0; i < n; i++) {
+            while (!ents[i]->obj) {
+                ud__th.nwaiting++;
+                pthread_cond_wait(&ud__th.done, &ud__th.mu);
+                ud__th.nwaiting--;
+            }
+            ud__obj_view(ents[i]->obj, &out[i]);
+            if (out[i].status != UD_OK && first == UD_OK) {
+                char text[48];
+                ud__ref_text(refs[i], text, sizeof text);
+                first = ud__fail(out[i].status, "get: ref %s failed: %s", text,
+                                 (const char *)out[i].data);
+            }
+        }
+        ud__th_drop_all(ents, n);
+        st = first;
+    }
+    pthread_mutex_unlock(&ud__th.mu);
+    if (ents != small) ud__free(ents, (size_t)n * sizeof *ents);
+    return st;
+}
+
+typedef struct ud__done {
+    uint64_t seq;
+    int idx;
+} ud__done;
+
+static int ud__done_cmp(const void *a, const void *b) {
+    const ud__done *x = (const ud__done *)a, *y = (const ud__done *)b;
+    if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
+    return x->idx - y->idx;
+}
+
+static void ud__abstime(double at, struct timespec *ts) {
+    ts->tv_sec = (time_t)at;
+    ts->tv_nsec = (long)((at - (double)ts->tv_sec) * 1e9);
+    if (ts->tv_nsec >= 1000000000L) { ts->tv_sec++; ts->tv_nsec -= 1000000000L; }
+}
+
+static ud_status ud__th_wait(const ud_ref *refs, int n, int num_returns, double timeout,
+                             int *ready, int *nready) {
+    size_t bytes = (size_t)n * (sizeof(ud__entry *) + sizeof(ud__done));
+    ud__entry **ents = (ud__entry **)ud__alloc(bytes);
+    ud__done *done = (ud__done *)(ents + n);
+    double deadline = timeout >= 0 ? ud__now() + timeout : 0;
+    ud_status st;
+    int i, count = 0;
+    if (!ents) return ud__th_oom("wait");
+    pthread_mutex_lock(&ud__th.mu);
+    if ((st = ud__th_hold_all("wait", refs, n, ents)) == UD_OK) {
+        for (;;) {
+            for (count = 0, i = 0; i < n; i++) count += ents[i]->obj != NULL;
+            if (count >= num_returns) break;
+            if (timeout >= 0 && ud__now() >= deadline) break;
+            ud__th.nwaiting++;
+            if (timeout >= 0) {
+                struct timespec ts;
+                ud__abstime(deadline, &ts);
+                pthread_cond_timedwait(&ud__th.done, &ud__th.mu, &ts);
+            } else {
+                pthread_cond_wait(&ud__th.done, &ud__th.mu);
+            }
+            ud__th.nwaiting--;
+        }
+        for (count = 0, i = 0; i < n; i++)
+            if (ents[i]->obj) { done[count].seq = ents[i]->seq; done[count++].idx = i; }
+        ud__th_drop_all(ents, n);
+    }
+    pthread_mutex_unlock(&ud__th.mu);
+    if (st == UD_OK) {
+        qsort(done, (size_t)count, sizeof *done, ud__done_cmp);
+        *nready = count < num_returns ? count : num_returns;
+        for (i = 0; i < *nready; i++) ready[i] = done[i].idx;
+        if (count < num_returns)
+            st = ud__fail(UD_ERR_TIMEOUT, "wait: %d of %d refs done after %.3f s, %d asked for",
+                          count, n, timeout, num_returns);
+    }
+    ud__free(ents, bytes);
+    return st;
+}
+
+static void ud__th_enqueue(ud__tt *t) {
+    ud__queue *q = &ud__th.queues[atomic_fetch_add(&ud__th.rr, 1u) % (unsigned)ud__th.nq];
+    int wake;
+    t->next = NULL;
+    pthread_mutex_lock(&q->mu);
+    if (q->tail) q->tail->next = t;
+    else q->head = t;
+    q->tail = t;
+    wake = q->sleeping;
+    pthread_mutex_unlock(&q->mu);
+    if (wake) pthread_cond_signal(&q->cv);
+}
+
+/* One block: the task, its tables, then the inline values' bytes. */
+static ud__tt *ud__th_task_alloc(const ud__fn *fn, const ud_arg *args, int nargs, int nret) {
+    size_t bytes = UD__ALIGN(sizeof(ud__tt)) +
+                   UD__ALIGN((size_t)nargs * (sizeof(ud_part) + sizeof(ud__entry *) + sizeof(ud__dep))) +
+                   UD__ALIGN((size_t)nret * sizeof(ud__entry *)), off;
+    ud__tt *t;
+    char *base;
+    int i;
+    for (i = 0; i < nargs; i++)
+        if (args[i].kind == UD_ARG_VAL) bytes += UD__ALIGN(args[i].size);
+    if (!(t = (ud__tt *)ud__alloc(bytes))) return NULL;
+    base = (char *)t;
+    off = UD__ALIGN(sizeof(ud__tt));
+    t->vals = (ud_part *)(base + off);
+    t->argent = (ud__entry **)(t->vals + nargs);
+    t->deps = (ud__dep *)(t->argent + nargs);
+    off += UD__ALIGN((size_t)nargs * (sizeof(ud_part) + sizeof(ud__entry *) + sizeof(ud__dep)));
+    t->outent = (ud__entry **)(base + off);
+    off += UD__ALIGN((size_t)nret * sizeof(ud__entry *));
+    for (i = 0; i < nargs; i++) {
+        t->argent[i] = NULL;
+        t->vals[i].data = NULL;
+        t->vals[i].size = 0;
+        if (args[i].kind != UD_ARG_VAL) continue;
+        t->vals[i].data = base + off;
+        t->vals[i].size = args[i].size;
+        if (args[i].size) memcpy(base + off, args[i].data, args[i].size);
+        off += UD__ALIGN(args[i].size);
+    }
+    t->next = NULL;
+    t->fn = fn;
+    t->nargs = nargs;
+    t->nret = nret;
+    t->npending = 0;
+    t->bytes = bytes;
+    return t;
+}
+
+static ud_status ud__th_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
+                               ud_ref *outs) {
+    ud__tt *t = ud__th_task_alloc(fn, args, nargs, nret);
+    ud_status st = UD_OK;
+    int i;
+    char op[160];
+    if (!t) return ud__th_oom("remote");
+    snprintf(op, sizeof op, "remote '%s' argument", fn->name);
+    pthread_mutex_lock(&ud__th.mu);
+    for (i = 0; i < nargs && st == UD_OK; i++)
+        if (args[i].kind == UD_ARG_REF) st = ud__th_lookup(op, args[i].ref, &t->argent[i]);
+    if (st == UD_OK && (!ud__th_reserve_entries(nret) || !ud__map_reserve(&ud__th.map, (size_t)nret)))
+        st = ud__th_oom("remote");
+    if (st != UD_OK) {
+        pthread_mutex_unlock(&ud__th.mu);
+        ud__free(t, t->bytes);
+        return st;
+    }
+    for (i = 0; i < nargs; i++) {
+        ud__entry *e = t->argent[i];
+        if (!e) continue;
+        e->holds++;
+        if (!e->obj) { /* park on it */
+            t->deps[i].task = t;
+            t->deps[i].next = e->waiters;
+            e->waiters = &t->deps[i];
+            t->npending++;
+        }
+    }
+    for (i = 0; i < nret; i++) {
+        t->outent[i] = ud__th_new_entry(NULL, 2); /* the user's ref and the producing task */
+        outs[i] = t->outent[i]->ref;
+    }
+    ud__th.inflight++;
+    i = t->npending;
+    pthread_mutex_unlock(&ud__th.mu);
+    if (i == 0) ud__th_enqueue(t);
+    return UD_OK;
+}
+
+/* Publishes the results, wakes the tasks parked on them and lets go of the arguments. */
+static void ud__th_finish(ud__tt *t, ud__obj **res) {
+    ud__tt *runnable = NULL;
+    int i;
+    pthread_mutex_lock(&ud__th.mu);
+    for (i = 0; i < t->nret; i++) {
+        ud__entry *e = t->outent[i];
+        ud__dep *d;
+        e->obj = res ? res[i] : &ud__oom_obj; /* NULL: no memory to run it */
+        e->seq = ++ud__th.seq;
+        for (d = e->waiters; d; d = d->next)
+            if (--d->task->npending == 0) {
+                d->task->next = runnable;
+                runnable = d->task;
+            }
+        e->waiters = NULL;
+        ud__th_drop(e);
+    }
+    for (i = 0; i < t->nargs; i++)
+        if (t->argent[i]) ud__th_drop(t->argent[i]);
+    ud__th.inflight--;
+    if (ud__th.nwaiting) pthread_cond_broadcast(&ud__th.done);
+    pthread_mutex_unlock(&ud__th.mu);
+    while (runnable) {
+        ud__tt *next = runnable->next;
+        ud__th_enqueue(runnable);
+        runnable = next;
+    }
+}
+
+/* The message every result of a task carries when it fails or does not run. */
+static void ud__fail_results(ud_task *ctx, ud__obj **res, const char *msg) {
+    int i;
+    for (i = 0; i < ctx->nret; i++) {
+        if (res[i]) ud__obj_release(res[i]);
+        res[i] = msg ? ud__obj_error(msg) : NULL;
+        if (!res[i]) res[i] = &ud__oom_obj;
+    }
+}
+
+/* Runs fn on views of its arguments; a failed argument fails the task without running it.
+   Shared by the backends: res gets one object a result, never NULL. */
+static void ud__run_task(const ud__fn *fn, const ud_view *argv, int nargs, ud__obj **res,
+                         int nret, ud__obj *(*alloc)(ud_task *, const size_t *, int), void *be) {
+    ud_task ctx;
+    const char *depmsg = NULL;
+    int i, rc;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.fn = fn;
+    ctx.nargs = nargs;
+    ctx.nret = nret;
+    ctx.argv = argv;
+    ctx.res = res;
+    ctx.alloc = alloc;
+    ctx.be = be;
+    for (i = 0; i < nret; i++) res[i] = NULL;
+    for (i = 0; i < nargs && !depmsg; i++)
+        if (argv[i].status != UD_OK) depmsg = (const char *)argv[i].data;
+    if (depmsg) {
+        ud__fail_results(&ctx, res, depmsg);
+        return;
+    }
+    ud__cur_task = &ctx;
+    rc = fn->fn(&ctx);
+    ud__cur_task = NULL;
+    if (rc && !ctx.failed) ud_task_fail(&ctx, "task '%s' returned %d", fn->name, rc);
+    if (ctx.failed) {
+        ud__fail_results(&ctx, res, ctx.err);
+        ud__free(ctx.err, ctx.errcap);
+        return;
+    }
+    for (i = 0; i < nret; i++)
+        if (!res[i]) res[i] = &ud__empty_obj;
+}
+
+static void ud__th_run(ud__tt *t) {
+    ud_view small_argv[8];
+    ud__obj *small_res[8];
+    size_t argv_bytes = (size_t)t->nargs * sizeof(ud_view), res_bytes = (size_t)t->nret * sizeof(ud__obj *);
+    ud_view *argv = t->nargs <= 8 ? small_argv : (ud_view *)ud__alloc(argv_bytes);
+    ud__obj **res = t->nret <= 8 ? small_res : (ud__obj **)ud__alloc(res_bytes);
+    int i;
+    if (argv && res) {
+        for (i = 0; i < t->nargs; i++) {
+            if (t->argent[i]) {
+                ud__obj_view(t->argent[i]->obj, &argv[i]);
+                continue;
+            }
+            argv[i].data = t->vals[i].data ? t->vals[i].data : "";
+            argv[i].size = t->vals[i].size;
+            argv[i].nparts = 1;
+            argv[i].parts = &t->vals[i];
+            argv[i].status = UD_OK;
+        }
+        ud__run_task(t->fn, argv, t->nargs, res, t->nret, NULL, NULL);
+        ud__th_finish(t, res);
+    } else {
+        ud__th_finish(t, NULL);
+    }
+    if (argv && argv != small_argv) ud__free(argv, argv_bytes);
+    if (res && res != small_res) ud__free(res, res_bytes);
+    ud__free(t, t->bytes);
+}
+
+static ud_status ud__th_free(const ud_ref *refs, int n) {
+    ud_status st, first = UD_OK;
+    int i;
+    pthread_mutex_lock(&ud__th.mu);
+    for (i = 0; i < n; i++) { /* free what can be freed; report the first bad ref */
+        ud__entry *e;
+        if ((st = ud__th_lookup("free", refs[i], &e)) != UD_OK) {
+            if (first == UD_OK) first = st;
+            continue;
+        }
+        e->user = 0;
+        ud__th_drop(e);
+    }
+    pthread_mutex_unlock(&ud__th.mu);
+    if (first != UD_OK && n > 1) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ud__errbuf);
+        ud__fail(first, "%s", msg);
+    }
+    return first;
+}
+
+static void *ud__th_worker(void *arg) {
+    ud__queue *q = (ud__queue *)arg;
+    for (;;) {
+        ud__tt *t;
+        pthread_mutex_lock(&q->mu);
+        while (!q->head && !q->stop) {
+            q->sleeping = 1;
+            pthread_cond_wait(&q->cv, &q->mu);
+            q->sleeping = 0;
+        }
+        if (!(t = q->head)) {
+            pthread_mutex_unlock(&q->mu);
+            return NULL;
+        }
+        if (!(q->head = t->next)) q->tail = NULL;
+        pthread_mutex_unlock(&q->mu);
+        ud__th_run(t);
+    }
+}
+
+static int ud__th_available(void) { return 1; }
+static int ud__th_num_workers(void) { return ud__th.nq; }
+static int ud__th_rank(void) { return 0; }
+
+static void ud__th_release_all(void) {
+    size_t i;
+    int k;
+    for (i = 0; i < ud__th.map.cap; i++)
+        if (ud__th.map.slots[i].key.num)
+            ud__obj_release(((ud__entry *)ud__th.map.slots[i].val)->obj);
+    ud__map_clear(&ud__th.map);
+    for (k = 0; k < ud__th.nslabs; k++) ud__free(ud__th.slabs[k], UD__SLAB * sizeof(ud__entry));
+    ud__free(ud__th.slabs, (size_t)ud__th.nslabs * sizeof *ud__th.slabs);
+    ud__th.slabs = NULL;
+    ud__th.nslabs = 0;
+    ud__th.free_entries = NULL;
+}
+
+/* Stops the first n workers (all of them at shutdown, the started ones when start fails). */
+static void ud__th_stop_workers(int n) {
+    int k;
+    for (k = 0; k < n; k++) {
+        ud__queue *q = &ud__th.queues[k];
+        pthread_mutex_lock(&q->mu);
+        q->stop = 1;
+        pthread_mutex_unlock(&q->mu);
+        pthread_cond_signal(&q->cv);
+    }
+    for (k = 0; k < n; k++) {
+        pthread_join(ud__th.queues[k].thread, NULL);
+        pthread_mutex_destroy(&ud__th.queues[k].mu);
+        pthread_cond_destroy(&ud__th.queues[k].cv);
+    }
+    ud__free(ud__th.queues, (size_t)ud__th.nq * sizeof *ud__th.queues);
+    ud__th.queues = NULL;
+    ud__th.nq = 0;
+}
+
+static ud_status ud__th_start(ud_role *role) {
+    pthread_condattr_t ca;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = ud__rt.cfg.cpus > 0 ? (int)ud__rt.cfg.cpus : (cores > 0 ? (int)cores : 1), k;
+    memset(&ud__th, 0, sizeof ud__th);
+    ud__th.next_num = 1;
+    pthread_mutex_init(&ud__th.mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* wait's timeout ignores clock changes */
+    pthread_cond_init(&ud__th.done, &ca);
+    pthread_condattr_destroy(&ca);
+    if (!(ud__th.queues = (ud__queue *)ud__alloc((size_t)n * sizeof *ud__th.queues)))
+        return ud__th_oom("init");
+    memset(ud__th.queues, 0, (size_t)n * sizeof *ud__th.queues);
+    ud__th.nq = n;
+    for (k = 0; k < n; k++) {
+        ud__queue *q = &ud__th.queues[k];
+        pthread_mutex_init(&q->mu, NULL);
+        pthread_cond_init(&q->cv, NULL);
+        if (pthread_create(&q->thread, NULL, ud__th_worker, q) != 0) {
+            pthread_mutex_destroy(&q->mu);
+            pthread_cond_destroy(&q->cv);
+            ud__th_stop_workers(k);
+            return ud__fail(UD_ERR_NOMEM, "init: could not start worker thread %d of %d", k, n);
+        }
+    }
+    *role = UD_ROLE_DRIVER;
+    ud__log(UD_LOG_INFO, "threads backend: %d workers", n);
+    return UD_OK;
+}
+
+static ud_status ud__th_stop(void) {
+    pthread_mutex_lock(&ud__th.mu);
+    while (ud__th.inflight > 0) { /* tasks already submitted finish first */
+        ud__th.nwaiting++;
+        pthread_cond_wait(&ud__th.done, &ud__th.mu);
+        ud__th.nwaiting--;
+    }
+    pthread_mutex_unlock(&ud__th.mu);
+    ud__th_stop_workers(ud__th.nq);
+    ud__th_release_all();
+    pthread_cond_destroy(&ud__th.done);
+    pthread_mutex_destroy(&ud__th.mu);
+    return UD_OK;
+}
+
+static const ud__backend ud__threads_backend = {
+    "threads", ud__th_available, ud__th_start, ud__th_stop, ud__th_put, ud__th_get,
+    ud__th_wait, ud__th_remote, ud__th_free, ud__th_num_workers, ud__th_rank,
+};
+
+#endif /* UD_IMPLEMENTATION */
+
+/*
+   LICENSE: Apache License 2.0, see the file LICENSE.
+   Copyright 2026 the unidist for C authors.
+   The design follows unidist (Apache-2.0, Copyright (C) 2021-2023 Modin authors).
+*/
