@@ -108,7 +108,12 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #define UD_CONFIG_TABLE(X)                                                                  \
     X(STR,  backend,   "UNIDIST_BACKEND",   UD_BACKEND,   "backend: auto, threads or mpi")  \
     X(INT,  cpus,      "UNIDIST_CPUS",      UD_CPUS,      "worker threads of the threads backend (0: one per core)") \
-    X(INT,  log_level, "UNIDIST_LOG_LEVEL", UD_LOG_LEVEL, "log threshold: 0 off, 1 error, 2 warn, 3 info, 4 debug")
+    X(INT,  log_level, "UNIDIST_LOG_LEVEL", UD_LOG_LEVEL, "log threshold: 0 off, 1 error, 2 warn, 3 info, 4 debug") \
+    X(INT,  mpi_backoff, "UNIDIST_MPI_BACKOFF", UD_MPI_BACKOFF, "MPI: longest sleep in microseconds of an idle process between polls") \
+    X(INT,  mpi_gc_threshold, "UNIDIST_MPI_GC_THRESHOLD", UD_MPI_GC_THRESHOLD, "MPI: freed refs the root batches before it sends a cleanup") \
+    X(SIZE, mpi_inline_max, "UNIDIST_MPI_INLINE_MAX", UD_MPI_INLINE_MAX, "MPI: parts up to this size travel inside the operation's message") \
+    X(SIZE, mpi_chunk_size, "UNIDIST_MPI_CHUNK_SIZE", UD_MPI_CHUNK_SIZE, "MPI: larger parts are sent as messages of at most this size") \
+    X(BOOL, checksum, "UNIDIST_CHECKSUM", UD_CHECKSUM, "MPI: send an XXH3 checksum with every part and verify it on receipt")
 
 #ifndef UD_BACKEND
 #define UD_BACKEND "auto"
@@ -118,6 +123,21 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_LOG_LEVEL
 #define UD_LOG_LEVEL 2
+#endif
+#ifndef UD_MPI_BACKOFF
+#define UD_MPI_BACKOFF 250
+#endif
+#ifndef UD_MPI_GC_THRESHOLD
+#define UD_MPI_GC_THRESHOLD 1000
+#endif
+#ifndef UD_MPI_INLINE_MAX
+#define UD_MPI_INLINE_MAX 32768
+#endif
+#ifndef UD_MPI_CHUNK_SIZE
+#define UD_MPI_CHUNK_SIZE 1073741824
+#endif
+#ifndef UD_CHECKSUM
+#define UD_CHECKSUM 0
 #endif
 
 #define UD__CTYPE_STR  const char *
@@ -417,6 +437,9 @@ static UD__PRINTF(2, 3) void ud__log(int level, const char *fmt, ...) {
 #define UD__DEBUG(...) ((void)0)
 #endif
 
+/* Run after a backend stops: the MPI module finalizes an MPI it started itself. */
+UD__DEF void (*ud__after_stop_hook)(void);
+
 /* Fatal paths end here: the MPI module replaces the abort with MPI_Abort. */
 UD__DEF void (*ud__abort_hook)(void);
 
@@ -530,6 +553,17 @@ static ud_status ud__config_check(const ud_config *c) {
     if (c->log_level > UD_LOG_DEBUG)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_LOG_LEVEL: %lld is not in 0..4",
                         (long long)c->log_level);
+    if (c->mpi_backoff > 1000000)
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_BACKOFF: %lld us is more than one second",
+                        (long long)c->mpi_backoff);
+    if (c->mpi_gc_threshold < 1)
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_GC_THRESHOLD: must be at least 1");
+    if (c->mpi_chunk_size < 1 || c->mpi_chunk_size > INT_MAX)
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_CHUNK_SIZE: %llu is not in 1..%d (one MPI message)",
+                        (unsigned long long)c->mpi_chunk_size, INT_MAX);
+    if (c->mpi_inline_max > (1u << 30))
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_INLINE_MAX: %llu is more than 1G",
+                        (unsigned long long)c->mpi_inline_max);
     if (!!c->alloc != !!c->realloc || !!c->alloc != !!c->free)
         return ud__fail(UD_ERR_CONFIG, "config: set all of alloc, realloc and free, or none");
     return UD_OK;
@@ -736,12 +770,13 @@ struct ud__obj {
     int32_t status;
     int32_t nparts;
     uint32_t flags;
+    int32_t refs;             /* holders; the MPI backend pins objects under async sends */
     size_t bytes;             /* size of the allocation, for the free hook */
     size_t total;             /* sum of the part sizes */
     ud_part parts[1];         /* nparts of them (at least one slot) */
 };
 
-static ud__obj ud__empty_obj = {UD_OK, 0, UD__OBJ_STATIC, 0, 0, {{"", 0}}};
+static ud__obj ud__empty_obj = {UD_OK, 0, UD__OBJ_STATIC, 1, 0, 0, {{"", 0}}};
 
 static size_t ud__obj_header(int nparts) {
     return UD__ALIGN(offsetof(ud__obj, parts) + (size_t)(nparts > 0 ? nparts : 1) * sizeof(ud_part));
@@ -760,6 +795,7 @@ static ud__obj *ud__obj_alloc(const size_t *sizes, int nparts) {
     o->status = UD_OK;
     o->nparts = nparts;
     o->flags = 0;
+    o->refs = 1;
     o->bytes = bytes;
     o->total = 0;
     for (off = ud__obj_header(nparts), k = 0; k < nparts; k++) {
@@ -795,8 +831,10 @@ static ud__obj *ud__obj_error(const char *msg) {
     return o;
 }
 
+/* Drops one holder; the last one frees the object. */
 static void ud__obj_release(ud__obj *o) {
-    if (o && !(o->flags & UD__OBJ_STATIC)) ud__free(o, o->bytes);
+    if (!o || (o->flags & UD__OBJ_STATIC) || --o->refs > 0) return;
+    ud__free(o, o->bytes);
 }
 
 static void ud__obj_view(const ud__obj *o, ud_view *v) {
@@ -921,7 +959,11 @@ static ud_status ud__choose_backend(const ud_config *c, const ud__backend **out)
             return ud__fail(UD_ERR_CONFIG, "UNIDIST_BACKEND=mpi: this program was built without "
                             "the MPI backend (include unidist_mpi.h where UNIDIST_IMPLEMENTATION is defined)");
         *out = mpi;
-    } else *out = (mpi && mpi->available()) ? mpi : &ud__threads_backend;
+    } else {
+        int ok = mpi ? mpi->available() : 0; /* < 0: launched in a way no backend can serve */
+        if (ok < 0) return UD_ERR_CONFIG;
+        *out = ok ? mpi : &ud__threads_backend;
+    }
     return UD_OK;
 }
 
@@ -956,6 +998,7 @@ UD_API ud_status ud_shutdown(void) {
     UD__REQUIRE_NOT_IN_TASK("shutdown");
     atomic_store(&ud__rt.state, UD__STOPPED);
     st = ud__rt.be->stop();
+    if (ud__after_stop_hook) ud__after_stop_hook();
     return st;
 }
 
@@ -1141,7 +1184,7 @@ static struct ud__threads {
     atomic_uint rr;
 } ud__th;
 
-static ud__obj ud__oom_obj = {UD_ERR_TASK, 1, UD__OBJ_STATIC, 0, 34,
+static ud__obj ud__oom_obj = {UD_ERR_TASK, 1, UD__OBJ_STATIC, 1, 0, 34,
                               {{"out of memory for a task's result", 34}}};
 
 static int ud__th_reserve_entries(int n) {
@@ -1502,7 +1545,7 @@ static void ud__run_task(const ud__fn *fn, const ud_view *argv, int nargs, ud__o
 }
 
 static void ud__th_run(ud__tt *t) {
-    ud_view small_argv[8];
+    ud_view small_argv[8] = {{0}};
     ud__obj *small_res[8];
     size_t argv_bytes = (size_t)t->nargs * sizeof(ud_view), res_bytes = (size_t)t->nret * sizeof(ud__obj *);
     ud_view *argv = t->nargs <= 8 ? small_argv : (ud_view *)ud__alloc(argv_bytes);

@@ -1,0 +1,1712 @@
+/* unidist_mpi.h - v0.1.0 - the MPI backend of unidist for C - Apache-2.0 (see LICENSE)
+
+   USAGE
+     In exactly one C file:
+         #define UNIDIST_IMPLEMENTATION
+         #include "unidist_mpi.h"          (it includes unidist.h itself)
+     Build with mpicc; run with mpiexec -n N (N >= 3). The program is the same as for the
+     threads backend; only the driver (rank 0) returns from ud_init while the runtime runs:
+
+         ud_init(NULL, &role);
+         if (role != UD_ROLE_DRIVER) return 0;    (workers and monitors: shut down already)
+
+   PROCESSES
+     rank 0: the driver (root), runs main. rank 1: the monitor (task counts, wait, shutdown).
+     ranks 2..: workers, each an event loop that runs tasks and serves data to the others.
+     Results live on the worker that produced them; the root only keeps what it put or got.
+
+   COMPILE-TIME OPTIONS / ENVIRONMENT
+     The UNIDIST_MPI_* rows of UD_CONFIG_TABLE in unidist.h, and UNIDIST_CHECKSUM. Every rank
+     resolves the same table and init refuses to start if the ranks disagree.
+
+   EMBEDDING
+     If MPI is already initialized, the runtime runs on a duplicate of the communicator that
+     ud_config.mpi_comm points to (default MPI_COMM_WORLD) and leaves MPI_Finalize to the
+     host. Otherwise it initializes MPI itself and finalizes it at shutdown.
+
+   THREAD SAFETY
+     Asks MPI for MPI_THREAD_SERIALIZED: call the API from one driver thread at a time.
+*/
+#ifndef UNIDIST_MPI_H
+#define UNIDIST_MPI_H
+
+#include "unidist.h"
+#include <mpi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The communicator the runtime runs on (MPI_COMM_NULL before init): for the host's own use. */
+UD_API MPI_Comm ud_mpi_comm(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UNIDIST_MPI_H */
+
+/* ============================================================================================
+   IMPLEMENTATION
+   ============================================================================================ */
+#if defined(UNIDIST_IMPLEMENTATION) && !defined(UD_MPI_IMPLEMENTATION)
+#define UD_MPI_IMPLEMENTATION
+#endif
+
+#if defined(UD_MPI_IMPLEMENTATION) && !defined(UD__MPI_IMPL_DONE)
+#define UD__MPI_IMPL_DONE
+
+#ifndef UD__IMPL_DONE
+#error "unidist_mpi.h: the MPI implementation needs the core's in the same file: define UNIDIST_IMPLEMENTATION (or UD_IMPLEMENTATION as well)"
+#endif
+
+/* ---- the wire ------------------------------------------------------------------------------
+   Every operation is one message on UD__TAG_OP: a fixed header, then a payload; parts larger
+   than UNIDIST_MPI_INLINE_MAX follow on UD__TAG_DATA from the same sender, in order (MPI does
+   not let messages from one sender on one tag overtake each other). */
+#define UD__TAG_OP 0x7564
+#define UD__TAG_DATA 0x7565
+#define UD__MAGIC 0x7564u
+#define UD__WIRE_VERSION 1
+#define UD__F_CHECKSUM 1u
+
+#define UD__OP_TABLE(X)                                                                     \
+    X(EXECUTE) X(GET) X(PUT_DATA) X(PUT_OWNER) X(PUT_SHARED_DATA) X(WAIT) X(CLEANUP)        \
+    X(TASK_DONE) X(GET_TASK_COUNT) X(RESERVE_SHARED_MEMORY) X(REQUEST_SHARED_DATA) X(CANCEL) \
+    X(READY_TO_SHUTDOWN) X(SHUTDOWN)
+
+enum {
+    UD__OP_NONE = 0,
+#define UD__OP_ENUM(name) UD__OP_##name,
+    UD__OP_TABLE(UD__OP_ENUM)
+#undef UD__OP_ENUM
+    UD__OP_END
+};
+
+static const char *ud__op_name(int op) {
+    static const char *names[] = {"NONE",
+#define UD__OP_NAME(name) #name,
+                                  UD__OP_TABLE(UD__OP_NAME)
+#undef UD__OP_NAME
+    };
+    return op > 0 && op < UD__OP_END ? names[op] : "?";
+}
+
+typedef struct ud__hdr {
+    uint16_t magic;
+    uint8_t version;
+    uint8_t op;
+    uint32_t flags;
+    int32_t count;            /* op-specific: arguments, parts, refs, records */
+    int32_t aux;              /* op-specific: results, num_returns */
+    int32_t status;
+    int32_t reserved;
+    int64_t a, b, c;          /* op-specific: ids, numbers, timeouts */
+    uint64_t length;          /* the whole message, header included */
+} ud__hdr;
+
+typedef struct ud__wpart {    /* a part of an object on the wire */
+    uint64_t size;
+    uint64_t sum;             /* XXH3-64 of the bytes when UD__F_CHECKSUM */
+} ud__wpart;
+
+typedef struct ud__wref {     /* a ref in CLEANUP and WAIT; n: readers expected (CLEANUP) */
+    int64_t owner, num, n;
+} ud__wref;
+
+enum { UD__WARG_REF = 1, UD__WARG_VAL = 2 };
+
+/* ---- process state ------------------------------------------------------------------------- */
+typedef struct ud__async {     /* an isend in flight and what it keeps alive */
+    void *buf;
+    size_t bytes;
+    ud__obj *obj;
+} ud__async;
+
+static struct ud__mpi {
+    MPI_Comm comm;
+    int rank, size;
+    int owns_mpi;             /* MPI_Init was ours, so is MPI_Finalize */
+    char *rbuf;               /* the receive buffer, reused */
+    size_t rcap;
+    MPI_Request *reqs;        /* isends in flight, with their keep-alives */
+    ud__async *recs;
+    int *idx;
+    MPI_Status *sts;          /* (MPICH's headers make gcc reject MPI_STATUSES_IGNORE here) */
+    int nreqs, capreqs;
+    int spins;                /* idle polls since the last event */
+    long sleep_ns;
+} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0};
+
+UD_API MPI_Comm ud_mpi_comm(void) { return ud__m.comm; }
+
+static ud_status ud__mpi_fail(int rc, const char *what) {
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) snprintf(text, sizeof text, "code %d", rc);
+    return ud__fail(UD_ERR_MPI, "%s: %s", what, text);
+}
+
+/* Worker and monitor loops have no caller to return an error to: an MPI failure there ends
+   the job through ud__panic (MPI_Abort), which is what MPI itself would do by default. */
+#define UD__MPI_MUST(call)                                                                   \
+    do {                                                                                     \
+        int ud__rc_ = (call);                                                                \
+        if (ud__rc_ != MPI_SUCCESS) {                                                        \
+            ud__mpi_fail(ud__rc_, #call);                                                    \
+            ud__panic("%s", ud__errbuf);                                                     \
+        }                                                                                    \
+    } while (0)
+
+static void ud__mpi_abort(void) {
+    MPI_Abort(ud__m.comm != MPI_COMM_NULL ? ud__m.comm : MPI_COMM_WORLD, 1);
+}
+
+/* ---- idle backoff ---------------------------------------------------------------------------
+   Poll hot for a little while after an event, then sleep, doubling up to UNIDIST_MPI_BACKOFF,
+   so that an idle rank costs almost no CPU but a busy one answers at once. */
+static void ud__busy(void) {
+    ud__m.spins = 0;
+    ud__m.sleep_ns = 0;
+}
+
+static void ud__idle(void) {
+    struct timespec ts;
+    long cap = (long)ud__rt.cfg.mpi_backoff * 1000;
+    if (ud__m.spins < 200 || cap == 0) {
+        ud__m.spins++;
+        return;
+    }
+    if (ud__m.nreqs > 0 && ud__m.spins < 5000) { /* sends in flight progress only while we poll */
+        ud__m.spins++;
+        sched_yield();
+        return;
+    }
+    ud__m.sleep_ns = ud__m.sleep_ns ? ud__m.sleep_ns * 2 : 1000;
+    if (ud__m.sleep_ns > cap) ud__m.sleep_ns = cap;
+    ts.tv_sec = ud__m.sleep_ns / 1000000000L;
+    ts.tv_nsec = ud__m.sleep_ns % 1000000000L;
+    nanosleep(&ts, NULL);
+}
+
+/* ---- async sends ------------------------------------------------------------------------------ */
+static int ud__async_room(void) {
+    int cap;
+    if (ud__m.nreqs < ud__m.capreqs) return 1;
+    cap = ud__m.capreqs ? 2 * ud__m.capreqs : 64;
+    {
+        MPI_Request *r = (MPI_Request *)ud__realloc(ud__m.reqs, (size_t)ud__m.capreqs * sizeof *r,
+                                                    (size_t)cap * sizeof *r);
+        if (!r) return 0;
+        ud__m.reqs = r;
+    }
+    {
+        ud__async *a = (ud__async *)ud__realloc(ud__m.recs, (size_t)ud__m.capreqs * sizeof *a,
+                                                (size_t)cap * sizeof *a);
+        if (!a) return 0;
+        ud__m.recs = a;
+    }
+    {
+        int *x = (int *)ud__realloc(ud__m.idx, (size_t)ud__m.capreqs * sizeof *x, (size_t)cap * sizeof *x);
+        if (!x) return 0;
+        ud__m.idx = x;
+    }
+    {
+        MPI_Status *x = (MPI_Status *)ud__realloc(ud__m.sts, (size_t)ud__m.capreqs * sizeof *x,
+                                                  (size_t)cap * sizeof *x);
+        if (!x) return 0;
+        ud__m.sts = x;
+    }
+    ud__m.capreqs = cap;
+    return 1;
+}
+
+static void ud__async_done(ud__async *a) {
+    if (a->buf) ud__free(a->buf, a->bytes);
+    if (a->obj) ud__obj_release(a->obj);
+}
+
+/* Frees what completed sends kept alive. Returns how many completed. */
+static int ud__async_progress(void) {
+    int n = 0, k, j, rc;
+    if (!ud__m.nreqs) return 0;
+    rc = MPI_Testsome(ud__m.nreqs, ud__m.reqs, &n, ud__m.idx, ud__m.sts);
+    if (rc != MPI_SUCCESS) {
+        ud__mpi_fail(rc, "MPI_Testsome");
+        ud__panic("%s", ud__errbuf);
+    }
+    if (n == MPI_UNDEFINED || n <= 0) return 0;
+    for (k = 0; k < n; k++) ud__async_done(&ud__m.recs[ud__m.idx[k]]);
+    for (k = 0, j = 0; k < ud__m.nreqs; k++) /* compact: completed requests are MPI_REQUEST_NULL */
+        if (ud__m.reqs[k] != MPI_REQUEST_NULL) {
+            ud__m.reqs[j] = ud__m.reqs[k];
+            ud__m.recs[j++] = ud__m.recs[k];
+        }
+    ud__m.nreqs = j;
+    return n;
+}
+
+static void ud__async_drain(void) {
+    while (ud__m.nreqs) {
+        if (!ud__async_progress()) sched_yield();
+    }
+}
+
+/* Starts an isend; buf (if owned) is freed and obj released when it completes. */
+static ud_status ud__isend(const void *data, size_t size, int dst, int tag, void *owned,
+                           size_t owned_bytes, ud__obj *pin) {
+    int rc;
+    if (!ud__async_room()) {
+        ud__free(owned, owned_bytes);
+        return ud__fail(UD_ERR_NOMEM, "send to rank %d: out of memory", dst);
+    }
+    rc = MPI_Isend(data, (int)size, MPI_BYTE, dst, tag, ud__m.comm, &ud__m.reqs[ud__m.nreqs]);
+    if (rc != MPI_SUCCESS) {
+        ud__free(owned, owned_bytes);
+        return ud__mpi_fail(rc, "MPI_Isend");
+    }
+    ud__m.recs[ud__m.nreqs].buf = owned;
+    ud__m.recs[ud__m.nreqs].bytes = owned_bytes;
+    ud__m.recs[ud__m.nreqs].obj = pin;
+    if (pin) pin->refs++;
+    ud__m.nreqs++;
+    return UD_OK;
+}
+
+/* Sends a large part as messages of at most UNIDIST_MPI_CHUNK_SIZE bytes, pinning its object. */
+static ud_status ud__isend_part(const ud_part *p, ud__obj *pin, int dst) {
+    size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, off;
+    ud_status st;
+    for (off = 0; off < p->size; off += chunk) {
+        size_t n = p->size - off < chunk ? p->size - off : chunk;
+        if ((st = ud__isend((const char *)p->data + off, n, dst, UD__TAG_DATA, NULL, 0, pin)) != UD_OK)
+            return st;
+    }
+    return UD_OK;
+}
+
+static ud_status ud__recv_part(void *dst, size_t size, int src) {
+    size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, off;
+    int rc;
+    for (off = 0; off < size; off += chunk) {
+        size_t n = size - off < chunk ? size - off : chunk;
+        rc = MPI_Recv((char *)dst + off, (int)n, MPI_BYTE, src, UD__TAG_DATA, ud__m.comm,
+                      MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return ud__mpi_fail(rc, "MPI_Recv of a large part");
+    }
+    return UD_OK;
+}
+
+/* ---- building messages ------------------------------------------------------------------------ */
+typedef struct ud__wbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} ud__wbuf;
+
+#define UD__ALIGN8(n) (((n) + 7) & ~(size_t)7)
+
+static void *ud__wb_grow(ud__wbuf *b, size_t n) {
+    size_t need = b->len + UD__ALIGN8(n);
+    void *at;
+    if (b->oom) return NULL;
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *p;
+        while (cap < need) cap *= 2;
+        if (!(p = (char *)ud__realloc(b->p, b->cap, cap))) {
+            b->oom = 1;
+            return NULL;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    at = b->p + b->len;
+    memset((char *)at + n, 0, UD__ALIGN8(n) - n);
+    b->len = need;
+    return at;
+}
+
+static void ud__wb_add(ud__wbuf *b, const void *src, size_t n) {
+    void *at = ud__wb_grow(b, n);
+    if (at && n) memcpy(at, src, n);
+}
+
+static ud__hdr *ud__wb_start(ud__wbuf *b, int op) {
+    ud__hdr *h;
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->oom = 0;
+    if (!(h = (ud__hdr *)ud__wb_grow(b, sizeof(ud__hdr)))) return NULL;
+    memset(h, 0, sizeof *h);
+    h->magic = UD__MAGIC;
+    h->version = UD__WIRE_VERSION;
+    h->op = (uint8_t)op;
+    h->flags = ud__rt.cfg.checksum ? UD__F_CHECKSUM : 0;
+    return h;
+}
+
+static int ud__part_inline(size_t size) { return size <= (size_t)ud__rt.cfg.mpi_inline_max; }
+
+/* The part table and the inline parts of an object; large parts are sent after the message. */
+static void ud__wb_obj(ud__wbuf *b, const ud_part *parts, int nparts) {
+    int k;
+    for (k = 0; k < nparts; k++) {
+        ud__wpart w;
+        w.size = parts[k].size;
+        w.sum = ud__rt.cfg.checksum ? XXH3_64bits(parts[k].data, parts[k].size) : 0;
+        ud__wb_add(b, &w, sizeof w);
+    }
+    for (k = 0; k < nparts; k++)
+        if (ud__part_inline(parts[k].size)) ud__wb_add(b, parts[k].data, parts[k].size);
+}
+
+static ud_status ud__isend_large_parts(const ud_part *parts, int nparts, ud__obj *pin, int dst) {
+    ud_status st;
+    int k;
+    for (k = 0; k < nparts; k++)
+        if (!ud__part_inline(parts[k].size) && (st = ud__isend_part(&parts[k], pin, dst)) != UD_OK)
+            return st;
+    return UD_OK;
+}
+
+/* Sends the message in b (consumed) to dst. */
+static ud_status ud__wb_send(ud__wbuf *b, int dst) {
+    if (b->oom) {
+        ud__free(b->p, b->cap);
+        return ud__fail(UD_ERR_NOMEM, "send of an operation to rank %d: out of memory", dst);
+    }
+    ((ud__hdr *)b->p)->length = b->len;
+    return ud__isend(b->p, b->len, dst, UD__TAG_OP, b->p, b->cap, NULL);
+}
+
+/* A header-only operation. */
+static ud_status ud__send_op(int dst, int op, int32_t status, int64_t a, int64_t b, int64_t c) {
+    ud__wbuf w;
+    ud__hdr *h = ud__wb_start(&w, op);
+    if (!h) return ud__fail(UD_ERR_NOMEM, "send of %s: out of memory", ud__op_name(op));
+    h->status = status;
+    h->a = a;
+    h->b = b;
+    h->c = c;
+    return ud__wb_send(&w, dst);
+}
+
+/* ---- reading messages ------------------------------------------------------------------------ */
+typedef struct ud__rd {       /* a cursor over a received payload */
+    const char *p, *end;
+    int bad;
+} ud__rd;
+
+static const void *ud__rd_take(ud__rd *r, size_t n) {
+    const char *at = r->p;
+    if (r->bad || (size_t)(r->end - r->p) < UD__ALIGN8(n)) {
+        r->bad = 1;
+        return NULL;
+    }
+    r->p += UD__ALIGN8(n);
+    return at;
+}
+
+/* Receives one operation, from src or anyone; 0 when none is waiting. The header is checked
+   before anything reads it; a bad message is logged and dropped (-1). */
+static int ud__try_recv(int src, const ud__hdr **out, int *from) {
+    MPI_Status s;
+    int flag = 0, n = 0;
+    const ud__hdr *h;
+    UD__MPI_MUST(MPI_Iprobe(src, UD__TAG_OP, ud__m.comm, &flag, &s));
+    if (!flag) return 0;
+    UD__MPI_MUST(MPI_Get_count(&s, MPI_BYTE, &n));
+    if ((size_t)n > ud__m.rcap) {
+        size_t cap = ud__m.rcap ? ud__m.rcap : 4096;
+        char *p;
+        while (cap < (size_t)n) cap *= 2;
+        if (!(p = (char *)ud__realloc(ud__m.rbuf, ud__m.rcap, cap)))
+            ud__panic("receive of %d bytes from rank %d: out of memory", n, s.MPI_SOURCE);
+        ud__m.rbuf = p;
+        ud__m.rcap = cap;
+    }
+    UD__MPI_MUST(MPI_Recv(ud__m.rbuf, n, MPI_BYTE, s.MPI_SOURCE, UD__TAG_OP, ud__m.comm,
+                          MPI_STATUS_IGNORE));
+    h = (const ud__hdr *)ud__m.rbuf;
+    *from = s.MPI_SOURCE;
+    if ((size_t)n < sizeof *h || h->magic != UD__MAGIC || h->version != UD__WIRE_VERSION ||
+        h->op <= UD__OP_NONE || h->op >= UD__OP_END || h->length != (uint64_t)n ||
+        h->count < 0 || h->aux < 0) {
+        ud__log(UD_LOG_ERROR, "dropped a malformed message of %d bytes from rank %d", n, s.MPI_SOURCE);
+        return -1;
+    }
+    *out = h;
+    return 1;
+}
+
+static ud__rd ud__payload(const ud__hdr *h) {
+    ud__rd r;
+    r.p = (const char *)(h + 1);
+    r.end = (const char *)h + h->length;
+    r.bad = 0;
+    return r;
+}
+
+/* Reads an object of nparts parts: its table and inline parts from r, its large parts from
+   src. Returns NULL with *st set when the message is malformed, memory is short or a
+   checksum does not match (the large parts are still received, so the stream stays whole). */
+static ud__obj *ud__rd_obj(ud__rd *r, int nparts, int src, uint32_t flags, ud_status *st) {
+    const ud__wpart *tab = (const ud__wpart *)ud__rd_take(r, (size_t)nparts * sizeof(ud__wpart));
+    size_t small[8] = {0}, *sizes = small;
+    ud__obj *o = NULL;
+    int k;
+    *st = UD_OK;
+    if (!tab) {
+        *st = ud__fail(UD_ERR_PROTO, "object from rank %d: part table cut short", src);
+        return NULL;
+    }
+    if (nparts > 8 && !(sizes = (size_t *)ud__alloc((size_t)nparts * sizeof *sizes))) sizes = NULL;
+    if (sizes) {
+        for (k = 0; k < nparts; k++) sizes[k] = (size_t)tab[k].size;
+        o = ud__obj_alloc(sizes, nparts);
+        if (sizes != small) ud__free(sizes, (size_t)nparts * sizeof *sizes);
+    }
+    for (k = 0; k < nparts; k++) {
+        size_t size = (size_t)tab[k].size;
+        void *dst = o ? (void *)o->parts[k].data : NULL;
+        if (ud__part_inline(size)) {
+            const void *at = ud__rd_take(r, size);
+            if (!at) {
+                *st = ud__fail(UD_ERR_PROTO, "object from rank %d: part %d cut short", src, k);
+                break;
+            }
+            if (dst && size) memcpy(dst, at, size);
+        } else {
+            void *tmp = NULL;
+            if (!dst && !(dst = tmp = ud__alloc(size))) /* still drain it, or the stream slips */
+                ud__panic("no memory to receive a part of %zu bytes", size);
+            if (ud__recv_part(dst, size, src) != UD_OK) ud__panic("%s", ud__errbuf);
+            ud__free(tmp, size);
+        }
+        if (o && (flags & UD__F_CHECKSUM) && *st == UD_OK &&
+            XXH3_64bits(o->parts[k].data, size) != tab[k].sum)
+            *st = ud__fail(UD_ERR_PROTO, "checksum mismatch in part %d (%zu bytes) from rank %d",
+                           k, size, src);
+    }
+    if (!o && *st == UD_OK) *st = ud__fail(UD_ERR_NOMEM, "object from rank %d: out of memory", src);
+    if (*st != UD_OK && o) {
+        ud__obj_release(o);
+        o = NULL;
+    }
+    return o;
+}
+
+/* PUT_DATA: a = owner, b = number, count = parts, status = the object's status. */
+static ud_status ud__send_obj(int dst, ud_ref ref, ud__obj *o) {
+    ud__wbuf w;
+    ud__hdr *h = ud__wb_start(&w, UD__OP_PUT_DATA);
+    ud_status st;
+    if (!h) return ud__fail(UD_ERR_NOMEM, "send of PUT_DATA: out of memory");
+    h->a = ref.owner;
+    h->b = ref.num;
+    h->count = o->nparts;
+    h->status = o->status;
+    ud__wb_obj(&w, o->parts, o->nparts); /* h may move from here on */
+    if ((st = ud__wb_send(&w, dst)) != UD_OK) return st;
+    return ud__isend_large_parts(o->parts, o->nparts, o, dst);
+}
+
+/* Reads the object of a PUT_DATA; a bad one becomes an error object, so a reader never hangs. */
+static ud__obj *ud__rd_put_data(const ud__hdr *h, int src) {
+    ud__rd r = ud__payload(h);
+    ud_status st;
+    ud__obj *o;
+    char text[48];
+    ud_ref ref;
+    ref.owner = h->a;
+    ref.num = h->b;
+    ud__ref_text(ref, text, sizeof text);
+    if (h->status != UD_OK && h->status != UD_ERR_TASK) {
+        st = ud__fail(UD_ERR_PROTO, "PUT_DATA of %s from rank %d: status %d", text, src, h->status);
+        o = NULL;
+    } else {
+        o = ud__rd_obj(&r, h->count, src, h->flags, &st);
+    }
+    if (o) {
+        o->status = h->status;
+        return o;
+    }
+    {
+        char msg[600];
+        snprintf(msg, sizeof msg, "ref %s: %s", text, ud__errbuf);
+        ud__log(UD_LOG_ERROR, "%s", msg);
+        o = ud__obj_error(msg);
+        return o ? o : &ud__oom_obj;
+    }
+}
+
+/* ---- roles and counts ---------------------------------------------------------------------- */
+#define UD__ROOT 0
+#define UD__MONITOR 1
+#define UD__FIRST_WORKER 2
+
+static int ud__nworkers(void) { return ud__m.size - UD__FIRST_WORKER; }
+
+/* ---- the root's executor (seed 001) -----------------------------------------------------------
+   The root keeps an entry for every live ref the user holds: the data itself when the root put
+   it or got it, and the set of ranks that were given it as a task argument. The owner serves
+   each reader once; the cleanup tells the owner how many readers to expect, so it never drops
+   data a reader has still to ask for, without waiting for the whole system to be idle. */
+typedef struct ud__rent {
+    ud_ref ref;
+    ud__obj *obj;             /* NULL until the root has the data */
+    uint64_t seq;             /* when the root learned it was done */
+    int32_t fetching;         /* a GET is on its way */
+    uint64_t seen[1];         /* ranks holding it or asked to read it (a bitset) */
+} ud__rent;
+
+static struct ud__root {
+    ud__map map;
+    int64_t next_num;
+    uint64_t seq;
+    int next_worker;
+    int64_t submitted;
+    ud__wref *garbage;
+    int ngarbage, capgarbage;
+    size_t rent_bytes;
+} ud__root;
+
+static int ud__seen_has(const ud__rent *e, int rank) { return (int)((e->seen[rank / 64] >> (rank % 64)) & 1u); }
+static void ud__seen_set(ud__rent *e, int rank) { e->seen[rank / 64] |= (uint64_t)1 << (rank % 64); }
+
+static ud__rent *ud__root_new(ud_ref ref, ud__obj *obj) {
+    ud__rent *e;
+    if (!ud__map_reserve(&ud__root.map, 1) || !(e = (ud__rent *)ud__alloc(ud__root.rent_bytes)))
+        return NULL;
+    memset(e, 0, ud__root.rent_bytes);
+    e->ref = ref;
+    e->obj = obj;
+    if (obj) e->seq = ++ud__root.seq;
+    ud__map_put(&ud__root.map, ref, e);
+    return e;
+}
+
+static ud_status ud__root_lookup(const char *op, ud_ref r, ud__rent **out) {
+    ud__rent *e = (ud__rent *)ud__map_get(&ud__root.map, r);
+    char text[48];
+    if (e) {
+        *out = e;
+        return UD_OK;
+    }
+    ud__ref_text(r, text, sizeof text);
+    if (r.owner >= 0 && r.owner < ud__m.size && r.owner != UD__MONITOR && r.num > 0 &&
+        r.num < ud__root.next_num)
+        return ud__fail(UD_ERR_FREED, "%s: ref %s was freed", op, text);
+    return ud__fail(UD_ERR_NOREF, "%s: ref %s was never issued", op, text);
+}
+
+static ud_status ud__mpi_put(const ud_part *parts, int nparts, ud_ref *out) {
+    ud__obj *o = ud__obj_copy(parts, nparts);
+    ud_ref ref;
+    if (!o) return ud__fail(UD_ERR_NOMEM, "put: out of memory");
+    ref.owner = UD__ROOT;
+    ref.num = ud__root.next_num++;
+    if (!ud__root_new(ref, o)) {
+        ud__obj_release(o);
+        return ud__fail(UD_ERR_NOMEM, "put: out of memory");
+    }
+    *out = ref;
+    ud__async_progress();
+    return UD_OK;
+}
+
+/* Waits for the next operation addressed to the root; everything the root receives is an
+   answer to something it asked. */
+static ud_status ud__root_recv(const ud__hdr **h, int *from) {
+    for (;;) {
+        int got = ud__try_recv(MPI_ANY_SOURCE, h, from);
+        if (got > 0) {
+            ud__busy();
+            return UD_OK;
+        }
+        if (got < 0) return ud__fail(UD_ERR_PROTO, "root: a malformed reply arrived");
+        if (!ud__async_progress()) ud__idle();
+    }
+}
+
+/* Stores a PUT_DATA that answers one of the root's GETs. */
+static void ud__root_take_data(const ud__hdr *h, int from) {
+    ud_ref ref;
+    ud__rent *e;
+    ud__obj *o = ud__rd_put_data(h, from);
+    ref.owner = h->a;
+    ref.num = h->b;
+    e = (ud__rent *)ud__map_get(&ud__root.map, ref);
+    if (!e || e->obj) { /* not asked for: the stream is whole, nothing to keep */
+        ud__log(UD_LOG_WARN, "root: unexpected PUT_DATA of %lld:%lld from rank %d",
+                (long long)ref.owner, (long long)ref.num, from);
+        ud__obj_release(o);
+        return;
+    }
+    e->obj = o;
+    e->fetching = 0;
+    e->seq = ++ud__root.seq;
+}
+
+static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
+    ud__rent *small[16], **ents = n <= 16 ? small : (ud__rent **)ud__alloc((size_t)n * sizeof *ents);
+    ud_status st = UD_OK, first = UD_OK;
+    int i, missing = 0;
+    if (!ents) return ud__fail(UD_ERR_NOMEM, "get: out of memory");
+    for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("get", refs[i], &ents[i]);
+    for (i = 0; i < n && st == UD_OK; i++) { /* ask every owner first, then collect */
+        if (ents[i]->obj || ents[i]->fetching) continue;
+        if ((st = ud__send_op((int)refs[i].owner, UD__OP_GET, 0, refs[i].owner, refs[i].num, 0)) != UD_OK)
+            break;
+        ents[i]->fetching = 1;
+        missing++;
+    }
+    while (st == UD_OK && missing > 0) {
+        const ud__hdr *h;
+        int from;
+        if ((st = ud__root_recv(&h, &from)) != UD_OK) break;
+        if (h->op != UD__OP_PUT_DATA) {
+            st = ud__fail(UD_ERR_PROTO, "get: rank %d answered with %s", from, ud__op_name(h->op));
+            break;
+        }
+        ud__root_take_data(h, from);
+        for (missing = 0, i = 0; i < n; i++) missing += ents[i]->obj == NULL;
+    }
+    for (i = 0; i < n && st == UD_OK; i++) {
+        ud__obj_view(ents[i]->obj, &out[i]);
+        if (out[i].status != UD_OK && first == UD_OK) {
+            char text[48];
+            ud__ref_text(refs[i], text, sizeof text);
+            first = ud__fail(out[i].status, "get: ref %s failed: %s", text, (const char *)out[i].data);
+        }
+    }
+    if (ents != small) ud__free(ents, (size_t)n * sizeof *ents);
+    return st != UD_OK ? st : first;
+}
+
+static int ud__schedule_rank(void) {
+    int w = UD__FIRST_WORKER + ud__root.next_worker;
+    ud__root.next_worker = (ud__root.next_worker + 1) % ud__nworkers();
+    return w;
+}
+
+/* Gives worker w what it needs to read the ref arguments: the root's own data is pushed ahead
+   of the task (same channel, so it arrives first); a worker's data w will ask its owner for. */
+static ud_status ud__root_route_args(const ud_arg *args, int nargs, ud__rent **ents, int w) {
+    ud_status st;
+    int i;
+    for (i = 0; i < nargs; i++) {
+        ud__rent *e = ents[i];
+        if (!e || e->ref.owner == w || ud__seen_has(e, w)) continue;
+        if (e->ref.owner == UD__ROOT && (st = ud__send_obj(w, e->ref, e->obj)) != UD_OK) return st;
+        ud__seen_set(e, w);
+    }
+    (void)args;
+    return UD_OK;
+}
+
+/* EXECUTE: a = function id, b = the first result's number (results are numbered in a row),
+   count = arguments, aux = results. Each argument: kind, then owner and number (a ref) or an
+   object of one part (an inline value). */
+static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
+                                ud_ref *outs) {
+    ud__rent *small[16], **ents = nargs <= 16 ? small : (ud__rent **)ud__alloc((size_t)nargs * sizeof *ents);
+    ud_status st = UD_OK;
+    ud__wbuf w;
+    ud__hdr *h;
+    int i, worker;
+    int64_t first;
+    char op[160];
+    if (!ents) return ud__fail(UD_ERR_NOMEM, "remote: out of memory");
+    snprintf(op, sizeof op, "remote '%s' argument", fn->name);
+    for (i = 0; i < nargs && st == UD_OK; i++) {
+        ents[i] = NULL;
+        if (args[i].kind == UD_ARG_REF) st = ud__root_lookup(op, args[i].ref, &ents[i]);
+    }
+    if (st == UD_OK && !ud__map_reserve(&ud__root.map, (size_t)nret))
+        st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
+    if (st != UD_OK) goto done;
+    worker = ud__schedule_rank();
+    first = ud__root.next_num;
+    if ((st = ud__root_route_args(args, nargs, ents, worker)) != UD_OK) goto done;
+    if (!(h = ud__wb_start(&w, UD__OP_EXECUTE))) {
+        st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
+        goto done;
+    }
+    h->a = (int64_t)fn->id;
+    h->b = first;
+    h->count = nargs;
+    h->aux = nret;
+    for (i = 0; i < nargs; i++) {
+        int64_t kind = args[i].kind == UD_ARG_REF ? UD__WARG_REF : UD__WARG_VAL;
+        ud__wb_add(&w, &kind, sizeof kind);
+        if (kind == UD__WARG_REF) {
+            ud__wb_add(&w, &args[i].ref.owner, sizeof(int64_t));
+            ud__wb_add(&w, &args[i].ref.num, sizeof(int64_t));
+        } else {
+            ud_part p;
+            p.data = args[i].data;
+            p.size = args[i].size;
+            ud__wb_obj(&w, &p, 1);
+        }
+    }
+    if ((st = ud__wb_send(&w, worker)) != UD_OK) goto done;
+    for (i = 0; i < nargs && st == UD_OK; i++) { /* large inline values: copied, then sent */
+        ud__obj *copy;
+        ud_part p;
+        if (args[i].kind != UD_ARG_VAL || ud__part_inline(args[i].size)) continue;
+        p.data = args[i].data;
+        p.size = args[i].size;
+        if (!(copy = ud__obj_copy(&p, 1))) ud__panic("remote: no memory to send an argument");
+        st = ud__isend_part(&copy->parts[0], copy, worker);
+        ud__obj_release(copy); /* the sends hold it now */
+    }
+    if (st != UD_OK) ud__panic("remote: %s (the task message is already out)", ud__errbuf);
+    ud__root.next_num += nret;
+    for (i = 0; i < nret; i++) {
+        outs[i].owner = worker;
+        outs[i].num = first + i;
+        if (!ud__root_new(outs[i], NULL)) ud__panic("remote: out of memory after the task was sent");
+    }
+    ud__root.submitted++;
+    ud__async_progress();
+done:
+    if (ents != small) ud__free(ents, (size_t)nargs * sizeof *ents);
+    return st;
+}
+
+/* What the root knows is done (what it put or got) comes first, oldest first; the monitor
+   answers for the rest in the order the tasks finished, and handles the timeout. */
+static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double timeout,
+                              int *ready, int *nready) {
+    size_t bytes = (size_t)n * (sizeof(ud__rent *) + sizeof(ud__done));
+    ud__rent **ents = (ud__rent **)ud__alloc(bytes);
+    ud__done *done = (ud__done *)(ents + n);
+    ud_status st = UD_OK;
+    int i, nlocal = 0, nremote = 0;
+    ud__wbuf w;
+    ud__hdr *h;
+    if (!ents) return ud__fail(UD_ERR_NOMEM, "wait: out of memory");
+    for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("wait", refs[i], &ents[i]);
+    if (st != UD_OK) goto out;
+    for (i = 0; i < n; i++)
+        if (ents[i]->obj) { done[nlocal].seq = ents[i]->seq; done[nlocal++].idx = i; }
+    qsort(done, (size_t)nlocal, sizeof *done, ud__done_cmp);
+    for (i = 0; i < nlocal && i < num_returns; i++) ready[i] = done[i].idx;
+    *nready = i;
+    if (nlocal >= num_returns) goto out;
+    if (!(h = ud__wb_start(&w, UD__OP_WAIT))) {
+        st = ud__fail(UD_ERR_NOMEM, "wait: out of memory");
+        goto out;
+    }
+    h->aux = num_returns - nlocal;
+    h->c = timeout < 0 ? -1 : (int64_t)(timeout * 1e6);
+    for (i = 0; i < n; i++) {
+        ud__wref r;
+        if (ents[i]->obj) continue;
+        r.owner = refs[i].owner;
+        r.num = refs[i].num;
+        r.n = i;
+        ud__wb_add(&w, &r, sizeof r);
+        nremote++;
+    }
+    if (w.p) ((ud__hdr *)w.p)->count = nremote;
+    if ((st = ud__wb_send(&w, UD__MONITOR)) != UD_OK) goto out;
+    for (;;) {
+        const ud__hdr *rh;
+        const int32_t *idx;
+        ud__rd r;
+        int from, k;
+        if ((st = ud__root_recv(&rh, &from)) != UD_OK) goto out;
+        if (rh->op != UD__OP_WAIT) {
+            st = ud__fail(UD_ERR_PROTO, "wait: rank %d answered with %s", from, ud__op_name(rh->op));
+            goto out;
+        }
+        r = ud__payload(rh);
+        idx = (const int32_t *)ud__rd_take(&r, (size_t)rh->count * sizeof *idx);
+        if (!idx || rh->count > num_returns - nlocal) {
+            st = ud__fail(UD_ERR_PROTO, "wait: malformed answer from the monitor");
+            goto out;
+        }
+        for (k = 0; k < rh->count; k++) {
+            if (idx[k] < 0 || idx[k] >= n) {
+                st = ud__fail(UD_ERR_PROTO, "wait: the monitor named index %d of %d", idx[k], n);
+                goto out;
+            }
+            ready[(*nready)++] = idx[k];
+        }
+        if (*nready < num_returns)
+            st = ud__fail(UD_ERR_TIMEOUT, "wait: %d of %d refs done after %.3f s, %d asked for",
+                          *nready, n, timeout, num_returns);
+        break;
+    }
+out:
+    ud__free(ents, bytes);
+    return st;
+}
+
+/* CLEANUP to every worker and the monitor: count = refs, then one ud__wref each. */
+static ud_status ud__root_flush_garbage(void) {
+    ud_status st = UD_OK;
+    int dst;
+    for (dst = UD__MONITOR; dst < ud__m.size && st == UD_OK; dst++) {
+        ud__wbuf w;
+        ud__hdr *h = ud__wb_start(&w, UD__OP_CLEANUP);
+        if (!h) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
+        h->count = ud__root.ngarbage;
+        ud__wb_add(&w, ud__root.garbage, (size_t)ud__root.ngarbage * sizeof(ud__wref));
+        st = ud__wb_send(&w, dst);
+    }
+    ud__root.ngarbage = 0;
+    return st;
+}
+
+static int ud__readers(const ud__rent *e) {
+    int k, n = 0, words = (ud__m.size + 63) / 64;
+    for (k = 0; k < words; k++) n += __builtin_popcountll(e->seen[k]);
+    return n - (e->ref.owner != UD__ROOT && ud__seen_has(e, (int)e->ref.owner));
+}
+
+static ud_status ud__mpi_free(const ud_ref *refs, int n) {
+    ud_status st, first = UD_OK;
+    int i;
+    for (i = 0; i < n; i++) {
+        ud__rent *e;
+        if ((st = ud__root_lookup("free", refs[i], &e)) != UD_OK) {
+            if (first == UD_OK) first = st;
+            continue;
+        }
+        /* Workers hold a ref the root put only if it was pushed to them. */
+        if (e->ref.owner != UD__ROOT || ud__readers(e) > 0) {
+            if (ud__root.ngarbage == ud__root.capgarbage) {
+                int cap = ud__root.capgarbage ? 2 * ud__root.capgarbage : 256;
+                ud__wref *g = (ud__wref *)ud__realloc(ud__root.garbage,
+                                                      (size_t)ud__root.capgarbage * sizeof *g,
+                                                      (size_t)cap * sizeof *g);
+                if (!g) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
+                ud__root.garbage = g;
+                ud__root.capgarbage = cap;
+            }
+            ud__root.garbage[ud__root.ngarbage].owner = e->ref.owner;
+            ud__root.garbage[ud__root.ngarbage].num = e->ref.num;
+            ud__root.garbage[ud__root.ngarbage++].n = ud__readers(e);
+        }
+        ud__map_del(&ud__root.map, e->ref);
+        ud__obj_release(e->obj);
+        ud__free(e, ud__root.rent_bytes);
+    }
+    if (ud__root.ngarbage >= ud__rt.cfg.mpi_gc_threshold && (st = ud__root_flush_garbage()) != UD_OK)
+        return st;
+    ud__async_progress();
+    return first;
+}
+
+/* ---- the worker (seed 000) -------------------------------------------------------------------
+   One loop on one thread: take operations until CANCEL, run tasks whose data is here, serve
+   GETs. An entry lives until the root's cleanup has come, no local task needs it, and (on its
+   owner) every reader the root announced has been served. */
+typedef struct ud__wt ud__wt;
+
+typedef struct ud__wdep {
+    ud__wt *task;
+    struct ud__wdep *next;
+} ud__wdep;
+
+typedef struct ud__wreq {      /* a GET that came before the data */
+    int rank;
+    struct ud__wreq *next;
+} ud__wreq;
+
+typedef struct ud__went {
+    ud_ref ref;
+    ud__obj *obj;
+    int32_t holds;            /* local tasks that read it, and its own pending task */
+    int32_t freed;            /* the root's cleanup has come */
+    int32_t requested;        /* a GET to its owner is out */
+    int64_t expected, served; /* readers on other workers: announced by cleanup, served */
+    ud__wdep *waiters;
+    ud__wreq *requests;
+} ud__went;
+
+struct ud__wt {
+    ud__wt *next;
+    const ud__fn *fn;
+    int nargs, nret, npending;
+    size_t bytes;
+    ud__went **argent;        /* NULL for an inline value */
+    ud__obj **vals;
+    ud__went **outent;
+    ud__wdep *deps;
+    ud__obj *error;           /* set: the task cannot run; its results are this error */
+};
+
+static struct ud__worker {
+    ud__map map;
+    ud__wt *head, *tail;      /* tasks whose data is here */
+    int64_t *done;            /* TASK_DONE batch: (first number, results) pairs */
+    int ndone, capdone;
+    int stop;
+} ud__wk;
+
+static int ud__is_mine(ud_ref r) { return r.owner == ud__m.rank; }
+
+static ud__went *ud__wk_entry(ud_ref ref) {
+    ud__went *e = (ud__went *)ud__map_get(&ud__wk.map, ref);
+    if (e) return e;
+    if (!ud__map_reserve(&ud__wk.map, 1) || !(e = (ud__went *)ud__alloc(sizeof *e)))
+        ud__panic("worker: out of memory for the store");
+    memset(e, 0, sizeof *e);
+    e->ref = ref;
+    ud__map_put(&ud__wk.map, ref, e);
+    return e;
+}
+
+static void ud__wk_maybe_delete(ud__went *e) {
+    if (!e->freed || e->holds > 0 || !e->obj || e->requests) return;
+    if (ud__is_mine(e->ref) && e->served < e->expected) return;
+    ud__map_del(&ud__wk.map, e->ref);
+    ud__obj_release(e->obj);
+    ud__free(e, sizeof *e);
+}
+
+static void ud__wk_ready(ud__wt *t) {
+    t->next = NULL;
+    if (ud__wk.tail) ud__wk.tail->next = t;
+    else ud__wk.head = t;
+    ud__wk.tail = t;
+}
+
+static void ud__wk_serve(ud__went *e, int rank) {
+    if (ud__send_obj(rank, e->ref, e->obj) != UD_OK) ud__panic("worker: %s", ud__errbuf);
+    if (rank != UD__ROOT) e->served++;
+}
+
+/* The data of e is here: wake the tasks parked on it and answer the GETs that waited. */
+static void ud__wk_arrived(ud__went *e, ud__obj *o) {
+    ud__wdep *d;
+    if (e->obj) { /* a second copy (a push after a fetch): keep the first */
+        ud__obj_release(o);
+        return;
+    }
+    e->obj = o;
+    e->requested = 0;
+    for (d = e->waiters; d; d = d->next)
+        if (--d->task->npending == 0) ud__wk_ready(d->task);
+    e->waiters = NULL;
+    while (e->requests) {
+        ud__wreq *r = e->requests;
+        e->requests = r->next;
+        ud__wk_serve(e, r->rank);
+        ud__free(r, sizeof *r);
+    }
+}
+
+static ud__wt *ud__wk_task_alloc(int nargs, int nret) {
+    size_t bytes = UD__ALIGN(sizeof(ud__wt)) +
+                   (size_t)nargs * (sizeof(ud__went *) + sizeof(ud__obj *) + sizeof(ud__wdep)) +
+                   (size_t)nret * sizeof(ud__went *);
+    ud__wt *t = (ud__wt *)ud__alloc(bytes);
+    if (!t) ud__panic("worker: out of memory for a task");
+    memset(t, 0, bytes);
+    t->bytes = bytes;
+    t->nargs = nargs;
+    t->nret = nret;
+    t->argent = (ud__went **)((char *)t + UD__ALIGN(sizeof(ud__wt)));
+    t->vals = (ud__obj **)(t->argent + nargs);
+    t->deps = (ud__wdep *)(t->vals + nargs);
+    t->outent = (ud__went **)(t->deps + nargs);
+    return t;
+}
+
+static void ud__wk_need(ud__wt *t, int i, ud_ref ref) {
+    ud__went *e = ud__wk_entry(ref);
+    e->holds++;
+    t->argent[i] = e;
+    if (e->obj) return;
+    t->deps[i].task = t;
+    t->deps[i].next = e->waiters;
+    e->waiters = &t->deps[i];
+    t->npending++;
+    if (!ud__is_mine(ref) && !e->requested) { /* ask the owner directly */
+        if (ud__send_op((int)ref.owner, UD__OP_GET, 0, ref.owner, ref.num, 0) != UD_OK)
+            ud__panic("worker: %s", ud__errbuf);
+        e->requested = 1;
+    }
+}
+
+/* A task this worker cannot run (a malformed message, an unknown function) still produces its
+   results, as errors that say why, so that no reader waits forever. */
+static void ud__wk_bad_task(ud__wt *t, int from, const char *why) {
+    char msg[700];
+    snprintf(msg, sizeof msg, "rank %d could not run a task from rank %d: %s", ud__m.rank, from, why);
+    ud__log(UD_LOG_ERROR, "%s", msg);
+    if (!t->error && !(t->error = ud__obj_error(msg))) t->error = &ud__oom_obj;
+}
+
+static void ud__wk_execute(const ud__hdr *h, int from) {
+    ud__wt *t = ud__wk_task_alloc(h->count, h->aux);
+    ud__rd r = ud__payload(h);
+    int i;
+    t->fn = ud__find_fn((ud_func)h->a);
+    for (i = 0; i < h->count; i++) {
+        const int64_t *kind = (const int64_t *)ud__rd_take(&r, sizeof(int64_t));
+        if (kind && *kind == UD__WARG_REF) {
+            const int64_t *ref = (const int64_t *)ud__rd_take(&r, 2 * sizeof(int64_t));
+            ud_ref a;
+            if (!ref) break;
+            a.owner = ref[0];
+            a.num = ref[1];
+            if (a.owner < 0 || a.owner >= ud__m.size || a.owner == UD__MONITOR || a.num <= 0) {
+                r.bad = 1;
+                break;
+            }
+            ud__wk_need(t, i, a);
+        } else if (kind && *kind == UD__WARG_VAL) {
+            ud_status st;
+            /* a value that cannot be read (checksum, memory) fails the task with the reason */
+            if (!(t->vals[i] = ud__rd_obj(&r, 1, from, h->flags, &st)) &&
+                !(t->vals[i] = ud__obj_error(ud__errbuf)))
+                t->vals[i] = &ud__oom_obj;
+            if (r.bad) break;
+        } else {
+            r.bad = 1;
+            break;
+        }
+    }
+    for (i = 0; i < t->nret; i++) {
+        ud_ref o;
+        o.owner = ud__m.rank;
+        o.num = h->b + i;
+        t->outent[i] = ud__wk_entry(o);
+        t->outent[i]->holds++; /* until this task has produced it */
+    }
+    if (r.bad) ud__wk_bad_task(t, from, "malformed EXECUTE message");
+    else if (!t->fn) {
+        char why[80];
+        snprintf(why, sizeof why, "no function with id %016llx is registered", (unsigned long long)h->a);
+        ud__wk_bad_task(t, from, why);
+    }
+    if (t->npending == 0) ud__wk_ready(t);
+}
+
+static void ud__wk_record_done(const ud__wt *t) {
+    if (ud__wk.ndone + 2 > ud__wk.capdone) {
+        int cap = ud__wk.capdone ? 2 * ud__wk.capdone : 512;
+        int64_t *p = (int64_t *)ud__realloc(ud__wk.done, (size_t)ud__wk.capdone * sizeof *p,
+                                            (size_t)cap * sizeof *p);
+        if (!p) ud__panic("worker: out of memory");
+        ud__wk.done = p;
+        ud__wk.capdone = cap;
+    }
+    ud__wk.done[ud__wk.ndone++] = t->nret ? t->outent[0]->ref.num : 0;
+    ud__wk.done[ud__wk.ndone++] = t->nret;
+}
+
+/* TASK_DONE to the monitor: count = tasks, then (first number, results) for each. */
+static void ud__wk_flush_done(void) {
+    ud__wbuf w;
+    ud__hdr *h;
+    if (!ud__wk.ndone) return;
+    if (!(h = ud__wb_start(&w, UD__OP_TASK_DONE))) ud__panic("worker: out of memory");
+    h->count = ud__wk.ndone / 2;
+    ud__wb_add(&w, ud__wk.done, (size_t)ud__wk.ndone * sizeof(int64_t));
+    if (ud__wb_send(&w, UD__MONITOR) != UD_OK) ud__panic("worker: %s", ud__errbuf);
+    ud__wk.ndone = 0;
+}
+
+static void ud__wk_run(ud__wt *t) {
+    ud_view small_argv[8] = {{0}};
+    ud__obj *small_res[8];
+    size_t argv_bytes = (size_t)t->nargs * sizeof(ud_view), res_bytes = (size_t)t->nret * sizeof(ud__obj *);
+    ud_view *argv = t->nargs <= 8 ? small_argv : (ud_view *)ud__alloc(argv_bytes);
+    ud__obj **res = t->nret <= 8 ? small_res : (ud__obj **)ud__alloc(res_bytes);
+    int i;
+    if (!argv || !res) ud__panic("worker: out of memory to run a task");
+    if (t->error) {
+        for (i = 0; i < t->nret; i++) {
+            res[i] = t->error;
+            t->error->refs++;
+        }
+    } else {
+        for (i = 0; i < t->nargs; i++)
+            ud__obj_view(t->argent[i] ? t->argent[i]->obj : t->vals[i], &argv[i]);
+        ud__run_task(t->fn, argv, t->nargs, res, t->nret, NULL, NULL);
+    }
+    for (i = 0; i < t->nret; i++) {
+        ud__went *e = t->outent[i];
+        ud__wk_arrived(e, res[i] ? res[i] : &ud__oom_obj);
+        e->holds--;
+        ud__wk_maybe_delete(e);
+    }
+    for (i = 0; i < t->nargs; i++) {
+        if (t->argent[i]) {
+            t->argent[i]->holds--;
+            ud__wk_maybe_delete(t->argent[i]);
+        }
+        ud__obj_release(t->vals[i]);
+    }
+    ud__obj_release(t->error);
+    ud__wk_record_done(t);
+    if (argv != small_argv) ud__free(argv, argv_bytes);
+    if (res != small_res) ud__free(res, res_bytes);
+    ud__free(t, t->bytes);
+}
+
+static void ud__wk_get(const ud__hdr *h, int from) {
+    ud_ref ref;
+    ud__went *e;
+    ref.owner = h->a;
+    ref.num = h->b;
+    if (!ud__is_mine(ref) || ref.num <= 0) {
+        char msg[128];
+        ud__obj *o;
+        snprintf(msg, sizeof msg, "rank %d was asked for ref %lld:%lld, which it does not own",
+                 ud__m.rank, (long long)ref.owner, (long long)ref.num);
+        ud__log(UD_LOG_ERROR, "%s", msg);
+        if ((o = ud__obj_error(msg)) != NULL) {
+            ud__send_obj(from, ref, o);
+            ud__obj_release(o);
+        }
+        return;
+    }
+    e = ud__wk_entry(ref); /* a GET may come before the EXECUTE that makes the data */
+    if (e->obj) {
+        ud__wk_serve(e, from);
+        ud__wk_maybe_delete(e);
+        return;
+    }
+    {
+        ud__wreq *q = (ud__wreq *)ud__alloc(sizeof *q);
+        if (!q) ud__panic("worker: out of memory");
+        q->rank = from;
+        q->next = e->requests;
+        e->requests = q;
+    }
+}
+
+static void ud__wk_cleanup(const ud__hdr *h) {
+    ud__rd r = ud__payload(h);
+    const ud__wref *refs = (const ud__wref *)ud__rd_take(&r, (size_t)h->count * sizeof(ud__wref));
+    int i;
+    if (!refs) {
+        ud__log(UD_LOG_ERROR, "dropped a malformed CLEANUP");
+        return;
+    }
+    for (i = 0; i < h->count; i++) {
+        ud_ref ref;
+        ud__went *e;
+        ref.owner = refs[i].owner;
+        ref.num = refs[i].num;
+        if (!(e = (ud__went *)ud__map_get(&ud__wk.map, ref))) continue;
+        e->freed = 1;
+        e->expected = refs[i].n;
+        ud__wk_maybe_delete(e);
+    }
+}
+
+static void ud__wk_handle(const ud__hdr *h, int from) {
+    switch (h->op) {
+    case UD__OP_EXECUTE: ud__wk_execute(h, from); break;
+    case UD__OP_GET: ud__wk_get(h, from); break;
+    case UD__OP_PUT_DATA: {
+        ud_ref ref;
+        ud__obj *o = ud__rd_put_data(h, from);
+        ref.owner = h->a;
+        ref.num = h->b;
+        ud__wk_arrived(ud__wk_entry(ref), o);
+        break;
+    }
+    case UD__OP_CLEANUP: ud__wk_cleanup(h); break;
+    case UD__OP_CANCEL: ud__wk.stop = 1; break;
+    default:
+        ud__log(UD_LOG_ERROR, "worker: unexpected %s from rank %d", ud__op_name(h->op), from);
+    }
+}
+
+static void ud__wk_release_all(void) {
+    size_t i;
+    for (i = 0; i < ud__wk.map.cap; i++) {
+        ud__went *e;
+        if (!ud__wk.map.slots[i].key.num) continue;
+        e = (ud__went *)ud__wk.map.slots[i].val;
+        ud__obj_release(e->obj);
+        while (e->requests) {
+            ud__wreq *q = e->requests;
+            e->requests = q->next;
+            ud__free(q, sizeof *q);
+        }
+        ud__free(e, sizeof *e);
+    }
+    ud__map_clear(&ud__wk.map);
+    while (ud__wk.head) { /* only after a protocol failure: cancel waits for every task */
+        ud__wt *t = ud__wk.head;
+        ud__wk.head = t->next;
+        ud__free(t, t->bytes);
+    }
+    ud__free(ud__wk.done, (size_t)ud__wk.capdone * sizeof *ud__wk.done);
+    memset(&ud__wk, 0, sizeof ud__wk);
+}
+
+static void ud__worker_loop(void) {
+    while (!ud__wk.stop) {
+        const ud__hdr *h;
+        int from, got, events = 0;
+        while (events < 32 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0) {
+            if (got > 0) ud__wk_handle(h, from);
+            events++;
+        }
+        if (ud__wk.head) {
+            ud__wt *t = ud__wk.head;
+            if (!(ud__wk.head = t->next)) ud__wk.tail = NULL;
+            ud__wk_run(t);
+            events++;
+        }
+        if (!ud__wk.head) ud__wk_flush_done(); /* batch under load, answer at once when idle */
+        events += ud__async_progress();
+        if (events) ud__busy();
+        else ud__idle();
+    }
+    ud__async_drain();
+    ud__wk_release_all();
+}
+
+/* ---- the monitor ------------------------------------------------------------------------------
+   Counts finished tasks, answers waits in the order tasks finished (a failed task is done too)
+   and tells the root when every submitted task has finished, so shutdown loses nothing. */
+typedef struct ud__mwait {
+    int rank, need, n;
+    size_t bytes;             /* of refs */
+    double deadline;          /* < 0: none */
+    ud__wref *refs;
+    struct ud__mwait *next;
+} ud__mwait;
+
+static struct ud__monitor {
+    ud__map done;             /* ref -> completion order (as a pointer-sized number) */
+    uint64_t seq;
+    int64_t ntasks, target;
+    int shutdown_asked;
+    ud__mwait *waits;
+    int stop;
+} ud__mon;
+
+/* Answers w if enough of its refs are done or its time is up; returns 1 when answered. */
+static int ud__mon_try_answer(ud__mwait *w, int force_timeout) {
+    size_t bytes = (size_t)w->n * sizeof(ud__done);
+    ud__done *d = (ud__done *)ud__alloc(bytes ? bytes : 1);
+    int i, count = 0, k;
+    ud__wbuf b;
+    ud__hdr *h;
+    if (!d) ud__panic("monitor: out of memory");
+    for (i = 0; i < w->n; i++) {
+        ud_ref r;
+        void *v;
+        r.owner = w->refs[i].owner;
+        r.num = w->refs[i].num;
+        if ((v = ud__map_get(&ud__mon.done, r)) != NULL) {
+            d[count].seq = (uint64_t)(uintptr_t)v;
+            d[count++].idx = (int)w->refs[i].n;
+        }
+    }
+    if (count < w->need && !force_timeout && (w->deadline < 0 || ud__now() < w->deadline)) {
+        ud__free(d, bytes ? bytes : 1);
+        return 0;
+    }
+    qsort(d, (size_t)count, sizeof *d, ud__done_cmp);
+    k = count < w->need ? count : w->need;
+    if (!(h = ud__wb_start(&b, UD__OP_WAIT))) ud__panic("monitor: out of memory");
+    h->count = k;
+    h->status = k < w->need ? UD_ERR_TIMEOUT : UD_OK;
+    for (i = 0; i < k; i++) {
+        int32_t idx = d[i].idx;
+        ud__wb_add(&b, &idx, sizeof idx);
+    }
+    if (ud__wb_send(&b, w->rank) != UD_OK) ud__panic("monitor: %s", ud__errbuf);
+    ud__free(d, bytes ? bytes : 1);
+    return 1;
+}
+
+static void ud__mon_check_waits(void) {
+    ud__mwait **p = &ud__mon.waits;
+    while (*p) {
+        ud__mwait *w = *p;
+        if (ud__mon_try_answer(w, 0)) {
+            *p = w->next;
+            ud__free(w->refs, w->bytes);
+            ud__free(w, sizeof *w);
+        } else {
+            p = &w->next;
+        }
+    }
+}
+
+static void ud__mon_check_shutdown(void) {
+    if (!ud__mon.shutdown_asked || ud__mon.ntasks < ud__mon.target) return;
+    if (ud__send_op(UD__ROOT, UD__OP_READY_TO_SHUTDOWN, 0, ud__mon.ntasks, 0, 0) != UD_OK)
+        ud__panic("monitor: %s", ud__errbuf);
+    ud__mon.shutdown_asked = 0;
+}
+
+static void ud__mon_task_done(const ud__hdr *h, int from) {
+    ud__rd r = ud__payload(h);
+    const int64_t *rec = (const int64_t *)ud__rd_take(&r, (size_t)h->count * 2 * sizeof(int64_t));
+    int i, k;
+    if (!rec) {
+        ud__log(UD_LOG_ERROR, "monitor: dropped a malformed TASK_DONE from rank %d", from);
+        return;
+    }
+    for (i = 0; i < h->count; i++) {
+        for (k = 0; k < rec[2 * i + 1]; k++) {
+            ud_ref ref;
+            ref.owner = from;
+            ref.num = rec[2 * i] + k;
+            if (ud__map_get(&ud__mon.done, ref)) continue;
+            if (!ud__map_reserve(&ud__mon.done, 1)) ud__panic("monitor: out of memory");
+            ud__map_put(&ud__mon.done, ref, (void *)(uintptr_t)++ud__mon.seq);
+        }
+        ud__mon.ntasks++;
+    }
+}
+
+static void ud__mon_wait(const ud__hdr *h, int from) {
+    ud__rd r = ud__payload(h);
+    const ud__wref *refs = (const ud__wref *)ud__rd_take(&r, (size_t)h->count * sizeof(ud__wref));
+    ud__mwait *w = (ud__mwait *)ud__alloc(sizeof *w);
+    size_t bytes = (size_t)(refs ? h->count : 0) * sizeof(ud__wref) + 1;
+    if (!w || !(w->refs = (ud__wref *)ud__alloc(bytes))) ud__panic("monitor: out of memory");
+    w->bytes = bytes;
+    w->rank = from;
+    w->need = h->aux;
+    w->n = refs ? h->count : 0;
+    w->deadline = h->c < 0 ? -1.0 : ud__now() + (double)h->c * 1e-6;
+    if (w->n) memcpy(w->refs, refs, (size_t)w->n * sizeof *w->refs);
+    if (!refs) { /* answered at once with nothing ready */
+        ud__log(UD_LOG_ERROR, "monitor: malformed WAIT from rank %d", from);
+        w->need = 0;
+    }
+    w->next = ud__mon.waits;
+    ud__mon.waits = w;
+}
+
+static void ud__mon_cleanup(const ud__hdr *h) {
+    ud__rd r = ud__payload(h);
+    const ud__wref *refs = (const ud__wref *)ud__rd_take(&r, (size_t)h->count * sizeof(ud__wref));
+    int i;
+    for (i = 0; refs && i < h->count; i++) {
+        ud_ref ref;
+        ref.owner = refs[i].owner;
+        ref.num = refs[i].num;
+        ud__map_del(&ud__mon.done, ref);
+    }
+}
+
+static void ud__mon_handle(const ud__hdr *h, int from) {
+    switch (h->op) {
+    case UD__OP_TASK_DONE: ud__mon_task_done(h, from); break;
+    case UD__OP_WAIT: ud__mon_wait(h, from); break;
+    case UD__OP_CLEANUP: ud__mon_cleanup(h); break;
+    case UD__OP_GET_TASK_COUNT:
+        if (ud__send_op(from, UD__OP_GET_TASK_COUNT, 0, ud__mon.ntasks, 0, 0) != UD_OK)
+            ud__panic("monitor: %s", ud__errbuf);
+        break;
+    case UD__OP_SHUTDOWN:
+        ud__mon.target = h->a;
+        ud__mon.shutdown_asked = 1;
+        break;
+    case UD__OP_CANCEL: ud__mon.stop = 1; break;
+    default:
+        ud__log(UD_LOG_ERROR, "monitor: unexpected %s from rank %d", ud__op_name(h->op), from);
+    }
+}
+
+static void ud__monitor_loop(void) {
+    while (!ud__mon.stop) {
+        const ud__hdr *h;
+        int from, got, events = 0;
+        while (events < 64 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0) {
+            if (got > 0) ud__mon_handle(h, from);
+            events++;
+        }
+        if (ud__mon.waits) ud__mon_check_waits(); /* new completions, or a deadline passed */
+        ud__mon_check_shutdown();
+        events += ud__async_progress();
+        if (events) ud__busy();
+        else ud__idle();
+    }
+    while (ud__mon.waits) { /* only after a protocol failure */
+        ud__mwait *w = ud__mon.waits;
+        ud__mon.waits = w->next;
+        ud__free(w->refs, w->bytes);
+        ud__free(w, sizeof *w);
+    }
+    ud__async_drain();
+    ud__map_clear(&ud__mon.done);
+    memset(&ud__mon, 0, sizeof ud__mon);
+}
+
+/* ---- start and stop ---------------------------------------------------------------------------- */
+static int ud__mpi_launched(void) { /* set by mpiexec of Open MPI, MPICH (Hydra), PMIx, Slurm */
+    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK",
+                                 "MPI_LOCALNRANKS", "PMI_FD"};
+    size_t i;
+    for (i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
+static void ud__mpi_finalize_if_ours(void) {
+    int done = 0;
+    MPI_Finalized(&done);
+    if (ud__m.owns_mpi && !done) MPI_Finalize();
+    ud__m.owns_mpi = 0;
+}
+
+static ud_status ud__mpi_ensure_init(void) {
+    int init = 0, provided = 0, rc;
+    MPI_Initialized(&init);
+    if (init) return UD_OK;
+    {
+        int done = 0;
+        MPI_Finalized(&done);
+        if (done) return ud__fail(UD_ERR_STATE, "init: MPI was already finalized");
+    }
+    if ((rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided)) != MPI_SUCCESS)
+        return ud__mpi_fail(rc, "MPI_Init_thread");
+    ud__m.owns_mpi = 1;
+    return UD_OK;
+}
+
+static MPI_Comm ud__mpi_base(void) {
+    return ud__rt.cfg.mpi_comm ? *(const MPI_Comm *)ud__rt.cfg.mpi_comm : MPI_COMM_WORLD;
+}
+
+/* auto: the MPI backend when the launch has 3 or more ranks; the threads backend without
+   mpiexec or with one rank; 2 ranks fit neither, and say so. */
+static int ud__mpi_available(void) {
+    int init = 0, size = 0;
+    MPI_Initialized(&init);
+    if (!init && !ud__mpi_launched()) return 0;
+    if (ud__mpi_ensure_init() != UD_OK) return -1;
+    MPI_Comm_size(ud__mpi_base(), &size);
+    if (size >= 3) return 1;
+    if (size == 1) { /* a lone rank runs threads; MPI goes when the runtime does */
+        ud__after_stop_hook = ud__mpi_finalize_if_ours;
+        return 0;
+    }
+    ud__fail(UD_ERR_CONFIG, "init: %d MPI ranks: the MPI backend needs 3 or more (root, monitor, "
+             "workers), the threads backend runs on 1", size);
+    ud__mpi_finalize_if_ours();
+    return -1;
+}
+
+/* Every rank must have registered the same functions and resolved the same configuration
+   (but the log level, which may differ to debug one rank). */
+#define UD__CFG_COUNT(kind, field, env, def, doc) +1
+enum { UD__NCFG = 0 UD_CONFIG_TABLE(UD__CFG_COUNT) };
+#undef UD__CFG_COUNT
+
+typedef struct ud__print {
+    uint64_t fns;
+    int64_t nfns;
+    uint64_t cfg[UD__NCFG];
+} ud__print;
+
+static UD__UNUSED uint64_t ud__hash_STR(const char *s) { return XXH3_64bits(s, strlen(s)); }
+static UD__UNUSED uint64_t ud__hash_INT(int64_t v) { return (uint64_t)v; }
+static UD__UNUSED uint64_t ud__hash_SIZE(uint64_t v) { return v; }
+static UD__UNUSED uint64_t ud__hash_BOOL(int v) { return (uint64_t)v; }
+
+static void ud__fingerprint(ud__print *p) {
+    int k = 0, i;
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    for (i = 0; i < ud__nfns; i++) XXH3_64bits_update(&st, &ud__fns[i].id, sizeof ud__fns[i].id);
+    p->fns = XXH3_64bits_digest(&st);
+    p->nfns = ud__nfns;
+#define UD__CFG_HASH(kind, field, env, def, doc) p->cfg[k++] = ud__hash_##kind(ud__rt.cfg.field);
+    UD_CONFIG_TABLE(UD__CFG_HASH)
+#undef UD__CFG_HASH
+    p->cfg[2] = 0; /* log_level: the third row */
+}
+
+static const char *ud__cfg_env(int k) {
+    static const char *names[] = {
+#define UD__CFG_NAME(kind, field, env, def, doc) env,
+        UD_CONFIG_TABLE(UD__CFG_NAME)
+#undef UD__CFG_NAME
+    };
+    return names[k];
+}
+
+/* Names the first function some rank lacks; every rank takes part (collective). */
+static ud_status ud__name_missing_fn(const ud__print *all) {
+    int *counts, *displs, i, r, total = 0;
+    ud_func *ids;
+    ud_status st = UD_ERR_CONFIG;
+    counts = (int *)ud__alloc((size_t)ud__m.size * 2 * sizeof(int));
+    if (!counts) return ud__fail(UD_ERR_NOMEM, "init: out of memory");
+    displs = counts + ud__m.size;
+    for (r = 0; r < ud__m.size; r++) {
+        counts[r] = (int)all[r].nfns;
+        displs[r] = total;
+        total += counts[r];
+    }
+    if (!(ids = (ud_func *)ud__alloc((size_t)total * sizeof *ids + 1))) {
+        ud__free(counts, (size_t)ud__m.size * 2 * sizeof(int));
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory");
+    }
+    for (i = 0; i < ud__nfns; i++) ids[displs[ud__m.rank] + i] = ud__fns[i].id;
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, ids, counts, displs, MPI_UINT64_T, ud__m.comm);
+    ud__fail(st, "init: the ranks registered different task functions");
+    for (r = 0; r < ud__m.size; r++) {
+        for (i = 0; i < ud__nfns; i++) { /* one of mine that rank r lacks? */
+            int k, found = 0;
+            for (k = 0; k < counts[r] && !found; k++) found = ids[displs[r] + k] == ud__fns[i].id;
+            if (!found) {
+                ud__fail(st, "init: task function '%s' is registered on rank %d but not on rank %d",
+                         ud__fns[i].name, ud__m.rank, r);
+                goto out;
+            }
+        }
+        for (i = 0; i < counts[r]; i++)
+            if (!ud__find_fn(ids[displs[r] + i])) {
+                ud__fail(st, "init: rank %d registered a task function (id %016llx) that rank %d "
+                         "did not", r, (unsigned long long)ids[displs[r] + i], ud__m.rank);
+                goto out;
+            }
+    }
+out:
+    ud__free(ids, (size_t)total * sizeof *ids + 1);
+    ud__free(counts, (size_t)ud__m.size * 2 * sizeof(int));
+    return st;
+}
+
+static ud_status ud__check_agreement(void) {
+    ud__print mine, *all = (ud__print *)ud__alloc((size_t)ud__m.size * sizeof *all);
+    int r, k, rc;
+    ud_status st = UD_OK;
+    if (!all) return ud__fail(UD_ERR_NOMEM, "init: out of memory");
+    ud__fingerprint(&mine);
+    rc = MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, ud__m.comm);
+    if (rc != MPI_SUCCESS) st = ud__mpi_fail(rc, "init: MPI_Allgather");
+    for (r = 0; r < ud__m.size && st == UD_OK; r++)
+        for (k = 0; k < UD__NCFG; k++)
+            if (all[r].cfg[k] != all[0].cfg[k]) {
+                st = ud__fail(UD_ERR_CONFIG, "init: %s differs between rank 0 and rank %d",
+                              ud__cfg_env(k), r);
+                break;
+            }
+    for (r = 0; r < ud__m.size && st == UD_OK; r++)
+        if (all[r].fns != all[0].fns || all[r].nfns != all[0].nfns) st = ud__name_missing_fn(all);
+    ud__free(all, (size_t)ud__m.size * sizeof *all);
+    return st;
+}
+
+static void ud__mpi_teardown(void) {
+    if (ud__m.comm != MPI_COMM_NULL) {
+        MPI_Barrier(ud__m.comm); /* nobody leaves while a peer may still talk to it */
+        MPI_Comm_free(&ud__m.comm);
+    }
+    ud__m.comm = MPI_COMM_NULL;
+    ud__free(ud__m.rbuf, ud__m.rcap);
+    ud__free(ud__m.reqs, (size_t)ud__m.capreqs * sizeof *ud__m.reqs);
+    ud__free(ud__m.recs, (size_t)ud__m.capreqs * sizeof *ud__m.recs);
+    ud__free(ud__m.idx, (size_t)ud__m.capreqs * sizeof *ud__m.idx);
+    ud__free(ud__m.sts, (size_t)ud__m.capreqs * sizeof *ud__m.sts);
+    ud__m.sts = NULL;
+    ud__m.rbuf = NULL;
+    ud__m.reqs = NULL;
+    ud__m.recs = NULL;
+    ud__m.idx = NULL;
+    ud__m.rcap = 0;
+    ud__m.nreqs = ud__m.capreqs = 0;
+    ud__mpi_finalize_if_ours();
+    ud__abort_hook = NULL;
+}
+
+static ud_status ud__mpi_start(ud_role *role) {
+    ud_status st;
+    int rc;
+    if ((st = ud__mpi_ensure_init()) != UD_OK) return st;
+    ud__after_stop_hook = NULL;
+    if ((rc = MPI_Comm_dup(ud__mpi_base(), &ud__m.comm)) != MPI_SUCCESS) {
+        st = ud__mpi_fail(rc, "init: MPI_Comm_dup");
+        ud__mpi_finalize_if_ours();
+        return st;
+    }
+    MPI_Comm_set_errhandler(ud__m.comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(ud__m.comm, &ud__m.rank);
+    MPI_Comm_size(ud__m.comm, &ud__m.size);
+    ud__rt.rank = ud__m.rank;
+    ud__abort_hook = ud__mpi_abort;
+    if (ud__m.size < 3)
+        st = ud__fail(UD_ERR_CONFIG, "init: the MPI backend needs 3 or more ranks (root, monitor, "
+                      "workers); this communicator has %d", ud__m.size);
+    else
+        st = ud__check_agreement();
+    if (st != UD_OK) {
+        ud__mpi_teardown();
+        return st;
+    }
+    if (ud__m.rank == UD__ROOT) {
+        memset(&ud__root, 0, sizeof ud__root);
+        ud__root.next_num = 1;
+        ud__root.rent_bytes = sizeof(ud__rent) + (size_t)((ud__m.size + 63) / 64) * sizeof(uint64_t);
+        *role = UD_ROLE_DRIVER;
+        ud__log(UD_LOG_INFO, "mpi backend: %d ranks, %d workers", ud__m.size, ud__nworkers());
+        return UD_OK;
+    }
+    if (ud__m.rank == UD__MONITOR) {
+        *role = UD_ROLE_MONITOR;
+        ud__monitor_loop();
+    } else {
+        *role = UD_ROLE_WORKER;
+        ud__worker_loop();
+    }
+    ud__mpi_teardown();
+    return UD_OK;
+}
+
+static ud_status ud__mpi_stop(void) {
+    ud_status st = UD_OK;
+    size_t i;
+    int r;
+    /* every submitted task finishes before anyone leaves its loop */
+    if ((st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0)) == UD_OK) {
+        const ud__hdr *h;
+        int from;
+        while ((st = ud__root_recv(&h, &from)) == UD_OK && h->op != UD__OP_READY_TO_SHUTDOWN)
+            ud__log(UD_LOG_WARN, "shutdown: ignored %s from rank %d", ud__op_name(h->op), from);
+    }
+    for (r = UD__MONITOR; r < ud__m.size; r++)
+        if (ud__send_op(r, UD__OP_CANCEL, 0, 0, 0, 0) != UD_OK && st == UD_OK) st = UD_ERR_MPI;
+    ud__async_drain();
+    for (i = 0; i < ud__root.map.cap; i++)
+        if (ud__root.map.slots[i].key.num) {
+            ud__rent *e = (ud__rent *)ud__root.map.slots[i].val;
+            ud__obj_release(e->obj);
+            ud__free(e, ud__root.rent_bytes);
+        }
+    ud__map_clear(&ud__root.map);
+    ud__free(ud__root.garbage, (size_t)ud__root.capgarbage * sizeof *ud__root.garbage);
+    memset(&ud__root, 0, sizeof ud__root);
+    ud__mpi_teardown();
+    return st;
+}
+
+static int ud__mpi_num_workers(void) { return ud__nworkers(); }
+static int ud__mpi_rank(void) { return ud__m.rank; }
+
+static const ud__backend ud__mpi_backend = {
+    "mpi", ud__mpi_available, ud__mpi_start, ud__mpi_stop, ud__mpi_put, ud__mpi_get,
+    ud__mpi_wait, ud__mpi_remote, ud__mpi_free, ud__mpi_num_workers, ud__mpi_rank,
+};
+
+/* The core finds the backend through this slot, filled before main runs. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((constructor)) static void ud__mpi_register(void) { ud__mpi_backend_slot = &ud__mpi_backend; }
+#else
+#error "unidist_mpi.h: needs a compiler with __attribute__((constructor)) (gcc, clang, icx, nvc)"
+#endif
+
+#endif /* UD_MPI_IMPLEMENTATION */
