@@ -57,7 +57,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#ifdef UD_STATIC
+#if defined(UD_STATIC) && defined(__GNUC__)
+#define UD_API static __attribute__((unused)) /* a program need not call every function */
+#elif defined(UD_STATIC)
 #define UD_API static
 #else
 #define UD_API extern
@@ -299,6 +301,7 @@ UD_API int ud_task_fail(ud_task *t, const char *fmt, ...)
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -536,6 +539,11 @@ static UD__UNUSED ud_status ud__parse_BOOL(const char *env, const char *src, con
     return ud__bad_value(env, src, s, "a boolean (1/0, true/false, yes/no, on/off)");
 }
 
+static UD__UNUSED int ud__negative_STR(const char *v) { (void)v; return 0; }
+static UD__UNUSED int ud__negative_INT(int64_t v) { return v < 0; }
+static UD__UNUSED int ud__negative_SIZE(uint64_t v) { (void)v; return 0; }
+static UD__UNUSED int ud__negative_BOOL(int v) { return v < 0; }
+
 /* A field of the user's config counts only when it is set (non-zero, non-empty). */
 #define UD__IS_SET_STR(v) ((v) != NULL && (v)[0] != '\0')
 #define UD__IS_SET_INT(v) ((v) != 0)
@@ -544,6 +552,11 @@ static UD__UNUSED ud_status ud__parse_BOOL(const char *env, const char *src, con
 
 /* Checks that cannot be said by the value's kind alone. */
 static ud_status ud__config_check(const ud_config *c) {
+#define UD__CONFIG_NONNEG(kind, field, env, def, doc)                                       \
+    if (ud__negative_##kind(c->field))                                                       \
+        return ud__fail(UD_ERR_CONFIG, "%s (config field %s): must not be negative", env, #field);
+    UD_CONFIG_TABLE(UD__CONFIG_NONNEG)
+#undef UD__CONFIG_NONNEG
     if (strcmp(c->backend, "auto") && strcmp(c->backend, "threads") && strcmp(c->backend, "mpi"))
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_BACKEND: '%s' is not one of auto, threads, mpi",
                         c->backend);
@@ -967,7 +980,20 @@ static ud_status ud__choose_backend(const ud_config *c, const ud__backend **out)
     return UD_OK;
 }
 
+/* Driver threads may race to start or stop the runtime: one wins, the others see its state. */
+static pthread_mutex_t ud__life_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static ud_status ud__init_locked(const ud_config *cfg, ud_role *role);
+
 UD_API ud_status ud_init(const ud_config *cfg, ud_role *role) {
+    ud_status st;
+    pthread_mutex_lock(&ud__life_mu);
+    st = ud__init_locked(cfg, role);
+    pthread_mutex_unlock(&ud__life_mu);
+    return st;
+}
+
+static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     ud_config c;
     const ud__backend *be = NULL;
     ud_status st;
@@ -994,11 +1020,16 @@ UD_API int ud_is_initialized(void) { return atomic_load(&ud__rt.state) == UD__RU
 
 UD_API ud_status ud_shutdown(void) {
     ud_status st;
-    UD__REQUIRE_RUNNING("shutdown");
     UD__REQUIRE_NOT_IN_TASK("shutdown");
+    pthread_mutex_lock(&ud__life_mu);
+    if (atomic_load(&ud__rt.state) != UD__RUNNING) {
+        pthread_mutex_unlock(&ud__life_mu);
+        return ud__not_running("shutdown");
+    }
     atomic_store(&ud__rt.state, UD__STOPPED);
     st = ud__rt.be->stop();
     if (ud__after_stop_hook) ud__after_stop_hook();
+    pthread_mutex_unlock(&ud__life_mu);
     return st;
 }
 
@@ -1068,6 +1099,8 @@ UD_API ud_status ud_wait(const ud_ref *refs, int n, int num_returns, double time
         return ud__fail(UD_ERR_ARG, "wait: refs, ready and nready must be given");
     if (num_returns < 0 || num_returns > n)
         return ud__fail(UD_ERR_ARG, "wait: num_returns %d is not in 0..%d", num_returns, n);
+    if (timeout != timeout) return ud__fail(UD_ERR_ARG, "wait: the timeout is not a number");
+    if (timeout > 1e9) timeout = -1; /* beyond 30 years (or infinite) is no limit */
     *nready = 0;
     if (num_returns == 0) return UD_OK;
     return ud__rt.be->wait(refs, n, num_returns, timeout, ready, nready);

@@ -227,21 +227,26 @@ static void ud__async_done(ud__async *a) {
 
 /* Frees what completed sends kept alive. Returns how many completed. */
 static int ud__async_progress(void) {
-    int n = 0, k, j, rc;
+    int n = 0, k, j, rc, win = ud__m.nreqs < 256 ? ud__m.nreqs : 256;
     if (!ud__m.nreqs) return 0;
-    rc = MPI_Testsome(ud__m.nreqs, ud__m.reqs, &n, ud__m.idx, ud__m.sts);
+    /* The oldest sends complete first: testing a window keeps a poll O(1) with many in flight. */
+    rc = MPI_Testsome(win, ud__m.reqs, &n, ud__m.idx, ud__m.sts);
     if (rc != MPI_SUCCESS) {
         ud__mpi_fail(rc, "MPI_Testsome");
         ud__panic("%s", ud__errbuf);
     }
     if (n == MPI_UNDEFINED || n <= 0) return 0;
     for (k = 0; k < n; k++) ud__async_done(&ud__m.recs[ud__m.idx[k]]);
-    for (k = 0, j = 0; k < ud__m.nreqs; k++) /* compact: completed requests are MPI_REQUEST_NULL */
+    for (k = 0, j = 0; k < win; k++) /* compact: completed requests are MPI_REQUEST_NULL */
         if (ud__m.reqs[k] != MPI_REQUEST_NULL) {
             ud__m.reqs[j] = ud__m.reqs[k];
             ud__m.recs[j++] = ud__m.recs[k];
         }
-    ud__m.nreqs = j;
+    if (j < win) {
+        memmove(ud__m.reqs + j, ud__m.reqs + win, (size_t)(ud__m.nreqs - win) * sizeof *ud__m.reqs);
+        memmove(ud__m.recs + j, ud__m.recs + win, (size_t)(ud__m.nreqs - win) * sizeof *ud__m.recs);
+    }
+    ud__m.nreqs -= win - j;
     return n;
 }
 
@@ -496,48 +501,96 @@ static ud__obj *ud__rd_obj(ud__rd *r, int nparts, int src, uint32_t flags, ud_st
     return o;
 }
 
-/* PUT_DATA: a = owner, b = number, count = parts, status = the object's status. */
-static ud_status ud__send_obj(int dst, ud_ref ref, ud__obj *o) {
+/* PUT_DATA: a = owner, count = objects; each object is a ud__wobj, its part table and its
+   inline parts. Large parts follow the message, object by object. A batch of small objects
+   is one message, not one each. */
+typedef struct ud__wobj {
+    int64_t num;
+    int32_t status;
+    int32_t nparts;
+} ud__wobj;
+
+typedef struct ud__batch {
     ud__wbuf w;
-    ud__hdr *h = ud__wb_start(&w, UD__OP_PUT_DATA);
-    ud_status st;
-    if (!h) return ud__fail(UD_ERR_NOMEM, "send of PUT_DATA: out of memory");
-    h->a = ref.owner;
-    h->b = ref.num;
-    h->count = o->nparts;
-    h->status = o->status;
-    ud__wb_obj(&w, o->parts, o->nparts); /* h may move from here on */
-    if ((st = ud__wb_send(&w, dst)) != UD_OK) return st;
-    return ud__isend_large_parts(o->parts, o->nparts, o, dst);
+    ud__obj **objs;           /* whose large parts follow */
+    int n, cap;
+} ud__batch;
+
+static void ud__batch_start(ud__batch *b, int64_t owner) {
+    if (ud__wb_start(&b->w, UD__OP_PUT_DATA)) ((ud__hdr *)b->w.p)->a = owner;
+    b->objs = NULL;
+    b->n = b->cap = 0;
 }
 
-/* Reads the object of a PUT_DATA; a bad one becomes an error object, so a reader never hangs. */
-static ud__obj *ud__rd_put_data(const ud__hdr *h, int src) {
-    ud__rd r = ud__payload(h);
+static void ud__batch_add(ud__batch *b, int64_t num, ud__obj *o) {
+    ud__wobj wo;
+    if (b->n == b->cap) {
+        int cap = b->cap ? 2 * b->cap : 8;
+        ud__obj **p = (ud__obj **)ud__realloc(b->objs, (size_t)b->cap * sizeof *p, (size_t)cap * sizeof *p);
+        if (!p) {
+            b->w.oom = 1;
+            return;
+        }
+        b->objs = p;
+        b->cap = cap;
+    }
+    b->objs[b->n++] = o;
+    o->refs++; /* until the batch is out, whatever happens to its entry */
+    wo.num = num;
+    wo.status = o->status;
+    wo.nparts = o->nparts;
+    ud__wb_add(&b->w, &wo, sizeof wo);
+    ud__wb_obj(&b->w, o->parts, o->nparts);
+}
+
+static ud_status ud__batch_send(ud__batch *b, int dst) {
     ud_status st;
-    ud__obj *o;
+    int i;
+    if (!b->w.oom && b->w.p) ((ud__hdr *)b->w.p)->count = b->n;
+    st = ud__wb_send(&b->w, dst);
+    for (i = 0; i < b->n && st == UD_OK; i++)
+        st = ud__isend_large_parts(b->objs[i]->parts, b->objs[i]->nparts, b->objs[i], dst);
+    for (i = 0; i < b->n; i++) ud__obj_release(b->objs[i]);
+    ud__free(b->objs, (size_t)b->cap * sizeof *b->objs);
+    return st;
+}
+
+static ud_status ud__send_obj(int dst, ud_ref ref, ud__obj *o) {
+    ud__batch b;
+    ud__batch_start(&b, ref.owner);
+    ud__batch_add(&b, ref.num, o);
+    return ud__batch_send(&b, dst);
+}
+
+/* The next object of a PUT_DATA; 0 at the end. A bad object becomes an error object, so a
+   reader never hangs; a message cut short ends the walk. */
+static int ud__rd_next_obj(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud__obj **out) {
+    const ud__wobj *wo = (const ud__wobj *)ud__rd_take(r, sizeof *wo);
+    ud_status st = UD_OK;
+    ud__obj *o = NULL;
     char text[48];
-    ud_ref ref;
-    ref.owner = h->a;
-    ref.num = h->b;
-    ud__ref_text(ref, text, sizeof text);
-    if (h->status != UD_OK && h->status != UD_ERR_TASK) {
-        st = ud__fail(UD_ERR_PROTO, "PUT_DATA of %s from rank %d: status %d", text, src, h->status);
-        o = NULL;
-    } else {
-        o = ud__rd_obj(&r, h->count, src, h->flags, &st);
+    if (!wo) {
+        ud__log(UD_LOG_ERROR, "PUT_DATA from rank %d cut short", src);
+        return 0;
     }
+    ref->owner = h->a;
+    ref->num = wo->num;
+    if ((wo->status != UD_OK && wo->status != UD_ERR_TASK) || wo->nparts < 0) {
+        st = ud__fail(UD_ERR_PROTO, "status %d with %d parts", wo->status, wo->nparts);
+        r->bad = 1; /* where its parts end cannot be known */
+    } else
+        o = ud__rd_obj(r, wo->nparts, src, h->flags, &st);
     if (o) {
-        o->status = h->status;
-        return o;
-    }
-    {
+        o->status = wo->status;
+    } else {
         char msg[600];
-        snprintf(msg, sizeof msg, "ref %s: %s", text, ud__errbuf);
+        ud__ref_text(*ref, text, sizeof text);
+        snprintf(msg, sizeof msg, "ref %s from rank %d: %s", text, src, ud__errbuf);
         ud__log(UD_LOG_ERROR, "%s", msg);
-        o = ud__obj_error(msg);
-        return o ? o : &ud__oom_obj;
+        if (!(o = ud__obj_error(msg))) o = &ud__oom_obj;
     }
+    *out = o;
+    return 1;
 }
 
 /* ---- roles and counts ---------------------------------------------------------------------- */
@@ -625,27 +678,58 @@ static ud_status ud__root_recv(const ud__hdr **h, int *from) {
             return UD_OK;
         }
         if (got < 0) return ud__fail(UD_ERR_PROTO, "root: a malformed reply arrived");
-        if (!ud__async_progress()) ud__idle();
+        /* testing every send costs O(sends): do it now and then while waiting */
+        if ((ud__m.spins & 63) == 0 && ud__async_progress()) continue;
+        ud__idle();
     }
 }
 
-/* Stores a PUT_DATA that answers one of the root's GETs. */
-static void ud__root_take_data(const ud__hdr *h, int from) {
+/* Stores the objects of a PUT_DATA that answers the root's GETs; returns how many it filled. */
+static int ud__root_take_data(const ud__hdr *h, int from) {
+    ud__rd r = ud__payload(h);
     ud_ref ref;
-    ud__rent *e;
-    ud__obj *o = ud__rd_put_data(h, from);
-    ref.owner = h->a;
-    ref.num = h->b;
-    e = (ud__rent *)ud__map_get(&ud__root.map, ref);
-    if (!e || e->obj) { /* not asked for: the stream is whole, nothing to keep */
-        ud__log(UD_LOG_WARN, "root: unexpected PUT_DATA of %lld:%lld from rank %d",
-                (long long)ref.owner, (long long)ref.num, from);
-        ud__obj_release(o);
-        return;
+    ud__obj *o;
+    int i, filled = 0;
+    for (i = 0; i < h->count && !r.bad && ud__rd_next_obj(&r, h, from, &ref, &o); i++) {
+        ud__rent *e = (ud__rent *)ud__map_get(&ud__root.map, ref);
+        if (!e || e->obj) { /* not asked for: the stream is whole, nothing to keep */
+            ud__log(UD_LOG_WARN, "root: unexpected PUT_DATA of %lld:%lld from rank %d",
+                    (long long)ref.owner, (long long)ref.num, from);
+            ud__obj_release(o);
+            continue;
+        }
+        e->obj = o;
+        e->fetching = 0;
+        e->seq = ++ud__root.seq;
+        filled++;
     }
-    e->obj = o;
-    e->fetching = 0;
-    e->seq = ++ud__root.seq;
+    return filled;
+}
+
+/* GET: a = owner, count = numbers, then the numbers. One message an owner, however many. */
+static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
+    ud__wbuf *w = (ud__wbuf *)ud__alloc((size_t)ud__m.size * sizeof *w);
+    ud_status st = UD_OK;
+    int i, r;
+    if (!w) return ud__fail(UD_ERR_NOMEM, "get: out of memory");
+    memset(w, 0, (size_t)ud__m.size * sizeof *w);
+    for (i = 0; i < n; i++) {
+        ud__rent *e = ents[i];
+        if (e->obj || e->fetching) continue;
+        r = (int)e->ref.owner;
+        if (!w[r].p && ud__wb_start(&w[r], UD__OP_GET)) ((ud__hdr *)w[r].p)->a = r;
+        ud__wb_add(&w[r], &e->ref.num, sizeof e->ref.num);
+        e->fetching = 1;
+        (*missing)++;
+    }
+    for (r = 0; r < ud__m.size; r++) {
+        if (!w[r].p) continue;
+        if (!w[r].oom) ((ud__hdr *)w[r].p)->count = (int32_t)((w[r].len - sizeof(ud__hdr)) / sizeof(int64_t));
+        if (st == UD_OK) st = ud__wb_send(&w[r], r);
+        else ud__free(w[r].p, w[r].cap);
+    }
+    ud__free(w, (size_t)ud__m.size * sizeof *w);
+    return st;
 }
 
 static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
@@ -654,13 +738,7 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
     int i, missing = 0;
     if (!ents) return ud__fail(UD_ERR_NOMEM, "get: out of memory");
     for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("get", refs[i], &ents[i]);
-    for (i = 0; i < n && st == UD_OK; i++) { /* ask every owner first, then collect */
-        if (ents[i]->obj || ents[i]->fetching) continue;
-        if ((st = ud__send_op((int)refs[i].owner, UD__OP_GET, 0, refs[i].owner, refs[i].num, 0)) != UD_OK)
-            break;
-        ents[i]->fetching = 1;
-        missing++;
-    }
+    if (st == UD_OK) st = ud__root_ask(ents, n, &missing);
     while (st == UD_OK && missing > 0) {
         const ud__hdr *h;
         int from;
@@ -669,8 +747,7 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
             st = ud__fail(UD_ERR_PROTO, "get: rank %d answered with %s", from, ud__op_name(h->op));
             break;
         }
-        ud__root_take_data(h, from);
-        for (missing = 0, i = 0; i < n; i++) missing += ents[i]->obj == NULL;
+        missing -= ud__root_take_data(h, from);
     }
     for (i = 0; i < n && st == UD_OK; i++) {
         ud__obj_view(ents[i]->obj, &out[i]);
@@ -1028,8 +1105,13 @@ static void ud__wk_need(ud__wt *t, int i, ud_ref ref) {
     e->waiters = &t->deps[i];
     t->npending++;
     if (!ud__is_mine(ref) && !e->requested) { /* ask the owner directly */
-        if (ud__send_op((int)ref.owner, UD__OP_GET, 0, ref.owner, ref.num, 0) != UD_OK)
-            ud__panic("worker: %s", ud__errbuf);
+        ud__wbuf w;
+        ud__hdr *h = ud__wb_start(&w, UD__OP_GET);
+        if (!h) ud__panic("worker: out of memory");
+        h->a = ref.owner;
+        h->count = 1;
+        ud__wb_add(&w, &ref.num, sizeof ref.num);
+        if (ud__wb_send(&w, (int)ref.owner) != UD_OK) ud__panic("worker: %s", ud__errbuf);
         e->requested = 1;
     }
 }
@@ -1152,35 +1234,39 @@ static void ud__wk_run(ud__wt *t) {
     ud__free(t, t->bytes);
 }
 
+/* Answers what is here in one PUT_DATA; what is still being made waits on its entry. */
 static void ud__wk_get(const ud__hdr *h, int from) {
-    ud_ref ref;
-    ud__went *e;
-    ref.owner = h->a;
-    ref.num = h->b;
-    if (!ud__is_mine(ref) || ref.num <= 0) {
-        char msg[128];
-        ud__obj *o;
-        snprintf(msg, sizeof msg, "rank %d was asked for ref %lld:%lld, which it does not own",
-                 ud__m.rank, (long long)ref.owner, (long long)ref.num);
-        ud__log(UD_LOG_ERROR, "%s", msg);
-        if ((o = ud__obj_error(msg)) != NULL) {
-            ud__send_obj(from, ref, o);
-            ud__obj_release(o);
+    ud__rd r = ud__payload(h);
+    const int64_t *nums = (const int64_t *)ud__rd_take(&r, (size_t)h->count * sizeof(int64_t));
+    ud__batch b;
+    int i;
+    if (!nums || h->a != ud__m.rank) {
+        ud__log(UD_LOG_ERROR, "worker: dropped a malformed GET from rank %d", from);
+        return;
+    }
+    ud__batch_start(&b, ud__m.rank);
+    for (i = 0; i < h->count; i++) {
+        ud_ref ref;
+        ud__went *e;
+        ref.owner = ud__m.rank;
+        ref.num = nums[i];
+        e = ud__wk_entry(ref); /* a GET may come before the EXECUTE that makes the data */
+        if (e->obj) {
+            ud__batch_add(&b, ref.num, e->obj);
+            if (from != UD__ROOT) e->served++;
+            ud__wk_maybe_delete(e);
+        } else {
+            ud__wreq *q = (ud__wreq *)ud__alloc(sizeof *q);
+            if (!q) ud__panic("worker: out of memory");
+            q->rank = from;
+            q->next = e->requests;
+            e->requests = q;
         }
-        return;
     }
-    e = ud__wk_entry(ref); /* a GET may come before the EXECUTE that makes the data */
-    if (e->obj) {
-        ud__wk_serve(e, from);
-        ud__wk_maybe_delete(e);
-        return;
-    }
-    {
-        ud__wreq *q = (ud__wreq *)ud__alloc(sizeof *q);
-        if (!q) ud__panic("worker: out of memory");
-        q->rank = from;
-        q->next = e->requests;
-        e->requests = q;
+    if (b.n) {
+        if (ud__batch_send(&b, from) != UD_OK) ud__panic("worker: %s", ud__errbuf);
+    } else {
+        ud__free(b.w.p, b.w.cap);
     }
 }
 
@@ -1209,11 +1295,12 @@ static void ud__wk_handle(const ud__hdr *h, int from) {
     case UD__OP_EXECUTE: ud__wk_execute(h, from); break;
     case UD__OP_GET: ud__wk_get(h, from); break;
     case UD__OP_PUT_DATA: {
+        ud__rd r = ud__payload(h);
         ud_ref ref;
-        ud__obj *o = ud__rd_put_data(h, from);
-        ref.owner = h->a;
-        ref.num = h->b;
-        ud__wk_arrived(ud__wk_entry(ref), o);
+        ud__obj *o;
+        int i;
+        for (i = 0; i < h->count && !r.bad && ud__rd_next_obj(&r, h, from, &ref, &o); i++)
+            ud__wk_arrived(ud__wk_entry(ref), o);
         break;
     }
     case UD__OP_CLEANUP: ud__wk_cleanup(h); break;
