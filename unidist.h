@@ -1106,6 +1106,13 @@ UD_API ud_status ud_wait(const ud_ref *refs, int n, int num_returns, double time
     return ud__rt.be->wait(refs, n, num_returns, timeout, ready, nready);
 }
 
+/* Names the task and the argument in the lookup's message; built only on failure. */
+static void ud__remote_arg_error(const ud__fn *fn, int i) {
+    char detail[sizeof ud__errbuf];
+    memcpy(detail, ud__errbuf, sizeof detail);
+    snprintf(ud__errbuf, sizeof ud__errbuf, "remote '%.100s' argument %d%.380s", fn->name, i, detail);
+}
+
 static ud_status ud__check_args(const ud__fn *fn, const ud_arg *args, int nargs) {
     int i;
     if (nargs < 0 || (nargs > 0 && !args))
@@ -1467,12 +1474,11 @@ static ud_status ud__th_remote(const ud__fn *fn, const ud_arg *args, int nargs, 
     ud__tt *t = ud__th_task_alloc(fn, args, nargs, nret);
     ud_status st = UD_OK;
     int i;
-    char op[160];
     if (!t) return ud__th_oom("remote");
-    snprintf(op, sizeof op, "remote '%s' argument", fn->name);
     pthread_mutex_lock(&ud__th.mu);
     for (i = 0; i < nargs && st == UD_OK; i++)
-        if (args[i].kind == UD_ARG_REF) st = ud__th_lookup(op, args[i].ref, &t->argent[i]);
+        if (args[i].kind == UD_ARG_REF && (st = ud__th_lookup("", args[i].ref, &t->argent[i])) != UD_OK)
+            ud__remote_arg_error(fn, i);
     if (st == UD_OK && (!ud__th_reserve_entries(nret) || !ud__map_reserve(&ud__th.map, (size_t)nret)))
         st = ud__th_oom("remote");
     if (st != UD_OK) {

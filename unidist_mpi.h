@@ -793,12 +793,11 @@ static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs,
     ud__hdr *h;
     int i, worker;
     int64_t first;
-    char op[160];
     if (!ents) return ud__fail(UD_ERR_NOMEM, "remote: out of memory");
-    snprintf(op, sizeof op, "remote '%s' argument", fn->name);
     for (i = 0; i < nargs && st == UD_OK; i++) {
         ents[i] = NULL;
-        if (args[i].kind == UD_ARG_REF) st = ud__root_lookup(op, args[i].ref, &ents[i]);
+        if (args[i].kind == UD_ARG_REF && (st = ud__root_lookup("", args[i].ref, &ents[i])) != UD_OK)
+            ud__remote_arg_error(fn, i);
     }
     if (st == UD_OK && !ud__map_reserve(&ud__root.map, (size_t)nret))
         st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
@@ -1404,9 +1403,9 @@ static int ud__mon_try_answer(ud__mwait *w, int force_timeout) {
     if (!(h = ud__wb_start(&b, UD__OP_WAIT))) ud__panic("monitor: out of memory");
     h->count = k;
     h->status = k < w->need ? UD_ERR_TIMEOUT : UD_OK;
-    for (i = 0; i < k; i++) {
-        int32_t idx = d[i].idx;
-        ud__wb_add(&b, &idx, sizeof idx);
+    {
+        int32_t *idx = (int32_t *)ud__wb_grow(&b, (size_t)k * sizeof *idx); /* one packed array */
+        for (i = 0; idx && i < k; i++) idx[i] = d[i].idx;
     }
     if (ud__wb_send(&b, w->rank) != UD_OK) ud__panic("monitor: %s", ud__errbuf);
     ud__free(d, bytes ? bytes : 1);
