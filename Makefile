@@ -1,0 +1,73 @@
+# unidist for C. Every target that builds first runs .ci/setup, which installs what is missing
+# on Debian (and does nothing when all is there). Build outputs go to build/.
+#
+#   make demo          build and run examples/mapreduce.c
+#   make test          the whole suite (tests/run.sh; VARIANTS=..., TESTS=... select parts)
+#   make bench         build bench/bench.c with -O2 -DNDEBUG and run it
+#   make amalgamate    write the single-file header build/single/unidist.h
+#   make check-single  fail when build/single/unidist.h is older than the modules
+#   make readme        regenerate README.md's configuration table
+#   make clean
+
+CC ?= cc
+PYTHON ?= python3
+CFLAGS ?= -O2 -g
+WARNINGS = -Wall -Wextra -Werror
+ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARNINGS) -I.
+LDLIBS = -pthread
+
+BUILD = build
+SINGLE = $(BUILD)/single/unidist.h
+HEADERS = $(wildcard unidist*.h)
+
+.PHONY: all setup demo test bench amalgamate check-single readme clean
+
+all: $(BUILD)/mapreduce
+
+setup:
+	@bash .ci/setup
+
+demo: setup
+	@$(MAKE) --no-print-directory $(BUILD)/mapreduce
+	./$(BUILD)/mapreduce
+
+test: setup
+	CC="$(CC)" bash tests/run.sh
+
+bench: setup
+	@$(MAKE) --no-print-directory $(BUILD)/bench
+	./$(BUILD)/bench
+
+$(BUILD)/mapreduce: examples/mapreduce.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+$(BUILD)/bench: bench/bench.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g -DNDEBUG $(WARNINGS) -I. -o $@ $< $(LDLIBS)
+
+amalgamate:
+	$(PYTHON) amalgamate.py -o $(SINGLE)
+
+# The single file is a build output, not committed: this checks that the one in build/ matches
+# the modules as they are now.
+check-single:
+	$(PYTHON) amalgamate.py --check $(SINGLE)
+
+# The table between <!-- config-table --> and <!-- /config-table --> comes from unidist.h.
+readme: $(BUILD)/config_table
+	@$(BUILD)/config_table > $(BUILD)/config_table.md
+	@awk -v table=$(BUILD)/config_table.md ' \
+	    /^<!-- \/config-table -->$$/ { skip = 0 } \
+	    !skip { print } \
+	    /^<!-- config-table -->$$/ { while ((getline line < table) > 0) print line; skip = 1 }' \
+	    README.md > $(BUILD)/README.md.new
+	@mv $(BUILD)/README.md.new README.md
+	@echo "README.md: configuration table regenerated"
+
+$(BUILD)/config_table: tests/config_table.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+clean:
+	rm -rf $(BUILD)

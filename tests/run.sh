@@ -1,0 +1,357 @@
+#!/usr/bin/env bash
+# Builds and runs every tests/t_*.c in several variants, then the compile tests and the README
+# check. Each program prints "PASS name" / "FAIL name" lines; this script shows them prefixed
+# with the variant and program, sums them, and ends with the line "N passed, N failed".
+#
+#   tests/run.sh                                    everything
+#   VARIANTS="default asan" tests/run.sh            some variants (default single asan tsan
+#                                                   compile readme)
+#   TESTS="t_basic t_errors" tests/run.sh           some programs (name or path, .c optional)
+#   TIMEOUT=120 SAN_TIMEOUT=300 tests/run.sh        seconds per program (sanitizers: SAN_TIMEOUT)
+#   CC=gcc CXX=g++ TSAN_CC=gcc JOBS=2               compilers, parallel builds
+#
+# A crash, a time-out, or a non-zero exit with no FAIL line counts as one FAIL for that
+# program and variant; so does a program that prints no PASS line at all. SKIP lines are
+# shown and counted on a line of their own.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+VARIANTS=${VARIANTS:-default single asan tsan compile readme}
+TESTS=${TESTS:-}
+TIMEOUT=${TIMEOUT:-120}
+SAN_TIMEOUT=${SAN_TIMEOUT:-300}
+KILL_AFTER=${KILL_AFTER:-10}     # SIGKILL this long after the SIGTERM of a time-out
+CC=${CC:-cc}
+CXX=${CXX:-g++}
+TSAN_CC=${TSAN_CC:-$CC}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+SHOW_LINES=${SHOW_LINES:-150}    # lines of other output shown per program (the log has all)
+
+OUT=build/tests
+WARN="-Wall -Wextra -Werror"
+CFLAGS_BASE="-std=gnu11 -g $WARN"
+LIBS="-pthread"
+
+# Sanitizers stop at the first report so that it becomes a non-zero exit; a user's own
+# settings win.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+passed=0
+failed=0
+skipped=0   # SKIP lines: shown and counted apart, neither passed nor failed
+
+pass() { echo "[$1] PASS $2"; passed=$((passed + 1)); }
+fail() { echo "[$1] FAIL $2"; failed=$((failed + 1)); }
+
+# Shows a file's lines prefixed with a tag, at most SHOW_LINES of them.
+show() {
+    local tag=$1 file=$2 n
+    n=$(wc -l <"$file")
+    head -n "$SHOW_LINES" "$file" | sed "s|^|[$tag]   |"
+    if [ "$n" -gt "$SHOW_LINES" ]; then
+        echo "[$tag]   ... $((n - SHOW_LINES)) more lines in $file"
+    fi
+}
+
+# The test programs selected by TESTS (all of tests/t_*.c by default).
+test_sources() {
+    local t
+    if [ -z "$TESTS" ]; then
+        ls tests/t_*.c 2>/dev/null
+        return
+    fi
+    for t in $TESTS; do
+        t=${t##*/}
+        echo "tests/${t%.c}.c"
+    done
+}
+
+# Runs up to JOBS of the given commands at once; each is a string for bash -c.
+parallel() {
+    local cmd
+    for cmd in "$@"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+        bash -c "$cmd" &
+    done
+    wait
+}
+
+# Builds one program quietly; the compiler's output goes to BIN.build.log.
+build_cmd() {   # cc "flags" src bin
+    printf 'rm -f %q; %s %s -o %q %q %s >%q 2>&1' "$4" "$1" "$2" "$4" "$3" "$LIBS" "$4.build.log"
+}
+
+# Counts and shows the PASS/FAIL lines of one run (with every other line it printed), and
+# turns a crash, a time-out or a silent failure into a FAIL line.
+record_run() {   # variant name log rc limit
+    local tag="$1 $2" log=$3 rc=$4 limit=$5 line npass=0 nfail=0 nskip=0 nother=0
+    while IFS= read -r line || [ -n "$line" ]; do
+        case $line in
+            "PASS "*) echo "[$tag] $line"; npass=$((npass + 1)) ;;
+            "FAIL "*) echo "[$tag] $line"; nfail=$((nfail + 1)) ;;
+            "SKIP "*) echo "[$tag] $line"; nskip=$((nskip + 1)) ;;
+            *)  nother=$((nother + 1))
+                [ "$nother" -le "$SHOW_LINES" ] && echo "[$tag]   $line" ;;
+        esac
+    done <"$log"
+    [ "$nother" -gt "$SHOW_LINES" ] &&
+        echo "[$tag]   ... $((nother - SHOW_LINES)) more lines in $log"
+    passed=$((passed + npass))
+    failed=$((failed + nfail))
+    skipped=$((skipped + nskip))
+    if [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then
+        if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+            fail "$tag" "timed out after ${limit}s"
+        elif [ "$rc" -gt 128 ]; then
+            fail "$tag" "killed by signal $((rc - 128))"
+        else
+            fail "$tag" "exit status $rc with no FAIL line"
+        fi
+    elif [ "$rc" -eq 0 ] && [ $((npass + nfail + nskip)) -eq 0 ]; then
+        fail "$tag" "printed no PASS line"
+    fi
+}
+
+# run_variant NAME CC "CFLAGS" "RUNNER" TIMEOUT
+# Builds every selected program with CC CFLAGS into build/tests/NAME/ and runs each as
+# "timeout TIMEOUT RUNNER ./program". RUNNER is empty for the threads backend; an MPI
+# variant passes e.g. "mpiexec -n 4".
+run_variant() {
+    local name=$1 cc=$2 cflags=$3 runner=$4 limit=$5 src prog bin rc cmds=()
+    mkdir -p "$OUT/$name"
+    for src in $(test_sources); do
+        prog=$(basename "$src" .c)
+        cmds+=("$(build_cmd "$cc" "$cflags" "$src" "$OUT/$name/$prog")")
+    done
+    if [ ${#cmds[@]} -eq 0 ]; then
+        fail "$name" "no test programs match TESTS='$TESTS'"
+        return
+    fi
+    parallel "${cmds[@]}"
+    for src in $(test_sources); do
+        prog=$(basename "$src" .c)
+        bin=$OUT/$name/$prog
+        if [ ! -x "$bin" ]; then
+            show "$name $prog" "$bin.build.log"
+            fail "$name $prog" "build"
+            continue
+        fi
+        # timeout kills the program's whole process group, so nothing is left behind; the
+        # outer 2>/dev/null only hides bash's own "Aborted" notice (record_run reports it).
+        # shellcheck disable=SC2086
+        { timeout -k "$KILL_AFTER" "$limit" $runner "./$bin" >"$bin.log" 2>&1 </dev/null; } \
+            2>/dev/null
+        rc=$?
+        record_run "$name" "$prog" "$bin.log" "$rc" "$limit"
+    done
+}
+
+# The single-header variant must really compile against build/single/unidist.h: the
+# preprocessor's dependency list must name it and no other unidist.h.
+check_single_resolution() {   # cflags
+    local src deps bad=0
+    for src in $(test_sources); do
+        # shellcheck disable=SC2086
+        deps=$($CC $1 -M "$src" 2>&1 | tr ' \\' '\n\n' | grep 'unidist[^/]*\.h$' | sort -u)
+        if [ "$deps" != "build/single/unidist.h" ]; then
+            echo "[single]   $src includes: ${deps:-no unidist header}"
+            bad=1
+        fi
+    done
+    if [ "$bad" -eq 0 ]; then
+        pass single "programs include build/single/unidist.h"
+    else
+        fail single "programs include build/single/unidist.h"
+    fi
+}
+
+variant_single() {
+    local flags="$CFLAGS_BASE -O2 -Ibuild/single -I."
+    if ! python3 amalgamate.py -o build/single/unidist.h; then
+        fail single "amalgamate.py"
+        return
+    fi
+    check_single_resolution "$flags"
+    run_variant single "$CC" "$flags" "" "$TIMEOUT"
+}
+
+# ---- compile tests ----------------------------------------------------------------------
+# Each builds (and where it makes a program, runs) something from tests/compile/ and is one
+# PASS or FAIL; the compiler's output is shown on failure.
+C=tests/compile
+CO=$OUT/compile
+
+# expect_ok TAG NAME COMMAND...: PASS when the command succeeds; its output is shown if not.
+expect_ok() {
+    local tag=$1 name=$2 log
+    log="$OUT/$tag/$(echo "$name" | tr -c 'A-Za-z0-9_\n' '_').log"
+    shift 2
+    mkdir -p "$OUT/$tag"
+    if "$@" >"$log" 2>&1; then
+        pass "$tag" "$name"
+    else
+        show "$tag" "$log"
+        fail "$tag" "$name"
+    fi
+}
+
+run_prog() { timeout -k "$KILL_AFTER" "$TIMEOUT" "$@" </dev/null; }
+
+# The object with the implementation that several tests link against.
+impl_object() {
+    $CC $CFLAGS_BASE -O2 -I. -c "$C/impl.c" -o "$CO/impl.o"
+}
+
+cc_c99_header() {
+    $CC -std=c99 -pedantic -Werror -Wall -Wextra -I. -c "$C/c99_header.c" -o "$CO/c99_header.o"
+}
+
+cc_cxx() {
+    impl_object &&
+        $CXX -std=c++11 -pedantic -Werror -Wall -Wextra -I. "$C/cxx_api.cpp" "$CO/impl.o" \
+            -o "$CO/cxx_api" $LIBS &&
+        run_prog "$CO/cxx_api"
+}
+
+cc_c11_impl() {
+    $CC -std=c11 -pedantic -Wall -Wextra -Werror -I. -c "$C/impl_c11.c" -o "$CO/impl_c11.o"
+}
+
+cc_two_units() {
+    $CC $CFLAGS_BASE -O2 -I. "$C/two_units_main.c" "$C/two_units_user.c" -o "$CO/two_units" \
+        $LIBS && run_prog "$CO/two_units"
+}
+
+# Two copies of the library, each static in its own unit, linked into one program; neither
+# object may export a ud_ symbol.
+cc_static() {
+    local o
+    $CC $CFLAGS_BASE -O2 -I. -c "$C/static_a.c" -o "$CO/static_a.o" &&
+        $CC $CFLAGS_BASE -O2 -I. -c "$C/static_b.c" -o "$CO/static_b.o" &&
+        $CC "$CO/static_a.o" "$CO/static_b.o" -o "$CO/static_ab" $LIBS || return 1
+    for o in "$CO/static_a.o" "$CO/static_b.o"; do
+        if nm -g --defined-only "$o" | awk '{print $NF}' | grep -E '^_?ud_'; then
+            echo "$o exports the ud_ symbols above"
+            return 1
+        fi
+    done
+    run_prog "$CO/static_ab"
+}
+
+# Every symbol an object with the implementation defines globally is in the ud_ namespace.
+cc_namespace() {
+    local syms bad
+    impl_object || return 1
+    syms=$(nm -g --defined-only "$CO/impl.o" | awk '{print $NF}')
+    bad=$(echo "$syms" | grep -v '^ud_')
+    if [ -n "$bad" ]; then
+        echo "exported symbols outside ud_:"
+        echo "$bad"
+        return 1
+    fi
+    # A test that cannot fail is no test: the object must export the API.
+    echo "$syms" | grep -qx 'ud_init' || { echo "ud_init not exported"; return 1; }
+}
+
+# UD_MALLOC alone must stop the build with the library's #error (not some other error).
+cc_alloc_error() {
+    if $CC $CFLAGS_BASE -I. -c "$C/malloc_only.c" -o "$CO/malloc_only.o" 2>"$CO/malloc_only.err"
+    then
+        echo "UD_MALLOC without UD_REALLOC/UD_FREE compiled"
+        return 1
+    fi
+    grep -q '#error' "$CO/malloc_only.err" || { cat "$CO/malloc_only.err"; return 1; }
+}
+
+# The single header, alone in a folder, builds a program that runs.
+cc_single_alone() {
+    rm -rf "$CO/alone" && mkdir -p "$CO/alone" &&
+        python3 amalgamate.py -o "$CO/alone/unidist.h" &&
+        $CC $CFLAGS_BASE -O2 -I"$CO/alone" "$C/single_alone.c" -o "$CO/single_alone" $LIBS &&
+        run_prog "$CO/single_alone"
+}
+
+# The generator gives the same bytes twice, and --check tells a stale file from a fresh one.
+cc_amalgamate_check() {
+    python3 amalgamate.py -o "$CO/a1.h" && python3 amalgamate.py -o "$CO/a2.h" &&
+        cmp "$CO/a1.h" "$CO/a2.h" &&
+        python3 amalgamate.py --check "$CO/a1.h" &&
+        echo "/* edited */" >>"$CO/a2.h" &&
+        ! python3 amalgamate.py --check "$CO/a2.h"
+}
+
+variant_compile() {
+    mkdir -p "$CO"
+    expect_ok compile "header as C99 -pedantic" cc_c99_header
+    expect_ok compile "header as C++11, linked and run" cc_cxx
+    expect_ok compile "implementation as C11 -pedantic" cc_c11_impl
+    expect_ok compile "two translation units" cc_two_units
+    expect_ok compile "UD_STATIC twice in one program, no ud_ exports" cc_static
+    expect_ok compile "exported symbols start with ud_" cc_namespace
+    expect_ok compile "UD_MALLOC alone is an #error" cc_alloc_error
+    expect_ok compile "single header on its own" cc_single_alone
+    expect_ok compile "amalgamate.py deterministic, --check" cc_amalgamate_check
+}
+
+# README.md holds exactly the table tests/config_table.c prints (`make readme` rewrites it).
+variant_readme() {
+    mkdir -p "$OUT"
+    if ! $CC $CFLAGS_BASE -I. tests/config_table.c -o "$OUT/config_table" >"$OUT/config_table.log" 2>&1
+    then
+        show readme "$OUT/config_table.log"
+        fail readme "readme config table"
+        return
+    fi
+    "$OUT/config_table" >"$OUT/config_table.md"
+    sed -n '/^<!-- config-table -->$/,/^<!-- \/config-table -->$/p' README.md |
+        sed '1d;$d' >"$OUT/readme_table.md"
+    if diff -u "$OUT/readme_table.md" "$OUT/config_table.md" >"$OUT/readme_table.diff"; then
+        pass readme "readme config table"
+    else
+        show readme "$OUT/readme_table.diff"
+        echo "[readme]   run \`make readme\` to regenerate it"
+        fail readme "readme config table"
+    fi
+    expect_ok readme "readme API tour builds and runs" readme_tour
+}
+
+# The README's API tour is real code: it builds and runs.
+readme_tour() {
+    awk '/^## API tour/ { tour = 1 } tour && /^```$/ { exit } tour && code { print }
+         tour && /^```c$/ { code = 1 }' README.md >"$OUT/readme_tour.c"
+    grep -q UNIDIST_IMPLEMENTATION "$OUT/readme_tour.c" || { echo "no API tour code found"; return 1; }
+    $CC $CFLAGS_BASE -O2 -I. "$OUT/readme_tour.c" -o "$OUT/readme_tour" $LIBS &&
+        run_prog "$OUT/readme_tour"
+}
+
+# ---- the variants -----------------------------------------------------------------------
+run_named_variant() {
+    case $1 in
+        default) run_variant default "$CC" "$CFLAGS_BASE -O2 -I." "" "$TIMEOUT" ;;
+        single)  variant_single ;;
+        asan)    run_variant asan "$CC" \
+                     "$CFLAGS_BASE -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -I." \
+                     "" "$SAN_TIMEOUT" ;;
+        tsan)    run_variant tsan "$TSAN_CC" "$CFLAGS_BASE -O1 -fsanitize=thread -I." \
+                     "" "$SAN_TIMEOUT" ;;
+        compile) variant_compile ;;
+        readme)  variant_readme ;;
+        # The MPI backend adds its variants here, one line each, e.g.
+        #   ompi-3)  run_variant ompi-3 mpicc.openmpi "$CFLAGS_BASE -O2 -I." \
+        #                "mpiexec.openmpi --oversubscribe -n 3" "$TIMEOUT" ;;
+        #   mpich-4) run_variant mpich-4 mpicc.mpich "$CFLAGS_BASE -O2 -I." \
+        #                "mpiexec.mpich -n 4" "$TIMEOUT" ;;
+        *) fail "$1" "unknown variant (known: default single asan tsan compile readme)" ;;
+    esac
+}
+
+for v in $VARIANTS; do
+    echo "== $v"
+    run_named_variant "$v"
+done
+
+[ "$skipped" -gt 0 ] && echo "($skipped skipped)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
