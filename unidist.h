@@ -1176,13 +1176,24 @@ typedef struct ud__dep {
     struct ud__dep *next;
 } ud__dep;
 
+typedef struct ud__waitrec { /* one blocked ud_wait: how many of its refs are done */
+    int count;
+} ud__waitrec;
+
+typedef struct ud__watch {     /* a blocked ud_wait's interest in one pending entry */
+    ud__waitrec *rec;
+    struct ud__watch *next, **prev;
+} ud__watch;
+
 typedef struct ud__entry {
     ud_ref ref;
     ud__obj *obj;             /* NULL while its task is pending */
     uint64_t seq;             /* completion order, for wait */
     int32_t holds;            /* the user's ref + tasks that read or produce it + calls in flight */
     int32_t user;             /* the user's ref is live */
+    int32_t getters;          /* driver threads blocked in get on it */
     ud__dep *waiters;         /* tasks parked until obj is set */
+    ud__watch *watchers;      /* blocked waits that count it */
     struct ud__entry *next_free;
 } ud__entry;
 
@@ -1210,8 +1221,8 @@ typedef struct ud__queue {
 
 static struct ud__threads {
     pthread_mutex_t mu;       /* guards everything below but the queues */
-    pthread_cond_t done;      /* an object became ready or a task finished */
-    int nwaiting;
+    pthread_cond_t done;      /* an object a driver thread blocks on became ready */
+    int stopping;             /* shutdown waits for the last task */
     ud__map map;
     int64_t next_num;
     uint64_t seq;
@@ -1265,7 +1276,9 @@ static ud__entry *ud__th_new_entry(ud__obj *obj, int32_t holds) {
     e->seq = obj ? ++ud__th.seq : 0;
     e->holds = holds;
     e->user = 1;
+    e->getters = 0;
     e->waiters = NULL;
+    e->watchers = NULL;
     ud__map_put(&ud__th.map, e->ref, e);
     return e;
 }
@@ -1339,9 +1352,9 @@ static ud_status ud__th_get(const ud_ref *refs, int n, ud_view *out) {
     if ((st = ud__th_hold_all("get", refs, n, ents)) == UD_OK) {
         for (i = 0; i < n; i++) {
             while (!ents[i]->obj) {
-                ud__th.nwaiting++;
+                ents[i]->getters++;
                 pthread_cond_wait(&ud__th.done, &ud__th.mu);
-                ud__th.nwaiting--;
+                ents[i]->getters--;
             }
             ud__obj_view(ents[i]->obj, &out[i]);
             if (out[i].status != UD_OK && first == UD_OK) {
@@ -1376,22 +1389,42 @@ static void ud__abstime(double at, struct timespec *ts) {
     if (ts->tv_nsec >= 1000000000L) { ts->tv_sec++; ts->tv_nsec -= 1000000000L; }
 }
 
+/* A blocked wait puts a watch on each pending entry; finishing an entry counts it there, so
+   the waiter wakes only when it may be done and never rescans its refs meanwhile. */
+static void ud__th_unwatch(ud__watch *w) {
+    if (!w->prev) return;
+    *w->prev = w->next;
+    if (w->next) w->next->prev = w->prev;
+    w->prev = NULL;
+}
+
 static ud_status ud__th_wait(const ud_ref *refs, int n, int num_returns, double timeout,
                              int *ready, int *nready) {
-    size_t bytes = (size_t)n * (sizeof(ud__entry *) + sizeof(ud__done));
+    size_t bytes = (size_t)n * (sizeof(ud__entry *) + sizeof(ud__done) + sizeof(ud__watch));
     ud__entry **ents = (ud__entry **)ud__alloc(bytes);
     ud__done *done = (ud__done *)(ents + n);
+    ud__watch *watch = (ud__watch *)(done + n);
     double deadline = timeout >= 0 ? ud__now() + timeout : 0;
+    ud__waitrec rec;
     ud_status st;
     int i, count = 0;
     if (!ents) return ud__th_oom("wait");
+    rec.count = 0;
     pthread_mutex_lock(&ud__th.mu);
     if ((st = ud__th_hold_all("wait", refs, n, ents)) == UD_OK) {
-        for (;;) {
-            for (count = 0, i = 0; i < n; i++) count += ents[i]->obj != NULL;
-            if (count >= num_returns) break;
-            if (timeout >= 0 && ud__now() >= deadline) break;
-            ud__th.nwaiting++;
+        for (i = 0; i < n; i++) {
+            watch[i].prev = NULL;
+            if (ents[i]->obj) {
+                rec.count++;
+                continue;
+            }
+            watch[i].rec = &rec;
+            watch[i].next = ents[i]->watchers;
+            watch[i].prev = &ents[i]->watchers;
+            if (ents[i]->watchers) ents[i]->watchers->prev = &watch[i].next;
+            ents[i]->watchers = &watch[i];
+        }
+        while (rec.count < num_returns && (timeout < 0 || ud__now() < deadline)) {
             if (timeout >= 0) {
                 struct timespec ts;
                 ud__abstime(deadline, &ts);
@@ -1399,10 +1432,11 @@ static ud_status ud__th_wait(const ud_ref *refs, int n, int num_returns, double 
             } else {
                 pthread_cond_wait(&ud__th.done, &ud__th.mu);
             }
-            ud__th.nwaiting--;
         }
-        for (count = 0, i = 0; i < n; i++)
+        for (count = 0, i = 0; i < n; i++) {
+            ud__th_unwatch(&watch[i]);
             if (ents[i]->obj) { done[count].seq = ents[i]->seq; done[count++].idx = i; }
+        }
         ud__th_drop_all(ents, n);
     }
     pthread_mutex_unlock(&ud__th.mu);
@@ -1511,13 +1545,21 @@ static ud_status ud__th_remote(const ud__fn *fn, const ud_arg *args, int nargs, 
 /* Publishes the results, wakes the tasks parked on them and lets go of the arguments. */
 static void ud__th_finish(ud__tt *t, ud__obj **res) {
     ud__tt *runnable = NULL;
-    int i;
+    int i, wake = 0;
     pthread_mutex_lock(&ud__th.mu);
     for (i = 0; i < t->nret; i++) {
         ud__entry *e = t->outent[i];
         ud__dep *d;
+        ud__watch *w;
         e->obj = res ? res[i] : &ud__oom_obj; /* NULL: no memory to run it */
         e->seq = ++ud__th.seq;
+        wake |= e->getters > 0;
+        for (w = e->watchers; w; w = w->next) { /* a wait may be done now */
+            w->rec->count++;
+            w->prev = NULL;
+            wake = 1;
+        }
+        e->watchers = NULL;
         for (d = e->waiters; d; d = d->next)
             if (--d->task->npending == 0) {
                 d->task->next = runnable;
@@ -1529,7 +1571,7 @@ static void ud__th_finish(ud__tt *t, ud__obj **res) {
     for (i = 0; i < t->nargs; i++)
         if (t->argent[i]) ud__th_drop(t->argent[i]);
     ud__th.inflight--;
-    if (ud__th.nwaiting) pthread_cond_broadcast(&ud__th.done);
+    if (wake || (ud__th.stopping && ud__th.inflight == 0)) pthread_cond_broadcast(&ud__th.done);
     pthread_mutex_unlock(&ud__th.mu);
     while (runnable) {
         ud__tt *next = runnable->next;
@@ -1725,11 +1767,9 @@ static ud_status ud__th_start(ud_role *role) {
 
 static ud_status ud__th_stop(void) {
     pthread_mutex_lock(&ud__th.mu);
-    while (ud__th.inflight > 0) { /* tasks already submitted finish first */
-        ud__th.nwaiting++;
+    ud__th.stopping = 1;
+    while (ud__th.inflight > 0) /* tasks already submitted finish first */
         pthread_cond_wait(&ud__th.done, &ud__th.mu);
-        ud__th.nwaiting--;
-    }
     pthread_mutex_unlock(&ud__th.mu);
     ud__th_stop_workers(ud__th.nq);
     ud__th_release_all();
