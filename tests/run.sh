@@ -5,7 +5,9 @@
 #
 #   tests/run.sh                                    everything
 #   VARIANTS="default asan" tests/run.sh            some variants (default single asan tsan
-#                                                   compile readme)
+#                                                   compile readme; MPI: ompi-N mpich-N for N
+#                                                   ranks, ompi-chunk mpich-chunk ompi-big
+#                                                   mpich-big)
 #   TESTS="t_basic t_errors" tests/run.sh           some programs (name or path, .c optional)
 #   TIMEOUT=120 SAN_TIMEOUT=300 tests/run.sh        seconds per program (sanitizers: SAN_TIMEOUT)
 #   CC=gcc CXX=g++ TSAN_CC=gcc JOBS=2               compilers, parallel builds
@@ -16,7 +18,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-VARIANTS=${VARIANTS:-default single asan tsan compile readme}
+ALL_VARIANTS="default single asan tsan compile readme ompi-3 ompi-4 ompi-6 mpich-3 mpich-4 mpich-6 ompi-chunk mpich-chunk ompi-big mpich-big"
+VARIANTS=${VARIANTS:-$ALL_VARIANTS}
 TESTS=${TESTS:-}
 TIMEOUT=${TIMEOUT:-120}
 SAN_TIMEOUT=${SAN_TIMEOUT:-300}
@@ -55,16 +58,26 @@ show() {
     fi
 }
 
-# The test programs selected by TESTS (all of tests/t_*.c by default).
+# The test programs of a variant's kind, narrowed by TESTS:
+#   threads: tests/t_*.c
+#   mpi:     tests/m_*.c but m_big.c, and every tests/t_*.c that says "ut: mpi" (it runs
+#            on either backend)
+#   big:     tests/m_big.c (an object over 2 GiB: once for each MPI)
+KIND=threads
 test_sources() {
-    local t
+    local t all
+    case $KIND in
+        threads) all=$(ls tests/t_*.c 2>/dev/null) ;;
+        mpi)     all=$( (ls tests/m_*.c | grep -v 'm_big\.c$'; grep -l 'ut: mpi' tests/t_*.c) 2>/dev/null) ;;
+        big)     all=tests/m_big.c ;;
+    esac
     if [ -z "$TESTS" ]; then
-        ls tests/t_*.c 2>/dev/null
+        echo "$all"
         return
     fi
     for t in $TESTS; do
         t=${t##*/}
-        echo "tests/${t%.c}.c"
+        echo "$all" | grep -x "tests/${t%.c}.c"
     done
 }
 
@@ -145,7 +158,35 @@ run_variant() {
             2>/dev/null
         rc=$?
         record_run "$name" "$prog" "$bin.log" "$rc" "$limit"
+        [ -n "$runner" ] && check_left_behind "$name $prog" "$bin"
     done
+}
+
+# After an MPI run no rank of it may be left: one that is, is a FAIL, and is killed.
+check_left_behind() {   # tag bin
+    local pids
+    sleep 0.2
+    pids=$(pgrep -f "$(basename "$2")\$" 2>/dev/null; pgrep -f "/$2( |$)" 2>/dev/null)
+    if [ -n "$pids" ]; then
+        echo "[$1]   left behind: $(echo $pids)"
+        kill -9 $pids 2>/dev/null
+        fail "$1" "processes left behind"
+    fi
+}
+
+# ---- MPI variants --------------------------------------------------------------------------
+# mpi_variant NAME MPI RANKS KIND [EXTRA_CFLAGS]: build with MPI's mpicc, run under its mpiexec.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1   # more ranks than cores
+mpi_variant() {
+    local name=$1 mpi=$2 ranks=$3 kind=$4 extra=${5:-}
+    if ! command -v "mpicc.$mpi" >/dev/null || ! command -v "mpiexec.$mpi" >/dev/null; then
+        fail "$name" "mpicc.$mpi or mpiexec.$mpi is not installed (run .ci/setup)"
+        return
+    fi
+    KIND=$kind
+    run_variant "$name" "mpicc.$mpi" "$CFLAGS_BASE -O2 $extra -I." "mpiexec.$mpi -n $ranks" "$TIMEOUT"
+    KIND=threads
 }
 
 # The single-header variant must really compile against build/single/unidist.h: the
@@ -338,12 +379,14 @@ run_named_variant() {
                      "" "$SAN_TIMEOUT" ;;
         compile) variant_compile ;;
         readme)  variant_readme ;;
-        # The MPI backend adds its variants here, one line each, e.g.
-        #   ompi-3)  run_variant ompi-3 mpicc.openmpi "$CFLAGS_BASE -O2 -I." \
-        #                "mpiexec.openmpi --oversubscribe -n 3" "$TIMEOUT" ;;
-        #   mpich-4) run_variant mpich-4 mpicc.mpich "$CFLAGS_BASE -O2 -I." \
-        #                "mpiexec.mpich -n 4" "$TIMEOUT" ;;
-        *) fail "$1" "unknown variant (known: default single asan tsan compile readme)" ;;
+        ompi-[0-9]*)  mpi_variant "$1" openmpi "${1#ompi-}" mpi ;;
+        mpich-[0-9]*) mpi_variant "$1" mpich "${1#mpich-}" mpi ;;
+        # a small chunk and inline limit, with checksums: every part crosses as many messages
+        ompi-chunk)   mpi_variant "$1" openmpi 4 mpi "-DUD_MPI_CHUNK_SIZE=4096 -DUD_MPI_INLINE_MAX=512 -DUD_CHECKSUM=1" ;;
+        mpich-chunk)  mpi_variant "$1" mpich 4 mpi "-DUD_MPI_CHUNK_SIZE=4096 -DUD_MPI_INLINE_MAX=512 -DUD_CHECKSUM=1" ;;
+        ompi-big)     mpi_variant "$1" openmpi 4 big ;;
+        mpich-big)    mpi_variant "$1" mpich 3 big ;;
+        *) fail "$1" "unknown variant (known: $ALL_VARIANTS)" ;;
     esac
 }
 

@@ -1,0 +1,34 @@
+/* Init refuses to start when the ranks disagree, names the difference, and every rank gets
+   the error back (no hang, no abort): here the last rank registers one function less, then
+   a rank's configuration differs. Run under mpiexec with 3 or more ranks; it initializes MPI
+   itself so that it can run init twice and finalize once. */
+#define UNIDIST_IMPLEMENTATION
+#include "unidist_mpi.h"
+#include "ud_test.h"
+
+static int noop(ud_task *t) { (void)t; return 0; }
+
+int main(int argc, char **argv) {
+    int rank, size, provided;
+    ud_role role;
+    ud_status st;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    ut_set_reduce(rank, NULL, NULL); /* only rank 0 prints; each rank checks for itself */
+    ud_register("common", noop, NULL, NULL);
+    if (rank != size - 1) ud_register("only_some", noop, NULL, NULL);
+
+    st = ud_init(NULL, &role);
+    UT_CASE("missing function is named") {
+        UT_EQ_STATUS(st, UD_ERR_CONFIG);
+        if (rank == 0) UT_CONTAINS(ud_last_error(), "only_some");
+        UT_EQ_INT(ud_is_initialized(), 0);
+    }
+    {   /* every rank must have seen the error: gather the verdicts */
+        int mine = st == UD_ERR_CONFIG, all = 0;
+        MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+        UT_CASE("every rank refused") { UT_EQ_INT(all, size); }
+    }
+    return (MPI_Finalize(), ut_finish());
+}

@@ -1,0 +1,259 @@
+/* The MPI backend's own behaviours, beyond the shared suite: data that lives on another worker,
+   chains across workers, many tasks in flight, checksums, and memory that stays bounded while
+   refs are freed under steady load. Run under mpiexec with 3 or more ranks. */
+#define UNIDIST_IMPLEMENTATION
+#include "unidist_mpi.h"
+#include "ud_test.h"
+
+static ud_func f_whoami, f_add_rank, f_add1, f_live, f_fill, f_sum, f_echo;
+static ut_counting mem; /* every rank counts its own runtime's bytes */
+
+/* Returns the rank it ran on. */
+static int whoami(ud_task *t) {
+    int64_t *r = (int64_t *)ud_task_result(t, 0, sizeof *r);
+    if (!r) return ud_task_fail(t, "whoami: no memory");
+    *r = ud_rank();
+    return 0;
+}
+
+/* Returns (the rank its argument was made on, its own rank). */
+static int add_rank(ud_task *t) {
+    ud_view a;
+    int64_t *r = (int64_t *)ud_task_result(t, 0, 2 * sizeof *r);
+    if (ud_task_arg(t, 0, &a) != UD_OK || a.size != sizeof(int64_t) || !r)
+        return ud_task_fail(t, "add_rank: bad argument");
+    memcpy(&r[0], a.data, sizeof r[0]);
+    r[1] = ud_rank();
+    return 0;
+}
+
+static int add1(ud_task *t) {
+    ud_view a;
+    int64_t x, *y = (int64_t *)ud_task_result(t, 0, sizeof *y);
+    if (ud_task_arg(t, 0, &a) != UD_OK || a.size != sizeof x || !y) return ud_task_fail(t, "add1: bad argument");
+    memcpy(&x, a.data, sizeof x);
+    *y = x + 1;
+    return 0;
+}
+
+/* Returns the live bytes of the runtime on the rank it runs on. */
+static int live(ud_task *t) {
+    int64_t *r = (int64_t *)ud_task_result(t, 0, 2 * sizeof *r);
+    if (!r) return ud_task_fail(t, "live: no memory");
+    r[0] = ud_rank();
+    r[1] = (int64_t)atomic_load(&mem.live_bytes);
+    return 0;
+}
+
+/* fill(n, seed): n bytes of a pattern, as two parts (a header of 24 bytes, then the rest). */
+static int fill(ud_task *t) {
+    ud_view a, b;
+    uint64_t n, seed, k;
+    size_t sizes[2];
+    void *p[2];
+    if (ud_task_arg(t, 0, &a) != UD_OK || ud_task_arg(t, 1, &b) != UD_OK) return ud_task_fail(t, "fill: args");
+    memcpy(&n, a.data, sizeof n);
+    memcpy(&seed, b.data, sizeof seed);
+    sizes[0] = 24;
+    sizes[1] = (size_t)n;
+    if (ud_task_result_parts(t, 0, sizes, 2, p) != UD_OK) return ud_task_fail(t, "fill: no memory for %llu bytes", (unsigned long long)n);
+    memset(p[0], 0x5a, 24);
+    for (k = 0; k < n; k++) ((unsigned char *)p[1])[k] = (unsigned char)(k * 131 + seed);
+    return 0;
+}
+
+/* XXH3 of all parts of all arguments, in order. */
+static int sum(ud_task *t) {
+    XXH3_state_t st;
+    uint64_t *h = (uint64_t *)ud_task_result(t, 0, sizeof *h);
+    int i, k;
+    if (!h) return ud_task_fail(t, "sum: no memory");
+    XXH3_64bits_reset(&st);
+    for (i = 0; i < ud_task_nargs(t); i++) {
+        ud_view a;
+        if (ud_task_arg(t, i, &a) != UD_OK) return ud_task_fail(t, "sum: arg %d", i);
+        for (k = 0; k < a.nparts; k++) XXH3_64bits_update(&st, a.parts[k].data, a.parts[k].size);
+    }
+    *h = XXH3_64bits_digest(&st);
+    return 0;
+}
+
+/* Returns its argument unchanged, part by part. */
+static int echo(ud_task *t) {
+    ud_view a;
+    size_t sizes[16];
+    void *p[16];
+    int k;
+    if (ud_task_arg(t, 0, &a) != UD_OK || a.nparts > 16) return ud_task_fail(t, "echo: bad argument");
+    for (k = 0; k < a.nparts; k++) sizes[k] = a.parts[k].size;
+    if (ud_task_result_parts(t, 0, sizes, a.nparts, p) != UD_OK) return ud_task_fail(t, "echo: no memory");
+    for (k = 0; k < a.nparts; k++) memcpy(p[k], a.parts[k].data, sizes[k]);
+    return 0;
+}
+
+static int64_t get_i64(ud_ref r, int k) {
+    ud_view v;
+    int64_t x = -1;
+    if (UT_OK(ud_get(r, &v)) && UT_CHECK(v.size >= (size_t)(k + 1) * sizeof x))
+        memcpy(&x, (const char *)v.data + k * sizeof x, sizeof x);
+    return x;
+}
+
+/* A result made on one worker, read by a task on another: the reader asks the owner. */
+static void argument_on_another_worker(void) {
+    int w = ud_num_workers(), i;
+    ud_ref made[8], read[8];
+    for (i = 0; i < 2 * w && i < 8; i++) UT_REQUIRE_OK(ud_remote(f_whoami, NULL, 0, 1, &made[i]));
+    for (i = 0; i < 2 * w && i < 8; i++) {
+        ud_arg a = ud_arg_ref(made[(i + 1) % (2 * w < 8 ? 2 * w : 8)]);
+        UT_REQUIRE_OK(ud_remote(f_add_rank, &a, 1, 1, &read[i]));
+    }
+    for (i = 0; i < 2 * w && i < 8; i++) {
+        int64_t maker = get_i64(read[i], 0), reader = get_i64(read[i], 1);
+        UT_CHECK(maker >= 2 && reader >= 2);
+        if (w >= 2) UT_CHECK(maker != reader); /* round robin puts neighbours apart */
+        UT_EQ_INT(maker, get_i64(made[(i + 1) % (2 * w < 8 ? 2 * w : 8)], 0));
+    }
+    for (i = 0; i < 2 * w && i < 8; i++) {
+        UT_OK(ud_free(made[i]));
+        UT_OK(ud_free(read[i]));
+    }
+}
+
+static void chain_across_workers(void) {
+    long n = ut_scaled(2000), i;
+    int64_t zero = 0;
+    ud_ref *refs = (ud_ref *)calloc((size_t)n, sizeof *refs), prev;
+    UT_REQUIRE(refs != NULL);
+    UT_REQUIRE_OK(ud_put(&zero, sizeof zero, &prev));
+    for (i = 0; i < n; i++) {
+        ud_arg a = ud_arg_ref(i ? refs[i - 1] : prev);
+        UT_REQUIRE_OK(ud_remote(f_add1, &a, 1, 1, &refs[i]));
+    }
+    UT_EQ_INT(get_i64(refs[n - 1], 0), n);
+    UT_OK(ud_free_many(refs, (int)n));
+    UT_OK(ud_free(prev));
+    free(refs);
+}
+
+static void thousand_in_flight(void) {
+    enum { N = 1000 };
+    ud_ref outs[N];
+    ud_view v[N];
+    int i, ok = 1;
+    for (i = 0; i < N; i++) {
+        int64_t x = i;
+        ud_arg a = ud_arg_val(&x, sizeof x);
+        UT_REQUIRE_OK(ud_remote(f_add1, &a, 1, 1, &outs[i]));
+    }
+    UT_REQUIRE_OK(ud_get_many(outs, N, v));
+    for (i = 0; i < N; i++) ok &= v[i].size == 8 && *(const int64_t *)v[i].data == i + 1;
+    UT_CHECK(ok);
+    UT_OK(ud_free_many(outs, N));
+}
+
+/* Objects of awkward sizes and several parts cross root -> worker -> worker -> root intact. */
+static void parts_round_trip(void) {
+    static const size_t sizes[] = {0, 1, 7, 8, 4095, 32768, 32769, 100000, 3u << 20};
+    size_t k;
+    for (k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        uint64_t n = sizes[k], seed = k;
+        ud_arg args[2] = {ud_arg_val(&n, sizeof n), ud_arg_val(&seed, sizeof seed)};
+        ud_ref made, echoed, h1, h2;
+        ud_view v;
+        ud_arg a;
+        UT_REQUIRE_OK(ud_remote(f_fill, args, 2, 1, &made));
+        a = ud_arg_ref(made);
+        UT_REQUIRE_OK(ud_remote(f_echo, &a, 1, 1, &echoed));
+        UT_REQUIRE_OK(ud_remote(f_sum, &a, 1, 1, &h1));
+        a = ud_arg_ref(echoed);
+        UT_REQUIRE_OK(ud_remote(f_sum, &a, 1, 1, &h2));
+        if (UT_OK(ud_get(echoed, &v)) && UT_EQ_INT(v.nparts, 2) && UT_EQ_INT(v.parts[1].size, n)) {
+            uint64_t i, bad = 0;
+            for (i = 0; i < n; i++) bad += ((const unsigned char *)v.parts[1].data)[i] != (unsigned char)(i * 131 + seed);
+            UT_EQ_INT(bad, 0);
+        }
+        UT_EQ_INT(get_i64(h1, 0), get_i64(h2, 0));
+        UT_OK(ud_free(made));
+        UT_OK(ud_free(echoed));
+        UT_OK(ud_free(h1));
+        UT_OK(ud_free(h2));
+    }
+}
+
+/* 100 000 tasks with their refs freed as they go: every worker's live bytes at the end stay
+   close to what they were early on. Without cleanup under load they grow with the count. */
+static void memory_bounded_under_load(void) {
+    long n = ut_scaled(100000), i, window = 256;
+    int w = ud_num_workers(), k;
+    int64_t early[64] = {0};
+    ud_ref *ring = (ud_ref *)calloc((size_t)window, sizeof *ring);
+    UT_REQUIRE(ring != NULL && w <= 64);
+    for (i = 0; i < n; i++) {
+        int64_t x = i;
+        ud_arg a = ud_arg_val(&x, sizeof x);
+        if (i >= window) {
+            UT_EQ_INT(get_i64(ring[i % window], 0), i - window + 1);
+            UT_OK(ud_free(ring[i % window]));
+        }
+        UT_REQUIRE_OK(ud_remote(f_add1, &a, 1, 1, &ring[i % window]));
+        if (i == n / 10 || i == n - 1) { /* one task a worker, in a row: round robin */
+            ud_ref probes[64];
+            for (k = 0; k < w; k++) UT_REQUIRE_OK(ud_remote(f_live, NULL, 0, 1, &probes[k]));
+            for (k = 0; k < w; k++) {
+                int64_t bytes = get_i64(probes[k], 1), rank = get_i64(probes[k], 0);
+                if (i == n / 10) early[rank - 2] = bytes;
+                else {
+                    ut_note("worker %lld: %lld live bytes early, %lld at the end", (long long)rank,
+                            (long long)early[rank - 2], (long long)bytes);
+                    UT_CHECK(bytes <= early[rank - 2] * 3 / 2 + (1 << 20));
+                }
+            }
+            UT_OK(ud_free_many(probes, w));
+        }
+    }
+    for (i = 0; i < window && i < n; i++) UT_OK(ud_free(ring[i]));
+    free(ring);
+}
+
+static void checksum_config_is_live(void) {
+    ud_config c;
+    UT_OK(ud_config_resolve(NULL, &c));
+    ut_note("UNIDIST_CHECKSUM=%d, inline max %llu, chunk %llu", c.checksum,
+            (unsigned long long)c.mpi_inline_max, (unsigned long long)c.mpi_chunk_size);
+    UT_EQ_STR(ud_backend_name(), "mpi");
+    UT_CHECK(ud_num_workers() >= 1);
+    UT_EQ_INT(ud_rank(), 0);
+}
+
+int main(void) {
+    ud_config cfg;
+    ud_role role;
+    memset(&cfg, 0, sizeof cfg);
+    ut_counting_use(&cfg, &mem);
+    cfg.mpi_gc_threshold = 100; /* clean up often, so that the memory test sees it */
+    UT_OK(ud_register("whoami", whoami, NULL, &f_whoami));
+    UT_OK(ud_register("add_rank", add_rank, NULL, &f_add_rank));
+    UT_OK(ud_register("add1", add1, NULL, &f_add1));
+    UT_OK(ud_register("live", live, NULL, &f_live));
+    UT_OK(ud_register("fill", fill, NULL, &f_fill));
+    UT_OK(ud_register("sum", sum, NULL, &f_sum));
+    UT_OK(ud_register("echo", echo, NULL, &f_echo));
+    if (ud_init(&cfg, &role) != UD_OK) {
+        printf("FAIL init: %s\n", ud_last_error());
+        return 1;
+    }
+    if (role != UD_ROLE_DRIVER) /* a worker or monitor, back after shutdown: nothing leaked */
+        return atomic_load(&mem.live_bytes) == 0 ? 0 : (fprintf(stderr, "rank leaked %lld bytes\n", (long long)atomic_load(&mem.live_bytes)), 1);
+    UT_RUN(checksum_config_is_live);
+    UT_RUN(argument_on_another_worker);
+    UT_RUN(chain_across_workers);
+    UT_RUN(thousand_in_flight);
+    UT_RUN(parts_round_trip);
+    UT_RUN(memory_bounded_under_load);
+    UT_CASE("shutdown returns every byte") {
+        UT_OK(ud_shutdown());
+        UT_EQ_INT(atomic_load(&mem.live_bytes), 0);
+    }
+    return ut_finish();
+}
