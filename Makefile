@@ -1,7 +1,8 @@
 # unidist for C. Every target that builds first runs .ci/setup, which installs what is missing
 # on Debian (and does nothing when all is there). Build outputs go to build/.
 #
-#   make demo          build and run examples/mapreduce.c
+#   make demo          build examples/mapreduce.c with MPI and run it on 4 ranks
+#   make demo-threads  the same example on the threads backend
 #   make test          the whole suite (tests/run.sh; VARIANTS=..., TESTS=... select parts)
 #   make bench         build bench/bench.c with -O2 -DNDEBUG and run it
 #   make amalgamate    write the single-file header build/single/unidist.h
@@ -11,6 +12,9 @@
 
 CC ?= cc
 PYTHON ?= python3
+MPICC ?= mpicc.openmpi
+# Open MPI refuses root and more ranks than cores unless told; both are fine for the demo.
+MPIEXEC ?= OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpiexec.openmpi --oversubscribe
 CFLAGS ?= -O2 -g
 WARNINGS = -Wall -Wextra -Werror
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARNINGS) -I.
@@ -20,14 +24,19 @@ BUILD = build
 SINGLE = $(BUILD)/single/unidist.h
 HEADERS = $(wildcard unidist*.h)
 
-.PHONY: all setup demo test bench amalgamate check-single readme clean
+.PHONY: all setup demo demo-threads test bench amalgamate check-single readme clean
 
 all: $(BUILD)/mapreduce
 
 setup:
 	@bash .ci/setup
 
+# The example under MPI on this machine: 4 ranks (driver, monitor, 2 workers), Open MPI.
 demo: setup
+	@$(MAKE) --no-print-directory $(BUILD)/mapreduce_mpi
+	$(MPIEXEC) -n 4 ./$(BUILD)/mapreduce_mpi
+
+demo-threads: setup
 	@$(MAKE) --no-print-directory $(BUILD)/mapreduce
 	./$(BUILD)/mapreduce
 
@@ -41,6 +50,10 @@ bench: setup
 $(BUILD)/mapreduce: examples/mapreduce.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+$(BUILD)/mapreduce_mpi: examples/mapreduce.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(MPICC) $(ALL_CFLAGS) -DWITH_MPI -o $@ $<
 
 $(BUILD)/bench: bench/bench.c $(HEADERS)
 	@mkdir -p $(@D)

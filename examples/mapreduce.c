@@ -2,15 +2,19 @@
 
    1 + 3 + 5 + ... + (2N-1) = N * N, so the answer can be checked by hand.
 
-   Threads backend:  make demo
-                     (or: cc -std=gnu11 -O2 -I. examples/mapreduce.c -o build/mapreduce -pthread)
-   MPI backend, the same source with the MPI module pulled in ahead of it:
-       mpicc -std=gnu11 -O2 -I. -DUNIDIST_IMPLEMENTATION= -include unidist_mpi.h \
-             examples/mapreduce.c -o build/mapreduce_mpi
-       mpiexec -n 4 ./build/mapreduce_mpi
+   MPI backend (4 ranks: driver, monitor, 2 workers):   make demo
+       mpicc.openmpi -std=gnu11 -O2 -I. -DWITH_MPI examples/mapreduce.c -o build/mapreduce_mpi
+       mpiexec.openmpi -n 4 ./build/mapreduce_mpi
+   Threads backend, the same source without MPI:         make demo-threads
+       cc -std=gnu11 -O2 -I. examples/mapreduce.c -o build/mapreduce -pthread
+       ./build/mapreduce
 */
 #define UNIDIST_IMPLEMENTATION
+#ifdef WITH_MPI
+#include "unidist_mpi.h"
+#else
 #include "unidist.h"
+#endif
 
 #include <stdint.h>
 #include <stdio.h>

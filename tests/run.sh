@@ -166,7 +166,7 @@ run_variant() {
 check_left_behind() {   # tag bin
     local pids
     sleep 0.2
-    pids=$(pgrep -f "$(basename "$2")\$" 2>/dev/null; pgrep -f "/$2( |$)" 2>/dev/null)
+    pids=$(pgrep -f "(^|/)$2( |\$)" 2>/dev/null)   # this variant's binary, nobody else's
     if [ -n "$pids" ]; then
         echo "[$1]   left behind: $(echo $pids)"
         kill -9 $pids 2>/dev/null
