@@ -111,6 +111,7 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(STR,  backend,   "UNIDIST_BACKEND",   UD_BACKEND,   "backend: auto, threads or mpi")  \
     X(INT,  cpus,      "UNIDIST_CPUS",      UD_CPUS,      "worker threads of the threads backend (0: one per core)") \
     X(INT,  log_level, "UNIDIST_LOG_LEVEL", UD_LOG_LEVEL, "log threshold: 0 off, 1 error, 2 warn, 3 info, 4 debug") \
+    X(INT,  spin_us,   "UNIDIST_SPIN_US",   UD_SPIN_US,   "threads: microseconds an idle worker polls its queue before it sleeps") \
     X(INT,  mpi_backoff, "UNIDIST_MPI_BACKOFF", UD_MPI_BACKOFF, "MPI: longest sleep in microseconds of an idle process between polls") \
     X(INT,  mpi_gc_threshold, "UNIDIST_MPI_GC_THRESHOLD", UD_MPI_GC_THRESHOLD, "MPI: freed refs the root batches before it sends a cleanup") \
     X(SIZE, mpi_inline_max, "UNIDIST_MPI_INLINE_MAX", UD_MPI_INLINE_MAX, "MPI: parts up to this size travel inside the operation's message") \
@@ -125,6 +126,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_LOG_LEVEL
 #define UD_LOG_LEVEL 2
+#endif
+#ifndef UD_SPIN_US
+#define UD_SPIN_US 0
 #endif
 #ifndef UD_MPI_BACKOFF
 #define UD_MPI_BACKOFF 250
@@ -566,6 +570,9 @@ static ud_status ud__config_check(const ud_config *c) {
     if (c->log_level > UD_LOG_DEBUG)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_LOG_LEVEL: %lld is not in 0..4",
                         (long long)c->log_level);
+    if (c->spin_us > 1000000)
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_SPIN_US: %lld us is more than one second",
+                        (long long)c->spin_us);
     if (c->mpi_backoff > 1000000)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_BACKOFF: %lld us is more than one second",
                         (long long)c->mpi_backoff);
@@ -1212,6 +1219,7 @@ typedef struct ud__queue {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     ud__tt *head, *tail;
+    atomic_int len;           /* read without the lock while the worker spins */
     int sleeping, stop;
     pthread_t thread;
     char pad[64];             /* keep neighbouring queues off one cache line */
@@ -1460,6 +1468,7 @@ static void ud__th_enqueue(ud__tt *t) {
     if (q->tail) q->tail->next = t;
     else q->head = t;
     q->tail = t;
+    atomic_fetch_add(&q->len, 1);
     wake = q->sleeping;
     pthread_mutex_unlock(&q->mu);
     if (wake) pthread_cond_signal(&q->cv);
@@ -1676,10 +1685,22 @@ static ud_status ud__th_free(const ud_ref *refs, int n) {
     return first;
 }
 
+/* A worker that just ran a task polls its queue a little before it sleeps: in a burst the
+   next task usually comes within microseconds, and waking a sleeper costs far more. */
+static void ud__th_spin(ud__queue *q) {
+    double until;
+    int k = 0;
+    if (ud__rt.cfg.spin_us <= 0 || atomic_load(&q->len) > 0) return;
+    until = ud__now() + 1e-6 * (double)ud__rt.cfg.spin_us;
+    while (atomic_load(&q->len) == 0)
+        if ((++k & 63) == 0 && ud__now() >= until) return;
+}
+
 static void *ud__th_worker(void *arg) {
     ud__queue *q = (ud__queue *)arg;
     for (;;) {
         ud__tt *t;
+        ud__th_spin(q);
         pthread_mutex_lock(&q->mu);
         while (!q->head && !q->stop) {
             q->sleeping = 1;
@@ -1691,6 +1712,7 @@ static void *ud__th_worker(void *arg) {
             return NULL;
         }
         if (!(q->head = t->next)) q->tail = NULL;
+        atomic_fetch_sub(&q->len, 1);
         pthread_mutex_unlock(&q->mu);
         ud__th_run(t);
     }
