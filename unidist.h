@@ -116,6 +116,7 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(INT,  mpi_gc_threshold, "UNIDIST_MPI_GC_THRESHOLD", UD_MPI_GC_THRESHOLD, "MPI: freed refs the root batches before it sends a cleanup") \
     X(SIZE, mpi_inline_max, "UNIDIST_MPI_INLINE_MAX", UD_MPI_INLINE_MAX, "MPI: parts up to this size travel inside the operation's message") \
     X(SIZE, mpi_chunk_size, "UNIDIST_MPI_CHUNK_SIZE", UD_MPI_CHUNK_SIZE, "MPI: larger parts are sent as messages of at most this size") \
+    X(SIZE, mpi_message_max, "UNIDIST_MPI_MESSAGE_MAX", UD_MPI_MESSAGE_MAX, "MPI: inline bytes one operation message carries at most; further parts go on their own") \
     X(BOOL, checksum, "UNIDIST_CHECKSUM", UD_CHECKSUM, "MPI: send an XXH3 checksum with every part and verify it on receipt")
 
 #ifndef UD_BACKEND
@@ -141,6 +142,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_MPI_CHUNK_SIZE
 #define UD_MPI_CHUNK_SIZE 1073741824
+#endif
+#ifndef UD_MPI_MESSAGE_MAX
+#define UD_MPI_MESSAGE_MAX 67108864
 #endif
 #ifndef UD_CHECKSUM
 #define UD_CHECKSUM 0
@@ -581,6 +585,9 @@ static ud_status ud__config_check(const ud_config *c) {
     if (c->mpi_chunk_size < 1 || c->mpi_chunk_size > INT_MAX)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_CHUNK_SIZE: %llu is not in 1..%d (one MPI message)",
                         (unsigned long long)c->mpi_chunk_size, INT_MAX);
+    if (c->mpi_message_max > (1u << 30))
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_MESSAGE_MAX: %llu is more than 1G",
+                        (unsigned long long)c->mpi_message_max);
     if (c->mpi_inline_max > (1u << 30))
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_INLINE_MAX: %llu is more than 1G",
                         (unsigned long long)c->mpi_inline_max);
@@ -781,8 +788,9 @@ static void ud__map_clear(ud__map *m) {
 }
 
 /* ---- objects --------------------------------------------------------------------------------
-   One allocation: header, part table, then each part's bytes 16-aligned. A failed task's result
-   is an object too: status UD_ERR_TASK and one part holding the message. */
+   One allocation: header, part table, then each part's bytes 16-aligned and followed by a NUL,
+   so that text (a failed task's message above all) reads as a C string wherever it arrives.
+   A failed task's result is an object too: status UD_ERR_TASK and one part, the message. */
 #define UD__OBJ_STATIC 1u
 #define UD__ALIGN(n) (((n) + 15) & ~(size_t)15)
 
@@ -808,8 +816,8 @@ static ud__obj *ud__obj_alloc(const size_t *sizes, int nparts) {
     ud__obj *o;
     int k;
     for (k = 0; k < nparts; k++) {
-        if (sizes[k] > SIZE_MAX - bytes - 16) return NULL;
-        bytes += UD__ALIGN(sizes[k]);
+        if (sizes[k] > SIZE_MAX - bytes - 32) return NULL;
+        bytes += UD__ALIGN(sizes[k] + 1);
     }
     if (!(o = (ud__obj *)ud__alloc(bytes))) return NULL;
     o->status = UD_OK;
@@ -821,8 +829,9 @@ static ud__obj *ud__obj_alloc(const size_t *sizes, int nparts) {
     for (off = ud__obj_header(nparts), k = 0; k < nparts; k++) {
         o->parts[k].data = (char *)o + off;
         o->parts[k].size = sizes[k];
+        ((char *)o + off)[sizes[k]] = '\0';
         o->total += sizes[k];
-        off += UD__ALIGN(sizes[k]);
+        off += UD__ALIGN(sizes[k] + 1);
     }
     if (nparts == 0) o->parts[0].data = "";
     return o;
@@ -842,11 +851,10 @@ static ud__obj *ud__obj_copy(const ud_part *parts, int nparts) {
 }
 
 static ud__obj *ud__obj_error(const char *msg) {
-    size_t len = strlen(msg) + 1;
-    ud__obj *o = ud__obj_alloc(&len, 1);
+    size_t len = strlen(msg);
+    ud__obj *o = ud__obj_alloc(&len, 1); /* the NUL after the part ends the text */
     if (!o) return NULL;
     memcpy((void *)o->parts[0].data, msg, len);
-    o->parts[0].size = o->total = len - 1;
     o->status = UD_ERR_TASK;
     return o;
 }
@@ -1066,8 +1074,8 @@ UD_API ud_status ud_put(const void *data, size_t size, ud_ref *out) {
 }
 
 UD_API ud_status ud_get_many(const ud_ref *refs, int n, ud_view *out) {
+    UD__REQUIRE_NOT_IN_TASK("get"); /* first: a worker process is not "running" the API */
     UD__REQUIRE_RUNNING("get");
-    UD__REQUIRE_NOT_IN_TASK("get");
     if (n < 0 || (n > 0 && (!refs || !out)))
         return ud__fail(UD_ERR_ARG, "get: refs and out must be given for %d refs", n);
     return n ? ud__rt.be->get(refs, n, out) : UD_OK;
@@ -1100,8 +1108,8 @@ UD_API ud_status ud_get_copy(ud_ref ref, void *dst, size_t cap, size_t *size) {
 
 UD_API ud_status ud_wait(const ud_ref *refs, int n, int num_returns, double timeout,
                          int *ready, int *nready) {
+    UD__REQUIRE_NOT_IN_TASK("wait"); /* first: a worker process is not "running" the API */
     UD__REQUIRE_RUNNING("wait");
-    UD__REQUIRE_NOT_IN_TASK("wait");
     if (!nready || n < 0 || (n > 0 && !refs) || (num_returns > 0 && !ready))
         return ud__fail(UD_ERR_ARG, "wait: refs, ready and nready must be given");
     if (num_returns < 0 || num_returns > n)

@@ -107,6 +107,8 @@ typedef struct ud__hdr {
 typedef struct ud__wpart {    /* a part of an object on the wire */
     uint64_t size;
     uint64_t sum;             /* XXH3-64 of the bytes when UD__F_CHECKSUM */
+    uint32_t inl;             /* 1: its bytes are in this message; 0: they follow it */
+    uint32_t reserved;
 } ud__wpart;
 
 typedef struct ud__wref {     /* a ref in CLEANUP and WAIT; n: readers expected (CLEANUP) */
@@ -134,8 +136,10 @@ static struct ud__mpi {
     MPI_Status *sts;          /* (MPICH's headers make gcc reject MPI_STATUSES_IGNORE here) */
     int nreqs, capreqs;
     int spins;                /* idle polls since the last event */
+    double idle_since;
     long sleep_ns;
-} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0};
+    int64_t sep_sent;         /* parts sent after their message, so far */
+} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0};
 
 UD_API MPI_Comm ud_mpi_comm(void) { return ud__m.comm; }
 
@@ -162,8 +166,18 @@ static void ud__mpi_abort(void) {
 }
 
 /* ---- idle backoff ---------------------------------------------------------------------------
-   Poll hot for a little while after an event, then sleep, doubling up to UNIDIST_MPI_BACKOFF,
-   so that an idle rank costs almost no CPU but a busy one answers at once. */
+   After an event a rank polls for UD__SPIN_WINDOW seconds, yielding the core between polls (a
+   host often runs more ranks than cores); then it sleeps, doubling from a microsecond up to
+   UNIDIST_MPI_BACKOFF, so that an idle rank costs almost no CPU but a busy one answers at once.
+   Linux rounds sleeps up by the timer slack (50 us by default): the runtime asks for 1 us. */
+#ifndef UD_MPI_SPIN_WINDOW
+#define UD_MPI_SPIN_WINDOW 100e-6
+#endif
+
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
 static void ud__busy(void) {
     ud__m.spins = 0;
     ud__m.sleep_ns = 0;
@@ -172,13 +186,11 @@ static void ud__busy(void) {
 static void ud__idle(void) {
     struct timespec ts;
     long cap = (long)ud__rt.cfg.mpi_backoff * 1000;
-    if (ud__m.spins < 200 || cap == 0) {
-        ud__m.spins++;
-        return;
-    }
-    if (ud__m.nreqs > 0 && ud__m.spins < 5000) { /* sends in flight progress only while we poll */
-        ud__m.spins++;
-        sched_yield();
+    if (ud__m.spins++ == 0) ud__m.idle_since = ud__now();
+    if (cap == 0) return;
+    if ((ud__m.spins & 7) != 0 || ud__now() - ud__m.idle_since < UD_MPI_SPIN_WINDOW ||
+        (ud__m.nreqs > 0 && ud__now() - ud__m.idle_since < 50 * UD_MPI_SPIN_WINDOW)) {
+        sched_yield(); /* sends in flight progress only while we poll: stay close */
         return;
     }
     ud__m.sleep_ns = ud__m.sleep_ns ? ud__m.sleep_ns * 2 : 1000;
@@ -186,6 +198,12 @@ static void ud__idle(void) {
     ts.tv_sec = ud__m.sleep_ns / 1000000000L;
     ts.tv_nsec = ud__m.sleep_ns % 1000000000L;
     nanosleep(&ts, NULL);
+}
+
+static void ud__idle_setup(void) {
+#if defined(__linux__) && defined(PR_SET_TIMERSLACK)
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+#endif
 }
 
 /* ---- async sends ------------------------------------------------------------------------------ */
@@ -260,6 +278,10 @@ static void ud__async_drain(void) {
 static ud_status ud__isend(const void *data, size_t size, int dst, int tag, void *owned,
                            size_t owned_bytes, ud__obj *pin) {
     int rc;
+    if (size > INT_MAX) { /* callers chunk and cap; this is the last line of defence */
+        ud__free(owned, owned_bytes);
+        return ud__fail(UD_ERR_INTERNAL, "send of %zu bytes to rank %d: over one message", size, dst);
+    }
     if (!ud__async_room()) {
         ud__free(owned, owned_bytes);
         return ud__fail(UD_ERR_NOMEM, "send to rank %d: out of memory", dst);
@@ -301,10 +323,36 @@ static ud_status ud__recv_part(void *dst, size_t size, int src) {
     return UD_OK;
 }
 
-/* ---- building messages ------------------------------------------------------------------------ */
+/* A part the runtime's allocator refused still has to come off the wire, or the sender's later
+   messages would not line up. It goes through a scratch buffer from the system allocator
+   (one chunk at a time): MPI offers no way to discard a message, and a truncating receive is
+   not safe (Open MPI's single-copy path writes past the buffer). */
+static void ud__drain_part(size_t size, int src) {
+    size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, n = size < chunk ? size : chunk, off;
+    char *scratch = (char *)UD_MALLOC(n ? n : 1);
+    if (!scratch) ud__panic("no memory at all to receive %zu bytes from rank %d", size, src);
+    for (off = 0; off < size; off += chunk) {
+        size_t m = size - off < chunk ? size - off : chunk;
+        int rc = MPI_Recv(scratch, (int)m, MPI_BYTE, src, UD__TAG_DATA, ud__m.comm, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) {
+            ud__mpi_fail(rc, "MPI_Recv draining a part");
+            ud__panic("%s", ud__errbuf);
+        }
+    }
+    UD_FREE(scratch);
+}
+
+/* ---- building messages ------------------------------------------------------------------------
+   A message holds the header, tables and small parts; the parts that go on their own (too
+   large, or past UNIDIST_MPI_MESSAGE_MAX for one message) are listed with the object that
+   keeps them alive, and sent right after the message, in order. */
 typedef struct ud__wbuf {
     char *p;
     size_t len, cap;
+    size_t inl;               /* inline part bytes so far */
+    ud_part *sep;             /* parts to send after the message */
+    ud__obj **pins;
+    int nsep, capsep;
     int oom;
 } ud__wbuf;
 
@@ -338,9 +386,7 @@ static void ud__wb_add(ud__wbuf *b, const void *src, size_t n) {
 
 static ud__hdr *ud__wb_start(ud__wbuf *b, int op) {
     ud__hdr *h;
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->oom = 0;
+    memset(b, 0, sizeof *b);
     if (!(h = (ud__hdr *)ud__wb_grow(b, sizeof(ud__hdr)))) return NULL;
     memset(h, 0, sizeof *h);
     h->magic = UD__MAGIC;
@@ -350,38 +396,85 @@ static ud__hdr *ud__wb_start(ud__wbuf *b, int op) {
     return h;
 }
 
-static int ud__part_inline(size_t size) { return size <= (size_t)ud__rt.cfg.mpi_inline_max; }
-
-/* The part table and the inline parts of an object; large parts are sent after the message. */
-static void ud__wb_obj(ud__wbuf *b, const ud_part *parts, int nparts) {
-    int k;
-    for (k = 0; k < nparts; k++) {
-        ud__wpart w;
-        w.size = parts[k].size;
-        w.sum = ud__rt.cfg.checksum ? XXH3_64bits(parts[k].data, parts[k].size) : 0;
-        ud__wb_add(b, &w, sizeof w);
+/* Lists a part to send after the message; pin keeps it alive (NULL: copy it first, since the
+   caller's buffer may change as soon as the call returns). */
+static void ud__wb_separate(ud__wbuf *b, const ud_part *part, ud__obj *pin) {
+    if (b->nsep == b->capsep) {
+        int cap = b->capsep ? 2 * b->capsep : 4;
+        ud_part *p = (ud_part *)ud__realloc(b->sep, (size_t)b->capsep * sizeof *p, (size_t)cap * sizeof *p);
+        ud__obj **q;
+        if (p) b->sep = p;
+        q = p ? (ud__obj **)ud__realloc(b->pins, (size_t)b->capsep * sizeof *q, (size_t)cap * sizeof *q) : NULL;
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->pins = q;
+        b->capsep = cap;
     }
-    for (k = 0; k < nparts; k++)
-        if (ud__part_inline(parts[k].size)) ud__wb_add(b, parts[k].data, parts[k].size);
+    if (pin) {
+        pin->refs++;
+        b->sep[b->nsep] = *part;
+    } else {
+        if (!(pin = ud__obj_copy(part, 1))) {
+            b->oom = 1;
+            return;
+        }
+        b->sep[b->nsep] = pin->parts[0];
+    }
+    b->pins[b->nsep++] = pin;
 }
 
-static ud_status ud__isend_large_parts(const ud_part *parts, int nparts, ud__obj *pin, int dst) {
+/* The part table of an object and its inline parts. */
+static void ud__wb_obj(ud__wbuf *b, const ud_part *parts, int nparts, ud__obj *pin) {
+    ud__wpart *tab = (ud__wpart *)ud__wb_grow(b, (size_t)nparts * sizeof *tab);
+    size_t at = tab ? (size_t)((char *)tab - b->p) : 0; /* tab moves as b grows */
+    int k;
+    for (k = 0; k < nparts && tab; k++) {
+        ud__wpart *w = (ud__wpart *)(b->p + at) + k;
+        size_t size = parts[k].size;
+        w->size = size;
+        w->sum = ud__rt.cfg.checksum ? XXH3_64bits(parts[k].data, size) : 0;
+        w->reserved = 0;
+        w->inl = size <= (size_t)ud__rt.cfg.mpi_inline_max &&
+                 b->inl + size <= (size_t)ud__rt.cfg.mpi_message_max;
+        if (w->inl) {
+            b->inl += size;
+            ud__wb_add(b, parts[k].data, size);
+        } else {
+            ud__wb_separate(b, &parts[k], pin);
+        }
+    }
+}
+
+static void ud__wb_release(ud__wbuf *b) {
+    int k;
+    for (k = 0; k < b->nsep; k++) ud__obj_release(b->pins[k]);
+    ud__free(b->sep, (size_t)b->capsep * sizeof *b->sep);
+    ud__free(b->pins, (size_t)b->capsep * sizeof *b->pins);
+}
+
+/* Sends the message in b (consumed) to dst, then its separate parts. Once the message is out,
+   a part that cannot follow would leave dst waiting for ever: that is fatal. */
+static ud_status ud__wb_send(ud__wbuf *b, int dst) {
     ud_status st;
     int k;
-    for (k = 0; k < nparts; k++)
-        if (!ud__part_inline(parts[k].size) && (st = ud__isend_part(&parts[k], pin, dst)) != UD_OK)
-            return st;
-    return UD_OK;
-}
-
-/* Sends the message in b (consumed) to dst. */
-static ud_status ud__wb_send(ud__wbuf *b, int dst) {
     if (b->oom) {
         ud__free(b->p, b->cap);
+        ud__wb_release(b);
         return ud__fail(UD_ERR_NOMEM, "send of an operation to rank %d: out of memory", dst);
     }
     ((ud__hdr *)b->p)->length = b->len;
-    return ud__isend(b->p, b->len, dst, UD__TAG_OP, b->p, b->cap, NULL);
+    if ((st = ud__isend(b->p, b->len, dst, UD__TAG_OP, b->p, b->cap, NULL)) != UD_OK) {
+        ud__wb_release(b);
+        return st;
+    }
+    ud__m.sep_sent += b->nsep;
+    for (k = 0; k < b->nsep; k++)
+        if (ud__isend_part(&b->sep[k], b->pins[k], dst) != UD_OK)
+            ud__panic("a part could not follow its message to rank %d: %s", dst, ud__errbuf);
+    ud__wb_release(b);
+    return UD_OK;
 }
 
 /* A header-only operation. */
@@ -421,6 +514,7 @@ static int ud__try_recv(int src, const ud__hdr **out, int *from) {
     UD__MPI_MUST(MPI_Iprobe(src, UD__TAG_OP, ud__m.comm, &flag, &s));
     if (!flag) return 0;
     UD__MPI_MUST(MPI_Get_count(&s, MPI_BYTE, &n));
+    if (n == MPI_UNDEFINED || n < 0) n = 0; /* received below, then dropped as malformed */
     if ((size_t)n > ud__m.rcap) {
         size_t cap = ud__m.rcap ? ud__m.rcap : 4096;
         char *p;
@@ -474,19 +568,17 @@ static ud__obj *ud__rd_obj(ud__rd *r, int nparts, int src, uint32_t flags, ud_st
     for (k = 0; k < nparts; k++) {
         size_t size = (size_t)tab[k].size;
         void *dst = o ? (void *)o->parts[k].data : NULL;
-        if (ud__part_inline(size)) {
+        if (tab[k].inl) {
             const void *at = ud__rd_take(r, size);
             if (!at) {
                 *st = ud__fail(UD_ERR_PROTO, "object from rank %d: part %d cut short", src, k);
                 break;
             }
             if (dst && size) memcpy(dst, at, size);
-        } else {
-            void *tmp = NULL;
-            if (!dst && !(dst = tmp = ud__alloc(size))) /* still drain it, or the stream slips */
-                ud__panic("no memory to receive a part of %zu bytes", size);
+        } else if (dst) {
             if (ud__recv_part(dst, size, src) != UD_OK) ud__panic("%s", ud__errbuf);
-            ud__free(tmp, size);
+        } else {
+            ud__drain_part(size, src); /* no room for it: take it off the wire all the same */
         }
         if (o && (flags & UD__F_CHECKSUM) && *st == UD_OK &&
             XXH3_64bits(o->parts[k].data, size) != tab[k].sum)
@@ -512,47 +604,27 @@ typedef struct ud__wobj {
 
 typedef struct ud__batch {
     ud__wbuf w;
-    ud__obj **objs;           /* whose large parts follow */
-    int n, cap;
+    int n;
 } ud__batch;
 
 static void ud__batch_start(ud__batch *b, int64_t owner) {
     if (ud__wb_start(&b->w, UD__OP_PUT_DATA)) ((ud__hdr *)b->w.p)->a = owner;
-    b->objs = NULL;
-    b->n = b->cap = 0;
+    b->n = 0;
 }
 
 static void ud__batch_add(ud__batch *b, int64_t num, ud__obj *o) {
     ud__wobj wo;
-    if (b->n == b->cap) {
-        int cap = b->cap ? 2 * b->cap : 8;
-        ud__obj **p = (ud__obj **)ud__realloc(b->objs, (size_t)b->cap * sizeof *p, (size_t)cap * sizeof *p);
-        if (!p) {
-            b->w.oom = 1;
-            return;
-        }
-        b->objs = p;
-        b->cap = cap;
-    }
-    b->objs[b->n++] = o;
-    o->refs++; /* until the batch is out, whatever happens to its entry */
     wo.num = num;
     wo.status = o->status;
     wo.nparts = o->nparts;
     ud__wb_add(&b->w, &wo, sizeof wo);
-    ud__wb_obj(&b->w, o->parts, o->nparts);
+    ud__wb_obj(&b->w, o->parts, o->nparts, o);
+    b->n++;
 }
 
 static ud_status ud__batch_send(ud__batch *b, int dst) {
-    ud_status st;
-    int i;
     if (!b->w.oom && b->w.p) ((ud__hdr *)b->w.p)->count = b->n;
-    st = ud__wb_send(&b->w, dst);
-    for (i = 0; i < b->n && st == UD_OK; i++)
-        st = ud__isend_large_parts(b->objs[i]->parts, b->objs[i]->nparts, b->objs[i], dst);
-    for (i = 0; i < b->n; i++) ud__obj_release(b->objs[i]);
-    ud__free(b->objs, (size_t)b->cap * sizeof *b->objs);
-    return st;
+    return ud__wb_send(&b->w, dst);
 }
 
 static ud_status ud__send_obj(int dst, ud_ref ref, ud__obj *o) {
@@ -594,6 +666,7 @@ static int ud__rd_next_obj(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud
 }
 
 /* ---- roles and counts ---------------------------------------------------------------------- */
+#define UD__MAX_RESULTS (1 << 20) /* num_returns a task message may ask for */
 #define UD__ROOT 0
 #define UD__MONITOR 1
 #define UD__FIRST_WORKER 2
@@ -615,7 +688,7 @@ typedef struct ud__rent {
 
 static struct ud__root {
     ud__map map;
-    int64_t next_num;
+    int64_t next_num;         /* numbers are k * size + owner: the owner is part of the number */
     uint64_t seq;
     int next_worker;
     int64_t submitted;
@@ -648,7 +721,7 @@ static ud_status ud__root_lookup(const char *op, ud_ref r, ud__rent **out) {
     }
     ud__ref_text(r, text, sizeof text);
     if (r.owner >= 0 && r.owner < ud__m.size && r.owner != UD__MONITOR && r.num > 0 &&
-        r.num < ud__root.next_num)
+        r.num % ud__m.size == r.owner && r.num / ud__m.size < ud__root.next_num)
         return ud__fail(UD_ERR_FREED, "%s: ref %s was freed", op, text);
     return ud__fail(UD_ERR_NOREF, "%s: ref %s was never issued", op, text);
 }
@@ -658,7 +731,7 @@ static ud_status ud__mpi_put(const ud_part *parts, int nparts, ud_ref *out) {
     ud_ref ref;
     if (!o) return ud__fail(UD_ERR_NOMEM, "put: out of memory");
     ref.owner = UD__ROOT;
-    ref.num = ud__root.next_num++;
+    ref.num = ud__root.next_num++ * ud__m.size + UD__ROOT;
     if (!ud__root_new(ref, o)) {
         ud__obj_release(o);
         return ud__fail(UD_ERR_NOMEM, "put: out of memory");
@@ -668,18 +741,26 @@ static ud_status ud__mpi_put(const ud_part *parts, int nparts, ud_ref *out) {
     return UD_OK;
 }
 
-/* Waits for the next operation addressed to the root; everything the root receives is an
-   answer to something it asked. */
-static ud_status ud__root_recv(const ud__hdr **h, int *from) {
+static int ud__root_take_data(const ud__hdr *h, int from);
+
+/* Waits for the next answer of kind op. Data (PUT_DATA) is stored whenever it comes, whoever
+   asked, so that a reply to an earlier call that failed never misaligns the stream; other
+   unexpected operations are logged and dropped (none carries parts). */
+static ud_status ud__root_recv(int op, const ud__hdr **h, int *from) {
+    unsigned polls = 0;
     for (;;) {
         int got = ud__try_recv(MPI_ANY_SOURCE, h, from);
         if (got > 0) {
             ud__busy();
-            return UD_OK;
+            if ((*h)->op == op) return UD_OK;
+            if ((*h)->op == UD__OP_PUT_DATA) ud__root_take_data(*h, *from);
+            else ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d",
+                         ud__op_name((*h)->op), *from);
+            continue;
         }
-        if (got < 0) return ud__fail(UD_ERR_PROTO, "root: a malformed reply arrived");
+        if (got < 0) return ud__fail(UD_ERR_PROTO, "root: a malformed message arrived");
         /* testing every send costs O(sends): do it now and then while waiting */
-        if ((ud__m.spins & 63) == 0 && ud__async_progress()) continue;
+        if ((++polls & 63) == 0 && ud__async_progress()) continue;
         ud__idle();
     }
 }
@@ -692,7 +773,7 @@ static int ud__root_take_data(const ud__hdr *h, int from) {
     int i, filled = 0;
     for (i = 0; i < h->count && !r.bad && ud__rd_next_obj(&r, h, from, &ref, &o); i++) {
         ud__rent *e = (ud__rent *)ud__map_get(&ud__root.map, ref);
-        if (!e || e->obj) { /* not asked for: the stream is whole, nothing to keep */
+        if (!e || e->obj || !e->fetching) { /* not asked for: the stream is whole, nothing to keep */
             ud__log(UD_LOG_WARN, "root: unexpected PUT_DATA of %lld:%lld from rank %d",
                     (long long)ref.owner, (long long)ref.num, from);
             ud__obj_release(o);
@@ -735,26 +816,28 @@ static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
 static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
     ud__rent *small[16], **ents = n <= 16 ? small : (ud__rent **)ud__alloc((size_t)n * sizeof *ents);
     ud_status st = UD_OK, first = UD_OK;
-    int i, missing = 0;
+    int i, missing = 0, asked = 0;
     if (!ents) return ud__fail(UD_ERR_NOMEM, "get: out of memory");
     for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("get", refs[i], &ents[i]);
-    if (st == UD_OK) st = ud__root_ask(ents, n, &missing);
-    while (st == UD_OK && missing > 0) {
-        const ud__hdr *h;
-        int from;
-        if ((st = ud__root_recv(&h, &from)) != UD_OK) break;
-        if (h->op != UD__OP_PUT_DATA) {
-            st = ud__fail(UD_ERR_PROTO, "get: rank %d answered with %s", from, ud__op_name(h->op));
-            break;
+    if (st == UD_OK && (st = ud__root_ask(ents, n, &missing)) == UD_OK) asked = 1;
+    for (i = 0; st == UD_OK && i < n; i++) { /* every answer moves i on as far as it can */
+        while (!ents[i]->obj && st == UD_OK) {
+            const ud__hdr *h;
+            int from;
+            if ((st = ud__root_recv(UD__OP_PUT_DATA, &h, &from)) == UD_OK) ud__root_take_data(h, from);
         }
-        missing -= ud__root_take_data(h, from);
     }
+    if (st != UD_OK && asked) /* a later call asks again for what did not come */
+        for (i = 0; i < n; i++)
+            if (!ents[i]->obj) ents[i]->fetching = 0;
+    (void)missing;
     for (i = 0; i < n && st == UD_OK; i++) {
         ud__obj_view(ents[i]->obj, &out[i]);
         if (out[i].status != UD_OK && first == UD_OK) {
             char text[48];
             ud__ref_text(refs[i], text, sizeof text);
-            first = ud__fail(out[i].status, "get: ref %s failed: %s", text, (const char *)out[i].data);
+            first = ud__fail(out[i].status, "get: ref %s failed: %.*s", text, (int)out[i].size,
+                             (const char *)out[i].data);
         }
     }
     if (ents != small) ud__free(ents, (size_t)n * sizeof *ents);
@@ -782,7 +865,7 @@ static ud_status ud__root_route_args(const ud_arg *args, int nargs, ud__rent **e
     return UD_OK;
 }
 
-/* EXECUTE: a = function id, b = the first result's number (results are numbered in a row),
+/* EXECUTE: a = function id, b = the first result's number (the others follow every size-th),
    count = arguments, aux = results. Each argument: kind, then owner and number (a ref) or an
    object of one part (an inline value). */
 static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
@@ -792,8 +875,10 @@ static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs,
     ud__wbuf w;
     ud__hdr *h;
     int i, worker;
-    int64_t first;
+    int64_t first, sep_before;
     if (!ents) return ud__fail(UD_ERR_NOMEM, "remote: out of memory");
+    if (nret > UD__MAX_RESULTS)
+        st = ud__fail(UD_ERR_ARG, "remote '%s': num_returns %d is more than %d", fn->name, nret, UD__MAX_RESULTS);
     for (i = 0; i < nargs && st == UD_OK; i++) {
         ents[i] = NULL;
         if (args[i].kind == UD_ARG_REF && (st = ud__root_lookup("", args[i].ref, &ents[i])) != UD_OK)
@@ -803,7 +888,8 @@ static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs,
         st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
     if (st != UD_OK) goto done;
     worker = ud__schedule_rank();
-    first = ud__root.next_num;
+    sep_before = ud__m.sep_sent;
+    first = ud__root.next_num * ud__m.size + worker; /* then every size-th number */
     if ((st = ud__root_route_args(args, nargs, ents, worker)) != UD_OK) goto done;
     if (!(h = ud__wb_start(&w, UD__OP_EXECUTE))) {
         st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
@@ -823,25 +909,17 @@ static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs,
             ud_part p;
             p.data = args[i].data;
             p.size = args[i].size;
-            ud__wb_obj(&w, &p, 1);
+            ud__wb_obj(&w, &p, 1, NULL); /* a large value is copied, then sent on its own */
         }
     }
     if ((st = ud__wb_send(&w, worker)) != UD_OK) goto done;
-    for (i = 0; i < nargs && st == UD_OK; i++) { /* large inline values: copied, then sent */
-        ud__obj *copy;
-        ud_part p;
-        if (args[i].kind != UD_ARG_VAL || ud__part_inline(args[i].size)) continue;
-        p.data = args[i].data;
-        p.size = args[i].size;
-        if (!(copy = ud__obj_copy(&p, 1))) ud__panic("remote: no memory to send an argument");
-        st = ud__isend_part(&copy->parts[0], copy, worker);
-        ud__obj_release(copy); /* the sends hold it now */
-    }
-    if (st != UD_OK) ud__panic("remote: %s (the task message is already out)", ud__errbuf);
+    /* Large parts move only while the root is inside MPI (MPICH without single copy): finish
+       them here, so that the task can start while the driver does other work. */
+    if (ud__m.sep_sent != sep_before) ud__async_drain();
     ud__root.next_num += nret;
     for (i = 0; i < nret; i++) {
         outs[i].owner = worker;
-        outs[i].num = first + i;
+        outs[i].num = first + (int64_t)i * ud__m.size;
         if (!ud__root_new(outs[i], NULL)) ud__panic("remote: out of memory after the task was sent");
     }
     ud__root.submitted++;
@@ -865,8 +943,10 @@ static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double
     if (!ents) return ud__fail(UD_ERR_NOMEM, "wait: out of memory");
     for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("wait", refs[i], &ents[i]);
     if (st != UD_OK) goto out;
+    /* The root's own puts were done before any task; a task's result is ordered by the
+       monitor, even when the root has fetched it, so that the first completed comes first. */
     for (i = 0; i < n; i++)
-        if (ents[i]->obj) { done[nlocal].seq = ents[i]->seq; done[nlocal++].idx = i; }
+        if (ents[i]->ref.owner == UD__ROOT) { done[nlocal].seq = ents[i]->seq; done[nlocal++].idx = i; }
     qsort(done, (size_t)nlocal, sizeof *done, ud__done_cmp);
     for (i = 0; i < nlocal && i < num_returns; i++) ready[i] = done[i].idx;
     *nready = i;
@@ -879,7 +959,7 @@ static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double
     h->c = timeout < 0 ? -1 : (int64_t)(timeout * 1e6);
     for (i = 0; i < n; i++) {
         ud__wref r;
-        if (ents[i]->obj) continue;
+        if (ents[i]->ref.owner == UD__ROOT) continue;
         r.owner = refs[i].owner;
         r.num = refs[i].num;
         r.n = i;
@@ -893,11 +973,7 @@ static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double
         const int32_t *idx;
         ud__rd r;
         int from, k;
-        if ((st = ud__root_recv(&rh, &from)) != UD_OK) goto out;
-        if (rh->op != UD__OP_WAIT) {
-            st = ud__fail(UD_ERR_PROTO, "wait: rank %d answered with %s", from, ud__op_name(rh->op));
-            goto out;
-        }
+        if ((st = ud__root_recv(UD__OP_WAIT, &rh, &from)) != UD_OK) goto out;
         r = ud__payload(rh);
         idx = (const int32_t *)ud__rd_take(&r, (size_t)rh->count * sizeof *idx);
         if (!idx || rh->count > num_returns - nlocal) {
@@ -1021,6 +1097,7 @@ static struct ud__worker {
     ud__wt *head, *tail;      /* tasks whose data is here */
     int64_t *done;            /* TASK_DONE batch: (first number, results) pairs */
     int ndone, capdone;
+    double done_since;        /* when the oldest record of the batch was made */
     int stop;
 } ud__wk;
 
@@ -1045,6 +1122,18 @@ static void ud__wk_maybe_delete(ud__went *e) {
     ud__free(e, sizeof *e);
 }
 
+/* Parked tasks are pushed at the head; reversed, they wake first come, first served. */
+static ud__wdep *ud__deps_fifo(ud__wdep *d) {
+    ud__wdep *out = NULL;
+    while (d) {
+        ud__wdep *next = d->next;
+        d->next = out;
+        out = d;
+        d = next;
+    }
+    return out;
+}
+
 static void ud__wk_ready(ud__wt *t) {
     t->next = NULL;
     if (ud__wk.tail) ud__wk.tail->next = t;
@@ -1066,7 +1155,7 @@ static void ud__wk_arrived(ud__went *e, ud__obj *o) {
     }
     e->obj = o;
     e->requested = 0;
-    for (d = e->waiters; d; d = d->next)
+    for (d = ud__deps_fifo(e->waiters); d; d = d->next) /* in the order they were submitted */
         if (--d->task->npending == 0) ud__wk_ready(d->task);
     e->waiters = NULL;
     while (e->requests) {
@@ -1125,7 +1214,14 @@ static void ud__wk_bad_task(ud__wt *t, int from, const char *why) {
 }
 
 static void ud__wk_execute(const ud__hdr *h, int from) {
-    ud__wt *t = ud__wk_task_alloc(h->count, h->aux);
+    ud__wt *t;
+    /* each argument takes 8 bytes or more of the payload; results are bounded */
+    if ((uint64_t)h->count * 8 > h->length - sizeof *h || h->aux > UD__MAX_RESULTS || h->b <= 0) {
+        ud__log(UD_LOG_ERROR, "worker: dropped an EXECUTE with %d arguments and %d results from rank %d",
+                h->count, h->aux, from);
+        return;
+    }
+    t = ud__wk_task_alloc(h->count, h->aux);
     ud__rd r = ud__payload(h);
     int i;
     t->fn = ud__find_fn((ud_func)h->a);
@@ -1157,7 +1253,7 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
     for (i = 0; i < t->nret; i++) {
         ud_ref o;
         o.owner = ud__m.rank;
-        o.num = h->b + i;
+        o.num = h->b + (int64_t)i * ud__m.size;
         t->outent[i] = ud__wk_entry(o);
         t->outent[i]->holds++; /* until this task has produced it */
     }
@@ -1179,11 +1275,13 @@ static void ud__wk_record_done(const ud__wt *t) {
         ud__wk.done = p;
         ud__wk.capdone = cap;
     }
+    if (!ud__wk.ndone) ud__wk.done_since = ud__now();
     ud__wk.done[ud__wk.ndone++] = t->nret ? t->outent[0]->ref.num : 0;
     ud__wk.done[ud__wk.ndone++] = t->nret;
 }
 
-/* TASK_DONE to the monitor: count = tasks, then (first number, results) for each. */
+/* TASK_DONE to the monitor: count = tasks, then (first number, results) for each; the results
+   are numbered every size-th from the first. */
 static void ud__wk_flush_done(void) {
     ud__wbuf w;
     ud__hdr *h;
@@ -1249,6 +1347,7 @@ static void ud__wk_get(const ud__hdr *h, int from) {
         ud__went *e;
         ref.owner = ud__m.rank;
         ref.num = nums[i];
+        if (ref.num <= 0) continue; /* 0 is the map's empty key; no ref has it */
         e = ud__wk_entry(ref); /* a GET may come before the EXECUTE that makes the data */
         if (e->obj) {
             ud__batch_add(&b, ref.num, e->obj);
@@ -1289,7 +1388,21 @@ static void ud__wk_cleanup(const ud__hdr *h) {
     }
 }
 
+/* Which rank may send an operation: the root drives, workers only ask for and send data. */
+static int ud__sender_ok(int op, int from) {
+    switch (op) {
+    case UD__OP_GET: case UD__OP_PUT_DATA: return from == UD__ROOT || from >= UD__FIRST_WORKER;
+    case UD__OP_TASK_DONE: return from >= UD__FIRST_WORKER;
+    case UD__OP_READY_TO_SHUTDOWN: return from == UD__MONITOR;
+    default: return from == UD__ROOT;
+    }
+}
+
 static void ud__wk_handle(const ud__hdr *h, int from) {
+    if (!ud__sender_ok(h->op, from)) {
+        ud__log(UD_LOG_ERROR, "worker: dropped %s from rank %d", ud__op_name(h->op), from);
+        return;
+    }
     switch (h->op) {
     case UD__OP_EXECUTE: ud__wk_execute(h, from); break;
     case UD__OP_GET: ud__wk_get(h, from); break;
@@ -1347,7 +1460,9 @@ static void ud__worker_loop(void) {
             ud__wk_run(t);
             events++;
         }
-        if (!ud__wk.head) ud__wk_flush_done(); /* batch under load, answer at once when idle */
+        /* batch under load, but tell the monitor at once when idle, or within a millisecond,
+           so that a wait never lags behind long tasks */
+        if (ud__wk.ndone && (!ud__wk.head || ud__now() - ud__wk.done_since > 1e-3)) ud__wk_flush_done();
         events += ud__async_progress();
         if (events) ud__busy();
         else ud__idle();
@@ -1359,6 +1474,11 @@ static void ud__worker_loop(void) {
 /* ---- the monitor ------------------------------------------------------------------------------
    Counts finished tasks, answers waits in the order tasks finished (a failed task is done too)
    and tells the root when every submitted task has finished, so shutdown loses nothing. */
+/* The root's CLEANUP and a worker's TASK_DONE come from different ranks, in either order: a
+   ref cleaned before the monitor heard it was done leaves a tombstone, which its TASK_DONE
+   then removes, so the map holds only live refs. */
+#define UD__TOMBSTONE ((void *)UINTPTR_MAX)
+
 typedef struct ud__mwait {
     int rank, need, n;
     size_t bytes;             /* of refs */
@@ -1373,6 +1493,8 @@ static struct ud__monitor {
     int64_t ntasks, target;
     int shutdown_asked;
     ud__mwait *waits;
+    int dirty;                /* tasks finished since the waits were last checked */
+    double next_deadline;     /* the earliest deadline of a pending wait (0: none) */
     int stop;
 } ud__mon;
 
@@ -1389,7 +1511,7 @@ static int ud__mon_try_answer(ud__mwait *w, int force_timeout) {
         void *v;
         r.owner = w->refs[i].owner;
         r.num = w->refs[i].num;
-        if ((v = ud__map_get(&ud__mon.done, r)) != NULL) {
+        if ((v = ud__map_get(&ud__mon.done, r)) != NULL && v != UD__TOMBSTONE) {
             d[count].seq = (uint64_t)(uintptr_t)v;
             d[count++].idx = (int)w->refs[i].n;
         }
@@ -1412,8 +1534,12 @@ static int ud__mon_try_answer(ud__mwait *w, int force_timeout) {
     return 1;
 }
 
+/* Checks the pending waits, only when a task has finished or a deadline has passed. */
 static void ud__mon_check_waits(void) {
     ud__mwait **p = &ud__mon.waits;
+    if (!ud__mon.dirty && (ud__mon.next_deadline <= 0 || ud__now() < ud__mon.next_deadline)) return;
+    ud__mon.dirty = 0;
+    ud__mon.next_deadline = 0;
     while (*p) {
         ud__mwait *w = *p;
         if (ud__mon_try_answer(w, 0)) {
@@ -1421,6 +1547,8 @@ static void ud__mon_check_waits(void) {
             ud__free(w->refs, w->bytes);
             ud__free(w, sizeof *w);
         } else {
+            if (w->deadline >= 0 && (ud__mon.next_deadline <= 0 || w->deadline < ud__mon.next_deadline))
+                ud__mon.next_deadline = w->deadline;
             p = &w->next;
         }
     }
@@ -1433,25 +1561,34 @@ static void ud__mon_check_shutdown(void) {
     ud__mon.shutdown_asked = 0;
 }
 
+
 static void ud__mon_task_done(const ud__hdr *h, int from) {
     ud__rd r = ud__payload(h);
     const int64_t *rec = (const int64_t *)ud__rd_take(&r, (size_t)h->count * 2 * sizeof(int64_t));
     int i, k;
-    if (!rec) {
+    if (!rec || from < UD__FIRST_WORKER) {
         ud__log(UD_LOG_ERROR, "monitor: dropped a malformed TASK_DONE from rank %d", from);
         return;
     }
     for (i = 0; i < h->count; i++) {
+        if (rec[2 * i + 1] < 0 || rec[2 * i + 1] > UD__MAX_RESULTS ||
+            (rec[2 * i + 1] > 0 && rec[2 * i] <= 0)) {
+            ud__log(UD_LOG_ERROR, "monitor: dropped a bad TASK_DONE record from rank %d", from);
+            continue;
+        }
         for (k = 0; k < rec[2 * i + 1]; k++) {
             ud_ref ref;
+            void *v;
             ref.owner = from;
-            ref.num = rec[2 * i] + k;
-            if (ud__map_get(&ud__mon.done, ref)) continue;
+            ref.num = rec[2 * i] + (int64_t)k * ud__m.size;
+            if ((v = ud__map_get(&ud__mon.done, ref)) == UD__TOMBSTONE) ud__map_del(&ud__mon.done, ref);
+            if (v) continue;
             if (!ud__map_reserve(&ud__mon.done, 1)) ud__panic("monitor: out of memory");
             ud__map_put(&ud__mon.done, ref, (void *)(uintptr_t)++ud__mon.seq);
         }
         ud__mon.ntasks++;
     }
+    ud__mon.dirty = 1;
 }
 
 static void ud__mon_wait(const ud__hdr *h, int from) {
@@ -1472,6 +1609,7 @@ static void ud__mon_wait(const ud__hdr *h, int from) {
     }
     w->next = ud__mon.waits;
     ud__mon.waits = w;
+    ud__mon.dirty = 1; /* answer it at once if it can be */
 }
 
 static void ud__mon_cleanup(const ud__hdr *h) {
@@ -1482,11 +1620,19 @@ static void ud__mon_cleanup(const ud__hdr *h) {
         ud_ref ref;
         ref.owner = refs[i].owner;
         ref.num = refs[i].num;
-        ud__map_del(&ud__mon.done, ref);
+        if (ref.owner < UD__FIRST_WORKER || ref.owner >= ud__m.size || ref.num <= 0) continue;
+        if (!ud__map_del(&ud__mon.done, ref)) { /* its TASK_DONE is still on the way */
+            if (!ud__map_reserve(&ud__mon.done, 1)) ud__panic("monitor: out of memory");
+            ud__map_put(&ud__mon.done, ref, UD__TOMBSTONE);
+        }
     }
 }
 
 static void ud__mon_handle(const ud__hdr *h, int from) {
+    if (!ud__sender_ok(h->op, from)) {
+        ud__log(UD_LOG_ERROR, "monitor: dropped %s from rank %d", ud__op_name(h->op), from);
+        return;
+    }
     switch (h->op) {
     case UD__OP_TASK_DONE: ud__mon_task_done(h, from); break;
     case UD__OP_WAIT: ud__mon_wait(h, from); break;
@@ -1559,6 +1705,9 @@ static ud_status ud__mpi_ensure_init(void) {
     if ((rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided)) != MPI_SUCCESS)
         return ud__mpi_fail(rc, "MPI_Init_thread");
     ud__m.owns_mpi = 1;
+    if (provided < MPI_THREAD_SERIALIZED)
+        ud__log(UD_LOG_WARN, "MPI gives thread level %d, not MPI_THREAD_SERIALIZED: call the API "
+                "from the thread that called ud_init", provided);
     return UD_OK;
 }
 
@@ -1725,6 +1874,7 @@ static ud_status ud__mpi_start(ud_role *role) {
     MPI_Comm_size(ud__m.comm, &ud__m.size);
     ud__rt.rank = ud__m.rank;
     ud__abort_hook = ud__mpi_abort;
+    ud__idle_setup();
     if (ud__m.size < 3)
         st = ud__fail(UD_ERR_CONFIG, "init: the MPI backend needs 3 or more ranks (root, monitor, "
                       "workers); this communicator has %d", ud__m.size);
@@ -1761,8 +1911,7 @@ static ud_status ud__mpi_stop(void) {
     if ((st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0)) == UD_OK) {
         const ud__hdr *h;
         int from;
-        while ((st = ud__root_recv(&h, &from)) == UD_OK && h->op != UD__OP_READY_TO_SHUTDOWN)
-            ud__log(UD_LOG_WARN, "shutdown: ignored %s from rank %d", ud__op_name(h->op), from);
+        st = ud__root_recv(UD__OP_READY_TO_SHUTDOWN, &h, &from);
     }
     for (r = UD__MONITOR; r < ud__m.size; r++)
         if (ud__send_op(r, UD__OP_CANCEL, 0, 0, 0, 0) != UD_OK && st == UD_OK) st = UD_ERR_MPI;
