@@ -179,7 +179,7 @@ check_left_behind() {   # tag bin
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1   # more ranks than cores
 mpi_variant() {
-    local name=$1 mpi=$2 ranks=$3 kind=$4 extra=${5:-}
+    local name=$1 mpi=$2 ranks=$3 kind=$4 extra="${5:-} -DUT_MPI"
     if ! command -v "mpicc.$mpi" >/dev/null || ! command -v "mpiexec.$mpi" >/dev/null; then
         fail "$name" "mpicc.$mpi or mpiexec.$mpi is not installed (run .ci/setup)"
         return
