@@ -4,7 +4,7 @@
 #   make demo          build examples/mapreduce.c with MPI and run it on 4 ranks
 #   make demo-threads  the same example on the threads backend
 #   make test          the whole suite (tests/run.sh; VARIANTS=..., TESTS=... select parts)
-#   make bench         build bench/bench.c with -O2 -DNDEBUG and run it
+#   make bench         bench/bench.c for the threads backend, then for MPI on 4 ranks
 #   make amalgamate    write the single-file header build/single/unidist.h
 #   make check-single  fail when build/single/unidist.h is older than the modules
 #   make readme        regenerate README.md's configuration table
@@ -43,9 +43,13 @@ demo-threads: setup
 test: setup
 	CC="$(CC)" bash tests/run.sh
 
+# The threads backend's figures, then the MPI backend's on 4 ranks, each beside baselines
+# measured in the same run (memcpy, a condition-variable hand-off, raw MPI ping-pong and
+# bandwidth over the same ranks).
 bench: setup
-	@$(MAKE) --no-print-directory $(BUILD)/bench
-	./$(BUILD)/bench
+	@$(MAKE) --no-print-directory $(BUILD)/bench $(BUILD)/bench_mpi
+	./$(BUILD)/bench $(BUILD)/bench.json
+	BENCH_OUT=$(BUILD)/bench_mpi.json $(MPIEXEC) -n 4 ./$(BUILD)/bench_mpi
 
 $(BUILD)/mapreduce: examples/mapreduce.c $(HEADERS)
 	@mkdir -p $(@D)
@@ -54,6 +58,10 @@ $(BUILD)/mapreduce: examples/mapreduce.c $(HEADERS)
 $(BUILD)/mapreduce_mpi: examples/mapreduce.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(MPICC) $(ALL_CFLAGS) -DWITH_MPI -o $@ $<
+
+$(BUILD)/bench_mpi: bench/bench.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(MPICC) -std=gnu11 -O2 -g -DNDEBUG $(WARNINGS) -I. -DBENCH_MPI -o $@ $<
 
 $(BUILD)/bench: bench/bench.c $(HEADERS)
 	@mkdir -p $(@D)

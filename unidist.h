@@ -132,7 +132,7 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #define UD_SPIN_US 0
 #endif
 #ifndef UD_MPI_BACKOFF
-#define UD_MPI_BACKOFF 250
+#define UD_MPI_BACKOFF 1000
 #endif
 #ifndef UD_MPI_GC_THRESHOLD
 #define UD_MPI_GC_THRESHOLD 1000

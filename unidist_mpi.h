@@ -186,11 +186,15 @@ static void ud__busy(void) {
 static void ud__idle(void) {
     struct timespec ts;
     long cap = (long)ud__rt.cfg.mpi_backoff * 1000;
+    double idle;
     if (ud__m.spins++ == 0) ud__m.idle_since = ud__now();
     if (cap == 0) return;
-    if ((ud__m.spins & 7) != 0 || ud__now() - ud__m.idle_since < UD_MPI_SPIN_WINDOW ||
-        (ud__m.nreqs > 0 && ud__now() - ud__m.idle_since < 50 * UD_MPI_SPIN_WINDOW)) {
-        sched_yield(); /* sends in flight progress only while we poll: stay close */
+    idle = ud__now() - ud__m.idle_since;
+    /* Hot: poll and yield, a peer on this core may be the one to answer (and sends progress
+       only as we poll); in the first 10 ms of quiet, sleep one poll in eight; then every poll. */
+    if (idle < UD_MPI_SPIN_WINDOW || (ud__m.nreqs > 0 && idle < 50 * UD_MPI_SPIN_WINDOW) ||
+        ((ud__m.spins & 7) != 0 && idle < 100 * UD_MPI_SPIN_WINDOW)) {
+        sched_yield();
         return;
     }
     ud__m.sleep_ns = ud__m.sleep_ns ? ud__m.sleep_ns * 2 : 1000;

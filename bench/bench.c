@@ -7,16 +7,28 @@
    (figure / baseline, in the same unit) is what the goals are set on. Results go to a table
    on stdout and one JSON line per figure to the output file.
 
-   Environment: BENCH_ONLY=word runs only the benches whose name contains word;
-   BENCH_STRICT=1 makes a missed goal an exit status of 2.
+   The MPI backend: build with mpicc and -DBENCH_MPI, run under mpiexec with 3 or more ranks
+   (4: root, monitor, two workers). The program then initializes MPI itself and measures raw
+   MPI between rank 0 and rank 2 (ping-pong, a stream of small sends, 256 MiB each way) on
+   MPI_COMM_WORLD, before the runtime starts and again after it stopped; in between it hosts
+   the runtime on the same ranks (ud_config.mpi_comm) and measures its figures on the driver.
 
-   Adding figures (e.g. for the MPI backend): write a bench function that calls report(),
-   and add it to the table `benches` at the end, with the backend it applies to.
+   Environment: BENCH_ONLY=word runs only the benches whose name contains word;
+   BENCH_STRICT=1 makes a missed goal an exit status of 2; BENCH_CHURN=n sets the number of
+   tasks of the churn bench (default 1 000 000).
+
+   Adding figures: write a bench function that calls report(), and add it to the table
+   `benches` at the end, with the backend it applies to.
 */
 #define UNIDIST_IMPLEMENTATION
+#ifdef BENCH_MPI
+#include "unidist_mpi.h"
+#else
 #include "unidist.h"
+#endif
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +59,14 @@ static void die(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+#ifdef BENCH_MPI
+    {   /* the other ranks would wait for this one forever */
+        int init = 0, done = 0;
+        MPI_Initialized(&init);
+        MPI_Finalized(&done);
+        if (init && !done) MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+#endif
     exit(1);
 }
 
@@ -128,6 +148,7 @@ typedef struct result {
 #define MAX_RESULTS 64
 static result results[MAX_RESULTS];
 static int nresults;
+static int quiet;   /* no progress lines */
 
 static void report(const char *name, const char *unit, stats fig, const char *baseline,
                    const stats *base, goal_kind goal, double goal_value) {
@@ -140,7 +161,20 @@ static void report(const char *name, const char *unit, stats fig, const char *ba
     r->baseline_value = base ? base->median : 0;
     r->goal = goal;
     r->goal_value = goal_value;
-    fprintf(stderr, "  %s done\n", name);   /* progress, kept off the table */
+    if (!quiet) fprintf(stderr, "  %s done\n", name);   /* progress, kept off the table */
+}
+
+/* Lines printed under the table: what a figure does not show by itself. */
+#define MAX_NOTES 16
+static char notes[MAX_NOTES][200];
+static int nnotes;
+
+static void note(const char *fmt, ...) {
+    va_list ap;
+    if (nnotes == MAX_NOTES) return;
+    va_start(ap, fmt);
+    vsnprintf(notes[nnotes++], sizeof notes[0], fmt, ap);
+    va_end(ap);
 }
 
 static int has_ratio(const result *r) { return r->baseline && r->baseline_value > 0; }
@@ -186,6 +220,7 @@ static int identity_task(ud_task *t) {
 
 /* ---- baselines ----------------------------------------------------------------------------- */
 
+#ifndef BENCH_MPI   /* threads baselines; under MPI the baselines are raw MPI */
 /* A thread hand-off through a mutex and two condition variables; a round trip is two. */
 typedef struct pingpong {
     pthread_mutex_t mu;
@@ -300,8 +335,103 @@ static double queue_throughput(long n) {
     return (double)n / t;
 }
 
+#endif
+
 /* Some goals of the performance issue differ by backend. */
 static int on_threads(void) { return strcmp(ud_backend_name(), "threads") == 0; }
+
+/* ---- other processes: CPU time and peak memory through /proc ------------------------------ */
+
+/* The processes of the runtime: under MPI every rank's (gathered before init; all ranks run on
+   this host), on threads this one. */
+#define MAX_RANKS 64
+static pid_t rank_pid[MAX_RANKS];
+static int nranks = 0;
+
+static void ranks_self(void) {
+    rank_pid[0] = getpid();
+    nranks = 1;
+}
+
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* utime + stime of a process, from /proc/PID/stat (clock ticks); this process's own through
+   getrusage, which is finer. */
+static double cpu_seconds_of(pid_t pid) {
+    char path[64], buf[1024];
+    unsigned long ut = 0, st = 0;
+    if (pid == getpid()) return cpu_seconds();
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) die("cannot read %s: %s", path, strerror(errno));
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');   /* the command name may hold spaces */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        die("cannot parse %s", path);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* A "Vm...:  N kB" line of /proc/PID/status, in KiB. */
+static long proc_status_kib(pid_t pid, const char *key) {
+    char path[64], line[256];
+    long v = -1;
+    size_t klen = strlen(key);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) die("cannot read %s: %s", path, strerror(errno));
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, klen) && line[klen] == ':') {
+            v = strtol(line + klen + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    if (v < 0) die("no %s in %s", key, path);
+    return v;
+}
+
+/* Resets the peak resident size (VmHWM) to the current one; 0 if the kernel refused. */
+static int reset_peak_rss(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)pid);
+    FILE *f = fopen(path, "w");
+    if (!f) return 0;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+/* ---- raw MPI baselines (MPI build) ----------------------------------------------------------
+   Measured between rank 0 and rank 2 on MPI_COMM_WORLD before the runtime starts and again
+   after it stopped (the ranks run the runtime in between); both sets of repetitions are
+   pooled, so slow drift of the machine's load shows in the spread. */
+#ifdef BENCH_MPI
+typedef struct raw_set {
+    double v[2 * MAX_REPS];
+    int n;
+} raw_set;
+
+static raw_set raw_rtt;     /* ns, one 8 B round trip (a repetition: median of many) */
+static raw_set raw_send;    /* ns a message, a stream of 64 B sends */
+static raw_set raw_big;     /* ms, 256 MiB from rank 0 to rank 2 and back */
+
+static double as_is(double v) { return v; }
+static double half(double v) { return v / 2; }
+static double per_second(double ns) { return 1e9 / ns; }
+static double oneway_us(double ms) { return ms / 2 * 1e3; }
+static double gb_per_s(double ms) { return 2.0 * (double)((size_t)256 << 20) / (ms * 1e-3) / 1e9; }
+
+static stats raw_stats(const raw_set *s, double (*f)(double)) {
+    double v[2 * MAX_REPS];
+    for (int i = 0; i < s->n; i++) v[i] = f(s->v[i]);
+    return summarize(v, s->n);
+}
+#endif
 
 /* ---- (a) task throughput ------------------------------------------------------------------- */
 
@@ -310,47 +440,113 @@ static int on_threads(void) { return strcmp(ud_backend_name(), "threads") == 0; 
 typedef struct tasks_ctx {
     ud_ref *refs;
     int *ready;
+    ud_view *views;
+    int n;                            /* tasks a repetition */
+    double submit_ns[MAX_REPS + 1];   /* the submit loop, a task, one a repetition */
+    int nsubmit;
 } tasks_ctx;
+
+static tasks_ctx tasks_ctx_new(void) {
+    tasks_ctx c;
+    memset(&c, 0, sizeof c);
+    c.refs = xmalloc(NTASKS * sizeof(ud_ref));
+    c.ready = xmalloc(NTASKS * sizeof(int));
+    c.views = xmalloc(NTASKS * sizeof(ud_view));
+    c.n = NTASKS;
+    return c;
+}
+
+static void tasks_ctx_free(tasks_ctx *c) {
+    free(c->refs);
+    free(c->ready);
+    free(c->views);
+}
+
+/* Submits c->n empty tasks; keeps what the submit loop cost a task (the root's share). */
+static void submit_empty(tasks_ctx *c) {
+    double t0 = now();
+    for (int i = 0; i < c->n; i++) CHECK(ud_remote(f_empty, NULL, 0, 1, &c->refs[i]));
+    if (c->nsubmit < MAX_REPS + 1) c->submit_ns[c->nsubmit++] = (now() - t0) / c->n * 1e9;
+}
 
 static double rep_tasks_get(void *ctx) {
     tasks_ctx *c = ctx;
     ud_view v;
     double t0 = now();
-    for (int i = 0; i < NTASKS; i++) CHECK(ud_remote(f_empty, NULL, 0, 1, &c->refs[i]));
-    for (int i = 0; i < NTASKS; i++) CHECK(ud_get(c->refs[i], &v));
+    submit_empty(c);
+    for (int i = 0; i < c->n; i++) CHECK(ud_get(c->refs[i], &v));
     double t = now() - t0;
-    CHECK(ud_free_many(c->refs, NTASKS));
-    return NTASKS / t;
+    CHECK(ud_free_many(c->refs, c->n));
+    return c->n / t;
+}
+
+/* All results in one call: under MPI one GET a worker instead of one a result. */
+static double rep_tasks_get_many(void *ctx) {
+    tasks_ctx *c = ctx;
+    double t0 = now();
+    submit_empty(c);
+    CHECK(ud_get_many(c->refs, c->n, c->views));
+    double t = now() - t0;
+    CHECK(ud_free_many(c->refs, c->n));
+    return c->n / t;
 }
 
 static double rep_tasks_wait_free(void *ctx) {
     tasks_ctx *c = ctx;
     int nready;
     double t0 = now();
-    for (int i = 0; i < NTASKS; i++) CHECK(ud_remote(f_empty, NULL, 0, 1, &c->refs[i]));
-    CHECK(ud_wait(c->refs, NTASKS, NTASKS, -1.0, c->ready, &nready));
-    CHECK(ud_free_many(c->refs, NTASKS));
+    submit_empty(c);
+    CHECK(ud_wait(c->refs, c->n, c->n, -1.0, c->ready, &nready));
+    CHECK(ud_free_many(c->refs, c->n));
     double t = now() - t0;
-    if (nready != NTASKS) die("wait: %d of %d ready", nready, NTASKS);
-    return NTASKS / t;
+    if (nready != c->n) die("wait: %d of %d ready", nready, c->n);
+    return c->n / t;
 }
 
+#ifdef BENCH_MPI
+/* Under MPI the baseline is raw MPI: small sends a second from rank 0 to rank 2, and what one
+   of them costs against what the root spends submitting a task. */
+#define NTASKS_EACH 5000
+
+static void bench_tasks(void) {
+    tasks_ctx c = tasks_ctx_new();
+    stats f, sub;
+    stats rate = raw_stats(&raw_send, per_second), send = raw_stats(&raw_send, as_is);
+    measure(rep_tasks_get_many, NULL, &c, 5, &f, NULL);
+    sub = summarize(c.submit_ns + 1, c.nsubmit - 1);   /* not the warm-up's */
+    report("tasks_submit_get_many", "tasks/s", f, "mpi_send_64B_rate", &rate, GOAL_AT_LEAST,
+           100000);
+    report("root_submit_per_task", "ns", sub, "mpi_send_64B", &send, GOAL_RATIO_AT_MOST, 10);
+    /* One ud_get a result, each a GET round trip to the worker: on 5 000 tasks, or a slow
+       round trip makes the run long. */
+    c.n = NTASKS_EACH;
+    measure(rep_tasks_get, NULL, &c, 3, &f, NULL);
+    report("tasks_submit_get_5k", "tasks/s", f, "mpi_send_64B_rate", &rate, GOAL_AT_LEAST,
+           100000);
+    c.n = NTASKS;
+    measure(rep_tasks_wait_free, NULL, &c, 5, &f, NULL);
+    report("tasks_submit_wait_free", "tasks/s", f, "mpi_send_64B_rate", &rate, GOAL_AT_LEAST,
+           100000);
+    tasks_ctx_free(&c);
+}
+#else
 static double rep_queue(void *ctx) {
     (void)ctx;
     return queue_throughput(NTASKS);
 }
 
 static void bench_tasks(void) {
-    tasks_ctx c = {xmalloc(NTASKS * sizeof(ud_ref)), xmalloc(NTASKS * sizeof(int))};
+    tasks_ctx c = tasks_ctx_new();
     stats f, b;
-    double goal = on_threads() ? 500000 : 100000;
     measure(rep_tasks_get, rep_queue, &c, 7, &f, &b);
-    report("tasks_submit_get", "tasks/s", f, "mutex_queue", &b, GOAL_AT_LEAST, goal);
+    report("tasks_submit_get", "tasks/s", f, "mutex_queue", &b, GOAL_AT_LEAST, 500000);
+    measure(rep_tasks_get_many, rep_queue, &c, 7, &f, &b);
+    report("tasks_submit_get_many", "tasks/s", f, "mutex_queue", &b, GOAL_AT_LEAST, 500000);
     measure(rep_tasks_wait_free, rep_queue, &c, 7, &f, &b);
-    report("tasks_submit_wait_free", "tasks/s", f, "mutex_queue", &b, GOAL_AT_LEAST, goal);
-    free(c.refs);
-    free(c.ready);
+    report("tasks_submit_wait_free", "tasks/s", f, "mutex_queue", &b, GOAL_AT_LEAST, 500000);
+    tasks_ctx_free(&c);
 }
+#endif
 
 /* ---- (b) put + get of 8 bytes -------------------------------------------------------------- */
 
@@ -390,7 +586,11 @@ static void bench_put_get_small(void) {
 
 /* ---- (c) remote round trip ----------------------------------------------------------------- */
 
+#ifdef BENCH_MPI
+#define NRTT 1000   /* a slow round trip (a rank asleep in its backoff) must not make it long */
+#else
 #define NRTT 3000
+#endif
 
 /* Both round trips are timed one by one and a repetition gives their median: a scheduler
    hiccup should not move a latency figure. */
@@ -413,6 +613,7 @@ static double rep_remote_rtt(void *ctx) {
     return median_of(t, NRTT) * 1e9;
 }
 
+#ifndef BENCH_MPI
 static double rep_pingpong(void *ctx) {
     static double t[NRTT];
     pingpong *p = ctx;
@@ -423,17 +624,25 @@ static double rep_pingpong(void *ctx) {
     }
     return median_of(t, NRTT) * 1e9;
 }
+#endif
 
+#ifdef BENCH_MPI
+/* A task there and its result back, against an 8 B MPI_Send/MPI_Recv round trip. */
+static void bench_remote_rtt(void) {
+    stats f, b = raw_stats(&raw_rtt, as_is);
+    measure(rep_remote_rtt, NULL, NULL, 9, &f, NULL);
+    report("remote_rtt_8B", "ns", f, "mpi_rtt_8B", &b, GOAL_RATIO_AT_MOST, 10);
+}
+#else
 static void bench_remote_rtt(void) {
     pingpong p;
     stats f, b;
     pingpong_start(&p);
     measure(rep_remote_rtt, rep_pingpong, &p, 9, &f, &b);
     pingpong_stop(&p);
-    /* Under MPI the goal is set against a raw MPI round trip, a bench of its own. */
-    report("remote_rtt_8B", "ns", f, "condvar_pingpong", &b,
-           on_threads() ? GOAL_RATIO_AT_MOST : GOAL_NONE, 3);
+    report("remote_rtt_8B", "ns", f, "condvar_pingpong", &b, GOAL_RATIO_AT_MOST, 3);
 }
+#endif
 
 /* ---- (d) 256 MiB objects ------------------------------------------------------------------- */
 
@@ -523,6 +732,7 @@ static double rep_get_result_big(void *ctx) {
 static void bench_big(void) {
     big_ctx c;
     stats f, b;
+    int reps = on_threads() ? 5 : 3;   /* under MPI a repetition moves 512 MiB between ranks */
     c.src = xmalloc(BIG);
     c.warm = xmalloc(BIG);
     for (size_t i = 0; i < BIG; i += 64) c.src[i] = (char)i;
@@ -536,52 +746,153 @@ static void bench_big(void) {
     report("get_256MiB", "us", f, "memcpy_warm_256MiB", &b, GOAL_RATIO_AT_MOST, 0.01);
     CHECK(ud_free(c.kept));
 
-    measure(rep_put_task_get_big, rep_memcpy_fresh, &c, 5, &f, &b);
+    measure(rep_put_task_get_big, rep_memcpy_fresh, &c, reps, &f, &b);
     report("put_task_get_256MiB", "ms", f, "memcpy_fresh_256MiB", &b, GOAL_RATIO_AT_MOST, 3);
+#ifdef BENCH_MPI
+    /* Until the shared store exists both ways go through MPI: against raw MPI too. */
+    stats raw = raw_stats(&raw_big, as_is);
+    report("put_task_get_256MiB_mpi", "ms", f, "mpi_roundtrip_256MiB", &raw, GOAL_NONE, 0);
+#endif
 
-    measure(rep_get_result_big, rep_memcpy_warm_us, &c, 5, &f, &b);
+    measure(rep_get_result_big, rep_memcpy_warm_us, &c, reps, &f, &b);
     report("get_task_result_256MiB", "us", f, "memcpy_warm_256MiB", &b, GOAL_RATIO_AT_MOST,
            0.01);
+#ifdef BENCH_MPI
+    /* One way, worker to root: ">= 0.8x raw MPI bandwidth" is a time ratio <= 1.25. */
+    raw = raw_stats(&raw_big, oneway_us);
+    report("get_task_result_256MiB_mpi", "us", f, "mpi_oneway_256MiB", &raw, GOAL_RATIO_AT_MOST,
+           1.25);
+    note("256 MiB: no shared store yet, so every object between ranks travels through MPI; the "
+         "same-host goals (ratio <= 3, <= 0.01) need it");
+#endif
     free(c.src);
     free(c.warm);
 }
 
 /* ---- (e) idle CPU -------------------------------------------------------------------------- */
 
-static double cpu_seconds(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
+#define IDLE_REPS 3
 
-/* CPU time of the whole process (every worker thread) over wall time, in percent. Under MPI
-   this is the root's alone; the other ranks' share needs a reduction over the ranks. */
-static double rep_idle(void *ctx) {
-    (void)ctx;
-    double c0 = cpu_seconds(), t0 = now();
+/* CPU time of every process of the runtime together over wall time, in percent (on threads
+   the one process, every worker thread in it; under MPI every rank). per_rank gets each
+   process's share. */
+static double rep_idle(double *per_rank) {
+    double c0[MAX_RANKS], t0 = now(), total = 0;
+    for (int r = 0; r < nranks; r++) c0[r] = cpu_seconds_of(rank_pid[r]);
     sleep_s(2.0);
-    return (cpu_seconds() - c0) / (now() - t0) * 100;
+    double wall = now() - t0;
+    for (int r = 0; r < nranks; r++) {
+        per_rank[r] = (cpu_seconds_of(rank_pid[r]) - c0[r]) / wall * 100;
+        total += per_rank[r];
+    }
+    return total;
 }
 
 static void bench_idle(const char *name) {
-    double v[3];
-    for (int i = 0; i < 3; i++) v[i] = rep_idle(NULL);
-    report(name, "% cpu", summarize(v, 3), NULL, NULL, GOAL_AT_MOST, 10);
+    double v[IDLE_REPS], share[IDLE_REPS][MAX_RANKS], col[IDLE_REPS];
+    char text[160] = "";
+    if (on_threads()) ranks_self();
+    for (int i = 0; i < IDLE_REPS; i++) v[i] = rep_idle(share[i]);
+    report(name, "% cpu", summarize(v, IDLE_REPS), NULL, NULL, GOAL_AT_MOST, 10);
+    if (nranks < 2) return;
+    for (int r = 0; r < nranks && strlen(text) < sizeof text - 16; r++) {
+        for (int i = 0; i < IDLE_REPS; i++) col[i] = share[i][r];
+        snprintf(text + strlen(text), sizeof text - strlen(text), " r%d %.2f", r,
+                 median_of(col, IDLE_REPS));
+    }
+    note("%s, %% cpu a rank (median):%s", name, text);
 }
 
 static void bench_idle_after_init(void) { bench_idle("idle_after_init"); }
 
 /* Idle again after a burst of tasks: workers that spin after work must settle. */
 static void bench_idle_after_load(void) {
-    tasks_ctx c = {xmalloc(NTASKS * sizeof(ud_ref)), xmalloc(NTASKS * sizeof(int))};
-    rep_tasks_get(&c);
-    free(c.refs);
-    free(c.ready);
+    tasks_ctx c = tasks_ctx_new();
+    rep_tasks_get_many(&c);
+    tasks_ctx_free(&c);
     bench_idle("idle_after_load");
 }
 
-/* ---- (f) store scaling --------------------------------------------------------------------- */
+/* ---- (f) steady churn ------------------------------------------------------------------------
+   Tasks in batches; a batch is submitted, then the one before it is got and freed, so about
+   two batches are live at any time. Every other task reads a result of the batch before,
+   made on another worker (round robin), so data moves between workers and its cleanup must
+   wait for that reader. The peak memory of every process at the end must stay near what it
+   was after the first 10 000 tasks: nothing may grow with the number of tasks. */
+
+#define CHURN_BATCH 1000
+#define CHURN_FIRST 10000
+
+static long churn_tasks(void) {
+    const char *env = getenv("BENCH_CHURN");
+    long n = env && *env ? strtol(env, NULL, 10) : 1000000;
+    if (n < 2 * CHURN_FIRST) n = 2 * CHURN_FIRST;
+    return n / CHURN_BATCH * CHURN_BATCH;
+}
+
+static void churn_submit(ud_ref *batch, const ud_ref *before, long first) {
+    for (int j = 0; j < CHURN_BATCH; j++) {
+        uint64_t x = (uint64_t)(first + j);
+        ud_arg a = ud_arg_val(&x, sizeof x);
+        if (before && j % 2 == 0 && j + 1 < CHURN_BATCH) a = ud_arg_ref(before[j + 1]);
+        CHECK(ud_remote(f_identity, &a, 1, 1, &batch[j]));
+    }
+}
+
+static void churn_collect(const ud_ref *batch, ud_view *views) {
+    CHECK(ud_get_many(batch, CHURN_BATCH, views));
+    for (int j = 0; j < CHURN_BATCH; j++)
+        if (views[j].size != 8) die("churn: a result of %zu bytes, not 8", views[j].size);
+    CHECK(ud_free_many(batch, CHURN_BATCH));
+}
+
+static void peaks(long *kib) {
+    for (int r = 0; r < nranks; r++) kib[r] = proc_status_kib(rank_pid[r], "VmHWM");
+}
+
+/* Literals: on threads the results cross a pipe from a child process as pointers. */
+static const char *const churn_names[] = {
+    "churn_peak_rank0",  "churn_peak_rank1",  "churn_peak_rank2",  "churn_peak_rank3",
+    "churn_peak_rank4",  "churn_peak_rank5",  "churn_peak_rank6",  "churn_peak_rank7",
+    "churn_peak_rank8",  "churn_peak_rank9",  "churn_peak_rank10", "churn_peak_rank11",
+    "churn_peak_rank12", "churn_peak_rank13", "churn_peak_rank14", "churn_peak_rank15",
+};
+#define NCHURN_NAMES ((int)(sizeof churn_names / sizeof churn_names[0]))
+
+static void bench_churn(void) {
+    static ud_ref ring[2][CHURN_BATCH];
+    static ud_view views[CHURN_BATCH];
+    long n = churn_tasks(), early[MAX_RANKS], late[MAX_RANKS];
+    int reset = 1;
+    if (on_threads()) ranks_self();
+    for (int r = 0; r < nranks; r++) reset &= reset_peak_rss(rank_pid[r]);
+    if (!reset) note("churn: the kernel would not reset VmHWM; peaks include earlier benches");
+    double t0 = now(), t_early = 0;
+    for (long i = 0, k = 0; i < n; i += CHURN_BATCH, k++) {
+        ud_ref *cur = ring[k % 2], *prev = ring[(k + 1) % 2];
+        churn_submit(cur, k ? prev : NULL, i);
+        if (k) churn_collect(prev, views);
+        if (i + CHURN_BATCH == CHURN_FIRST) {
+            peaks(early);
+            t_early = now();
+        }
+    }
+    churn_collect(ring[(n / CHURN_BATCH - 1) % 2], views);
+    double t = now() - t0;
+    peaks(late);
+    stats rate = {n / t, n / t, n / t, 1};
+    report("churn_tasks", "tasks/s", rate, NULL, NULL, GOAL_NONE, 0);
+    for (int r = 0; r < nranks && r < NCHURN_NAMES; r++) {
+        stats s = {(double)late[r], (double)late[r], (double)late[r], 1};
+        stats b = {(double)early[r], (double)early[r], (double)early[r], 1};
+        report(churn_names[r], "KiB", s, "peak_after_10k_tasks", &b, GOAL_RATIO_AT_MOST, 1.5);
+    }
+    if (nranks > NCHURN_NAMES) note("churn: peaks shown for the first %d ranks", NCHURN_NAMES);
+    note("churn: %ld tasks in %.1f s (the first %d in %.2f s), two batches of %d live",
+         n, t, CHURN_FIRST, t_early - t0, CHURN_BATCH);
+}
+
+/* ---- (g) store scaling --------------------------------------------------------------------- */
 
 #define NSTORE_OPS 100000
 
@@ -657,6 +968,7 @@ static const bench benches[] = {
     {"tasks", bench_tasks, NULL},
     {"put_get_small", bench_put_get_small, NULL},
     {"remote_rtt", bench_remote_rtt, NULL},
+    {"churn", bench_churn, NULL},
     {"big", bench_big, NULL},
     {"store", bench_store, NULL},
     {"idle_after_load", bench_idle_after_load, NULL},
@@ -727,12 +1039,12 @@ static void write_json(FILE *f) {
     }
 }
 
-static const char *output_path(int argc, char **argv) {
+static const char *output_path(int argc, char **argv, const char *fallback) {
     if (argc > 1) return argv[1];
     const char *env = getenv("BENCH_OUT");
     if (env && *env) return env;
     mkdir("build", 0777);   /* may exist already; fopen reports a real failure */
-    return "build/bench.json";
+    return fallback;
 }
 
 /* Other processes on the machine move every figure; the load average says how much. */
@@ -747,25 +1059,54 @@ static const char *load_average(void) {
     return buf;
 }
 
-/* Registers the task functions and starts the runtime; 0 on a process that is not the driver. */
-static int start_runtime(void) {
-    ud_role role;
+/* Registers the task functions (every process, before init). */
+static void register_functions(void) {
     CHECK(ud_register("empty", empty_task, NULL, &f_empty));
     CHECK(ud_register("identity", identity_task, NULL, &f_identity));
-    CHECK(ud_init(NULL, &role));
-    return role == UD_ROLE_DRIVER;
 }
 
 static char run_backend[16] = "?";
 static int run_workers;
+static char run_where[160];   /* ranks, MPI library: the header's tail */
 
 static void run_bench(const bench *b) {
     if (b->backend && strcmp(b->backend, ud_backend_name()) != 0) return;
+    double t0 = now();
     fprintf(stderr, "bench %s...\n", b->name);
     b->fn();
+    fprintf(stderr, "bench %s: %.1f s\n", b->name, now() - t0);
 }
 
-#ifndef UNIDIST_MPI_H
+static int selected(const bench *b) {
+    const char *only = getenv("BENCH_ONLY");
+    return !only || !*only || strstr(b->name, only);
+}
+
+/* Prints the table, writes the JSON lines; returns the exit status. */
+static int finish(const char *out, const char *load_before, int failed) {
+    printf("unidist %s bench: backend %s, %d workers, %ld cores%s\n", ud_version(), run_backend,
+           run_workers, sysconf(_SC_NPROCESSORS_ONLN), run_where);
+    printf("load average before: %s", load_before);
+    printf("load average after:  %s", load_average());
+    print_table(stdout);
+    for (int i = 0; i < nnotes; i++) printf("note: %s\n", notes[i]);
+    FILE *f = fopen(out, "w");
+    if (!f) die("cannot write %s: %s", out, strerror(errno));
+    write_json(f);
+    if (fclose(f) != 0) die("cannot write %s: %s", out, strerror(errno));
+    printf("results: %s\n", out);
+
+    int missed = 0;
+    for (int i = 0; i < nresults; i++) missed += !goal_met(&results[i]);
+    if (missed) printf("%d goal(s) missed\n", missed);
+    if (failed) printf("%d bench(es) failed\n", failed);
+    fflush(stdout);
+    const char *strict = getenv("BENCH_STRICT");
+    if (failed) return 1;
+    return missed && strict && strcmp(strict, "1") == 0 ? 2 : 0;
+}
+
+#ifndef BENCH_MPI
 /* Write or read all of n bytes through a pipe. */
 static int pipe_io(int fd, void *buf, size_t n, int writing) {
     char *p = buf;
@@ -782,18 +1123,21 @@ static int pipe_io(int fd, void *buf, size_t n, int writing) {
 /* The runtime cannot be started twice in one process, and its store keeps the size it grew
    to: so each bench gets a fresh runtime in a child process, and a figure such as the store
    at 1 000 live objects is not measured on a table that an earlier bench made large. The
-   child sends its results back through a pipe (same image, so the name pointers hold). */
+   child sends its results and notes back through a pipe (same image, so the name pointers
+   hold). */
 static int run_isolated(const bench *b) {
-    int fd[2], status, n = 0;
+    int fd[2], status, n = 0, nn = 0;
     fflush(stdout);
     fflush(stderr);
     if (pipe(fd) != 0) die("pipe: %s", strerror(errno));
     pid_t pid = fork();
     if (pid < 0) die("fork: %s", strerror(errno));
     if (pid == 0) {
+        ud_role role;
         close(fd[0]);
-        nresults = 0;   /* the parent's, copied by fork */
-        start_runtime();
+        nresults = nnotes = 0;   /* the parent's, copied by fork */
+        register_functions();
+        CHECK(ud_init(NULL, &role));
         run_workers = ud_num_workers();
         snprintf(run_backend, sizeof run_backend, "%s", ud_backend_name());
         run_bench(b);
@@ -801,17 +1145,22 @@ static int run_isolated(const bench *b) {
         if (pipe_io(fd[1], run_backend, sizeof run_backend, 1) ||
             pipe_io(fd[1], &run_workers, sizeof run_workers, 1) ||
             pipe_io(fd[1], &nresults, sizeof nresults, 1) ||
-            pipe_io(fd[1], results, (size_t)nresults * sizeof *results, 1))
+            pipe_io(fd[1], results, (size_t)nresults * sizeof *results, 1) ||
+            pipe_io(fd[1], &nnotes, sizeof nnotes, 1) ||
+            pipe_io(fd[1], notes, (size_t)nnotes * sizeof notes[0], 1))
             _exit(3);
         _exit(0);
     }
     close(fd[1]);
-    int before = nresults, ok = 0;
+    int before = nresults, nbefore = nnotes, ok = 0;
     if (!pipe_io(fd[0], run_backend, sizeof run_backend, 0) &&
         !pipe_io(fd[0], &run_workers, sizeof run_workers, 0) &&
         !pipe_io(fd[0], &n, sizeof n, 0) && n >= 0 && before + n <= MAX_RESULTS &&
-        !pipe_io(fd[0], results + before, (size_t)n * sizeof *results, 0)) {
+        !pipe_io(fd[0], results + before, (size_t)n * sizeof *results, 0) &&
+        !pipe_io(fd[0], &nn, sizeof nn, 0) && nn >= 0 && nbefore + nn <= MAX_NOTES &&
+        !pipe_io(fd[0], notes + nbefore, (size_t)nn * sizeof notes[0], 0)) {
         nresults = before + n;
+        nnotes = nbefore + nn;
         ok = 1;
     }
     close(fd[0]);
@@ -822,47 +1171,257 @@ static int run_isolated(const bench *b) {
     }
     return 1;
 }
-#endif
-
-static int selected(const bench *b) {
-    const char *only = getenv("BENCH_ONLY");
-    return !only || !*only || strstr(b->name, only);
-}
 
 int main(int argc, char **argv) {
-    const char *out = output_path(argc, argv);
+    const char *out = output_path(argc, argv, "build/bench.json");
     int failed = 0;
     char load_before[128];
     snprintf(load_before, sizeof load_before, "%s", load_average());
-#ifdef UNIDIST_MPI_H
-    /* Under mpiexec every rank takes part in one runtime: all benches run in it. */
-    if (!start_runtime()) return 0;
-    run_workers = ud_num_workers();
-    snprintf(run_backend, sizeof run_backend, "%s", ud_backend_name());
-    for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
-        if (selected(&benches[i])) run_bench(&benches[i]);
-    CHECK(ud_shutdown());
-#else
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
         if (selected(&benches[i])) failed += !run_isolated(&benches[i]);
-#endif
-
-    printf("unidist %s bench: backend %s, %d workers, %ld cores\n", ud_version(), run_backend,
-           run_workers, sysconf(_SC_NPROCESSORS_ONLN));
-    printf("load average before: %s", load_before);
-    printf("load average after:  %s", load_average());
-    print_table(stdout);
-    FILE *f = fopen(out, "w");
-    if (!f) die("cannot write %s: %s", out, strerror(errno));
-    write_json(f);
-    if (fclose(f) != 0) die("cannot write %s: %s", out, strerror(errno));
-    printf("results: %s\n", out);
-
-    int missed = 0;
-    for (int i = 0; i < nresults; i++) missed += !goal_met(&results[i]);
-    if (missed) printf("%d goal(s) missed\n", missed);
-    if (failed) printf("%d bench(es) failed\n", failed);
-    const char *strict = getenv("BENCH_STRICT");
-    if (failed) return 1;
-    return missed && strict && strcmp(strict, "1") == 0 ? 2 : 0;
+    return finish(out, load_before, failed);
 }
+
+#else /* BENCH_MPI */
+/* ---- the MPI build: raw MPI, then the runtime on the same ranks, then raw MPI again -------- */
+
+#define RAW_PEER 2        /* the first worker: rank 0 talks to it in the raw measurements */
+#define RAW_REPS 7        /* a phase; the two phases are pooled */
+#define RAW_BIG_REPS 3
+#define RAW_NRTT 2000
+#define RAW_NSEND 10000
+#define RAW_SMALL 64      /* about an EXECUTE of an empty task, header included */
+
+enum { TAG_PING = 1, TAG_STREAM, TAG_ACK, TAG_BIG };
+
+static int mpi_rank, mpi_size;
+
+/* Waits for every rank without spinning: on this machine ranks outnumber cores, and the ranks
+   that take no part in a raw measurement must not take CPU from the two that do (MPI's own
+   barrier polls). */
+static void quiet_barrier(void) {
+    MPI_Request req;
+    int done = 0;
+    MPI_Ibarrier(MPI_COMM_WORLD, &req);
+    for (;;) {
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (done) break;
+        sleep_s(200e-6);
+    }
+}
+
+/* One repetition: the median of RAW_NRTT 8 B round trips, each timed on rank 0 (ns). */
+static double raw_rep_rtt(int peer) {
+    static double t[RAW_NRTT];
+    char buf[8] = {0};
+    for (int i = 0; i < RAW_NRTT; i++) {
+        if (peer) {
+            MPI_Recv(buf, 8, MPI_BYTE, 0, TAG_PING, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Send(buf, 8, MPI_BYTE, 0, TAG_PING, MPI_COMM_WORLD);
+        } else {
+            double t0 = now();
+            MPI_Send(buf, 8, MPI_BYTE, RAW_PEER, TAG_PING, MPI_COMM_WORLD);
+            MPI_Recv(buf, 8, MPI_BYTE, RAW_PEER, TAG_PING, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            t[i] = now() - t0;
+        }
+    }
+    return peer ? 0 : median_of(t, RAW_NRTT) * 1e9;
+}
+
+/* RAW_NSEND small sends in a row, then an acknowledgement: ns a send, the receiver's pace
+   included, as the root's submissions are paced by the worker that takes them. */
+static double raw_rep_send(int peer) {
+    char buf[RAW_SMALL] = {0};
+    double t0 = now();
+    for (int i = 0; i < RAW_NSEND; i++) {
+        if (peer)
+            MPI_Recv(buf, RAW_SMALL, MPI_BYTE, 0, TAG_STREAM, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        else MPI_Send(buf, RAW_SMALL, MPI_BYTE, RAW_PEER, TAG_STREAM, MPI_COMM_WORLD);
+    }
+    if (peer) MPI_Send(buf, 1, MPI_BYTE, 0, TAG_ACK, MPI_COMM_WORLD);
+    else MPI_Recv(buf, 1, MPI_BYTE, RAW_PEER, TAG_ACK, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    return (now() - t0) / RAW_NSEND * 1e9;
+}
+
+/* Messages of at most chunk bytes (under INT_MAX, an MPI count), as the runtime sends. */
+static void send_chunked(const char *p, size_t n, int dst, size_t chunk) {
+    for (size_t off = 0; off < n; off += chunk) {
+        size_t k = n - off < chunk ? n - off : chunk;
+        MPI_Send(p + off, (int)k, MPI_BYTE, dst, TAG_BIG, MPI_COMM_WORLD);
+    }
+}
+
+static void recv_chunked(char *p, size_t n, int src, size_t chunk) {
+    for (size_t off = 0; off < n; off += chunk) {
+        size_t k = n - off < chunk ? n - off : chunk;
+        MPI_Recv(p + off, (int)k, MPI_BYTE, src, TAG_BIG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    }
+}
+
+/* 256 MiB to the peer and back, between touched buffers (ms). */
+static double raw_rep_big(int peer, char *a, char *b, size_t chunk) {
+    double t0 = now();
+    if (peer) {
+        recv_chunked(a, BIG, 0, chunk);
+        send_chunked(a, BIG, 0, chunk);
+    } else {
+        send_chunked(a, BIG, RAW_PEER, chunk);
+        recv_chunked(b, BIG, RAW_PEER, chunk);
+    }
+    return (now() - t0) * 1e3;
+}
+
+static void raw_add(raw_set *s, double v) {
+    if (s->n < 2 * MAX_REPS) s->v[s->n++] = v;
+}
+
+/* Every rank calls it; rank 0 and RAW_PEER measure, the others wait quietly. The buffers are
+   freed after, so they count in no process's memory while the runtime runs. */
+static void raw_phase(void) {
+    if (mpi_rank == 0 || mpi_rank == RAW_PEER) {
+        int peer = mpi_rank == RAW_PEER;
+        ud_config c;
+        CHECK(ud_config_resolve(NULL, &c));
+        size_t chunk = (size_t)c.mpi_chunk_size;
+        char *a = xmalloc(BIG), *b = peer ? NULL : xmalloc(BIG);
+        memset(a, 1, BIG);
+        if (b) memset(b, 2, BIG);
+        raw_rep_rtt(peer);   /* warm-up */
+        raw_rep_send(peer);
+        raw_rep_big(peer, a, b, chunk);
+        for (int i = 0; i < RAW_REPS; i++) {
+            double rtt = raw_rep_rtt(peer), send = raw_rep_send(peer);
+            if (!peer) {
+                raw_add(&raw_rtt, rtt);
+                raw_add(&raw_send, send);
+            }
+            if (i < RAW_BIG_REPS) {
+                double big = raw_rep_big(peer, a, b, chunk);
+                if (!peer) raw_add(&raw_big, big);
+            }
+        }
+        free(a);
+        free(b);
+    }
+    quiet_barrier();
+}
+
+typedef struct raw_baseline {
+    const char *name, *unit;
+    raw_set *set;
+    double (*f)(double);
+    int shown;   /* a line of its own in the table */
+} raw_baseline;
+
+static const raw_baseline raw_baselines[] = {
+    {"mpi_rtt_8B", "ns", &raw_rtt, as_is, 1},
+    {"mpi_half_rtt_8B", "ns", &raw_rtt, half, 1},
+    {"mpi_send_64B", "ns", &raw_send, as_is, 1},
+    {"mpi_send_64B_rate", "msgs/s", &raw_send, per_second, 0},
+    {"mpi_roundtrip_256MiB", "ms", &raw_big, as_is, 1},
+    {"mpi_oneway_256MiB", "us", &raw_big, oneway_us, 0},
+    {"mpi_bw_256MiB", "GB/s", &raw_big, gb_per_s, 1},
+};
+#define NRAW (sizeof raw_baselines / sizeof raw_baselines[0])
+
+/* The runtime's figures were set against the raw repetitions made before it started; now
+   that those after it stopped are in, every ratio uses both. The raw figures go first. */
+static void add_raw_figures(void) {
+    result runtime[MAX_RESULTS];
+    int n = nresults;
+    memcpy(runtime, results, (size_t)n * sizeof *results);
+    for (int i = 0; i < n; i++)
+        for (size_t k = 0; k < NRAW; k++) {
+            const raw_baseline *rb = &raw_baselines[k];
+            if (runtime[i].baseline && !strcmp(runtime[i].baseline, rb->name))
+                runtime[i].baseline_value = raw_stats(rb->set, rb->f).median;
+        }
+    nresults = 0;
+    quiet = 1;
+    for (size_t k = 0; k < NRAW; k++)
+        if (raw_baselines[k].shown)
+            report(raw_baselines[k].name, raw_baselines[k].unit,
+                   raw_stats(raw_baselines[k].set, raw_baselines[k].f), NULL, NULL, GOAL_NONE, 0);
+    if (nresults + n > MAX_RESULTS) die("too many results");
+    memcpy(results + nresults, runtime, (size_t)n * sizeof *results);
+    nresults += n;
+}
+
+/* "Open MPI v4.1.4, package: ..." -> "Open MPI v4.1.4"; "MPICH Version:\t4.0.2\n..." ->
+   "MPICH Version: 4.0.2" */
+static void mpi_library(char *buf, size_t cap) {
+    char v[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    size_t n = 0;
+    MPI_Get_library_version(v, &len);
+    for (const char *p = v; *p && *p != ',' && *p != '\n' && n + 1 < cap; p++)
+        if (*p != '\t' || (n && buf[n - 1] != ' ')) buf[n++] = *p == '\t' ? ' ' : *p;
+    buf[n] = 0;
+}
+
+int main(int argc, char **argv) {
+    int provided = 0, status = 0;
+    ud_role role;
+    ud_config cfg;
+    MPI_Comm world = MPI_COMM_WORLD;
+    char load_before[128], lib[96];
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+    MPI_Comm_rank(world, &mpi_rank);
+    MPI_Comm_size(world, &mpi_size);
+    if (mpi_size < 3 || mpi_size > MAX_RANKS) {
+        if (mpi_rank == 0)
+            fprintf(stderr, "bench: run under mpiexec with 3 to %d ranks (4: root, monitor, two "
+                    "workers), not %d\n", MAX_RANKS, mpi_size);
+        MPI_Finalize();
+        return 1;
+    }
+    if (provided < MPI_THREAD_SERIALIZED && mpi_rank == 0)
+        note("MPI gave thread level %d, not MPI_THREAD_SERIALIZED", provided);
+    const char *out = output_path(argc, argv,
+#ifdef OPEN_MPI
+                                  "build/bench_mpi_openmpi.json"
+#elif defined(MPICH)
+                                  "build/bench_mpi_mpich.json"
+#else
+                                  "build/bench_mpi.json"
+#endif
+    );
+    snprintf(load_before, sizeof load_before, "%s", load_average());
+    {   /* every rank's process, for the idle and memory figures */
+        int pid = (int)getpid(), all[MAX_RANKS];
+        MPI_Allgather(&pid, 1, MPI_INT, all, 1, MPI_INT, world);
+        for (int r = 0; r < mpi_size; r++) rank_pid[r] = (pid_t)all[r];
+        nranks = mpi_size;
+    }
+
+    double t0 = now();
+    if (mpi_rank == 0) fprintf(stderr, "raw MPI baselines (before the runtime)...\n");
+    raw_phase();
+    if (mpi_rank == 0) fprintf(stderr, "raw MPI baselines: %.1f s\n", now() - t0);
+
+    register_functions();
+    memset(&cfg, 0, sizeof cfg);
+    cfg.mpi_comm = &world;   /* embedded: the runtime runs on a duplicate, MPI stays ours */
+    CHECK(ud_init(&cfg, &role));
+    if (role == UD_ROLE_DRIVER) {
+        run_workers = ud_num_workers();
+        snprintf(run_backend, sizeof run_backend, "%s", ud_backend_name());
+        for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
+            if (selected(&benches[i])) run_bench(&benches[i]);
+        CHECK(ud_shutdown());
+    }
+    /* every rank is back from ud_init here */
+
+    if (mpi_rank == 0) fprintf(stderr, "raw MPI baselines (after the runtime)...\n");
+    raw_phase();
+
+    mpi_library(lib, sizeof lib);
+    if (mpi_rank == 0) {
+        snprintf(run_where, sizeof run_where, ", %d ranks, %s", mpi_size, lib);
+        add_raw_figures();
+        status = finish(out, load_before, 0);
+    }
+    MPI_Finalize();
+    return status;
+}
+#endif /* BENCH_MPI */
