@@ -16,36 +16,22 @@ static atomic_int gates[8];
 static int user_token;
 
 /* ---- tasks -------------------------------------------------------------------------------- */
-static int arg_int(ud_task *t, int i, int *x) {
-    ud_view v;
-    if (ud_task_arg(t, i, &v) != UD_OK || v.status != UD_OK || v.size != sizeof *x) return 0;
-    memcpy(x, v.data, sizeof *x);
-    return 1;
-}
-
-static int put_result_int(ud_task *t, int i, int x) {
-    int *y = ud_task_result(t, i, sizeof *y);
-    if (!y) return ud_task_fail(t, "no memory for result %d", i);
-    *y = x;
-    return 0;
-}
-
 static int square(ud_task *t) {
     int x;
-    if (!arg_int(t, 0, &x)) return ud_task_fail(t, "square: argument 0 is not an int");
-    return put_result_int(t, 0, x * x);
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "square: argument 0 is not an int");
+    return ut_result_int(t, 0, x * x);
 }
 
 static int x_and_square(ud_task *t) {
     int x;
-    if (!arg_int(t, 0, &x)) return ud_task_fail(t, "x_and_square: argument 0 is not an int");
-    if (put_result_int(t, 0, x)) return -1;
-    return put_result_int(t, 1, x * x);
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "x_and_square: argument 0 is not an int");
+    if (ut_result_int(t, 0, x)) return -1;
+    return ut_result_int(t, 1, x * x);
 }
 
 static int add_to_counter(ud_task *t) {
     int x;
-    if (!arg_int(t, 0, &x)) return ud_task_fail(t, "add_to_counter: argument 0 is not an int");
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "add_to_counter: argument 0 is not an int");
     atomic_fetch_add(&counter, x);
     return 0;
 }
@@ -53,16 +39,16 @@ static int add_to_counter(ud_task *t) {
 static int slow_identity(ud_task *t) {
     int x;
     ut_sleep(0.5);
-    if (!arg_int(t, 0, &x)) return ud_task_fail(t, "slow_identity: argument 0 is not an int");
-    return put_result_int(t, 0, x);
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "slow_identity: argument 0 is not an int");
+    return ut_result_int(t, 0, x);
 }
 
 /* Holds its worker until the driver opens gate[i]; its result is i. */
 static int gate(ud_task *t) {
     int i;
-    if (!arg_int(t, 0, &i) || i < 0 || i >= 8) return ud_task_fail(t, "gate: bad index");
+    if (!ut_arg_int(t, 0, &i) || i < 0 || i >= 8) return ud_task_fail(t, "gate: bad index");
     while (!atomic_load(&gates[i])) ut_sleep(0.001);
-    return put_result_int(t, 0, i);
+    return ut_result_int(t, 0, i);
 }
 
 static int empty(ud_task *t) {
@@ -113,15 +99,15 @@ static int make_parts(ud_task *t) {
 static int axpb(ud_task *t) {
     int a, x, b;
     if (ud_task_nargs(t) != 3) return ud_task_fail(t, "axpb: %d arguments", ud_task_nargs(t));
-    if (!arg_int(t, 0, &a) || !arg_int(t, 1, &x) || !arg_int(t, 2, &b))
+    if (!ut_arg_int(t, 0, &a) || !ut_arg_int(t, 1, &x) || !ut_arg_int(t, 2, &b))
         return ud_task_fail(t, "axpb: bad argument");
-    return put_result_int(t, 0, a * x + b);
+    return ut_result_int(t, 0, a * x + b);
 }
 
 static int add2(ud_task *t) {
     int a, b;
-    if (!arg_int(t, 0, &a) || !arg_int(t, 1, &b)) return ud_task_fail(t, "add2: bad argument");
-    return put_result_int(t, 0, a + b);
+    if (!ut_arg_int(t, 0, &a) || !ut_arg_int(t, 1, &b)) return ud_task_fail(t, "add2: bad argument");
+    return ut_result_int(t, 0, a + b);
 }
 
 /* Result: whether ud_task_user is &user_token, nargs, nreturns. */
@@ -144,7 +130,7 @@ static int inline_sum(ud_task *t) {
     size_t i;
     if (ud_task_arg(t, 0, &v) != UD_OK) return ud_task_fail(t, "inline_sum: no argument");
     for (i = 0; i < v.size; i++) sum += ((const unsigned char *)v.data)[i];
-    return put_result_int(t, 0, (int)sum) || put_result_int(t, 1, (int)v.size);
+    return ut_result_int(t, 0, (int)sum) || ut_result_int(t, 1, (int)v.size);
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */

@@ -14,24 +14,10 @@ static ud_func f_square, f_fail_msg, f_fail_rc, f_fail_two, f_slow_fail, f_count
 static atomic_int square_runs;
 
 /* ---- tasks -------------------------------------------------------------------------------- */
-static int arg_int(ud_task *t, int i, int *x) {
-    ud_view v;
-    if (ud_task_arg(t, i, &v) != UD_OK || v.status != UD_OK || v.size != sizeof *x) return 0;
-    memcpy(x, v.data, sizeof *x);
-    return 1;
-}
-
-static int put_result_int(ud_task *t, int i, int x) {
-    int *y = ud_task_result(t, i, sizeof *y);
-    if (!y) return ud_task_fail(t, "no memory for result %d", i);
-    *y = x;
-    return 0;
-}
-
 static int square(ud_task *t) {
     int x;
-    if (!arg_int(t, 0, &x)) return ud_task_fail(t, "square: argument 0 is not an int");
-    return put_result_int(t, 0, x * x);
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "square: argument 0 is not an int");
+    return ut_result_int(t, 0, x * x);
 }
 
 static int counted_square(ud_task *t) {
@@ -41,13 +27,13 @@ static int counted_square(ud_task *t) {
 
 static int add2(ud_task *t) {
     int a, b;
-    if (!arg_int(t, 0, &a) || !arg_int(t, 1, &b)) return ud_task_fail(t, "add2: bad argument");
-    return put_result_int(t, 0, a + b);
+    if (!ut_arg_int(t, 0, &a) || !ut_arg_int(t, 1, &b)) return ud_task_fail(t, "add2: bad argument");
+    return ut_result_int(t, 0, a + b);
 }
 
 static int fail_msg(ud_task *t) {
     int x = -1;
-    arg_int(t, 0, &x);
+    ut_arg_int(t, 0, &x);
     return ud_task_fail(t, "boom %d", x);
 }
 

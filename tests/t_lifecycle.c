@@ -11,16 +11,9 @@
 static ud_func f_square, f_slow_flag;
 static atomic_int flags_set;
 
-static int arg_int(ud_task *t, int i, int *x) {
-    ud_view v;
-    if (ud_task_arg(t, i, &v) != UD_OK || v.status != UD_OK || v.size != sizeof *x) return 0;
-    memcpy(x, v.data, sizeof *x);
-    return 1;
-}
-
 static int square(ud_task *t) {
     int x, *y;
-    if (!arg_int(t, 0, &x)) return ud_task_fail(t, "square: argument 0 is not an int");
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "square: argument 0 is not an int");
     if (!(y = ud_task_result(t, 0, sizeof *y))) return ud_task_fail(t, "square: no memory");
     *y = x * x;
     return 0;
@@ -29,7 +22,7 @@ static int square(ud_task *t) {
 /* Sleeps 0.3 s when its argument is 3, then counts itself done; its result is its argument. */
 static int slow_flag(ud_task *t) {
     int x = 0, *y;
-    arg_int(t, 0, &x);
+    ut_arg_int(t, 0, &x);
     if (x == 3) ut_sleep(0.3);
     atomic_fetch_add(&flags_set, 1);
     if (ud_task_nreturns(t) > 0 && (y = ud_task_result(t, 0, sizeof *y))) *y = x;

@@ -19,43 +19,29 @@ static long long live(void) {
 }
 
 /* ---- tasks -------------------------------------------------------------------------------- */
-static int arg_int(ud_task *t, int i, int *x) {
-    ud_view v;
-    if (ud_task_arg(t, i, &v) != UD_OK || v.status != UD_OK || v.size != sizeof *x) return 0;
-    memcpy(x, v.data, sizeof *x);
-    return 1;
-}
-
-static int put_result_int(ud_task *t, int i, int x) {
-    int *y = ud_task_result(t, i, sizeof *y);
-    if (!y) return ud_task_fail(t, "no memory for result %d", i);
-    *y = x;
-    return 0;
-}
-
 static int inc(ud_task *t) {
     int x;
-    if (!arg_int(t, 0, &x)) return ud_task_fail(t, "inc: argument 0 is not an int");
-    return put_result_int(t, 0, x + 1);
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "inc: argument 0 is not an int");
+    return ut_result_int(t, 0, x + 1);
 }
 
 static int square(ud_task *t) {
     int x;
     atomic_fetch_add(&runs, 1);
-    if (!arg_int(t, 0, &x)) return ud_task_fail(t, "square: argument 0 is not an int");
-    return put_result_int(t, 0, x * x);
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "square: argument 0 is not an int");
+    return ut_result_int(t, 0, x * x);
 }
 
 static int add2(ud_task *t) {
     int a, b;
-    if (!arg_int(t, 0, &a) || !arg_int(t, 1, &b)) return ud_task_fail(t, "add2: bad argument");
-    return put_result_int(t, 0, a + b);
+    if (!ut_arg_int(t, 0, &a) || !ut_arg_int(t, 1, &b)) return ud_task_fail(t, "add2: bad argument");
+    return ut_result_int(t, 0, a + b);
 }
 
 static int gate(ud_task *t) {
     (void)t;
     while (!atomic_load(&gate_open)) ut_sleep(0.001);
-    return put_result_int(t, 0, 3);
+    return ut_result_int(t, 0, 3);
 }
 
 /* A 1 MiB result, so that a result kept by mistake shows in the live bytes. */

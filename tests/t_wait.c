@@ -16,39 +16,25 @@ static ud_func f_square, f_gate, f_slow, f_fail;
 static atomic_int gates[NGATES];
 
 /* ---- tasks -------------------------------------------------------------------------------- */
-static int arg_int(ud_task *t, int i, int *x) {
-    ud_view v;
-    if (ud_task_arg(t, i, &v) != UD_OK || v.status != UD_OK || v.size != sizeof *x) return 0;
-    memcpy(x, v.data, sizeof *x);
-    return 1;
-}
-
-static int put_result_int(ud_task *t, int i, int x) {
-    int *y = ud_task_result(t, i, sizeof *y);
-    if (!y) return ud_task_fail(t, "no memory for result %d", i);
-    *y = x;
-    return 0;
-}
-
 static int square(ud_task *t) {
     int x;
-    if (!arg_int(t, 0, &x)) return ud_task_fail(t, "square: argument 0 is not an int");
-    return put_result_int(t, 0, x * x);
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "square: argument 0 is not an int");
+    return ut_result_int(t, 0, x * x);
 }
 
 /* Holds its worker until the driver opens gates[i]; its result is i. */
 static int gate(ud_task *t) {
     int i;
-    if (!arg_int(t, 0, &i) || i < 0 || i >= NGATES) return ud_task_fail(t, "gate: bad index");
+    if (!ut_arg_int(t, 0, &i) || i < 0 || i >= NGATES) return ud_task_fail(t, "gate: bad index");
     while (!atomic_load(&gates[i])) ut_sleep(0.001);
-    return put_result_int(t, 0, i);
+    return ut_result_int(t, 0, i);
 }
 
 static int slow_identity(ud_task *t) {
     int x;
     ut_sleep(0.5);
-    if (!arg_int(t, 0, &x)) return ud_task_fail(t, "slow_identity: argument 0 is not an int");
-    return put_result_int(t, 0, x);
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "slow_identity: argument 0 is not an int");
+    return ut_result_int(t, 0, x);
 }
 
 static int fail(ud_task *t) {

@@ -351,6 +351,23 @@ static inline int ut__eq_mem(const void *got, const void *want, size_t n, const 
         ut__held; \
     })
 
+/* ---- small task helpers shared by the test programs ------------------------------------------ */
+/* Reads argument i as an int; 0 when it is missing, failed or not an int's size. */
+static inline int ut_arg_int(ud_task *t, int i, int *x) {
+    ud_view v;
+    if (ud_task_arg(t, i, &v) != UD_OK || v.status != UD_OK || v.size != sizeof *x) return 0;
+    memcpy(x, v.data, sizeof *x);
+    return 1;
+}
+
+/* Writes x as result i; fails the task when there is no memory. */
+static inline int ut_result_int(ud_task *t, int i, int x) {
+    int *y = (int *)ud_task_result(t, i, sizeof *y);
+    if (!y) return ud_task_fail(t, "no memory for result %d", i);
+    *y = x;
+    return 0;
+}
+
 /* ---- a counting allocator for ud_config's hooks --------------------------------------------
    Each block carries its size in a header, so the sizes the library passes to free and realloc
    are checked against what it asked for. */
