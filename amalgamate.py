@@ -17,8 +17,8 @@ import sys
 # need <mpi.h> and an MPI compiler, so a program without MPI must not get them by default.
 MODULES = [
     ("unidist.h", None),
+    ("unidist_shm.h", "UD_ENABLE_MPI"),
     ("unidist_mpi.h", "UD_ENABLE_MPI"),
-    ("unidist_shm.h", "UD_ENABLE_SHM"),
 ]
 DEFAULT_OUT = os.path.join("build", "single", "unidist.h")
 

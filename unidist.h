@@ -117,7 +117,12 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(SIZE, mpi_inline_max, "UNIDIST_MPI_INLINE_MAX", UD_MPI_INLINE_MAX, "MPI: parts up to this size travel inside the operation's message") \
     X(SIZE, mpi_chunk_size, "UNIDIST_MPI_CHUNK_SIZE", UD_MPI_CHUNK_SIZE, "MPI: larger parts are sent as messages of at most this size") \
     X(SIZE, mpi_message_max, "UNIDIST_MPI_MESSAGE_MAX", UD_MPI_MESSAGE_MAX, "MPI: inline bytes one operation message carries at most; further parts go on their own") \
-    X(BOOL, checksum, "UNIDIST_CHECKSUM", UD_CHECKSUM, "MPI: send an XXH3 checksum with every part and verify it on receipt")
+    X(BOOL, checksum, "UNIDIST_CHECKSUM", UD_CHECKSUM, "MPI: send an XXH3 checksum with every part and verify it on receipt") \
+    X(BOOL, mpi_shared_object_store, "UNIDIST_MPI_SHARED_OBJECT_STORE", UD_MPI_SHARED_OBJECT_STORE, "MPI: keep large objects in one shared-memory store per host, read there without a copy (0: off)") \
+    X(SIZE, mpi_shared_object_store_threshold, "UNIDIST_MPI_SHARED_OBJECT_STORE_THRESHOLD", UD_MPI_SHARED_OBJECT_STORE_THRESHOLD, "MPI: objects of more bytes than this go to the shared store") \
+    X(SIZE, mpi_shared_object_store_memory, "UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY", UD_MPI_SHARED_OBJECT_STORE_MEMORY, "MPI: bytes of each host's shared store (0: 95% of the free /dev/shm)") \
+    X(SIZE, mpi_shared_service_memory, "UNIDIST_MPI_SHARED_SERVICE_MEMORY", UD_MPI_SHARED_SERVICE_MEMORY, "MPI: bytes of each host's service buffer, 32 an entry (0: sized from the store and the threshold)") \
+    X(INT,  mpi_hosts, "UNIDIST_MPI_HOSTS", UD_MPI_HOSTS, "MPI, for testing: split each host into this many virtual hosts, which share no memory (0: real hosts)")
 
 #ifndef UD_BACKEND
 #define UD_BACKEND "auto"
@@ -148,6 +153,21 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_CHECKSUM
 #define UD_CHECKSUM 0
+#endif
+#ifndef UD_MPI_SHARED_OBJECT_STORE
+#define UD_MPI_SHARED_OBJECT_STORE 1
+#endif
+#ifndef UD_MPI_SHARED_OBJECT_STORE_THRESHOLD
+#define UD_MPI_SHARED_OBJECT_STORE_THRESHOLD 100000
+#endif
+#ifndef UD_MPI_SHARED_OBJECT_STORE_MEMORY
+#define UD_MPI_SHARED_OBJECT_STORE_MEMORY 0
+#endif
+#ifndef UD_MPI_SHARED_SERVICE_MEMORY
+#define UD_MPI_SHARED_SERVICE_MEMORY 0
+#endif
+#ifndef UD_MPI_HOSTS
+#define UD_MPI_HOSTS 0
 #endif
 
 #define UD__CTYPE_STR  const char *
@@ -591,6 +611,9 @@ static ud_status ud__config_check(const ud_config *c) {
     if (c->mpi_inline_max > (1u << 30))
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_INLINE_MAX: %llu is more than 1G",
                         (unsigned long long)c->mpi_inline_max);
+    if (c->mpi_hosts > 4096)
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_HOSTS: %lld virtual hosts is more than 4096",
+                        (long long)c->mpi_hosts);
     if (!!c->alloc != !!c->realloc || !!c->alloc != !!c->free)
         return ud__fail(UD_ERR_CONFIG, "config: set all of alloc, realloc and free, or none");
     return UD_OK;
@@ -792,6 +815,7 @@ static void ud__map_clear(ud__map *m) {
    so that text (a failed task's message above all) reads as a C string wherever it arrives.
    A failed task's result is an object too: status UD_ERR_TASK and one part, the message. */
 #define UD__OBJ_STATIC 1u
+#define UD__OBJ_SHARED 2u    /* its parts lie in the host's shared store; released by a hook */
 #define UD__ALIGN(n) (((n) + 15) & ~(size_t)15)
 
 struct ud__obj {
@@ -801,10 +825,14 @@ struct ud__obj {
     int32_t refs;             /* holders; the MPI backend pins objects under async sends */
     size_t bytes;             /* size of the allocation, for the free hook */
     size_t total;             /* sum of the part sizes */
+    int64_t slot;             /* UD__OBJ_SHARED: its entry in the store's service buffer */
     ud_part parts[1];         /* nparts of them (at least one slot) */
 };
 
-static ud__obj ud__empty_obj = {UD_OK, 0, UD__OBJ_STATIC, 1, 0, 0, {{"", 0}}};
+static ud__obj ud__empty_obj = {UD_OK, 0, UD__OBJ_STATIC, 1, 0, 0, -1, {{"", 0}}};
+
+/* The shared store fills this: it drops the store's reference and frees the wrapper. */
+UD__DEF void (*ud__shared_release_hook)(ud__obj *o);
 
 static size_t ud__obj_header(int nparts) {
     return UD__ALIGN(offsetof(ud__obj, parts) + (size_t)(nparts > 0 ? nparts : 1) * sizeof(ud_part));
@@ -826,6 +854,7 @@ static ud__obj *ud__obj_alloc(const size_t *sizes, int nparts) {
     o->refs = 1;
     o->bytes = bytes;
     o->total = 0;
+    o->slot = -1;
     for (off = ud__obj_header(nparts), k = 0; k < nparts; k++) {
         o->parts[k].data = (char *)o + off;
         o->parts[k].size = sizes[k];
@@ -862,7 +891,8 @@ static ud__obj *ud__obj_error(const char *msg) {
 /* Drops one holder; the last one frees the object. */
 static void ud__obj_release(ud__obj *o) {
     if (!o || (o->flags & UD__OBJ_STATIC) || --o->refs > 0) return;
-    ud__free(o, o->bytes);
+    if (o->flags & UD__OBJ_SHARED) ud__shared_release_hook(o);
+    else ud__free(o, o->bytes);
 }
 
 static void ud__obj_view(const ud__obj *o, ud_view *v) {
@@ -888,7 +918,7 @@ struct ud_task {
     int failed;
     char *err;                 /* the first failure's message */
     size_t errcap;
-    ud__obj *(*alloc)(ud_task *t, const size_t *sizes, int nparts);
+    ud__obj *(*alloc)(ud_task *t, int i, const size_t *sizes, int nparts);
     void *be;
 };
 
@@ -920,7 +950,7 @@ UD_API ud_status ud_task_result_parts(ud_task *t, int i, const size_t *sizes, in
     if (t->res[i])
         return ud__fail(UD_ERR_ARG, "task_result: result %d of '%s' is already allocated", i,
                         t->fn->name);
-    o = t->alloc ? t->alloc(t, sizes, nparts) : ud__obj_alloc(sizes, nparts);
+    o = t->alloc ? t->alloc(t, i, sizes, nparts) : ud__obj_alloc(sizes, nparts);
     if (!o)
         return ud__fail(UD_ERR_NOMEM, "task_result: no memory for result %d of '%s'", i,
                         t->fn->name);
@@ -1251,7 +1281,7 @@ static struct ud__threads {
     atomic_uint rr;
 } ud__th;
 
-static ud__obj ud__oom_obj = {UD_ERR_TASK, 1, UD__OBJ_STATIC, 1, 0, 34,
+static ud__obj ud__oom_obj = {UD_ERR_TASK, 1, UD__OBJ_STATIC, 1, 0, 34, -1,
                               {{"out of memory for a task's result", 34}}};
 
 static int ud__th_reserve_entries(int n) {
@@ -1610,7 +1640,7 @@ static void ud__fail_results(ud_task *ctx, ud__obj **res, const char *msg) {
 /* Runs fn on views of its arguments; a failed argument fails the task without running it.
    Shared by the backends: res gets one object a result, never NULL. */
 static void ud__run_task(const ud__fn *fn, const ud_view *argv, int nargs, ud__obj **res,
-                         int nret, ud__obj *(*alloc)(ud_task *, const size_t *, int), void *be) {
+                         int nret, ud__obj *(*alloc)(ud_task *, int, const size_t *, int), void *be) {
     ud_task ctx;
     const char *depmsg = NULL;
     int i, rc;

@@ -31,6 +31,7 @@
 #define UNIDIST_MPI_H
 
 #include "unidist.h"
+#include "unidist_shm.h"
 #include <mpi.h>
 
 #ifdef __cplusplus
@@ -66,8 +67,9 @@ UD_API MPI_Comm ud_mpi_comm(void);
 #define UD__TAG_OP 0x7564
 #define UD__TAG_DATA 0x7565
 #define UD__MAGIC 0x7564u
-#define UD__WIRE_VERSION 1
+#define UD__WIRE_VERSION 2
 #define UD__F_CHECKSUM 1u
+#define UD__F_NOREPLY 2u              /* GET: count the reader as served, send nothing back */
 
 #define UD__OP_TABLE(X)                                                                     \
     X(EXECUTE) X(GET) X(PUT_DATA) X(PUT_OWNER) X(PUT_SHARED_DATA) X(WAIT) X(CLEANUP)        \
@@ -139,7 +141,10 @@ static struct ud__mpi {
     double idle_since;
     long sleep_ns;
     int64_t sep_sent;         /* parts sent after their message, so far */
-} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0};
+    unsigned char *role;      /* every rank's role (UD__R_*) */
+    int *workers;             /* the ranks that run tasks */
+    int nworkers;
+} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL, 0};
 
 UD_API MPI_Comm ud_mpi_comm(void) { return ud__m.comm; }
 
@@ -551,9 +556,11 @@ static ud__rd ud__payload(const ud__hdr *h) {
 }
 
 /* Reads an object of nparts parts: its table and inline parts from r, its large parts from
-   src. Returns NULL with *st set when the message is malformed, memory is short or a
+   src. A large object from another host that has a key lands in this host's shared store,
+   where the other ranks of the host find it. Returns NULL with *st set when the message is malformed, memory is short or a
    checksum does not match (the large parts are still received, so the stream stays whole). */
-static ud__obj *ud__rd_obj(ud__rd *r, int nparts, int src, uint32_t flags, ud_status *st) {
+static ud__obj *ud__rd_obj(ud__rd *r, int nparts, int src, uint32_t flags, const ud_ref *key,
+                           ud_status *st) {
     const ud__wpart *tab = (const ud__wpart *)ud__rd_take(r, (size_t)nparts * sizeof(ud__wpart));
     size_t small[8] = {0}, *sizes = small;
     ud__obj *o = NULL;
@@ -565,8 +572,10 @@ static ud__obj *ud__rd_obj(ud__rd *r, int nparts, int src, uint32_t flags, ud_st
     }
     if (nparts > 8 && !(sizes = (size_t *)ud__alloc((size_t)nparts * sizeof *sizes))) sizes = NULL;
     if (sizes) {
-        for (k = 0; k < nparts; k++) sizes[k] = (size_t)tab[k].size;
-        o = ud__obj_alloc(sizes, nparts);
+        uint64_t total = 0;
+        for (k = 0; k < nparts; k++) total += sizes[k] = (size_t)tab[k].size;
+        if (key && ud__shm_wants(total) && !ud__shm_same_host(src)) o = ud__shm_reserve(*key, sizes, nparts);
+        if (!o) o = ud__obj_alloc(sizes, nparts);
         if (sizes != small) ud__free(sizes, (size_t)nparts * sizeof *sizes);
     }
     for (k = 0; k < nparts; k++) {
@@ -594,6 +603,7 @@ static ud__obj *ud__rd_obj(ud__rd *r, int nparts, int src, uint32_t flags, ud_st
         ud__obj_release(o);
         o = NULL;
     }
+    if (o) ud__shm_publish(o);
     return o;
 }
 
@@ -606,18 +616,35 @@ typedef struct ud__wobj {
     int32_t nparts;
 } ud__wobj;
 
+/* PUT_SHARED_DATA: a = owner, count = objects, then (number, slot) for each: the object is in
+   the shared store of the receiver's host, pinned for it. A GET's answer may take both. */
 typedef struct ud__batch {
-    ud__wbuf w;
-    int n;
+    ud__wbuf w, sh;
+    int n, nsh, dst;
+    int64_t owner;
 } ud__batch;
 
-static void ud__batch_start(ud__batch *b, int64_t owner) {
+static void ud__batch_start(ud__batch *b, int64_t owner, int dst) {
     if (ud__wb_start(&b->w, UD__OP_PUT_DATA)) ((ud__hdr *)b->w.p)->a = owner;
-    b->n = 0;
+    memset(&b->sh, 0, sizeof b->sh);
+    b->n = b->nsh = 0;
+    b->dst = dst;
+    b->owner = owner;
 }
 
 static void ud__batch_add(ud__batch *b, int64_t num, ud__obj *o) {
     ud__wobj wo;
+    if ((o->flags & UD__OBJ_SHARED) && ud__shm_same_host(b->dst)) {
+        int64_t rec[2];
+        if (!b->nsh && ud__wb_start(&b->sh, UD__OP_PUT_SHARED_DATA)) ((ud__hdr *)b->sh.p)->a = b->owner;
+        rec[0] = num;
+        rec[1] = o->slot;
+        ud__wb_add(&b->sh, rec, sizeof rec);
+        if (!b->sh.oom && b->sh.p) ud__shm_pin_for_peer(o);
+        else b->sh.oom = 1; /* sticky: the send then fails, and says so */
+        b->nsh++;
+        return;
+    }
     wo.num = num;
     wo.status = o->status;
     wo.nparts = o->nparts;
@@ -626,16 +653,35 @@ static void ud__batch_add(ud__batch *b, int64_t num, ud__obj *o) {
     b->n++;
 }
 
-static ud_status ud__batch_send(ud__batch *b, int dst) {
-    if (!b->w.oom && b->w.p) ((ud__hdr *)b->w.p)->count = b->n;
-    return ud__wb_send(&b->w, dst);
+static void ud__wb_discard(ud__wbuf *b) {
+    ud__free(b->p, b->cap);
+    ud__wb_release(b);
+}
+
+/* Sends what the batch holds (nothing when it is empty). */
+static ud_status ud__batch_send(ud__batch *b) {
+    ud_status st = UD_OK, st2 = UD_OK;
+    if (b->n) {
+        if (!b->w.oom && b->w.p) ((ud__hdr *)b->w.p)->count = b->n;
+        st = ud__wb_send(&b->w, b->dst);
+    } else {
+        ud__wb_discard(&b->w);
+    }
+    if (b->nsh) {
+        if (!b->sh.oom && b->sh.p) ((ud__hdr *)b->sh.p)->count = b->nsh;
+        else b->sh.oom = 1;
+        st2 = ud__wb_send(&b->sh, b->dst);
+    } else {
+        ud__wb_discard(&b->sh);
+    }
+    return st != UD_OK ? st : st2;
 }
 
 static ud_status ud__send_obj(int dst, ud_ref ref, ud__obj *o) {
     ud__batch b;
-    ud__batch_start(&b, ref.owner);
+    ud__batch_start(&b, ref.owner, dst);
     ud__batch_add(&b, ref.num, o);
-    return ud__batch_send(&b, dst);
+    return ud__batch_send(&b);
 }
 
 /* The next object of a PUT_DATA; 0 at the end. A bad object becomes an error object, so a
@@ -655,7 +701,7 @@ static int ud__rd_next_obj(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud
         st = ud__fail(UD_ERR_PROTO, "status %d with %d parts", wo->status, wo->nparts);
         r->bad = 1; /* where its parts end cannot be known */
     } else
-        o = ud__rd_obj(r, wo->nparts, src, h->flags, &st);
+        o = ud__rd_obj(r, wo->nparts, src, h->flags, wo->status == UD_OK ? ref : NULL, &st);
     if (o) {
         o->status = wo->status;
     } else {
@@ -669,13 +715,43 @@ static int ud__rd_next_obj(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud
     return 1;
 }
 
+/* The next object of a PUT_SHARED_DATA; 0 at the end. An entry that is not in the store
+   becomes an error object, so a reader never hangs. */
+static int ud__rd_next_shared(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud__obj **out) {
+    const int64_t *rec = (const int64_t *)ud__rd_take(r, 2 * sizeof(int64_t));
+    char text[48], msg[200];
+    if (!rec) {
+        ud__log(UD_LOG_ERROR, "PUT_SHARED_DATA from rank %d cut short", src);
+        return 0;
+    }
+    ref->owner = h->a;
+    ref->num = rec[0];
+    if ((*out = ud__shm_attach(rec[1], rec[0])) != NULL) return 1;
+    ud__ref_text(*ref, text, sizeof text);
+    snprintf(msg, sizeof msg, "ref %s from rank %d: entry %lld is not in this host's shared store",
+             text, src, (long long)rec[1]);
+    ud__log(UD_LOG_ERROR, "%s", msg);
+    if (!(*out = ud__obj_error(msg))) *out = &ud__oom_obj;
+    return 1;
+}
+
+/* The next object of either kind of data message. */
+static int ud__rd_next(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud__obj **out) {
+    return h->op == UD__OP_PUT_SHARED_DATA ? ud__rd_next_shared(r, h, src, ref, out)
+                                          : ud__rd_next_obj(r, h, src, ref, out);
+}
+
 /* ---- roles and counts ---------------------------------------------------------------------- */
 #define UD__MAX_RESULTS (1 << 20) /* num_returns a task message may ask for */
 #define UD__ROOT 0
 #define UD__MONITOR 1
-#define UD__FIRST_WORKER 2
+/* Roles: with the shared store on, every host but the monitor's has a manager of its own,
+   which runs no tasks. */
+enum { UD__R_ROOT, UD__R_MONITOR, UD__R_WORKER, UD__R_MANAGER };
 
-static int ud__nworkers(void) { return ud__m.size - UD__FIRST_WORKER; }
+static int ud__nworkers(void) { return ud__m.nworkers; }
+static int ud__is_worker(int64_t r) { return r >= 0 && r < ud__m.size && ud__m.role[r] == UD__R_WORKER; }
+static int ud__owner_ok(int64_t r) { return r == UD__ROOT || ud__is_worker(r); }
 
 /* ---- the root's executor (seed 001) -----------------------------------------------------------
    The root keeps an entry for every live ref the user holds: the data itself when the root put
@@ -724,18 +800,20 @@ static ud_status ud__root_lookup(const char *op, ud_ref r, ud__rent **out) {
         return UD_OK;
     }
     ud__ref_text(r, text, sizeof text);
-    if (r.owner >= 0 && r.owner < ud__m.size && r.owner != UD__MONITOR && r.num > 0 &&
+    if (ud__owner_ok(r.owner) && r.num > 0 &&
         r.num % ud__m.size == r.owner && r.num / ud__m.size < ud__root.next_num)
         return ud__fail(UD_ERR_FREED, "%s: ref %s was freed", op, text);
     return ud__fail(UD_ERR_NOREF, "%s: ref %s was never issued", op, text);
 }
 
 static ud_status ud__mpi_put(const ud_part *parts, int nparts, ud_ref *out) {
-    ud__obj *o = ud__obj_copy(parts, nparts);
+    ud__obj *o;
     ud_ref ref;
-    if (!o) return ud__fail(UD_ERR_NOMEM, "put: out of memory");
     ref.owner = UD__ROOT;
-    ref.num = ud__root.next_num++ * ud__m.size + UD__ROOT;
+    ref.num = ud__root.next_num * ud__m.size + UD__ROOT;
+    if (!(o = ud__shm_put_parts(ref, parts, nparts)) && !(o = ud__obj_copy(parts, nparts)))
+        return ud__fail(UD_ERR_NOMEM, "put: out of memory");
+    ud__root.next_num++;
     if (!ud__root_new(ref, o)) {
         ud__obj_release(o);
         return ud__fail(UD_ERR_NOMEM, "put: out of memory");
@@ -756,8 +834,10 @@ static ud_status ud__root_recv(int op, const ud__hdr **h, int *from) {
         int got = ud__try_recv(MPI_ANY_SOURCE, h, from);
         if (got > 0) {
             ud__busy();
-            if ((*h)->op == op) return UD_OK;
-            if ((*h)->op == UD__OP_PUT_DATA) ud__root_take_data(*h, *from);
+            if ((*h)->op == op || (op == UD__OP_PUT_DATA && (*h)->op == UD__OP_PUT_SHARED_DATA))
+                return UD_OK;
+            if ((*h)->op == UD__OP_PUT_DATA || (*h)->op == UD__OP_PUT_SHARED_DATA)
+                ud__root_take_data(*h, *from);
             else ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d",
                          ud__op_name((*h)->op), *from);
             continue;
@@ -775,7 +855,7 @@ static int ud__root_take_data(const ud__hdr *h, int from) {
     ud_ref ref;
     ud__obj *o;
     int i, filled = 0;
-    for (i = 0; i < h->count && !r.bad && ud__rd_next_obj(&r, h, from, &ref, &o); i++) {
+    for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
         ud__rent *e = (ud__rent *)ud__map_get(&ud__root.map, ref);
         if (!e || e->obj || !e->fetching) { /* not asked for: the stream is whole, nothing to keep */
             ud__log(UD_LOG_WARN, "root: unexpected PUT_DATA of %lld:%lld from rank %d",
@@ -801,6 +881,10 @@ static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
     for (i = 0; i < n; i++) {
         ud__rent *e = ents[i];
         if (e->obj || e->fetching) continue;
+        if ((e->obj = ud__shm_find(e->ref)) != NULL) { /* a rank of this host has it: no message */
+            e->seq = ++ud__root.seq;
+            continue;
+        }
         r = (int)e->ref.owner;
         if (!w[r].p && ud__wb_start(&w[r], UD__OP_GET)) ((ud__hdr *)w[r].p)->a = r;
         ud__wb_add(&w[r], &e->ref.num, sizeof e->ref.num);
@@ -849,7 +933,7 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
 }
 
 static int ud__schedule_rank(void) {
-    int w = UD__FIRST_WORKER + ud__root.next_worker;
+    int w = ud__m.workers[ud__root.next_worker];
     ud__root.next_worker = (ud__root.next_worker + 1) % ud__nworkers();
     return w;
 }
@@ -1007,6 +1091,7 @@ static ud_status ud__root_flush_garbage(void) {
     int dst;
     for (dst = UD__MONITOR; dst < ud__m.size && st == UD_OK; dst++) {
         ud__wbuf w;
+        if (ud__m.role[dst] == UD__R_MANAGER) continue;
         ud__hdr *h = ud__wb_start(&w, UD__OP_CLEANUP);
         if (!h) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
         h->count = ud__root.ngarbage;
@@ -1187,10 +1272,31 @@ static ud__wt *ud__wk_task_alloc(int nargs, int nret) {
     return t;
 }
 
+/* GET that tells the owner of ref it need not answer this rank. */
+static void ud__wk_served_elsewhere(ud_ref ref) {
+    ud__wbuf w;
+    ud__hdr *h = ud__wb_start(&w, UD__OP_GET);
+    if (!h) ud__panic("worker: out of memory");
+    h->flags |= UD__F_NOREPLY;
+    h->a = ref.owner;
+    h->count = 1;
+    ud__wb_add(&w, &ref.num, sizeof ref.num);
+    if (ud__wb_send(&w, (int)ref.owner) != UD_OK) ud__panic("worker: %s", ud__errbuf);
+}
+
 static void ud__wk_need(ud__wt *t, int i, ud_ref ref) {
     ud__went *e = ud__wk_entry(ref);
     e->holds++;
     t->argent[i] = e;
+    /* Another rank of this host may have it in the shared store: read it there. The owner
+       still counts this rank among the readers it serves (the root pushes its own data). */
+    if (!e->obj && !e->requested && !ud__is_mine(ref) && ref.owner != UD__ROOT) {
+        ud__obj *o = ud__shm_find(ref);
+        if (o) {
+            ud__wk_arrived(e, o);
+            ud__wk_served_elsewhere(ref);
+        }
+    }
     if (e->obj) return;
     t->deps[i].task = t;
     t->deps[i].next = e->waiters;
@@ -1237,7 +1343,7 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
             if (!ref) break;
             a.owner = ref[0];
             a.num = ref[1];
-            if (a.owner < 0 || a.owner >= ud__m.size || a.owner == UD__MONITOR || a.num <= 0) {
+            if (!ud__owner_ok(a.owner) || a.num <= 0) {
                 r.bad = 1;
                 break;
             }
@@ -1245,7 +1351,7 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
         } else if (kind && *kind == UD__WARG_VAL) {
             ud_status st;
             /* a value that cannot be read (checksum, memory) fails the task with the reason */
-            if (!(t->vals[i] = ud__rd_obj(&r, 1, from, h->flags, &st)) &&
+            if (!(t->vals[i] = ud__rd_obj(&r, 1, from, h->flags, NULL, &st)) &&
                 !(t->vals[i] = ud__obj_error(ud__errbuf)))
                 t->vals[i] = &ud__oom_obj;
             if (r.bad) break;
@@ -1270,7 +1376,7 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
     if (t->npending == 0) ud__wk_ready(t);
 }
 
-static void ud__wk_record_done(const ud__wt *t) {
+static void ud__wk_record_done(int64_t first, int nret) {
     if (ud__wk.ndone + 2 > ud__wk.capdone) {
         int cap = ud__wk.capdone ? 2 * ud__wk.capdone : 512;
         int64_t *p = (int64_t *)ud__realloc(ud__wk.done, (size_t)ud__wk.capdone * sizeof *p,
@@ -1280,8 +1386,8 @@ static void ud__wk_record_done(const ud__wt *t) {
         ud__wk.capdone = cap;
     }
     if (!ud__wk.ndone) ud__wk.done_since = ud__now();
-    ud__wk.done[ud__wk.ndone++] = t->nret ? t->outent[0]->ref.num : 0;
-    ud__wk.done[ud__wk.ndone++] = t->nret;
+    ud__wk.done[ud__wk.ndone++] = first;
+    ud__wk.done[ud__wk.ndone++] = nret;
 }
 
 /* TASK_DONE to the monitor: count = tasks, then (first number, results) for each; the results
@@ -1297,12 +1403,24 @@ static void ud__wk_flush_done(void) {
     ud__wk.ndone = 0;
 }
 
+/* A task's result: a large one goes straight to the shared store, under its ref. */
+static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, int nparts) {
+    ud__wt *t = (ud__wt *)task->be;
+    uint64_t total = 0;
+    ud__obj *o = NULL;
+    int k;
+    for (k = 0; k < nparts; k++) total += sizes[k];
+    if (ud__shm_wants(total)) o = ud__shm_reserve(t->outent[i]->ref, sizes, nparts);
+    return o ? o : ud__obj_alloc(sizes, nparts);
+}
+
 static void ud__wk_run(ud__wt *t) {
     ud_view small_argv[8] = {{0}};
     ud__obj *small_res[8];
     size_t argv_bytes = (size_t)t->nargs * sizeof(ud_view), res_bytes = (size_t)t->nret * sizeof(ud__obj *);
     ud_view *argv = t->nargs <= 8 ? small_argv : (ud_view *)ud__alloc(argv_bytes);
     ud__obj **res = t->nret <= 8 ? small_res : (ud__obj **)ud__alloc(res_bytes);
+    int64_t first = t->nret ? t->outent[0]->ref.num : 0; /* the entries may go below */
     int i;
     if (!argv || !res) ud__panic("worker: out of memory to run a task");
     if (t->error) {
@@ -1313,10 +1431,11 @@ static void ud__wk_run(ud__wt *t) {
     } else {
         for (i = 0; i < t->nargs; i++)
             ud__obj_view(t->argent[i] ? t->argent[i]->obj : t->vals[i], &argv[i]);
-        ud__run_task(t->fn, argv, t->nargs, res, t->nret, NULL, NULL);
+        ud__run_task(t->fn, argv, t->nargs, res, t->nret, ud__wk_result_alloc, t);
     }
     for (i = 0; i < t->nret; i++) {
         ud__went *e = t->outent[i];
+        if (res[i]) ud__shm_publish(res[i]); /* a large result was written in the store */
         ud__wk_arrived(e, res[i] ? res[i] : &ud__oom_obj);
         e->holds--;
         ud__wk_maybe_delete(e);
@@ -1329,7 +1448,7 @@ static void ud__wk_run(ud__wt *t) {
         ud__obj_release(t->vals[i]);
     }
     ud__obj_release(t->error);
-    ud__wk_record_done(t);
+    ud__wk_record_done(first, t->nret);
     if (argv != small_argv) ud__free(argv, argv_bytes);
     if (res != small_res) ud__free(res, res_bytes);
     ud__free(t, t->bytes);
@@ -1345,7 +1464,19 @@ static void ud__wk_get(const ud__hdr *h, int from) {
         ud__log(UD_LOG_ERROR, "worker: dropped a malformed GET from rank %d", from);
         return;
     }
-    ud__batch_start(&b, ud__m.rank);
+    if (h->flags & UD__F_NOREPLY) { /* the reader found it in its host's shared store */
+        for (i = 0; i < h->count; i++) {
+            ud_ref ref;
+            ud__went *e;
+            ref.owner = ud__m.rank;
+            ref.num = nums[i];
+            if (ref.num <= 0 || !(e = (ud__went *)ud__map_get(&ud__wk.map, ref))) continue;
+            e->served++;
+            ud__wk_maybe_delete(e);
+        }
+        return;
+    }
+    ud__batch_start(&b, ud__m.rank, from);
     for (i = 0; i < h->count; i++) {
         ud_ref ref;
         ud__went *e;
@@ -1365,11 +1496,7 @@ static void ud__wk_get(const ud__hdr *h, int from) {
             e->requests = q;
         }
     }
-    if (b.n) {
-        if (ud__batch_send(&b, from) != UD_OK) ud__panic("worker: %s", ud__errbuf);
-    } else {
-        ud__free(b.w.p, b.w.cap);
-    }
+    if (ud__batch_send(&b) != UD_OK) ud__panic("worker: %s", ud__errbuf);
 }
 
 static void ud__wk_cleanup(const ud__hdr *h) {
@@ -1395,8 +1522,8 @@ static void ud__wk_cleanup(const ud__hdr *h) {
 /* Which rank may send an operation: the root drives, workers only ask for and send data. */
 static int ud__sender_ok(int op, int from) {
     switch (op) {
-    case UD__OP_GET: case UD__OP_PUT_DATA: return from == UD__ROOT || from >= UD__FIRST_WORKER;
-    case UD__OP_TASK_DONE: return from >= UD__FIRST_WORKER;
+    case UD__OP_GET: case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA: return ud__owner_ok(from);
+    case UD__OP_TASK_DONE: return ud__is_worker(from);
     case UD__OP_READY_TO_SHUTDOWN: return from == UD__MONITOR;
     default: return from == UD__ROOT;
     }
@@ -1410,12 +1537,12 @@ static void ud__wk_handle(const ud__hdr *h, int from) {
     switch (h->op) {
     case UD__OP_EXECUTE: ud__wk_execute(h, from); break;
     case UD__OP_GET: ud__wk_get(h, from); break;
-    case UD__OP_PUT_DATA: {
+    case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA: {
         ud__rd r = ud__payload(h);
         ud_ref ref;
         ud__obj *o;
         int i;
-        for (i = 0; i < h->count && !r.bad && ud__rd_next_obj(&r, h, from, &ref, &o); i++)
+        for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++)
             ud__wk_arrived(ud__wk_entry(ref), o);
         break;
     }
@@ -1472,6 +1599,7 @@ static void ud__worker_loop(void) {
         else ud__idle();
     }
     ud__async_drain();
+    ud__shm_quiet();
     ud__wk_release_all();
 }
 
@@ -1570,7 +1698,7 @@ static void ud__mon_task_done(const ud__hdr *h, int from) {
     ud__rd r = ud__payload(h);
     const int64_t *rec = (const int64_t *)ud__rd_take(&r, (size_t)h->count * 2 * sizeof(int64_t));
     int i, k;
-    if (!rec || from < UD__FIRST_WORKER) {
+    if (!rec || !ud__is_worker(from)) {
         ud__log(UD_LOG_ERROR, "monitor: dropped a malformed TASK_DONE from rank %d", from);
         return;
     }
@@ -1624,7 +1752,7 @@ static void ud__mon_cleanup(const ud__hdr *h) {
         ud_ref ref;
         ref.owner = refs[i].owner;
         ref.num = refs[i].num;
-        if (ref.owner < UD__FIRST_WORKER || ref.owner >= ud__m.size || ref.num <= 0) continue;
+        if (!ud__is_worker(ref.owner) || ref.num <= 0) continue;
         if (!ud__map_del(&ud__mon.done, ref)) { /* its TASK_DONE is still on the way */
             if (!ud__map_reserve(&ud__mon.done, 1)) ud__panic("monitor: out of memory");
             ud__map_put(&ud__mon.done, ref, UD__TOMBSTONE);
@@ -1665,6 +1793,7 @@ static void ud__monitor_loop(void) {
         }
         if (ud__mon.waits) ud__mon_check_waits(); /* new completions, or a deadline passed */
         ud__mon_check_shutdown();
+        events += ud__shm_serve(); /* it manages its host's shared store too */
         events += ud__async_progress();
         if (events) ud__busy();
         else ud__idle();
@@ -1678,6 +1807,46 @@ static void ud__monitor_loop(void) {
     ud__async_drain();
     ud__map_clear(&ud__mon.done);
     memset(&ud__mon, 0, sizeof ud__mon);
+}
+
+/* ---- a host's manager -----------------------------------------------------------------------
+   On every host but the monitor's, one rank only manages the shared store, until CANCEL. */
+static void ud__manager_loop(void) {
+    int stop = 0;
+    while (!stop) {
+        const ud__hdr *h;
+        int from, got, events = ud__shm_serve();
+        while ((got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0) {
+            events++;
+            if (got > 0 && h->op == UD__OP_CANCEL && from == UD__ROOT) stop = 1;
+            else if (got > 0)
+                ud__log(UD_LOG_ERROR, "manager: unexpected %s from rank %d", ud__op_name(h->op), from);
+        }
+        events += ud__async_progress();
+        if (events) ud__busy();
+        else ud__idle();
+    }
+    ud__async_drain();
+}
+
+/* Who does what: the driver, the monitor, the hosts' managers, and the rest run tasks. */
+static ud_status ud__mpi_roles(void) {
+    int r, managers = 0;
+    ud__m.role = (unsigned char *)ud__alloc((size_t)ud__m.size);
+    ud__m.workers = (int *)ud__alloc((size_t)ud__m.size * sizeof(int));
+    if (!ud__m.role || !ud__m.workers) return ud__fail(UD_ERR_NOMEM, "init: out of memory");
+    ud__m.nworkers = 0;
+    for (r = 0; r < ud__m.size; r++) {
+        ud__m.role[r] = r == UD__ROOT ? UD__R_ROOT : r == UD__MONITOR ? UD__R_MONITOR
+                        : ud__shm_is_manager_rank(r) ? UD__R_MANAGER : UD__R_WORKER;
+        managers += ud__m.role[r] == UD__R_MANAGER;
+        if (ud__m.role[r] == UD__R_WORKER) ud__m.workers[ud__m.nworkers++] = r;
+    }
+    if (!ud__m.nworkers)
+        return ud__fail(UD_ERR_CONFIG, "init: no rank is left to run tasks: of %d ranks, one is the "
+                        "driver, one the monitor and %d manage the shared store of other hosts; "
+                        "start more ranks, or set UNIDIST_MPI_SHARED_OBJECT_STORE=0", ud__m.size, managers);
+    return UD_OK;
 }
 
 /* ---- start and stop ---------------------------------------------------------------------------- */
@@ -1843,6 +2012,7 @@ static ud_status ud__check_agreement(void) {
 
 static void ud__mpi_teardown(void) {
     if (ud__m.comm != MPI_COMM_NULL) {
+        ud__shm_close(); /* collective over the host: every rank gets here */
         MPI_Barrier(ud__m.comm); /* nobody leaves while a peer may still talk to it */
         MPI_Comm_free(&ud__m.comm);
     }
@@ -1852,6 +2022,11 @@ static void ud__mpi_teardown(void) {
     ud__free(ud__m.recs, (size_t)ud__m.capreqs * sizeof *ud__m.recs);
     ud__free(ud__m.idx, (size_t)ud__m.capreqs * sizeof *ud__m.idx);
     ud__free(ud__m.sts, (size_t)ud__m.capreqs * sizeof *ud__m.sts);
+    ud__free(ud__m.role, (size_t)ud__m.size);
+    ud__free(ud__m.workers, (size_t)ud__m.size * sizeof(int));
+    ud__m.role = NULL;
+    ud__m.workers = NULL;
+    ud__m.nworkers = 0;
     ud__m.sts = NULL;
     ud__m.rbuf = NULL;
     ud__m.reqs = NULL;
@@ -1882,8 +2057,9 @@ static ud_status ud__mpi_start(ud_role *role) {
     if (ud__m.size < 3)
         st = ud__fail(UD_ERR_CONFIG, "init: the MPI backend needs 3 or more ranks (root, monitor, "
                       "workers); this communicator has %d", ud__m.size);
-    else
-        st = ud__check_agreement();
+    else if ((st = ud__check_agreement()) == UD_OK &&
+             (st = ud__shm_open(ud__m.comm, ud__m.rank, ud__m.size, &ud__rt.cfg)) == UD_OK)
+        st = ud__mpi_roles();
     if (st != UD_OK) {
         ud__mpi_teardown();
         return st;
@@ -1899,6 +2075,9 @@ static ud_status ud__mpi_start(ud_role *role) {
     if (ud__m.rank == UD__MONITOR) {
         *role = UD_ROLE_MONITOR;
         ud__monitor_loop();
+    } else if (ud__m.role[ud__m.rank] == UD__R_MANAGER) {
+        *role = UD_ROLE_MONITOR;
+        ud__manager_loop();
     } else {
         *role = UD_ROLE_WORKER;
         ud__worker_loop();
@@ -1920,6 +2099,7 @@ static ud_status ud__mpi_stop(void) {
     for (r = UD__MONITOR; r < ud__m.size; r++)
         if (ud__send_op(r, UD__OP_CANCEL, 0, 0, 0, 0) != UD_OK && st == UD_OK) st = UD_ERR_MPI;
     ud__async_drain();
+    ud__shm_quiet();
     for (i = 0; i < ud__root.map.cap; i++)
         if (ud__root.map.slots[i].key.num) {
             ud__rent *e = (ud__rent *)ud__root.map.slots[i].val;

@@ -1,0 +1,21 @@
+/* The shared store as it comes: large objects read in place by the driver and by every
+   worker, puts placed by size, references that rise and fall; a store larger than /dev/shm
+   is refused at init. */
+#include "shm_cases.h"
+
+static int shm_config(ud_config *c) {
+    ud_config huge = *c;
+    ud_role role;
+    ud_status st;
+    huge.mpi_shared_object_store_memory = (uint64_t)1 << 50;
+    st = ud_init(&huge, &role);
+    UT_CASE("a store larger than /dev/shm is refused at init, naming the setting") {
+        UT_EQ_STATUS(st, UD_ERR_CONFIG);
+        UT_CONTAINS(ud_last_error(), "UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY");
+        UT_CONTAINS(ud_last_error(), "/dev/shm");
+    }
+    return 1;
+}
+
+static const char *shm_refusal(void) { return ""; }
+static void shm_cases(void) { in_place(); }

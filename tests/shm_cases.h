@@ -1,0 +1,472 @@
+/* The cases of the shared object store's tests (unidist_shm.h). The runtime starts once per
+   process, so each tests/m_shm*.c is one configuration: it sets up the config, and main()
+   below runs that program's cases, then checks that /dev/shm is left as it was found. */
+#ifndef SHM_CASES_H
+#define SHM_CASES_H
+#define UNIDIST_IMPLEMENTATION
+#include "unidist_mpi.h"
+#include "ud_test.h"
+#include <dirent.h>
+
+#define MIB (1 << 20)
+#define SHM_CASE __attribute__((unused)) void /* each program runs some of them */
+
+static ud_func f_fill, f_probe, f_inc, f_fail;
+static MPI_Comm g_comm;
+static int g_rank, g_size, g_hosts;
+static uint64_t g_threshold = UD_MPI_SHARED_OBJECT_STORE_THRESHOLD;
+
+static unsigned char pattern(size_t k, int seed) { return (unsigned char)((k * 131u + (unsigned)seed) & 255u); }
+
+/* fill(n, seed): n bytes of a pattern that says where each byte came from. */
+static int fill(ud_task *t) {
+    int n = 0, seed = 0;
+    unsigned char *p;
+    size_t k;
+    if (!ut_arg_int(t, 0, &n) || !ut_arg_int(t, 1, &seed) || n < 0) return ud_task_fail(t, "fill: bad arguments");
+    if (!(p = (unsigned char *)ud_task_result(t, 0, (size_t)n))) return ud_task_fail(t, "fill: no memory");
+    for (k = 0; k < (size_t)n; k++) p[k] = pattern(k, seed);
+    return 0;
+}
+
+static int intact(ud_view v, size_t n, int seed) {
+    const unsigned char *p = (const unsigned char *)v.data;
+    size_t k;
+    if (v.status != UD_OK || v.size != n) return 0;
+    for (k = 0; k < n; k++)
+        if (p[k] != pattern(k, seed)) return 0;
+    return 1;
+}
+
+/* What a worker sees of an argument: [intact, in this host's store, references there, rank]. */
+typedef struct probe_out {
+    int intact, in_store, refs, rank;
+} probe_out;
+
+static int probe(ud_task *t) {
+    ud_view v, rv;
+    int n = 0, seed = 0;
+    ud_ref ref;
+    probe_out *o = (probe_out *)ud_task_result(t, 0, sizeof *o);
+    if (!o || ud_task_arg(t, 0, &v) != UD_OK || ud_task_arg(t, 1, &rv) != UD_OK || rv.size != sizeof ref ||
+        !ut_arg_int(t, 2, &n) || !ut_arg_int(t, 3, &seed))
+        return ud_task_fail(t, "probe: bad arguments");
+    memcpy(&ref, rv.data, sizeof ref);
+    o->intact = intact(v, (size_t)n, seed);
+    o->in_store = ud_shm_contains(v.data);
+    o->refs = (int)ud_shm_refs(ref);
+    o->rank = ud_rank();
+    return 0;
+}
+
+static int inc(ud_task *t) {
+    int x = 0;
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "inc: bad argument");
+    return ut_result_int(t, 0, x + 1);
+}
+
+/* Fails with a message of 600 bytes: larger than the threshold of some programs. */
+static int fail(ud_task *t) {
+    char msg[601];
+    memset(msg, 'x', 600);
+    msg[600] = '\0';
+    return ud_task_fail(t, "%s", msg);
+}
+
+/* ---- helpers for the driver ---------------------------------------------------------------- */
+static ud_ref make(int n, int seed) {
+    ud_arg a[2];
+    ud_ref r = {0, 0};
+    a[0] = ud_arg_val(&n, sizeof n);
+    a[1] = ud_arg_val(&seed, sizeof seed);
+    UT_OK(ud_remote(f_fill, a, 2, 1, &r));
+    return r;
+}
+
+static probe_out probe_of(ud_ref r, int n, int seed) {
+    ud_arg a[4];
+    ud_ref o;
+    ud_view v;
+    probe_out p = {0, 0, 0, -1};
+    a[0] = ud_arg_ref(r);
+    a[1] = ud_arg_val(&r, sizeof r);
+    a[2] = ud_arg_val(&n, sizeof n);
+    a[3] = ud_arg_val(&seed, sizeof seed);
+    if (UT_OK(ud_remote(f_probe, a, 4, 1, &o)) && UT_OK(ud_get(o, &v)) && UT_EQ_INT(v.size, sizeof p))
+        memcpy(&p, v.data, sizeof p);
+    ud_free(o);
+    return p;
+}
+
+static int64_t entries_now(void) {
+    ud_shm_stats s;
+    ud_shm_stats_get(&s);
+    return s.entries;
+}
+
+static uint64_t used_now(void) {
+    ud_shm_stats s;
+    ud_shm_stats_get(&s);
+    return s.used;
+}
+
+static void base_config(ud_config *c) {
+    memset(c, 0, sizeof *c);
+    c->mpi_comm = &g_comm;
+    c->mpi_gc_threshold = 1; /* cleanups at once, so that counts fall while the test looks */
+}
+
+/* ---- scenarios (driver side) ---------------------------------------------------------------- */
+static SHM_CASE in_place(void) {
+    UT_CASE("a large task result is read by the driver in place") {
+        ud_ref r = make(8 * MIB, 1);
+        ud_view v;
+        if (UT_OK(ud_get(r, &v))) {
+            UT_CHECK(intact(v, 8 * MIB, 1));
+            UT_CHECK(ud_shm_contains(v.data));
+        }
+        ud_free(r);
+    }
+    UT_CASE("every worker reads a large result in place, wherever it was made") {
+        ud_ref r = make(4 * MIB, 2);
+        int i;
+        for (i = 0; i < 2 * ud_num_workers(); i++) { /* round robin: each worker twice */
+            probe_out p = probe_of(r, 4 * MIB, 2);
+            UT_CHECK(p.intact);
+            UT_CHECK(p.in_store);
+            UT_CHECK(p.refs >= (p.rank == (int)r.owner ? 1 : 2)); /* the maker and the reader */
+        }
+        ud_free(r);
+    }
+    UT_CASE("a put above the threshold goes to the store, one below it does not") {
+        static char big[MIB], small[1000];
+        ud_ref a, b;
+        ud_view va, vb;
+        memset(big, 7, sizeof big);
+        memset(small, 8, sizeof small);
+        UT_OK(ud_put(big, sizeof big, &a));
+        UT_OK(ud_put(small, sizeof small, &b));
+        if (UT_OK(ud_get(a, &va))) {
+            UT_CHECK(ud_shm_contains(va.data));
+            UT_EQ_MEM(va.data, big, sizeof big);
+        }
+        if (UT_OK(ud_get(b, &vb))) UT_EQ_INT(ud_shm_contains(vb.data), sizeof small > g_threshold);
+        {
+            probe_out p = probe_of(a, 0, 0); /* only where it lies: the sizes differ on purpose */
+            UT_CHECK(p.in_store);
+        }
+        ud_free(a);
+        ud_free(b);
+    }
+    UT_CASE("reference counts rise as refs are got and fall as they are freed") {
+        int64_t before;
+        ud_ref r;
+        ud_view v;
+        int ready, nready;
+        UT_EVENTUALLY(entries_now() == 0, 10); /* the cases above, cleaned up */
+        before = entries_now();
+        r = make(2 * MIB, 3);
+        UT_OK(ud_wait(&r, 1, 1, -1, &ready, &nready));
+        UT_EVENTUALLY(ud_shm_refs(r) == 1, 10); /* its maker's */
+        if (UT_OK(ud_get(r, &v))) {
+            UT_EQ_INT(ud_shm_refs(r), 2);
+            UT_OK(ud_get(r, &v)); /* the driver holds one reference, however often it gets */
+            UT_EQ_INT(ud_shm_refs(r), 2);
+            UT_EQ_INT(entries_now(), before + 1);
+        }
+        UT_OK(ud_free(r));
+        UT_EVENTUALLY(ud_shm_refs(r) == 0, 10);
+        UT_EVENTUALLY(entries_now() == before, 10);
+    }
+}
+
+/* For a store of 64 MiB. */
+static SHM_CASE reuse(void) {
+    UT_CASE("putting and freeing 10x the store's size reuses its space") {
+        static char buf[8 * MIB];
+        ud_shm_stats s;
+        int i, in_store = 0;
+        ud_shm_stats_get(&s);
+        UT_CHECK(s.capacity <= 64 * MIB);
+        for (i = 0; i < 80; i++) { /* 640 MiB through a 64 MiB store */
+            ud_ref r;
+            ud_view v;
+            buf[0] = (char)i;
+            if (!UT_OK(ud_put(buf, sizeof buf, &r))) break;
+            if (UT_OK(ud_get(r, &v))) {
+                in_store += ud_shm_contains(v.data);
+                UT_EQ_INT(((const char *)v.data)[0], (char)i);
+            }
+            UT_OK(ud_free(r));
+        }
+        UT_EQ_INT(in_store, 80); /* a free reaches the manager before the next reserve */
+        UT_EVENTUALLY(used_now() == 0, 10);
+    }
+    UT_CASE("task results through a small store, freed as they go") {
+        int i, in_store = 0;
+        for (i = 0; i < 40; i++) {
+            ud_ref r = make(6 * MIB, i);
+            ud_view v;
+            if (UT_OK(ud_get(r, &v))) {
+                UT_CHECK(intact(v, 6 * MIB, i));
+                in_store += ud_shm_contains(v.data);
+            }
+            ud_free(r);
+        }
+        ut_note("%d of 40 results were in the store", in_store);
+        UT_CHECK(in_store > 0);
+        UT_EVENTUALLY(used_now() == 0, 10);
+    }
+}
+
+/* For a store of 64 MiB. */
+static SHM_CASE full(void) {
+    UT_CASE("a full store falls back to local memory") {
+        static char buf[40 * MIB];
+        ud_ref a, b, c, r;
+        ud_view va, vb, vc, vr;
+        memset(buf, 5, sizeof buf);
+        UT_OK(ud_put(buf, sizeof buf, &a));
+        UT_OK(ud_put(buf, sizeof buf, &b)); /* only one fits in 64 MiB */
+        r = make(40 * MIB, 9);
+        UT_OK(ud_put(buf, sizeof buf, &c));
+        if (UT_OK(ud_get(a, &va)) && UT_OK(ud_get(b, &vb)) && UT_OK(ud_get(c, &vc))) {
+            UT_CHECK(ud_shm_contains(va.data));
+            UT_CHECK(!ud_shm_contains(vb.data));
+            UT_CHECK(!ud_shm_contains(vc.data));
+            UT_EQ_MEM(vb.data, buf, sizeof buf);
+            UT_EQ_MEM(vc.data, buf, sizeof buf);
+        }
+        if (UT_OK(ud_get(r, &vr))) {
+            UT_CHECK(intact(vr, 40 * MIB, 9));
+            UT_CHECK(!ud_shm_contains(vr.data));
+        }
+        ud_free(a);
+        ud_free(b);
+        ud_free(c);
+        ud_free(r);
+        UT_EVENTUALLY(used_now() == 0, 10);
+        UT_OK(ud_put(buf, sizeof buf, &a)); /* room again */
+        if (UT_OK(ud_get(a, &va))) UT_CHECK(ud_shm_contains(va.data));
+        ud_free(a);
+    }
+}
+
+static SHM_CASE tiny_threshold(void) {
+    UT_CASE("a threshold of one byte: every object is in the store") {
+        int x = 0, i;
+        ud_ref r, next;
+        ud_view v;
+        ud_arg a;
+        UT_OK(ud_put(&x, sizeof x, &r));
+        for (i = 0; i < 200; i++) { /* a chain across the workers */
+            a = ud_arg_ref(r);
+            if (!UT_OK(ud_remote(f_inc, &a, 1, 1, &next))) break;
+            ud_free(r);
+            r = next;
+        }
+        if (UT_OK(ud_get(r, &v))) {
+            UT_EQ_INT(*(const int *)v.data, 200);
+            UT_CHECK(ud_shm_contains(v.data));
+        }
+        ud_free(r);
+        UT_EVENTUALLY(entries_now() == 0, 10);
+    }
+}
+
+/* Ranks that run tasks: all but the driver, the monitor and each host's manager (its lowest
+   rank but the driver). */
+static __attribute__((unused)) int is_worker(int r) {
+    int q;
+    if (r < 2) return 0;
+    for (q = 1; q < r; q++)
+        if (ud_shm_host(q) == ud_shm_host(r)) return 1;
+    return 0;
+}
+
+static SHM_CASE virtual_hosts(void) {
+    UT_CASE("virtual hosts: data crosses between hosts intact and lands in each host's store") {
+        static char buf[3 * MIB];
+        ud_shm_stats s;
+        ud_ref put, made;
+        ud_view v;
+        int i, r, q, n = ud_num_workers(), probed[256] = {0}, again = 0, can_again = 0;
+        UT_OK(ud_shm_stats_get(&s));
+        UT_EQ_INT(s.hosts, g_hosts);
+        for (i = 0; i < (int)sizeof buf; i++) buf[i] = (char)pattern((size_t)i, 4);
+        UT_OK(ud_put(buf, sizeof buf, &put));
+        made = make(5 * MIB, 6);
+        if (UT_OK(ud_get(made, &v))) {
+            UT_CHECK(intact(v, 5 * MIB, 6));
+            UT_CHECK(ud_shm_contains(v.data)); /* made here, or copied here once */
+        }
+        for (i = 0; i < 2 * n; i++) {
+            probe_out p = probe_of(made, 5 * MIB, 6), q2 = probe_of(put, 3 * MIB, 4);
+            UT_CHECK(p.intact && q2.intact);
+            UT_CHECK(p.in_store && q2.in_store);
+            if (p.rank < 0 || p.rank >= 256 || probed[p.rank]) continue;
+            probed[p.rank] = 1;
+            /* the first reader on another host brings it there; the next finds it there */
+            for (q = 0; q < p.rank; q++)
+                if (probed[q] && q != p.rank && ud_shm_host(q) == ud_shm_host(p.rank) &&
+                    ud_shm_host(p.rank) != ud_shm_host((int)made.owner)) {
+                    again++;
+                    UT_CHECK(p.refs >= 2);
+                    break;
+                }
+        }
+        for (r = 2; r < g_size && r < 256; r++) /* two workers on a host that did not make it */
+            for (q = r + 1; q < g_size; q++)
+                can_again |= is_worker(r) && is_worker(q) && ud_shm_host(r) == ud_shm_host(q) &&
+                             ud_shm_host(r) != ud_shm_host((int)made.owner);
+        ut_note("%d readers on other hosts found a copy already there", again);
+        if (can_again) UT_CHECK(again > 0);
+        ud_free(put);
+        ud_free(made);
+        UT_EVENTUALLY(entries_now() == 0, 10);
+    }
+}
+
+/* For a threshold under 600 bytes: a failure's message would fit in the store. */
+static SHM_CASE failures(void) {
+    UT_CASE("a failed task's result stays a failure, on every host and every time") {
+        ud_ref bad, dep;
+        ud_view v;
+        ud_arg a;
+        int i;
+        UT_OK(ud_remote(f_fail, NULL, 0, 1, &bad));
+        for (i = 0; i < 2; i++) {
+            UT_EQ_STATUS(ud_get(bad, &v), UD_ERR_TASK);
+            UT_EQ_INT(v.status, UD_ERR_TASK);
+            UT_EQ_INT(v.size, 600);
+        }
+        for (i = 0; i < 2 * ud_num_workers(); i++) { /* readers on each worker fail too */
+            a = ud_arg_ref(bad);
+            if (!UT_OK(ud_remote(f_inc, &a, 1, 1, &dep))) break;
+            UT_EQ_STATUS(ud_get(dep, &v), UD_ERR_TASK);
+            UT_EQ_INT(v.size, 600);
+            ud_free(dep);
+        }
+        ud_free(bad);
+    }
+}
+
+static SHM_CASE store_off(void) {
+    UT_CASE("with the store off everything still works") {
+        ud_shm_stats s;
+        ud_ref r = make(2 * MIB, 11);
+        ud_view v;
+        UT_OK(ud_shm_stats_get(&s));
+        UT_EQ_INT(s.enabled, 0);
+        if (UT_OK(ud_get(r, &v))) {
+            UT_CHECK(intact(v, 2 * MIB, 11));
+            UT_CHECK(!ud_shm_contains(v.data));
+        }
+        {
+            probe_out p = probe_of(r, 2 * MIB, 11);
+            UT_CHECK(p.intact && !p.in_store);
+        }
+        ud_free(r);
+    }
+}
+
+/* ---- /dev/shm before and after ---------------------------------------------------------------- */
+#define MAX_NAMES 4096
+static char *g_before[MAX_NAMES];
+static int g_nbefore;
+
+static int list_shm(char **names, int cap) {
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    int n = 0;
+    if (!d) return -1;
+    while ((e = readdir(d)) != NULL && n < cap)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) names[n++] = strdup(e->d_name);
+    closedir(d);
+    return n;
+}
+
+/* Does a live process map /dev/shm/name? (then it belongs to another job on this machine) */
+static int in_use(const char *name) {
+    char path[300], line[512], want[300];
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int used = 0;
+    snprintf(want, sizeof want, "/dev/shm/%s", name);
+    while (d && !used && (e = readdir(d)) != NULL) {
+        FILE *f;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%s/maps", e->d_name);
+        if (!(f = fopen(path, "r"))) continue;
+        while (!used && fgets(line, sizeof line, f)) used = strstr(line, want) != NULL;
+        fclose(f);
+    }
+    if (d) closedir(d);
+    return used;
+}
+
+static int new_names(int show) {
+    char *now[MAX_NAMES];
+    int n = list_shm(now, MAX_NAMES), i, j, fresh = 0;
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < g_nbefore && strcmp(now[i], g_before[j]); j++) {}
+        if (j == g_nbefore && !in_use(now[i])) {
+            fresh++;
+            if (show) ut_note("left in /dev/shm: %s", now[i]);
+        }
+        free(now[i]);
+    }
+    return fresh;
+}
+
+/* What each program provides: its configuration (0: this launch cannot hold it, and init
+   must refuse it with a message containing shm_refusal()), and its cases, run by the driver. */
+static int shm_config(ud_config *c);
+static const char *shm_refusal(void);
+static void shm_cases(void);
+
+int main(int argc, char **argv) {
+    int provided;
+    ud_config cfg;
+    ud_role role = (ud_role)-1;
+    ud_status st;
+    g_nbefore = list_shm(g_before, MAX_NAMES);
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    MPI_Comm_dup(MPI_COMM_WORLD, &g_comm);
+    ut_set_reduce(g_rank, NULL, NULL);
+    ud_register("fill", fill, NULL, &f_fill);
+    ud_register("probe", probe, NULL, &f_probe);
+    ud_register("inc", inc, NULL, &f_inc);
+    ud_register("fail", fail, NULL, &f_fail);
+    base_config(&cfg);
+    if (!shm_config(&cfg)) { /* this launch cannot hold the configuration: init must say why */
+        st = ud_init(&cfg, &role);
+        UT_CASE("a configuration this launch cannot hold is refused at init, saying why") {
+            UT_EQ_STATUS(st, UD_ERR_CONFIG);
+            UT_CONTAINS(ud_last_error(), shm_refusal());
+        }
+    } else if ((st = ud_init(&cfg, &role)) != UD_OK) {
+        UT_CASE("init") UT_FAIL("init: %s", ud_last_error());
+    } else if (role == UD_ROLE_DRIVER) {
+        shm_cases();
+        UT_CASE("shutdown") UT_OK(ud_shutdown());
+    } else {
+        UT_CASE("init returned a role") UT_CHECK(role == UD_ROLE_WORKER || role == UD_ROLE_MONITOR);
+    }
+    MPI_Comm_free(&g_comm);
+    MPI_Finalize();
+    if (g_rank == 0 && g_nbefore >= 0) {
+        UT_CASE("nothing is left in /dev/shm") {
+            /* the other ranks may still be finishing MPI_Finalize: give them time */
+            double end = ut_now() + 10;
+            int left;
+            while ((left = new_names(0)) > 0 && ut_now() < end) ut_sleep(0.2);
+            if (left) new_names(1);
+            UT_EQ_INT(left, 0);
+        }
+    }
+    return ut_finish();
+}
+#endif

@@ -1,0 +1,780 @@
+/* unidist_shm.h - v0.1.0 - the shared object store of unidist for C - Apache-2.0 (see LICENSE)
+
+   USAGE
+     Nothing to include: unidist_mpi.h includes it, and with UNIDIST_IMPLEMENTATION its
+     implementation comes along. The MPI backend keeps every object of more than
+     UNIDIST_MPI_SHARED_OBJECT_STORE_THRESHOLD bytes in a store that the ranks of a host share:
+     a task writes a large result straight into it, and the driver or a task on the same host
+     reads it in place (the view ud_get returns points into the store). The calls below only
+     look at the store, for tests and tools.
+
+   HOW IT WORKS (seed 004)
+     Each host has two MPI-3 shared windows on the host's communicator: the data, and the
+     service buffer of 4 integers an entry (owner, number, first byte, references). The host's
+     manager, its lowest rank but the driver (rank 1, the monitor, on the driver's host), owns
+     both: it reserves ranges for writers, keeps the free ranges coalesced and frees an entry
+     once no rank of the host references it. A writer reserves, writes, then publishes the
+     entry with one reference, its own; every rank of the host that reads it pins it (+1) and
+     unpins it (-1) when its ref goes. A rank on another host gets the bytes once through MPI
+     and keeps them in its own host's store, where the other ranks of that host find them.
+     A full store is no error: the object stays in the rank's own memory.
+
+   COMPILE-TIME OPTIONS / ENVIRONMENT (rows of UD_CONFIG_TABLE in unidist.h)
+     UNIDIST_MPI_SHARED_OBJECT_STORE            1; 0 turns the store off (a ud_config field
+                                                cannot: 0 there means "not set")
+     UNIDIST_MPI_SHARED_OBJECT_STORE_THRESHOLD  100000: larger objects go to the store
+     UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY     0: 95% of the free /dev/shm, shared out among
+                                                the virtual hosts of a machine
+     UNIDIST_MPI_SHARED_SERVICE_MEMORY          0: two entries for every threshold-sized
+                                                object the store can hold (1M entries at most)
+     UNIDIST_MPI_HOSTS                          for tests: split each host into this many
+                                                virtual hosts, which share no memory
+     Asking for more than /dev/shm has free is an error at init that names the host.
+
+   THREAD SAFETY
+     As the MPI backend: one thread of each rank calls in.
+*/
+#ifndef UNIDIST_SHM_H
+#define UNIDIST_SHM_H
+
+#include "unidist.h"
+#include <mpi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ud_shm_stats {
+    int enabled;              /* this rank's host has a store */
+    int host, hosts;          /* this rank's host (0: the driver's), and how many there are */
+    int manager;              /* the rank that manages this host's store */
+    uint64_t capacity;        /* bytes of the data window */
+    uint64_t used;            /* bytes reserved now */
+    int64_t entries;          /* entries reserved or published now */
+    int64_t slots;            /* entries the service buffer can hold */
+} ud_shm_stats;
+
+/* The store of this rank's host as its manager last wrote it; enabled is 0 without one. */
+UD_API ud_status ud_shm_stats_get(ud_shm_stats *out);
+/* 1 when p points into this host's store: a view read in place, without a copy. */
+UD_API int ud_shm_contains(const void *p);
+/* The host of a rank (0: the driver's), or -1 when the store is off or there is no such rank. */
+UD_API int ud_shm_host(int rank);
+/* How many ranks of this host reference ref's object in the store now (0: it is not there). */
+UD_API int64_t ud_shm_refs(ud_ref ref);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UNIDIST_SHM_H */
+
+/* ============================================================================================
+   IMPLEMENTATION
+   ============================================================================================ */
+#if defined(UNIDIST_IMPLEMENTATION) && !defined(UD_SHM_IMPLEMENTATION)
+#define UD_SHM_IMPLEMENTATION
+#endif
+
+#if defined(UD_SHM_IMPLEMENTATION) && !defined(UD__SHM_IMPL_DONE)
+#define UD__SHM_IMPL_DONE
+
+#ifndef UD__IMPL_DONE
+#error "unidist_shm.h: the store's implementation needs the core's in the same file: define UNIDIST_IMPLEMENTATION"
+#endif
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+
+#define UD__SHM_TAG 0x7566
+#define UD__SHM_ALIGN 64          /* a cache line: parts of different objects never share one */
+#define UD__SHM_PROBES 64         /* an entry sits at most this far from its home slot */
+#define UD__SHM_MAGIC 0x7564736dLL
+#define UD__SHM_MAX_SLOTS (1LL << 20)
+#define UD__OBJ_PUBLISHED 4u      /* a wrapper whose entry readers may pin */
+
+/* A service entry: the seed's 4 integers. Only the manager writes owner, number and first;
+   number is the key (a DataID's number names its owner too): 0 empty, -1 freed. References
+   change with atomic operations from every rank of the host; 0 is final (nobody may pin). */
+enum { UD__SE_OWNER, UD__SE_NUM, UD__SE_FIRST, UD__SE_REFS, UD__SE_INTS };
+enum { UD__SHM_RESERVE = 1, UD__SHM_RELEASE = 2, UD__SHM_END = 3 };
+
+typedef struct ud__shm_head { /* the start of the service buffer, written by the manager */
+    int64_t magic, nslots, capacity, used, entries, reserved[3];
+} ud__shm_head;
+
+typedef struct ud__shm_objhead { /* an object in the data window: this, part sizes, parts */
+    int32_t status, nparts;
+    uint64_t total;
+} ud__shm_objhead;
+
+typedef struct ud__shm_msg { /* RESERVE: a num, b owner, c bytes; its answer: a slot, b first */
+    int64_t op, a, b, c;      /* RELEASE: a slot, b num */
+} ud__shm_msg;
+
+typedef struct ud__shm_range {
+    uint64_t off, len;
+} ud__shm_range;
+
+static struct ud__shm {
+    int on;                   /* this rank's host has a store */
+    int quiet;                /* shutting down: releases are no longer reported */
+    int opened, nwins;        /* ud__shm_open ran; windows allocated (data, then service) */
+    MPI_Comm host;
+    MPI_Win dwin, swin;
+    char *data;
+    ud__shm_head *head;
+    int64_t *svc;             /* nslots entries of UD__SE_INTS */
+    uint64_t capacity, threshold;
+    int64_t nslots;
+    int rank, manager, manager_local, is_manager;
+    int *host_of;             /* every rank's host */
+    int *manager_of;          /* every host's manager (-1: none, the driver is alone there) */
+    int nranks, nhosts;
+    uint64_t *slot_len;       /* manager: bytes of each entry's range */
+    ud__shm_range *free;      /* manager: free ranges by offset, never adjacent */
+    int64_t nfree, capfree;
+    int ends;                 /* manager: ranks of the host that said they are done */
+} ud__sh;
+
+static int64_t *ud__shm_entry(int64_t slot) { return ud__sh.svc + slot * UD__SE_INTS; }
+
+static int64_t ud__shm_load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void ud__shm_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+
+static int64_t ud__shm_home(int64_t num) {
+    return (int64_t)(((uint64_t)num * 0x9E3779B97F4A7C15ull >> 16) % (uint64_t)ud__sh.nslots);
+}
+
+static uint64_t ud__shm_up(uint64_t n) { return (n + UD__SHM_ALIGN - 1) & ~(uint64_t)(UD__SHM_ALIGN - 1); }
+
+/* Bytes an object takes in the window: its head and sizes, then each part and a NUL. */
+static uint64_t ud__shm_extent(const size_t *sizes, int nparts) {
+    uint64_t n = ud__shm_up(sizeof(ud__shm_objhead) + (uint64_t)nparts * sizeof(uint64_t));
+    int k;
+    for (k = 0; k < nparts; k++) {
+        if (sizes[k] > UINT64_MAX / 2 - n) return UINT64_MAX;
+        n += ud__shm_up((uint64_t)sizes[k] + 1);
+    }
+    return n;
+}
+
+UD_API int ud_shm_contains(const void *p) {
+    const char *c = (const char *)p;
+    return ud__sh.on && c >= ud__sh.data && c < ud__sh.data + ud__sh.capacity;
+}
+
+UD_API ud_status ud_shm_stats_get(ud_shm_stats *out) {
+    if (!out) return ud__fail(UD_ERR_ARG, "shm_stats_get: out is NULL");
+    memset(out, 0, sizeof *out);
+    out->manager = -1;
+    if (!ud__sh.host_of) return UD_OK;
+    out->host = ud__sh.host_of[ud__sh.rank];
+    out->hosts = ud__sh.nhosts;
+    out->manager = ud__sh.manager;
+    if (!ud__sh.on) return UD_OK;
+    out->enabled = 1;
+    out->capacity = ud__sh.capacity;
+    out->used = (uint64_t)ud__shm_load(&ud__sh.head->used);
+    out->entries = ud__shm_load(&ud__sh.head->entries);
+    out->slots = ud__sh.nslots;
+    return UD_OK;
+}
+
+UD_API int ud_shm_host(int rank) {
+    return ud__sh.host_of && rank >= 0 && rank < ud__sh.nranks ? ud__sh.host_of[rank] : -1;
+}
+
+UD_API int64_t ud_shm_refs(ud_ref ref) {
+    int64_t p, h;
+    if (!ud__sh.on || ref.num <= 0) return 0;
+    for (p = 0, h = ud__shm_home(ref.num); p < UD__SHM_PROBES && p < ud__sh.nslots; p++) {
+        int64_t *e = ud__shm_entry((h + p) % ud__sh.nslots), num = ud__shm_load(&e[UD__SE_NUM]), r;
+        if (num == 0) break;
+        if (num == ref.num && (r = ud__shm_load(&e[UD__SE_REFS])) > 0 &&
+            ud__shm_load(&e[UD__SE_NUM]) == ref.num) /* not freed and reused in between */
+            return r;
+    }
+    return 0;
+}
+
+/* ---- talking to the manager -------------------------------------------------------------------
+   Small fixed messages on the host's own communicator; the manager never waits on anyone, so
+   a writer may block for its answer, even inside a task. */
+static void ud__shm_send(const ud__shm_msg *m) {
+    int rc = MPI_Send(m, 4, MPI_INT64_T, ud__sh.manager_local, UD__SHM_TAG, ud__sh.host);
+    if (rc != MPI_SUCCESS) ud__panic("shared store: a message to its manager (rank %d) failed", ud__sh.manager);
+}
+
+static void ud__shm_report(int64_t slot) {
+    ud__shm_msg m;
+    if (ud__sh.quiet || !ud__sh.data) return;
+    m.op = UD__SHM_RELEASE;
+    m.a = slot;
+    m.b = ud__shm_load(&ud__shm_entry(slot)[UD__SE_NUM]);
+    m.c = 0;
+    ud__shm_send(&m);
+}
+
+/* Pins an entry that someone else references: references only rise from above zero. */
+static int ud__shm_pin(int64_t *e) {
+    int64_t r = ud__shm_load(&e[UD__SE_REFS]);
+    while (r > 0)
+        if (__atomic_compare_exchange_n(&e[UD__SE_REFS], &r, r + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return 1;
+    return 0;
+}
+
+/* The last reference tells the manager, which frees the entry. */
+static void ud__shm_unpin(int64_t slot) {
+    if (!ud__sh.data) return; /* the store is gone (shutdown): nothing to free */
+    if (__atomic_sub_fetch(&ud__shm_entry(slot)[UD__SE_REFS], 1, __ATOMIC_ACQ_REL) == 0)
+        ud__shm_report(slot);
+}
+
+/* A reference for a rank of this host that the caller hands the object to (it holds one). */
+static void ud__shm_pin_for_peer(const ud__obj *o) {
+    __atomic_add_fetch(&ud__shm_entry(o->slot)[UD__SE_REFS], 1, __ATOMIC_ACQ_REL);
+}
+
+/* The core calls this when a wrapper's last local holder lets go. */
+static void ud__shm_release(ud__obj *o) {
+    if (o->flags & UD__OBJ_PUBLISHED) ud__shm_unpin(o->slot);
+    else ud__shm_report(o->slot); /* reserved, never published: nobody else has seen it */
+    ud__free(o, o->bytes);
+}
+
+/* A local object whose parts are the window's bytes at first. NULL: malformed or no memory. */
+static ud__obj *ud__shm_wrap(int64_t slot, uint64_t first) {
+    const ud__shm_objhead *oh;
+    const uint64_t *sizes;
+    uint64_t off;
+    ud__obj *o;
+    int k, nparts;
+    if (first > ud__sh.capacity || ud__sh.capacity - first < sizeof *oh) return NULL;
+    oh = (const ud__shm_objhead *)(ud__sh.data + first);
+    nparts = oh->nparts;
+    if (nparts < 0 || (uint64_t)nparts > (ud__sh.capacity - first - sizeof *oh) / sizeof *sizes)
+        return NULL;
+    sizes = (const uint64_t *)(oh + 1);
+    if (!(o = (ud__obj *)ud__alloc(ud__obj_header(nparts)))) return NULL;
+    o->status = oh->status;
+    o->nparts = nparts;
+    o->flags = UD__OBJ_SHARED;
+    o->refs = 1;
+    o->bytes = ud__obj_header(nparts);
+    o->total = 0;
+    o->slot = slot;
+    off = first + ud__shm_up(sizeof *oh + (uint64_t)nparts * sizeof *sizes);
+    for (k = 0; k < nparts; k++) {
+        if (sizes[k] >= ud__sh.capacity || off + sizes[k] >= ud__sh.capacity) {
+            ud__free(o, o->bytes);
+            return NULL;
+        }
+        o->parts[k].data = ud__sh.data + off;
+        o->parts[k].size = (size_t)sizes[k];
+        o->total += (size_t)sizes[k];
+        off += ud__shm_up(sizes[k] + 1);
+    }
+    if (nparts == 0) o->parts[0].data = "";
+    return o;
+}
+
+/* Waits for the manager's answer; it comes at once unless the manager is asleep. */
+static void ud__shm_await(ud__shm_msg *m) {
+    MPI_Request rq;
+    int done = 0;
+    unsigned polls = 0;
+    if (MPI_Irecv(m, 4, MPI_INT64_T, ud__sh.manager_local, UD__SHM_TAG, ud__sh.host, &rq) != MPI_SUCCESS)
+        ud__panic("shared store: no answer from its manager (rank %d)", ud__sh.manager);
+    while (!done) {
+        if (MPI_Test(&rq, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            ud__panic("shared store: no answer from its manager (rank %d)", ud__sh.manager);
+        if (!done && ++polls > 1000) {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        } else if (!done) {
+            sched_yield();
+        }
+    }
+}
+
+/* Faults the range in now, in one call: when /dev/shm cannot back it after all (other users
+   filled it), that is a full store here, and not a SIGBUS in the middle of a task. */
+static int ud__shm_populate(uint64_t off, uint64_t len) {
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    uintptr_t a = (uintptr_t)(ud__sh.data + off) & ~(uintptr_t)4095;
+    uintptr_t e = ((uintptr_t)(ud__sh.data + off + len) + 4095) & ~(uintptr_t)4095;
+    return madvise((void *)a, e - a, MADV_POPULATE_WRITE) == 0 || errno == EINVAL; /* EINVAL: kernel < 5.14 */
+#else
+    (void)off;
+    (void)len;
+    return 1;
+#endif
+}
+
+/* Room in this host's store for an object of these parts, known as key: a wrapper that the
+   caller fills, then publishes (or releases). NULL: no store, no room or no memory; the
+   caller keeps the object in its own memory instead. */
+static ud__obj *ud__shm_reserve(ud_ref key, const size_t *sizes, int nparts) {
+    uint64_t need = ud__shm_extent(sizes, nparts), off;
+    ud__shm_msg m;
+    ud__shm_objhead *oh;
+    ud__obj *o;
+    int k;
+    if (!ud__sh.on || ud__sh.quiet || need > ud__sh.capacity) return NULL;
+    m.op = UD__SHM_RESERVE;
+    m.a = key.num;
+    m.b = key.owner;
+    m.c = (int64_t)need;
+    ud__shm_send(&m);
+    ud__shm_await(&m);
+    if (m.a < 0) return NULL;
+    off = (uint64_t)m.b;
+    if (!ud__shm_populate(off, need)) {
+        ud__log(UD_LOG_WARN, "shared store: /dev/shm cannot back %llu more bytes; kept in local memory",
+                (unsigned long long)need);
+        ud__shm_report(m.a);
+        return NULL;
+    }
+    oh = (ud__shm_objhead *)(ud__sh.data + off);
+    oh->status = UD_OK;
+    oh->nparts = nparts;
+    oh->total = 0;
+    for (k = 0; k < nparts; k++) {
+        ((uint64_t *)(oh + 1))[k] = sizes[k];
+        oh->total += sizes[k];
+    }
+    if (!(o = ud__shm_wrap(m.a, off))) {
+        ud__shm_report(m.a);
+        return NULL;
+    }
+    for (k = 0; k < nparts; k++) ((char *)o->parts[k].data)[sizes[k]] = '\0';
+    return o;
+}
+
+/* Should an object of total bytes go to the store? (a manager runs no tasks and puts nothing) */
+static int ud__shm_wants(uint64_t total) {
+    return ud__sh.on && !ud__sh.quiet && total > ud__sh.threshold;
+}
+
+/* Makes a filled reservation readable by the host: the bytes first, then the reference. */
+static void ud__shm_publish(ud__obj *o) {
+    if (!(o->flags & UD__OBJ_SHARED) || (o->flags & UD__OBJ_PUBLISHED)) return;
+    MPI_Win_sync(ud__sh.dwin);
+    ud__shm_store(&ud__shm_entry(o->slot)[UD__SE_REFS], 1);
+    o->flags |= UD__OBJ_PUBLISHED;
+}
+
+/* A copy of parts in the store, published under key; NULL: it belongs in local memory. */
+static ud__obj *ud__shm_put_parts(ud_ref key, const ud_part *parts, int nparts) {
+    size_t small[8], *sizes = nparts <= 8 ? small : (size_t *)ud__alloc((size_t)nparts * sizeof *sizes);
+    uint64_t total = 0;
+    ud__obj *o = NULL;
+    int k;
+    if (!sizes) return NULL;
+    for (k = 0; k < nparts; k++) total += sizes[k] = parts[k].size;
+    if (ud__shm_wants(total) && (o = ud__shm_reserve(key, sizes, nparts)) != NULL) {
+        for (k = 0; k < nparts; k++)
+            if (parts[k].size) memcpy((void *)o->parts[k].data, parts[k].data, parts[k].size);
+        ud__shm_publish(o);
+    }
+    if (sizes != small) ud__free(sizes, (size_t)nparts * sizeof *sizes);
+    return o;
+}
+
+/* A wrapper for a pinned entry, whose bytes this rank may now read; NULL (unpinned) without
+   memory or when the entry is malformed. */
+static ud__obj *ud__shm_open_pinned(int64_t slot) {
+    ud__obj *o;
+    MPI_Win_sync(ud__sh.dwin); /* the writer's bytes before this rank's loads */
+    if (!(o = ud__shm_wrap(slot, (uint64_t)ud__shm_load(&ud__shm_entry(slot)[UD__SE_FIRST])))) {
+        ud__shm_unpin(slot);
+        return NULL;
+    }
+    o->flags |= UD__OBJ_PUBLISHED;
+    return o;
+}
+
+/* An entry another rank of the host pinned for this one (PUT_SHARED_DATA). NULL: the message
+   named no such entry, or no memory (the pin is then given back). */
+static ud__obj *ud__shm_attach(int64_t slot, int64_t num) {
+    int64_t *e;
+    if (!ud__sh.on || slot < 0 || slot >= ud__sh.nslots) return NULL;
+    e = ud__shm_entry(slot);
+    if (ud__shm_load(&e[UD__SE_NUM]) != num || ud__shm_load(&e[UD__SE_REFS]) <= 0) return NULL;
+    return ud__shm_open_pinned(slot);
+}
+
+/* The object key names, if some rank of this host published it: pinned for the caller. */
+static ud__obj *ud__shm_find(ud_ref key) {
+    int64_t p, h, slot;
+    if (!ud__sh.on || key.num <= 0 || ud__shm_load(&ud__sh.head->entries) == 0) return NULL;
+    for (p = 0, h = ud__shm_home(key.num); p < UD__SHM_PROBES && p < ud__sh.nslots; p++) {
+        int64_t *e = ud__shm_entry(slot = (h + p) % ud__sh.nslots), num = ud__shm_load(&e[UD__SE_NUM]);
+        if (num == 0) return NULL;
+        if (num != key.num || !ud__shm_pin(e)) continue;
+        if (ud__shm_load(&e[UD__SE_NUM]) == key.num) return ud__shm_open_pinned(slot);
+        ud__shm_unpin(slot); /* freed and reused between the two loads */
+    }
+    return NULL;
+}
+
+/* ---- the manager ------------------------------------------------------------------------------ */
+static int64_t ud__shm_take(uint64_t len) { /* first fit */
+    int64_t i;
+    for (i = 0; i < ud__sh.nfree; i++) {
+        ud__shm_range *r = &ud__sh.free[i];
+        uint64_t off = r->off;
+        if (r->len < len) continue;
+        r->off += len;
+        r->len -= len;
+        if (!r->len) {
+            memmove(r, r + 1, (size_t)(ud__sh.nfree - i - 1) * sizeof *r);
+            ud__sh.nfree--;
+        }
+        return (int64_t)off;
+    }
+    return -1;
+}
+
+/* Returns a range, merged with its free neighbours so that large objects fit again. */
+static void ud__shm_give(uint64_t off, uint64_t len) {
+    int64_t lo = 0, hi = ud__sh.nfree, i;
+    ud__shm_range *f;
+    while (lo < hi) { /* the first free range after off */
+        int64_t mid = lo + (hi - lo) / 2;
+        if (ud__sh.free[mid].off < off) lo = mid + 1;
+        else hi = mid;
+    }
+    i = lo;
+    f = ud__sh.free;
+    if (i > 0 && f[i - 1].off + f[i - 1].len == off) {
+        f[i - 1].len += len;
+        if (i < ud__sh.nfree && off + len == f[i].off) {
+            f[i - 1].len += f[i].len;
+            memmove(f + i, f + i + 1, (size_t)(ud__sh.nfree - i - 1) * sizeof *f);
+            ud__sh.nfree--;
+        }
+        return;
+    }
+    if (i < ud__sh.nfree && off + len == f[i].off) {
+        f[i].off = off;
+        f[i].len += len;
+        return;
+    }
+    if (ud__sh.nfree == ud__sh.capfree) {
+        int64_t cap = ud__sh.capfree * 2;
+        f = (ud__shm_range *)ud__realloc(f, (size_t)ud__sh.capfree * sizeof *f, (size_t)cap * sizeof *f);
+        if (!f) ud__panic("shared store manager: out of memory for its free list");
+        ud__sh.free = f;
+        ud__sh.capfree = cap;
+    }
+    memmove(f + i + 1, f + i, (size_t)(ud__sh.nfree - i) * sizeof *f);
+    f[i].off = off;
+    f[i].len = len;
+    ud__sh.nfree++;
+}
+
+static int64_t ud__shm_free_slot(int64_t num) {
+    int64_t p, h = ud__shm_home(num);
+    for (p = 0; p < UD__SHM_PROBES && p < ud__sh.nslots; p++) {
+        int64_t slot = (h + p) % ud__sh.nslots, n = ud__shm_entry(slot)[UD__SE_NUM];
+        if (n == 0 || n == -1) return slot;
+    }
+    return -1;
+}
+
+/* Room for bytes under key num: the entry's slot and first byte, or -1 when none is free. */
+static int64_t ud__shm_mgr_reserve(int64_t num, int64_t owner, int64_t bytes, int64_t *first) {
+    uint64_t len = ud__shm_up((uint64_t)bytes);
+    int64_t off, slot, *e;
+    if (num <= 0 || bytes <= 0 || len > ud__sh.capacity || (slot = ud__shm_free_slot(num)) < 0 ||
+        (off = ud__shm_take(len)) < 0)
+        return -1;
+    e = ud__shm_entry(slot);
+    e[UD__SE_OWNER] = owner;
+    e[UD__SE_FIRST] = off;
+    ud__shm_store(&e[UD__SE_REFS], 0);
+    ud__sh.slot_len[slot] = len;
+    ud__shm_store(&ud__sh.head->used, ud__sh.head->used + (int64_t)len);
+    ud__shm_store(&ud__sh.head->entries, ud__sh.head->entries + 1);
+    ud__shm_store(&e[UD__SE_NUM], num); /* the key last: a lookup then sees a whole entry */
+    *first = off;
+    return slot;
+}
+
+/* An entry whose last reference went: nobody can pin it again, so it is free. */
+static void ud__shm_mgr_release(int64_t slot, int64_t num) {
+    int64_t *e, zero = 0;
+    if (slot < 0 || slot >= ud__sh.nslots || (e = ud__shm_entry(slot))[UD__SE_NUM] != num || num <= 0 ||
+        !__atomic_compare_exchange_n(&e[UD__SE_REFS], &zero, -1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        ud__log(UD_LOG_ERROR, "shared store: dropped a release of entry %lld (number %lld)",
+                (long long)slot, (long long)num);
+        return;
+    }
+    ud__shm_store(&e[UD__SE_NUM], -1);
+    ud__shm_give((uint64_t)e[UD__SE_FIRST], ud__sh.slot_len[slot]);
+    ud__shm_store(&ud__sh.head->used, ud__sh.head->used - (int64_t)ud__sh.slot_len[slot]);
+    ud__shm_store(&ud__sh.head->entries, ud__sh.head->entries - 1);
+}
+
+/* The manager's share of a loop: answers what the host's ranks asked. Returns how many. */
+static int ud__shm_serve(void) {
+    int n = 0, flag = 0;
+    MPI_Status s;
+    if (!ud__sh.is_manager) return 0;
+    while (n < 64) {
+        ud__shm_msg m;
+        if (MPI_Iprobe(MPI_ANY_SOURCE, UD__SHM_TAG, ud__sh.host, &flag, &s) != MPI_SUCCESS || !flag) break;
+        if (MPI_Recv(&m, 4, MPI_INT64_T, s.MPI_SOURCE, UD__SHM_TAG, ud__sh.host, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            ud__panic("shared store manager: a receive failed");
+        n++;
+        if (m.op == UD__SHM_RESERVE) {
+            int64_t first = -1, slot = ud__shm_mgr_reserve(m.a, m.b, m.c, &first);
+            m.a = slot;
+            m.b = first;
+            if (MPI_Send(&m, 4, MPI_INT64_T, s.MPI_SOURCE, UD__SHM_TAG, ud__sh.host) != MPI_SUCCESS)
+                ud__panic("shared store manager: an answer to host rank %d failed", s.MPI_SOURCE);
+        } else if (m.op == UD__SHM_RELEASE) {
+            ud__shm_mgr_release(m.a, m.b);
+        } else if (m.op == UD__SHM_END) { /* a rank already shutting down */
+            ud__sh.ends++;
+        } else {
+            ud__log(UD_LOG_ERROR, "shared store manager: dropped message %lld from host rank %d",
+                    (long long)m.op, s.MPI_SOURCE);
+        }
+    }
+    return n;
+}
+
+/* ---- opening and closing ---------------------------------------------------------------------- */
+static void ud__shm_size_text(uint64_t n, char *buf, size_t cap) {
+    if (n >= (1ull << 30)) snprintf(buf, cap, "%.1f GiB", (double)n / (double)(1ull << 30));
+    else snprintf(buf, cap, "%.1f MiB", (double)n / (double)(1ull << 20));
+}
+
+/* Hosts as the ranks see them: the real ones (ranks that can share memory), each split into
+   UNIDIST_MPI_HOSTS virtual ones by local rank, numbered in the order of their lowest rank.
+   Fills host_of and manager_of (each host's lowest rank but the driver); returns how many
+   virtual hosts share this rank's machine, or -1 without memory. Collective over comm. */
+static int ud__shm_topology(MPI_Comm comm, int vhosts, MPI_Comm *host) {
+    MPI_Comm real;
+    int lrank, lsize, lead = ud__sh.rank, v, r, q;
+    int *key = (int *)ud__alloc((size_t)ud__sh.nranks * sizeof *key);
+    MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, ud__sh.rank, MPI_INFO_NULL, &real);
+    MPI_Comm_rank(real, &lrank);
+    MPI_Comm_size(real, &lsize);
+    MPI_Allreduce(MPI_IN_PLACE, &lead, 1, MPI_INT, MPI_MIN, real);
+    if (vhosts < 1) vhosts = 1;
+    v = (int)((int64_t)lrank * vhosts / lsize);
+    MPI_Comm_split(real, v, ud__sh.rank, host);
+    MPI_Comm_free(&real);
+    if (!key) ud__panic("shared store: out of memory at init");
+    key[ud__sh.rank] = lead * 4097 + v;
+    MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, key, 1, MPI_INT, comm);
+    ud__sh.nhosts = 0;
+    for (r = 0; r < ud__sh.nranks; r++) {
+        for (q = 0; q < r && key[q] != key[r]; q++) {}
+        if (q == r) ud__sh.manager_of[ud__sh.nhosts++] = -1; /* the first rank of a new host */
+        ud__sh.host_of[r] = q == r ? ud__sh.nhosts - 1 : ud__sh.host_of[q];
+        if (r != 0 && ud__sh.manager_of[ud__sh.host_of[r]] < 0) ud__sh.manager_of[ud__sh.host_of[r]] = r;
+    }
+    ud__free(key, (size_t)ud__sh.nranks * sizeof *key);
+    return vhosts < lsize ? vhosts : lsize;
+}
+
+/* The manager's sizes: those configured, or what /dev/shm has free for each virtual host of
+   the machine. 0 (with err set) when the configured store cannot be had. */
+static int ud__shm_size(const ud_config *c, int sharing, char *err, size_t cap) {
+    struct statvfs v;
+    uint64_t avail = 0, svc, want = c->mpi_shared_object_store_memory, unit;
+    int have = statvfs("/dev/shm", &v) == 0;
+    char a[32], b[32];
+    if (have) avail = (uint64_t)v.f_bavail * v.f_frsize / (uint64_t)sharing;
+    if (!want) want = avail / 20 * 19;
+    unit = c->mpi_shared_object_store_threshold > 4096 ? c->mpi_shared_object_store_threshold : 4096;
+    if (c->mpi_shared_service_memory) {
+        if (c->mpi_shared_service_memory < sizeof(ud__shm_head) + 32) {
+            snprintf(err, cap, "UNIDIST_MPI_SHARED_SERVICE_MEMORY: %llu bytes hold no entry (32 bytes "
+                     "each, after a head of %d)", (unsigned long long)c->mpi_shared_service_memory,
+                     (int)sizeof(ud__shm_head));
+            return 0;
+        }
+        if (c->mpi_shared_service_memory > ((uint64_t)1 << 31)) {
+            snprintf(err, cap, "UNIDIST_MPI_SHARED_SERVICE_MEMORY: %llu bytes is more than 2G "
+                     "(64M entries)", (unsigned long long)c->mpi_shared_service_memory);
+            return 0;
+        }
+        ud__sh.nslots = (int64_t)((c->mpi_shared_service_memory - sizeof(ud__shm_head)) / 32);
+    } else {
+        ud__sh.nslots = (int64_t)(2 * (want / unit) + 64);
+        if (ud__sh.nslots > UD__SHM_MAX_SLOTS) ud__sh.nslots = UD__SHM_MAX_SLOTS;
+    }
+    svc = sizeof(ud__shm_head) + (uint64_t)ud__sh.nslots * 32;
+    if (!c->mpi_shared_object_store_memory) {
+        want = want > svc ? want - svc : 0;
+        if (!have) ud__log(UD_LOG_INFO, "shared store: no /dev/shm to size it by; off on this host");
+    } else if (have && (want > avail || svc > avail - want)) {
+        ud__shm_size_text(want + svc, a, sizeof a);
+        ud__shm_size_text(avail, b, sizeof b);
+        snprintf(err, cap, "UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY: %s asked for the store on the "
+                 "host of rank %d (service buffer included), but /dev/shm has %s free for it",
+                 a, ud__sh.rank, b);
+        return 0;
+    }
+    ud__sh.capacity = want & ~(uint64_t)(UD__SHM_ALIGN - 1);
+    return 1;
+}
+
+/* Every rank learns whether all went well, and if not, the first failure's message. */
+static ud_status ud__shm_agree(MPI_Comm comm, int ok, char *err, int cap) {
+    int bad = ok ? INT_MAX : ud__sh.rank;
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MIN, comm);
+    if (bad == INT_MAX) return UD_OK;
+    MPI_Bcast(err, cap, MPI_CHAR, bad, comm);
+    err[cap - 1] = '\0';
+    return ud__fail(UD_ERR_CONFIG, "init: %s", err);
+}
+
+/* The two windows; the manager allocates them, the others map them. Collective over host. */
+static int ud__shm_windows(char *err, size_t cap) {
+    MPI_Aint dbytes = ud__sh.is_manager ? (MPI_Aint)ud__sh.capacity : 0, qsize;
+    MPI_Aint sbytes = ud__sh.is_manager ? (MPI_Aint)(sizeof(ud__shm_head) + (uint64_t)ud__sh.nslots * 32) : 0;
+    int du, rc;
+    void *base;
+    rc = MPI_Win_allocate_shared(dbytes, 1, MPI_INFO_NULL, ud__sh.host, &base, &ud__sh.dwin);
+    if (rc == MPI_SUCCESS) {
+        ud__sh.nwins = 1;
+        rc = MPI_Win_allocate_shared(sbytes, 8, MPI_INFO_NULL, ud__sh.host, &base, &ud__sh.swin);
+        if (rc == MPI_SUCCESS) ud__sh.nwins = 2;
+    }
+    if (rc != MPI_SUCCESS) {
+        char text[MPI_MAX_ERROR_STRING], a[32];
+        int len = 0;
+        MPI_Error_string(rc, text, &len);
+        ud__shm_size_text(ud__sh.capacity, a, sizeof a);
+        snprintf(err, cap, "shared store: MPI_Win_allocate_shared of %s on the host of rank %d "
+                 "failed: %.200s", a, ud__sh.rank, text);
+        return 0;
+    }
+    MPI_Win_shared_query(ud__sh.dwin, ud__sh.manager_local, &qsize, &du, &ud__sh.data);
+    MPI_Win_shared_query(ud__sh.swin, ud__sh.manager_local, &qsize, &du, &ud__sh.head);
+    ud__sh.svc = (int64_t *)(ud__sh.head + 1);
+    /* one passive epoch for the whole run: MPI_Win_sync then orders loads and stores */
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, ud__sh.dwin);
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, ud__sh.swin);
+    if (ud__sh.is_manager) {
+        memset(ud__sh.head, 0, sizeof(ud__shm_head) + (size_t)ud__sh.nslots * 32);
+        ud__sh.head->magic = UD__SHM_MAGIC;
+        ud__sh.head->nslots = ud__sh.nslots;
+        ud__sh.head->capacity = (int64_t)ud__sh.capacity;
+        ud__sh.capfree = 64;
+        ud__sh.free = (ud__shm_range *)ud__alloc((size_t)ud__sh.capfree * sizeof *ud__sh.free);
+        ud__sh.slot_len = (uint64_t *)ud__alloc((size_t)ud__sh.nslots * sizeof *ud__sh.slot_len);
+        if (!ud__sh.free || !ud__sh.slot_len) ud__panic("shared store manager: out of memory at init");
+        ud__sh.free[0].off = 0;
+        ud__sh.free[0].len = ud__sh.capacity;
+        ud__sh.nfree = 1;
+    }
+    MPI_Win_sync(ud__sh.swin);
+    MPI_Barrier(ud__sh.host);
+    MPI_Win_sync(ud__sh.swin);
+    ud__sh.on = 1;
+    return 1;
+}
+
+/* Every rank of the host tells the manager it is done. The manager takes all that the host's
+   ranks sent before (releases, and a reservation a late task may still ask for, which finds no
+   room): nothing is then left unreceived when the windows and the communicator go. */
+static void ud__shm_farewell(void) {
+    ud__shm_msg m;
+    int n, left;
+    memset(&m, 0, sizeof m);
+    m.op = UD__SHM_END;
+    if (!ud__sh.is_manager) {
+        ud__shm_send(&m);
+        return;
+    }
+    MPI_Comm_size(ud__sh.host, &n);
+    for (left = n - 1 - ud__sh.ends; left > 0;) {
+        MPI_Status s;
+        if (MPI_Recv(&m, 4, MPI_INT64_T, MPI_ANY_SOURCE, UD__SHM_TAG, ud__sh.host, &s) != MPI_SUCCESS)
+            break;
+        if (m.op == UD__SHM_END) {
+            left--;
+        } else if (m.op == UD__SHM_RESERVE) {
+            m.a = m.b = -1;
+            MPI_Send(&m, 4, MPI_INT64_T, s.MPI_SOURCE, UD__SHM_TAG, ud__sh.host);
+        }
+    }
+}
+
+static void ud__shm_close(void) {
+    if (!ud__sh.opened) return;
+    if (ud__sh.on) {
+        ud__sh.quiet = 1;
+        ud__shm_farewell();
+        MPI_Win_unlock_all(ud__sh.dwin);
+        MPI_Win_unlock_all(ud__sh.swin);
+    }
+    if (ud__sh.nwins > 0) MPI_Win_free(&ud__sh.dwin);
+    if (ud__sh.nwins > 1) MPI_Win_free(&ud__sh.swin);
+    if (ud__sh.host != MPI_COMM_NULL) MPI_Comm_free(&ud__sh.host);
+    ud__free(ud__sh.host_of, (size_t)ud__sh.nranks * 2 * sizeof(int));
+    ud__free(ud__sh.free, (size_t)ud__sh.capfree * sizeof *ud__sh.free);
+    ud__free(ud__sh.slot_len, (size_t)ud__sh.nslots * sizeof *ud__sh.slot_len);
+    memset(&ud__sh, 0, sizeof ud__sh);
+}
+
+/* From now on nothing is reported to the manager, which is about to stop. */
+static void ud__shm_quiet(void) { ud__sh.quiet = 1; }
+
+static int ud__shm_same_host(int rank) {
+    return ud__sh.on && ud__sh.host_of[rank] == ud__sh.host_of[ud__sh.rank];
+}
+
+/* Is rank a manager that runs no tasks? (rank 1 manages and is the monitor too) */
+static int ud__shm_is_manager_rank(int rank) {
+    return ud__sh.host_of && ud__sh.manager_of[ud__sh.host_of[rank]] == rank;
+}
+
+/* Collective over comm. With the store off in the configuration, it does nothing at all. */
+static ud_status ud__shm_open(MPI_Comm comm, int rank, int size, const ud_config *c) {
+    char err[400] = "";
+    int ok = 1, sharing;
+    ud_status st;
+    memset(&ud__sh, 0, sizeof ud__sh);
+    ud__sh.opened = 1;
+    ud__sh.host = MPI_COMM_NULL;
+    ud__sh.rank = rank;
+    ud__sh.nranks = size;
+    ud__shared_release_hook = ud__shm_release;
+    if (!c->mpi_shared_object_store) return UD_OK;
+    if (!(ud__sh.host_of = (int *)ud__alloc((size_t)size * 2 * sizeof(int))))
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the shared store");
+    ud__sh.manager_of = ud__sh.host_of + size;
+    sharing = ud__shm_topology(comm, (int)c->mpi_hosts, &ud__sh.host);
+    MPI_Comm_set_errhandler(ud__sh.host, MPI_ERRORS_RETURN);
+    ud__sh.manager = ud__sh.manager_of[ud__sh.host_of[rank]];
+    ud__sh.is_manager = ud__sh.manager == rank;
+    ud__sh.threshold = c->mpi_shared_object_store_threshold;
+    ud__sh.manager_local = ud__sh.host_of[0] == ud__sh.host_of[rank] ? 1 : 0; /* ranks in order */
+    if (ud__sh.is_manager) ok = ud__shm_size(c, sharing, err, sizeof err);
+    if ((st = ud__shm_agree(comm, ok, err, (int)sizeof err)) == UD_OK && ud__sh.manager >= 0) {
+        int64_t sz[2];
+        sz[0] = (int64_t)ud__sh.capacity;
+        sz[1] = ud__sh.nslots;
+        MPI_Bcast(sz, 2, MPI_INT64_T, ud__sh.manager_local, ud__sh.host);
+        ud__sh.capacity = (uint64_t)sz[0];
+        ud__sh.nslots = sz[1];
+        ok = ud__sh.capacity == 0 || ud__shm_windows(err, sizeof err);
+        st = ud__shm_agree(comm, ok, err, (int)sizeof err);
+    } else if (st == UD_OK) {
+        st = ud__shm_agree(comm, 1, err, (int)sizeof err); /* the driver alone on its host */
+    }
+    if (st != UD_OK) ud__shm_close();
+    return st;
+}
+
+#endif /* UD_SHM_IMPLEMENTATION */
