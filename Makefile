@@ -4,7 +4,8 @@
 #   make demo          build examples/mapreduce.c with MPI and run it on 4 ranks
 #   make demo-threads  the same example on the threads backend
 #   make test          the whole suite (tests/run.sh; VARIANTS=..., TESTS=... select parts)
-#   make bench         bench/bench.c for the threads backend, then for MPI on 4 ranks
+#   make bench         bench/bench.c for the threads backend, then for MPI on 4 ranks (once
+#                      more for large objects between 2 virtual hosts)
 #   make amalgamate    write the single-file header build/single/unidist.h
 #   make check-single  fail when build/single/unidist.h is older than the modules
 #   make readme        regenerate README.md's configuration table
@@ -45,11 +46,14 @@ test: setup
 
 # The threads backend's figures, then the MPI backend's on 4 ranks, each beside baselines
 # measured in the same run (memcpy, a condition-variable hand-off, raw MPI ping-pong and
-# bandwidth over the same ranks).
+# bandwidth over the same ranks); then the large objects again with the ranks split into two
+# virtual hosts, so that results cross between hosts through MPI.
 bench: setup
 	@$(MAKE) --no-print-directory $(BUILD)/bench $(BUILD)/bench_mpi
 	./$(BUILD)/bench $(BUILD)/bench.json
 	BENCH_OUT=$(BUILD)/bench_mpi.json $(MPIEXEC) -n 4 ./$(BUILD)/bench_mpi
+	UNIDIST_MPI_HOSTS=2 BENCH_ONLY=big BENCH_OUT=$(BUILD)/bench_mpi_hosts.json \
+	    $(MPIEXEC) -n 4 ./$(BUILD)/bench_mpi
 
 $(BUILD)/mapreduce: examples/mapreduce.c $(HEADERS)
 	@mkdir -p $(@D)
