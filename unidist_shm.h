@@ -660,7 +660,18 @@ static int ud__shm_windows(char *err, size_t cap) {
     }
     MPI_Win_shared_query(ud__sh.dwin, ud__sh.manager_local, &qsize, &du, &ud__sh.data);
     MPI_Win_shared_query(ud__sh.swin, ud__sh.manager_local, &qsize, &du, &ud__sh.head);
+    {   /* MPI promises no alignment; the offset within a page is the same in every rank */
+        size_t pad = (UD__SHM_ALIGN - (uintptr_t)ud__sh.data % UD__SHM_ALIGN) % UD__SHM_ALIGN;
+        ud__sh.data += pad;
+        ud__sh.capacity = ud__sh.capacity > pad ? (ud__sh.capacity - pad) & ~(uint64_t)(UD__SHM_ALIGN - 1) : 0;
+    }
     ud__sh.svc = (int64_t *)(ud__sh.head + 1);
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    /* every lookup lands on another page of the service buffer: map them all now, or each
+       first visit pays a page fault (several microseconds in a virtual machine) */
+    madvise((void *)((uintptr_t)ud__sh.head & ~(uintptr_t)4095),
+            (size_t)(sizeof(ud__shm_head) + (uint64_t)ud__sh.nslots * 32) + 4096, MADV_POPULATE_WRITE);
+#endif
     /* one passive epoch for the whole run: MPI_Win_sync then orders loads and stores */
     MPI_Win_lock_all(MPI_MODE_NOCHECK, ud__sh.dwin);
     MPI_Win_lock_all(MPI_MODE_NOCHECK, ud__sh.swin);
