@@ -10,7 +10,8 @@
 
    HOW IT WORKS (seed 004)
      Each host has two MPI-3 shared windows on the host's communicator: the data, and the
-     service buffer of 4 integers an entry (owner, number, first byte, references). The host's
+     service buffer of 4 integers an entry (owner, number, first byte, references), each with
+     a descriptor of the part sizes so that a view touches no page of the data. The host's
      manager, its lowest rank but the driver (rank 1, the monitor, on the driver's host), owns
      both: it reserves ranges for writers, keeps the free ranges coalesced and frees an entry
      once no rank of the host references it. A writer reserves, writes, then publishes the
@@ -25,8 +26,9 @@
      UNIDIST_MPI_SHARED_OBJECT_STORE_THRESHOLD  100000: larger objects go to the store
      UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY     0: 95% of the free /dev/shm, shared out among
                                                 the virtual hosts of a machine
-     UNIDIST_MPI_SHARED_SERVICE_MEMORY          0: two entries for every threshold-sized
-                                                object the store can hold (1M entries at most)
+     UNIDIST_MPI_SHARED_SERVICE_MEMORY          0: two entries (64 bytes each) for every
+                                                threshold-sized object the store can hold
+                                                (1M entries at most)
      UNIDIST_MPI_HOSTS                          for tests: split each host into this many
                                                 virtual hosts, which share no memory
      Asking for more than /dev/shm has free is an error at init that names the host.
@@ -108,6 +110,17 @@ typedef struct ud__shm_objhead { /* an object in the data window: this, part siz
     uint64_t total;
 } ud__shm_objhead;
 
+/* Beside the entries, one of these a slot: what a reader needs to build its view without
+   touching the object's pages (the first touch of a page costs this rank a fault), for
+   objects of up to 3 parts; more parts are read from the object's head. */
+#define UD__SHM_DESC_PARTS 3
+typedef struct ud__shm_desc {
+    int32_t status, nparts;
+    uint64_t sizes[UD__SHM_DESC_PARTS];
+} ud__shm_desc;
+
+#define UD__SHM_SLOT_BYTES (UD__SE_INTS * sizeof(int64_t) + sizeof(ud__shm_desc))
+
 typedef struct ud__shm_msg { /* RESERVE: a num, b owner, c bytes; its answer: a slot, b first */
     int64_t op, a, b, c;      /* RELEASE: a slot, b num */
 } ud__shm_msg;
@@ -125,6 +138,7 @@ static struct ud__shm {
     char *data;
     ud__shm_head *head;
     int64_t *svc;             /* nslots entries of UD__SE_INTS */
+    ud__shm_desc *desc;       /* nslots, after the entries */
     uint64_t capacity, threshold;
     int64_t nslots;
     int rank, manager, manager_local, is_manager;
@@ -244,28 +258,27 @@ static void ud__shm_release(ud__obj *o) {
     ud__free(o, o->bytes);
 }
 
-/* A local object whose parts are the window's bytes at first. NULL: malformed or no memory. */
+/* A local object whose parts are the window's bytes at first, described by the slot's
+   descriptor (and the object's head past 3 parts). NULL: malformed or no memory. */
 static ud__obj *ud__shm_wrap(int64_t slot, uint64_t first) {
-    const ud__shm_objhead *oh;
-    const uint64_t *sizes;
+    const ud__shm_desc *d = &ud__sh.desc[slot];
+    const uint64_t *sizes = d->sizes;
     uint64_t off;
     ud__obj *o;
-    int k, nparts;
-    if (first > ud__sh.capacity || ud__sh.capacity - first < sizeof *oh) return NULL;
-    oh = (const ud__shm_objhead *)(ud__sh.data + first);
-    nparts = oh->nparts;
-    if (nparts < 0 || (uint64_t)nparts > (ud__sh.capacity - first - sizeof *oh) / sizeof *sizes)
+    int k, nparts = d->nparts;
+    if (first > ud__sh.capacity || ud__sh.capacity - first < sizeof(ud__shm_objhead) || nparts < 0 ||
+        (uint64_t)nparts > (ud__sh.capacity - first - sizeof(ud__shm_objhead)) / sizeof *sizes)
         return NULL;
-    sizes = (const uint64_t *)(oh + 1);
+    if (nparts > UD__SHM_DESC_PARTS) sizes = (const uint64_t *)(ud__sh.data + first + sizeof(ud__shm_objhead));
     if (!(o = (ud__obj *)ud__alloc(ud__obj_header(nparts)))) return NULL;
-    o->status = oh->status;
+    o->status = d->status;
     o->nparts = nparts;
     o->flags = UD__OBJ_SHARED;
     o->refs = 1;
     o->bytes = ud__obj_header(nparts);
     o->total = 0;
     o->slot = slot;
-    off = first + ud__shm_up(sizeof *oh + (uint64_t)nparts * sizeof *sizes);
+    off = first + ud__shm_up(sizeof(ud__shm_objhead) + (uint64_t)nparts * sizeof *sizes);
     for (k = 0; k < nparts; k++) {
         if (sizes[k] >= ud__sh.capacity || off + sizes[k] >= ud__sh.capacity) {
             ud__free(o, o->bytes);
@@ -338,11 +351,12 @@ static ud__obj *ud__shm_reserve(ud_ref key, const size_t *sizes, int nparts) {
         return NULL;
     }
     oh = (ud__shm_objhead *)(ud__sh.data + off);
-    oh->status = UD_OK;
-    oh->nparts = nparts;
+    oh->status = ud__sh.desc[m.a].status = UD_OK;
+    oh->nparts = ud__sh.desc[m.a].nparts = nparts;
     oh->total = 0;
     for (k = 0; k < nparts; k++) {
         ((uint64_t *)(oh + 1))[k] = sizes[k];
+        if (k < UD__SHM_DESC_PARTS) ud__sh.desc[m.a].sizes[k] = sizes[k];
         oh->total += sizes[k];
     }
     if (!(o = ud__shm_wrap(m.a, off))) {
@@ -595,10 +609,10 @@ static int ud__shm_size(const ud_config *c, int sharing, char *err, size_t cap) 
     if (!want) want = avail / 20 * 19;
     unit = c->mpi_shared_object_store_threshold > 4096 ? c->mpi_shared_object_store_threshold : 4096;
     if (c->mpi_shared_service_memory) {
-        if (c->mpi_shared_service_memory < sizeof(ud__shm_head) + 32) {
-            snprintf(err, cap, "UNIDIST_MPI_SHARED_SERVICE_MEMORY: %llu bytes hold no entry (32 bytes "
+        if (c->mpi_shared_service_memory < sizeof(ud__shm_head) + UD__SHM_SLOT_BYTES) {
+            snprintf(err, cap, "UNIDIST_MPI_SHARED_SERVICE_MEMORY: %llu bytes hold no entry (%d bytes "
                      "each, after a head of %d)", (unsigned long long)c->mpi_shared_service_memory,
-                     (int)sizeof(ud__shm_head));
+                     (int)UD__SHM_SLOT_BYTES, (int)sizeof(ud__shm_head));
             return 0;
         }
         if (c->mpi_shared_service_memory > ((uint64_t)1 << 31)) {
@@ -606,12 +620,12 @@ static int ud__shm_size(const ud_config *c, int sharing, char *err, size_t cap) 
                      "(64M entries)", (unsigned long long)c->mpi_shared_service_memory);
             return 0;
         }
-        ud__sh.nslots = (int64_t)((c->mpi_shared_service_memory - sizeof(ud__shm_head)) / 32);
+        ud__sh.nslots = (int64_t)((c->mpi_shared_service_memory - sizeof(ud__shm_head)) / UD__SHM_SLOT_BYTES);
     } else {
         ud__sh.nslots = (int64_t)(2 * (want / unit) + 64);
         if (ud__sh.nslots > UD__SHM_MAX_SLOTS) ud__sh.nslots = UD__SHM_MAX_SLOTS;
     }
-    svc = sizeof(ud__shm_head) + (uint64_t)ud__sh.nslots * 32;
+    svc = sizeof(ud__shm_head) + (uint64_t)ud__sh.nslots * UD__SHM_SLOT_BYTES;
     if (!c->mpi_shared_object_store_memory) {
         want = want > svc ? want - svc : 0;
         if (!have) ud__log(UD_LOG_INFO, "shared store: no /dev/shm to size it by; off on this host");
@@ -640,7 +654,7 @@ static ud_status ud__shm_agree(MPI_Comm comm, int ok, char *err, int cap) {
 /* The two windows; the manager allocates them, the others map them. Collective over host. */
 static int ud__shm_windows(char *err, size_t cap) {
     MPI_Aint dbytes = ud__sh.is_manager ? (MPI_Aint)ud__sh.capacity : 0, qsize;
-    MPI_Aint sbytes = ud__sh.is_manager ? (MPI_Aint)(sizeof(ud__shm_head) + (uint64_t)ud__sh.nslots * 32) : 0;
+    MPI_Aint sbytes = ud__sh.is_manager ? (MPI_Aint)(sizeof(ud__shm_head) + (uint64_t)ud__sh.nslots * UD__SHM_SLOT_BYTES) : 0;
     int du, rc;
     void *base;
     rc = MPI_Win_allocate_shared(dbytes, 1, MPI_INFO_NULL, ud__sh.host, &base, &ud__sh.dwin);
@@ -666,17 +680,19 @@ static int ud__shm_windows(char *err, size_t cap) {
         ud__sh.capacity = ud__sh.capacity > pad ? (ud__sh.capacity - pad) & ~(uint64_t)(UD__SHM_ALIGN - 1) : 0;
     }
     ud__sh.svc = (int64_t *)(ud__sh.head + 1);
+    ud__sh.desc = (ud__shm_desc *)(ud__sh.svc + ud__sh.nslots * UD__SE_INTS);
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
     /* every lookup lands on another page of the service buffer: map them all now, or each
        first visit pays a page fault (several microseconds in a virtual machine) */
     madvise((void *)((uintptr_t)ud__sh.head & ~(uintptr_t)4095),
-            (size_t)(sizeof(ud__shm_head) + (uint64_t)ud__sh.nslots * 32) + 4096, MADV_POPULATE_WRITE);
+            (size_t)(sizeof(ud__shm_head) + (uint64_t)ud__sh.nslots * UD__SHM_SLOT_BYTES) + 4096,
+            MADV_POPULATE_WRITE);
 #endif
     /* one passive epoch for the whole run: MPI_Win_sync then orders loads and stores */
     MPI_Win_lock_all(MPI_MODE_NOCHECK, ud__sh.dwin);
     MPI_Win_lock_all(MPI_MODE_NOCHECK, ud__sh.swin);
     if (ud__sh.is_manager) {
-        memset(ud__sh.head, 0, sizeof(ud__shm_head) + (size_t)ud__sh.nslots * 32);
+        memset(ud__sh.head, 0, sizeof(ud__shm_head) + (size_t)ud__sh.nslots * UD__SHM_SLOT_BYTES);
         ud__sh.head->magic = UD__SHM_MAGIC;
         ud__sh.head->nslots = ud__sh.nslots;
         ud__sh.head->capacity = (int64_t)ud__sh.capacity;

@@ -158,6 +158,31 @@ static SHM_CASE in_place(void) {
         ud_free(a);
         ud_free(b);
     }
+    UT_CASE("an object of 5 parts is read in place, every part intact") {
+        static unsigned char parts[5][60000];
+        ud_part p[5];
+        ud_ref r;
+        ud_view v;
+        int j;
+        size_t k;
+        for (j = 0; j < 5; j++) {
+            for (k = 0; k < sizeof parts[j]; k++) parts[j][k] = pattern(k, 20 + j);
+            p[j].data = parts[j];
+            p[j].size = sizeof parts[j] - (size_t)j; /* sizes that differ */
+        }
+        UT_OK(ud_put_parts(p, 5, &r));
+        if (UT_OK(ud_get(r, &v)) && UT_EQ_INT(v.nparts, 5))
+            for (j = 0; j < 5; j++) {
+                UT_EQ_INT(v.parts[j].size, sizeof parts[j] - (size_t)j);
+                UT_EQ_MEM(v.parts[j].data, parts[j], v.parts[j].size);
+                UT_CHECK(ud_shm_contains(v.parts[j].data));
+            }
+        {
+            probe_out q = probe_of(r, (int)sizeof parts[0], 20);
+            UT_CHECK(q.intact && q.in_store);
+        }
+        ud_free(r);
+    }
     UT_CASE("reference counts rise as refs are got and fall as they are freed") {
         int64_t before;
         ud_ref r;
