@@ -572,9 +572,8 @@ static ud__obj *ud__rd_obj(ud__rd *r, int nparts, int src, uint32_t flags, const
     }
     if (nparts > 8 && !(sizes = (size_t *)ud__alloc((size_t)nparts * sizeof *sizes))) sizes = NULL;
     if (sizes) {
-        uint64_t total = 0;
-        for (k = 0; k < nparts; k++) total += sizes[k] = (size_t)tab[k].size;
-        if (key && ud__shm_wants(total) && !ud__shm_same_host(src)) o = ud__shm_reserve(*key, sizes, nparts);
+        for (k = 0; k < nparts; k++) sizes[k] = (size_t)tab[k].size;
+        if (key && !ud__shm_same_host(src)) o = ud__shm_reserve(*key, sizes, nparts);
         if (!o) o = ud__obj_alloc(sizes, nparts);
         if (sizes != small) ud__free(sizes, (size_t)nparts * sizeof *sizes);
     }
@@ -1406,11 +1405,7 @@ static void ud__wk_flush_done(void) {
 /* A task's result: a large one goes straight to the shared store, under its ref. */
 static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, int nparts) {
     ud__wt *t = (ud__wt *)task->be;
-    uint64_t total = 0;
-    ud__obj *o = NULL;
-    int k;
-    for (k = 0; k < nparts; k++) total += sizes[k];
-    if (ud__shm_wants(total)) o = ud__shm_reserve(t->outent[i]->ref, sizes, nparts);
+    ud__obj *o = ud__shm_reserve(t->outent[i]->ref, sizes, nparts);
     return o ? o : ud__obj_alloc(sizes, nparts);
 }
 

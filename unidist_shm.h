@@ -327,15 +327,17 @@ static int ud__shm_populate(uint64_t off, uint64_t len) {
 }
 
 /* Room in this host's store for an object of these parts, known as key: a wrapper that the
-   caller fills, then publishes (or releases). NULL: no store, no room or no memory; the
-   caller keeps the object in its own memory instead. */
+   caller fills, then publishes (or releases). NULL: not above the threshold, no store, no
+   room or no memory; the caller keeps the object in its own memory instead. (A manager runs
+   no tasks and puts nothing, so it never asks itself.) */
 static ud__obj *ud__shm_reserve(ud_ref key, const size_t *sizes, int nparts) {
-    uint64_t need = ud__shm_extent(sizes, nparts), off;
+    uint64_t need = ud__shm_extent(sizes, nparts), total = 0, off;
     ud__shm_msg m;
     ud__shm_objhead *oh;
     ud__obj *o;
     int k;
-    if (!ud__sh.on || ud__sh.quiet || need > ud__sh.capacity) return NULL;
+    for (k = 0; k < nparts; k++) total += sizes[k]; /* a sum that wraps has need > capacity */
+    if (!ud__sh.on || ud__sh.quiet || total <= ud__sh.threshold || need > ud__sh.capacity) return NULL;
     m.op = UD__SHM_RESERVE;
     m.a = key.num;
     m.b = key.owner;
@@ -367,11 +369,6 @@ static ud__obj *ud__shm_reserve(ud_ref key, const size_t *sizes, int nparts) {
     return o;
 }
 
-/* Should an object of total bytes go to the store? (a manager runs no tasks and puts nothing) */
-static int ud__shm_wants(uint64_t total) {
-    return ud__sh.on && !ud__sh.quiet && total > ud__sh.threshold;
-}
-
 /* Makes a filled reservation readable by the host: the bytes first, then the reference. */
 static void ud__shm_publish(ud__obj *o) {
     if (!(o->flags & UD__OBJ_SHARED) || (o->flags & UD__OBJ_PUBLISHED)) return;
@@ -382,13 +379,12 @@ static void ud__shm_publish(ud__obj *o) {
 
 /* A copy of parts in the store, published under key; NULL: it belongs in local memory. */
 static ud__obj *ud__shm_put_parts(ud_ref key, const ud_part *parts, int nparts) {
-    size_t small[8], *sizes = nparts <= 8 ? small : (size_t *)ud__alloc((size_t)nparts * sizeof *sizes);
-    uint64_t total = 0;
-    ud__obj *o = NULL;
+    size_t small[8] = {0}, *sizes = nparts <= 8 ? small : (size_t *)ud__alloc((size_t)nparts * sizeof *sizes);
+    ud__obj *o;
     int k;
     if (!sizes) return NULL;
-    for (k = 0; k < nparts; k++) total += sizes[k] = parts[k].size;
-    if (ud__shm_wants(total) && (o = ud__shm_reserve(key, sizes, nparts)) != NULL) {
+    for (k = 0; k < nparts; k++) sizes[k] = parts[k].size;
+    if ((o = ud__shm_reserve(key, sizes, nparts)) != NULL) {
         for (k = 0; k < nparts; k++)
             if (parts[k].size) memcpy((void *)o->parts[k].data, parts[k].data, parts[k].size);
         ud__shm_publish(o);
