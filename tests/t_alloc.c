@@ -6,7 +6,6 @@
 #include "unidist.h"
 #include "ud_test.h"
 
-#include <ctype.h>
 #include <malloc.h>
 #include <sys/mman.h>
 
@@ -125,16 +124,6 @@ static int fail(ud_task *t) {
 }
 
 /* ---- cases ---------------------------------------------------------------------------------- */
-static int contains_nocase(const char *hay, const char *needle) {
-    size_t n = strlen(needle);
-    for (; hay && *hay; hay++) {
-        size_t i = 0;
-        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i])) i++;
-        if (i == n) return 1;
-    }
-    return 0;
-}
-
 static void expect_refused(const ud_config *cfg, const char *what) {
     ud_role role;
     ud_status s = ud_init(cfg, &role);
@@ -143,7 +132,7 @@ static void expect_refused(const ud_config *cfg, const char *what) {
         if (s == UD_OK) ud_shutdown();
         return;
     }
-    if (!contains_nocase(ud_last_error(), "alloc") && !contains_nocase(ud_last_error(), "free"))
+    if (!ut_contains_nocase(ud_last_error(), "alloc") && !ut_contains_nocase(ud_last_error(), "free"))
         UT_FAIL("hooks %s: last error \"%s\" does not name the allocator", what, ud_last_error());
     UT_EQ_INT(ud_is_initialized(), 0);
 }

@@ -5,22 +5,11 @@
 #include "unidist.h"
 #include "ud_test.h"
 
-#include <ctype.h>
 
 static void clear_env(void) {
 #define UNSET(kind, field, env, def, doc) unsetenv(env);
     UD_CONFIG_TABLE(UNSET)
 #undef UNSET
-}
-
-static int contains_nocase(const char *hay, const char *needle) {
-    size_t n = strlen(needle);
-    for (; hay && *hay; hay++) {
-        size_t i = 0;
-        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i])) i++;
-        if (i == n) return 1;
-    }
-    return 0;
 }
 
 /* True when text has a line "name = value" (the value ending at a blank or the line's end). */
@@ -167,15 +156,15 @@ static void bad_config_fields(void) {
     memset(&in, 0, sizeof in);
     in.backend = "bogus";
     if (UT_EQ_STATUS(ud_config_resolve(&in, &out), UD_ERR_CONFIG))
-        UT_CHECK(contains_nocase(ud_last_error(), "backend"));
+        UT_CHECK(ut_contains_nocase(ud_last_error(), "backend"));
     memset(&in, 0, sizeof in);
     in.cpus = -2;
     if (UT_EQ_STATUS(ud_config_resolve(&in, &out), UD_ERR_CONFIG))
-        UT_CHECK(contains_nocase(ud_last_error(), "cpus"));
+        UT_CHECK(ut_contains_nocase(ud_last_error(), "cpus"));
     memset(&in, 0, sizeof in);
     in.log_level = -1;
     if (UT_EQ_STATUS(ud_config_resolve(&in, &out), UD_ERR_CONFIG))
-        UT_CHECK(contains_nocase(ud_last_error(), "log_level"));
+        UT_CHECK(ut_contains_nocase(ud_last_error(), "log_level"));
 }
 
 static void bad_environment_at_init(void) {
@@ -194,7 +183,7 @@ static void bad_environment_at_init(void) {
     /* This program does not include the MPI module. */
     setenv("UNIDIST_BACKEND", "mpi", 1);
     if (UT_EQ_STATUS(ud_init(NULL, &role), UD_ERR_CONFIG))
-        UT_CHECK(contains_nocase(ud_last_error(), "mpi"));
+        UT_CHECK(ut_contains_nocase(ud_last_error(), "mpi"));
     UT_EQ_INT(ud_is_initialized(), 0);
     UT_EQ_STR(ud_backend_name(), "none");
     clear_env();

@@ -46,6 +46,7 @@
 #error "include unidist.h before ud_test.h: the harness prints statuses with ud_status_str"
 #endif
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -128,6 +129,13 @@ static inline long ut_scaled(long n) {
 }
 
 /* ---- reporting ---------------------------------------------------------------------------- */
+/* The rest of a report line, then its end; the caller holds the lock. */
+static inline void ut__vline(const char *fmt, va_list ap) {
+    vprintf(fmt, ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
 static inline void ut__detail(const char *file, int line, const char *fmt, ...) {
     const char *base = strrchr(file, '/');
     va_list ap;
@@ -137,10 +145,8 @@ static inline void ut__detail(const char *file, int line, const char *fmt, ...) 
     if (ut__s.reduce) printf("  [r%d] %s:%d: ", ut__s.rank, base ? base + 1 : file, line);
     else printf("  %s:%d: ", base ? base + 1 : file, line);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    ut__vline(fmt, ap);
     va_end(ap);
-    putchar('\n');
-    fflush(stdout);
     pthread_mutex_unlock(&ut__s.lock);
 }
 
@@ -150,10 +156,8 @@ static inline void ut_note(const char *fmt, ...) {
     pthread_mutex_lock(&ut__s.lock);
     printf("  # ");
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    ut__vline(fmt, ap);
     va_end(ap);
-    putchar('\n');
-    fflush(stdout);
     pthread_mutex_unlock(&ut__s.lock);
 }
 
@@ -350,6 +354,17 @@ static inline int ut__eq_mem(const void *got, const void *want, size_t n, const 
         if (!ut__held) UT_FAIL("never held within %g s: %s", (double)(seconds), #cond); \
         ut__held; \
     })
+
+/* Does hay contain needle, ignoring case? (error messages name settings in either case) */
+static inline int ut_contains_nocase(const char *hay, const char *needle) {
+    size_t n = strlen(needle);
+    for (; hay && *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i])) i++;
+        if (i == n) return 1;
+    }
+    return 0;
+}
 
 /* ---- small task helpers shared by the test programs ------------------------------------------ */
 /* Reads argument i as an int; 0 when it is missing, failed or not an int's size. */
