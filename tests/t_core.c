@@ -144,22 +144,6 @@ static int int_of(ud_ref r) {
     return x;
 }
 
-static ud_ref put_int(int x) {
-    ud_ref r = {-1, -1};
-    UT_OK(ud_put(&x, sizeof x, &r));
-    return r;
-}
-
-static ud_status call1(ud_func f, ud_ref arg, ud_ref *out) {
-    ud_arg a = ud_arg_ref(arg);
-    return ud_remote(f, &a, 1, 1, out);
-}
-
-static ud_status call_val(ud_func f, int x, int nret, ud_ref *outs) {
-    ud_arg a = ud_arg_val(&x, sizeof x);
-    return ud_remote(f, &a, 1, nret, outs);
-}
-
 static int expected_workers(void) {
     const char *e = getenv("UNIDIST_CPUS");
     return e && *e ? atoi(e) : WORKERS;
@@ -180,7 +164,7 @@ static void square_of_five(void) {
     ud_ref r, out;
     ud_view v;
     UT_REQUIRE_OK(ud_put(&(int){5}, sizeof(int), &r));
-    UT_REQUIRE_OK(call1(f_square, r, &out));
+    UT_REQUIRE_OK(ut_call_ref(f_square, r, &out));
     UT_EQ_INT(int_of(out), 25);
     UT_OK(ud_get(out, &v));
     UT_EQ_INT(v.nparts, 1);
@@ -190,10 +174,10 @@ static void square_of_five(void) {
 }
 
 static void one_put_ref_to_four_tasks(void) {
-    ud_ref r = put_int(6), outs[4];
+    ud_ref r = ut_put_int(6), outs[4];
     ud_view views[4];
     int k;
-    for (k = 0; k < 4; k++) UT_REQUIRE_OK(call1(f_square, r, &outs[k]));
+    for (k = 0; k < 4; k++) UT_REQUIRE_OK(ut_call_ref(f_square, r, &outs[k]));
     for (k = 0; k < 4; k++) UT_EQ_INT(int_of(outs[k]), 36);
     UT_OK(ud_get_many(outs, 4, views));
     for (k = 0; k < 4; k++) {
@@ -212,8 +196,8 @@ static void get_many_keeps_order(void) {
     ud_view v[N];
     int k;
     for (k = 0; k < N; k++) {
-        in[k] = put_int(k);
-        UT_REQUIRE_OK(call1(f_square, in[k], &out[k]));
+        in[k] = ut_put_int(k);
+        UT_REQUIRE_OK(ut_call_ref(f_square, in[k], &out[k]));
     }
     UT_OK(ud_get_many(out, N, v));
     for (k = 0; k < N; k++)
@@ -227,7 +211,7 @@ static void get_many_keeps_order(void) {
 
 static void two_returns(void) {
     ud_ref outs[2];
-    UT_REQUIRE_OK(call_val(f_two, 5, 2, outs));
+    UT_REQUIRE_OK(ut_call_int(f_two, 5, 2, outs));
     UT_CHECK(outs[0].num != outs[1].num || outs[0].owner != outs[1].owner);
     UT_EQ_INT(int_of(outs[1]), 25);
     UT_EQ_INT(int_of(outs[0]), 5);
@@ -237,16 +221,16 @@ static void two_returns(void) {
 static void zero_returns_task_still_runs(void) {
     ud_ref sentinel = {-77, -77};
     atomic_store(&counter, 0);
-    UT_OK(call_val(f_count, 7, 0, NULL));
-    UT_OK(call_val(f_count, 8, 0, &sentinel));
+    UT_OK(ut_call_int(f_count, 7, 0, NULL));
+    UT_OK(ut_call_int(f_count, 8, 0, &sentinel));
     UT_CHECK(sentinel.owner == -77 && sentinel.num == -77); /* no ref written */
     UT_EVENTUALLY(atomic_load(&counter) == 15, 30.0);
 }
 
 static void slow_ref_passed_to_dependent(void) {
     ud_ref slow, dep;
-    UT_REQUIRE_OK(call_val(f_slow, 5, 1, &slow));
-    UT_REQUIRE_OK(call1(f_square, slow, &dep));
+    UT_REQUIRE_OK(ut_call_int(f_slow, 5, 1, &slow));
+    UT_REQUIRE_OK(ut_call_ref(f_square, slow, &dep));
     UT_EQ_INT(int_of(dep), 25);
     UT_EQ_INT(int_of(slow), 5);
     UT_OK(ud_free(slow));
@@ -265,9 +249,9 @@ static void waiting_task_does_not_hold_a_worker(void) {
     }
     UT_REQUIRE(deps && free_tasks && ready);
     atomic_store(&gates[0], 0);
-    UT_REQUIRE_OK(call_val(f_gate, 0, 1, &g));
-    for (k = 0; k < 3 * w; k++) UT_REQUIRE_OK(call1(f_square, g, &deps[k]));
-    for (k = 0; k < w; k++) UT_REQUIRE_OK(call_val(f_square, k, 1, &free_tasks[k]));
+    UT_REQUIRE_OK(ut_call_int(f_gate, 0, 1, &g));
+    for (k = 0; k < 3 * w; k++) UT_REQUIRE_OK(ut_call_ref(f_square, g, &deps[k]));
+    for (k = 0; k < w; k++) UT_REQUIRE_OK(ut_call_int(f_square, k, 1, &free_tasks[k]));
     /* w submissions round-robin over w queues: at most one lands behind the gate. */
     UT_OK(ud_wait(free_tasks, w, w - 1, 30.0, ready, &nready));
     UT_EQ_INT(nready, w - 1);
@@ -402,7 +386,7 @@ static void task_reads_parts(void) {
     ud_view v;
     memset(b, 2, sizeof b);
     UT_REQUIRE_OK(ud_put_parts(parts, 2, &r));
-    UT_REQUIRE_OK(call1(f_describe, r, &out));
+    UT_REQUIRE_OK(ut_call_ref(f_describe, r, &out));
     UT_REQUIRE_OK(ud_get(out, &v));
     UT_REQUIRE(v.size == 8 * sizeof(int));
     {
@@ -482,7 +466,7 @@ static void get_copy_of_parts(void) {
 
 static void inline_args_copied_at_submit(void) {
     int a = 3, x = 4, b = 5;
-    ud_ref ra = put_int(a), rb = put_int(b), out, outs2[2];
+    ud_ref ra = ut_put_int(a), rb = ut_put_int(b), out, outs2[2];
     ud_arg args[3];
     unsigned char *big = malloc(65536);
     long want = 0;
@@ -513,7 +497,7 @@ static void inline_args_copied_at_submit(void) {
 }
 
 static void same_ref_twice(void) {
-    ud_ref r = put_int(21), rr[2], out;
+    ud_ref r = ut_put_int(21), rr[2], out;
     ud_arg args[2];
     ud_view v[2];
     rr[0] = rr[1] = r;
@@ -524,7 +508,7 @@ static void same_ref_twice(void) {
     UT_REQUIRE_OK(ud_remote(f_add2, args, 2, 1, &out));
     UT_EQ_INT(int_of(out), 42);
     /* The same for a result still being computed. */
-    UT_REQUIRE_OK(call_val(f_slow, 9, 1, &rr[0]));
+    UT_REQUIRE_OK(ut_call_int(f_slow, 9, 1, &rr[0]));
     rr[1] = rr[0];
     UT_OK(ud_get_many(rr, 2, v));
     UT_CHECK(v[0].size == sizeof(int) && *(const int *)v[0].data == 9);
@@ -535,7 +519,7 @@ static void same_ref_twice(void) {
 }
 
 static void task_context(void) {
-    ud_ref outs[3], r = put_int(1);
+    ud_ref outs[3], r = ut_put_int(1);
     ud_arg args[2];
     ud_view v;
     int k;
@@ -581,8 +565,8 @@ static void view_survives_store_growth(void) {
 }
 
 static void refs_are_distinct(void) {
-    ud_ref a = put_int(1), b = put_int(1), c;
-    UT_REQUIRE_OK(call1(f_square, a, &c));
+    ud_ref a = ut_put_int(1), b = ut_put_int(1), c;
+    UT_REQUIRE_OK(ut_call_ref(f_square, a, &c));
     UT_CHECK(a.num != b.num || a.owner != b.owner);
     UT_CHECK(c.num != b.num || c.owner != b.owner);
     UT_CHECK(c.num != a.num || c.owner != a.owner);

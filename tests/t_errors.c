@@ -120,22 +120,6 @@ static int int_of(ud_ref r) {
     return x;
 }
 
-static ud_ref put_int(int x) {
-    ud_ref r = {-1, -1};
-    UT_OK(ud_put(&x, sizeof x, &r));
-    return r;
-}
-
-static ud_status call1(ud_func f, ud_ref arg, ud_ref *out) {
-    ud_arg a = ud_arg_ref(arg);
-    return ud_remote(f, &a, 1, 1, out);
-}
-
-static ud_status call_val(ud_func f, int x, int nret, ud_ref *outs) {
-    ud_arg a = ud_arg_val(&x, sizeof x);
-    return ud_remote(f, &a, 1, nret, outs);
-}
-
 /* Checks that get of r fails with a message containing want; copies the message to msg. */
 static int expect_task_failure(ud_ref r, const char *want, char *msg, size_t cap) {
     ud_view v;
@@ -164,7 +148,7 @@ static void task_error_reaches_get(void) {
     char first[256], second[256];
     size_t size = 0;
     char buf[64];
-    UT_REQUIRE_OK(call_val(f_fail_msg, 42, 1, &r));
+    UT_REQUIRE_OK(ut_call_int(f_fail_msg, 42, 1, &r));
     expect_task_failure(r, "boom 42", first, sizeof first);
     expect_task_failure(r, "boom 42", second, sizeof second);
     UT_EQ_STR(second, first);
@@ -203,13 +187,13 @@ static void every_result_of_failed_task_fails(void) {
 }
 
 static void dependent_task_fails_with_same_message(void) {
-    ud_ref bad, dep, dep2, ok = put_int(3), mixed;
+    ud_ref bad, dep, dep2, ok = ut_put_int(3), mixed;
     ud_arg args[2];
     char orig[256], got[256];
     atomic_store(&square_runs, 0);
-    UT_REQUIRE_OK(call_val(f_fail_msg, 9, 1, &bad));
-    UT_REQUIRE_OK(call1(f_counted_square, bad, &dep));
-    UT_REQUIRE_OK(call1(f_counted_square, dep, &dep2));
+    UT_REQUIRE_OK(ut_call_int(f_fail_msg, 9, 1, &bad));
+    UT_REQUIRE_OK(ut_call_ref(f_counted_square, bad, &dep));
+    UT_REQUIRE_OK(ut_call_ref(f_counted_square, dep, &dep2));
     args[0] = ud_arg_ref(ok);
     args[1] = ud_arg_ref(bad);
     UT_REQUIRE_OK(ud_remote(f_add2, args, 2, 1, &mixed));
@@ -235,7 +219,7 @@ static void dependent_of_pending_failure(void) {
     char orig[256], got[256];
     atomic_store(&square_runs, 0);
     UT_REQUIRE_OK(ud_remote(f_slow_fail, NULL, 0, 1, &bad));
-    UT_REQUIRE_OK(call1(f_counted_square, bad, &dep));
+    UT_REQUIRE_OK(ut_call_ref(f_counted_square, bad, &dep));
     expect_task_failure(dep, "slow failure here", got, sizeof got);
     expect_task_failure(bad, "slow failure here", orig, sizeof orig);
     UT_EQ_STR(got, orig);
@@ -247,9 +231,9 @@ static void dependent_of_pending_failure(void) {
 static void get_many_with_a_failure(void) {
     ud_ref refs[3];
     ud_view v[3];
-    refs[0] = put_int(1);
-    UT_REQUIRE_OK(call_val(f_fail_msg, 5, 1, &refs[1]));
-    refs[2] = put_int(2);
+    refs[0] = ut_put_int(1);
+    UT_REQUIRE_OK(ut_call_int(f_fail_msg, 5, 1, &refs[1]));
+    refs[2] = ut_put_int(2);
     memset(v, 0, sizeof v);
     UT_EQ_STATUS(ud_get_many(refs, 3, v), UD_ERR_TASK);
     UT_EQ_INT(v[0].status, UD_OK);
@@ -268,7 +252,7 @@ static void wait_returns_for_failed_task(void) {
     UT_OK(ud_wait(refs, 1, 1, 30.0, ready, &nready));
     UT_EQ_INT(nready, 1);
     UT_EQ_INT(ready[0], 0);
-    refs[1] = put_int(4);
+    refs[1] = ut_put_int(4);
     UT_OK(ud_wait(refs, 2, 2, 30.0, ready, &nready));
     UT_EQ_INT(nready, 2);
     UT_OK(ud_wait(refs, 2, 2, -1.0, ready, &nready));
@@ -278,7 +262,7 @@ static void wait_returns_for_failed_task(void) {
 
 /* ---- misuse ------------------------------------------------------------------------------- */
 static void freed_ref(void) {
-    ud_ref r = put_int(1), live = put_int(2), pair[2], out;
+    ud_ref r = ut_put_int(1), live = ut_put_int(2), pair[2], out;
     ud_view v, views[2];
     ud_arg a = ud_arg_ref(r);
     char buf[8], num[32];
@@ -306,7 +290,7 @@ static void freed_ref(void) {
 static void freed_task_result(void) {
     ud_ref r;
     ud_view v;
-    UT_REQUIRE_OK(call_val(f_square, 3, 1, &r));
+    UT_REQUIRE_OK(ut_call_int(f_square, 3, 1, &r));
     UT_EQ_INT(int_of(r), 9);
     UT_OK(ud_free(r));
     EXPECT_MISUSE(ud_get(r, &v), UD_ERR_FREED, "freed");
@@ -334,7 +318,7 @@ static void ref_never_issued(void) {
 }
 
 static void unknown_function(void) {
-    ud_ref r = put_int(2), out = {-5, -5};
+    ud_ref r = ut_put_int(2), out = {-5, -5};
     ud_arg a = ud_arg_ref(r);
     EXPECT_MISUSE(ud_remote(ud_func_id("no_such_function"), &a, 1, 1, &out), UD_ERR_NOFUNC, "");
     EXPECT_MISUSE(ud_remote((ud_func)12345, &a, 1, 1, &out), UD_ERR_NOFUNC, "");
@@ -343,7 +327,7 @@ static void unknown_function(void) {
 }
 
 static void null_pointers(void) {
-    ud_ref r = put_int(2), out;
+    ud_ref r = ut_put_int(2), out;
     ud_view v;
     ud_arg a = ud_arg_ref(r);
     ud_part parts[2] = {{"ab", 2}, {NULL, 3}};
@@ -387,7 +371,7 @@ static void null_task_context(void) {
 }
 
 static void negative_counts(void) {
-    ud_ref r = put_int(2), outs[2];
+    ud_ref r = ut_put_int(2), outs[2];
     ud_arg a = ud_arg_ref(r);
     int ready[2], nready;
     ud_ref two[2];
@@ -403,7 +387,7 @@ static void negative_counts(void) {
 }
 
 static void bad_args(void) {
-    ud_ref r = put_int(2), out;
+    ud_ref r = ut_put_int(2), out;
     ud_arg a = ud_arg_ref(r);
     static const int kinds[3] = {0, 3, 99};
     int k;
@@ -418,7 +402,7 @@ static void bad_args(void) {
 }
 
 static void misuse_inside_a_task(void) {
-    ud_ref target = put_int(6), outs[2];
+    ud_ref target = ut_put_int(6), outs[2];
     ud_arg a = ud_arg_val(&target, sizeof target);
     ud_view v;
     int want[P_COUNT], k;
@@ -463,7 +447,7 @@ static void last_error_is_per_thread(void) {
     ud_ref never = {0, 888888};
     ud_view v;
     char mine[1024];
-    o.ref = put_int(1);
+    o.ref = ut_put_int(1);
     UT_REQUIRE_OK(ud_free(o.ref)); /* the other thread gets a freed ref */
     EXPECT_MISUSE(ud_get(never, &v), UD_ERR_NOREF, "888888");
     snprintf(mine, sizeof mine, "%s", ud_last_error());
@@ -481,8 +465,8 @@ static void status_strings(void) {
 }
 
 static void still_works_after_misuse(void) {
-    ud_ref r = put_int(5), out;
-    UT_REQUIRE_OK(call1(f_square, r, &out));
+    ud_ref r = ut_put_int(5), out;
+    UT_REQUIRE_OK(ut_call_ref(f_square, r, &out));
     UT_EQ_INT(int_of(out), 25);
     UT_OK(ud_free(r));
     UT_OK(ud_free(out));

@@ -62,23 +62,13 @@ static int int_of(ud_ref r) {
     return x;
 }
 
-static ud_status call_val(ud_func f, int x, ud_ref *out) {
-    ud_arg a = ud_arg_val(&x, sizeof x);
-    return ud_remote(f, &a, 1, 1, out);
-}
-
-static ud_status call1(ud_func f, ud_ref arg, ud_ref *out) {
-    ud_arg a = ud_arg_ref(arg);
-    return ud_remote(f, &a, 1, 1, out);
-}
-
 /* ---- cases -------------------------------------------------------------------------------- */
 static void many_tasks_in_flight(void) {
     long n = ut_scaled(10000), k, wrong = 0;
     ud_ref *refs = malloc((size_t)n * sizeof *refs);
     UT_REQUIRE(refs);
     for (k = 0; k < n; k++) {
-        if (!UT_OK(call_val(f_inc, (int)k, &refs[k]))) {
+        if (!UT_OK(ut_call_int(f_inc, (int)k, 1, &refs[k]))) {
             n = k;
             break;
         }
@@ -99,7 +89,7 @@ static void chain_of_dependents(void) {
     int zero = 0;
     UT_REQUIRE_OK(ud_put(&zero, sizeof zero, &r));
     for (k = 0; k < N; k++) {
-        UT_REQUIRE_OK(call1(f_inc, r, &next));
+        UT_REQUIRE_OK(ut_call_ref(f_inc, r, &next));
         UT_REQUIRE_OK(ud_free(r)); /* freed while its task may be pending */
         r = next;
     }
@@ -127,7 +117,7 @@ static void *drive(void *p) {
             UT_FAIL("thread %d: put: %s", d->id, ud_last_error());
             break;
         }
-        if (call1(f_square, r, &sq) != UD_OK) {
+        if (ut_call_ref(f_square, r, &sq) != UD_OK) {
             d->failures++;
             UT_FAIL("thread %d: remote: %s", d->id, ud_last_error());
             ud_free(r);
@@ -196,7 +186,7 @@ static void free_refs_of_pending_tasks(void) {
     atomic_store(&gate_open, 0);
     atomic_store(&runs, 0);
     UT_REQUIRE_OK(ud_remote(f_gate, NULL, 0, 1, &g));
-    for (k = 0; k < DEPS; k++) UT_REQUIRE_OK(call1(f_square, g, &deps[k]));
+    for (k = 0; k < DEPS; k++) UT_REQUIRE_OK(ut_call_ref(f_square, g, &deps[k]));
     for (k = 0; k < BIGS; k++) UT_REQUIRE_OK(ud_remote(f_big, NULL, 0, 1, &bigs[k]));
     UT_OK(ud_free(g));
     UT_OK(ud_free_many(deps, DEPS - 1));

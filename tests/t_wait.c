@@ -42,21 +42,10 @@ static int fail(ud_task *t) {
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-static ud_status call_val(ud_func f, int x, ud_ref *out) {
-    ud_arg a = ud_arg_val(&x, sizeof x);
-    return ud_remote(f, &a, 1, 1, out);
-}
-
-static ud_ref put_int(int x) {
-    ud_ref r = {-1, -1};
-    UT_OK(ud_put(&x, sizeof x, &r));
-    return r;
-}
-
 static ud_ref closed_gate(int i) {
     ud_ref r = {-1, -1};
     atomic_store(&gates[i], 0);
-    UT_OK(call_val(f_gate, i, &r));
+    UT_OK(ut_call_int(f_gate, i, 1, &r));
     return r;
 }
 
@@ -88,8 +77,8 @@ static void slow_and_fast(void) {
     ud_ref refs[2];
     int ready[2] = {-1, -1}, nready = -1;
     if (!need_workers(2)) return;
-    UT_REQUIRE_OK(call_val(f_slow, 1, &refs[0]));
-    UT_REQUIRE_OK(call_val(f_square, 2, &refs[1]));
+    UT_REQUIRE_OK(ut_call_int(f_slow, 1, 1, &refs[0]));
+    UT_REQUIRE_OK(ut_call_int(f_square, 2, 1, &refs[1]));
     UT_OK(ud_wait(refs, 2, 1, LONG_WAIT, ready, &nready));
     EXPECT_READY(ready, nready, 1);
     UT_OK(ud_wait(refs, 2, 2, LONG_WAIT, ready, &nready));
@@ -102,7 +91,7 @@ static void gated_and_fast(void) {
     int ready[2] = {-1, -1}, nready = -1;
     if (!need_workers(2)) return;
     refs[0] = closed_gate(0);
-    UT_REQUIRE_OK(call_val(f_square, 3, &refs[1]));
+    UT_REQUIRE_OK(ut_call_int(f_square, 3, 1, &refs[1]));
     UT_OK(ud_wait(refs, 2, 1, LONG_WAIT, ready, &nready));
     EXPECT_READY(ready, nready, 1);
     open_and_finish(0, refs[0]);
@@ -157,9 +146,9 @@ static void timeout(void) {
     ud_ref refs[3];
     int ready[3] = {-1, -1, -1}, nready = -1;
     double t0, dt;
-    refs[0] = put_int(1);
+    refs[0] = ut_put_int(1);
     refs[1] = closed_gate(7);
-    refs[2] = put_int(2);
+    refs[2] = ut_put_int(2);
     t0 = ut_now();
     UT_EQ_STATUS(ud_wait(refs, 3, 3, 0.2, ready, &nready), UD_ERR_TIMEOUT);
     dt = ut_now() - t0;
@@ -186,7 +175,7 @@ static void wait_ends_at_completion(void) {
     ud_ref r;
     int ready[1] = {-1}, nready = -1;
     double t0;
-    UT_REQUIRE_OK(call_val(f_slow, 1, &r));
+    UT_REQUIRE_OK(ut_call_int(f_slow, 1, 1, &r));
     t0 = ut_now();
     UT_OK(ud_wait(&r, 1, 1, 600.0, ready, &nready));
     EXPECT_READY(ready, nready, 0);
@@ -213,11 +202,11 @@ static void already_done(void) {
     ud_ref refs[4];
     int ready[4] = {-1, -1, -1, -1}, nready = -1, k;
     ud_view v;
-    refs[0] = put_int(5);
-    UT_REQUIRE_OK(call_val(f_square, 6, &refs[1]));
+    refs[0] = ut_put_int(5);
+    UT_REQUIRE_OK(ut_call_int(f_square, 6, 1, &refs[1]));
     UT_OK(ud_get(refs[1], &v));
-    refs[2] = put_int(7);
-    UT_REQUIRE_OK(call_val(f_fail, 0, &refs[3]));
+    refs[2] = ut_put_int(7);
+    UT_REQUIRE_OK(ut_call_int(f_fail, 0, 1, &refs[3]));
     UT_EQ_STATUS(ud_get(refs[3], &v), UD_ERR_TASK);
     UT_OK(ud_wait(refs, 4, 4, -1.0, ready, &nready));
     EXPECT_READY(ready, nready, 0, 1, 2, 3);
@@ -235,12 +224,12 @@ static void already_done(void) {
 static void duplicate_refs(void) {
     ud_ref refs[3];
     int ready[3] = {-1, -1, -1}, nready = -1;
-    refs[0] = refs[1] = put_int(1);
+    refs[0] = refs[1] = ut_put_int(1);
     UT_OK(ud_wait(refs, 2, 2, LONG_WAIT, ready, &nready));
     UT_EQ_INT(nready, 2);
     UT_CHECK((ready[0] == 0 && ready[1] == 1) || (ready[0] == 1 && ready[1] == 0));
     UT_OK(ud_free(refs[0]));
-    UT_REQUIRE_OK(call_val(f_slow, 2, &refs[0]));
+    UT_REQUIRE_OK(ut_call_int(f_slow, 2, 1, &refs[0]));
     refs[1] = refs[2] = refs[0];
     UT_OK(ud_wait(refs, 3, 3, LONG_WAIT, ready, &nready));
     UT_EQ_INT(nready, 3);

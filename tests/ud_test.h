@@ -367,6 +367,23 @@ static inline int ut_contains_nocase(const char *hay, const char *needle) {
 }
 
 /* ---- small task helpers shared by the test programs ------------------------------------------ */
+/* The driver's side: an int put, and a task called on one ref or one int. */
+static inline ud_ref ut_put_int(int x) {
+    ud_ref r = {-1, -1};
+    UT_OK(ud_put(&x, sizeof x, &r));
+    return r;
+}
+
+static inline ud_status ut_call_ref(ud_func f, ud_ref arg, ud_ref *out) {
+    ud_arg a = ud_arg_ref(arg);
+    return ud_remote(f, &a, 1, 1, out);
+}
+
+static inline ud_status ut_call_int(ud_func f, int x, int nret, ud_ref *outs) {
+    ud_arg a = ud_arg_val(&x, sizeof x);
+    return ud_remote(f, &a, 1, nret, outs);
+}
+
 /* Reads argument i as an int; 0 when it is missing, failed or not an int's size. */
 static inline int ut_arg_int(ud_task *t, int i, int *x) {
     ud_view v;
