@@ -113,6 +113,7 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(INT,  log_level, "UNIDIST_LOG_LEVEL", UD_LOG_LEVEL, "log threshold: 0 off, 1 error, 2 warn, 3 info, 4 debug") \
     X(INT,  spin_us,   "UNIDIST_SPIN_US",   UD_SPIN_US,   "threads: microseconds an idle worker polls its queue before it sleeps") \
     X(INT,  mpi_backoff, "UNIDIST_MPI_BACKOFF", UD_MPI_BACKOFF, "MPI: longest sleep in microseconds of an idle process between polls") \
+    X(INT,  mpi_yield, "UNIDIST_MPI_YIELD", UD_MPI_YIELD, "MPI: a waiting process yields its core once every this many polls (0: every other poll if its machine has more ranks than cores and MPI does not yield by itself, else never)") \
     X(INT,  mpi_gc_threshold, "UNIDIST_MPI_GC_THRESHOLD", UD_MPI_GC_THRESHOLD, "MPI: freed refs the root batches before it sends a cleanup") \
     X(SIZE, mpi_inline_max, "UNIDIST_MPI_INLINE_MAX", UD_MPI_INLINE_MAX, "MPI: parts up to this size travel inside the operation's message") \
     X(SIZE, mpi_chunk_size, "UNIDIST_MPI_CHUNK_SIZE", UD_MPI_CHUNK_SIZE, "MPI: larger parts are sent as messages of at most this size") \
@@ -138,6 +139,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_MPI_BACKOFF
 #define UD_MPI_BACKOFF 1000
+#endif
+#ifndef UD_MPI_YIELD
+#define UD_MPI_YIELD 0
 #endif
 #ifndef UD_MPI_GC_THRESHOLD
 #define UD_MPI_GC_THRESHOLD 1000
@@ -746,6 +750,20 @@ static void *ud__map_get(const ud__map *m, ud_ref k) {
     }
 }
 
+/* Starts loading the home slot of a key that is about to be added: DataIDs are handed out in
+   order, so the next one is known, and in a map too large for the caches its slot is a miss. */
+static void ud__map_prefetch(const ud__map *m, ud_ref k) {
+#if defined(__GNUC__) || defined(__clang__)
+    size_t i = m->cap ? ud__hash_ref(k) & (m->cap - 1) : 0;
+    if (!m->cap) return;
+    __builtin_prefetch(&m->slots[i], 1);
+    __builtin_prefetch(&m->slots[(i + 1) & (m->cap - 1)], 1); /* removal looks at the next */
+#else
+    (void)m;
+    (void)k;
+#endif
+}
+
 static void ud__map_place(ud__slot *slots, size_t mask, ud_ref k, uint64_t h, void *v) {
     size_t i = h & mask;
     while (slots[i].key.num) i = (i + 1) & mask;
@@ -1326,6 +1344,11 @@ static ud__entry *ud__th_new_entry(ud__obj *obj, int32_t holds) {
     e->waiters = NULL;
     e->watchers = NULL;
     ud__map_put(&ud__th.map, e->ref, e);
+    {   /* a few puts ahead: one put takes less time than a miss */
+        ud_ref next = e->ref;
+        next.num += 3;
+        ud__map_prefetch(&ud__th.map, next);
+    }
     return e;
 }
 

@@ -140,11 +140,12 @@ static struct ud__mpi {
     int spins;                /* idle polls since the last event */
     double idle_since;
     long sleep_ns;
+    int yield_every;          /* polls between two yields while hot (0: never) */
     int64_t sep_sent;         /* parts sent after their message, so far */
     unsigned char *role;      /* every rank's role (UD__R_*) */
     int *workers;             /* the ranks that run tasks */
     int nworkers;
-} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL, 0};
+} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0};
 
 UD_API MPI_Comm ud_mpi_comm(void) { return ud__m.comm; }
 
@@ -171,9 +172,12 @@ static void ud__mpi_abort(void) {
 }
 
 /* ---- idle backoff ---------------------------------------------------------------------------
-   After an event a rank polls for UD__SPIN_WINDOW seconds, yielding the core between polls (a
-   host often runs more ranks than cores); then it sleeps, doubling from a microsecond up to
-   UNIDIST_MPI_BACKOFF, so that an idle rank costs almost no CPU but a busy one answers at once.
+   After an event a rank polls for UD_MPI_SPIN_WINDOW seconds; then it sleeps, doubling from a
+   microsecond up to UNIDIST_MPI_BACKOFF, so that an idle rank costs almost no CPU but a busy
+   one answers at once. While it polls it yields the core now and then when the machine runs
+   more ranks than cores (ud__yield_every): a peer that shares the core may be the one to
+   answer. Not at every poll: a sched_yield that hands the core over costs more than a round
+   trip, and Open MPI, oversubscribed, yields inside every poll already.
    Linux rounds sleeps up by the timer slack (50 us by default): the runtime asks for 1 us. */
 #ifndef UD_MPI_SPIN_WINDOW
 #define UD_MPI_SPIN_WINDOW 100e-6
@@ -195,9 +199,13 @@ static void ud__idle(void) {
     if (ud__m.spins++ == 0) ud__m.idle_since = ud__now();
     if (cap == 0) return;
     idle = ud__now() - ud__m.idle_since;
-    /* Hot: poll and yield, a peer on this core may be the one to answer (and sends progress
-       only as we poll); in the first 10 ms of quiet, sleep one poll in eight; then every poll. */
-    if (idle < UD_MPI_SPIN_WINDOW || (ud__m.nreqs > 0 && idle < 50 * UD_MPI_SPIN_WINDOW) ||
+    /* Hot: poll (sends progress only as we poll); then, with sends in flight or in the first
+       10 ms of quiet, yield at every poll but one in eight, which sleeps; then sleep always. */
+    if (idle < UD_MPI_SPIN_WINDOW) {
+        if (ud__m.yield_every && ud__m.spins % ud__m.yield_every == 0) sched_yield();
+        return;
+    }
+    if ((ud__m.nreqs > 0 && idle < 50 * UD_MPI_SPIN_WINDOW) ||
         ((ud__m.spins & 7) != 0 && idle < 100 * UD_MPI_SPIN_WINDOW)) {
         sched_yield();
         return;
@@ -209,10 +217,38 @@ static void ud__idle(void) {
     nanosleep(&ts, NULL);
 }
 
+#ifdef OMPI_MAJOR_VERSION
+static int ud__env_on(const char *name) {
+    const char *v = getenv(name);
+    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
+}
+#endif
+
+/* Polls between two yields while hot: UNIDIST_MPI_YIELD, else none when every rank of this
+   machine has a core of its own or when MPI yields in its own progress (Open MPI does when
+   mpiexec oversubscribes: it says so in the environment), else every other poll. Collective. */
+static int ud__yield_every(MPI_Comm comm) {
+    MPI_Comm local;
+    int n = 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local) == MPI_SUCCESS) {
+        MPI_Comm_size(local, &n);
+        MPI_Comm_free(&local);
+    }
+    if (ud__rt.cfg.mpi_yield > 0) return (int)ud__rt.cfg.mpi_yield;
+    if (cores < 1 || n <= cores) return 0;
+#ifdef OMPI_MAJOR_VERSION
+    if (ud__env_on("OMPI_MCA_mpi_yield_when_idle") || ud__env_on("OMPI_MCA_mpi_oversubscribe"))
+        return 0;
+#endif
+    return 2;
+}
+
 static void ud__idle_setup(void) {
 #if defined(__linux__) && defined(PR_SET_TIMERSLACK)
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 #endif
+    ud__m.yield_every = ud__yield_every(ud__m.comm);
 }
 
 /* ---- async sends ------------------------------------------------------------------------------ */
