@@ -754,10 +754,11 @@ static void *ud__map_get(const ud__map *m, ud_ref k) {
    order, so the next one is known, and in a map too large for the caches its slot is a miss. */
 static void ud__map_prefetch(const ud__map *m, ud_ref k) {
 #if defined(__GNUC__) || defined(__clang__)
-    size_t i = m->cap ? ud__hash_ref(k) & (m->cap - 1) : 0;
+    size_t i, mask = m->cap - 1;
     if (!m->cap) return;
+    i = ud__hash_ref(k) & mask;
     __builtin_prefetch(&m->slots[i], 1);
-    __builtin_prefetch(&m->slots[(i + 1) & (m->cap - 1)], 1); /* removal looks at the next */
+    __builtin_prefetch(&m->slots[(i + 1) & mask], 1); /* removal looks at the next */
 #else
     (void)m;
     (void)k;

@@ -225,17 +225,14 @@ static int ud__env_on(const char *name) {
 #endif
 
 /* Polls between two yields while hot: UNIDIST_MPI_YIELD, else none when every rank of this
-   machine has a core of its own or when MPI yields in its own progress (Open MPI does when
-   mpiexec oversubscribes: it says so in the environment), else every other poll. Collective. */
-static int ud__yield_every(MPI_Comm comm) {
-    MPI_Comm local;
+   machine (the ranks of machine) has a core of its own or when MPI yields in its own progress
+   (Open MPI does when mpiexec oversubscribes: it says so in the environment), else every
+   other poll. */
+static int ud__yield_every(MPI_Comm machine) {
     int n = 1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local) == MPI_SUCCESS) {
-        MPI_Comm_size(local, &n);
-        MPI_Comm_free(&local);
-    }
     if (ud__rt.cfg.mpi_yield > 0) return (int)ud__rt.cfg.mpi_yield;
+    MPI_Comm_size(machine, &n);
     if (cores < 1 || n <= cores) return 0;
 #ifdef OMPI_MAJOR_VERSION
     if (ud__env_on("OMPI_MCA_mpi_yield_when_idle") || ud__env_on("OMPI_MCA_mpi_oversubscribe"))
@@ -244,11 +241,11 @@ static int ud__yield_every(MPI_Comm comm) {
     return 2;
 }
 
-static void ud__idle_setup(void) {
+static void ud__idle_setup(MPI_Comm machine) {
 #if defined(__linux__) && defined(PR_SET_TIMERSLACK)
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 #endif
-    ud__m.yield_every = ud__yield_every(ud__m.comm);
+    ud__m.yield_every = ud__yield_every(machine);
 }
 
 /* ---- async sends ------------------------------------------------------------------------------ */
@@ -2071,6 +2068,7 @@ static void ud__mpi_teardown(void) {
 
 static ud_status ud__mpi_start(ud_role *role) {
     ud_status st;
+    MPI_Comm machine;
     int rc;
     if ((st = ud__mpi_ensure_init()) != UD_OK) return st;
     ud__after_stop_hook = NULL;
@@ -2084,13 +2082,19 @@ static ud_status ud__mpi_start(ud_role *role) {
     MPI_Comm_size(ud__m.comm, &ud__m.size);
     ud__rt.rank = ud__m.rank;
     ud__abort_hook = ud__mpi_abort;
-    ud__idle_setup();
-    if (ud__m.size < 3)
+    if (ud__m.size < 3) {
         st = ud__fail(UD_ERR_CONFIG, "init: the MPI backend needs 3 or more ranks (root, monitor, "
                       "workers); this communicator has %d", ud__m.size);
-    else if ((st = ud__check_agreement()) == UD_OK &&
-             (st = ud__shm_open(ud__m.comm, ud__m.rank, ud__m.size, &ud__rt.cfg)) == UD_OK)
-        st = ud__mpi_roles();
+    } else if ((rc = MPI_Comm_split_type(ud__m.comm, MPI_COMM_TYPE_SHARED, ud__m.rank,
+                                         MPI_INFO_NULL, &machine)) != MPI_SUCCESS) {
+        st = ud__mpi_fail(rc, "init: MPI_Comm_split_type");
+    } else { /* the ranks of this machine: the backoff and the shared store both ask */
+        ud__idle_setup(machine);
+        if ((st = ud__check_agreement()) == UD_OK &&
+            (st = ud__shm_open(ud__m.comm, machine, ud__m.rank, ud__m.size, &ud__rt.cfg)) == UD_OK)
+            st = ud__mpi_roles();
+        MPI_Comm_free(&machine);
+    }
     if (st != UD_OK) {
         ud__mpi_teardown();
         return st;

@@ -564,22 +564,20 @@ static void ud__shm_size_text(uint64_t n, char *buf, size_t cap) {
     else snprintf(buf, cap, "%.1f MiB", (double)n / (double)(1ull << 20));
 }
 
-/* Hosts as the ranks see them: the real ones (ranks that can share memory), each split into
-   UNIDIST_MPI_HOSTS virtual ones by local rank, numbered in the order of their lowest rank.
-   Fills host_of and manager_of (each host's lowest rank but the driver); returns how many
-   virtual hosts share this rank's machine, or -1 without memory. Collective over comm. */
-static int ud__shm_topology(MPI_Comm comm, int vhosts, MPI_Comm *host) {
-    MPI_Comm real;
+/* Hosts as the ranks see them: the real ones (machine: the ranks of comm that share this
+   rank's memory, in rank order), each split into UNIDIST_MPI_HOSTS virtual ones by local rank,
+   numbered in the order of their lowest rank. Fills host_of and manager_of (each host's lowest
+   rank but the driver); returns how many virtual hosts share this rank's machine. Collective
+   over comm. */
+static int ud__shm_topology(MPI_Comm comm, MPI_Comm machine, int vhosts, MPI_Comm *host) {
     int lrank, lsize, lead = ud__sh.rank, v, r, q;
     int *key = (int *)ud__alloc((size_t)ud__sh.nranks * sizeof *key);
-    MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, ud__sh.rank, MPI_INFO_NULL, &real);
-    MPI_Comm_rank(real, &lrank);
-    MPI_Comm_size(real, &lsize);
-    MPI_Allreduce(MPI_IN_PLACE, &lead, 1, MPI_INT, MPI_MIN, real);
+    MPI_Comm_rank(machine, &lrank);
+    MPI_Comm_size(machine, &lsize);
+    MPI_Allreduce(MPI_IN_PLACE, &lead, 1, MPI_INT, MPI_MIN, machine);
     if (vhosts < 1) vhosts = 1;
     v = (int)((int64_t)lrank * vhosts / lsize);
-    MPI_Comm_split(real, v, ud__sh.rank, host);
-    MPI_Comm_free(&real);
+    MPI_Comm_split(machine, v, ud__sh.rank, host);
     if (!key) ud__panic("shared store: out of memory at init");
     key[ud__sh.rank] = lead * 4097 + v;
     MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, key, 1, MPI_INT, comm);
@@ -763,7 +761,8 @@ static int ud__shm_is_manager_rank(int rank) {
 }
 
 /* Collective over comm. With the store off in the configuration, it does nothing at all. */
-static ud_status ud__shm_open(MPI_Comm comm, int rank, int size, const ud_config *c) {
+static ud_status ud__shm_open(MPI_Comm comm, MPI_Comm machine, int rank, int size,
+                              const ud_config *c) {
     char err[400] = "";
     int ok = 1, sharing;
     ud_status st;
@@ -777,7 +776,7 @@ static ud_status ud__shm_open(MPI_Comm comm, int rank, int size, const ud_config
     if (!(ud__sh.host_of = (int *)ud__alloc((size_t)size * 2 * sizeof(int))))
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for the shared store");
     ud__sh.manager_of = ud__sh.host_of + size;
-    sharing = ud__shm_topology(comm, (int)c->mpi_hosts, &ud__sh.host);
+    sharing = ud__shm_topology(comm, machine, (int)c->mpi_hosts, &ud__sh.host);
     MPI_Comm_set_errhandler(ud__sh.host, MPI_ERRORS_RETURN);
     ud__sh.manager = ud__sh.manager_of[ud__sh.host_of[rank]];
     ud__sh.is_manager = ud__sh.manager == rank;
