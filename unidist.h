@@ -41,8 +41,9 @@
 
    THREAD SAFETY
      The threads backend's API may be called from any thread of the driver. Task functions
-     run on worker threads; they use only the ud_task_* calls on their context. The MPI
-     backend's API is called from the driver's thread (one thread at a time).
+     run on task threads (the threads backend's workers, or an MPI worker rank's pool); they
+     use only the ud_task_* calls on their context. The MPI backend's API is called from the
+     driver's thread (one thread at a time).
 
    ERRORS
      Every call that can fail returns a ud_status: UD_OK (0) or a negative code.
@@ -109,9 +110,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
    < environment variable. */
 #define UD_CONFIG_TABLE(X)                                                                  \
     X(STR,  backend,   "UNIDIST_BACKEND",   UD_BACKEND,   "backend: auto, threads or mpi")  \
-    X(INT,  cpus,      "UNIDIST_CPUS",      UD_CPUS,      "worker threads of the threads backend (0: one per core)") \
+    X(INT,  cpus,      "UNIDIST_CPUS",      UD_CPUS,      "task threads: the threads backend's workers, or each MPI worker rank's (0: the cores of the process's affinity, shared out among the ranks of its machine)") \
     X(INT,  log_level, "UNIDIST_LOG_LEVEL", UD_LOG_LEVEL, "log threshold: 0 off, 1 error, 2 warn, 3 info, 4 debug") \
-    X(INT,  spin_us,   "UNIDIST_SPIN_US",   UD_SPIN_US,   "threads: microseconds an idle worker polls its queue before it sleeps") \
+    X(INT,  spin_us,   "UNIDIST_SPIN_US",   UD_SPIN_US,   "microseconds an idle task thread keeps looking for work, yielding its core, before it sleeps") \
     X(INT,  mpi_backoff, "UNIDIST_MPI_BACKOFF", UD_MPI_BACKOFF, "MPI: longest sleep in microseconds of an idle process between polls") \
     X(INT,  mpi_yield, "UNIDIST_MPI_YIELD", UD_MPI_YIELD, "MPI: a waiting process yields its core once every this many polls (0: every other poll if its machine has more ranks than cores and MPI does not yield by itself, else never)") \
     X(INT,  mpi_gc_threshold, "UNIDIST_MPI_GC_THRESHOLD", UD_MPI_GC_THRESHOLD, "MPI: freed refs the root batches before it sends a cleanup") \
@@ -135,7 +136,7 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #define UD_LOG_LEVEL 2
 #endif
 #ifndef UD_SPIN_US
-#define UD_SPIN_US 0
+#define UD_SPIN_US 100
 #endif
 #ifndef UD_MPI_BACKOFF
 #define UD_MPI_BACKOFF 1000
@@ -284,11 +285,40 @@ UD_API ud_status ud_wait(const ud_ref *refs, int n, int num_returns, double time
 UD_API ud_status ud_remote(ud_func fn, const ud_arg *args, int nargs, int num_returns,
                            ud_ref *outs);
 
+/* Where a task may run: anywhere (the scheduler's choice, as with ud_remote), on one worker,
+   on the workers of one host, or where an object lives. A zeroed ud_opts means anywhere. */
+typedef enum ud_place { UD_ANYWHERE = 0, UD_ON_WORKER = 1, UD_ON_HOST = 2, UD_NEAR = 3 } ud_place;
+
+typedef struct ud_opts {
+    ud_place place;
+    int index;                /* UD_ON_WORKER: 0..ud_num_workers()-1; UD_ON_HOST: 0..ud_num_hosts()-1 */
+    ud_ref near;              /* UD_NEAR: the task runs where this ref's object lives */
+} ud_opts;
+
+static inline ud_opts ud_on_worker(int w) {
+    ud_opts o; o.place = UD_ON_WORKER; o.index = w; o.near.owner = -1; o.near.num = 0; return o;
+}
+static inline ud_opts ud_on_host(int h) {
+    ud_opts o; o.place = UD_ON_HOST; o.index = h; o.near.owner = -1; o.near.num = 0; return o;
+}
+static inline ud_opts ud_near(ud_ref r) {
+    ud_opts o; o.place = UD_NEAR; o.index = -1; o.near = r; return o;
+}
+
+/* ud_remote with a place (opts may be NULL: anywhere). A worker or host that does not exist,
+   or a ref that is not live, is UD_ERR_ARG. */
+UD_API ud_status ud_remote_opts(const ud_opts *opts, ud_func fn, const ud_arg *args, int nargs,
+                                int num_returns, ud_ref *outs);
+
 /* Drops the caller's ref; the object goes when no pending task needs it. */
 UD_API ud_status ud_free(ud_ref ref);
 UD_API ud_status ud_free_many(const ud_ref *refs, int n);
 
-UD_API int ud_num_workers(void);          /* 0 before init */
+UD_API int ud_num_workers(void);          /* 0 before init; MPI: worker w is rank w + 1 */
+UD_API int ud_num_hosts(void);            /* 1 on threads; MPI: host 0 is the driver's */
+UD_API int ud_worker_host(int w);         /* the host of worker w, -1 when there is none */
+UD_API int ud_worker_threads(int w);      /* task threads of worker w (1 on threads), or 0 */
+UD_API int ud_worker_id(void);            /* in a task: the worker running it; else -1 */
 UD_API const char *ud_backend_name(void); /* "threads", "mpi", or "none" before init */
 UD_API int ud_rank(void);                 /* this process's rank (0 on threads) */
 
@@ -326,9 +356,11 @@ UD_API int ud_task_fail(ud_task *t, const char *fmt, ...)
 #if defined(UD_IMPLEMENTATION) && !defined(UD__IMPL_DONE)
 #define UD__IMPL_DONE
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -425,10 +457,15 @@ typedef struct ud__backend {
     ud_status (*get)(const ud_ref *refs, int n, ud_view *out);
     ud_status (*wait)(const ud_ref *refs, int n, int num_returns, double timeout, int *ready,
                       int *nready);
-    ud_status (*remote)(const ud__fn *fn, const ud_arg *args, int nargs, int nret, ud_ref *outs);
+    ud_status (*remote)(const ud__fn *fn, const ud_arg *args, int nargs, int nret, ud_ref *outs,
+                        const ud_opts *opts);
     ud_status (*free)(const ud_ref *refs, int n);
     int (*num_workers)(void);
     int (*rank)(void);
+    int (*num_hosts)(void);
+    int (*worker_host)(int w);
+    int (*worker_threads)(int w);
+    int (*worker_id)(void);
 } ud__backend;
 
 enum { UD__NEVER = 0, UD__RUNNING = 1, UD__STOPPED = 2 };
@@ -939,6 +976,7 @@ struct ud_task {
     size_t errcap;
     ud__obj *(*alloc)(ud_task *t, int i, const size_t *sizes, int nparts);
     void *be;
+    const char *dep_err;       /* a failed argument's message: the task did not run */
 };
 
 static _Thread_local ud_task *ud__cur_task;
@@ -1004,6 +1042,300 @@ UD_API int ud_task_fail(ud_task *t, const char *fmt, ...) {
         t->errcap = len;
     }
     return -1;
+}
+
+/* The result of a task that could not be given memory to run. */
+static ud__obj ud__oom_obj = {UD_ERR_TASK, 1, UD__OBJ_STATIC, 1, 0, 34, -1,
+                              {{"out of memory for a task's result", 34}}};
+
+/* The message every result of a task carries when it fails or does not run. */
+static void ud__fail_results(ud_task *ctx, ud__obj **res, const char *msg) {
+    int i;
+    for (i = 0; i < ctx->nret; i++) {
+        if (res[i]) ud__obj_release(res[i]);
+        res[i] = msg ? ud__obj_error(msg) : NULL;
+        if (!res[i]) res[i] = &ud__oom_obj;
+    }
+}
+
+static void ud__task_begin(ud_task *ctx, const ud__fn *fn, const ud_view *argv, int nargs,
+                           ud__obj **res, int nret,
+                           ud__obj *(*alloc)(ud_task *, int, const size_t *, int), void *be) {
+    int i;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->fn = fn;
+    ctx->nargs = nargs;
+    ctx->nret = nret;
+    ctx->argv = argv;
+    ctx->res = res;
+    ctx->alloc = alloc;
+    ctx->be = be;
+    for (i = 0; i < nret; i++) res[i] = NULL;
+}
+
+/* Runs the function on its arguments' views; a failed argument fails the task without
+   running it. Any thread may call it: it releases nothing (ud__task_settle does). */
+static void ud__task_call(ud_task *ctx) {
+    ud_task *outer = ud__cur_task;
+    int i, rc;
+    for (i = 0; i < ctx->nargs; i++)
+        if (ctx->argv[i].status != UD_OK) {
+            ctx->failed = 1;
+            ctx->dep_err = (const char *)ctx->argv[i].data;
+            return;
+        }
+    ud__cur_task = ctx;
+    rc = ctx->fn->fn(ctx);
+    ud__cur_task = outer;
+    if (rc && !ctx->failed) ud_task_fail(ctx, "task '%s' returned %d", ctx->fn->name, rc);
+}
+
+/* One object a result, never NULL: what the task wrote, or its failure's message in each.
+   Runs where results may be released (on an MPI worker, its loop thread). */
+static void ud__task_settle(ud_task *ctx) {
+    int i;
+    if (ctx->failed) {
+        ud__fail_results(ctx, ctx->res, ctx->dep_err ? ctx->dep_err : ctx->err);
+        ud__free(ctx->err, ctx->errcap);
+        ctx->err = NULL;
+        return;
+    }
+    for (i = 0; i < ctx->nret; i++)
+        if (!ctx->res[i]) ctx->res[i] = &ud__empty_obj;
+}
+
+/* ---- the task pool ---------------------------------------------------------------------------
+   The threads that run tasks: the threads backend's workers, and the task threads of an MPI
+   worker rank. Each thread has a queue of its own; one whose queue is empty takes the oldest
+   job of another's, so no thread idles while another has jobs queued, and sleeps only when
+   no queue holds a job it may run. A job pinned to a thread waits in a list only that thread
+   takes from. A job is a link that a task embeds as its first member. */
+typedef struct ud__job {
+    struct ud__job *next;
+} ud__job;
+
+typedef struct ud__pool ud__pool;
+
+typedef struct ud__jlist {
+    ud__job *head, *tail;
+} ud__jlist;
+
+typedef struct ud__pq {       /* one thread's queues */
+    pthread_mutex_t mu;
+    ud__jlist open, pinned;   /* any thread may take from open; pinned is this thread's */
+    atomic_int nopen, npinned; /* read without the lock by threads looking for work */
+    ud__pool *pool;
+    pthread_t thread;
+    char pad[64];             /* keep neighbouring queues off one cache line */
+} ud__pq;
+
+struct ud__pool {
+    ud__pq *q;
+    int n;
+    atomic_long open;         /* jobs in all open lists, counted before they are pushed */
+    atomic_int sleepers;
+    atomic_uint next;         /* round robin for pushes from outside the pool */
+    pthread_mutex_t mu;       /* the sleepers' */
+    pthread_cond_t cv;
+    int stop;
+    int spin_us;
+    void (*run)(ud__job *j);
+};
+
+static _Thread_local ud__pq *ud__pool_self; /* the queue of the calling thread, if a pool's */
+
+static void ud__jlist_put(ud__jlist *l, ud__job *j) {
+    j->next = NULL;
+    if (l->tail) l->tail->next = j;
+    else l->head = j;
+    l->tail = j;
+}
+
+static ud__job *ud__jlist_take(ud__jlist *l) {
+    ud__job *j = l->head;
+    if (j && !(l->head = j->next)) l->tail = NULL;
+    return j;
+}
+
+/* Queues a job for thread pin (< 0: any thread). An open job from a thread of the pool goes
+   to its own queue (it likely needs what that thread just made), any other round robin; a
+   sleeping thread is woken to take it. */
+static void ud__pool_push(ud__pool *p, ud__job *j, int pin) {
+    ud__pq *q = pin >= 0 ? &p->q[pin % p->n]
+              : ud__pool_self && ud__pool_self->pool == p ? ud__pool_self
+              : &p->q[atomic_fetch_add(&p->next, 1u) % (unsigned)p->n];
+    if (pin < 0) atomic_fetch_add(&p->open, 1);
+    pthread_mutex_lock(&q->mu);
+    ud__jlist_put(pin < 0 ? &q->open : &q->pinned, j);
+    atomic_fetch_add(pin < 0 ? &q->nopen : &q->npinned, 1);
+    pthread_mutex_unlock(&q->mu);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        if (pin < 0) pthread_cond_signal(&p->cv);
+        else pthread_cond_broadcast(&p->cv); /* only that thread may take it */
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static ud__job *ud__pq_take(ud__pq *q, int pinned) {
+    ud__job *j;
+    if (atomic_load(pinned ? &q->npinned : &q->nopen) == 0) return NULL;
+    pthread_mutex_lock(&q->mu);
+    if ((j = ud__jlist_take(pinned ? &q->pinned : &q->open)) != NULL)
+        atomic_fetch_sub(pinned ? &q->npinned : &q->nopen, 1);
+    pthread_mutex_unlock(&q->mu);
+    return j;
+}
+
+/* A job thread q may run: its pinned ones first, then the oldest open one of the first
+   queue that has one, starting with its own. */
+static ud__job *ud__pool_take(ud__pool *p, ud__pq *q) {
+    int k, self = (int)(q - p->q);
+    ud__job *j = ud__pq_take(q, 1);
+    if (j || atomic_load(&p->open) <= 0) return j;
+    for (k = 0; k < p->n; k++)
+        if ((j = ud__pq_take(&p->q[(self + k) % p->n], 0)) != NULL) {
+            atomic_fetch_sub(&p->open, 1);
+            return j;
+        }
+    return NULL;
+}
+
+static int ud__pool_has_work(ud__pool *p, ud__pq *q) {
+    return atomic_load(&p->open) > 0 || atomic_load(&q->npinned) > 0;
+}
+
+/* A thread that ran out of work looks for more a little before it sleeps: in a burst the next
+   job usually comes within microseconds, and waking a sleeper costs far more (a futex wake,
+   10 us in a virtual machine). It yields its core as it looks, so that on a core shared with
+   the loop thread or other ranks it takes no time from them. */
+static int ud__pool_spin(ud__pool *p, ud__pq *q) {
+    double until;
+    int k = 0;
+    if (p->spin_us <= 0) return 0;
+    until = ud__now() + 1e-6 * (double)p->spin_us;
+    while (!ud__pool_has_work(p, q)) {
+        sched_yield();
+        if ((++k & 7) == 0 && ud__now() >= until) return 0;
+    }
+    return 1;
+}
+
+static void *ud__pool_main(void *arg) {
+    ud__pq *q = (ud__pq *)arg;
+    ud__pool *p = q->pool;
+    ud__pool_self = q;
+    for (;;) {
+        ud__job *j = ud__pool_take(p, q);
+        int stop;
+        if (j) {
+            p->run(j);
+            continue;
+        }
+        if (ud__pool_spin(p, q)) continue;
+        pthread_mutex_lock(&p->mu);
+        atomic_fetch_add(&p->sleepers, 1);
+        while (!ud__pool_has_work(p, q) && !p->stop) pthread_cond_wait(&p->cv, &p->mu);
+        atomic_fetch_sub(&p->sleepers, 1);
+        stop = p->stop && !ud__pool_has_work(p, q);
+        pthread_mutex_unlock(&p->mu);
+        if (stop) return NULL;
+    }
+}
+
+/* The pool thread index of the calling thread, or -1. */
+static int ud__pool_index(const ud__pool *p) {
+    return ud__pool_self && ud__pool_self->pool == p ? (int)(ud__pool_self - p->q) : -1;
+}
+
+/* Stops the pool once every queue is empty, and joins its first n threads. */
+static void ud__pool_join(ud__pool *p, int n) {
+    int k;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (k = 0; k < n; k++) pthread_join(p->q[k].thread, NULL);
+    for (k = 0; k < p->n; k++) pthread_mutex_destroy(&p->q[k].mu);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    ud__free(p->q, (size_t)p->n * sizeof *p->q);
+    p->q = NULL;
+    p->n = 0;
+}
+
+static void ud__pool_stop(ud__pool *p) {
+    if (p->q) ud__pool_join(p, p->n);
+}
+
+/* Starts n threads that run jobs with run(). UD_ERR_NOMEM names what could not be had. */
+static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, void (*run)(ud__job *j)) {
+    int k;
+    memset(p, 0, sizeof *p);
+    if (!(p->q = (ud__pq *)ud__alloc((size_t)n * sizeof *p->q)))
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for %d task threads", n);
+    memset(p->q, 0, (size_t)n * sizeof *p->q);
+    p->n = n;
+    p->spin_us = spin_us;
+    p->run = run;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    for (k = 0; k < n; k++) {
+        pthread_mutex_init(&p->q[k].mu, NULL);
+        p->q[k].pool = p;
+    }
+    for (k = 0; k < n; k++)
+        if (pthread_create(&p->q[k].thread, NULL, ud__pool_main, &p->q[k]) != 0) {
+            ud__pool_join(p, k);
+            return ud__fail(UD_ERR_NOMEM, "init: could not start task thread %d of %d", k, n);
+        }
+    return UD_OK;
+}
+
+/* ---- cores --------------------------------------------------------------------------------------
+   The CPUs this process may run on, as a bit mask (Linux: its affinity, from /proc, so that
+   no feature macro is needed); elsewhere every online core. Returns how many. */
+#define UD__CPU_WORDS 16      /* 1024 CPUs */
+
+static int ud__popcount(const uint64_t *m, int words) {
+    int k, n = 0;
+    for (k = 0; k < words; k++) {
+        uint64_t x = m[k];
+        for (; x; x &= x - 1) n++;
+    }
+    return n;
+}
+
+static int ud__cpu_mask(uint64_t *mask) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[1200];
+    int n = 0;
+    memset(mask, 0, UD__CPU_WORDS * sizeof *mask);
+    while (f && fgets(line, sizeof line, f)) {
+        const char *p = line + 13, *end;
+        int bit = 0;
+        if (strncmp(line, "Cpus_allowed:", 13)) continue;
+        for (end = p + strlen(p); end > p && end[-1] != ',' && !isxdigit((unsigned char)end[-1]); end--) {}
+        for (; end > p; end--) { /* hex digits, least significant last; commas between groups */
+            char c = end[-1];
+            int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (c == ',') continue;
+            if (v < 0) break;
+            if (bit < 64 * UD__CPU_WORDS) mask[bit / 64] |= (uint64_t)v << (bit % 64);
+            bit += 4;
+        }
+        n = ud__popcount(mask, UD__CPU_WORDS);
+        break;
+    }
+    if (f) fclose(f);
+    if (n < 1) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        int k;
+        n = c > 0 ? (int)c : 1;
+        for (k = 0; k < n && k < 64 * UD__CPU_WORDS; k++) mask[k / 64] |= (uint64_t)1 << (k % 64);
+    }
+    return n;
 }
 
 /* ---- the public API: argument checks, then the backend ------------------------------------------ */
@@ -1177,6 +1509,14 @@ static void ud__remote_arg_error(const ud__fn *fn, int i) {
     snprintf(ud__errbuf, sizeof ud__errbuf, "remote '%.100s' argument %d%.380s", fn->name, i, detail);
 }
 
+/* A place near a ref that the lookup refused: UD_ERR_ARG, with the lookup's reason. */
+static ud_status ud__near_error(const ud__fn *fn) {
+    char detail[sizeof ud__errbuf];
+    memcpy(detail, ud__errbuf, sizeof detail);
+    return ud__fail(UD_ERR_ARG, "remote '%.100s': the place is near a ref that is not live%.380s",
+                    fn->name, detail);
+}
+
 static ud_status ud__check_args(const ud__fn *fn, const ud_arg *args, int nargs) {
     int i;
     if (nargs < 0 || (nargs > 0 && !args))
@@ -1195,8 +1535,31 @@ static ud_status ud__check_args(const ud__fn *fn, const ud_arg *args, int nargs)
     return UD_OK;
 }
 
+static ud_status ud__check_index(const ud__fn *f, const char *what, int i, int n) {
+    if (i >= 0 && i < n) return UD_OK;
+    return ud__fail(UD_ERR_ARG, "remote '%s': no %s %d (%ss are 0..%d)", f->name, what, i, what, n - 1);
+}
+
+/* A place that names no worker or host of this run is the caller's mistake. */
+static ud_status ud__check_opts(const ud__fn *f, const ud_opts *o) {
+    if (!o || o->place == UD_ANYWHERE) return UD_OK;
+    switch (o->place) {
+    case UD_ON_WORKER: return ud__check_index(f, "worker", o->index, ud__rt.be->num_workers());
+    case UD_ON_HOST: return ud__check_index(f, "host", o->index, ud__rt.be->num_hosts());
+    case UD_NEAR: return UD_OK; /* the backend looks the ref up */
+    default:
+        return ud__fail(UD_ERR_ARG, "remote '%s': place %d is not one of UD_ANYWHERE, "
+                        "UD_ON_WORKER, UD_ON_HOST, UD_NEAR", f->name, (int)o->place);
+    }
+}
+
 UD_API ud_status ud_remote(ud_func fn, const ud_arg *args, int nargs, int num_returns,
                            ud_ref *outs) {
+    return ud_remote_opts(NULL, fn, args, nargs, num_returns, outs);
+}
+
+UD_API ud_status ud_remote_opts(const ud_opts *opts, ud_func fn, const ud_arg *args, int nargs,
+                                int num_returns, ud_ref *outs) {
     const ud__fn *f;
     ud_status st;
     UD__REQUIRE_RUNNING("remote");
@@ -1207,7 +1570,8 @@ UD_API ud_status ud_remote(ud_func fn, const ud_arg *args, int nargs, int num_re
         return ud__fail(UD_ERR_ARG, "remote '%s': num_returns %d with outs %p", f->name,
                         num_returns, (void *)outs);
     if ((st = ud__check_args(f, args, nargs)) != UD_OK) return st;
-    return ud__rt.be->remote(f, args, nargs, num_returns, outs);
+    if ((st = ud__check_opts(f, opts)) != UD_OK) return st;
+    return ud__rt.be->remote(f, args, nargs, num_returns, outs, opts);
 }
 
 UD_API ud_status ud_free_many(const ud_ref *refs, int n) {
@@ -1227,6 +1591,22 @@ UD_API const char *ud_backend_name(void) {
 }
 
 UD_API int ud_rank(void) { return ud__rt.be ? ud__rt.be->rank() : 0; }
+
+UD_API int ud_num_hosts(void) {
+    return atomic_load(&ud__rt.state) == UD__RUNNING ? ud__rt.be->num_hosts() : 0;
+}
+
+UD_API int ud_worker_host(int w) {
+    if (atomic_load(&ud__rt.state) != UD__RUNNING || w < 0 || w >= ud__rt.be->num_workers()) return -1;
+    return ud__rt.be->worker_host(w);
+}
+
+UD_API int ud_worker_threads(int w) {
+    if (atomic_load(&ud__rt.state) != UD__RUNNING || w < 0 || w >= ud__rt.be->num_workers()) return 0;
+    return ud__rt.be->worker_threads(w);
+}
+
+UD_API int ud_worker_id(void) { return ud__cur_task && ud__rt.be ? ud__rt.be->worker_id() : -1; }
 
 /* ---- the threads backend ----------------------------------------------------------------------
    Seed 002 in C: a pool of worker threads, each with its own queue, chosen round-robin. The
@@ -1262,9 +1642,11 @@ typedef struct ud__entry {
 } ud__entry;
 
 struct ud__tt {
-    ud__tt *next;
+    ud__job job;              /* first: the pool's link */
+    ud__tt *next;             /* runnable tasks a finish collects */
     const ud__fn *fn;
     int nargs, nret, npending;
+    int pin;                  /* the worker it must run on, or -1 */
     size_t bytes;
     ud_part *vals;            /* inline values, copied into this block */
     ud__entry **argent;       /* NULL for an inline value */
@@ -1272,15 +1654,6 @@ struct ud__tt {
     ud__dep *deps;
 };
 
-typedef struct ud__queue {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    ud__tt *head, *tail;
-    atomic_int len;           /* read without the lock while the worker spins */
-    int sleeping, stop;
-    pthread_t thread;
-    char pad[64];             /* keep neighbouring queues off one cache line */
-} ud__queue;
 
 #define UD__SLAB 4096
 
@@ -1295,13 +1668,8 @@ static struct ud__threads {
     ud__entry *free_entries;
     ud__entry **slabs;
     int nslabs;
-    ud__queue *queues;
-    int nq;
-    atomic_uint rr;
+    ud__pool pool;
 } ud__th;
-
-static ud__obj ud__oom_obj = {UD_ERR_TASK, 1, UD__OBJ_STATIC, 1, 0, 34, -1,
-                              {{"out of memory for a task's result", 34}}};
 
 static int ud__th_reserve_entries(int n) {
     int i;
@@ -1522,19 +1890,7 @@ static ud_status ud__th_wait(const ud_ref *refs, int n, int num_returns, double 
     return st;
 }
 
-static void ud__th_enqueue(ud__tt *t) {
-    ud__queue *q = &ud__th.queues[atomic_fetch_add(&ud__th.rr, 1u) % (unsigned)ud__th.nq];
-    int wake;
-    t->next = NULL;
-    pthread_mutex_lock(&q->mu);
-    if (q->tail) q->tail->next = t;
-    else q->head = t;
-    q->tail = t;
-    atomic_fetch_add(&q->len, 1);
-    wake = q->sleeping;
-    pthread_mutex_unlock(&q->mu);
-    if (wake) pthread_cond_signal(&q->cv);
-}
+static void ud__th_enqueue(ud__tt *t) { ud__pool_push(&ud__th.pool, &t->job, t->pin); }
 
 /* One block: the task, its tables, then the inline values' bytes. */
 static ud__tt *ud__th_task_alloc(const ud__fn *fn, const ud_arg *args, int nargs, int nret) {
@@ -1574,13 +1930,20 @@ static ud__tt *ud__th_task_alloc(const ud__fn *fn, const ud_arg *args, int nargs
     return t;
 }
 
+/* One process: a host is the whole pool, and every object is as near as any other. Only a
+   pin to a worker stays with one thread. */
 static ud_status ud__th_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
-                               ud_ref *outs) {
+                               ud_ref *outs, const ud_opts *opts) {
     ud__tt *t = ud__th_task_alloc(fn, args, nargs, nret);
     ud_status st = UD_OK;
     int i;
     if (!t) return ud__th_oom("remote");
+    t->pin = opts && opts->place == UD_ON_WORKER ? opts->index : -1;
     pthread_mutex_lock(&ud__th.mu);
+    if (opts && opts->place == UD_NEAR) {
+        ud__entry *near;
+        if (ud__th_lookup("", opts->near, &near) != UD_OK) st = ud__near_error(fn);
+    }
     for (i = 0; i < nargs && st == UD_OK; i++)
         if (args[i].kind == UD_ARG_REF && (st = ud__th_lookup("", args[i].ref, &t->argent[i])) != UD_OK)
             ud__remote_arg_error(fn, i);
@@ -1651,51 +2014,6 @@ static void ud__th_finish(ud__tt *t, ud__obj **res) {
     }
 }
 
-/* The message every result of a task carries when it fails or does not run. */
-static void ud__fail_results(ud_task *ctx, ud__obj **res, const char *msg) {
-    int i;
-    for (i = 0; i < ctx->nret; i++) {
-        if (res[i]) ud__obj_release(res[i]);
-        res[i] = msg ? ud__obj_error(msg) : NULL;
-        if (!res[i]) res[i] = &ud__oom_obj;
-    }
-}
-
-/* Runs fn on views of its arguments; a failed argument fails the task without running it.
-   Shared by the backends: res gets one object a result, never NULL. */
-static void ud__run_task(const ud__fn *fn, const ud_view *argv, int nargs, ud__obj **res,
-                         int nret, ud__obj *(*alloc)(ud_task *, int, const size_t *, int), void *be) {
-    ud_task ctx;
-    const char *depmsg = NULL;
-    int i, rc;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.fn = fn;
-    ctx.nargs = nargs;
-    ctx.nret = nret;
-    ctx.argv = argv;
-    ctx.res = res;
-    ctx.alloc = alloc;
-    ctx.be = be;
-    for (i = 0; i < nret; i++) res[i] = NULL;
-    for (i = 0; i < nargs && !depmsg; i++)
-        if (argv[i].status != UD_OK) depmsg = (const char *)argv[i].data;
-    if (depmsg) {
-        ud__fail_results(&ctx, res, depmsg);
-        return;
-    }
-    ud__cur_task = &ctx;
-    rc = fn->fn(&ctx);
-    ud__cur_task = NULL;
-    if (rc && !ctx.failed) ud_task_fail(&ctx, "task '%s' returned %d", fn->name, rc);
-    if (ctx.failed) {
-        ud__fail_results(&ctx, res, ctx.err);
-        ud__free(ctx.err, ctx.errcap);
-        return;
-    }
-    for (i = 0; i < nret; i++)
-        if (!res[i]) res[i] = &ud__empty_obj;
-}
-
 static void ud__th_run(ud__tt *t) {
     ud_view small_argv[8] = {{0}};
     ud__obj *small_res[8];
@@ -1715,7 +2033,10 @@ static void ud__th_run(ud__tt *t) {
             argv[i].parts = &t->vals[i];
             argv[i].status = UD_OK;
         }
-        ud__run_task(t->fn, argv, t->nargs, res, t->nret, NULL, NULL);
+        ud_task ctx;
+        ud__task_begin(&ctx, t->fn, argv, t->nargs, res, t->nret, NULL, NULL);
+        ud__task_call(&ctx);
+        ud__task_settle(&ctx);
         ud__th_finish(t, res);
     } else {
         ud__th_finish(t, NULL);
@@ -1747,42 +2068,15 @@ static ud_status ud__th_free(const ud_ref *refs, int n) {
     return first;
 }
 
-/* A worker that just ran a task polls its queue a little before it sleeps: in a burst the
-   next task usually comes within microseconds, and waking a sleeper costs far more. */
-static void ud__th_spin(ud__queue *q) {
-    double until;
-    int k = 0;
-    if (ud__rt.cfg.spin_us <= 0 || atomic_load(&q->len) > 0) return;
-    until = ud__now() + 1e-6 * (double)ud__rt.cfg.spin_us;
-    while (atomic_load(&q->len) == 0)
-        if ((++k & 63) == 0 && ud__now() >= until) return;
-}
-
-static void *ud__th_worker(void *arg) {
-    ud__queue *q = (ud__queue *)arg;
-    for (;;) {
-        ud__tt *t;
-        ud__th_spin(q);
-        pthread_mutex_lock(&q->mu);
-        while (!q->head && !q->stop) {
-            q->sleeping = 1;
-            pthread_cond_wait(&q->cv, &q->mu);
-            q->sleeping = 0;
-        }
-        if (!(t = q->head)) {
-            pthread_mutex_unlock(&q->mu);
-            return NULL;
-        }
-        if (!(q->head = t->next)) q->tail = NULL;
-        atomic_fetch_sub(&q->len, 1);
-        pthread_mutex_unlock(&q->mu);
-        ud__th_run(t);
-    }
-}
+static void ud__th_job(ud__job *j) { ud__th_run((ud__tt *)j); }
 
 static int ud__th_available(void) { return 1; }
-static int ud__th_num_workers(void) { return ud__th.nq; }
+static int ud__th_num_workers(void) { return ud__th.pool.n; }
 static int ud__th_rank(void) { return 0; }
+static int ud__th_num_hosts(void) { return 1; }
+static int ud__th_worker_host(int w) { (void)w; return 0; }
+static int ud__th_worker_threads(int w) { (void)w; return 1; }
+static int ud__th_worker_id(void) { return ud__pool_index(&ud__th.pool); }
 
 static void ud__th_release_all(void) {
     size_t i;
@@ -1798,52 +2092,23 @@ static void ud__th_release_all(void) {
     ud__th.free_entries = NULL;
 }
 
-/* Stops the first n workers (all of them at shutdown, the started ones when start fails). */
-static void ud__th_stop_workers(int n) {
-    int k;
-    for (k = 0; k < n; k++) {
-        ud__queue *q = &ud__th.queues[k];
-        pthread_mutex_lock(&q->mu);
-        q->stop = 1;
-        pthread_mutex_unlock(&q->mu);
-        pthread_cond_signal(&q->cv);
-    }
-    for (k = 0; k < n; k++) {
-        pthread_join(ud__th.queues[k].thread, NULL);
-        pthread_mutex_destroy(&ud__th.queues[k].mu);
-        pthread_cond_destroy(&ud__th.queues[k].cv);
-    }
-    ud__free(ud__th.queues, (size_t)ud__th.nq * sizeof *ud__th.queues);
-    ud__th.queues = NULL;
-    ud__th.nq = 0;
-}
-
 static ud_status ud__th_start(ud_role *role) {
     pthread_condattr_t ca;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int n = ud__rt.cfg.cpus > 0 ? (int)ud__rt.cfg.cpus : (cores > 0 ? (int)cores : 1), k;
+    uint64_t mask[UD__CPU_WORDS];
+    int cores = ud__cpu_mask(mask), n = ud__rt.cfg.cpus > 0 ? (int)ud__rt.cfg.cpus : cores;
+    ud_status st;
     memset(&ud__th, 0, sizeof ud__th);
     ud__th.next_num = 1;
+    if (n > cores)
+        ud__log(UD_LOG_WARN, "UNIDIST_CPUS=%d is more than the %d core%s this process may use: "
+                "tasks will share them", n, cores, cores == 1 ? "" : "s");
+    if ((st = ud__pool_start(&ud__th.pool, n, (int)ud__rt.cfg.spin_us, ud__th_job)) != UD_OK)
+        return st;
     pthread_mutex_init(&ud__th.mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* wait's timeout ignores clock changes */
     pthread_cond_init(&ud__th.done, &ca);
     pthread_condattr_destroy(&ca);
-    if (!(ud__th.queues = (ud__queue *)ud__alloc((size_t)n * sizeof *ud__th.queues)))
-        return ud__th_oom("init");
-    memset(ud__th.queues, 0, (size_t)n * sizeof *ud__th.queues);
-    ud__th.nq = n;
-    for (k = 0; k < n; k++) {
-        ud__queue *q = &ud__th.queues[k];
-        pthread_mutex_init(&q->mu, NULL);
-        pthread_cond_init(&q->cv, NULL);
-        if (pthread_create(&q->thread, NULL, ud__th_worker, q) != 0) {
-            pthread_mutex_destroy(&q->mu);
-            pthread_cond_destroy(&q->cv);
-            ud__th_stop_workers(k);
-            return ud__fail(UD_ERR_NOMEM, "init: could not start worker thread %d of %d", k, n);
-        }
-    }
     *role = UD_ROLE_DRIVER;
     ud__log(UD_LOG_INFO, "threads backend: %d workers", n);
     return UD_OK;
@@ -1855,7 +2120,7 @@ static ud_status ud__th_stop(void) {
     while (ud__th.inflight > 0) /* tasks already submitted finish first */
         pthread_cond_wait(&ud__th.done, &ud__th.mu);
     pthread_mutex_unlock(&ud__th.mu);
-    ud__th_stop_workers(ud__th.nq);
+    ud__pool_stop(&ud__th.pool);
     ud__th_release_all();
     pthread_cond_destroy(&ud__th.done);
     pthread_mutex_destroy(&ud__th.mu);
@@ -1865,6 +2130,7 @@ static ud_status ud__th_stop(void) {
 static const ud__backend ud__threads_backend = {
     "threads", ud__th_available, ud__th_start, ud__th_stop, ud__th_put, ud__th_get,
     ud__th_wait, ud__th_remote, ud__th_free, ud__th_num_workers, ud__th_rank,
+    ud__th_num_hosts, ud__th_worker_host, ud__th_worker_threads, ud__th_worker_id,
 };
 
 #endif /* UD_IMPLEMENTATION */

@@ -4,15 +4,19 @@
      In exactly one C file:
          #define UNIDIST_IMPLEMENTATION
          #include "unidist_mpi.h"          (it includes unidist.h itself)
-     Build with mpicc; run with mpiexec -n N (N >= 3). The program is the same as for the
+     Build with mpicc; run with mpiexec -n N (N >= 2). The program is the same as for the
      threads backend; only the driver (rank 0) returns from ud_init while the runtime runs:
 
          ud_init(NULL, &role);
-         if (role != UD_ROLE_DRIVER) return 0;    (workers and monitors: shut down already)
+         if (role != UD_ROLE_DRIVER) return 0;    (workers: shut down already)
 
-   PROCESSES
-     rank 0: the driver (root), runs main. rank 1: the monitor (task counts, wait, shutdown).
-     ranks 2..: workers, each an event loop that runs tasks and serves data to the others.
+   PROCESSES AND THREADS
+     rank 0: the driver (root), runs main. Every other rank is a worker: worker w is rank
+     w + 1. A worker's loop thread receives operations, serves data to the others and hands
+     tasks to its task threads (UNIDIST_CPUS of them; by default the cores of its affinity
+     shared out among the ranks of its machine), which run them while it goes on. The loop
+     also carries the duties a rank is given: the root monitor's on rank 1 (task counts,
+     wait, shutdown) and, on the lowest rank but the driver of each host, its shared store's.
      Results live on the worker that produced them; the root only keeps what it put or got.
 
    COMPILE-TIME OPTIONS / ENVIRONMENT
@@ -25,7 +29,10 @@
      host. Otherwise it initializes MPI itself and finalizes it at shutdown.
 
    THREAD SAFETY
-     Asks MPI for MPI_THREAD_SERIALIZED: call the API from one driver thread at a time.
+     Only a worker's loop thread calls MPI, so every rank needs MPI_THREAD_FUNNELED; init
+     fails on every rank, naming the levels, when one has less. When the runtime initializes
+     MPI itself it asks for MPI_THREAD_SERIALIZED, so that any one driver thread at a time may
+     call the API; with MPI_THREAD_FUNNELED call it from the thread that initialized MPI.
 */
 #ifndef UNIDIST_MPI_H
 #define UNIDIST_MPI_H
@@ -142,10 +149,11 @@ static struct ud__mpi {
     long sleep_ns;
     int yield_every;          /* polls between two yields while hot (0: never) */
     int64_t sep_sent;         /* parts sent after their message, so far */
-    unsigned char *role;      /* every rank's role (UD__R_*) */
-    int *workers;             /* the ranks that run tasks */
+    void (*nap)(long ns);     /* an idle worker's sleep, which its task threads can end */
+    int *workers;             /* the ranks that run tasks: all but the driver */
+    int *threads;             /* every rank's task threads (0: the driver) */
     int nworkers;
-} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0};
+} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0};
 
 UD_API MPI_Comm ud_mpi_comm(void) { return ud__m.comm; }
 
@@ -212,6 +220,10 @@ static void ud__idle(void) {
     }
     ud__m.sleep_ns = ud__m.sleep_ns ? ud__m.sleep_ns * 2 : 1000;
     if (ud__m.sleep_ns > cap) ud__m.sleep_ns = cap;
+    if (ud__m.nap) {
+        ud__m.nap(ud__m.sleep_ns);
+        return;
+    }
     ts.tv_sec = ud__m.sleep_ns / 1000000000L;
     ts.tv_nsec = ud__m.sleep_ns % 1000000000L;
     nanosleep(&ts, NULL);
@@ -776,13 +788,10 @@ static int ud__rd_next(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud__ob
 /* ---- roles and counts ---------------------------------------------------------------------- */
 #define UD__MAX_RESULTS (1 << 20) /* num_returns a task message may ask for */
 #define UD__ROOT 0
-#define UD__MONITOR 1
-/* Roles: with the shared store on, every host but the monitor's has a manager of its own,
-   which runs no tasks. */
-enum { UD__R_ROOT, UD__R_MONITOR, UD__R_WORKER, UD__R_MANAGER };
+#define UD__MONITOR 1         /* a worker that carries the root monitor's duty too */
 
 static int ud__nworkers(void) { return ud__m.nworkers; }
-static int ud__is_worker(int64_t r) { return r >= 0 && r < ud__m.size && ud__m.role[r] == UD__R_WORKER; }
+static int ud__is_worker(int64_t r) { return r > UD__ROOT && r < ud__m.size; }
 static int ud__owner_ok(int64_t r) { return r == UD__ROOT || ud__is_worker(r); }
 
 /* ---- the root's executor (seed 001) -----------------------------------------------------------
@@ -964,10 +973,35 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
     return st != UD_OK ? st : first;
 }
 
-static int ud__schedule_rank(void) {
-    int w = ud__m.workers[ud__root.next_worker];
-    ud__root.next_worker = (ud__root.next_worker + 1) % ud__nworkers();
-    return w;
+/* The seeds' scheduler: the next worker in turn, among those on host (-1: any). */
+static int ud__schedule_rank(int host) {
+    int k;
+    for (k = 0; k < ud__nworkers(); k++) {
+        int w = ud__m.workers[ud__root.next_worker];
+        ud__root.next_worker = (ud__root.next_worker + 1) % ud__nworkers();
+        if (host < 0 || ud_shm_host(w) == host) return w;
+    }
+    return -1;
+}
+
+/* The rank a task goes to, by its place; -1 with the reason set when the place holds none. */
+static int ud__place_rank(const ud__fn *fn, const ud_opts *o) {
+    ud__rent *e;
+    int r;
+    if (!o || o->place == UD_ANYWHERE) return ud__schedule_rank(-1);
+    if (o->place == UD_ON_WORKER) return ud__m.workers[o->index];
+    if (o->place == UD_ON_HOST) {
+        if ((r = ud__schedule_rank(o->index)) < 0)
+            ud__fail(UD_ERR_ARG, "remote '%s': host %d has no worker", fn->name, o->index);
+        return r;
+    }
+    if (ud__root_lookup("", o->near, &e) != UD_OK) {
+        ud__near_error(fn);
+        return -1;
+    }
+    if (ud__is_worker(e->ref.owner)) return (int)e->ref.owner;
+    /* the driver's own object: a worker of its host reads it in place, if there is one */
+    return (r = ud__schedule_rank(ud_shm_host(UD__ROOT))) >= 0 ? r : ud__schedule_rank(-1);
 }
 
 /* Gives worker w what it needs to read the ref arguments: the root's own data is pushed ahead
@@ -989,7 +1023,7 @@ static ud_status ud__root_route_args(const ud_arg *args, int nargs, ud__rent **e
    count = arguments, aux = results. Each argument: kind, then owner and number (a ref) or an
    object of one part (an inline value). */
 static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
-                                ud_ref *outs) {
+                                ud_ref *outs, const ud_opts *opts) {
     ud__rent *small[16], **ents = nargs <= 16 ? small : (ud__rent **)ud__alloc((size_t)nargs * sizeof *ents);
     ud_status st = UD_OK;
     ud__wbuf w;
@@ -1007,7 +1041,10 @@ static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs,
     if (st == UD_OK && !ud__map_reserve(&ud__root.map, (size_t)nret))
         st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
     if (st != UD_OK) goto done;
-    worker = ud__schedule_rank();
+    if ((worker = ud__place_rank(fn, opts)) < 0) {
+        st = UD_ERR_ARG;
+        goto done;
+    }
     sep_before = ud__m.sep_sent;
     first = ud__root.next_num * ud__m.size + worker; /* then every size-th number */
     if ((st = ud__root_route_args(args, nargs, ents, worker)) != UD_OK) goto done;
@@ -1121,9 +1158,8 @@ out:
 static ud_status ud__root_flush_garbage(void) {
     ud_status st = UD_OK;
     int dst;
-    for (dst = UD__MONITOR; dst < ud__m.size && st == UD_OK; dst++) {
+    for (dst = UD__ROOT + 1; dst < ud__m.size && st == UD_OK; dst++) {
         ud__wbuf w;
-        if (ud__m.role[dst] == UD__R_MANAGER) continue;
         ud__hdr *h = ud__wb_start(&w, UD__OP_CLEANUP);
         if (!h) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
         h->count = ud__root.ngarbage;
@@ -1175,8 +1211,12 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
 }
 
 /* ---- the worker (seed 000) -------------------------------------------------------------------
-   One loop on one thread: take operations until CANCEL, run tasks whose data is here, serve
-   GETs. An entry lives until the root's cleanup has come, no local task needs it, and (on its
+   Every rank but the driver is a worker. Its loop thread owns the store, the request store
+   (GETs that came before their data) and the task store (tasks waiting for arguments), and it
+   alone calls MPI. A task whose data is here goes to the rank's task threads (the pool); a
+   finished one comes back through the inbox, and the loop publishes its results, wakes what
+   waited on them and reports it. So the loop keeps receiving and serving while tasks run.
+   An entry lives until the root's cleanup has come, no local task needs it, and (on its
    owner) every reader the root announced has been served. */
 typedef struct ud__wt ud__wt;
 
@@ -1202,25 +1242,48 @@ typedef struct ud__went {
 } ud__went;
 
 struct ud__wt {
-    ud__wt *next;
+    ud__job job;              /* first: the pool's link, then the inbox's */
     const ud__fn *fn;
     int nargs, nret, npending;
     size_t bytes;
+    int64_t first;            /* the number of its first result */
     ud__went **argent;        /* NULL for an inline value */
     ud__obj **vals;
     ud__went **outent;
     ud__wdep *deps;
     ud__obj *error;           /* set: the task cannot run; its results are this error */
+    ud_view *argv;            /* the arguments' views, made by the loop when it is ready */
+    ud__obj **res;            /* its results, made by the task thread */
+    ud_task ctx;              /* the call, on a task thread */
 };
+
+/* A task thread's request for room in the host's shared store: only the loop may ask. */
+typedef struct ud__resv {
+    ud_ref key;
+    const size_t *sizes;
+    int nparts, answered;
+    ud__obj *out;
+    struct ud__resv *next;
+} ud__resv;
 
 static struct ud__worker {
     ud__map map;
-    ud__wt *head, *tail;      /* tasks whose data is here */
+    ud__pool pool;            /* the task threads */
     int64_t *done;            /* TASK_DONE batch: (first number, results) pairs */
     int ndone, capdone;
     double done_since;        /* when the oldest record of the batch was made */
     int stop;
 } ud__wk;
+
+/* What task threads hand the loop: finished tasks and requests for store room. The loop
+   sleeps on wake when idle, so that a finished task is reported at once. */
+static struct ud__inbox {
+    pthread_mutex_t mu;
+    pthread_cond_t wake, answered;
+    ud__job *done, *done_tail;
+    ud__resv *resv;
+    int sleeping;
+} ud__in;
 
 static int ud__is_mine(ud_ref r) { return r.owner == ud__m.rank; }
 
@@ -1255,11 +1318,15 @@ static ud__wdep *ud__deps_fifo(ud__wdep *d) {
     return out;
 }
 
+static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, int nparts);
+
+/* Every argument is here: views of them, and the task goes to a task thread. */
 static void ud__wk_ready(ud__wt *t) {
-    t->next = NULL;
-    if (ud__wk.tail) ud__wk.tail->next = t;
-    else ud__wk.head = t;
-    ud__wk.tail = t;
+    int i;
+    for (i = 0; i < t->nargs && !t->error; i++)
+        ud__obj_view(t->argent[i] ? t->argent[i]->obj : t->vals[i], &t->argv[i]);
+    ud__task_begin(&t->ctx, t->fn, t->argv, t->nargs, t->res, t->nret, ud__wk_result_alloc, t);
+    ud__pool_push(&ud__wk.pool, &t->job, -1);
 }
 
 static void ud__wk_serve(ud__went *e, int rank) {
@@ -1289,18 +1356,21 @@ static void ud__wk_arrived(ud__went *e, ud__obj *o) {
 
 static ud__wt *ud__wk_task_alloc(int nargs, int nret) {
     size_t bytes = UD__ALIGN(sizeof(ud__wt)) +
-                   (size_t)nargs * (sizeof(ud__went *) + sizeof(ud__obj *) + sizeof(ud__wdep)) +
-                   (size_t)nret * sizeof(ud__went *);
+                   (size_t)nargs * (sizeof(ud_view) + sizeof(ud__went *) + sizeof(ud__obj *) +
+                                    sizeof(ud__wdep)) +
+                   (size_t)nret * (sizeof(ud__went *) + sizeof(ud__obj *));
     ud__wt *t = (ud__wt *)ud__alloc(bytes);
     if (!t) ud__panic("worker: out of memory for a task");
     memset(t, 0, bytes);
     t->bytes = bytes;
     t->nargs = nargs;
     t->nret = nret;
-    t->argent = (ud__went **)((char *)t + UD__ALIGN(sizeof(ud__wt)));
+    t->argv = (ud_view *)((char *)t + UD__ALIGN(sizeof(ud__wt)));
+    t->argent = (ud__went **)(t->argv + nargs);
     t->vals = (ud__obj **)(t->argent + nargs);
     t->deps = (ud__wdep *)(t->vals + nargs);
     t->outent = (ud__went **)(t->deps + nargs);
+    t->res = (ud__obj **)(t->outent + nret);
     return t;
 }
 
@@ -1392,6 +1462,7 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
             break;
         }
     }
+    t->first = h->b;
     for (i = 0; i < t->nret; i++) {
         ud_ref o;
         o.owner = ud__m.rank;
@@ -1422,12 +1493,19 @@ static void ud__wk_record_done(int64_t first, int nret) {
     ud__wk.done[ud__wk.ndone++] = nret;
 }
 
+static void ud__mon_record(const int64_t *rec, int count, int from);
+
 /* TASK_DONE to the monitor: count = tasks, then (first number, results) for each; the results
-   are numbered every size-th from the first. */
+   are numbered every size-th from the first. The monitor's own rank records them at once. */
 static void ud__wk_flush_done(void) {
     ud__wbuf w;
     ud__hdr *h;
     if (!ud__wk.ndone) return;
+    if (ud__m.rank == UD__MONITOR) {
+        ud__mon_record(ud__wk.done, ud__wk.ndone / 2, ud__m.rank);
+        ud__wk.ndone = 0;
+        return;
+    }
     if (!(h = ud__wb_start(&w, UD__OP_TASK_DONE))) ud__panic("worker: out of memory");
     h->count = ud__wk.ndone / 2;
     ud__wb_add(&w, ud__wk.done, (size_t)ud__wk.ndone * sizeof(int64_t));
@@ -1435,36 +1513,59 @@ static void ud__wk_flush_done(void) {
     ud__wk.ndone = 0;
 }
 
-/* A task's result: a large one goes straight to the shared store, under its ref. */
+/* A task's result: a large one goes straight to the shared store, under its ref, in room
+   the loop asks the host's manager for (on a task thread, which must not call MPI). */
 static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, int nparts) {
     ud__wt *t = (ud__wt *)task->be;
-    ud__obj *o = ud__shm_reserve(t->outent[i]->ref, sizes, nparts);
+    ud__obj *o = NULL;
+    if (ud__shm_wants(sizes, nparts)) {
+        ud__resv r;
+        r.key.owner = ud__m.rank;
+        r.key.num = t->first + (int64_t)i * ud__m.size;
+        r.sizes = sizes;
+        r.nparts = nparts;
+        r.answered = 0;
+        r.out = NULL;
+        pthread_mutex_lock(&ud__in.mu);
+        r.next = ud__in.resv;
+        ud__in.resv = &r;
+        if (ud__in.sleeping) pthread_cond_signal(&ud__in.wake);
+        while (!r.answered) pthread_cond_wait(&ud__in.answered, &ud__in.mu);
+        pthread_mutex_unlock(&ud__in.mu);
+        o = r.out;
+    }
     return o ? o : ud__obj_alloc(sizes, nparts);
 }
 
-static void ud__wk_run(ud__wt *t) {
-    ud_view small_argv[8] = {{0}};
-    ud__obj *small_res[8];
-    size_t argv_bytes = (size_t)t->nargs * sizeof(ud_view), res_bytes = (size_t)t->nret * sizeof(ud__obj *);
-    ud_view *argv = t->nargs <= 8 ? small_argv : (ud_view *)ud__alloc(argv_bytes);
-    ud__obj **res = t->nret <= 8 ? small_res : (ud__obj **)ud__alloc(res_bytes);
-    int64_t first = t->nret ? t->outent[0]->ref.num : 0; /* the entries may go below */
+/* On a task thread: the call, then the task goes back to the loop. */
+static void ud__wk_job(ud__job *j) {
+    ud__wt *t = (ud__wt *)j;
+    if (!t->error) ud__task_call(&t->ctx);
+    j->next = NULL;
+    pthread_mutex_lock(&ud__in.mu);
+    if (ud__in.done_tail) ud__in.done_tail->next = j;
+    else ud__in.done = j;
+    ud__in.done_tail = j;
+    if (ud__in.sleeping) pthread_cond_signal(&ud__in.wake);
+    pthread_mutex_unlock(&ud__in.mu);
+}
+
+/* On the loop: a task has run. Its results become the store's, and it lets go of its
+   arguments; then it is reported. */
+static void ud__wk_complete(ud__wt *t) {
     int i;
-    if (!argv || !res) ud__panic("worker: out of memory to run a task");
     if (t->error) {
         for (i = 0; i < t->nret; i++) {
-            res[i] = t->error;
+            t->res[i] = t->error;
             t->error->refs++;
         }
     } else {
-        for (i = 0; i < t->nargs; i++)
-            ud__obj_view(t->argent[i] ? t->argent[i]->obj : t->vals[i], &argv[i]);
-        ud__run_task(t->fn, argv, t->nargs, res, t->nret, ud__wk_result_alloc, t);
+        ud__task_settle(&t->ctx);
     }
     for (i = 0; i < t->nret; i++) {
         ud__went *e = t->outent[i];
-        if (res[i]) ud__shm_publish(res[i]); /* a large result was written in the store */
-        ud__wk_arrived(e, res[i] ? res[i] : &ud__oom_obj);
+        ud__shm_publish(t->res[i]); /* a large result was written in the store */
+        ud__wk_arrived(e, t->res[i]);
         e->holds--;
         ud__wk_maybe_delete(e);
     }
@@ -1476,10 +1577,52 @@ static void ud__wk_run(ud__wt *t) {
         ud__obj_release(t->vals[i]);
     }
     ud__obj_release(t->error);
-    ud__wk_record_done(first, t->nret);
-    if (argv != small_argv) ud__free(argv, argv_bytes);
-    if (res != small_res) ud__free(res, res_bytes);
+    ud__wk_record_done(t->first, t->nret);
     ud__free(t, t->bytes);
+}
+
+/* Answers the task threads' requests for store room and completes the tasks they finished,
+   in the order they finished. Returns how many. */
+static int ud__wk_drain(void) {
+    ud__job *done;
+    ud__resv *r, *next;
+    int n = 0;
+    pthread_mutex_lock(&ud__in.mu);
+    done = ud__in.done;
+    r = ud__in.resv;
+    ud__in.done = ud__in.done_tail = NULL;
+    ud__in.resv = NULL;
+    pthread_mutex_unlock(&ud__in.mu);
+    for (; r; r = next, n++) {
+        ud__obj *o = ud__shm_reserve(r->key, r->sizes, r->nparts);
+        next = r->next; /* r lives on its thread's stack until it is answered */
+        pthread_mutex_lock(&ud__in.mu);
+        r->out = o;
+        r->answered = 1;
+        pthread_cond_broadcast(&ud__in.answered);
+        pthread_mutex_unlock(&ud__in.mu);
+    }
+    while (done) {
+        ud__job *j = done;
+        done = j->next;
+        ud__wk_complete((ud__wt *)j);
+        n++;
+    }
+    return n;
+}
+
+/* The loop's sleep: a finished task or a request for room ends it early. */
+static void ud__wk_nap(long ns) {
+    struct timespec ts;
+    double at = ud__now() + 1e-9 * (double)ns;
+    pthread_mutex_lock(&ud__in.mu);
+    if (!ud__in.done && !ud__in.resv) {
+        ud__in.sleeping = 1;
+        ud__abstime(at, &ts);
+        pthread_cond_timedwait(&ud__in.wake, &ud__in.mu, &ts);
+        ud__in.sleeping = 0;
+    }
+    pthread_mutex_unlock(&ud__in.mu);
 }
 
 /* Answers what is here in one PUT_DATA; what is still being made waits on its entry. */
@@ -1557,30 +1700,6 @@ static int ud__sender_ok(int op, int from) {
     }
 }
 
-static void ud__wk_handle(const ud__hdr *h, int from) {
-    if (!ud__sender_ok(h->op, from)) {
-        ud__log(UD_LOG_ERROR, "worker: dropped %s from rank %d", ud__op_name(h->op), from);
-        return;
-    }
-    switch (h->op) {
-    case UD__OP_EXECUTE: ud__wk_execute(h, from); break;
-    case UD__OP_GET: ud__wk_get(h, from); break;
-    case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA: {
-        ud__rd r = ud__payload(h);
-        ud_ref ref;
-        ud__obj *o;
-        int i;
-        for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++)
-            ud__wk_arrived(ud__wk_entry(ref), o);
-        break;
-    }
-    case UD__OP_CLEANUP: ud__wk_cleanup(h); break;
-    case UD__OP_CANCEL: ud__wk.stop = 1; break;
-    default:
-        ud__log(UD_LOG_ERROR, "worker: unexpected %s from rank %d", ud__op_name(h->op), from);
-    }
-}
-
 static void ud__wk_release_all(void) {
     size_t i;
     for (i = 0; i < ud__wk.map.cap; i++) {
@@ -1596,39 +1715,8 @@ static void ud__wk_release_all(void) {
         ud__free(e, sizeof *e);
     }
     ud__map_clear(&ud__wk.map);
-    while (ud__wk.head) { /* only after a protocol failure: cancel waits for every task */
-        ud__wt *t = ud__wk.head;
-        ud__wk.head = t->next;
-        ud__free(t, t->bytes);
-    }
     ud__free(ud__wk.done, (size_t)ud__wk.capdone * sizeof *ud__wk.done);
     memset(&ud__wk, 0, sizeof ud__wk);
-}
-
-static void ud__worker_loop(void) {
-    while (!ud__wk.stop) {
-        const ud__hdr *h;
-        int from, got, events = 0;
-        while (events < 32 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0) {
-            if (got > 0) ud__wk_handle(h, from);
-            events++;
-        }
-        if (ud__wk.head) {
-            ud__wt *t = ud__wk.head;
-            if (!(ud__wk.head = t->next)) ud__wk.tail = NULL;
-            ud__wk_run(t);
-            events++;
-        }
-        /* batch under load, but tell the monitor at once when idle, or within a millisecond,
-           so that a wait never lags behind long tasks */
-        if (ud__wk.ndone && (!ud__wk.head || ud__now() - ud__wk.done_since > 1e-3)) ud__wk_flush_done();
-        events += ud__async_progress();
-        if (events) ud__busy();
-        else ud__idle();
-    }
-    ud__async_drain();
-    ud__shm_quiet();
-    ud__wk_release_all();
 }
 
 /* ---- the monitor ------------------------------------------------------------------------------
@@ -1722,15 +1810,10 @@ static void ud__mon_check_shutdown(void) {
 }
 
 
-static void ud__mon_task_done(const ud__hdr *h, int from) {
-    ud__rd r = ud__payload(h);
-    const int64_t *rec = (const int64_t *)ud__rd_take(&r, (size_t)h->count * 2 * sizeof(int64_t));
+/* count records of (first number, results) of tasks that finished on rank from. */
+static void ud__mon_record(const int64_t *rec, int count, int from) {
     int i, k;
-    if (!rec || !ud__is_worker(from)) {
-        ud__log(UD_LOG_ERROR, "monitor: dropped a malformed TASK_DONE from rank %d", from);
-        return;
-    }
-    for (i = 0; i < h->count; i++) {
+    for (i = 0; i < count; i++) {
         if (rec[2 * i + 1] < 0 || rec[2 * i + 1] > UD__MAX_RESULTS ||
             (rec[2 * i + 1] > 0 && rec[2 * i] <= 0)) {
             ud__log(UD_LOG_ERROR, "monitor: dropped a bad TASK_DONE record from rank %d", from);
@@ -1749,6 +1832,16 @@ static void ud__mon_task_done(const ud__hdr *h, int from) {
         ud__mon.ntasks++;
     }
     ud__mon.dirty = 1;
+}
+
+static void ud__mon_task_done(const ud__hdr *h, int from) {
+    ud__rd r = ud__payload(h);
+    const int64_t *rec = (const int64_t *)ud__rd_take(&r, (size_t)h->count * 2 * sizeof(int64_t));
+    if (!rec || !ud__is_worker(from)) {
+        ud__log(UD_LOG_ERROR, "monitor: dropped a malformed TASK_DONE from rank %d", from);
+        return;
+    }
+    ud__mon_record(rec, h->count, from);
 }
 
 static void ud__mon_wait(const ud__hdr *h, int from) {
@@ -1788,93 +1881,157 @@ static void ud__mon_cleanup(const ud__hdr *h) {
     }
 }
 
-static void ud__mon_handle(const ud__hdr *h, int from) {
+/* ---- a rank's loop ------------------------------------------------------------------------------
+   Every rank but the driver runs one: it is a worker, and carries whatever duty its rank was
+   given on top: the root monitor's (rank 1) and its host's store manager's. */
+static void ud__rank_handle(const ud__hdr *h, int from) {
+    int monitor = ud__m.rank == UD__MONITOR;
     if (!ud__sender_ok(h->op, from)) {
-        ud__log(UD_LOG_ERROR, "monitor: dropped %s from rank %d", ud__op_name(h->op), from);
+        ud__log(UD_LOG_ERROR, "rank %d: dropped %s from rank %d", ud__m.rank, ud__op_name(h->op), from);
         return;
     }
     switch (h->op) {
-    case UD__OP_TASK_DONE: ud__mon_task_done(h, from); break;
-    case UD__OP_WAIT: ud__mon_wait(h, from); break;
-    case UD__OP_CLEANUP: ud__mon_cleanup(h); break;
+    case UD__OP_EXECUTE: ud__wk_execute(h, from); return;
+    case UD__OP_GET: ud__wk_get(h, from); return;
+    case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA: {
+        ud__rd r = ud__payload(h);
+        ud_ref ref;
+        ud__obj *o;
+        int i;
+        for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++)
+            ud__wk_arrived(ud__wk_entry(ref), o);
+        return;
+    }
+    case UD__OP_CLEANUP:
+        ud__wk_cleanup(h);
+        if (monitor) ud__mon_cleanup(h);
+        return;
+    case UD__OP_CANCEL: ud__wk.stop = 1; return;
+    default: break;
+    }
+    if (monitor) switch (h->op) {
+    case UD__OP_TASK_DONE: ud__mon_task_done(h, from); return;
+    case UD__OP_WAIT: ud__mon_wait(h, from); return;
     case UD__OP_GET_TASK_COUNT:
         if (ud__send_op(from, UD__OP_GET_TASK_COUNT, 0, ud__mon.ntasks, 0, 0) != UD_OK)
             ud__panic("monitor: %s", ud__errbuf);
-        break;
+        return;
     case UD__OP_SHUTDOWN:
         ud__mon.target = h->a;
         ud__mon.shutdown_asked = 1;
-        break;
-    case UD__OP_CANCEL: ud__mon.stop = 1; break;
-    default:
-        ud__log(UD_LOG_ERROR, "monitor: unexpected %s from rank %d", ud__op_name(h->op), from);
+        return;
+    default: break;
     }
+    ud__log(UD_LOG_ERROR, "rank %d: unexpected %s from rank %d", ud__m.rank, ud__op_name(h->op), from);
 }
 
-static void ud__monitor_loop(void) {
-    while (!ud__mon.stop) {
-        const ud__hdr *h;
-        int from, got, events = 0;
-        while (events < 64 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0) {
-            if (got > 0) ud__mon_handle(h, from);
-            events++;
-        }
-        if (ud__mon.waits) ud__mon_check_waits(); /* new completions, or a deadline passed */
-        ud__mon_check_shutdown();
-        events += ud__shm_serve(); /* it manages its host's shared store too */
-        events += ud__async_progress();
-        if (events) ud__busy();
-        else ud__idle();
-    }
+static void ud__mon_release_all(void) {
     while (ud__mon.waits) { /* only after a protocol failure */
         ud__mwait *w = ud__mon.waits;
         ud__mon.waits = w->next;
         ud__free(w->refs, w->bytes);
         ud__free(w, sizeof *w);
     }
-    ud__async_drain();
     ud__map_clear(&ud__mon.done);
     memset(&ud__mon, 0, sizeof ud__mon);
 }
 
-/* ---- a host's manager -----------------------------------------------------------------------
-   On every host but the monitor's, one rank only manages the shared store, until CANCEL. */
-static void ud__manager_loop(void) {
-    int stop = 0;
-    while (!stop) {
+static void ud__rank_loop(void) {
+    while (!ud__wk.stop) {
         const ud__hdr *h;
-        int from, got, events = ud__shm_serve();
-        while ((got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0) {
+        int from, got, events = 0;
+        while (events < 32 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0) {
+            if (got > 0) ud__rank_handle(h, from);
             events++;
-            if (got > 0 && h->op == UD__OP_CANCEL && from == UD__ROOT) stop = 1;
-            else if (got > 0)
-                ud__log(UD_LOG_ERROR, "manager: unexpected %s from rank %d", ud__op_name(h->op), from);
         }
+        events += ud__wk_drain();
+        /* batch under load, but tell the monitor at once when no task waits for a thread, or
+           within a millisecond, so that a wait never lags behind long tasks */
+        if (ud__wk.ndone &&
+            (atomic_load(&ud__wk.pool.open) <= 0 || ud__now() - ud__wk.done_since > 1e-3))
+            ud__wk_flush_done();
+        if (ud__m.rank == UD__MONITOR) {
+            if (ud__mon.waits) ud__mon_check_waits(); /* new completions, or a deadline passed */
+            ud__mon_check_shutdown();
+        }
+        events += ud__shm_serve(); /* nothing unless this rank manages its host's store */
         events += ud__async_progress();
         if (events) ud__busy();
         else ud__idle();
     }
+    ud__pool_stop(&ud__wk.pool); /* every task has finished: the monitor counted them */
+    ud__wk_drain();
     ud__async_drain();
+    ud__shm_quiet();
+    ud__wk_release_all();
+    ud__mon_release_all();
 }
 
-/* Who does what: the driver, the monitor, the hosts' managers, and the rest run tasks. */
-static ud_status ud__mpi_roles(void) {
-    int r, managers = 0;
-    ud__m.role = (unsigned char *)ud__alloc((size_t)ud__m.size);
-    ud__m.workers = (int *)ud__alloc((size_t)ud__m.size * sizeof(int));
-    if (!ud__m.role || !ud__m.workers) return ud__fail(UD_ERR_NOMEM, "init: out of memory");
+/* Who does what: rank 0 drives and every other rank runs tasks, on the task threads it
+   starts; rank 1 carries the root monitor's duty too, and the lowest rank but the driver of
+   each host its shared store's (unidist_shm.h). Collective: every rank learns how many task
+   threads each has. */
+static ud_status ud__mpi_roles(int threads) {
+    int r, rc;
+    ud__m.workers = (int *)ud__alloc((size_t)ud__m.size * 2 * sizeof(int));
+    if (!ud__m.workers) return ud__fail(UD_ERR_NOMEM, "init: out of memory");
+    ud__m.threads = ud__m.workers + ud__m.size;
     ud__m.nworkers = 0;
-    for (r = 0; r < ud__m.size; r++) {
-        ud__m.role[r] = r == UD__ROOT ? UD__R_ROOT : r == UD__MONITOR ? UD__R_MONITOR
-                        : ud__shm_is_manager_rank(r) ? UD__R_MANAGER : UD__R_WORKER;
-        managers += ud__m.role[r] == UD__R_MANAGER;
-        if (ud__m.role[r] == UD__R_WORKER) ud__m.workers[ud__m.nworkers++] = r;
+    for (r = UD__ROOT + 1; r < ud__m.size; r++) ud__m.workers[ud__m.nworkers++] = r;
+    rc = MPI_Allgather(&threads, 1, MPI_INT, ud__m.threads, 1, MPI_INT, ud__m.comm);
+    return rc == MPI_SUCCESS ? UD_OK : ud__mpi_fail(rc, "init: MPI_Allgather");
+}
+
+/* Task threads for this rank: UNIDIST_CPUS, or the cores of its affinity mask shared out
+   among the ranks of its machine whose masks meet it (bound ranks keep their cores, unbound
+   ones split them). Collective over machine. */
+static int ud__task_threads(MPI_Comm machine, int *cores) {
+    uint64_t mine[UD__CPU_WORDS], *all;
+    int n = 1, r, k, sharers = 0;
+    *cores = ud__cpu_mask(mine);
+    MPI_Comm_size(machine, &n);
+    if (!(all = (uint64_t *)ud__alloc((size_t)n * sizeof mine))) return 1;
+    MPI_Allgather(mine, UD__CPU_WORDS, MPI_UINT64_T, all, UD__CPU_WORDS, MPI_UINT64_T, machine);
+    for (r = 0; r < n; r++) {
+        int meets = 0;
+        for (k = 0; k < UD__CPU_WORDS; k++) meets |= (all[r * UD__CPU_WORDS + k] & mine[k]) != 0;
+        sharers += meets;
     }
-    if (!ud__m.nworkers)
-        return ud__fail(UD_ERR_CONFIG, "init: no rank is left to run tasks: of %d ranks, one is the "
-                        "driver, one the monitor and %d manage the shared store of other hosts; "
-                        "start more ranks, or set UNIDIST_MPI_SHARED_OBJECT_STORE=0", ud__m.size, managers);
-    return UD_OK;
+    ud__free(all, (size_t)n * sizeof mine);
+    if (ud__rt.cfg.cpus > 0) return (int)ud__rt.cfg.cpus;
+    return sharers > 0 && *cores / sharers > 1 ? *cores / sharers : 1;
+}
+
+/* UNIDIST_CPUS above the cores a rank may use is allowed: the lowest such rank says so, once.
+   Collective over comm. */
+static void ud__warn_cpus(int cores) {
+    int over = ud__m.rank != UD__ROOT && ud__rt.cfg.cpus > cores ? ud__m.rank : INT_MAX;
+    MPI_Allreduce(MPI_IN_PLACE, &over, 1, MPI_INT, MPI_MIN, ud__m.comm);
+    if (over == ud__m.rank)
+        ud__log(UD_LOG_WARN, "UNIDIST_CPUS=%lld is more than the %d core%s rank %d may use: its "
+                "task threads will share them", (long long)ud__rt.cfg.cpus, cores, cores == 1 ? "" : "s",
+                ud__m.rank);
+}
+
+static const char *ud__thread_level_name(int level) {
+    return level == MPI_THREAD_SINGLE ? "MPI_THREAD_SINGLE" : level == MPI_THREAD_FUNNELED ? "MPI_THREAD_FUNNELED"
+         : level == MPI_THREAD_SERIALIZED ? "MPI_THREAD_SERIALIZED" : level == MPI_THREAD_MULTIPLE ? "MPI_THREAD_MULTIPLE"
+         : "an unknown level";
+}
+
+/* Worker ranks run tasks on threads while one thread calls MPI: every rank needs
+   MPI_THREAD_FUNNELED at least. Collective: all ranks fail together, naming the lowest. */
+static ud_status ud__check_thread_level(void) {
+    struct { int level, rank; } mine, low;
+    MPI_Query_thread(&mine.level);
+    mine.rank = ud__m.rank;
+    if (MPI_Allreduce(&mine, &low, 1, MPI_2INT, MPI_MINLOC, ud__m.comm) != MPI_SUCCESS)
+        return ud__fail(UD_ERR_MPI, "init: MPI_Allreduce of the thread levels failed");
+    if (low.level >= MPI_THREAD_FUNNELED) return UD_OK;
+    return ud__fail(UD_ERR_CONFIG, "init: the MPI backend needs MPI_THREAD_FUNNELED on every rank "
+                    "(worker ranks run tasks on threads while one thread calls MPI), but MPI gives "
+                    "%s on rank %d: initialize MPI with MPI_Init_thread(..., MPI_THREAD_FUNNELED or "
+                    "higher, ...)", ud__thread_level_name(low.level), low.rank);
 }
 
 /* ---- start and stop ---------------------------------------------------------------------------- */
@@ -1905,10 +2062,7 @@ static ud_status ud__mpi_ensure_init(void) {
     }
     if ((rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided)) != MPI_SUCCESS)
         return ud__mpi_fail(rc, "MPI_Init_thread");
-    ud__m.owns_mpi = 1;
-    if (provided < MPI_THREAD_SERIALIZED)
-        ud__log(UD_LOG_WARN, "MPI gives thread level %d, not MPI_THREAD_SERIALIZED: call the API "
-                "from the thread that called ud_init", provided);
+    ud__m.owns_mpi = 1; /* the level it gives is checked on every rank at start */
     return UD_OK;
 }
 
@@ -1916,23 +2070,17 @@ static MPI_Comm ud__mpi_base(void) {
     return ud__rt.cfg.mpi_comm ? *(const MPI_Comm *)ud__rt.cfg.mpi_comm : MPI_COMM_WORLD;
 }
 
-/* auto: the MPI backend when the launch has 3 or more ranks; the threads backend without
-   mpiexec or with one rank; 2 ranks fit neither, and say so. */
+/* auto: the MPI backend when the launch has 2 or more ranks (the driver and a worker); the
+   threads backend without mpiexec or on one rank. */
 static int ud__mpi_available(void) {
     int init = 0, size = 0;
     MPI_Initialized(&init);
     if (!init && !ud__mpi_launched()) return 0;
     if (ud__mpi_ensure_init() != UD_OK) return -1;
     MPI_Comm_size(ud__mpi_base(), &size);
-    if (size >= 3) return 1;
-    if (size == 1) { /* a lone rank runs threads; MPI goes when the runtime does */
-        ud__after_stop_hook = ud__mpi_finalize_if_ours;
-        return 0;
-    }
-    ud__fail(UD_ERR_CONFIG, "init: %d MPI ranks: the MPI backend needs 3 or more (root, monitor, "
-             "workers), the threads backend runs on 1", size);
-    ud__mpi_finalize_if_ours();
-    return -1;
+    if (size >= 2) return 1;
+    ud__after_stop_hook = ud__mpi_finalize_if_ours; /* a lone rank runs threads; MPI goes with it */
+    return 0;
 }
 
 /* Every rank must have registered the same functions and resolved the same configuration
@@ -2050,10 +2198,8 @@ static void ud__mpi_teardown(void) {
     ud__free(ud__m.recs, (size_t)ud__m.capreqs * sizeof *ud__m.recs);
     ud__free(ud__m.idx, (size_t)ud__m.capreqs * sizeof *ud__m.idx);
     ud__free(ud__m.sts, (size_t)ud__m.capreqs * sizeof *ud__m.sts);
-    ud__free(ud__m.role, (size_t)ud__m.size);
-    ud__free(ud__m.workers, (size_t)ud__m.size * sizeof(int));
-    ud__m.role = NULL;
-    ud__m.workers = NULL;
+    ud__free(ud__m.workers, (size_t)ud__m.size * 2 * sizeof(int));
+    ud__m.workers = ud__m.threads = NULL;
     ud__m.nworkers = 0;
     ud__m.sts = NULL;
     ud__m.rbuf = NULL;
@@ -2066,10 +2212,64 @@ static void ud__mpi_teardown(void) {
     ud__abort_hook = NULL;
 }
 
-static ud_status ud__mpi_start(ud_role *role) {
+/* Every rank learns whether every rank's step went well; a rank that failed keeps its own
+   message, the others name it. Collective. */
+static ud_status ud__all_ok(ud_status st, const char *what) {
+    int bad = st == UD_OK ? INT_MAX : ud__m.rank;
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MIN, ud__m.comm);
+    if (bad == INT_MAX || st != UD_OK) return st;
+    return ud__fail(UD_ERR_INTERNAL, "init: rank %d could not %s", bad, what);
+}
+
+/* A worker's task threads and the inbox they report to. */
+static ud_status ud__wk_start(int threads) {
+    pthread_condattr_t ca;
+    memset(&ud__wk, 0, sizeof ud__wk);
+    memset(&ud__in, 0, sizeof ud__in);
+    pthread_mutex_init(&ud__in.mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the loop's naps end by the clock */
+    pthread_cond_init(&ud__in.wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&ud__in.answered, NULL);
+    ud__m.nap = ud__wk_nap;
+    return ud__pool_start(&ud__wk.pool, threads, (int)ud__rt.cfg.spin_us, ud__wk_job);
+}
+
+static void ud__wk_stop(void) {
+    ud__m.nap = NULL;
+    pthread_cond_destroy(&ud__in.wake);
+    pthread_cond_destroy(&ud__in.answered);
+    pthread_mutex_destroy(&ud__in.mu);
+}
+
+/* Init's collective steps: every rank takes part in each, and they fail together. */
+static ud_status ud__mpi_setup(int *threads) {
     ud_status st;
     MPI_Comm machine;
-    int rc;
+    int rc, cores = 1;
+    if ((st = ud__check_thread_level()) != UD_OK) return st;
+    if (ud__m.size < 2)
+        return ud__fail(UD_ERR_CONFIG, "init: the MPI backend needs 2 or more ranks (the driver "
+                        "and a worker); this communicator has %d", ud__m.size);
+    if ((rc = MPI_Comm_split_type(ud__m.comm, MPI_COMM_TYPE_SHARED, ud__m.rank, MPI_INFO_NULL,
+                                  &machine)) != MPI_SUCCESS)
+        return ud__mpi_fail(rc, "init: MPI_Comm_split_type");
+    /* the ranks of this machine: the backoff, the task threads and the shared store ask */
+    ud__idle_setup(machine);
+    rc = ud__task_threads(machine, &cores); /* collective over the machine */
+    *threads = ud__m.rank == UD__ROOT ? 0 : rc;
+    if ((st = ud__check_agreement()) == UD_OK &&
+        (st = ud__shm_open(ud__m.comm, machine, ud__m.rank, ud__m.size, &ud__rt.cfg)) == UD_OK &&
+        (st = ud__mpi_roles(*threads)) == UD_OK)
+        ud__warn_cpus(cores);
+    MPI_Comm_free(&machine);
+    return st;
+}
+
+static ud_status ud__mpi_start(ud_role *role) {
+    ud_status st;
+    int rc, threads = 0;
     if ((st = ud__mpi_ensure_init()) != UD_OK) return st;
     ud__after_stop_hook = NULL;
     if ((rc = MPI_Comm_dup(ud__mpi_base(), &ud__m.comm)) != MPI_SUCCESS) {
@@ -2082,20 +2282,11 @@ static ud_status ud__mpi_start(ud_role *role) {
     MPI_Comm_size(ud__m.comm, &ud__m.size);
     ud__rt.rank = ud__m.rank;
     ud__abort_hook = ud__mpi_abort;
-    if (ud__m.size < 3) {
-        st = ud__fail(UD_ERR_CONFIG, "init: the MPI backend needs 3 or more ranks (root, monitor, "
-                      "workers); this communicator has %d", ud__m.size);
-    } else if ((rc = MPI_Comm_split_type(ud__m.comm, MPI_COMM_TYPE_SHARED, ud__m.rank,
-                                         MPI_INFO_NULL, &machine)) != MPI_SUCCESS) {
-        st = ud__mpi_fail(rc, "init: MPI_Comm_split_type");
-    } else { /* the ranks of this machine: the backoff and the shared store both ask */
-        ud__idle_setup(machine);
-        if ((st = ud__check_agreement()) == UD_OK &&
-            (st = ud__shm_open(ud__m.comm, machine, ud__m.rank, ud__m.size, &ud__rt.cfg)) == UD_OK)
-            st = ud__mpi_roles();
-        MPI_Comm_free(&machine);
-    }
+    if ((st = ud__mpi_setup(&threads)) == UD_OK)
+        st = ud__all_ok(ud__m.rank == UD__ROOT ? UD_OK : ud__wk_start(threads), "start its task threads");
     if (st != UD_OK) {
+        if (ud__m.rank != UD__ROOT && ud__wk.pool.q) ud__pool_stop(&ud__wk.pool);
+        if (ud__m.rank != UD__ROOT) ud__wk_stop();
         ud__mpi_teardown();
         return st;
     }
@@ -2107,16 +2298,9 @@ static ud_status ud__mpi_start(ud_role *role) {
         ud__log(UD_LOG_INFO, "mpi backend: %d ranks, %d workers", ud__m.size, ud__nworkers());
         return UD_OK;
     }
-    if (ud__m.rank == UD__MONITOR) {
-        *role = UD_ROLE_MONITOR;
-        ud__monitor_loop();
-    } else if (ud__m.role[ud__m.rank] == UD__R_MANAGER) {
-        *role = UD_ROLE_MONITOR;
-        ud__manager_loop();
-    } else {
-        *role = UD_ROLE_WORKER;
-        ud__worker_loop();
-    }
+    *role = ud__m.rank == UD__MONITOR ? UD_ROLE_MONITOR : UD_ROLE_WORKER;
+    ud__rank_loop();
+    ud__wk_stop();
     ud__mpi_teardown();
     return UD_OK;
 }
@@ -2131,7 +2315,7 @@ static ud_status ud__mpi_stop(void) {
         int from;
         st = ud__root_recv(UD__OP_READY_TO_SHUTDOWN, &h, &from);
     }
-    for (r = UD__MONITOR; r < ud__m.size; r++)
+    for (r = UD__ROOT + 1; r < ud__m.size; r++)
         if (ud__send_op(r, UD__OP_CANCEL, 0, 0, 0, 0) != UD_OK && st == UD_OK) st = UD_ERR_MPI;
     ud__async_drain();
     ud__shm_quiet();
@@ -2150,10 +2334,17 @@ static ud_status ud__mpi_stop(void) {
 
 static int ud__mpi_num_workers(void) { return ud__nworkers(); }
 static int ud__mpi_rank(void) { return ud__m.rank; }
+static int ud__mpi_worker_host(int w) { return ud_shm_host(ud__m.workers[w]); }
+static int ud__mpi_worker_threads(int w) { return ud__m.threads[ud__m.workers[w]]; }
+static int ud__mpi_worker_id(void) { return ud__m.rank - 1; }
+
+/* Host 0 is the driver's, which has workers only when a second rank shares it. */
+static int ud__mpi_num_hosts(void) { return ud__sh.nhosts; }
 
 static const ud__backend ud__mpi_backend = {
     "mpi", ud__mpi_available, ud__mpi_start, ud__mpi_stop, ud__mpi_put, ud__mpi_get,
     ud__mpi_wait, ud__mpi_remote, ud__mpi_free, ud__mpi_num_workers, ud__mpi_rank,
+    ud__mpi_num_hosts, ud__mpi_worker_host, ud__mpi_worker_threads, ud__mpi_worker_id,
 };
 
 /* The core finds the backend through this slot, filled before main runs. */

@@ -12,9 +12,9 @@
      Each host has two MPI-3 shared windows on the host's communicator: the data, and the
      service buffer of 4 integers an entry (owner, number, first byte, references), each with
      a descriptor of the part sizes so that a view touches no page of the data. The host's
-     manager, its lowest rank but the driver (rank 1, the monitor, on the driver's host), owns
-     both: it reserves ranges for writers, keeps the free ranges coalesced and frees an entry
-     once no rank of the host references it. A writer reserves, writes, then publishes the
+     manager, its lowest rank but the driver (a worker: the duty runs on its loop thread),
+     owns both: it reserves ranges for writers, keeps the free ranges coalesced and frees an
+     entry once no rank of the host references it. A driver alone on its host has no store. A writer reserves, writes, then publishes the
      entry with one reference, its own; every rank of the host that reads it pins it (+1) and
      unpins it (-1) when its ref goes. A rank on another host gets the bytes once through MPI
      and keeps them in its own host's store, where the other ranks of that host find them.
@@ -34,7 +34,8 @@
      Asking for more than /dev/shm has free is an error at init that names the host.
 
    THREAD SAFETY
-     As the MPI backend: one thread of each rank calls in.
+     As the MPI backend: one thread of each rank calls in (a worker's task threads ask its loop
+     thread for room in the store).
 */
 #ifndef UNIDIST_SHM_H
 #define UNIDIST_SHM_H
@@ -60,7 +61,7 @@ typedef struct ud_shm_stats {
 UD_API ud_status ud_shm_stats_get(ud_shm_stats *out);
 /* 1 when p points into this host's store: a view read in place, without a copy. */
 UD_API int ud_shm_contains(const void *p);
-/* The host of a rank (0: the driver's), or -1 when the store is off or there is no such rank. */
+/* The host of a rank (0: the driver's), or -1 when there is no such rank. */
 UD_API int ud_shm_host(int rank);
 /* How many ranks of this host reference ref's object in the store now (0: it is not there). */
 UD_API int64_t ud_shm_refs(ud_ref ref);
@@ -220,9 +221,18 @@ static void ud__shm_send(const ud__shm_msg *m) {
     if (rc != MPI_SUCCESS) ud__panic("shared store: a message to its manager (rank %d) failed", ud__sh.manager);
 }
 
+static void ud__shm_mgr_release(int64_t slot, int64_t num);
+static int64_t ud__shm_mgr_reserve(int64_t num, int64_t owner, int64_t bytes, int64_t *first);
+
+/* An entry nobody references any more goes back to the manager (the manager's own loop frees
+   it at once). */
 static void ud__shm_report(int64_t slot) {
     ud__shm_msg m;
     if (ud__sh.quiet || !ud__sh.data) return;
+    if (ud__sh.is_manager) {
+        ud__shm_mgr_release(slot, ud__shm_load(&ud__shm_entry(slot)[UD__SE_NUM]));
+        return;
+    }
     m.op = UD__SHM_RELEASE;
     m.a = slot;
     m.b = ud__shm_load(&ud__shm_entry(slot)[UD__SE_NUM]);
@@ -326,24 +336,36 @@ static int ud__shm_populate(uint64_t off, uint64_t len) {
 #endif
 }
 
+/* Would an object of these parts go to the store? (it may still find no room there) */
+static int ud__shm_wants(const size_t *sizes, int nparts) {
+    uint64_t total = 0;
+    int k;
+    for (k = 0; k < nparts; k++) total += sizes[k]; /* a sum that wraps has need > capacity */
+    return ud__sh.on && !ud__sh.quiet && total > ud__sh.threshold &&
+           ud__shm_extent(sizes, nparts) <= ud__sh.capacity;
+}
+
 /* Room in this host's store for an object of these parts, known as key: a wrapper that the
    caller fills, then publishes (or releases). NULL: not above the threshold, no store, no
-   room or no memory; the caller keeps the object in its own memory instead. (A manager runs
-   no tasks and puts nothing, so it never asks itself.) */
+   room or no memory; the caller keeps the object in its own memory instead. The manager's
+   own rank reserves without a message. */
 static ud__obj *ud__shm_reserve(ud_ref key, const size_t *sizes, int nparts) {
-    uint64_t need = ud__shm_extent(sizes, nparts), total = 0, off;
+    uint64_t need = ud__shm_extent(sizes, nparts), off;
     ud__shm_msg m;
     ud__shm_objhead *oh;
     ud__obj *o;
     int k;
-    for (k = 0; k < nparts; k++) total += sizes[k]; /* a sum that wraps has need > capacity */
-    if (!ud__sh.on || ud__sh.quiet || total <= ud__sh.threshold || need > ud__sh.capacity) return NULL;
+    if (!ud__shm_wants(sizes, nparts)) return NULL;
     m.op = UD__SHM_RESERVE;
     m.a = key.num;
     m.b = key.owner;
     m.c = (int64_t)need;
-    ud__shm_send(&m);
-    ud__shm_await(&m);
+    if (ud__sh.is_manager) {
+        m.a = ud__shm_mgr_reserve(key.num, key.owner, (int64_t)need, &m.b);
+    } else {
+        ud__shm_send(&m);
+        ud__shm_await(&m);
+    }
     if (m.a < 0) return NULL;
     off = (uint64_t)m.b;
     if (!ud__shm_populate(off, need)) {
@@ -755,11 +777,6 @@ static int ud__shm_same_host(int rank) {
     return ud__sh.on && ud__sh.host_of[rank] == ud__sh.host_of[ud__sh.rank];
 }
 
-/* Is rank a manager that runs no tasks? (rank 1 manages and is the monitor too) */
-static int ud__shm_is_manager_rank(int rank) {
-    return ud__sh.host_of && ud__sh.manager_of[ud__sh.host_of[rank]] == rank;
-}
-
 /* Collective over comm. With the store off in the configuration, it does nothing at all. */
 static ud_status ud__shm_open(MPI_Comm comm, MPI_Comm machine, int rank, int size,
                               const ud_config *c) {
@@ -772,12 +789,14 @@ static ud_status ud__shm_open(MPI_Comm comm, MPI_Comm machine, int rank, int siz
     ud__sh.rank = rank;
     ud__sh.nranks = size;
     ud__shared_release_hook = ud__shm_release;
-    if (!c->mpi_shared_object_store) return UD_OK;
-    if (!(ud__sh.host_of = (int *)ud__alloc((size_t)size * 2 * sizeof(int))))
-        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the shared store");
+    ok = (ud__sh.host_of = (int *)ud__alloc((size_t)size * 2 * sizeof(int))) != NULL;
+    if ((st = ud__shm_agree(comm, ok, strcpy(err, "out of memory for the hosts' table"),
+                            (int)sizeof err)) != UD_OK)
+        return st;
     ud__sh.manager_of = ud__sh.host_of + size;
     sharing = ud__shm_topology(comm, machine, (int)c->mpi_hosts, &ud__sh.host);
     MPI_Comm_set_errhandler(ud__sh.host, MPI_ERRORS_RETURN);
+    if (!c->mpi_shared_object_store) return UD_OK; /* the hosts are known; no store on them */
     ud__sh.manager = ud__sh.manager_of[ud__sh.host_of[rank]];
     ud__sh.is_manager = ud__sh.manager == rank;
     ud__sh.threshold = c->mpi_shared_object_store_threshold;

@@ -61,6 +61,7 @@ int main(int argc, char **argv) {
     }
     UT_CASE("init returned a role") {
         UT_EQ_STATUS(st, UD_OK);
+        /* rank 1 runs tasks and carries the monitor's duty */
         UT_EQ_INT(role, rank == 0 ? UD_ROLE_DRIVER : rank == 1 ? UD_ROLE_MONITOR : UD_ROLE_WORKER);
     }
     /* MPI is still the host's after shutdown: every rank takes part in a collective. */

@@ -3,7 +3,7 @@
    is refused at init. */
 #include "shm_cases.h"
 
-static int shm_config(ud_config *c) {
+static void shm_config(ud_config *c) {
     ud_config huge = *c;
     ud_role role;
     ud_status st;
@@ -14,8 +14,6 @@ static int shm_config(ud_config *c) {
         UT_CONTAINS(ud_last_error(), "UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY");
         UT_CONTAINS(ud_last_error(), "/dev/shm");
     }
-    return 1;
 }
 
-static const char *shm_refusal(void) { return ""; }
 static void shm_cases(void) { in_place(); }

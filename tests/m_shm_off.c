@@ -1,11 +1,9 @@
 /* UNIDIST_MPI_SHARED_OBJECT_STORE=0: no store, and large objects still move. */
 #include "shm_cases.h"
 
-static int shm_config(ud_config *c) {
+static void shm_config(ud_config *c) {
     (void)c;
     setenv("UNIDIST_MPI_SHARED_OBJECT_STORE", "0", 1);
-    return 1;
 }
 
-static const char *shm_refusal(void) { return ""; }
 static void shm_cases(void) { store_off(); }

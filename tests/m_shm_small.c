@@ -1,12 +1,10 @@
 /* A store of 64 MiB: freed space is reused, and a full store falls back to local memory. */
 #include "shm_cases.h"
 
-static int shm_config(ud_config *c) {
+static void shm_config(ud_config *c) {
     c->mpi_shared_object_store_memory = 64 * MIB;
-    return 1;
 }
 
-static const char *shm_refusal(void) { return ""; }
 static void shm_cases(void) {
     reuse();
     full();

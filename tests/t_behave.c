@@ -6,9 +6,10 @@
    Tasks talk to the driver only through their arguments and results, or through files in a
    folder the driver makes and names in an inline argument (a gate polls for a file the driver
    creates; a task with no results leaves a file behind). Where a task ran comes back in its
-   results ((rank, thread) of the worker), and expectations about order follow from what the
-   backends promise (a worker runs its tasks one at a time in the order they were submitted;
-   wait lists the first completed first), so each case holds at one worker and at many. */
+   results (its worker, rank and thread), and so does when it ended: expectations about order
+   follow from what the backends promise (wait lists the first completed first), whatever the
+   number of workers, the task threads of each, and where the scheduler put the tasks. Times
+   are CLOCK_MONOTONIC, which every process of one machine shares. */
 #define UNIDIST_IMPLEMENTATION
 #ifdef UT_MPI
 #include "unidist_mpi.h"
@@ -36,20 +37,24 @@ static ud_role role;
 
 /* ---- where a task ran --------------------------------------------------------------------- */
 typedef struct where {
+    int64_t worker; /* ud_worker_id(): -1 outside a task */
     int64_t rank;
     int64_t thread; /* tells the threads of one process apart */
+    double end;     /* when it was made, on CLOCK_MONOTONIC */
 } where;
 
 static _Thread_local char where_tag;
 
 static where here(void) {
     where w;
+    w.worker = ud_worker_id();
     w.rank = ud_rank();
     w.thread = (int64_t)(intptr_t)&where_tag;
+    w.end = ut_now();
     return w;
 }
 
-static int same_worker(where a, where b) { return a.rank == b.rank && a.thread == b.thread; }
+static int same_worker(where a, where b) { return a.worker == b.worker && a.rank == b.rank; }
 
 /* ---- a content pattern and a hash that see misplaced blocks ------------------------------- */
 static uint64_t pattern_word(uint64_t k, uint64_t seed) {
@@ -320,7 +325,7 @@ static int int_of(ud_ref r) {
 
 static where where_of(ud_ref r) {
     ud_view v;
-    where w = {-1, -1};
+    where w = {-1, -1, -1, 0};
     if (UT_OK(ud_get(r, &v)) && UT_EQ_INT(v.size, sizeof w)) memcpy(&w, v.data, sizeof w);
     return w;
 }
@@ -429,24 +434,19 @@ static int expect_failure(ud_ref r, const char *want, char *msg, size_t cap) {
         } \
     } while (0)
 
-/* The order in which tasks submitted one after another in index order finish, given how long
-   each takes and where each ran: a worker runs its tasks one at a time, in submission order. */
-static void predict_order(const double *secs, const where *at, int n, int *order) {
-    double end[16];
-    int i, j;
-    for (i = 0; i < n; i++) {
-        double start = 0;
-        for (j = 0; j < i; j++)
-            if (same_worker(at[j], at[i])) start = end[j];
-        end[i] = start + secs[i];
-        order[i] = i;
-    }
-    for (i = 1; i < n; i++) /* insertion sort by end time, stable */
-        for (j = i; j > 0 && end[order[j]] < end[order[j - 1]]; j--) {
-            int x = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = x;
-        }
+/* ready[0..n) lists tasks in the order they completed, by the times they report: no task is
+   listed after one that ended more than margin seconds later (the margin covers the report's
+   own way to the driver). */
+static int in_completion_order(const where *at, const int *ready, int n, double margin) {
+    int i, j, ok = 1;
+    for (i = 0; i < n; i++)
+        for (j = i + 1; j < n; j++)
+            if (at[ready[i]].end > at[ready[j]].end + margin) {
+                UT_FAIL("ready[%d] = %d ended %.3f s after ready[%d] = %d", i, ready[i],
+                        at[ready[i]].end - at[ready[j]].end, j, ready[j]);
+                ok = 0;
+            }
+    return ok;
 }
 
 /* ---- before init (every process; the driver reports it once it knows it is the driver) ---- */
@@ -498,6 +498,7 @@ static void calls_before_init(void) {
 /* ---- the cases ---------------------------------------------------------------------------- */
 static void runtime_started(void) {
     const char *cpus = getenv("UNIDIST_CPUS");
+    int w;
     UT_EQ_INT(role, UD_ROLE_DRIVER);
     UT_EQ_INT(ud_is_initialized(), 1);
     UT_EQ_STR(ud_backend_name(), BACKEND);
@@ -507,37 +508,44 @@ static void runtime_started(void) {
     {
         int size = 0;
         MPI_Comm_size(ud_mpi_comm(), &size);
-        UT_EQ_INT(ud_num_workers(), size - 2);
+        UT_EQ_INT(ud_num_workers(), size - 1); /* every rank but the driver */
+        for (w = 0; w < ud_num_workers(); w++) {
+            UT_CHECK(ud_worker_threads(w) >= 1);
+            if (cpus && *cpus) UT_EQ_INT(ud_worker_threads(w), atoi(cpus));
+        }
     }
-    (void)cpus;
 #else
     if (cpus && *cpus) UT_EQ_INT(ud_num_workers(), atoi(cpus));
+    for (w = 0; w < ud_num_workers(); w++) UT_EQ_INT(ud_worker_threads(w), 1);
 #endif
-    ut_note("backend %s, %d workers", ud_backend_name(), ud_num_workers());
+    ut_note("backend %s, %d workers, %d task threads on worker 0", ud_backend_name(),
+            ud_num_workers(), ud_worker_threads(0));
 }
 
-/* Tasks run on the workers (other processes under MPI), spread over all of them. */
+/* Tasks run on the workers (other processes under MPI, rank w + 1 for worker w), never on
+   the driver; a task pinned to a worker runs there, on each of them. */
 static void tasks_run_on_workers(void) {
-    int w = ud_num_workers(), n = 2 * w, i, j, distinct = 0;
+    int w = ud_num_workers(), n = 2 * w, i;
     ud_ref *refs = (ud_ref *)calloc((size_t)n, sizeof *refs);
     where *at = (where *)calloc((size_t)n, sizeof *at);
     UT_REQUIRE(refs && at);
-    for (i = 0; i < n; i++) UT_REQUIRE_OK(ud_remote(f_whoami, NULL, 0, 1, &refs[i]));
+    for (i = 0; i < n; i++) {
+        ud_opts o = ud_on_worker(i % w);
+        UT_REQUIRE_OK(i < w ? ud_remote_opts(&o, f_whoami, NULL, 0, 1, &refs[i])
+                            : ud_remote(f_whoami, NULL, 0, 1, &refs[i]));
+    }
     for (i = 0; i < n; i++) {
         at[i] = where_of(refs[i]);
+        UT_CHECK(at[i].worker >= 0 && at[i].worker < w);
+        if (i < w) UT_EQ_INT(at[i].worker, i);
 #ifdef UT_MPI
-        UT_CHECK(at[i].rank >= 2 && at[i].rank < 2 + w);
+        UT_EQ_INT(at[i].rank, at[i].worker + 1);
 #else
         UT_EQ_INT(at[i].rank, 0);
         UT_CHECK(at[i].thread != here().thread); /* not the driver's thread */
 #endif
     }
-    for (i = 0; i < n; i++) {
-        for (j = 0; j < i && !same_worker(at[i], at[j]); j++) {
-        }
-        distinct += j == i;
-    }
-    UT_EQ_INT(distinct, w); /* consecutive submissions go round-robin over every worker */
+    UT_EQ_INT(ud_worker_id(), -1); /* the driver is no worker */
     UT_OK(ud_free_many(refs, n));
     free(refs);
     free(at);
@@ -950,13 +958,13 @@ static void get_copy_and_its_sizes(void) {
     UT_OK(ud_free(p));
 }
 
-/* wait([slow, fast], num_returns 1) gives the one that finished first: the fast one when they
-   ran on different workers, the slow one when they shared a worker (it came first there). */
+/* wait([slow, fast], num_returns 1) gives the one that finished first: the fast one, unless
+   it had to wait for the slow one's thread. */
 static void wait_slow_fast(void) {
     double secs[2] = {2.0, 0.0};
     ud_ref refs[2];
     where at[2];
-    int ready[2] = {-1, -1}, nready = -1, order[2];
+    int ready[2] = {-1, -1}, nready = -1;
     double t0 = ut_now(), took;
     UT_REQUIRE_OK(call_seconds(f_timed, secs[0], &refs[0]));
     UT_REQUIRE_OK(call_seconds(f_timed, secs[1], &refs[1]));
@@ -965,40 +973,111 @@ static void wait_slow_fast(void) {
     UT_EQ_INT(nready, 1);
     at[0] = where_of(refs[0]);
     at[1] = where_of(refs[1]);
-    predict_order(secs, at, 2, order);
-    UT_EQ_INT(ready[0], order[0]);
-    if (ud_num_workers() >= 2) UT_CHECK(!same_worker(at[0], at[1])); /* round robin */
-    if (order[0] == 1) UT_CHECK(took < 1.9); /* it did not wait for the slow one */
+    UT_EQ_INT(ready[0], at[1].end < at[0].end ? 1 : 0);
+    if (ready[0] == 1) UT_CHECK(took < 1.9); /* it did not wait for the slow one */
     UT_OK(ud_free_many(refs, 2));
 }
 
+/* One worker, a task of no time then one of 2 s: the first is reported at once, though the
+   second holds the worker's only thread (or one of them). */
+static void done_reported_while_the_next_runs(void) {
+    double secs[2] = {0.0, 2.0}, t0 = ut_now(), took;
+    ud_opts on0 = ud_on_worker(0);
+    ud_ref refs[2];
+    int ready[2] = {-1, -1}, nready = -1, k;
+    for (k = 0; k < 2; k++) {
+        ud_arg a = ud_arg_val(&secs[k], sizeof secs[k]);
+        UT_REQUIRE_OK(ud_remote_opts(&on0, f_timed, &a, 1, 1, &refs[k]));
+    }
+    UT_OK(ud_wait(refs, 2, 1, 60.0, ready, &nready));
+    took = ut_now() - t0;
+    UT_EQ_INT(nready, 1);
+    UT_EQ_INT(ready[0], 0);
+    ut_note("the first of two came back after %.3f s", took);
+    UT_CHECK(took < 1.0);
+    UT_OK(ud_wait(refs, 2, 2, 60.0, ready, &nready)); /* the next case needs worker 0 idle */
+    UT_OK(ud_free_many(refs, 2));
+}
+
+/* A task that blocks for 2 s on a thread of worker 0 delays nothing else: the GETs that worker
+   serves (its result, got by the driver and read by a task elsewhere), its other task threads,
+   and the report of a task that finished meanwhile, which wait gives within 50 ms of its end. */
+static void a_blocked_thread_delays_nothing(void) {
+    int w = ud_num_workers(), k, ready[2] = {-1, -1}, nready = -1;
+    double two = 2.0, fifth = 0.2, t0, back, margin = UT_SANITIZED ? 0.25 : 0.05;
+    ud_opts on0 = ud_on_worker(0), other = ud_on_worker(ud_worker_threads(0) >= 2 ? 0 : w - 1);
+    ud_ref made, pair[2], read;
+    ud_arg a = ud_arg_val(&two, sizeof two);
+    where at;
+    UT_REQUIRE_OK(ud_remote_opts(&on0, f_whoami, NULL, 0, 1, &made));
+    UT_OK(ud_wait(&made, 1, 1, 60.0, ready, &nready));
+    UT_REQUIRE_OK(ud_remote_opts(&on0, f_timed, &a, 1, 1, &pair[0]));
+    ut_sleep(0.1); /* it holds a thread of worker 0 now */
+    t0 = ut_now();
+    at = where_of(made);
+    UT_EQ_INT(at.worker, 0);
+    ut_note("got worker 0's result after %.3f s while its task sleeps", ut_now() - t0);
+    UT_CHECK(ut_now() - t0 < 0.5);
+    if (w >= 2 || ud_worker_threads(0) >= 2) {
+        a = ud_arg_ref(made);
+        t0 = ut_now();
+        UT_REQUIRE_OK(ud_remote_opts(&other, f_read_where, &a, 1, 1, &read));
+        UT_OK(ud_wait(&read, 1, 1, 60.0, ready, &nready));
+        ut_note("a task on worker %d read it after %.3f s", other.index, ut_now() - t0);
+        UT_CHECK(ut_now() - t0 < 0.5);
+        UT_OK(ud_free(read));
+        a = ud_arg_val(&fifth, sizeof fifth);
+        UT_REQUIRE_OK(ud_remote_opts(&other, f_timed, &a, 1, 1, &pair[1]));
+        UT_OK(ud_wait(pair, 2, 1, 60.0, ready, &nready));
+        back = ut_now();
+        UT_EQ_INT(nready, 1);
+        UT_EQ_INT(ready[0], 1);
+        at = where_of(pair[1]);
+        ut_note("a 0.2 s task on worker %d was reported %.1f ms after its end", other.index,
+                1e3 * (back - at.end));
+        UT_CHECK(back - at.end < margin);
+        UT_CHECK(back - t0 < 1.5);
+        UT_OK(ud_free(pair[1]));
+    } else {
+        ut_note("one worker of one thread: nothing else can run while it blocks");
+    }
+    for (k = 0; k < 1; k++) UT_OK(ud_free(pair[k]));
+    UT_OK(ud_free(made));
+}
+
 /* ready[] lists the first completed first: before the driver has any of the results, and
-   still after it got them in another order. */
+   still after it got them in another order; wherever the tasks ran, and on one worker. */
 static void wait_order_is_completion_order(void) {
-    enum { N = 3 };
-    double secs[N] = {2.4, 0.3, 1.35}; /* any two that can race end 0.75 s apart or more */
+    enum { N = 6 };
+    double secs[N] = {0.6, 0.1, 0.4, 0.2, 0.5, 0.3};
     ud_ref refs[N];
     where at[N];
-    int ready[N], nready, order[N], k;
-    for (k = 0; k < N; k++) UT_REQUIRE_OK(call_seconds(f_timed, secs[k], &refs[k]));
-    for (k = 0; k < N; k++) ready[k] = -1;
-    UT_OK(ud_wait(refs, N, N, 60.0, ready, &nready));
-    UT_EQ_INT(nready, N);
-    for (k = 0; k < N; k++) at[k] = where_of(refs[k]);
-    predict_order(secs, at, N, order);
-    ut_note("ready %d %d %d, predicted %d %d %d", ready[0], ready[1], ready[2], order[0], order[1],
-            order[2]);
-    for (k = 0; k < N; k++) UT_EQ_INT(ready[k], order[k]);
-    /* the driver has every result now, fetched in index order */
-    for (k = 0; k < N; k++) ready[k] = -1;
-    UT_OK(ud_wait(refs, N, N, 60.0, ready, &nready));
-    UT_EQ_INT(nready, N);
-    for (k = 0; k < N; k++) UT_EQ_INT(ready[k], order[k]);
-    ready[0] = -1;
-    UT_OK(ud_wait(refs, N, 1, 60.0, ready, &nready));
-    UT_EQ_INT(nready, 1);
-    UT_EQ_INT(ready[0], order[0]);
-    UT_OK(ud_free_many(refs, N));
+    int ready[N], nready, k, pass;
+    for (pass = 0; pass < 2; pass++) {
+        ud_opts o = ud_on_worker(ud_num_workers() - 1);
+        for (k = 0; k < N; k++) {
+            ud_arg a = ud_arg_val(&secs[k], sizeof secs[k]);
+            UT_REQUIRE_OK(ud_remote_opts(pass ? &o : NULL, f_timed, &a, 1, 1, &refs[k]));
+        }
+        for (k = 0; k < N; k++) ready[k] = -1;
+        UT_OK(ud_wait(refs, N, N, 60.0, ready, &nready));
+        UT_EQ_INT(nready, N);
+        for (k = 0; k < N; k++) at[k] = where_of(refs[k]);
+        ut_note("%s: ready %d %d %d %d %d %d", pass ? "one worker" : "anywhere", ready[0], ready[1],
+                ready[2], ready[3], ready[4], ready[5]);
+        in_completion_order(at, ready, N, 0.03);
+        /* the driver has every result now, fetched in index order: the same order again */
+        {
+            int again[N];
+            UT_OK(ud_wait(refs, N, N, 60.0, again, &nready));
+            UT_EQ_INT(nready, N);
+            UT_EQ_MEM(again, ready, sizeof again);
+            UT_OK(ud_wait(refs, N, 1, 60.0, again, &nready));
+            UT_EQ_INT(nready, 1);
+            UT_EQ_INT(again[0], ready[0]);
+        }
+        UT_OK(ud_free_many(refs, N));
+    }
 }
 
 /* A gate that is never opened in time: the wait times out, says how many were done, and
@@ -1343,18 +1422,24 @@ static void large_results(void) {
     free(copy);
 }
 
-/* Results made on one worker, read by tasks on others: made first and finished, so that the
-   readers go out one after another; reader i reads the result of maker i + 1, which round
-   robin put on the worker after reader i's. */
+/* Results made on one worker, read by tasks on others: maker i runs on worker i, and reader i
+   on worker i + 1 reads it, once it is finished and while it is still being made. */
 static void argument_from_another_worker(void) {
     int w = ud_num_workers(), n = 2 * w, i, crossed = 0;
     ud_ref *made = (ud_ref *)calloc((size_t)n, sizeof *made);
     ud_ref *read = (ud_ref *)calloc((size_t)n, sizeof *read);
     int *ready = (int *)calloc((size_t)n, sizeof *ready), nready;
     UT_REQUIRE(made && read && ready);
-    for (i = 0; i < n; i++) UT_REQUIRE_OK(ud_remote(f_whoami, NULL, 0, 1, &made[i]));
+    for (i = 0; i < n; i++) {
+        ud_opts o = ud_on_worker(i % w);
+        UT_REQUIRE_OK(ud_remote_opts(&o, f_whoami, NULL, 0, 1, &made[i]));
+    }
     UT_OK(ud_wait(made, n, n, 60.0, ready, &nready));
-    for (i = 0; i < n; i++) UT_REQUIRE_OK(call_ref(f_read_where, made[(i + 1) % n], 1, &read[i]));
+    for (i = 0; i < n; i++) {
+        ud_opts o = ud_on_worker((i + 2) % w);
+        ud_arg a = ud_arg_ref(made[(i + 1) % n]);
+        UT_REQUIRE_OK(ud_remote_opts(&o, f_read_where, &a, 1, 1, &read[i]));
+    }
     for (i = 0; i < n; i++) {
         ud_view v;
         where maker = where_of(made[(i + 1) % n]);
@@ -1365,12 +1450,17 @@ static void argument_from_another_worker(void) {
         }
     }
     ut_note("%d of %d readers ran on another worker than the maker", crossed, n);
-    if (w >= 2) UT_CHECK(crossed >= 1);
+    UT_EQ_INT(crossed, w >= 2 ? n : 0);
     /* and while it is still being made */
     {
         ud_ref s, sq;
-        UT_REQUIRE_OK(call_slow(0.3, 7, &s));
-        UT_REQUIRE_OK(call_ref(f_square, s, 1, &sq));
+        ud_opts o = ud_on_worker(0), o2 = ud_on_worker(w - 1);
+        double sec = 0.3;
+        int seven = 7;
+        ud_arg a[2] = {ud_arg_val(&sec, sizeof sec), ud_arg_val(&seven, sizeof seven)};
+        UT_REQUIRE_OK(ud_remote_opts(&o, f_slow, a, 2, 1, &s));
+        a[0] = ud_arg_ref(s);
+        UT_REQUIRE_OK(ud_remote_opts(&o2, f_square, a, 1, 1, &sq));
         UT_EQ_INT(int_of(sq), 49);
         UT_OK(ud_free(s));
         UT_OK(ud_free(sq));
@@ -1380,6 +1470,39 @@ static void argument_from_another_worker(void) {
     free(made);
     free(read);
     free(ready);
+}
+
+/* A place that names no worker, no host or no live object is UD_ERR_ARG, saying which. */
+static void bad_places(void) {
+    ud_ref r = put_int(3), out = no_ref, gone = put_int(4);
+    ud_opts o;
+    int x = 1;
+    ud_arg a = ud_arg_val(&x, sizeof x);
+    UT_OK(ud_free(gone));
+    o = ud_on_worker(ud_num_workers());
+    EXPECT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "no worker");
+    o = ud_on_worker(-1);
+    EXPECT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "no worker -1");
+    o = ud_on_host(ud_num_hosts());
+    EXPECT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "no host");
+    o = ud_near(gone);
+    EXPECT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "freed");
+    o = ud_near(no_ref);
+    EXPECT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "never issued");
+    o.place = (ud_place)42;
+    EXPECT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "place 42");
+    UT_CHECK(out.owner == no_ref.owner && out.num == no_ref.num); /* nothing was submitted */
+    o = ud_near(r); /* and a good one runs */
+    if (UT_OK(ud_remote_opts(&o, f_square, &a, 1, 1, &out))) {
+        UT_EQ_INT(int_of(out), 1);
+        UT_OK(ud_free(out));
+    }
+    o = ud_on_host(ud_worker_host(0));
+    if (UT_OK(ud_remote_opts(&o, f_square, &a, 1, 1, &out))) {
+        UT_EQ_INT(int_of(out), 1);
+        UT_OK(ud_free(out));
+    }
+    UT_OK(ud_free(r));
 }
 
 static void still_works_after_misuse(void) {
@@ -1480,6 +1603,8 @@ int main(void) {
     UT_RUN(result_parts_keep_their_parts);
     UT_RUN(get_copy_and_its_sizes);
     UT_RUN(wait_slow_fast);
+    UT_RUN(done_reported_while_the_next_runs);
+    UT_RUN(a_blocked_thread_delays_nothing);
     UT_RUN(wait_order_is_completion_order);
     UT_RUN(wait_timeout);
     UT_RUN(get_same_ref_twice);
@@ -1496,6 +1621,7 @@ int main(void) {
     UT_RUN(large_inline_argument);
     UT_RUN(large_results);
     UT_RUN(argument_from_another_worker);
+    UT_RUN(bad_places);
     UT_RUN(still_works_after_misuse);
     UT_CASE("shutdown") { UT_OK(ud_shutdown()); }
     UT_RUN(calls_after_shutdown);
