@@ -54,6 +54,10 @@ bench: setup
 	BENCH_OUT=$(BUILD)/bench_mpi.json $(MPIEXEC) -n 4 ./$(BUILD)/bench_mpi
 	UNIDIST_MPI_HOSTS=2 BENCH_ONLY=big BENCH_OUT=$(BUILD)/bench_mpi_hosts.json \
 	    $(MPIEXEC) -n 4 ./$(BUILD)/bench_mpi
+	UNIDIST_CPUS=2 BENCH_ONLY=tasks,remote_rtt,naps BENCH_TAG=2ranks \
+	    BENCH_OUT=$(BUILD)/bench_mpi_2ranks.json $(MPIEXEC) --bind-to none -n 2 ./$(BUILD)/bench_mpi
+	UNIDIST_MPI_HOSTS=4 BENCH_ONLY=hosts BENCH_OUT=$(BUILD)/bench_mpi_4hosts.json \
+	    $(MPIEXEC) -n 4 ./$(BUILD)/bench_mpi
 
 $(BUILD)/mapreduce: examples/mapreduce.c $(HEADERS)
 	@mkdir -p $(@D)

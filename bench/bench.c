@@ -7,18 +7,20 @@
    (figure / baseline, in the same unit) is what the goals are set on. Results go to a table
    on stdout and one JSON line per figure to the output file.
 
-   The MPI backend: build with mpicc and -DBENCH_MPI, run under mpiexec with 3 or more ranks
-   (4: root, monitor, two workers). The program then initializes MPI itself and measures raw
-   MPI between rank 0 and rank 2 (ping-pong, a stream of small sends, 256 MiB each way) on
-   MPI_COMM_WORLD, before the runtime starts and again after it stopped; in between it hosts
-   the runtime on the same ranks (ud_config.mpi_comm) and measures its figures on the driver.
-   With UNIDIST_MPI_HOSTS=2 (the third run of make bench, BENCH_ONLY=big) the ranks form two
-   virtual hosts and the large-object figures, named *_2hosts, measure results that cross
-   between them.
+   The MPI backend: build with mpicc and -DBENCH_MPI, run under mpiexec with 2 or more ranks
+   (4: the driver and three workers). The program then initializes MPI itself and measures raw
+   MPI between rank 0 and rank 2 (rank 1 with 2 ranks: ping-pong, a stream of small sends,
+   256 MiB each way) on MPI_COMM_WORLD, before the runtime starts and again after it stopped;
+   in between it hosts the runtime on the same ranks (ud_config.mpi_comm) and measures its
+   figures on the driver. With UNIDIST_MPI_HOSTS=2 (the third run of make bench,
+   BENCH_ONLY=big) the ranks form two virtual hosts and the large-object figures, named
+   *_2hosts, measure results that cross between them. The fourth run is on 2 ranks (the driver
+   and one worker of 2 task threads, figures named *_2ranks), the fifth on 4 virtual hosts of
+   one rank each (BENCH_ONLY=hosts).
 
    Environment: BENCH_ONLY=word runs only the benches whose name contains word;
    BENCH_STRICT=1 makes a missed goal an exit status of 2; BENCH_CHURN=n sets the number of
-   tasks of the churn bench (default 1 000 000).
+   tasks of the churn bench (default 1 000 000); BENCH_TAG=word appends _word to every name.
 
    Adding figures: write a bench function that calls report(), and add it to the table
    `benches` at the end, with the backend it applies to.
@@ -153,9 +155,22 @@ static result results[MAX_RESULTS];
 static int nresults;
 static int quiet;   /* no progress lines */
 
+/* BENCH_TAG=word names every figure of the run name_word: a run with another layout (2 ranks,
+   say) measures another thing, and its figures must not pass for the usual ones. */
+static const char *tagged(const char *name) {
+    static char names[2 * MAX_RESULTS][64];
+    static int used;
+    const char *tag = getenv("BENCH_TAG");
+    if (!tag || !*tag) return name;
+    if (used == 2 * MAX_RESULTS) die("tagged: too many names");
+    snprintf(names[used], sizeof names[0], "%s_%s", name, tag);
+    return names[used++];
+}
+
 static void report(const char *name, const char *unit, stats fig, const char *baseline,
                    const stats *base, goal_kind goal, double goal_value) {
     if (nresults == MAX_RESULTS) die("too many results");
+    name = tagged(name);
     result *r = &results[nresults++];
     r->name = name;
     r->unit = unit;
@@ -194,10 +209,38 @@ static int goal_met(const result *r) {
 
 /* ---- task functions ------------------------------------------------------------------------ */
 
-static ud_func f_empty, f_identity, f_fill;
+static ud_func f_empty, f_identity, f_fill, f_nap, f_sum;
 
 static int empty_task(ud_task *t) {
     (void)t;
+    return 0;
+}
+
+#define NAP_S 0.010
+
+/* Sleeps 10 ms: a task that takes a thread but no core. */
+static int nap_task(ud_task *t) {
+    (void)t;
+    sleep_s(NAP_S);
+    return 0;
+}
+
+/* Reads every byte of argument 0 (a sum of its 8-byte words); says whether it was in place. */
+static int sum_task(ud_task *t) {
+    ud_view v;
+    uint64_t *out = ud_task_result(t, 0, 2 * sizeof *out), acc = 0;
+    if (!out || ud_task_arg(t, 0, &v) != UD_OK) return ud_task_fail(t, "sum: no argument");
+    for (size_t i = 0; i + 8 <= v.size; i += 8) {
+        uint64_t w;
+        memcpy(&w, (const char *)v.data + i, 8);
+        acc += w;
+    }
+    out[0] = acc;
+#ifdef BENCH_MPI
+    out[1] = (uint64_t)ud_shm_contains(v.data);
+#else
+    out[1] = 1;
+#endif
     return 0;
 }
 
@@ -531,8 +574,9 @@ static void bench_tasks(void) {
     stats rate = raw_stats(&raw_send, per_second), send = raw_stats(&raw_send, as_is);
     measure(rep_tasks_get_many, NULL, &c, 5, &f, NULL);
     sub = summarize(c.submit_ns + 1, c.nsubmit - 1);   /* not the warm-up's */
+    /* one worker rank of 2 task threads (mpiexec -n 2) is held to twice the rate */
     report("tasks_submit_get_many", "tasks/s", f, "mpi_send_64B_rate", &rate, GOAL_AT_LEAST,
-           100000);
+           ud_num_workers() == 1 && ud_worker_threads(0) >= 2 ? 200000 : 100000);
     report("root_submit_per_task", "ns", sub, "mpi_send_64B", &send, GOAL_RATIO_AT_MOST, 10);
     /* One ud_get a result, each a GET round trip to the worker: on 5 000 tasks, or a slow
        round trip makes the run long. */
@@ -681,6 +725,7 @@ typedef struct big_ctx {
     char *evict;     /* read before a timed get of a result: larger than the last-level cache */
     size_t nevict;
     int as_is;       /* time the get of a result as it comes, without evicting the caches first */
+    ud_opts where;   /* where the tasks run: with several hosts, on the last one */
     char *chase;     /* pages for the cold pointer chase, apart from the eviction buffer */
 } big_ctx;
 
@@ -787,7 +832,7 @@ static double rep_put_task_get_big(void *ctx) {
     double t0 = now();
     CHECK(ud_put(c->src, c->n, &r));
     ud_arg a = ud_arg_ref(r);
-    CHECK(ud_remote(f_identity, &a, 1, 1, &out));
+    CHECK(ud_remote_opts(&c->where, f_identity, &a, 1, 1, &out));
     CHECK(ud_get(out, &v));
     double t = now() - t0;
     if (v.size != c->n) die("identity of %zu bytes gave %zu", c->n, v.size);
@@ -799,8 +844,7 @@ static double rep_put_task_get_big(void *ctx) {
 /* get of a task result that is already done, with cold caches; a fill task makes it, so no
    argument travels first. On one host only the view, no copy; under MPI the view must then lie
    in the shared store, or the figure would measure something else. With several hosts the
-   result must come from a host other than the driver's: a task that ran on the driver's host
-   is done again (workers take tasks in turn). */
+   result comes from the last host. */
 static double rep_get_result_big(void *ctx) {
     big_ctx *c = ctx;
     ud_ref out;
@@ -808,18 +852,11 @@ static double rep_get_result_big(void *ctx) {
     int ready, nready;
     uint64_t n = c->n;
     ud_arg a = ud_arg_val(&n, sizeof n);
-    for (int tries = 0;; tries++) {
-        CHECK(ud_remote(f_fill, &a, 1, 1, &out));
-        CHECK(ud_wait(&out, 1, 1, -1.0, &ready, &nready));
+    CHECK(ud_remote_opts(&c->where, f_fill, &a, 1, 1, &out));
+    CHECK(ud_wait(&out, 1, 1, -1.0, &ready, &nready));
 #ifdef BENCH_MPI
-        if (c->hosts > 1 && made_on_driver_host(out)) {
-            CHECK(ud_free(out));
-            if (tries == 16) die("get_task_result: 16 tasks in a row ran on the driver's host");
-            continue;
-        }
+    if (c->hosts > 1 && made_on_driver_host(out)) die("get_task_result: made on the driver's host");
 #endif
-        break;
-    }
     if (!c->as_is) evict_caches(c);
     double t0 = now();
     CHECK(ud_get(out, &v));
@@ -900,7 +937,10 @@ static void bench_big(void) {
     ud_shm_stats st;
     CHECK(ud_shm_stats_get(&st));
     c.store = st.enabled;
-    if (st.hosts > 1) c.hosts = st.hosts;
+    if (st.hosts > 1) {
+        c.hosts = st.hosts;
+        c.where = ud_on_host(st.hosts - 1);
+    }
     if (!c.store)
         note("large objects: the shared store is off, so objects between ranks travel through "
              "MPI and the same-host goals are out of reach");
@@ -921,9 +961,9 @@ static void bench_big(void) {
     stats raw = raw_stats(&raw_big, as_is);
     if (c.hosts > 1) {
         /* Between hosts the argument goes out through MPI and the result comes back: against
-           raw MPI only. The raw figures run between rank 0 and rank 2 (host 1's manager, which
-           runs no tasks) while with 4 ranks the task runs on rank 3: two ranks of this one
-           machine either way, so the same path. */
+           raw MPI only. The raw figures run between rank 0 and rank 2, the tasks on the last
+           host's workers (ranks 2 and 3 with 4 ranks): two ranks of this one machine either
+           way, so the same path. */
         measure(rep_put_task_get_big, NULL, &c, reps, &f, NULL);
         report(host_name(&c, "put_task_get_256MiB"), "ms", f, "mpi_roundtrip_256MiB", &raw,
                GOAL_NONE, 0);
@@ -933,8 +973,8 @@ static void bench_big(void) {
         report(host_name(&c, "get_task_result_256MiB"), "us", f, "mpi_oneway_256MiB", &raw,
                GOAL_RATIO_AT_MOST, 1.25);
         note("%d hosts: 256 MiB results come from another host; the raw MPI baselines run "
-             "between rank 0 and rank 2, the tasks on rank 3 (with 4 ranks): both pairs on this "
-             "one machine", c.hosts);
+             "between rank 0 and rank 2, the tasks on the last host: both on this one machine",
+             c.hosts);
         note("%d hosts: the same-host figures (1 MiB, 1 GiB) are left to the one-host run",
              c.hosts);
         big_release(&c);
@@ -1160,6 +1200,123 @@ typedef struct bench {
     const char *backend;   /* NULL: every backend; else only when ud_backend_name() is this */
 } bench;
 
+/* ---- (h) tasks that wait: 1 000 naps of 10 ms --------------------------------------------------
+   They take a thread each but no core, so the wall time shows how many run at once: with T
+   task threads in all, 1 000 x 10 ms / T at best. The baseline does the same naps on a plain
+   pool of T threads taking items from a counter, in the same run. */
+#define NAPS 1000
+
+typedef struct nap_pool {
+    atomic_int next;
+} nap_pool;
+
+static void *nap_thread(void *arg) {
+    nap_pool *p = arg;
+    while (atomic_fetch_add(&p->next, 1) < NAPS) sleep_s(NAP_S);
+    return NULL;
+}
+
+static int total_threads(void) {
+    int n = 0;
+    for (int w = 0; w < ud_num_workers(); w++) n += ud_worker_threads(w);
+    return n;
+}
+
+static double rep_naps(void *ctx) {
+    static ud_ref refs[NAPS];
+    static int ready[NAPS];
+    int nready;
+    (void)ctx;
+    double t0 = now();
+    for (int i = 0; i < NAPS; i++) CHECK(ud_remote(f_nap, NULL, 0, 1, &refs[i]));
+    CHECK(ud_wait(refs, NAPS, NAPS, -1.0, ready, &nready));
+    double t = now() - t0;
+    CHECK(ud_free_many(refs, NAPS));
+    return t * 1e3;
+}
+
+static double rep_nap_pool(void *ctx) {
+    int n = *(int *)ctx;
+    pthread_t th[256];
+    nap_pool p;
+    atomic_init(&p.next, 0);
+    double t0 = now();
+    for (int i = 0; i < n && i < 256; i++) pthread_create(&th[i], NULL, nap_thread, &p);
+    for (int i = 0; i < n && i < 256; i++) pthread_join(th[i], NULL);
+    return (now() - t0) * 1e3;
+}
+
+static void bench_naps(void) {
+    int threads = total_threads();
+    stats f, b;
+    measure(rep_naps, rep_nap_pool, &threads, 3, &f, &b);
+    report("naps_10ms_x1000", "ms", f, "nap_pool_10ms_x1000", &b, GOAL_RATIO_AT_MOST, 1.15);
+    note("naps: %d task threads in all; ideal %.0f ms (1000 x 10 ms / %d)", threads,
+         NAPS * NAP_S * 1e3 / threads, threads);
+}
+
+#ifdef BENCH_MPI
+/* ---- (i) one rank a host ---------------------------------------------------------------------
+   Run with UNIDIST_MPI_HOSTS set to the number of ranks: every rank is a host of its own. The
+   driver's host runs no tasks; every other host does, keeps the large results its worker
+   makes in its own store, and a task there reads them in place. Each worker makes a 64 MiB
+   result and a task pinned to it sums it; the baseline sums a 64 MiB buffer on the driver. */
+#define HOST_BYTES ((size_t)64 << 20)
+
+static double rep_host_read(void *ctx) {
+    int w = *(int *)ctx, ready, nready;
+    uint64_t n = HOST_BYTES;
+    ud_opts on = ud_on_worker(w);
+    ud_arg a = ud_arg_val(&n, sizeof n);
+    ud_ref made, sum;
+    ud_view v;
+    CHECK(ud_remote_opts(&on, f_fill, &a, 1, 1, &made));
+    CHECK(ud_wait(&made, 1, 1, -1.0, &ready, &nready));
+    a = ud_arg_ref(made);
+    double t0 = now();
+    CHECK(ud_remote_opts(&on, f_sum, &a, 1, 1, &sum));
+    CHECK(ud_get(sum, &v));
+    double t = now() - t0;
+    if (!((const uint64_t *)v.data)[1]) die("hosts: worker %d read its host's result by copy", w);
+    CHECK(ud_free(made));
+    CHECK(ud_free(sum));
+    return t * 1e3;
+}
+
+static double rep_local_sum(void *ctx) {
+    static char *buf;
+    uint64_t acc = 0;
+    (void)ctx;
+    if (!buf) {
+        buf = xmalloc(HOST_BYTES);
+        memset(buf, 7, HOST_BYTES);
+    }
+    double t0 = now();
+    for (size_t i = 0; i < HOST_BYTES; i += 8) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        acc += w;
+    }
+    escape(&acc);
+    return (now() - t0) * 1e3;
+}
+
+static void bench_hosts(void) {
+    static char names[8][48];
+    int hosts = ud_num_hosts(), working = 0;
+    for (int w = 0; w < ud_num_workers() && w < 8; w++) {
+        stats f, b;
+        int h = ud_worker_host(w);
+        measure(rep_host_read, rep_local_sum, &w, 3, &f, &b);
+        snprintf(names[w], sizeof names[w], "read_in_place_64MiB_host%d", h);
+        report(names[w], "ms", f, "sum_64MiB_local", &b, GOAL_NONE, 0);
+        working++;
+    }
+    note("hosts: %d hosts, %d of them with a worker; each worker's 64 MiB result read in place "
+         "by a task on its own host", hosts, working);
+}
+#endif
+
 static const bench benches[] = {
     {"idle_after_init", bench_idle_after_init, NULL},
     {"tasks", bench_tasks, NULL},
@@ -1169,6 +1326,10 @@ static const bench benches[] = {
     {"big", bench_big, NULL},
     {"store", bench_store, NULL},
     {"idle_after_load", bench_idle_after_load, NULL},
+    {"naps", bench_naps, NULL},
+#ifdef BENCH_MPI
+    {"hosts", bench_hosts, NULL},
+#endif
 };
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -1261,6 +1422,8 @@ static void register_functions(void) {
     CHECK(ud_register("empty", empty_task, NULL, &f_empty));
     CHECK(ud_register("identity", identity_task, NULL, &f_identity));
     CHECK(ud_register("fill", fill_task, NULL, &f_fill));
+    CHECK(ud_register("nap", nap_task, NULL, &f_nap));
+    CHECK(ud_register("sum", sum_task, NULL, &f_sum));
 }
 
 static char run_backend[16] = "?";
@@ -1275,9 +1438,18 @@ static void run_bench(const bench *b) {
     fprintf(stderr, "bench %s: %.1f s\n", b->name, now() - t0);
 }
 
+/* BENCH_ONLY: words, separated by commas; a bench runs when its name contains one. */
 static int selected(const bench *b) {
-    const char *only = getenv("BENCH_ONLY");
-    return !only || !*only || strstr(b->name, only);
+    const char *only = getenv("BENCH_ONLY"), *p;
+    if (!only || !*only) return 1;
+    for (p = only; *p;) {
+        size_t n = strcspn(p, ",");
+        char word[64];
+        snprintf(word, sizeof word, "%.*s", (int)(n < sizeof word ? n : sizeof word - 1), p);
+        if (n && strstr(b->name, word)) return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
 }
 
 /* Prints the table, writes the JSON lines; returns the exit status. */
@@ -1383,7 +1555,7 @@ int main(int argc, char **argv) {
 #else /* BENCH_MPI */
 /* ---- the MPI build: raw MPI, then the runtime on the same ranks, then raw MPI again -------- */
 
-#define RAW_PEER 2        /* the first worker: rank 0 talks to it in the raw measurements */
+#define RAW_PEER (mpi_size > 2 ? 2 : 1) /* rank 0 talks to it in the raw measurements */
 #define RAW_REPS 7        /* a phase; the two phases are pooled */
 #define RAW_BIG_REPS 3
 #define RAW_NRTT 2000
@@ -1566,9 +1738,9 @@ int main(int argc, char **argv) {
     MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
     MPI_Comm_rank(world, &mpi_rank);
     MPI_Comm_size(world, &mpi_size);
-    if (mpi_size < 3 || mpi_size > MAX_RANKS) {
+    if (mpi_size < 2 || mpi_size > MAX_RANKS) {
         if (mpi_rank == 0)
-            fprintf(stderr, "bench: run under mpiexec with 3 to %d ranks (4: root, monitor, two "
+            fprintf(stderr, "bench: run under mpiexec with 2 to %d ranks (4: the driver and three "
                     "workers), not %d\n", MAX_RANKS, mpi_size);
         MPI_Finalize();
         return 1;
