@@ -186,9 +186,19 @@ static void ud__mpi_abort(void) {
    more ranks than cores (ud__yield_every): a peer that shares the core may be the one to
    answer. Not at every poll: a sched_yield that hands the core over costs more than a round
    trip, and Open MPI, oversubscribed, yields inside every poll already.
+   Past UD_MPI_QUIET seconds without an event the cap grows with the quiet time, up to
+   UD_MPI_QUIET_BACKOFF times UNIDIST_MPI_BACKOFF: a wake-up is a context switch, which
+   costs 100 us and more in a virtual machine once a rank maps much memory, and a rank that
+   has heard nothing for that long can answer its next message a few milliseconds late.
    Linux rounds sleeps up by the timer slack (50 us by default): the runtime asks for 1 us. */
 #ifndef UD_MPI_SPIN_WINDOW
 #define UD_MPI_SPIN_WINDOW 100e-6
+#endif
+#ifndef UD_MPI_QUIET
+#define UD_MPI_QUIET 0.1
+#endif
+#ifndef UD_MPI_QUIET_BACKOFF
+#define UD_MPI_QUIET_BACKOFF 4
 #endif
 
 #if defined(__linux__)
@@ -217,6 +227,10 @@ static void ud__idle(void) {
         ((ud__m.spins & 7) != 0 && idle < 100 * UD_MPI_SPIN_WINDOW)) {
         sched_yield();
         return;
+    }
+    if (idle > UD_MPI_QUIET) {
+        double grow = idle / UD_MPI_QUIET;
+        cap = (long)((double)cap * (grow < UD_MPI_QUIET_BACKOFF ? grow : UD_MPI_QUIET_BACKOFF));
     }
     ud__m.sleep_ns = ud__m.sleep_ns ? ud__m.sleep_ns * 2 : 1000;
     if (ud__m.sleep_ns > cap) ud__m.sleep_ns = cap;
@@ -1167,6 +1181,9 @@ static ud_status ud__root_flush_garbage(void) {
         st = ud__wb_send(&w, dst);
     }
     ud__root.ngarbage = 0;
+    /* A message past the eager size moves only while its sender is inside MPI: finish it
+       here rather than leave the workers waiting on it while the driver computes. */
+    ud__async_drain();
     return st;
 }
 
@@ -1203,9 +1220,10 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
         ud__map_del(&ud__root.map, e->ref);
         ud__obj_release(e->obj);
         ud__free(e, ud__root.rent_bytes);
+        /* a batch at a time, so that a cleanup message stays the size of one batch */
+        if (ud__root.ngarbage >= ud__rt.cfg.mpi_gc_threshold && (st = ud__root_flush_garbage()) != UD_OK)
+            return st;
     }
-    if (ud__root.ngarbage >= ud__rt.cfg.mpi_gc_threshold && (st = ud__root_flush_garbage()) != UD_OK)
-        return st;
     ud__async_progress();
     return first;
 }
