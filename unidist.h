@@ -112,6 +112,8 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(STR,  backend,   "UNIDIST_BACKEND",   UD_BACKEND,   "backend: auto, threads or mpi")  \
     X(INT,  cpus,      "UNIDIST_CPUS",      UD_CPUS,      "task threads: the threads backend's workers, or each MPI worker rank's (0: the cores of the process's affinity, shared out among the ranks of its machine)") \
     X(INT,  log_level, "UNIDIST_LOG_LEVEL", UD_LOG_LEVEL, "log threshold: 0 off, 1 error, 2 warn, 3 info, 4 debug") \
+    X(STR,  scheduler, "UNIDIST_SCHEDULER", UD_SCHEDULER, "where tasks run: auto (near their data, idle workers take queued tasks from busy ones) or round_robin (the next worker in turn, nothing moves after)") \
+    X(SIZE, sched_locality_min, "UNIDIST_SCHED_LOCALITY_MIN", UD_SCHED_LOCALITY_MIN, "auto scheduler: an argument of fewer bytes than this does not draw its task to where it lives") \
     X(INT,  spin_us,   "UNIDIST_SPIN_US",   UD_SPIN_US,   "microseconds an idle task thread keeps looking for work, yielding its core, before it sleeps") \
     X(INT,  mpi_backoff, "UNIDIST_MPI_BACKOFF", UD_MPI_BACKOFF, "MPI: longest sleep in microseconds of an idle process between polls") \
     X(INT,  mpi_yield, "UNIDIST_MPI_YIELD", UD_MPI_YIELD, "MPI: a waiting process yields its core once every this many polls (0: every other poll if its machine has more ranks than cores and MPI does not yield by itself, else never)") \
@@ -134,6 +136,12 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_LOG_LEVEL
 #define UD_LOG_LEVEL 2
+#endif
+#ifndef UD_SCHEDULER
+#define UD_SCHEDULER "auto"
+#endif
+#ifndef UD_SCHED_LOCALITY_MIN
+#define UD_SCHED_LOCALITY_MIN 65536
 #endif
 #ifndef UD_SPIN_US
 #define UD_SPIN_US 100
@@ -322,6 +330,24 @@ UD_API int ud_worker_id(void);            /* in a task: the worker running it; e
 UD_API const char *ud_backend_name(void); /* "threads", "mpi", or "none" before init */
 UD_API int ud_rank(void);                 /* this process's rank (0 on threads) */
 
+/* ---- what the runtime did ------------------------------------------------------------------
+   One record a process: under MPI one a rank (the driver's first), on threads one for the
+   process. Counts since init. */
+typedef struct ud_stats {
+    int rank, host;           /* host -1: not known (threads) */
+    int threads;              /* task threads (0: the driver) */
+    int64_t tasks_run;        /* tasks its task threads ran, its own and stolen ones */
+    int64_t tasks_stolen;     /* tasks it took from other workers and ran */
+    int64_t tasks_given;      /* tasks other workers took from it */
+    int64_t msgs_sent, msgs_recv;
+    int64_t bytes_sent, bytes_recv;                   /* every byte of its MPI messages */
+    int64_t bytes_sent_other_hosts, bytes_recv_other_hosts;
+} ud_stats;
+
+/* Driver only: fills out[0..*n) with a record for each process (at most cap). Under MPI the
+   workers are asked, one message each. */
+UD_API ud_status ud_stats_get(ud_stats *out, int cap, int *n);
+
 /* ---- inside a task ------------------------------------------------------------------------ */
 UD_API int ud_task_nargs(const ud_task *t);
 UD_API int ud_task_nreturns(const ud_task *t);
@@ -466,6 +492,7 @@ typedef struct ud__backend {
     int (*worker_host)(int w);
     int (*worker_threads)(int w);
     int (*worker_id)(void);
+    ud_status (*stats)(ud_stats *out, int cap, int *n);
 } ud__backend;
 
 enum { UD__NEVER = 0, UD__RUNNING = 1, UD__STOPPED = 2 };
@@ -629,6 +656,9 @@ static ud_status ud__config_check(const ud_config *c) {
     if (strcmp(c->backend, "auto") && strcmp(c->backend, "threads") && strcmp(c->backend, "mpi"))
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_BACKEND: '%s' is not one of auto, threads, mpi",
                         c->backend);
+    if (strcmp(c->scheduler, "auto") && strcmp(c->scheduler, "round_robin"))
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_SCHEDULER: '%s' is not one of auto, round_robin",
+                        c->scheduler);
     if (c->cpus > 4096)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_CPUS: %lld is more than 4096 worker threads",
                         (long long)c->cpus);
@@ -1139,6 +1169,7 @@ struct ud__pool {
     pthread_cond_t cv;
     int stop;
     int spin_us;
+    int steal;                /* 0: a thread runs only what was queued for it (round robin) */
     void (*run)(ud__job *j);
 };
 
@@ -1157,12 +1188,12 @@ static ud__job *ud__jlist_take(ud__jlist *l) {
     return j;
 }
 
-/* Queues a job for thread pin (< 0: any thread). An open job from a thread of the pool goes
-   to its own queue (it likely needs what that thread just made), any other round robin; a
-   sleeping thread is woken to take it. */
+/* Queues a job for thread pin (< 0: any thread). An open job from a thread of a pool that
+   steals goes to its own queue (it likely needs what that thread just made), any other round
+   robin; a sleeping thread is woken to take it. */
 static void ud__pool_push(ud__pool *p, ud__job *j, int pin) {
     ud__pq *q = pin >= 0 ? &p->q[pin % p->n]
-              : ud__pool_self && ud__pool_self->pool == p ? ud__pool_self
+              : ud__pool_self && ud__pool_self->pool == p && p->steal ? ud__pool_self
               : &p->q[atomic_fetch_add(&p->next, 1u) % (unsigned)p->n];
     if (pin < 0) atomic_fetch_add(&p->open, 1);
     pthread_mutex_lock(&q->mu);
@@ -1171,7 +1202,7 @@ static void ud__pool_push(ud__pool *p, ud__job *j, int pin) {
     pthread_mutex_unlock(&q->mu);
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
-        if (pin < 0) pthread_cond_signal(&p->cv);
+        if (pin < 0 && p->steal) pthread_cond_signal(&p->cv);
         else pthread_cond_broadcast(&p->cv); /* only that thread may take it */
         pthread_mutex_unlock(&p->mu);
     }
@@ -1193,7 +1224,7 @@ static ud__job *ud__pool_take(ud__pool *p, ud__pq *q) {
     int k, self = (int)(q - p->q);
     ud__job *j = ud__pq_take(q, 1);
     if (j || atomic_load(&p->open) <= 0) return j;
-    for (k = 0; k < p->n; k++)
+    for (k = 0; k < (p->steal ? p->n : 1); k++)
         if ((j = ud__pq_take(&p->q[(self + k) % p->n], 0)) != NULL) {
             atomic_fetch_sub(&p->open, 1);
             return j;
@@ -1202,7 +1233,36 @@ static ud__job *ud__pool_take(ud__pool *p, ud__pq *q) {
 }
 
 static int ud__pool_has_work(ud__pool *p, ud__pq *q) {
-    return atomic_load(&p->open) > 0 || atomic_load(&q->npinned) > 0;
+    long open = p->steal ? atomic_load(&p->open) : (long)atomic_load(&q->nopen);
+    return open > 0 || atomic_load(&q->npinned) > 0;
+}
+
+/* Takes back up to max open jobs that ok() accepts, oldest first, from any queue (to give
+   them to a thief elsewhere), looking at scan jobs at most. Returns how many it put in out. */
+static UD__UNUSED int ud__pool_reclaim(ud__pool *p, int (*ok)(ud__job *j, void *ctx), void *ctx,
+                                       ud__job **out, int max, int scan) {
+    int k, n = 0;
+    for (k = 0; k < p->n && n < max && scan > 0; k++) {
+        ud__pq *q = &p->q[k];
+        ud__job **link, *prev = NULL;
+        if (atomic_load(&q->nopen) == 0) continue;
+        pthread_mutex_lock(&q->mu);
+        for (link = &q->open.head; *link && n < max && scan-- > 0;) {
+            ud__job *j = *link;
+            if (!ok(j, ctx)) {
+                prev = j;
+                link = &j->next;
+                continue;
+            }
+            *link = j->next;
+            if (q->open.tail == j) q->open.tail = prev;
+            atomic_fetch_sub(&q->nopen, 1);
+            atomic_fetch_sub(&p->open, 1);
+            out[n++] = j;
+        }
+        pthread_mutex_unlock(&q->mu);
+    }
+    return n;
 }
 
 /* A thread that ran out of work looks for more a little before it sleeps: in a burst the next
@@ -1268,8 +1328,9 @@ static void ud__pool_stop(ud__pool *p) {
     if (p->q) ud__pool_join(p, p->n);
 }
 
-/* Starts n threads that run jobs with run(). UD_ERR_NOMEM names what could not be had. */
-static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, void (*run)(ud__job *j)) {
+/* Starts n threads that run jobs with run(); steal: idle threads take others' jobs.
+   UD_ERR_NOMEM names what could not be had. */
+static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, int steal, void (*run)(ud__job *j)) {
     int k;
     memset(p, 0, sizeof *p);
     if (!(p->q = (ud__pq *)ud__alloc((size_t)n * sizeof *p->q)))
@@ -1277,6 +1338,7 @@ static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, void (*run)(ud_
     memset(p->q, 0, (size_t)n * sizeof *p->q);
     p->n = n;
     p->spin_us = spin_us;
+    p->steal = steal;
     p->run = run;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
@@ -1601,6 +1663,14 @@ UD_API int ud_worker_host(int w) {
     return ud__rt.be->worker_host(w);
 }
 
+UD_API ud_status ud_stats_get(ud_stats *out, int cap, int *n) {
+    UD__REQUIRE_NOT_IN_TASK("stats_get");
+    UD__REQUIRE_RUNNING("stats_get");
+    if (!n || cap < 0 || (cap > 0 && !out))
+        return ud__fail(UD_ERR_ARG, "stats_get: out and n must be given for %d records", cap);
+    return ud__rt.be->stats(out, cap, n);
+}
+
 UD_API int ud_worker_threads(int w) {
     if (atomic_load(&ud__rt.state) != UD__RUNNING || w < 0 || w >= ud__rt.be->num_workers()) return 0;
     return ud__rt.be->worker_threads(w);
@@ -1669,6 +1739,7 @@ static struct ud__threads {
     ud__entry **slabs;
     int nslabs;
     ud__pool pool;
+    atomic_llong tasks_run;
 } ud__th;
 
 static int ud__th_reserve_entries(int n) {
@@ -2068,7 +2139,10 @@ static ud_status ud__th_free(const ud_ref *refs, int n) {
     return first;
 }
 
-static void ud__th_job(ud__job *j) { ud__th_run((ud__tt *)j); }
+static void ud__th_job(ud__job *j) {
+    atomic_fetch_add(&ud__th.tasks_run, 1);
+    ud__th_run((ud__tt *)j);
+}
 
 static int ud__th_available(void) { return 1; }
 static int ud__th_num_workers(void) { return ud__th.pool.n; }
@@ -2077,6 +2151,16 @@ static int ud__th_num_hosts(void) { return 1; }
 static int ud__th_worker_host(int w) { (void)w; return 0; }
 static int ud__th_worker_threads(int w) { (void)w; return 1; }
 static int ud__th_worker_id(void) { return ud__pool_index(&ud__th.pool); }
+
+static ud_status ud__th_stats(ud_stats *out, int cap, int *n) {
+    *n = cap > 0;
+    if (!cap) return UD_OK;
+    memset(out, 0, sizeof *out);
+    out->host = -1;
+    out->threads = ud__th.pool.n;
+    out->tasks_run = (int64_t)atomic_load(&ud__th.tasks_run);
+    return UD_OK;
+}
 
 static void ud__th_release_all(void) {
     size_t i;
@@ -2102,7 +2186,8 @@ static ud_status ud__th_start(ud_role *role) {
     if (n > cores)
         ud__log(UD_LOG_WARN, "UNIDIST_CPUS=%d is more than the %d core%s this process may use: "
                 "tasks will share them", n, cores, cores == 1 ? "" : "s");
-    if ((st = ud__pool_start(&ud__th.pool, n, (int)ud__rt.cfg.spin_us, ud__th_job)) != UD_OK)
+    if ((st = ud__pool_start(&ud__th.pool, n, (int)ud__rt.cfg.spin_us,
+                             strcmp(ud__rt.cfg.scheduler, "round_robin") != 0, ud__th_job)) != UD_OK)
         return st;
     pthread_mutex_init(&ud__th.mu, NULL);
     pthread_condattr_init(&ca);
@@ -2130,7 +2215,7 @@ static ud_status ud__th_stop(void) {
 static const ud__backend ud__threads_backend = {
     "threads", ud__th_available, ud__th_start, ud__th_stop, ud__th_put, ud__th_get,
     ud__th_wait, ud__th_remote, ud__th_free, ud__th_num_workers, ud__th_rank,
-    ud__th_num_hosts, ud__th_worker_host, ud__th_worker_threads, ud__th_worker_id,
+    ud__th_num_hosts, ud__th_worker_host, ud__th_worker_threads, ud__th_worker_id, ud__th_stats,
 };
 
 #endif /* UD_IMPLEMENTATION */

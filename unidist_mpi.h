@@ -74,14 +74,17 @@ UD_API MPI_Comm ud_mpi_comm(void);
 #define UD__TAG_OP 0x7564
 #define UD__TAG_DATA 0x7565
 #define UD__MAGIC 0x7564u
-#define UD__WIRE_VERSION 2
+#define UD__WIRE_VERSION 3
 #define UD__F_CHECKSUM 1u
 #define UD__F_NOREPLY 2u              /* GET: count the reader as served, send nothing back */
+#define UD__F_DELEGATED 16u           /* EXECUTE, TASK_DONE: a task run for another worker */
+#define UD__F_RESULTS 32u             /* PUT_DATA: the results of a task run for the receiver */
+#define UD__F_GIVEN 64u               /* GET: for a task its owner gave away: no reader to count */
 
 #define UD__OP_TABLE(X)                                                                     \
     X(EXECUTE) X(GET) X(PUT_DATA) X(PUT_OWNER) X(PUT_SHARED_DATA) X(WAIT) X(CLEANUP)        \
     X(TASK_DONE) X(GET_TASK_COUNT) X(RESERVE_SHARED_MEMORY) X(REQUEST_SHARED_DATA) X(CANCEL) \
-    X(READY_TO_SHUTDOWN) X(SHUTDOWN)
+    X(READY_TO_SHUTDOWN) X(SHUTDOWN) X(STEAL) X(STATS)
 
 enum {
     UD__OP_NONE = 0,
@@ -124,7 +127,9 @@ typedef struct ud__wref {     /* a ref in CLEANUP and WAIT; n: readers expected 
     int64_t owner, num, n;
 } ud__wref;
 
-enum { UD__WARG_REF = 1, UD__WARG_VAL = 2 };
+/* VAL: an inline value (one part); OBJ: an object given whole, parts counted first; SHARED:
+   (slot, number) of an entry in the receiver's host store, pinned for it. */
+enum { UD__WARG_REF = 1, UD__WARG_VAL = 2, UD__WARG_OBJ = 3, UD__WARG_SHARED = 4 };
 
 /* ---- process state ------------------------------------------------------------------------- */
 typedef struct ud__async {     /* an isend in flight and what it keeps alive */
@@ -150,10 +155,12 @@ static struct ud__mpi {
     int yield_every;          /* polls between two yields while hot (0: never) */
     int64_t sep_sent;         /* parts sent after their message, so far */
     void (*nap)(long ns);     /* an idle worker's sleep, which its task threads can end */
+    ud_stats st;              /* this rank's counts (ud_stats_get) */
+    atomic_long *unstarted;   /* a worker's tasks that no task thread has taken yet */
     int *workers;             /* the ranks that run tasks: all but the driver */
     int *threads;             /* every rank's task threads (0: the driver) */
     int nworkers;
-} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0};
+} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, {0}, NULL, NULL, NULL, 0};
 
 UD_API MPI_Comm ud_mpi_comm(void) { return ud__m.comm; }
 
@@ -220,7 +227,10 @@ static void ud__idle(void) {
     /* Hot: poll (sends progress only as we poll); then, with sends in flight or in the first
        10 ms of quiet, yield at every poll but one in eight, which sleeps; then sleep always. */
     if (idle < UD_MPI_SPIN_WINDOW) {
-        if (ud__m.yield_every && ud__m.spins % ud__m.yield_every == 0) sched_yield();
+        /* a task handed over and not yet taken: its thread may be waiting for this core */
+        if ((ud__m.unstarted && atomic_load(ud__m.unstarted) > 0) ||
+            (ud__m.yield_every && ud__m.spins % ud__m.yield_every == 0))
+            sched_yield();
         return;
     }
     if ((ud__m.nreqs > 0 && idle < 50 * UD_MPI_SPIN_WINDOW) ||
@@ -272,6 +282,19 @@ static void ud__idle_setup(MPI_Comm machine) {
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 #endif
     ud__m.yield_every = ud__yield_every(machine);
+}
+
+/* ---- counts ------------------------------------------------------------------------------------ */
+static void ud__count_sent(int dst, size_t bytes) {
+    ud__m.st.msgs_sent++;
+    ud__m.st.bytes_sent += (int64_t)bytes;
+    if (ud_shm_host(dst) != ud_shm_host(ud__m.rank)) ud__m.st.bytes_sent_other_hosts += (int64_t)bytes;
+}
+
+static void ud__count_recv(int src, size_t bytes) {
+    ud__m.st.msgs_recv++;
+    ud__m.st.bytes_recv += (int64_t)bytes;
+    if (ud_shm_host(src) != ud_shm_host(ud__m.rank)) ud__m.st.bytes_recv_other_hosts += (int64_t)bytes;
 }
 
 /* ---- async sends ------------------------------------------------------------------------------ */
@@ -364,6 +387,7 @@ static ud_status ud__isend(const void *data, size_t size, int dst, int tag, void
     ud__m.recs[ud__m.nreqs].obj = pin;
     if (pin) pin->refs++;
     ud__m.nreqs++;
+    ud__count_sent(dst, size);
     return UD_OK;
 }
 
@@ -387,6 +411,7 @@ static ud_status ud__recv_part(void *dst, size_t size, int src) {
         rc = MPI_Recv((char *)dst + off, (int)n, MPI_BYTE, src, UD__TAG_DATA, ud__m.comm,
                       MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS) return ud__mpi_fail(rc, "MPI_Recv of a large part");
+        ud__count_recv(src, n);
     }
     return UD_OK;
 }
@@ -594,6 +619,7 @@ static int ud__try_recv(int src, const ud__hdr **out, int *from) {
     }
     UD__MPI_MUST(MPI_Recv(ud__m.rbuf, n, MPI_BYTE, s.MPI_SOURCE, UD__TAG_OP, ud__m.comm,
                           MPI_STATUS_IGNORE));
+    ud__count_recv(s.MPI_SOURCE, (size_t)n);
     h = (const ud__hdr *)ud__m.rbuf;
     *from = s.MPI_SOURCE;
     if ((size_t)n < sizeof *h || h->magic != UD__MAGIC || h->version != UD__WIRE_VERSION ||
@@ -680,6 +706,8 @@ typedef struct ud__batch {
     ud__wbuf w, sh;
     int n, nsh, dst;
     int64_t owner;
+    uint32_t flags;           /* stamped on both messages (UD__F_RESULTS) */
+    int64_t first;            /* with UD__F_RESULTS: the first result of the task, as b */
 } ud__batch;
 
 static void ud__batch_start(ud__batch *b, int64_t owner, int dst) {
@@ -688,6 +716,8 @@ static void ud__batch_start(ud__batch *b, int64_t owner, int dst) {
     b->n = b->nsh = 0;
     b->dst = dst;
     b->owner = owner;
+    b->flags = 0;
+    b->first = 0;
 }
 
 static void ud__batch_add(ud__batch *b, int64_t num, ud__obj *o) {
@@ -717,16 +747,23 @@ static void ud__wb_discard(ud__wbuf *b) {
 }
 
 /* Sends what the batch holds (nothing when it is empty). */
+static void ud__batch_stamp(ud__batch *b, ud__wbuf *w, int count) {
+    ud__hdr *h = (ud__hdr *)w->p;
+    h->count = count;
+    h->flags |= b->flags;
+    h->b = b->first;
+}
+
 static ud_status ud__batch_send(ud__batch *b) {
     ud_status st = UD_OK, st2 = UD_OK;
     if (b->n) {
-        if (!b->w.oom && b->w.p) ((ud__hdr *)b->w.p)->count = b->n;
+        if (!b->w.oom && b->w.p) ud__batch_stamp(b, &b->w, b->n);
         st = ud__wb_send(&b->w, b->dst);
     } else {
         ud__wb_discard(&b->w);
     }
     if (b->nsh) {
-        if (!b->sh.oom && b->sh.p) ((ud__hdr *)b->sh.p)->count = b->nsh;
+        if (!b->sh.oom && b->sh.p) ud__batch_stamp(b, &b->sh, b->nsh);
         else b->sh.oom = 1;
         st2 = ud__wb_send(&b->sh, b->dst);
     } else {
@@ -808,6 +845,21 @@ static int ud__nworkers(void) { return ud__m.nworkers; }
 static int ud__is_worker(int64_t r) { return r > UD__ROOT && r < ud__m.size; }
 static int ud__owner_ok(int64_t r) { return r == UD__ROOT || ud__is_worker(r); }
 
+/* A record of TASK_DONE: (first number, results, size code of its largest result). */
+#define UD__DONE_REC 3
+
+/* Sizes travel as their bit length (0 for none), enough to weigh where bytes lie. */
+static int64_t ud__size_code(uint64_t n) {
+    int64_t c = 0;
+    while (n) {
+        n >>= 1;
+        c++;
+    }
+    return c;
+}
+
+static int64_t ud__size_of_code(int64_t c) { return c <= 0 ? 0 : c > 62 ? INT64_MAX / 2 : (int64_t)1 << (c - 1); }
+
 /* ---- the root's executor (seed 001) -----------------------------------------------------------
    The root keeps an entry for every live ref the user holds: the data itself when the root put
    it or got it, and the set of ranks that were given it as a task argument. The owner serves
@@ -817,7 +869,9 @@ typedef struct ud__rent {
     ud_ref ref;
     ud__obj *obj;             /* NULL until the root has the data */
     uint64_t seq;             /* when the root learned it was done */
+    int64_t size;             /* bytes of the object, -1 while the root does not know */
     int32_t fetching;         /* a GET is on its way */
+    uint8_t first, counted;   /* a task's first result; its task counted done here */
     uint64_t seen[1];         /* ranks holding it or asked to read it (a bitset) */
 } ud__rent;
 
@@ -830,6 +884,14 @@ static struct ud__root {
     ud__wref *garbage;
     int ngarbage, capgarbage;
     size_t rent_bytes;
+    /* the scheduler's view, a rank each: tasks sent, and done by what the monitor last said
+       and by what the root saw itself (the larger is the better lower bound) */
+    int64_t *assigned, *done_mon, *done_seen;
+    double *score;            /* scratch: argument bytes on each rank, then on each host */
+    int last;                 /* the worker of the last task */
+    int polling;              /* a GET_TASK_COUNT is out */
+    double polled_at;
+    unsigned calls;
 } ud__root;
 
 static int ud__seen_has(const ud__rent *e, int rank) { return (int)((e->seen[rank / 64] >> (rank % 64)) & 1u); }
@@ -842,6 +904,7 @@ static ud__rent *ud__root_new(ud_ref ref, ud__obj *obj) {
     memset(e, 0, ud__root.rent_bytes);
     e->ref = ref;
     e->obj = obj;
+    e->size = obj ? (int64_t)obj->total : -1;
     if (obj) e->seq = ++ud__root.seq;
     ud__map_put(&ud__root.map, ref, e);
     return e;
@@ -879,9 +942,25 @@ static ud_status ud__mpi_put(const ud_part *parts, int nparts, ud_ref *out) {
 }
 
 static int ud__root_take_data(const ud__hdr *h, int from);
+static void ud__root_take_counts(const ud__hdr *h, int from);
 
-/* Waits for the next answer of kind op. Data (PUT_DATA) is stored whenever it comes, whoever
-   asked, so that a reply to an earlier call that failed never misaligns the stream; other
+/* The root knows a task is done: its result came, or the monitor named it in a wait. */
+static void ud__root_learned_done(ud__rent *e) {
+    if (!e->first || e->counted) return;
+    e->counted = 1;
+    ud__root.done_seen[e->ref.owner]++;
+}
+
+/* Handles what may come unasked for at any time: data for an earlier GET (kept whoever
+   asked, so that the stream never misaligns) and the monitor's task counts. 0 for others. */
+static int ud__root_take_unasked(const ud__hdr *h, int from) {
+    if (h->op == UD__OP_PUT_DATA || h->op == UD__OP_PUT_SHARED_DATA) ud__root_take_data(h, from);
+    else if (h->op == UD__OP_GET_TASK_COUNT && from == UD__MONITOR) ud__root_take_counts(h, from);
+    else return 0;
+    return 1;
+}
+
+/* Waits for the next answer of kind op. What comes unasked for is taken as it comes; other
    unexpected operations are logged and dropped (none carries parts). */
 static ud_status ud__root_recv(int op, const ud__hdr **h, int *from) {
     unsigned polls = 0;
@@ -891,10 +970,9 @@ static ud_status ud__root_recv(int op, const ud__hdr **h, int *from) {
             ud__busy();
             if ((*h)->op == op || (op == UD__OP_PUT_DATA && (*h)->op == UD__OP_PUT_SHARED_DATA))
                 return UD_OK;
-            if ((*h)->op == UD__OP_PUT_DATA || (*h)->op == UD__OP_PUT_SHARED_DATA)
-                ud__root_take_data(*h, *from);
-            else ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d",
-                         ud__op_name((*h)->op), *from);
+            if (!ud__root_take_unasked(*h, *from))
+                ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d",
+                        ud__op_name((*h)->op), *from);
             continue;
         }
         if (got < 0) return ud__fail(UD_ERR_PROTO, "root: a malformed message arrived");
@@ -919,11 +997,49 @@ static int ud__root_take_data(const ud__hdr *h, int from) {
             continue;
         }
         e->obj = o;
+        e->size = (int64_t)o->total;
         e->fetching = 0;
         e->seq = ++ud__root.seq;
+        ud__root_learned_done(e);
         filled++;
     }
     return filled;
+}
+
+/* GET_TASK_COUNT from the monitor: a = how many ranks, then the tasks each rank was sent that
+   it has finished. Asked for at most every millisecond while the driver calls in, so that the
+   scheduler knows the load without a message a task. */
+static void ud__root_take_counts(const ud__hdr *h, int from) {
+    ud__rd r = ud__payload(h);
+    const int64_t *done = (const int64_t *)ud__rd_take(&r, (size_t)ud__m.size * sizeof *done);
+    int k;
+    ud__root.polling = 0;
+    if (!done || h->count != ud__m.size) {
+        ud__log(UD_LOG_ERROR, "root: dropped a malformed GET_TASK_COUNT from rank %d", from);
+        return;
+    }
+    for (k = 0; k < ud__m.size; k++)
+        if (done[k] > ud__root.done_mon[k]) ud__root.done_mon[k] = done[k];
+}
+
+static void ud__root_poll(void) {
+    if (ud__root.polling || ud__now() - ud__root.polled_at < 1e-3) return;
+    if (ud__send_op(UD__MONITOR, UD__OP_GET_TASK_COUNT, 0, 0, 0, 0) != UD_OK) return;
+    ud__root.polling = 1;
+    ud__root.polled_at = ud__now();
+}
+
+/* At the start of a call: take what came meanwhile (when an answer is due, or now and then)
+   and ask the monitor for counts again when they are old. */
+static void ud__root_service(void) {
+    const ud__hdr *h;
+    int from, got;
+    if (ud__root.polling || (++ud__root.calls & 63) == 0)
+        while ((got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0)
+            if (got > 0 && !ud__root_take_unasked(h, from))
+                ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d",
+                        ud__op_name(h->op), from);
+    ud__root_poll();
 }
 
 /* GET: a = owner, count = numbers, then the numbers. One message an owner, however many. */
@@ -938,6 +1054,8 @@ static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
         if (e->obj || e->fetching) continue;
         if ((e->obj = ud__shm_find(e->ref)) != NULL) { /* a rank of this host has it: no message */
             e->seq = ++ud__root.seq;
+            e->size = (int64_t)e->obj->total;
+            ud__root_learned_done(e);
             continue;
         }
         r = (int)e->ref.owner;
@@ -987,7 +1105,20 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
     return st != UD_OK ? st : first;
 }
 
-/* The seeds' scheduler: the next worker in turn, among those on host (-1: any). */
+/* ---- the scheduler ---------------------------------------------------------------------------
+   round_robin is the seeds' schedule_rank: the next worker in turn. auto (the default) sends a
+   task where most of its argument bytes already are: the host with the most, then the worker
+   there with the most, ties broken by load. Arguments under UNIDIST_SCHED_LOCALITY_MIN bytes
+   draw nothing; a result the root has not seen counts as that much, since it may be large and
+   the task that makes it knows where. Load is tasks sent less tasks done, per task thread; a
+   worker with a free thread that ran the last task takes the next (its threads are awake).
+   Balance is kept afterwards too: an idle worker takes queued tasks from a busy one (below). */
+#define UD__F_PINNED 4u               /* EXECUTE: runs on this worker, never moved */
+#define UD__F_HOSTBOUND 8u            /* EXECUTE: moves only to a worker of the same host */
+
+static int ud__auto(void) { return strcmp(ud__rt.cfg.scheduler, "round_robin") != 0; }
+
+/* The next worker in turn, among those on host (-1: any); -1 when the host has none. */
 static int ud__schedule_rank(int host) {
     int k;
     for (k = 0; k < ud__nworkers(); k++) {
@@ -998,14 +1129,82 @@ static int ud__schedule_rank(int host) {
     return -1;
 }
 
-/* The rank a task goes to, by its place; -1 with the reason set when the place holds none. */
-static int ud__place_rank(const ud__fn *fn, const ud_opts *o) {
+static int ud__host_has_worker(int host) {
+    int k;
+    for (k = 0; k < ud__nworkers(); k++)
+        if (ud_shm_host(ud__m.workers[k]) == host) return 1;
+    return 0;
+}
+
+static double ud__load(int r) {
+    int64_t done = ud__root.done_mon[r] > ud__root.done_seen[r] ? ud__root.done_mon[r] : ud__root.done_seen[r];
+    return (double)(ud__root.assigned[r] - done) / (double)ud__m.threads[r];
+}
+
+/* The least loaded of the workers on host (-1: any) whose score is best (NULL: all equal),
+   the last worker first when it has a free thread, else in turn from next_worker. */
+static int ud__least_loaded(int host, const double *score) {
+    int k, best = -1, n = ud__nworkers();
+    double top = -1, load = 0;
+    for (k = 0; k < n; k++) { /* the best score on the host */
+        int w = ud__m.workers[k];
+        if ((host < 0 || ud_shm_host(w) == host) && (!score || score[w] > top)) top = score ? score[w] : 0;
+    }
+    if (ud__root.last > 0 && (host < 0 || ud_shm_host(ud__root.last) == host) &&
+        (!score || score[ud__root.last] == top) && ud__load(ud__root.last) * ud__m.threads[ud__root.last] < ud__m.threads[ud__root.last])
+        return ud__root.last;
+    for (k = 0; k < n; k++) {
+        int w = ud__m.workers[(ud__root.next_worker + k) % n];
+        if ((host >= 0 && ud_shm_host(w) != host) || (score && score[w] != top)) continue;
+        if (best < 0 || ud__load(w) < load) {
+            best = w;
+            load = ud__load(w);
+        }
+    }
+    if (best > 0) ud__root.next_worker = (ud__root.next_worker + 1) % n;
+    return best;
+}
+
+/* auto: where the ref arguments' bytes are (see above); -1 when no argument draws. */
+static int ud__place_by_data(ud__rent **ents, int nargs) {
+    double *rank_bytes = ud__root.score, *host_bytes = ud__root.score + ud__m.size, min;
+    int i, h, best = -1, any = 0;
+    min = (double)ud__rt.cfg.sched_locality_min;
+    memset(ud__root.score, 0, (size_t)(ud__m.size + ud__sh.nhosts) * sizeof *ud__root.score);
+    for (i = 0; i < nargs; i++) {
+        ud__rent *e = ents[i];
+        double bytes;
+        int owner;
+        if (!e) continue;
+        bytes = e->size >= 0 ? (double)e->size : min;
+        owner = (int)e->ref.owner;
+        if (bytes < min) continue;
+        if (owner == UD__ROOT) { /* the driver's own: near it only when in its host's store */
+            if (!e->obj || !(e->obj->flags & UD__OBJ_SHARED)) continue;
+        } else {
+            rank_bytes[owner] += bytes;
+        }
+        host_bytes[ud_shm_host(owner)] += bytes;
+        any = 1;
+    }
+    if (!any) return -1;
+    for (h = 0; h < ud__sh.nhosts; h++) /* the host with the most, of those with a worker */
+        if ((best < 0 || host_bytes[h] > host_bytes[best]) && ud__host_has_worker(h)) best = h;
+    return best < 0 ? -1 : ud__least_loaded(best, rank_bytes);
+}
+
+/* The rank a task goes to, by its place and the policy; -1 with the reason set when the
+   place holds none. */
+static int ud__place_rank(const ud__fn *fn, const ud_opts *o, ud__rent **ents, int nargs) {
     ud__rent *e;
     int r;
-    if (!o || o->place == UD_ANYWHERE) return ud__schedule_rank(-1);
+    if (!o || o->place == UD_ANYWHERE) {
+        if (!ud__auto()) return ud__schedule_rank(-1);
+        return (r = ud__place_by_data(ents, nargs)) > 0 ? r : ud__least_loaded(-1, NULL);
+    }
     if (o->place == UD_ON_WORKER) return ud__m.workers[o->index];
     if (o->place == UD_ON_HOST) {
-        if ((r = ud__schedule_rank(o->index)) < 0)
+        if ((r = ud__auto() ? ud__least_loaded(o->index, NULL) : ud__schedule_rank(o->index)) < 0)
             ud__fail(UD_ERR_ARG, "remote '%s': host %d has no worker", fn->name, o->index);
         return r;
     }
@@ -1015,7 +1214,7 @@ static int ud__place_rank(const ud__fn *fn, const ud_opts *o) {
     }
     if (ud__is_worker(e->ref.owner)) return (int)e->ref.owner;
     /* the driver's own object: a worker of its host reads it in place, if there is one */
-    return (r = ud__schedule_rank(ud_shm_host(UD__ROOT))) >= 0 ? r : ud__schedule_rank(-1);
+    return (r = ud__least_loaded(ud_shm_host(UD__ROOT), NULL)) > 0 ? r : ud__least_loaded(-1, NULL);
 }
 
 /* Gives worker w what it needs to read the ref arguments: the root's own data is pushed ahead
@@ -1045,6 +1244,7 @@ static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs,
     int i, worker;
     int64_t first, sep_before;
     if (!ents) return ud__fail(UD_ERR_NOMEM, "remote: out of memory");
+    ud__root_service();
     if (nret > UD__MAX_RESULTS)
         st = ud__fail(UD_ERR_ARG, "remote '%s': num_returns %d is more than %d", fn->name, nret, UD__MAX_RESULTS);
     for (i = 0; i < nargs && st == UD_OK; i++) {
@@ -1055,7 +1255,7 @@ static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs,
     if (st == UD_OK && !ud__map_reserve(&ud__root.map, (size_t)nret))
         st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
     if (st != UD_OK) goto done;
-    if ((worker = ud__place_rank(fn, opts)) < 0) {
+    if ((worker = ud__place_rank(fn, opts, ents, nargs)) < 0) {
         st = UD_ERR_ARG;
         goto done;
     }
@@ -1070,6 +1270,8 @@ static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs,
     h->b = first;
     h->count = nargs;
     h->aux = nret;
+    if (opts && opts->place == UD_ON_WORKER) h->flags |= UD__F_PINNED;
+    else if (opts && opts->place != UD_ANYWHERE) h->flags |= UD__F_HOSTBOUND;
     for (i = 0; i < nargs; i++) {
         int64_t kind = args[i].kind == UD_ARG_REF ? UD__WARG_REF : UD__WARG_VAL;
         ud__wb_add(&w, &kind, sizeof kind);
@@ -1089,11 +1291,15 @@ static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs,
     if (ud__m.sep_sent != sep_before) ud__async_drain();
     ud__root.next_num += nret;
     for (i = 0; i < nret; i++) {
+        ud__rent *e;
         outs[i].owner = worker;
         outs[i].num = first + (int64_t)i * ud__m.size;
-        if (!ud__root_new(outs[i], NULL)) ud__panic("remote: out of memory after the task was sent");
+        if (!(e = ud__root_new(outs[i], NULL))) ud__panic("remote: out of memory after the task was sent");
+        e->first = i == 0;
     }
     ud__root.submitted++;
+    ud__root.assigned[worker]++;
+    ud__root.last = worker;
     ud__async_progress();
 done:
     if (ents != small) ud__free(ents, (size_t)nargs * sizeof *ents);
@@ -1146,17 +1352,21 @@ static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double
         int from, k;
         if ((st = ud__root_recv(UD__OP_WAIT, &rh, &from)) != UD_OK) goto out;
         r = ud__payload(rh);
-        idx = (const int32_t *)ud__rd_take(&r, (size_t)rh->count * sizeof *idx);
+        idx = (const int32_t *)ud__rd_take(&r, (size_t)rh->count * 2 * sizeof *idx);
         if (!idx || rh->count > num_returns - nlocal) {
             st = ud__fail(UD_ERR_PROTO, "wait: malformed answer from the monitor");
             goto out;
         }
         for (k = 0; k < rh->count; k++) {
+            ud__rent *e;
             if (idx[k] < 0 || idx[k] >= n) {
                 st = ud__fail(UD_ERR_PROTO, "wait: the monitor named index %d of %d", idx[k], n);
                 goto out;
             }
             ready[(*nready)++] = idx[k];
+            e = ents[idx[k]]; /* done: the scheduler learns it, and how large it is */
+            if (e->size < 0) e->size = ud__size_of_code(idx[rh->count + k]);
+            ud__root_learned_done(e);
         }
         if (*nready < num_returns)
             st = ud__fail(UD_ERR_TIMEOUT, "wait: %d of %d refs done after %.3f s, %d asked for",
@@ -1263,7 +1473,9 @@ struct ud__wt {
     ud__job job;              /* first: the pool's link, then the inbox's */
     const ud__fn *fn;
     int nargs, nret, npending;
+    uint32_t flags;           /* UD__F_PINNED, UD__F_HOSTBOUND as the root sent it */
     size_t bytes;
+    int owner;                /* the worker its results belong to: this one, or its victim */
     int64_t first;            /* the number of its first result */
     ud__went **argent;        /* NULL for an inline value */
     ud__obj **vals;
@@ -1287,10 +1499,18 @@ typedef struct ud__resv {
 static struct ud__worker {
     ud__map map;
     ud__pool pool;            /* the task threads */
+    int running;              /* tasks given to the task threads and not back yet */
     int64_t *done;            /* TASK_DONE batch: (first number, results) pairs */
     int ndone, capdone;
     double done_since;        /* when the oldest record of the batch was made */
     int stop;
+    /* work stealing: tasks given to thieves, by their first result; a thief's asking */
+    ud__map given;
+    int stealing, victim, failed;
+    double next_steal;
+    int *victims, nvictims;   /* the other workers, this host's first */
+    uint64_t *refused;        /* thieves this worker sent away empty (a bitset of ranks) */
+    int nrefused;
 } ud__wk;
 
 /* What task threads hand the loop: finished tasks and requests for store room. The loop
@@ -1344,6 +1564,7 @@ static void ud__wk_ready(ud__wt *t) {
     for (i = 0; i < t->nargs && !t->error; i++)
         ud__obj_view(t->argent[i] ? t->argent[i]->obj : t->vals[i], &t->argv[i]);
     ud__task_begin(&t->ctx, t->fn, t->argv, t->nargs, t->res, t->nret, ud__wk_result_alloc, t);
+    ud__wk.running++;
     ud__pool_push(&ud__wk.pool, &t->job, -1);
 }
 
@@ -1393,18 +1614,21 @@ static ud__wt *ud__wk_task_alloc(int nargs, int nret) {
 }
 
 /* GET that tells the owner of ref it need not answer this rank. */
-static void ud__wk_served_elsewhere(ud_ref ref) {
+/* GET of one ref from its owner; UD__F_NOREPLY: only say it was read elsewhere. */
+static void ud__wk_ask(ud_ref ref, uint32_t flags) {
     ud__wbuf w;
     ud__hdr *h = ud__wb_start(&w, UD__OP_GET);
     if (!h) ud__panic("worker: out of memory");
-    h->flags |= UD__F_NOREPLY;
+    h->flags |= flags;
     h->a = ref.owner;
     h->count = 1;
     ud__wb_add(&w, &ref.num, sizeof ref.num);
     if (ud__wb_send(&w, (int)ref.owner) != UD_OK) ud__panic("worker: %s", ud__errbuf);
 }
 
-static void ud__wk_need(ud__wt *t, int i, ud_ref ref) {
+/* Argument i of t is ref: here, or asked for. flags (UD__F_GIVEN for a stolen task) go with
+   the GET, so that its owner knows whether to count this rank among its readers. */
+static void ud__wk_need(ud__wt *t, int i, ud_ref ref, uint32_t flags) {
     ud__went *e = ud__wk_entry(ref);
     e->holds++;
     t->argent[i] = e;
@@ -1414,7 +1638,7 @@ static void ud__wk_need(ud__wt *t, int i, ud_ref ref) {
         ud__obj *o = ud__shm_find(ref);
         if (o) {
             ud__wk_arrived(e, o);
-            ud__wk_served_elsewhere(ref);
+            ud__wk_ask(ref, UD__F_NOREPLY | flags);
         }
     }
     if (e->obj) return;
@@ -1423,13 +1647,7 @@ static void ud__wk_need(ud__wt *t, int i, ud_ref ref) {
     e->waiters = &t->deps[i];
     t->npending++;
     if (!ud__is_mine(ref) && !e->requested) { /* ask the owner directly */
-        ud__wbuf w;
-        ud__hdr *h = ud__wb_start(&w, UD__OP_GET);
-        if (!h) ud__panic("worker: out of memory");
-        h->a = ref.owner;
-        h->count = 1;
-        ud__wb_add(&w, &ref.num, sizeof ref.num);
-        if (ud__wb_send(&w, (int)ref.owner) != UD_OK) ud__panic("worker: %s", ud__errbuf);
+        ud__wk_ask(ref, flags);
         e->requested = 1;
     }
 }
@@ -1443,10 +1661,41 @@ static void ud__wk_bad_task(ud__wt *t, int from, const char *why) {
     if (!t->error && !(t->error = ud__obj_error(msg))) t->error = &ud__oom_obj;
 }
 
+/* An argument given whole (OBJ) or in this host's store (SHARED); NULL when malformed. A
+   value that cannot be read (checksum, memory) becomes an error that fails the task. */
+static ud__obj *ud__rd_arg_obj(ud__rd *r, int64_t kind, int from, uint32_t flags) {
+    ud__obj *o = NULL;
+    ud_status st;
+    if (kind == UD__WARG_SHARED) {
+        const int64_t *rec = (const int64_t *)ud__rd_take(r, 2 * sizeof(int64_t));
+        if (!rec) return NULL;
+        if ((o = ud__shm_attach(rec[0], rec[1])) != NULL) return o;
+        ud__fail(UD_ERR_PROTO, "argument in entry %lld of the host's store, which does not hold it",
+                 (long long)rec[0]);
+    } else if (kind == UD__WARG_VAL) {
+        o = ud__rd_obj(r, 1, from, flags, NULL, &st);
+    } else {
+        const int64_t *nparts = (const int64_t *)ud__rd_take(r, sizeof(int64_t));
+        if (nparts && *nparts >= 0 && *nparts <= (int64_t)(r->end - r->p) / (int64_t)sizeof(ud__wpart))
+            o = ud__rd_obj(r, (int)*nparts, from, flags, NULL, &st);
+        else r->bad = 1;
+    }
+    if (kind != UD__WARG_SHARED) {
+        if (r->bad) {
+            ud__obj_release(o);
+            return NULL;
+        }
+        if (o) return o;
+    }
+    return (o = ud__obj_error(ud__errbuf)) != NULL ? o : &ud__oom_obj;
+}
+
 static void ud__wk_execute(const ud__hdr *h, int from) {
     ud__wt *t;
+    int given = (h->flags & UD__F_DELEGATED) != 0; /* a thief's: results go back to from */
     /* each argument takes 8 bytes or more of the payload; results are bounded */
-    if ((uint64_t)h->count * 8 > h->length - sizeof *h || h->aux > UD__MAX_RESULTS || h->b <= 0) {
+    if ((uint64_t)h->count * 8 > h->length - sizeof *h || h->aux > UD__MAX_RESULTS || h->b <= 0 ||
+        (given && (!ud__is_worker(from) || from == ud__m.rank || h->c != from))) {
         ud__log(UD_LOG_ERROR, "worker: dropped an EXECUTE with %d arguments and %d results from rank %d",
                 h->count, h->aux, from);
         return;
@@ -1455,6 +1704,9 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
     ud__rd r = ud__payload(h);
     int i;
     t->fn = ud__find_fn((ud_func)h->a);
+    t->flags = h->flags & (UD__F_PINNED | UD__F_HOSTBOUND);
+    t->owner = given ? from : ud__m.rank;
+    ud__m.st.tasks_stolen += given;
     for (i = 0; i < h->count; i++) {
         const int64_t *kind = (const int64_t *)ud__rd_take(&r, sizeof(int64_t));
         if (kind && *kind == UD__WARG_REF) {
@@ -1463,25 +1715,23 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
             if (!ref) break;
             a.owner = ref[0];
             a.num = ref[1];
-            if (!ud__owner_ok(a.owner) || a.num <= 0) {
+            if (!ud__owner_ok(a.owner) || a.num <= 0 || (given && a.owner != from)) {
                 r.bad = 1;
                 break;
             }
-            ud__wk_need(t, i, a);
-        } else if (kind && *kind == UD__WARG_VAL) {
-            ud_status st;
-            /* a value that cannot be read (checksum, memory) fails the task with the reason */
-            if (!(t->vals[i] = ud__rd_obj(&r, 1, from, h->flags, NULL, &st)) &&
-                !(t->vals[i] = ud__obj_error(ud__errbuf)))
-                t->vals[i] = &ud__oom_obj;
-            if (r.bad) break;
+            ud__wk_need(t, i, a, given ? UD__F_GIVEN : 0); /* a stolen task's: its victim's own */
+        } else if (kind && (*kind == UD__WARG_VAL || (given && *kind >= UD__WARG_OBJ))) {
+            if (!(t->vals[i] = ud__rd_arg_obj(&r, *kind, from, h->flags))) {
+                r.bad = 1;
+                break;
+            }
         } else {
             r.bad = 1;
             break;
         }
     }
     t->first = h->b;
-    for (i = 0; i < t->nret; i++) {
+    for (i = 0; i < t->nret && !given; i++) { /* a thief keeps no entry: they go back */
         ud_ref o;
         o.owner = ud__m.rank;
         o.num = h->b + (int64_t)i * ud__m.size;
@@ -1497,8 +1747,17 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
     if (t->npending == 0) ud__wk_ready(t);
 }
 
-static void ud__wk_record_done(int64_t first, int nret) {
-    if (ud__wk.ndone + 2 > ud__wk.capdone) {
+/* The size code of a task's largest result, taken before its results go to the store. */
+static int64_t ud__largest_code(ud__obj **res, int nret) {
+    uint64_t big = 0;
+    int i;
+    for (i = 0; i < nret; i++)
+        if (res[i]->total > big) big = res[i]->total;
+    return ud__size_code(big);
+}
+
+static void ud__wk_record_done(int64_t first, int nret, int64_t code) {
+    if (ud__wk.ndone + UD__DONE_REC > ud__wk.capdone) {
         int cap = ud__wk.capdone ? 2 * ud__wk.capdone : 512;
         int64_t *p = (int64_t *)ud__realloc(ud__wk.done, (size_t)ud__wk.capdone * sizeof *p,
                                             (size_t)cap * sizeof *p);
@@ -1509,23 +1768,24 @@ static void ud__wk_record_done(int64_t first, int nret) {
     if (!ud__wk.ndone) ud__wk.done_since = ud__now();
     ud__wk.done[ud__wk.ndone++] = first;
     ud__wk.done[ud__wk.ndone++] = nret;
+    ud__wk.done[ud__wk.ndone++] = code;
 }
 
 static void ud__mon_record(const int64_t *rec, int count, int from);
 
-/* TASK_DONE to the monitor: count = tasks, then (first number, results) for each; the results
-   are numbered every size-th from the first. The monitor's own rank records them at once. */
+/* TASK_DONE to the monitor: count = tasks, then a record each (UD__DONE_REC); the results are
+   numbered every size-th from the first. The monitor's own rank records them at once. */
 static void ud__wk_flush_done(void) {
     ud__wbuf w;
     ud__hdr *h;
     if (!ud__wk.ndone) return;
     if (ud__m.rank == UD__MONITOR) {
-        ud__mon_record(ud__wk.done, ud__wk.ndone / 2, ud__m.rank);
+        ud__mon_record(ud__wk.done, ud__wk.ndone / UD__DONE_REC, ud__m.rank);
         ud__wk.ndone = 0;
         return;
     }
     if (!(h = ud__wb_start(&w, UD__OP_TASK_DONE))) ud__panic("worker: out of memory");
-    h->count = ud__wk.ndone / 2;
+    h->count = ud__wk.ndone / UD__DONE_REC;
     ud__wb_add(&w, ud__wk.done, (size_t)ud__wk.ndone * sizeof(int64_t));
     if (ud__wb_send(&w, UD__MONITOR) != UD_OK) ud__panic("worker: %s", ud__errbuf);
     ud__wk.ndone = 0;
@@ -1538,7 +1798,7 @@ static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, i
     ud__obj *o = NULL;
     if (ud__shm_wants(sizes, nparts)) {
         ud__resv r;
-        r.key.owner = ud__m.rank;
+        r.key.owner = t->owner;
         r.key.num = t->first + (int64_t)i * ud__m.size;
         r.sizes = sizes;
         r.nparts = nparts;
@@ -1570,7 +1830,10 @@ static void ud__wk_job(ud__job *j) {
 
 /* On the loop: a task has run. Its results become the store's, and it lets go of its
    arguments; then it is reported. */
+static void ud__wk_give_back(ud__wt *t);
+
 static void ud__wk_complete(ud__wt *t) {
+    int64_t code;
     int i;
     if (t->error) {
         for (i = 0; i < t->nret; i++) {
@@ -1580,9 +1843,11 @@ static void ud__wk_complete(ud__wt *t) {
     } else {
         ud__task_settle(&t->ctx);
     }
-    for (i = 0; i < t->nret; i++) {
+    for (i = 0; i < t->nret; i++) ud__shm_publish(t->res[i]); /* a large one was written in the store */
+    code = ud__largest_code(t->res, t->nret);
+    if (t->owner != ud__m.rank) ud__wk_give_back(t); /* run for a victim: the results are its */
+    for (i = 0; i < t->nret && t->owner == ud__m.rank; i++) {
         ud__went *e = t->outent[i];
-        ud__shm_publish(t->res[i]); /* a large result was written in the store */
         ud__wk_arrived(e, t->res[i]);
         e->holds--;
         ud__wk_maybe_delete(e);
@@ -1595,7 +1860,7 @@ static void ud__wk_complete(ud__wt *t) {
         ud__obj_release(t->vals[i]);
     }
     ud__obj_release(t->error);
-    ud__wk_record_done(t->first, t->nret);
+    if (t->owner == ud__m.rank) ud__wk_record_done(t->first, t->nret, code);
     ud__free(t, t->bytes);
 }
 
@@ -1623,10 +1888,265 @@ static int ud__wk_drain(void) {
     while (done) {
         ud__job *j = done;
         done = j->next;
+        ud__wk.running--;
+        ud__m.st.tasks_run++;
         ud__wk_complete((ud__wt *)j);
         n++;
     }
     return n;
+}
+
+/* ---- work stealing (UNIDIST_SCHEDULER=auto) -------------------------------------------------
+   A worker whose task threads are idle and who has nothing queued asks another for work
+   (STEAL: aux 0, count = tasks wanted), the workers of its own host first, in turn; after a
+   round of refusals it waits, from 1 ms doubling to a second, before the next round. A worker
+   that refused remembers the thief, and tells it (STEAL: aux 2) once it has more queued than
+   its own idle threads can take: so idle workers stay quiet, and still hear of work at once.
+   The victim gives up to half of its queued tasks (less what its own idle threads will take)
+   that have not started and whose arguments move at most once: values, objects it owns, or
+   objects in a store the thief shares. Each goes as an EXECUTE marked UD__F_DELEGATED: values
+   whole (UD__WARG_OBJ), its own objects as refs the thief fetches once and keeps (its GET
+   marked UD__F_GIVEN, which the owner does not count among the readers the root announced),
+   objects in the shared store by their entry (UD__WARG_SHARED); then the answer (STEAL:
+   aux 1, count = tasks given). The thief runs them and sends the results
+   back (PUT_DATA marked UD__F_RESULTS, b = the first result), then a TASK_DONE marked
+   UD__F_DELEGATED; the victim completes the task as its own, so a ref's owner never changes
+   and cleanup, GETs and the monitor's counts stay as they were. */
+#define UD__STEAL_MAX 64              /* tasks one STEAL may take */
+#define UD__STEAL_SCAN 8              /* queued tasks looked at for each one taken */
+
+static int ud__auto(void);
+
+static int ud__wk_same_host(int rank) { return ud_shm_host(rank) == ud_shm_host(ud__m.rank); }
+
+/* May t go to thief? On the loop, under the pool's lock: t is queued, unstarted. */
+static int ud__wk_stealable(ud__job *j, void *ctx) {
+    ud__wt *t = (ud__wt *)j;
+    int thief = *(const int *)ctx, i;
+    if (t->error || t->owner != ud__m.rank || (t->flags & UD__F_PINNED) ||
+        ((t->flags & UD__F_HOSTBOUND) && !ud__wk_same_host(thief)))
+        return 0;
+    for (i = 0; i < t->nargs; i++) {
+        const ud__obj *o = t->argent[i] ? t->argent[i]->obj : t->vals[i];
+        if (o->status != UD_OK) return 0; /* it would fail at once here anyway */
+        if ((o->flags & UD__OBJ_SHARED) && ud__wk_same_host(thief)) continue;
+        if (t->argent[i] ? t->argent[i]->ref.owner != ud__m.rank
+                         : o->total > (size_t)ud__rt.cfg.mpi_inline_max)
+            return 0; /* it came from elsewhere: it would move twice */
+    }
+    return 1;
+}
+
+/* A stolen task to its thief: the EXECUTE, with every argument whole. */
+static void ud__wk_send_given(ud__wt *t, int thief) {
+    ud__wbuf w;
+    ud__hdr *h = ud__wb_start(&w, UD__OP_EXECUTE);
+    int i;
+    if (!h) ud__panic("worker: out of memory");
+    h->flags |= UD__F_DELEGATED;
+    h->a = (int64_t)t->fn->id;
+    h->b = t->first;
+    h->c = ud__m.rank;
+    h->count = t->nargs;
+    h->aux = t->nret;
+    for (i = 0; i < t->nargs; i++) {
+        ud__obj *o = t->argent[i] ? t->argent[i]->obj : t->vals[i];
+        int64_t rec[2];
+        if ((o->flags & UD__OBJ_SHARED) && ud__wk_same_host(thief)) {
+            rec[0] = UD__WARG_SHARED;
+            ud__wb_add(&w, rec, sizeof rec[0]);
+            rec[0] = o->slot;
+            rec[1] = ud__shm_load(&ud__shm_entry(o->slot)[UD__SE_NUM]);
+            ud__wb_add(&w, rec, sizeof rec);
+            ud__shm_pin_for_peer(o);
+        } else if (t->argent[i]) { /* this worker's own: the thief fetches it once, and keeps it */
+            rec[0] = UD__WARG_REF;
+            ud__wb_add(&w, rec, sizeof rec[0]);
+            ud__wb_add(&w, &t->argent[i]->ref, sizeof t->argent[i]->ref);
+        } else {
+            rec[0] = UD__WARG_OBJ;
+            rec[1] = o->nparts;
+            ud__wb_add(&w, rec, sizeof rec);
+            ud__wb_obj(&w, o->parts, o->nparts, o);
+        }
+    }
+    if (ud__wb_send(&w, thief) != UD_OK) ud__panic("worker: %s", ud__errbuf);
+}
+
+static void ud__send_steal(int dst, int answer, int count) {
+    ud__wbuf w;
+    ud__hdr *h = ud__wb_start(&w, UD__OP_STEAL);
+    if (!h) ud__panic("worker: out of memory");
+    h->aux = answer;
+    h->count = count;
+    if (ud__wb_send(&w, dst) != UD_OK) ud__panic("worker: %s", ud__errbuf);
+}
+
+/* A STEAL asking for tasks: up to half of what waits here, to the thief, then the answer. */
+/* Queued tasks that this worker's own idle threads will not take. */
+static int ud__wk_surplus(void) {
+    long queued = atomic_load(&ud__wk.pool.open);
+    long busy = ud__wk.running - queued;
+    long idle = ud__wk.pool.n - (busy > 0 ? busy : 0);
+    return queued > idle ? (int)(queued - idle) : 0;
+}
+
+static void ud__wk_give(int thief, int want) {
+    ud__job *jobs[UD__STEAL_MAX];
+    int n = 0, k, surplus = ud__wk_surplus(), most = (surplus + 1) / 2;
+    if (want > most) want = most;
+    if (want > UD__STEAL_MAX) want = UD__STEAL_MAX;
+    if (want > 0 && ud__auto())
+        n = ud__pool_reclaim(&ud__wk.pool, ud__wk_stealable, &thief, jobs, want, UD__STEAL_SCAN * want);
+    for (k = 0; k < n; k++) {
+        ud__wt *t = (ud__wt *)jobs[k];
+        ud_ref key;
+        key.owner = ud__m.rank;
+        key.num = t->first;
+        if (!ud__map_reserve(&ud__wk.given, 1)) ud__panic("worker: out of memory");
+        ud__map_put(&ud__wk.given, key, t);
+        ud__wk.running--;
+        ud__m.st.tasks_given++;
+        ud__wk_send_given(t, thief);
+    }
+    ud__send_steal(thief, 1, n);
+    if (!n && !(ud__wk.refused[thief / 64] >> (thief % 64) & 1)) {
+        ud__wk.refused[thief / 64] |= (uint64_t)1 << (thief % 64);
+        ud__wk.nrefused++;
+    }
+}
+
+/* A worker with tasks to spare tells the thieves it refused (once each) to ask again. */
+static void ud__wk_hint(void) {
+    int r;
+    if (!ud__wk.nrefused || !ud__wk_surplus() || ud__wk.stop) return;
+    for (r = 0; r < ud__m.size; r++)
+        if (ud__wk.refused[r / 64] >> (r % 64) & 1) {
+            ud__wk.refused[r / 64] &= ~((uint64_t)1 << (r % 64));
+            ud__send_steal(r, 2, 0);
+        }
+    ud__wk.nrefused = 0;
+}
+
+static ud__wt *ud__wk_given_task(int64_t first, int from, const char *what) {
+    ud_ref key;
+    ud__wt *t;
+    key.owner = ud__m.rank;
+    key.num = first;
+    if (first > 0 && (t = (ud__wt *)ud__map_get(&ud__wk.given, key)) != NULL) return t;
+    ud__log(UD_LOG_ERROR, "worker: %s from rank %d for a task it was not given (%lld)", what, from,
+            (long long)first);
+    return NULL;
+}
+
+/* PUT_DATA marked UD__F_RESULTS: results of a task a thief ran for this worker. */
+static void ud__wk_take_results(const ud__hdr *h, int from) {
+    ud__wt *t = ud__wk_given_task(h->b, from, "results");
+    ud__rd r = ud__payload(h);
+    ud_ref ref;
+    ud__obj *o;
+    int i;
+    for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
+        int64_t k = t && ref.owner == ud__m.rank ? (ref.num - t->first) / ud__m.size : -1;
+        if (k < 0 || k >= t->nret || ref.num != t->first + k * ud__m.size || t->res[k]) {
+            ud__obj_release(o);
+            continue;
+        }
+        t->res[k] = o;
+    }
+}
+
+/* TASK_DONE marked UD__F_DELEGATED: every result has come; the task is done here. */
+static void ud__wk_given_done(const ud__hdr *h, int from) {
+    ud__rd r = ud__payload(h);
+    const int64_t *rec = (const int64_t *)ud__rd_take(&r, 2 * sizeof(int64_t));
+    ud__wt *t = rec ? ud__wk_given_task(rec[0], from, "TASK_DONE") : NULL;
+    ud_ref key;
+    if (!t) return;
+    key.owner = ud__m.rank;
+    key.num = t->first;
+    ud__map_del(&ud__wk.given, key);
+    ud__wk_complete(t); /* the thief settled it: a result that did not come is empty */
+}
+
+/* On the thief: the results go to the task's owner, then the word that it is done. */
+static void ud__wk_give_back(ud__wt *t) {
+    ud__batch b;
+    int64_t rec[2];
+    int i;
+    ud__batch_start(&b, t->owner, t->owner);
+    b.flags = UD__F_RESULTS;
+    b.first = t->first;
+    for (i = 0; i < t->nret; i++) ud__batch_add(&b, t->first + (int64_t)i * ud__m.size, t->res[i]);
+    if (ud__batch_send(&b) != UD_OK) ud__panic("worker: %s", ud__errbuf);
+    for (i = 0; i < t->nret; i++) ud__obj_release(t->res[i]);
+    rec[0] = t->first;
+    rec[1] = t->nret;
+    {
+        ud__wbuf w;
+        ud__hdr *h = ud__wb_start(&w, UD__OP_TASK_DONE);
+        if (!h) ud__panic("worker: out of memory");
+        h->flags |= UD__F_DELEGATED;
+        h->count = 1;
+        ud__wb_add(&w, rec, sizeof rec);
+        if (ud__wb_send(&w, t->owner) != UD_OK) ud__panic("worker: %s", ud__errbuf);
+    }
+}
+
+/* The other workers in the order a thief asks them: its own host's first. */
+static int ud__wk_victims(void) {
+    int i, pass, n = 0, words = (ud__m.size + 63) / 64;
+    if (!(ud__wk.victims = (int *)ud__alloc((size_t)ud__m.size * sizeof(int)))) return 0;
+    if (!(ud__wk.refused = (uint64_t *)ud__alloc((size_t)words * sizeof(uint64_t)))) return 0;
+    memset(ud__wk.refused, 0, (size_t)words * sizeof(uint64_t));
+    for (pass = 0; pass < 2; pass++)
+        for (i = 0; i < ud__nworkers(); i++) {
+            int w = ud__m.workers[i];
+            if (w != ud__m.rank && ud__wk_same_host(w) == !pass) ud__wk.victims[n++] = w;
+        }
+    ud__wk.nvictims = n;
+    return 1;
+}
+
+/* With idle task threads and nothing queued: ask the next worker for tasks. */
+static void ud__wk_steal(void) {
+    int idle = ud__wk.pool.n - ud__wk.running;
+    if (ud__wk.stealing || idle <= 0 || !ud__wk.nvictims || !ud__auto() || ud__wk.stop ||
+        atomic_load(&ud__wk.pool.open) > 0 || ud__now() < ud__wk.next_steal)
+        return;
+    ud__send_steal(ud__wk.victims[ud__wk.victim % ud__wk.nvictims], 0, idle);
+    ud__wk.stealing = 1;
+}
+
+/* STEAL from another worker: a request (aux 0), or the answer to this worker's (aux 1). */
+/* STEAL from another worker: a request (aux 0), the answer to this worker's (aux 1), or a
+   worker that refused it saying it has work now (aux 2). Returns 1 when work moved (an
+   event), 0 for a refusal, which must not keep idle ranks polling. */
+static int ud__wk_on_steal(const ud__hdr *h, int from) {
+    int k;
+    if (h->aux == 0) {
+        ud__wk_give(from, (int)h->count);
+        return (int)(~ud__wk.refused[from / 64] >> (from % 64) & 1);
+    }
+    if (h->aux == 2) { /* ask it next, now */
+        for (k = 0; k < ud__wk.nvictims; k++)
+            if (ud__wk.victims[k] == from) ud__wk.victim = k;
+        ud__wk.failed = 0;
+        ud__wk.next_steal = 0;
+        return 1;
+    }
+    ud__wk.stealing = 0;
+    if (h->count > 0) { /* ask the same one again when idle */
+        ud__wk.failed = 0;
+        ud__wk.next_steal = 0;
+        return 1;
+    }
+    ud__wk.victim++;
+    if (++ud__wk.failed % ud__wk.nvictims == 0) { /* a round of refusals: wait */
+        int rounds = ud__wk.failed / ud__wk.nvictims - 1;
+        ud__wk.next_steal = ud__now() + 1e-3 * (double)(1 << (rounds < 10 ? rounds : 10));
+    }
+    return 0;
 }
 
 /* The loop's sleep: a finished task or a request for room ends it early. */
@@ -1660,7 +2180,7 @@ static void ud__wk_get(const ud__hdr *h, int from) {
             ref.owner = ud__m.rank;
             ref.num = nums[i];
             if (ref.num <= 0 || !(e = (ud__went *)ud__map_get(&ud__wk.map, ref))) continue;
-            e->served++;
+            e->served += !(h->flags & UD__F_GIVEN);
             ud__wk_maybe_delete(e);
         }
         return;
@@ -1675,7 +2195,7 @@ static void ud__wk_get(const ud__hdr *h, int from) {
         e = ud__wk_entry(ref); /* a GET may come before the EXECUTE that makes the data */
         if (e->obj) {
             ud__batch_add(&b, ref.num, e->obj);
-            if (from != UD__ROOT) e->served++;
+            if (from != UD__ROOT && !(h->flags & UD__F_GIVEN)) e->served++;
             ud__wk_maybe_delete(e);
         } else {
             ud__wreq *q = (ud__wreq *)ud__alloc(sizeof *q);
@@ -1709,10 +2229,11 @@ static void ud__wk_cleanup(const ud__hdr *h) {
 }
 
 /* Which rank may send an operation: the root drives, workers only ask for and send data. */
-static int ud__sender_ok(int op, int from) {
-    switch (op) {
+static int ud__sender_ok(const ud__hdr *h, int from) {
+    switch (h->op) {
     case UD__OP_GET: case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA: return ud__owner_ok(from);
-    case UD__OP_TASK_DONE: return ud__is_worker(from);
+    case UD__OP_TASK_DONE: case UD__OP_STEAL: return ud__is_worker(from) && from != ud__m.rank;
+    case UD__OP_EXECUTE: return h->flags & UD__F_DELEGATED ? ud__is_worker(from) : from == UD__ROOT;
     case UD__OP_READY_TO_SHUTDOWN: return from == UD__MONITOR;
     default: return from == UD__ROOT;
     }
@@ -1720,6 +2241,8 @@ static int ud__sender_ok(int op, int from) {
 
 static void ud__wk_release_all(void) {
     size_t i;
+    int *victims;
+    uint64_t *refused;
     for (i = 0; i < ud__wk.map.cap; i++) {
         ud__went *e;
         if (!ud__wk.map.slots[i].key.num) continue;
@@ -1734,7 +2257,10 @@ static void ud__wk_release_all(void) {
     }
     ud__map_clear(&ud__wk.map);
     ud__free(ud__wk.done, (size_t)ud__wk.capdone * sizeof *ud__wk.done);
+    ud__map_clear(&ud__wk.given); /* empty: every task given away came back before shutdown */
+    victims = ud__wk.victims, refused = ud__wk.refused; /* ud__wk_stop frees these */
     memset(&ud__wk, 0, sizeof ud__wk);
+    ud__wk.victims = victims, ud__wk.refused = refused;
 }
 
 /* ---- the monitor ------------------------------------------------------------------------------
@@ -1762,6 +2288,7 @@ static struct ud__monitor {
     int dirty;                /* tasks finished since the waits were last checked */
     double next_deadline;     /* the earliest deadline of a pending wait (0: none) */
     int stop;
+    int64_t *done_by;         /* tasks finished, by the rank the root sent them to */
 } ud__mon;
 
 /* Answers w if enough of its refs are done or its time is up; returns 1 when answered. */
@@ -1791,9 +2318,12 @@ static int ud__mon_try_answer(ud__mwait *w, int force_timeout) {
     if (!(h = ud__wb_start(&b, UD__OP_WAIT))) ud__panic("monitor: out of memory");
     h->count = k;
     h->status = k < w->need ? UD_ERR_TIMEOUT : UD_OK;
-    {
-        int32_t *idx = (int32_t *)ud__wb_grow(&b, (size_t)k * sizeof *idx); /* one packed array */
-        for (i = 0; idx && i < k; i++) idx[i] = d[i].idx;
+    {   /* the indices, then the size codes of the tasks' results: two packed arrays */
+        int32_t *idx = (int32_t *)ud__wb_grow(&b, (size_t)k * 2 * sizeof *idx);
+        for (i = 0; idx && i < k; i++) {
+            idx[i] = d[i].idx;
+            idx[k + i] = (int32_t)(d[i].seq & 0xFF);
+        }
     }
     if (ud__wb_send(&b, w->rank) != UD_OK) ud__panic("monitor: %s", ud__errbuf);
     ud__free(d, bytes ? bytes : 1);
@@ -1829,32 +2359,37 @@ static void ud__mon_check_shutdown(void) {
 
 
 /* count records of (first number, results) of tasks that finished on rank from. */
+/* The done map's value: the completion order, and the size code of the task's largest result
+   in the low byte. */
+#define UD__MON_VAL(seq, code) ((void *)(uintptr_t)(((uint64_t)(seq) << 8) | (uint64_t)(code)))
+
 static void ud__mon_record(const int64_t *rec, int count, int from) {
     int i, k;
-    for (i = 0; i < count; i++) {
-        if (rec[2 * i + 1] < 0 || rec[2 * i + 1] > UD__MAX_RESULTS ||
-            (rec[2 * i + 1] > 0 && rec[2 * i] <= 0)) {
+    for (i = 0; i < count; i++, rec += UD__DONE_REC) {
+        if (rec[1] < 0 || rec[1] > UD__MAX_RESULTS || (rec[1] > 0 && rec[0] <= 0) || rec[2] < 0 ||
+            rec[2] > 64) {
             ud__log(UD_LOG_ERROR, "monitor: dropped a bad TASK_DONE record from rank %d", from);
             continue;
         }
-        for (k = 0; k < rec[2 * i + 1]; k++) {
+        for (k = 0; k < rec[1]; k++) {
             ud_ref ref;
             void *v;
             ref.owner = from;
-            ref.num = rec[2 * i] + (int64_t)k * ud__m.size;
+            ref.num = rec[0] + (int64_t)k * ud__m.size;
             if ((v = ud__map_get(&ud__mon.done, ref)) == UD__TOMBSTONE) ud__map_del(&ud__mon.done, ref);
             if (v) continue;
             if (!ud__map_reserve(&ud__mon.done, 1)) ud__panic("monitor: out of memory");
-            ud__map_put(&ud__mon.done, ref, (void *)(uintptr_t)++ud__mon.seq);
+            ud__map_put(&ud__mon.done, ref, UD__MON_VAL(++ud__mon.seq, rec[2]));
         }
         ud__mon.ntasks++;
+        ud__mon.done_by[from]++;
     }
     ud__mon.dirty = 1;
 }
 
 static void ud__mon_task_done(const ud__hdr *h, int from) {
     ud__rd r = ud__payload(h);
-    const int64_t *rec = (const int64_t *)ud__rd_take(&r, (size_t)h->count * 2 * sizeof(int64_t));
+    const int64_t *rec = (const int64_t *)ud__rd_take(&r, (size_t)h->count * UD__DONE_REC * sizeof(int64_t));
     if (!rec || !ud__is_worker(from)) {
         ud__log(UD_LOG_ERROR, "monitor: dropped a malformed TASK_DONE from rank %d", from);
         return;
@@ -1899,48 +2434,87 @@ static void ud__mon_cleanup(const ud__hdr *h) {
     }
 }
 
+/* GET_TASK_COUNT's answer: a = all tasks finished, count = ranks, then the tasks each rank
+   was sent that it has finished (the scheduler's load). */
+static void ud__mon_counts(int to) {
+    ud__wbuf w;
+    ud__hdr *h = ud__wb_start(&w, UD__OP_GET_TASK_COUNT);
+    if (!h) ud__panic("monitor: out of memory");
+    h->a = ud__mon.ntasks;
+    h->count = ud__m.size;
+    ud__wb_add(&w, ud__mon.done_by, (size_t)ud__m.size * sizeof *ud__mon.done_by);
+    if (ud__wb_send(&w, to) != UD_OK) ud__panic("monitor: %s", ud__errbuf);
+}
+
+/* This rank's record, for ud_stats_get. */
+static void ud__my_stats(ud_stats *s) {
+    *s = ud__m.st;
+    s->rank = ud__m.rank;
+    s->host = ud_shm_host(ud__m.rank);
+    s->threads = ud__m.threads[ud__m.rank];
+}
+
+/* STATS: the root asks (no payload); a worker answers with its ud_stats. */
+static void ud__send_stats(int to) {
+    ud__wbuf w;
+    ud_stats s;
+    if (!ud__wb_start(&w, UD__OP_STATS)) ud__panic("worker: out of memory");
+    ud__my_stats(&s);
+    ud__wb_add(&w, &s, sizeof s);
+    if (ud__wb_send(&w, to) != UD_OK) ud__panic("worker: %s", ud__errbuf);
+}
+
 /* ---- a rank's loop ------------------------------------------------------------------------------
    Every rank but the driver runs one: it is a worker, and carries whatever duty its rank was
    given on top: the root monitor's (rank 1) and its host's store manager's. */
-static void ud__rank_handle(const ud__hdr *h, int from) {
+/* Handles one operation; 0 when it was only a refused STEAL (no event: idle ranks stay idle). */
+static int ud__rank_handle(const ud__hdr *h, int from) {
     int monitor = ud__m.rank == UD__MONITOR;
-    if (!ud__sender_ok(h->op, from)) {
+    if (!ud__sender_ok(h, from)) {
         ud__log(UD_LOG_ERROR, "rank %d: dropped %s from rank %d", ud__m.rank, ud__op_name(h->op), from);
-        return;
+        return 1;
     }
     switch (h->op) {
-    case UD__OP_EXECUTE: ud__wk_execute(h, from); return;
-    case UD__OP_GET: ud__wk_get(h, from); return;
+    case UD__OP_EXECUTE: ud__wk_execute(h, from); return 1;
+    case UD__OP_GET: ud__wk_get(h, from); return 1;
     case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA: {
         ud__rd r = ud__payload(h);
         ud_ref ref;
         ud__obj *o;
         int i;
+        if (h->flags & UD__F_RESULTS) {
+            ud__wk_take_results(h, from);
+            return 1;
+        }
         for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++)
             ud__wk_arrived(ud__wk_entry(ref), o);
-        return;
+        return 1;
     }
+    case UD__OP_STEAL: return ud__wk_on_steal(h, from);
+    case UD__OP_STATS: ud__send_stats(from); return 1;
     case UD__OP_CLEANUP:
         ud__wk_cleanup(h);
         if (monitor) ud__mon_cleanup(h);
-        return;
-    case UD__OP_CANCEL: ud__wk.stop = 1; return;
+        return 1;
+    case UD__OP_CANCEL: ud__wk.stop = 1; return 1;
     default: break;
     }
+    if (h->op == UD__OP_TASK_DONE && (h->flags & UD__F_DELEGATED)) {
+        ud__wk_given_done(h, from);
+        return 1;
+    }
     if (monitor) switch (h->op) {
-    case UD__OP_TASK_DONE: ud__mon_task_done(h, from); return;
-    case UD__OP_WAIT: ud__mon_wait(h, from); return;
-    case UD__OP_GET_TASK_COUNT:
-        if (ud__send_op(from, UD__OP_GET_TASK_COUNT, 0, ud__mon.ntasks, 0, 0) != UD_OK)
-            ud__panic("monitor: %s", ud__errbuf);
-        return;
+    case UD__OP_TASK_DONE: ud__mon_task_done(h, from); return 1;
+    case UD__OP_WAIT: ud__mon_wait(h, from); return 1;
+    case UD__OP_GET_TASK_COUNT: ud__mon_counts(from); return 1;
     case UD__OP_SHUTDOWN:
         ud__mon.target = h->a;
         ud__mon.shutdown_asked = 1;
-        return;
+        return 1;
     default: break;
     }
     ud__log(UD_LOG_ERROR, "rank %d: unexpected %s from rank %d", ud__m.rank, ud__op_name(h->op), from);
+    return 1;
 }
 
 static void ud__mon_release_all(void) {
@@ -1951,17 +2525,16 @@ static void ud__mon_release_all(void) {
         ud__free(w, sizeof *w);
     }
     ud__map_clear(&ud__mon.done);
+    ud__free(ud__mon.done_by, (size_t)ud__m.size * sizeof *ud__mon.done_by);
     memset(&ud__mon, 0, sizeof ud__mon);
 }
 
 static void ud__rank_loop(void) {
     while (!ud__wk.stop) {
         const ud__hdr *h;
-        int from, got, events = 0;
-        while (events < 32 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0) {
-            if (got > 0) ud__rank_handle(h, from);
-            events++;
-        }
+        int from, got, events = 0, k;
+        for (k = 0; k < 32 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0; k++)
+            events += got > 0 ? ud__rank_handle(h, from) : 1;
         events += ud__wk_drain();
         /* batch under load, but tell the monitor at once when no task waits for a thread, or
            within a millisecond, so that a wait never lags behind long tasks */
@@ -1972,6 +2545,8 @@ static void ud__rank_loop(void) {
             if (ud__mon.waits) ud__mon_check_waits(); /* new completions, or a deadline passed */
             ud__mon_check_shutdown();
         }
+        ud__wk_steal();
+        ud__wk_hint();
         events += ud__shm_serve(); /* nothing unless this rank manages its host's store */
         events += ud__async_progress();
         if (events) ud__busy();
@@ -1982,7 +2557,6 @@ static void ud__rank_loop(void) {
     ud__async_drain();
     ud__shm_quiet();
     ud__wk_release_all();
-    ud__mon_release_all();
 }
 
 /* Who does what: rank 0 drives and every other rank runs tasks, on the task threads it
@@ -2125,10 +2699,10 @@ static void ud__fingerprint(ud__print *p) {
     for (i = 0; i < ud__nfns; i++) XXH3_64bits_update(&st, &ud__fns[i].id, sizeof ud__fns[i].id);
     p->fns = XXH3_64bits_digest(&st);
     p->nfns = ud__nfns;
-#define UD__CFG_HASH(kind, field, env, def, doc) p->cfg[k++] = ud__hash_##kind(ud__rt.cfg.field);
+#define UD__CFG_HASH(kind, field, env, def, doc)                                            \
+    p->cfg[k++] = strcmp(env, "UNIDIST_LOG_LEVEL") ? ud__hash_##kind(ud__rt.cfg.field) : 0;
     UD_CONFIG_TABLE(UD__CFG_HASH)
 #undef UD__CFG_HASH
-    p->cfg[2] = 0; /* log_level: the third row */
 }
 
 static const char *ud__cfg_env(int k) {
@@ -2204,10 +2778,20 @@ static ud_status ud__check_agreement(void) {
     return st;
 }
 
+/* Operations still on their way once every rank has stopped (a STEAL that crossed the end
+   of the run, say): taken off the wire, so that the communicator goes away empty. */
+static void ud__drain_stray(void) {
+    const ud__hdr *h;
+    int from, got;
+    while ((got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0)
+        if (got > 0) UD__DEBUG("dropped a late %s from rank %d", ud__op_name(h->op), from);
+}
+
 static void ud__mpi_teardown(void) {
     if (ud__m.comm != MPI_COMM_NULL) {
         ud__shm_close(); /* collective over the host: every rank gets here */
         MPI_Barrier(ud__m.comm); /* nobody leaves while a peer may still talk to it */
+        ud__drain_stray();
         MPI_Comm_free(&ud__m.comm);
     }
     ud__m.comm = MPI_COMM_NULL;
@@ -2239,6 +2823,38 @@ static ud_status ud__all_ok(ud_status st, const char *what) {
     return ud__fail(UD_ERR_INTERNAL, "init: rank %d could not %s", bad, what);
 }
 
+/* The root's store and the scheduler's view: 3 counts and 2 scores a rank, a score a host. */
+static ud_status ud__root_start(void) {
+    size_t n = (size_t)ud__m.size;
+    memset(&ud__root, 0, sizeof ud__root);
+    ud__root.next_num = 1;
+    ud__root.rent_bytes = sizeof(ud__rent) + (size_t)((ud__m.size + 63) / 64) * sizeof(uint64_t);
+    if (!(ud__root.assigned = (int64_t *)ud__alloc(3 * n * sizeof(int64_t))) ||
+        !(ud__root.score = (double *)ud__alloc((n + (size_t)ud__sh.nhosts + 1) * sizeof(double)))) {
+        ud__free(ud__root.assigned, 3 * n * sizeof(int64_t));
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the scheduler");
+    }
+    memset(ud__root.assigned, 0, 3 * n * sizeof(int64_t));
+    ud__root.done_mon = ud__root.assigned + n;
+    ud__root.done_seen = ud__root.done_mon + n;
+    return UD_OK;
+}
+
+static void ud__root_stop(void) {
+    size_t i, n = (size_t)ud__m.size;
+    for (i = 0; i < ud__root.map.cap; i++)
+        if (ud__root.map.slots[i].key.num) {
+            ud__rent *e = (ud__rent *)ud__root.map.slots[i].val;
+            ud__obj_release(e->obj);
+            ud__free(e, ud__root.rent_bytes);
+        }
+    ud__map_clear(&ud__root.map);
+    ud__free(ud__root.garbage, (size_t)ud__root.capgarbage * sizeof *ud__root.garbage);
+    ud__free(ud__root.assigned, 3 * n * sizeof(int64_t));
+    ud__free(ud__root.score, (n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
+    memset(&ud__root, 0, sizeof ud__root);
+}
+
 /* A worker's task threads and the inbox they report to. */
 static ud_status ud__wk_start(int threads) {
     pthread_condattr_t ca;
@@ -2251,11 +2867,24 @@ static ud_status ud__wk_start(int threads) {
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&ud__in.answered, NULL);
     ud__m.nap = ud__wk_nap;
-    return ud__pool_start(&ud__wk.pool, threads, (int)ud__rt.cfg.spin_us, ud__wk_job);
+    ud__m.unstarted = &ud__wk.pool.open;
+    memset(&ud__mon, 0, sizeof ud__mon);
+    if (ud__m.rank == UD__MONITOR &&
+        !(ud__mon.done_by = (int64_t *)ud__alloc((size_t)ud__m.size * sizeof *ud__mon.done_by)))
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the monitor");
+    if (ud__mon.done_by) memset(ud__mon.done_by, 0, (size_t)ud__m.size * sizeof *ud__mon.done_by);
+    if (!ud__wk_victims()) return ud__fail(UD_ERR_NOMEM, "init: out of memory for the worker");
+    return ud__pool_start(&ud__wk.pool, threads, (int)ud__rt.cfg.spin_us, 1, ud__wk_job);
 }
 
 static void ud__wk_stop(void) {
+    ud__mon_release_all();
+    ud__free(ud__wk.victims, (size_t)ud__m.size * sizeof(int));
+    ud__free(ud__wk.refused, (size_t)((ud__m.size + 63) / 64) * sizeof(uint64_t));
+    ud__wk.victims = NULL;
+    ud__wk.refused = NULL;
     ud__m.nap = NULL;
+    ud__m.unstarted = NULL;
     pthread_cond_destroy(&ud__in.wake);
     pthread_cond_destroy(&ud__in.answered);
     pthread_mutex_destroy(&ud__in.mu);
@@ -2300,18 +2929,17 @@ static ud_status ud__mpi_start(ud_role *role) {
     MPI_Comm_size(ud__m.comm, &ud__m.size);
     ud__rt.rank = ud__m.rank;
     ud__abort_hook = ud__mpi_abort;
+    memset(&ud__m.st, 0, sizeof ud__m.st);
     if ((st = ud__mpi_setup(&threads)) == UD_OK)
-        st = ud__all_ok(ud__m.rank == UD__ROOT ? UD_OK : ud__wk_start(threads), "start its task threads");
+        st = ud__all_ok(ud__m.rank == UD__ROOT ? ud__root_start() : ud__wk_start(threads), "start");
     if (st != UD_OK) {
+        if (ud__m.rank == UD__ROOT && ud__root.assigned) ud__root_stop();
         if (ud__m.rank != UD__ROOT && ud__wk.pool.q) ud__pool_stop(&ud__wk.pool);
         if (ud__m.rank != UD__ROOT) ud__wk_stop();
         ud__mpi_teardown();
         return st;
     }
     if (ud__m.rank == UD__ROOT) {
-        memset(&ud__root, 0, sizeof ud__root);
-        ud__root.next_num = 1;
-        ud__root.rent_bytes = sizeof(ud__rent) + (size_t)((ud__m.size + 63) / 64) * sizeof(uint64_t);
         *role = UD_ROLE_DRIVER;
         ud__log(UD_LOG_INFO, "mpi backend: %d ranks, %d workers", ud__m.size, ud__nworkers());
         return UD_OK;
@@ -2325,7 +2953,6 @@ static ud_status ud__mpi_start(ud_role *role) {
 
 static ud_status ud__mpi_stop(void) {
     ud_status st = UD_OK;
-    size_t i;
     int r;
     /* every submitted task finishes before anyone leaves its loop */
     if ((st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0)) == UD_OK) {
@@ -2337,16 +2964,31 @@ static ud_status ud__mpi_stop(void) {
         if (ud__send_op(r, UD__OP_CANCEL, 0, 0, 0, 0) != UD_OK && st == UD_OK) st = UD_ERR_MPI;
     ud__async_drain();
     ud__shm_quiet();
-    for (i = 0; i < ud__root.map.cap; i++)
-        if (ud__root.map.slots[i].key.num) {
-            ud__rent *e = (ud__rent *)ud__root.map.slots[i].val;
-            ud__obj_release(e->obj);
-            ud__free(e, ud__root.rent_bytes);
-        }
-    ud__map_clear(&ud__root.map);
-    ud__free(ud__root.garbage, (size_t)ud__root.capgarbage * sizeof *ud__root.garbage);
-    memset(&ud__root, 0, sizeof ud__root);
+    ud__root_stop();
     ud__mpi_teardown();
+    return st;
+}
+
+/* One record a rank, the driver's first; every worker answers one STATS. */
+static ud_status ud__mpi_stats(ud_stats *out, int cap, int *n) {
+    ud_status st = UD_OK;
+    int r, left = 0;
+    ud__root_service();
+    *n = cap < ud__m.size ? cap : ud__m.size;
+    if (cap > 0) ud__my_stats(&out[0]);
+    for (r = 1; r < *n && st == UD_OK; r++, left++) st = ud__send_op(r, UD__OP_STATS, 0, 0, 0, 0);
+    while (left > 0 && st == UD_OK) {
+        const ud__hdr *h;
+        int from;
+        ud__rd rd;
+        const ud_stats *s;
+        if ((st = ud__root_recv(UD__OP_STATS, &h, &from)) != UD_OK) break;
+        rd = ud__payload(h);
+        if ((s = (const ud_stats *)ud__rd_take(&rd, sizeof *s)) == NULL || from >= *n)
+            st = ud__fail(UD_ERR_PROTO, "stats_get: a malformed answer from rank %d", from);
+        else out[from] = *s;
+        left--;
+    }
     return st;
 }
 
@@ -2362,7 +3004,7 @@ static int ud__mpi_num_hosts(void) { return ud__sh.nhosts; }
 static const ud__backend ud__mpi_backend = {
     "mpi", ud__mpi_available, ud__mpi_start, ud__mpi_stop, ud__mpi_put, ud__mpi_get,
     ud__mpi_wait, ud__mpi_remote, ud__mpi_free, ud__mpi_num_workers, ud__mpi_rank,
-    ud__mpi_num_hosts, ud__mpi_worker_host, ud__mpi_worker_threads, ud__mpi_worker_id,
+    ud__mpi_num_hosts, ud__mpi_worker_host, ud__mpi_worker_threads, ud__mpi_worker_id, ud__mpi_stats,
 };
 
 /* The core finds the backend through this slot, filled before main runs. */
