@@ -10,5 +10,6 @@ static void shm_config(ud_config *c) {
 
 static void shm_cases(void) {
     virtual_hosts();
+    hosts_and_places();
     failures();
 }

@@ -7,7 +7,9 @@
 #   VARIANTS="default asan" tests/run.sh            some variants (default single asan tsan
 #                                                   compile readme; MPI: ompi-N mpich-N for N
 #                                                   ranks, ompi-NxT mpich-NxT for N ranks of
-#                                                   T task threads, ompi-chunk mpich-chunk
+#                                                   T task threads, ompi-N-rr mpich-N-rr with
+#                                                   the round_robin scheduler (rr: threads),
+#                                                   ompi-chunk mpich-chunk
 #                                                   ompi-asan mpich-asan ompi-tsan mpich-tsan
 #                                                   ompi-big mpich-big)
 #   TESTS="t_core t_errors" tests/run.sh            some programs (name or path, .c optional)
@@ -24,7 +26,9 @@ cd "$(dirname "$0")/.."
 # on this 2-core machine), and with 2 and 4 a rank at two rank counts each.
 MPI_RANKS="ompi-2 ompi-3 ompi-4 ompi-6 mpich-2 mpich-3 mpich-4 mpich-6"
 MPI_THREADS="ompi-2x2 ompi-3x4 ompi-4x2 ompi-6x4 mpich-2x4 mpich-3x2 mpich-4x4 mpich-6x2"
-ALL_VARIANTS="default single asan tsan compile readme $MPI_RANKS $MPI_THREADS ompi-chunk mpich-chunk ompi-asan mpich-asan ompi-tsan mpich-tsan ompi-big mpich-big"
+# the seeds' round robin scheduler (UNIDIST_SCHEDULER=round_robin) at 3, 4 and 6 ranks
+MPI_RR="ompi-3-rr ompi-4-rr ompi-6-rr mpich-3-rr mpich-4-rr mpich-6-rr"
+ALL_VARIANTS="default rr single asan tsan compile readme $MPI_RANKS $MPI_THREADS $MPI_RR ompi-chunk mpich-chunk ompi-asan mpich-asan ompi-tsan mpich-tsan ompi-big mpich-big"
 VARIANTS=${VARIANTS:-$ALL_VARIANTS}
 TESTS=${TESTS:-}
 TIMEOUT=${TIMEOUT:-120}
@@ -197,6 +201,10 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1   # more ranks than cores
 mpi_variant() {
     local name=$1 mpi=$2 ranks=$3 kind=$4 extra="${5:-} -DUT_MPI"
+    if [[ $ranks == *-rr ]]; then
+        UNIDIST_SCHEDULER=round_robin mpi_variant "$name" "$mpi" "${ranks%-rr}" "$kind" "${5:-}"
+        return
+    fi
     if [[ $ranks == *x* ]]; then
         UNIDIST_CPUS=${ranks#*x} mpi_variant "$name" "$mpi" "${ranks%x*}" "$kind" "${5:-}"
         return
@@ -411,6 +419,7 @@ mpich_tsan() {
 run_named_variant() {
     case $1 in
         default) run_variant default "$CC" "$CFLAGS_BASE -O2 -I." "" "$TIMEOUT" ;;
+        rr)      UNIDIST_SCHEDULER=round_robin run_variant rr "$CC" "$CFLAGS_BASE -O2 -I." "" "$TIMEOUT" ;;
         single)  variant_single ;;
         asan)    run_variant asan "$CC" \
                      "$CFLAGS_BASE -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -I." \

@@ -367,6 +367,47 @@ static SHM_CASE virtual_hosts(void) {
     }
 }
 
+/* With several hosts: ud_on_host runs a task on a worker of that host; under the auto
+   scheduler a task goes to the host of its large argument, the driver's own put included. */
+static SHM_CASE hosts_and_places(void) {
+    UT_CASE("tasks go to the host of their data, and where ud_on_host says") {
+        ud_config c;
+        int h, w, inc_arg = 1;
+        UT_OK(ud_config_resolve(NULL, &c));
+        for (h = 0; h < ud_num_hosts(); h++) {
+            ud_opts o = ud_on_host(h);
+            ud_arg a = ud_arg_val(&inc_arg, sizeof inc_arg);
+            ud_ref r;
+            int has = 0;
+            for (w = 0; w < ud_num_workers(); w++) has |= ud_worker_host(w) == h;
+            if (!has) {
+                UT_EQ_STATUS(ud_remote_opts(&o, f_inc, &a, 1, 1, &r), UD_ERR_ARG);
+                continue;
+            }
+            if (UT_OK(ud_remote_opts(&o, f_inc, &a, 1, 1, &r))) {
+                UT_EQ_INT(ud_shm_host((int)r.owner), h);
+                ud_free(r);
+            }
+        }
+        if (!strcmp(c.scheduler, "auto")) {
+            for (w = 0; w < ud_num_workers(); w++) { /* a result of worker w draws its reader there */
+                ud_opts o = ud_on_worker(w);
+                int n = 300000, seed = w, ready, nready;
+                ud_arg a[2] = {ud_arg_val(&n, sizeof n), ud_arg_val(&seed, sizeof seed)};
+                ud_ref made, r;
+                if (!UT_OK(ud_remote_opts(&o, f_fill, a, 2, 1, &made))) break;
+                UT_OK(ud_wait(&made, 1, 1, 60.0, &ready, &nready));
+                a[0] = ud_arg_ref(made);
+                if (UT_OK(ud_remote(f_inc, a, 1, 1, &r))) { /* it fails (not an int): a reader all the same */
+                    UT_EQ_INT(r.owner, w + 1); /* sent to the maker */
+                    ud_free(r);
+                }
+                ud_free(made);
+            }
+        }
+    }
+}
+
 /* For a threshold under 600 bytes: a failure's message would fit in the store. */
 static SHM_CASE failures(void) {
     UT_CASE("a failed task's result stays a failure, on every host and every time") {
