@@ -52,8 +52,10 @@ bench: setup
 	@$(MAKE) --no-print-directory $(BUILD)/bench $(BUILD)/bench_mpi
 	./$(BUILD)/bench $(BUILD)/bench.json
 	BENCH_OUT=$(BUILD)/bench_mpi.json $(MPIEXEC) -n 4 ./$(BUILD)/bench_mpi
-	UNIDIST_MPI_HOSTS=2 BENCH_ONLY=big BENCH_OUT=$(BUILD)/bench_mpi_hosts.json \
+	UNIDIST_MPI_HOSTS=2 BENCH_ONLY=big,chain BENCH_OUT=$(BUILD)/bench_mpi_hosts.json \
 	    $(MPIEXEC) -n 4 ./$(BUILD)/bench_mpi
+	UNIDIST_CPUS=1 BENCH_ONLY=irregular BENCH_TAG=2workers \
+	    BENCH_OUT=$(BUILD)/bench_mpi_2workers.json $(MPIEXEC) -n 3 ./$(BUILD)/bench_mpi
 	UNIDIST_CPUS=2 BENCH_ONLY=tasks,remote_rtt,naps BENCH_TAG=2ranks \
 	    BENCH_OUT=$(BUILD)/bench_mpi_2ranks.json $(MPIEXEC) --bind-to none -n 2 ./$(BUILD)/bench_mpi
 	UNIDIST_MPI_HOSTS=4 BENCH_ONLY=hosts BENCH_OUT=$(BUILD)/bench_mpi_4hosts.json \

@@ -209,7 +209,7 @@ static int goal_met(const result *r) {
 
 /* ---- task functions ------------------------------------------------------------------------ */
 
-static ud_func f_empty, f_identity, f_fill, f_nap, f_sum;
+static ud_func f_empty, f_identity, f_fill, f_nap, f_sum, f_sleep;
 
 static int empty_task(ud_task *t) {
     (void)t;
@@ -222,6 +222,16 @@ static int empty_task(ud_task *t) {
 static int nap_task(ud_task *t) {
     (void)t;
     sleep_s(NAP_S);
+    return 0;
+}
+
+/* Sleeps as many seconds as argument 0 (a double) says. */
+static int sleep_task(ud_task *t) {
+    ud_view v;
+    double s;
+    if (ud_task_arg(t, 0, &v) != UD_OK || v.size != sizeof s) return ud_task_fail(t, "sleep: no length");
+    memcpy(&s, v.data, sizeof s);
+    sleep_s(s);
     return 0;
 }
 
@@ -1255,7 +1265,127 @@ static void bench_naps(void) {
          NAPS * NAP_S * 1e3 / threads, threads);
 }
 
+/* ---- (j) irregular work: 200 tasks of 1 to 100 ms --------------------------------------------
+   Lengths from a bounded Pareto distribution (alpha 1, fixed seed), submitted at once. The
+   scheduler (auto) is held to the ideal, the sum of the lengths over the task threads; beside
+   it the same tasks placed by turn (round robin: pinned to worker i mod W, so nothing moves),
+   in the same run. */
+#define IRREGULAR 200
+
+static double irregular_secs[IRREGULAR], irregular_sum;
+
+static void irregular_lengths(void) {
+    unsigned x = 2026;
+    irregular_sum = 0;
+    for (int i = 0; i < IRREGULAR; i++) {
+        x = x * 1103515245u + 12345u;
+        double u = (double)(x >> 8) / (double)(1u << 24);
+        irregular_secs[i] = 1e-3 / (1.0 - u * (1.0 - 1.0 / 100.0));
+        irregular_sum += irregular_secs[i];
+    }
+}
+
+static double rep_irregular(void *ctx) {
+    static ud_ref refs[IRREGULAR];
+    static int ready[IRREGULAR];
+    int by_turn = *(int *)ctx, nready;
+    double t0 = now();
+    for (int i = 0; i < IRREGULAR; i++) {
+        ud_arg a = ud_arg_val(&irregular_secs[i], sizeof irregular_secs[i]);
+        ud_opts o = ud_on_worker(i % ud_num_workers());
+        CHECK(ud_remote_opts(by_turn ? &o : NULL, f_sleep, &a, 1, 1, &refs[i]));
+    }
+    CHECK(ud_wait(refs, IRREGULAR, IRREGULAR, -1.0, ready, &nready));
+    double t = now() - t0;
+    CHECK(ud_free_many(refs, IRREGULAR));
+    return t * 1e3;
+}
+
+static void bench_irregular(void) {
+    int auto_ = 0, by_turn = 1, threads = total_threads();
+    stats f, b, ideal;
+    irregular_lengths();
+    ideal.median = ideal.min = ideal.max = irregular_sum / threads * 1e3;
+    ideal.reps = 1;
+    measure(rep_irregular, NULL, &auto_, 3, &f, NULL);
+    measure(rep_irregular, NULL, &by_turn, 3, &b, NULL);
+    report("irregular_200", "ms", f, "ideal_sum_over_threads", &ideal, GOAL_RATIO_AT_MOST, 1.15);
+    report("irregular_200_round_robin", "ms", b, "ideal_sum_over_threads", &ideal, GOAL_NONE, 0);
+    note("irregular: %d tasks of 1-100 ms, %.0f ms in all, on %d workers of %d task threads in all",
+         IRREGULAR, irregular_sum * 1e3, ud_num_workers(), threads);
+}
+
 #ifdef BENCH_MPI
+/* ---- (k) a chain that follows its data --------------------------------------------------------
+   Run with several hosts (the 2-host run of make bench): 20 tasks, each reading the 64 MiB
+   result of the one before and making the next. The scheduler keeps the chain where its data
+   is; placed by turn (round robin) every other link crosses to another host. The bytes that
+   crossed between hosts are counted by the runtime (ud_stats_get), both ways in the same run. */
+#define CHAIN 20
+#define CHAIN_BYTES ((size_t)64 << 20)
+
+static int64_t cross_host_bytes(void) {
+    ud_stats s[MAX_RANKS];
+    int n = 0;
+    int64_t sum = 0;
+    CHECK(ud_stats_get(s, MAX_RANKS, &n));
+    for (int i = 0; i < n; i++) sum += s[i].bytes_sent_other_hosts;
+    return sum;
+}
+
+typedef struct chain_ctx {
+    int by_turn;
+    int64_t crossed;     /* bytes between hosts in the last repetition */
+} chain_ctx;
+
+static double rep_chain(void *ctx) {
+    chain_ctx *c = ctx;
+    uint64_t n = CHAIN_BYTES;
+    ud_ref link, next;
+    ud_view v;
+    int64_t before = cross_host_bytes();
+    double t0 = now();
+    ud_arg a = ud_arg_val(&n, sizeof n);
+    ud_opts o = ud_on_worker(0);
+    CHECK(ud_remote_opts(c->by_turn ? &o : NULL, f_fill, &a, 1, 1, &link));
+    for (int i = 1; i < CHAIN; i++) {
+        o = ud_on_worker(i % ud_num_workers());
+        a = ud_arg_ref(link);
+        CHECK(ud_remote_opts(c->by_turn ? &o : NULL, f_identity, &a, 1, 1, &next));
+        CHECK(ud_free(link));
+        link = next;
+    }
+    CHECK(ud_get(link, &v));
+    double t = now() - t0;
+    if (v.size != CHAIN_BYTES) die("chain: the last link has %zu bytes", v.size);
+    CHECK(ud_free(link));
+    c->crossed = cross_host_bytes() - before;
+    return t * 1e3;
+}
+
+static double rep_chain_bytes(void *ctx) {
+    rep_chain(ctx);
+    return (double)((chain_ctx *)ctx)->crossed / (1 << 20);
+}
+
+static void bench_chain(void) {
+    chain_ctx on = {0, 0}, by_turn = {1, 0};
+    stats f, b, fb, bb;
+    if (ud_num_hosts() < 2) {
+        note("chain: one host, so nothing crosses between hosts: left to the 2-host run");
+        return;
+    }
+    measure(rep_chain, NULL, &on, 3, &f, NULL);
+    measure(rep_chain, NULL, &by_turn, 3, &b, NULL);
+    measure(rep_chain_bytes, NULL, &on, 1, &fb, NULL);
+    measure(rep_chain_bytes, NULL, &by_turn, 1, &bb, NULL);
+    report("chain_64MiB_x20", "ms", f, "chain_64MiB_x20_round_robin", &b, GOAL_RATIO_AT_MOST, 1.0);
+    report("chain_cross_host_MiB", "MiB", fb, "chain_cross_host_MiB_round_robin", &bb,
+           GOAL_RATIO_AT_MOST, 0.25);
+    note("chain: %d tasks each reading the 64 MiB result before; MiB sent between hosts, counted "
+         "by the runtime: %.0f following the data, %.0f by turn", CHAIN, fb.median, bb.median);
+}
+
 /* ---- (i) one rank a host ---------------------------------------------------------------------
    Run with UNIDIST_MPI_HOSTS set to the number of ranks: every rank is a host of its own. The
    driver's host runs no tasks; every other host does, keeps the large results its worker
@@ -1327,6 +1457,10 @@ static const bench benches[] = {
     {"store", bench_store, NULL},
     {"idle_after_load", bench_idle_after_load, NULL},
     {"naps", bench_naps, NULL},
+    {"irregular", bench_irregular, NULL},
+#ifdef BENCH_MPI
+    {"chain", bench_chain, NULL},
+#endif
 #ifdef BENCH_MPI
     {"hosts", bench_hosts, NULL},
 #endif
@@ -1424,6 +1558,7 @@ static void register_functions(void) {
     CHECK(ud_register("fill", fill_task, NULL, &f_fill));
     CHECK(ud_register("nap", nap_task, NULL, &f_nap));
     CHECK(ud_register("sum", sum_task, NULL, &f_sum));
+    CHECK(ud_register("sleep", sleep_task, NULL, &f_sleep));
 }
 
 static char run_backend[16] = "?";
