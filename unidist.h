@@ -115,6 +115,7 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(STR,  scheduler, "UNIDIST_SCHEDULER", UD_SCHEDULER, "where tasks run: auto (near their data, idle workers take queued tasks from busy ones) or round_robin (the next worker in turn, nothing moves after)") \
     X(SIZE, sched_locality_min, "UNIDIST_SCHED_LOCALITY_MIN", UD_SCHED_LOCALITY_MIN, "auto scheduler: an argument of fewer bytes than this does not draw its task to where it lives") \
     X(INT,  spin_us,   "UNIDIST_SPIN_US",   UD_SPIN_US,   "microseconds an idle task thread keeps looking for work, yielding its core, before it sleeps") \
+    X(SIZE, task_stack, "UNIDIST_TASK_STACK", UD_TASK_STACK, "bytes of stack a task thread reserves: a task waiting in a nested get or wait runs other tasks on it, so this bounds the nesting (0, or less than the system allows: the system's default)") \
     X(INT,  mpi_backoff, "UNIDIST_MPI_BACKOFF", UD_MPI_BACKOFF, "MPI: longest sleep in microseconds of an idle process between polls") \
     X(INT,  mpi_yield, "UNIDIST_MPI_YIELD", UD_MPI_YIELD, "MPI: a waiting process yields its core once every this many polls (0: every other poll if its machine has more ranks than cores and MPI does not yield by itself, else never)") \
     X(INT,  mpi_gc_threshold, "UNIDIST_MPI_GC_THRESHOLD", UD_MPI_GC_THRESHOLD, "MPI: freed refs the root batches before it sends a cleanup") \
@@ -145,6 +146,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_SPIN_US
 #define UD_SPIN_US 100
+#endif
+#ifndef UD_TASK_STACK
+#define UD_TASK_STACK ((size_t)64 << 20) /* address space only: pages are used as touched */
 #endif
 #ifndef UD_MPI_BACKOFF
 #define UD_MPI_BACKOFF 1000
@@ -502,7 +506,10 @@ typedef struct ud__runtime {
     ud_config cfg;           /* resolved */
     const ud__backend *be;
     int rank;                /* for log lines */
+    int64_t phase;           /* inits so far: each run of the runtime numbers its refs apart */
 } ud__runtime;
+
+static _Thread_local ud_task *ud__cur_task; /* the task this thread runs, if any */
 
 static ud__runtime ud__rt;
 /* The MPI module fills this slot (the core never calls up into it by name). */
@@ -535,9 +542,6 @@ static UD__PRINTF(2, 3) void ud__log(int level, const char *fmt, ...) {
 #else
 #define UD__DEBUG(...) ((void)0)
 #endif
-
-/* Run after a backend stops: the MPI module finalizes an MPI it started itself. */
-UD__DEF void (*ud__after_stop_hook)(void);
 
 /* Fatal paths end here: the MPI module replaces the abort with MPI_Abort. */
 UD__DEF void (*ud__abort_hook)(void);
@@ -755,8 +759,9 @@ UD_API ud_status ud_register(const char *name, ud_task_fn fn, void *user, ud_fun
     int i;
     size_t len;
     if (!name || !*name || !fn) return ud__fail(UD_ERR_ARG, "register: name and fn must be given");
-    if (atomic_load(&ud__rt.state) != UD__NEVER)
-        return ud__fail(UD_ERR_STATE, "register '%s': functions are registered before ud_init", name);
+    if (atomic_load(&ud__rt.state) == UD__RUNNING || ud__cur_task)
+        return ud__fail(UD_ERR_STATE, "register '%s': functions are registered while the "
+                        "runtime is not running (before ud_init or after ud_shutdown)", name);
     h = ud_func_id(name);
     if ((dup = ud__find_fn(h)) != NULL) {
         if (!strcmp(dup->name, name))
@@ -993,6 +998,23 @@ static void ud__ref_text(ud_ref r, char *buf, size_t cap) {
     snprintf(buf, cap, "%lld:%lld", (long long)r.owner, (long long)r.num);
 }
 
+/* A backend's refs count from here in each run of the runtime (2^36 a run), so that a ref
+   kept across ud_shutdown and ud_init is told from this run's. */
+static int64_t ud__run_first(void) { return (ud__rt.phase << 36) + 1; }
+
+/* Why a ref that is not live is not: k is its place in the backend's count (well formed:
+   the ref's shape could have come from this backend), next the count's next number. */
+static ud_status ud__ref_unknown(const char *op, ud_ref r, int well_formed, int64_t k, int64_t next) {
+    char text[48];
+    ud__ref_text(r, text, sizeof text);
+    if (well_formed && (k >> 36) >= 1 && (k >> 36) < ud__rt.phase)
+        return ud__fail(UD_ERR_FREED, "%s: ref %s is from an earlier run of the runtime (it "
+                        "ended with ud_shutdown)", op, text);
+    if (well_formed && k >= ud__run_first() && k < next)
+        return ud__fail(UD_ERR_FREED, "%s: ref %s was freed", op, text);
+    return ud__fail(UD_ERR_NOREF, "%s: ref %s was never issued", op, text);
+}
+
 /* ---- the task context --------------------------------------------------------------------------
    Backends fill it and run the function; results are allocated through the backend's hook so
    that a large result can land straight in shared memory. */
@@ -1008,8 +1030,6 @@ struct ud_task {
     void *be;
     const char *dep_err;       /* a failed argument's message: the task did not run */
 };
-
-static _Thread_local ud_task *ud__cur_task;
 
 UD_API int ud_task_nargs(const ud_task *t) { return t ? t->nargs : -1; }
 UD_API int ud_task_nreturns(const ud_task *t) { return t ? t->nret : -1; }
@@ -1141,7 +1161,7 @@ static void ud__task_settle(ud_task *ctx) {
    no queue holds a job it may run. A job pinned to a thread waits in a list only that thread
    takes from. A job is a link that a task embeds as its first member. */
 typedef struct ud__job {
-    struct ud__job *next;
+    struct ud__job *next, *prev;
 } ud__job;
 
 typedef struct ud__pool ud__pool;
@@ -1164,36 +1184,52 @@ struct ud__pool {
     int n;
     atomic_long open;         /* jobs in all open lists, counted before they are pushed */
     atomic_int sleepers;
+    atomic_int helpers;       /* threads in ud__pool_help's wait (a nested get or wait) */
     atomic_uint next;         /* round robin for pushes from outside the pool */
     pthread_mutex_t mu;       /* the sleepers' */
     pthread_cond_t cv;
     int stop;
     int spin_us;
     int steal;                /* 0: a thread runs only what was queued for it (round robin) */
+    size_t stack;             /* each thread's stack bytes, 0 if unknown */
     void (*run)(ud__job *j);
 };
 
 static _Thread_local ud__pq *ud__pool_self; /* the queue of the calling thread, if a pool's */
+static _Thread_local char *ud__pool_stack_top; /* where its stack began */
 
 static void ud__jlist_put(ud__jlist *l, ud__job *j) {
     j->next = NULL;
+    j->prev = l->tail;
     if (l->tail) l->tail->next = j;
     else l->head = j;
     l->tail = j;
 }
 
-static ud__job *ud__jlist_take(ud__jlist *l) {
-    ud__job *j = l->head;
-    if (j && !(l->head = j->next)) l->tail = NULL;
+static void ud__jlist_unlink(ud__jlist *l, ud__job *j) {
+    if (j->prev) j->prev->next = j->next;
+    else l->head = j->next;
+    if (j->next) j->next->prev = j->prev;
+    else l->tail = j->prev;
+}
+
+/* The oldest job (newest: from the tail), or NULL. */
+static ud__job *ud__jlist_take(ud__jlist *l, int newest) {
+    ud__job *j = newest ? l->tail : l->head;
+    if (j) ud__jlist_unlink(l, j);
     return j;
 }
 
+#define UD__POOL_ANY (-1)   /* any thread */
+#define UD__POOL_LOCAL (-2) /* any thread, queued first with the pushing thread of the pool */
+
 /* Queues a job for thread pin (< 0: any thread). An open job from a thread of a pool that
-   steals goes to its own queue (it likely needs what that thread just made), any other round
-   robin; a sleeping thread is woken to take it. */
+   steals, or a LOCAL one (a task's nested task: what its thread will help with while it
+   waits), goes to that thread's queue; any other round robin. A sleeping thread is woken. */
 static void ud__pool_push(ud__pool *p, ud__job *j, int pin) {
+    int own = ud__pool_self && ud__pool_self->pool == p && (p->steal || pin == UD__POOL_LOCAL);
     ud__pq *q = pin >= 0 ? &p->q[pin % p->n]
-              : ud__pool_self && ud__pool_self->pool == p && p->steal ? ud__pool_self
+              : own ? ud__pool_self
               : &p->q[atomic_fetch_add(&p->next, 1u) % (unsigned)p->n];
     if (pin < 0) atomic_fetch_add(&p->open, 1);
     pthread_mutex_lock(&q->mu);
@@ -1208,24 +1244,26 @@ static void ud__pool_push(ud__pool *p, ud__job *j, int pin) {
     }
 }
 
-static ud__job *ud__pq_take(ud__pq *q, int pinned) {
+static ud__job *ud__pq_take(ud__pq *q, int pinned, int newest) {
     ud__job *j;
     if (atomic_load(pinned ? &q->npinned : &q->nopen) == 0) return NULL;
     pthread_mutex_lock(&q->mu);
-    if ((j = ud__jlist_take(pinned ? &q->pinned : &q->open)) != NULL)
+    if ((j = ud__jlist_take(pinned ? &q->pinned : &q->open, newest)) != NULL)
         atomic_fetch_sub(pinned ? &q->npinned : &q->nopen, 1);
     pthread_mutex_unlock(&q->mu);
     return j;
 }
 
 /* A job thread q may run: its pinned ones first, then the oldest open one of the first
-   queue that has one, starting with its own. */
-static ud__job *ud__pool_take(ud__pool *p, ud__pq *q) {
+   queue that has one, starting with its own (newest: its own newest, which a thread helping
+   while its task waits takes, as it is what that task most likely waits for and keeps the
+   nesting shallow). */
+static ud__job *ud__pool_take(ud__pool *p, ud__pq *q, int newest) {
     int k, self = (int)(q - p->q);
-    ud__job *j = ud__pq_take(q, 1);
+    ud__job *j = ud__pq_take(q, 1, 0);
     if (j || atomic_load(&p->open) <= 0) return j;
     for (k = 0; k < (p->steal ? p->n : 1); k++)
-        if ((j = ud__pq_take(&p->q[(self + k) % p->n], 0)) != NULL) {
+        if ((j = ud__pq_take(&p->q[(self + k) % p->n], 0, newest && k == 0)) != NULL) {
             atomic_fetch_sub(&p->open, 1);
             return j;
         }
@@ -1244,18 +1282,13 @@ static UD__UNUSED int ud__pool_reclaim(ud__pool *p, int (*ok)(ud__job *j, void *
     int k, n = 0;
     for (k = 0; k < p->n && n < max && scan > 0; k++) {
         ud__pq *q = &p->q[k];
-        ud__job **link, *prev = NULL;
+        ud__job *j, *next;
         if (atomic_load(&q->nopen) == 0) continue;
         pthread_mutex_lock(&q->mu);
-        for (link = &q->open.head; *link && n < max && scan-- > 0;) {
-            ud__job *j = *link;
-            if (!ok(j, ctx)) {
-                prev = j;
-                link = &j->next;
-                continue;
-            }
-            *link = j->next;
-            if (q->open.tail == j) q->open.tail = prev;
+        for (j = q->open.head; j && n < max && scan-- > 0; j = next) {
+            next = j->next;
+            if (!ok(j, ctx)) continue;
+            ud__jlist_unlink(&q->open, j);
             atomic_fetch_sub(&q->nopen, 1);
             atomic_fetch_sub(&p->open, 1);
             out[n++] = j;
@@ -1284,9 +1317,11 @@ static int ud__pool_spin(ud__pool *p, ud__pq *q) {
 static void *ud__pool_main(void *arg) {
     ud__pq *q = (ud__pq *)arg;
     ud__pool *p = q->pool;
+    char top;
     ud__pool_self = q;
+    ud__pool_stack_top = &top;
     for (;;) {
-        ud__job *j = ud__pool_take(p, q);
+        ud__job *j = ud__pool_take(p, q, 0);
         int stop;
         if (j) {
             p->run(j);
@@ -1306,6 +1341,53 @@ static void *ud__pool_main(void *arg) {
 /* The pool thread index of the calling thread, or -1. */
 static int ud__pool_index(const ud__pool *p) {
     return ud__pool_self && ud__pool_self->pool == p ? (int)(ud__pool_self - p->q) : -1;
+}
+
+static void ud__abstime(double at, struct timespec *ts) {
+    ts->tv_sec = (time_t)at;
+    ts->tv_nsec = (long)((at - (double)ts->tv_sec) * 1e9);
+    if (ts->tv_nsec >= 1000000000L) { ts->tv_sec++; ts->tv_nsec -= 1000000000L; }
+}
+
+/* A pool thread whose task must wait (a nested get or wait) runs other jobs meanwhile, so a
+   waiting task never idles its thread and recursion never runs out of threads: its depth is
+   bounded by the thread's stack. Returns after running one job, once *gen is no longer seen
+   (what the task waits for may have happened: see ud__pool_wake_helpers), or at deadline
+   (< 0: none). The caller checks its condition again. */
+static void ud__pool_help(ud__pool *p, atomic_uint *gen, unsigned seen, double deadline) {
+    ud__pq *q = ud__pool_self;
+    char here;
+    /* past 3/4 of its stack a thread only waits: the other threads run what it would have */
+    int deep = p->stack && (size_t)(ud__pool_stack_top - &here) > p->stack / 4 * 3;
+    ud__job *j = deep ? NULL : ud__pool_take(p, q, 1);
+    if (j) {
+        p->run(j);
+        return;
+    }
+    /* counted before gen is read again: a waker that bumps gen then sees the count */
+    atomic_fetch_add(&p->helpers, 1);
+    atomic_fetch_add(&p->sleepers, 1); /* so that a push wakes it too */
+    pthread_mutex_lock(&p->mu);
+    if (atomic_load(gen) == seen && (deep || !ud__pool_has_work(p, q))) {
+        if (deadline >= 0) {
+            struct timespec ts;
+            ud__abstime(deadline, &ts);
+            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+        } else {
+            pthread_cond_wait(&p->cv, &p->mu);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    atomic_fetch_sub(&p->sleepers, 1);
+    atomic_fetch_sub(&p->helpers, 1);
+}
+
+/* After bumping *gen: wakes the pool's threads waiting in ud__pool_help. */
+static void ud__pool_wake_helpers(ud__pool *p) {
+    if (atomic_load(&p->helpers) == 0) return;
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* Stops the pool once every queue is empty, and joins its first n threads. */
@@ -1331,7 +1413,8 @@ static void ud__pool_stop(ud__pool *p) {
 /* Starts n threads that run jobs with run(); steal: idle threads take others' jobs.
    UD_ERR_NOMEM names what could not be had. */
 static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, int steal, void (*run)(ud__job *j)) {
-    int k;
+    pthread_attr_t attr;
+    int k, rc = 0;
     memset(p, 0, sizeof *p);
     if (!(p->q = (ud__pq *)ud__alloc((size_t)n * sizeof *p->q)))
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for %d task threads", n);
@@ -1341,16 +1424,25 @@ static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, int steal, void
     p->steal = steal;
     p->run = run;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    {   /* a helping thread's wait ends by the monotonic clock */
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&p->cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     for (k = 0; k < n; k++) {
         pthread_mutex_init(&p->q[k].mu, NULL);
         p->q[k].pool = p;
     }
-    for (k = 0; k < n; k++)
-        if (pthread_create(&p->q[k].thread, NULL, ud__pool_main, &p->q[k]) != 0) {
+    pthread_attr_init(&attr);
+    if (ud__rt.cfg.task_stack && pthread_attr_setstacksize(&attr, ud__rt.cfg.task_stack) == 0)
+        p->stack = ud__rt.cfg.task_stack;
+    for (k = 0; k < n && rc == 0; k++)
+        if ((rc = pthread_create(&p->q[k].thread, &attr, ud__pool_main, &p->q[k])) != 0)
             ud__pool_join(p, k);
-            return ud__fail(UD_ERR_NOMEM, "init: could not start task thread %d of %d", k, n);
-        }
+    pthread_attr_destroy(&attr);
+    if (rc) return ud__fail(UD_ERR_NOMEM, "init: could not start task thread %d of %d", k, n);
     return UD_OK;
 }
 
@@ -1404,6 +1496,10 @@ static int ud__cpu_mask(uint64_t *mask) {
 static const ud__backend ud__threads_backend;
 
 static ud_status ud__not_running(const char *op) {
+    if (ud__cur_task) /* an MPI worker rank: its process runs tasks, not the driver's API */
+        return ud__fail(UD_ERR_STATE, "%s: task '%s' runs on an MPI worker rank, where a task "
+                        "cannot yet call put, remote, get, wait or free (the threads backend "
+                        "allows it)", op, ud__cur_task->fn->name);
     if (atomic_load(&ud__rt.state) == UD__NEVER)
         return ud__fail(UD_ERR_STATE, "%s: the runtime is not initialized (call ud_init first)", op);
     return ud__fail(UD_ERR_STATE, "%s: the runtime was shut down", op);
@@ -1422,13 +1518,46 @@ static ud_status ud__not_running(const char *op) {
                             ud__cur_task->fn->name);                                        \
     } while (0)
 
+#define UD__HOW_TO_BUILD_MPI                                                                 \
+    "build it with an MPI compiler (mpicc) and include unidist_mpi.h, not unidist.h, in the "  \
+    "file that defines UNIDIST_IMPLEMENTATION; with the single header, define UD_ENABLE_MPI "   \
+    "before including it"
+
+/* The rank and size mpiexec gave this process (Open MPI, MPICH's Hydra, PMIx, Slurm), from
+   the environment: a build without MPI cannot ask MPI. 0 when not started by mpiexec. */
+static int ud__launch_size(int *rank) {
+    static const char *sizes[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"};
+    static const char *ranks[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"};
+    size_t i;
+    for (i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        const char *n = getenv(sizes[i]), *r = getenv(ranks[i]);
+        if (!n) continue;
+        *rank = r ? atoi(r) : 0;
+        return atoi(n);
+    }
+    *rank = 0;
+    return 0;
+}
+
+/* A build without the MPI backend that mpiexec started on several ranks runs a threads
+   backend in each: say so once, on rank 0, since nothing else will look wrong. */
+static void ud__warn_wrong_build(void) {
+    static atomic_int warned;
+    int rank, size = ud__launch_size(&rank);
+    if (size < 2 || rank != 0 || atomic_exchange(&warned, 1)) return;
+    ud__log(UD_LOG_WARN, "mpiexec started %d ranks, but this program was built without the MPI "
+            "backend: every rank runs its own threads backend and shares no work; to run one "
+            "runtime over the ranks, " UD__HOW_TO_BUILD_MPI, size);
+}
+
 static ud_status ud__choose_backend(const ud_config *c, const ud__backend **out) {
     const ud__backend *mpi = ud__mpi_backend_slot;
+    if (!mpi && !strcmp(c->backend, "auto")) ud__warn_wrong_build();
     if (!strcmp(c->backend, "threads")) *out = &ud__threads_backend;
     else if (!strcmp(c->backend, "mpi")) {
         if (!mpi)
             return ud__fail(UD_ERR_CONFIG, "UNIDIST_BACKEND=mpi: this program was built without "
-                            "the MPI backend (include unidist_mpi.h where UNIDIST_IMPLEMENTATION is defined)");
+                            "the MPI backend; " UD__HOW_TO_BUILD_MPI);
         *out = mpi;
     } else {
         int ok = mpi ? mpi->available() : 0; /* < 0: launched in a way no backend can serve */
@@ -1458,13 +1587,12 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     if (!role) return ud__fail(UD_ERR_ARG, "init: role is NULL");
     if (atomic_load(&ud__rt.state) == UD__RUNNING)
         return ud__fail(UD_ERR_STATE, "init: the runtime is already running");
-    if (atomic_load(&ud__rt.state) == UD__STOPPED)
-        return ud__fail(UD_ERR_STATE, "init: the runtime was shut down and cannot restart");
     if ((st = ud_config_resolve(cfg, &c)) != UD_OK) return st;
     if ((st = ud__choose_backend(&c, &be)) != UD_OK) return st;
     ud__rt.cfg = c;
     ud__rt.be = be;
     ud__rt.rank = 0;
+    ud__rt.phase++;
     if ((st = be->start(role)) != UD_OK) {
         ud__rt.be = NULL;
         return st;
@@ -1486,7 +1614,6 @@ UD_API ud_status ud_shutdown(void) {
     }
     atomic_store(&ud__rt.state, UD__STOPPED);
     st = ud__rt.be->stop();
-    if (ud__after_stop_hook) ud__after_stop_hook();
     pthread_mutex_unlock(&ud__life_mu);
     return st;
 }
@@ -1517,7 +1644,6 @@ UD_API ud_status ud_put(const void *data, size_t size, ud_ref *out) {
 }
 
 UD_API ud_status ud_get_many(const ud_ref *refs, int n, ud_view *out) {
-    UD__REQUIRE_NOT_IN_TASK("get"); /* first: a worker process is not "running" the API */
     UD__REQUIRE_RUNNING("get");
     if (n < 0 || (n > 0 && (!refs || !out)))
         return ud__fail(UD_ERR_ARG, "get: refs and out must be given for %d refs", n);
@@ -1551,7 +1677,6 @@ UD_API ud_status ud_get_copy(ud_ref ref, void *dst, size_t cap, size_t *size) {
 
 UD_API ud_status ud_wait(const ud_ref *refs, int n, int num_returns, double timeout,
                          int *ready, int *nready) {
-    UD__REQUIRE_NOT_IN_TASK("wait"); /* first: a worker process is not "running" the API */
     UD__REQUIRE_RUNNING("wait");
     if (!nready || n < 0 || (n > 0 && !refs) || (num_returns > 0 && !ready))
         return ud__fail(UD_ERR_ARG, "wait: refs, ready and nready must be given");
@@ -1739,8 +1864,30 @@ static struct ud__threads {
     ud__entry **slabs;
     int nslabs;
     ud__pool pool;
+    atomic_uint gen;          /* bumped when an object a get or wait may wait for is ready */
     atomic_llong tasks_run;
 } ud__th;
+
+/* Under the lock, until what the caller waits for may be ready or deadline (< 0: none)
+   passes: a driver thread sleeps on the condition; a task (a nested get or wait) runs other
+   tasks meanwhile, on its own thread. The caller checks again. */
+static void ud__th_block(double deadline) {
+    unsigned seen;
+    if (ud__pool_index(&ud__th.pool) < 0) {
+        if (deadline >= 0) {
+            struct timespec ts;
+            ud__abstime(deadline, &ts);
+            pthread_cond_timedwait(&ud__th.done, &ud__th.mu, &ts);
+        } else {
+            pthread_cond_wait(&ud__th.done, &ud__th.mu);
+        }
+        return;
+    }
+    seen = atomic_load(&ud__th.gen);
+    pthread_mutex_unlock(&ud__th.mu);
+    ud__pool_help(&ud__th.pool, &ud__th.gen, seen, deadline);
+    pthread_mutex_lock(&ud__th.mu);
+}
 
 static int ud__th_reserve_entries(int n) {
     int i;
@@ -1804,15 +1951,11 @@ static void ud__th_drop(ud__entry *e) {
 /* The live entry of a user's ref, or the reason there is none. Under the lock. */
 static ud_status ud__th_lookup(const char *op, ud_ref r, ud__entry **out) {
     ud__entry *e = r.owner == 0 && r.num > 0 ? (ud__entry *)ud__map_get(&ud__th.map, r) : NULL;
-    char text[48];
     if (e && e->user) {
         *out = e;
         return UD_OK;
     }
-    ud__ref_text(r, text, sizeof text);
-    if (r.owner == 0 && r.num > 0 && r.num < ud__th.next_num)
-        return ud__fail(UD_ERR_FREED, "%s: ref %s was freed", op, text);
-    return ud__fail(UD_ERR_NOREF, "%s: ref %s was never issued", op, text);
+    return ud__ref_unknown(op, r, r.owner == 0, r.num, ud__th.next_num);
 }
 
 static ud_status ud__th_oom(const char *op) {
@@ -1862,7 +2005,7 @@ static ud_status ud__th_get(const ud_ref *refs, int n, ud_view *out) {
         for (i = 0; i < n; i++) {
             while (!ents[i]->obj) {
                 ents[i]->getters++;
-                pthread_cond_wait(&ud__th.done, &ud__th.mu);
+                ud__th_block(-1);
                 ents[i]->getters--;
             }
             ud__obj_view(ents[i]->obj, &out[i]);
@@ -1890,12 +2033,6 @@ static int ud__done_cmp(const void *a, const void *b) {
     const ud__done *x = (const ud__done *)a, *y = (const ud__done *)b;
     if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
     return x->idx - y->idx;
-}
-
-static void ud__abstime(double at, struct timespec *ts) {
-    ts->tv_sec = (time_t)at;
-    ts->tv_nsec = (long)((at - (double)ts->tv_sec) * 1e9);
-    if (ts->tv_nsec >= 1000000000L) { ts->tv_sec++; ts->tv_nsec -= 1000000000L; }
 }
 
 /* A blocked wait puts a watch on each pending entry; finishing an entry counts it there, so
@@ -1933,15 +2070,8 @@ static ud_status ud__th_wait(const ud_ref *refs, int n, int num_returns, double 
             if (ents[i]->watchers) ents[i]->watchers->prev = &watch[i].next;
             ents[i]->watchers = &watch[i];
         }
-        while (rec.count < num_returns && (timeout < 0 || ud__now() < deadline)) {
-            if (timeout >= 0) {
-                struct timespec ts;
-                ud__abstime(deadline, &ts);
-                pthread_cond_timedwait(&ud__th.done, &ud__th.mu, &ts);
-            } else {
-                pthread_cond_wait(&ud__th.done, &ud__th.mu);
-            }
-        }
+        while (rec.count < num_returns && (timeout < 0 || ud__now() < deadline))
+            ud__th_block(timeout >= 0 ? deadline : -1);
         for (count = 0, i = 0; i < n; i++) {
             ud__th_unwatch(&watch[i]);
             if (ents[i]->obj) { done[count].seq = ents[i]->seq; done[count++].idx = i; }
@@ -2009,7 +2139,8 @@ static ud_status ud__th_remote(const ud__fn *fn, const ud_arg *args, int nargs, 
     ud_status st = UD_OK;
     int i;
     if (!t) return ud__th_oom("remote");
-    t->pin = opts && opts->place == UD_ON_WORKER ? opts->index : -1;
+    t->pin = opts && opts->place == UD_ON_WORKER ? opts->index
+           : ud__cur_task ? UD__POOL_LOCAL : UD__POOL_ANY;
     pthread_mutex_lock(&ud__th.mu);
     if (opts && opts->place == UD_NEAR) {
         ud__entry *near;
@@ -2076,8 +2207,10 @@ static void ud__th_finish(ud__tt *t, ud__obj **res) {
     for (i = 0; i < t->nargs; i++)
         if (t->argent[i]) ud__th_drop(t->argent[i]);
     ud__th.inflight--;
+    if (wake) atomic_fetch_add(&ud__th.gen, 1);
     if (wake || (ud__th.stopping && ud__th.inflight == 0)) pthread_cond_broadcast(&ud__th.done);
     pthread_mutex_unlock(&ud__th.mu);
+    if (wake) ud__pool_wake_helpers(&ud__th.pool);
     while (runnable) {
         ud__tt *next = runnable->next;
         ud__th_enqueue(runnable);
@@ -2122,7 +2255,7 @@ static ud_status ud__th_free(const ud_ref *refs, int n) {
     int i;
     pthread_mutex_lock(&ud__th.mu);
     for (i = 0; i < n; i++) { /* free what can be freed; report the first bad ref */
-        ud__entry *e;
+        ud__entry *e = NULL;
         if ((st = ud__th_lookup("free", refs[i], &e)) != UD_OK) {
             if (first == UD_OK) first = st;
             continue;
@@ -2182,7 +2315,7 @@ static ud_status ud__th_start(ud_role *role) {
     int cores = ud__cpu_mask(mask), n = ud__rt.cfg.cpus > 0 ? (int)ud__rt.cfg.cpus : cores;
     ud_status st;
     memset(&ud__th, 0, sizeof ud__th);
-    ud__th.next_num = 1;
+    ud__th.next_num = ud__run_first();
     if (n > cores)
         ud__log(UD_LOG_WARN, "UNIDIST_CPUS=%d is more than the %d core%s this process may use: "
                 "tasks will share them", n, cores, cores == 1 ? "" : "s");

@@ -912,16 +912,12 @@ static ud__rent *ud__root_new(ud_ref ref, ud__obj *obj) {
 
 static ud_status ud__root_lookup(const char *op, ud_ref r, ud__rent **out) {
     ud__rent *e = (ud__rent *)ud__map_get(&ud__root.map, r);
-    char text[48];
     if (e) {
         *out = e;
         return UD_OK;
     }
-    ud__ref_text(r, text, sizeof text);
-    if (ud__owner_ok(r.owner) && r.num > 0 &&
-        r.num % ud__m.size == r.owner && r.num / ud__m.size < ud__root.next_num)
-        return ud__fail(UD_ERR_FREED, "%s: ref %s was freed", op, text);
-    return ud__fail(UD_ERR_NOREF, "%s: ref %s was never issued", op, text);
+    return ud__ref_unknown(op, r, ud__owner_ok(r.owner) && r.num > 0 && r.num % ud__m.size == r.owner,
+                           r.num / ud__m.size, ud__root.next_num);
 }
 
 static ud_status ud__mpi_put(const ud_part *parts, int nparts, ud_ref *out) {
@@ -2636,6 +2632,9 @@ static int ud__mpi_launched(void) { /* set by mpiexec of Open MPI, MPICH (Hydra)
     return 0;
 }
 
+/* MPI that the runtime started ends when the process does, not at ud_shutdown: the runtime
+   may start again in a later phase (MPI cannot), and the host code may use MPI in between. A
+   host that finalizes MPI itself first is left alone. */
 static void ud__mpi_finalize_if_ours(void) {
     int done = 0;
     MPI_Finalized(&done);
@@ -2655,6 +2654,7 @@ static ud_status ud__mpi_ensure_init(void) {
     if ((rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided)) != MPI_SUCCESS)
         return ud__mpi_fail(rc, "MPI_Init_thread");
     ud__m.owns_mpi = 1; /* the level it gives is checked on every rank at start */
+    atexit(ud__mpi_finalize_if_ours);
     return UD_OK;
 }
 
@@ -2670,9 +2670,7 @@ static int ud__mpi_available(void) {
     if (!init && !ud__mpi_launched()) return 0;
     if (ud__mpi_ensure_init() != UD_OK) return -1;
     MPI_Comm_size(ud__mpi_base(), &size);
-    if (size >= 2) return 1;
-    ud__after_stop_hook = ud__mpi_finalize_if_ours; /* a lone rank runs threads; MPI goes with it */
-    return 0;
+    return size >= 2;
 }
 
 /* Every rank must have registered the same functions and resolved the same configuration
@@ -2810,7 +2808,6 @@ static void ud__mpi_teardown(void) {
     ud__m.idx = NULL;
     ud__m.rcap = 0;
     ud__m.nreqs = ud__m.capreqs = 0;
-    ud__mpi_finalize_if_ours();
     ud__abort_hook = NULL;
 }
 
@@ -2827,7 +2824,7 @@ static ud_status ud__all_ok(ud_status st, const char *what) {
 static ud_status ud__root_start(void) {
     size_t n = (size_t)ud__m.size;
     memset(&ud__root, 0, sizeof ud__root);
-    ud__root.next_num = 1;
+    ud__root.next_num = ud__run_first();
     ud__root.rent_bytes = sizeof(ud__rent) + (size_t)((ud__m.size + 63) / 64) * sizeof(uint64_t);
     if (!(ud__root.assigned = (int64_t *)ud__alloc(3 * n * sizeof(int64_t))) ||
         !(ud__root.score = (double *)ud__alloc((n + (size_t)ud__sh.nhosts + 1) * sizeof(double)))) {
@@ -2918,11 +2915,8 @@ static ud_status ud__mpi_start(ud_role *role) {
     ud_status st;
     int rc, threads = 0;
     if ((st = ud__mpi_ensure_init()) != UD_OK) return st;
-    ud__after_stop_hook = NULL;
     if ((rc = MPI_Comm_dup(ud__mpi_base(), &ud__m.comm)) != MPI_SUCCESS) {
-        st = ud__mpi_fail(rc, "init: MPI_Comm_dup");
-        ud__mpi_finalize_if_ours();
-        return st;
+        return ud__mpi_fail(rc, "init: MPI_Comm_dup");
     }
     MPI_Comm_set_errhandler(ud__m.comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(ud__m.comm, &ud__m.rank);
