@@ -1,6 +1,6 @@
-/* The runtime's life: registration before init, one init, one shutdown that finishes the work
-   already submitted, and UD_ERR_STATE for every call outside that window. Also the version
-   and the status strings. */
+/* The runtime's life: registration while it is not running, init, a shutdown that finishes
+   the work already submitted, UD_ERR_STATE for every call outside that window, and a second
+   run after the first (refs of the first are gone). Also the version and the status strings. */
 #define _GNU_SOURCE /* sched_getaffinity, to count the cores the way the runtime may */
 #define UNIDIST_IMPLEMENTATION
 #include "unidist.h"
@@ -227,14 +227,32 @@ static void shutdown_finishes_submitted_tasks(void) {
 }
 
 static void after_shutdown(void) {
-    ud_role role;
     expect_state_everywhere(kept);
-    UT_EQ_STATUS(ud_init(NULL, &role), UD_ERR_STATE);
-    UT_CHECK(ud_last_error()[0] != '\0');
     UT_EQ_INT(ud_is_initialized(), 0);
-    UT_EQ_STATUS(ud_register("later", square, NULL, NULL), UD_ERR_STATE);
     UT_EQ_STR(ud_version(), UD_VERSION_STRING);
     UT_CONTAINS(ud_status_str(UD_ERR_STATE), "UD_ERR_STATE");
+}
+
+/* A second run: a function registered between the runs is there, a ref of the first run is
+   not (a clear UD_ERR_FREED), and shutdown ends it as before. */
+static void second_run(void) {
+    ud_role role = UD_ROLE_WORKER;
+    ud_func later;
+    ud_view v;
+    ud_ref out;
+    ud_arg a;
+    UT_REQUIRE_OK(ud_register("later", square, NULL, &later));
+    UT_REQUIRE_OK(ud_init(NULL, &role));
+    UT_EQ_INT(role, UD_ROLE_DRIVER);
+    UT_EQ_INT(ud_is_initialized(), 1);
+    UT_EQ_STATUS(ud_get(kept, &v), UD_ERR_FREED);
+    UT_CONTAINS(ud_last_error(), "earlier run");
+    a = ud_arg_val(&(int){5}, sizeof(int));
+    if (UT_OK(ud_remote(later, &a, 1, 1, &out)) && UT_OK(ud_get(out, &v)) &&
+        UT_EQ_INT(v.size, sizeof(int)))
+        UT_EQ_INT(*(const int *)v.data, 25);
+    UT_OK(ud_shutdown());
+    UT_EQ_INT(ud_is_initialized(), 0);
 }
 
 int main(void) {
@@ -250,5 +268,6 @@ int main(void) {
     UT_RUN(second_init);
     UT_RUN(shutdown_finishes_submitted_tasks);
     UT_RUN(after_shutdown);
+    UT_RUN(second_run);
     return ut_finish();
 }

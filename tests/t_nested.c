@@ -1,0 +1,256 @@
+/* Tasks that submit tasks: put, remote, get, wait and free inside a task, with the driver's
+   semantics. A task blocked in a nested get or wait runs other tasks on its thread meanwhile,
+   so recursion needs no more threads than the pool has: fib(22) and a quicksort of 10^6 ints
+   run on 1 and 2 task threads and under round_robin, and a chain 2000 tasks deep on one. */
+#define UNIDIST_IMPLEMENTATION
+#include "unidist.h"
+#include "ud_test.h"
+
+static ud_func f_fib, f_qsort, f_fail, f_waiter, f_maker, f_chain;
+
+/* fib(n) = fib(n - 1) + fib(n - 2), each a task, read with a nested get. */
+static int fib(ud_task *t) {
+    int n = 0, a, b, *y, k;
+    ud_ref r[2];
+    ud_view v[2];
+    if (!ut_arg_int(t, 0, &n)) return ud_task_fail(t, "fib: bad argument");
+    if (n < 2) {
+        a = n;
+    } else {
+        for (k = 0; k < 2; k++) {
+            int m = n - 1 - k;
+            ud_arg arg = ud_arg_val(&m, sizeof m);
+            if (ud_remote(f_fib, &arg, 1, 1, &r[k]) != UD_OK) return ud_task_fail(t, "fib: %s", ud_last_error());
+        }
+        if (ud_get_many(r, 2, v) != UD_OK) return ud_task_fail(t, "fib: %s", ud_last_error());
+        memcpy(&a, v[0].data, sizeof a);
+        memcpy(&b, v[1].data, sizeof b);
+        a += b;
+        ud_free_many(r, 2);
+    }
+    if (!(y = ud_task_result(t, 0, sizeof *y))) return ud_task_fail(t, "fib: no memory");
+    *y = a;
+    return 0;
+}
+
+#define QS_LEAF 20000 /* ints sorted in place by one task */
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* qsort(ints): sorted. Above QS_LEAF ints it partitions around the middle value, puts each
+   side and sorts the sides as two nested tasks, then joins them. */
+static int qsort_task(ud_task *t) {
+    ud_view a, side[2];
+    ud_ref part[2], sorted[2];
+    size_t n, k, lo = 0, hi = 0;
+    int *out, *tmp, pivot, j;
+    if (ud_task_arg(t, 0, &a) != UD_OK || a.size % sizeof(int)) return ud_task_fail(t, "qsort: bad argument");
+    n = a.size / sizeof(int);
+    if (!(out = (int *)ud_task_result(t, 0, a.size))) return ud_task_fail(t, "qsort: no memory");
+    if (n) memcpy(out, a.data, a.size);
+    if (n <= QS_LEAF) {
+        qsort(out, n, sizeof *out, cmp_int);
+        return 0;
+    }
+    pivot = out[n / 2];
+    if (!(tmp = (int *)malloc(a.size))) return ud_task_fail(t, "qsort: no memory");
+    for (k = 0; k < n; k++) /* smaller ones from the front, the rest from the back */
+        if (out[k] < pivot) tmp[lo++] = out[k];
+        else tmp[n - 1 - hi++] = out[k];
+    if (lo == 0) { /* every value >= pivot: pivot is the least, so split off its copies */
+        for (k = 0, lo = 0, hi = 0; k < n; k++)
+            if (out[k] == pivot) tmp[lo++] = out[k];
+            else tmp[n - 1 - hi++] = out[k];
+    }
+    for (j = 0; j < 2; j++) {
+        ud_arg arg;
+        if (ud_put(tmp + (j ? lo : 0), (j ? hi : lo) * sizeof(int), &part[j]) != UD_OK) break;
+        arg = ud_arg_ref(part[j]);
+        if (ud_remote(f_qsort, &arg, 1, 1, &sorted[j]) != UD_OK) break;
+    }
+    free(tmp);
+    if (j < 2 || ud_get_many(sorted, 2, side) != UD_OK) return ud_task_fail(t, "qsort: %s", ud_last_error());
+    if (side[0].size) memcpy(out, side[0].data, side[0].size);
+    if (side[1].size) memcpy(out + lo, side[1].data, side[1].size);
+    ud_free_many(part, 2);
+    ud_free_many(sorted, 2);
+    return 0;
+}
+
+static int fail_task(ud_task *t) { return ud_task_fail(t, "planned failure"); }
+
+/* waiter(): submits a failing task, waits for it (it counts as done) and gets it (its
+   error); result: {wait status, ready count, get status, error message has the text}. */
+static int waiter(ud_task *t) {
+    ud_ref r;
+    ud_view v;
+    int ready[1], nready = 0, *y = (int *)ud_task_result(t, 0, 4 * sizeof(int));
+    if (!y || ud_remote(f_fail, NULL, 0, 1, &r) != UD_OK) return ud_task_fail(t, "waiter: %s", ud_last_error());
+    y[0] = ud_wait(&r, 1, 1, 10.0, ready, &nready);
+    y[1] = nready;
+    y[2] = ud_get(r, &v);
+    y[3] = strstr(ud_last_error(), "planned failure") != NULL;
+    ud_free(r);
+    return 0;
+}
+
+/* maker(x): puts x, submits fib(x) and returns both refs for the driver to read and free;
+   a third object it puts and frees itself. */
+static int maker(ud_task *t) {
+    int x = 0;
+    ud_ref refs[2], scratch;
+    ud_arg arg;
+    void *y;
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "maker: bad argument");
+    arg = ud_arg_val(&x, sizeof x);
+    if (ud_put(&x, sizeof x, &refs[0]) != UD_OK || ud_remote(f_fib, &arg, 1, 1, &refs[1]) != UD_OK ||
+        ud_put("scratch", 8, &scratch) != UD_OK || ud_free(scratch) != UD_OK)
+        return ud_task_fail(t, "maker: %s", ud_last_error());
+    if (!(y = ud_task_result(t, 0, sizeof refs))) return ud_task_fail(t, "maker: no memory");
+    memcpy(y, refs, sizeof refs);
+    return 0;
+}
+
+/* chain(d): d + 1 tasks deep, each getting the next's result. */
+static int chain(ud_task *t) {
+    int d = 0, *y, below = 0;
+    if (!ut_arg_int(t, 0, &d)) return ud_task_fail(t, "chain: bad argument");
+    if (d > 0) {
+        int next = d - 1;
+        ud_arg arg = ud_arg_val(&next, sizeof next);
+        ud_ref r;
+        ud_view v;
+        if (ud_remote(f_chain, &arg, 1, 1, &r) != UD_OK || ud_get(r, &v) != UD_OK)
+            return ud_task_fail(t, "chain %d: %s", d, ud_last_error());
+        memcpy(&below, v.data, sizeof below);
+        ud_free(r);
+    }
+    if (!(y = ud_task_result(t, 0, sizeof *y))) return ud_task_fail(t, "chain: no memory");
+    *y = below + 1;
+    return 0;
+}
+
+/* ---- cases --------------------------------------------------------------------------------- */
+static int run_int(ud_func f, int x, int *out) {
+    ud_arg arg = ud_arg_val(&x, sizeof x);
+    ud_ref r;
+    ud_view v;
+    int ok = UT_OK(ud_remote(f, &arg, 1, 1, &r)) && UT_OK(ud_get(r, &v)) && UT_EQ_INT(v.size, sizeof(int));
+    if (ok) memcpy(out, v.data, sizeof *out);
+    ud_free(r);
+    return ok;
+}
+
+static void fib_22(void) {
+    int y = 0;
+    double t0 = ut_now();
+    if (run_int(f_fib, 22, &y)) UT_EQ_INT(y, 17711);
+    ut_note("fib(22): %d tasks in %.2f s", 2 * 28657 - 1, ut_now() - t0);
+}
+
+static void quicksort_1e6(void) {
+    enum { N = 1000000 };
+    int *a = (int *)malloc(N * sizeof(int));
+    uint64_t x = 12345, sum = 0, sum2 = 0;
+    ud_ref in, out;
+    ud_arg arg;
+    ud_view v;
+    size_t k;
+    UT_REQUIRE(a != NULL);
+    for (k = 0; k < N; k++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        a[k] = (int)(x >> 33) % 100000; /* repeats, so that equal values are split too */
+        sum += (uint64_t)a[k];
+    }
+    if (UT_OK(ud_put(a, N * sizeof(int), &in))) {
+        arg = ud_arg_ref(in);
+        if (UT_OK(ud_remote(f_qsort, &arg, 1, 1, &out)) && UT_OK(ud_get(out, &v)) &&
+            UT_EQ_INT(v.size, N * sizeof(int))) {
+            const int *s = (const int *)v.data;
+            int sorted = 1;
+            for (k = 0; k < N; k++) {
+                sum2 += (uint64_t)s[k];
+                if (k && s[k - 1] > s[k]) sorted = 0;
+            }
+            UT_CHECK(sorted);
+            UT_CHECK(sum == sum2);
+        }
+        ud_free(out);
+        ud_free(in);
+    }
+    free(a);
+}
+
+static void nested_wait_and_get_of_a_failure(void) {
+    ud_ref r;
+    ud_view v;
+    if (UT_OK(ud_remote(f_waiter, NULL, 0, 1, &r)) && UT_OK(ud_get(r, &v)) &&
+        UT_EQ_INT(v.size, 4 * sizeof(int))) {
+        const int *y = (const int *)v.data;
+        UT_EQ_STATUS(y[0], UD_OK);
+        UT_EQ_INT(y[1], 1);
+        UT_EQ_STATUS(y[2], UD_ERR_TASK);
+        UT_EQ_INT(y[3], 1);
+    }
+    ud_free(r);
+}
+
+static void refs_made_in_a_task_outlive_it(void) {
+    ud_ref r, made[2];
+    ud_view v;
+    int x = 0;
+    ud_arg arg = ud_arg_val(&(int){10}, sizeof(int));
+    UT_REQUIRE_OK(ud_remote(f_maker, &arg, 1, 1, &r));
+    if (UT_OK(ud_get(r, &v)) && UT_EQ_INT(v.size, sizeof made)) {
+        memcpy(made, v.data, sizeof made);
+        UT_OK(ud_free(r)); /* the refs inside stay valid: the driver holds them now */
+        if (UT_OK(ud_get(made[0], &v))) memcpy(&x, v.data, sizeof x), UT_EQ_INT(x, 10);
+        if (UT_OK(ud_get(made[1], &v))) memcpy(&x, v.data, sizeof x), UT_EQ_INT(x, 55);
+        arg = ud_arg_ref(made[0]); /* and pass as arguments */
+        if (UT_OK(ud_remote(f_fib, &arg, 1, 1, &r)) && UT_OK(ud_get(r, &v))) {
+            memcpy(&x, v.data, sizeof x);
+            UT_EQ_INT(x, 55);
+            ud_free(r);
+        }
+        UT_OK(ud_free_many(made, 2));
+        UT_EQ_STATUS(ud_get(made[0], &v), UD_ERR_FREED);
+    }
+}
+
+static void chain_2000_deep(void) {
+    int y = 0;
+    if (run_int(f_chain, 1999, &y)) UT_EQ_INT(y, 2000);
+}
+
+/* One run of the runtime: cpus task threads (0: the default), under scheduler. */
+static void run_with(int cpus, const char *scheduler) {
+    ud_config c;
+    ud_role role;
+    char name[96];
+    memset(&c, 0, sizeof c);
+    c.cpus = cpus;
+    c.scheduler = scheduler;
+    snprintf(name, sizeof name, "init: %d task threads, %s", cpus, scheduler);
+    UT_CASE(name) UT_REQUIRE_OK(ud_init(&c, &role));
+    if (!ud_is_initialized()) return;
+    UT_RUN(fib_22);
+    UT_RUN(quicksort_1e6);
+    UT_RUN(nested_wait_and_get_of_a_failure);
+    UT_RUN(refs_made_in_a_task_outlive_it);
+    if (cpus == 1) UT_RUN(chain_2000_deep);
+    UT_CASE("shutdown") UT_OK(ud_shutdown());
+}
+
+int main(void) {
+    if (ud_register("fib", fib, NULL, &f_fib) != UD_OK || ud_register("qsort", qsort_task, NULL, &f_qsort) != UD_OK ||
+        ud_register("fail", fail_task, NULL, &f_fail) != UD_OK || ud_register("waiter", waiter, NULL, &f_waiter) != UD_OK ||
+        ud_register("maker", maker, NULL, &f_maker) != UD_OK || ud_register("chain", chain, NULL, &f_chain) != UD_OK)
+        return 1;
+    run_with(1, "auto");
+    run_with(2, "auto");
+    run_with(2, "round_robin");
+    return ut_finish();
+}
