@@ -209,10 +209,34 @@ static int goal_met(const result *r) {
 
 /* ---- task functions ------------------------------------------------------------------------ */
 
-static ud_func f_empty, f_identity, f_fill, f_nap, f_sum, f_sleep;
+static ud_func f_empty, f_identity, f_fill, f_nap, f_sum, f_sleep, f_fib;
 
 static int empty_task(ud_task *t) {
     (void)t;
+    return 0;
+}
+
+/* fib(n) as tasks: each n >= 2 submits fib(n - 1) and fib(n - 2) and reads them with a
+   nested get (threads backend: tasks may submit tasks). */
+static int fib_task(ud_task *t) {
+    ud_view a, v[2];
+    ud_ref r[2];
+    int n, x = 0, *y;
+    if (ud_task_arg(t, 0, &a) != UD_OK || a.size != sizeof n) return ud_task_fail(t, "fib: arg");
+    memcpy(&n, a.data, sizeof n);
+    if (n < 2) x = n;
+    for (int k = 0; n >= 2 && k < 2; k++) {
+        int m = n - 1 - k;
+        ud_arg arg = ud_arg_val(&m, sizeof m);
+        if (ud_remote(f_fib, &arg, 1, 1, &r[k]) != UD_OK) return ud_task_fail(t, "fib: remote");
+    }
+    if (n >= 2) {
+        if (ud_get_many(r, 2, v) != UD_OK) return ud_task_fail(t, "fib: get");
+        x = *(const int *)v[0].data + *(const int *)v[1].data;
+        ud_free_many(r, 2);
+    }
+    if (!(y = ud_task_result(t, 0, sizeof *y))) return ud_task_fail(t, "fib: no memory");
+    *y = x;
     return 0;
 }
 
@@ -1447,6 +1471,39 @@ static void bench_hosts(void) {
 }
 #endif
 
+#ifndef BENCH_MPI
+/* ---- tasks that submit tasks ------------------------------------------------------------------
+   fib(22): 57 313 tasks, each but the leaves submitting two and getting them inside a task,
+   beside the same number of empty tasks submitted and got by the driver. */
+#define FIB_N 22
+#define FIB_TASKS (2 * 28657 - 1)
+
+static double rep_fib(void *ctx) {
+    int n = FIB_N, x = 0;
+    ud_arg a = ud_arg_val(&n, sizeof n);
+    ud_ref r;
+    ud_view v;
+    double t0 = now();
+    (void)ctx;
+    CHECK(ud_remote(f_fib, &a, 1, 1, &r));
+    CHECK(ud_get(r, &v));
+    memcpy(&x, v.data, sizeof x);
+    double t = now() - t0;
+    CHECK(ud_free(r));
+    if (x != 17711) die("fib(%d) = %d", FIB_N, x);
+    return FIB_TASKS / t;
+}
+
+static void bench_nested(void) {
+    tasks_ctx c = tasks_ctx_new();
+    stats f, b;
+    c.n = FIB_TASKS;
+    measure(rep_fib, rep_tasks_get_many, &c, 7, &f, &b);
+    report("nested_fib22", "tasks/s", f, "flat_submit_get_many", &b, GOAL_NONE, 0);
+    tasks_ctx_free(&c);
+}
+#endif
+
 static const bench benches[] = {
     {"idle_after_init", bench_idle_after_init, NULL},
     {"tasks", bench_tasks, NULL},
@@ -1460,6 +1517,8 @@ static const bench benches[] = {
     {"irregular", bench_irregular, NULL},
 #ifdef BENCH_MPI
     {"chain", bench_chain, NULL},
+#else
+    {"nested", bench_nested, NULL},
 #endif
 #ifdef BENCH_MPI
     {"hosts", bench_hosts, NULL},
@@ -1554,6 +1613,7 @@ static const char *load_average(void) {
 /* Registers the task functions (every process, before init). */
 static void register_functions(void) {
     CHECK(ud_register("empty", empty_task, NULL, &f_empty));
+    CHECK(ud_register("fib", fib_task, NULL, &f_fib));
     CHECK(ud_register("identity", identity_task, NULL, &f_identity));
     CHECK(ud_register("fill", fill_task, NULL, &f_fill));
     CHECK(ud_register("nap", nap_task, NULL, &f_nap));
