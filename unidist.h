@@ -507,6 +507,7 @@ typedef struct ud__runtime {
     const ud__backend *be;
     int rank;                /* for log lines */
     int64_t phase;           /* inits so far: each run of the runtime numbers its refs apart */
+    atomic_int nested;       /* this process is an MPI worker whose tasks may call the API */
 } ud__runtime;
 
 static _Thread_local ud_task *ud__cur_task; /* the task this thread runs, if any */
@@ -1496,18 +1497,24 @@ static int ud__cpu_mask(uint64_t *mask) {
 static const ud__backend ud__threads_backend;
 
 static ud_status ud__not_running(const char *op) {
-    if (ud__cur_task) /* an MPI worker rank: its process runs tasks, not the driver's API */
-        return ud__fail(UD_ERR_STATE, "%s: task '%s' runs on an MPI worker rank, where a task "
-                        "cannot yet call put, remote, get, wait or free (the threads backend "
-                        "allows it)", op, ud__cur_task->fn->name);
+    if (ud__cur_task) /* an MPI worker rank that is shutting down */
+        return ud__fail(UD_ERR_STATE, "%s: task '%s' runs while the runtime shuts down", op,
+                        ud__cur_task->fn->name);
     if (atomic_load(&ud__rt.state) == UD__NEVER)
         return ud__fail(UD_ERR_STATE, "%s: the runtime is not initialized (call ud_init first)", op);
     return ud__fail(UD_ERR_STATE, "%s: the runtime was shut down", op);
 }
 
+/* May a call go to the backend: the runtime runs here (the driver's process, or the threads
+   backend's tasks), or the caller is a task on an MPI worker rank, whose calls its rank
+   forwards (nested calls). */
+static int ud__api_open(void) {
+    return atomic_load(&ud__rt.state) == UD__RUNNING || (ud__cur_task && atomic_load(&ud__rt.nested));
+}
+
 #define UD__REQUIRE_RUNNING(op)                                                             \
     do {                                                                                    \
-        if (atomic_load(&ud__rt.state) != UD__RUNNING) return ud__not_running(op);          \
+        if (!ud__api_open()) return ud__not_running(op);                                    \
     } while (0)
 
 /* Blocking calls would hold a worker hostage (threads) or deadlock the worker loop (MPI). */
@@ -1651,7 +1658,7 @@ UD_API ud_status ud_get_many(const ud_ref *refs, int n, ud_view *out) {
 }
 
 UD_API ud_status ud_get(ud_ref ref, ud_view *out) {
-    if (!out && atomic_load(&ud__rt.state) == UD__RUNNING)
+    if (!out && ud__api_open())
         return ud__fail(UD_ERR_ARG, "get: out is NULL");
     return ud_get_many(&ref, 1, out);
 }
@@ -1661,7 +1668,7 @@ UD_API ud_status ud_get_copy(ud_ref ref, void *dst, size_t cap, size_t *size) {
     ud_status st;
     size_t total = 0, off = 0;
     int k;
-    if (atomic_load(&ud__rt.state) == UD__RUNNING && (!size || (!dst && cap)))
+    if (ud__api_open() && (!size || (!dst && cap)))
         return ud__fail(UD_ERR_ARG, "get_copy: size must be given, and dst when cap > 0");
     if ((st = ud_get_many(&ref, 1, &v)) != UD_OK) return st;
     for (k = 0; k < v.nparts; k++) total += v.parts[k].size;
@@ -1770,21 +1777,21 @@ UD_API ud_status ud_free_many(const ud_ref *refs, int n) {
 UD_API ud_status ud_free(ud_ref ref) { return ud_free_many(&ref, 1); }
 
 UD_API int ud_num_workers(void) {
-    return atomic_load(&ud__rt.state) == UD__RUNNING ? ud__rt.be->num_workers() : 0;
+    return ud__api_open() ? ud__rt.be->num_workers() : 0;
 }
 
 UD_API const char *ud_backend_name(void) {
-    return atomic_load(&ud__rt.state) == UD__RUNNING ? ud__rt.be->name : "none";
+    return ud__api_open() ? ud__rt.be->name : "none";
 }
 
 UD_API int ud_rank(void) { return ud__rt.be ? ud__rt.be->rank() : 0; }
 
 UD_API int ud_num_hosts(void) {
-    return atomic_load(&ud__rt.state) == UD__RUNNING ? ud__rt.be->num_hosts() : 0;
+    return ud__api_open() ? ud__rt.be->num_hosts() : 0;
 }
 
 UD_API int ud_worker_host(int w) {
-    if (atomic_load(&ud__rt.state) != UD__RUNNING || w < 0 || w >= ud__rt.be->num_workers()) return -1;
+    if (!ud__api_open() || w < 0 || w >= ud__rt.be->num_workers()) return -1;
     return ud__rt.be->worker_host(w);
 }
 
@@ -1797,7 +1804,7 @@ UD_API ud_status ud_stats_get(ud_stats *out, int cap, int *n) {
 }
 
 UD_API int ud_worker_threads(int w) {
-    if (atomic_load(&ud__rt.state) != UD__RUNNING || w < 0 || w >= ud__rt.be->num_workers()) return 0;
+    if (!ud__api_open() || w < 0 || w >= ud__rt.be->num_workers()) return 0;
     return ud__rt.be->worker_threads(w);
 }
 

@@ -74,17 +74,18 @@ UD_API MPI_Comm ud_mpi_comm(void);
 #define UD__TAG_OP 0x7564
 #define UD__TAG_DATA 0x7565
 #define UD__MAGIC 0x7564u
-#define UD__WIRE_VERSION 3
+#define UD__WIRE_VERSION 4
 #define UD__F_CHECKSUM 1u
 #define UD__F_NOREPLY 2u              /* GET: count the reader as served, send nothing back */
 #define UD__F_DELEGATED 16u           /* EXECUTE, TASK_DONE: a task run for another worker */
 #define UD__F_RESULTS 32u             /* PUT_DATA: the results of a task run for the receiver */
 #define UD__F_GIVEN 64u               /* GET: for a task its owner gave away: no reader to count */
+#define UD__F_REPLY 128u              /* WAIT: the monitor's answer (rank 1 both asks and answers) */
 
 #define UD__OP_TABLE(X)                                                                     \
     X(EXECUTE) X(GET) X(PUT_DATA) X(PUT_OWNER) X(PUT_SHARED_DATA) X(WAIT) X(CLEANUP)        \
     X(TASK_DONE) X(GET_TASK_COUNT) X(RESERVE_SHARED_MEMORY) X(REQUEST_SHARED_DATA) X(CANCEL) \
-    X(READY_TO_SHUTDOWN) X(SHUTDOWN) X(STEAL) X(STATS)
+    X(READY_TO_SHUTDOWN) X(SHUTDOWN) X(STEAL) X(STATS) X(NESTED)
 
 enum {
     UD__OP_NONE = 0,
@@ -892,6 +893,9 @@ static struct ud__root {
     int polling;              /* a GET_TASK_COUNT is out */
     double polled_at;
     unsigned calls;
+    int stopping;             /* SHUTDOWN is out: a nested task submitted now raises its count */
+    ud_ref *later;            /* refs tasks freed, let go at the driver's next call */
+    int nlater, caplater;
 } ud__root;
 
 static int ud__seen_has(const ud__rent *e, int rank) { return (int)((e->seen[rank / 64] >> (rank % 64)) & 1u); }
@@ -920,9 +924,16 @@ static ud_status ud__root_lookup(const char *op, ud_ref r, ud__rent **out) {
                            r.num / ud__m.size, ud__root.next_num);
 }
 
+static ud_status ud__nest_put(const ud_part *parts, int nparts, ud_ref *out);
+static ud_status ud__nest_get(const ud_ref *refs, int n, ud_view *out);
+static ud_status ud__nest_wait(const ud_ref *refs, int n, int num_returns, double timeout,
+                               int *ready, int *nready);
+static ud_status ud__nest_free(const ud_ref *refs, int n);
+
 static ud_status ud__mpi_put(const ud_part *parts, int nparts, ud_ref *out) {
     ud__obj *o;
     ud_ref ref;
+    if (ud__m.rank != UD__ROOT) return ud__nest_put(parts, nparts, out);
     ref.owner = UD__ROOT;
     ref.num = ud__root.next_num * ud__m.size + UD__ROOT;
     if (!(o = ud__shm_put_parts(ref, parts, nparts)) && !(o = ud__obj_copy(parts, nparts)))
@@ -939,6 +950,8 @@ static ud_status ud__mpi_put(const ud_part *parts, int nparts, ud_ref *out) {
 
 static int ud__root_take_data(const ud__hdr *h, int from);
 static void ud__root_take_counts(const ud__hdr *h, int from);
+static void ud__root_nested(const ud__hdr *h, int from);
+static void ud__root_free_later(void);
 
 /* The root knows a task is done: its result came, or the monitor named it in a wait. */
 static void ud__root_learned_done(ud__rent *e) {
@@ -952,6 +965,7 @@ static void ud__root_learned_done(ud__rent *e) {
 static int ud__root_take_unasked(const ud__hdr *h, int from) {
     if (h->op == UD__OP_PUT_DATA || h->op == UD__OP_PUT_SHARED_DATA) ud__root_take_data(h, from);
     else if (h->op == UD__OP_GET_TASK_COUNT && from == UD__MONITOR) ud__root_take_counts(h, from);
+    else if (h->op == UD__OP_NESTED && ud__is_worker(from)) ud__root_nested(h, from);
     else return 0;
     return 1;
 }
@@ -1030,6 +1044,7 @@ static void ud__root_poll(void) {
 static void ud__root_service(void) {
     const ud__hdr *h;
     int from, got;
+    if (ud__root.nlater) ud__root_free_later();
     if (ud__root.polling || (++ud__root.calls & 63) == 0)
         while ((got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0)
             if (got > 0 && !ud__root_take_unasked(h, from))
@@ -1074,6 +1089,10 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
     ud__rent *small[16], **ents = n <= 16 ? small : (ud__rent **)ud__alloc((size_t)n * sizeof *ents);
     ud_status st = UD_OK, first = UD_OK;
     int i, missing = 0, asked = 0;
+    if (ud__m.rank != UD__ROOT) {
+        if (ents != small) ud__free(ents, (size_t)n * sizeof *ents);
+        return ud__nest_get(refs, n, out);
+    }
     if (!ents) return ud__fail(UD_ERR_NOMEM, "get: out of memory");
     for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("get", refs[i], &ents[i]);
     if (st == UD_OK && (st = ud__root_ask(ents, n, &missing)) == UD_OK) asked = 1;
@@ -1231,8 +1250,8 @@ static ud_status ud__root_route_args(const ud_arg *args, int nargs, ud__rent **e
 /* EXECUTE: a = function id, b = the first result's number (the others follow every size-th),
    count = arguments, aux = results. Each argument: kind, then owner and number (a ref) or an
    object of one part (an inline value). */
-static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
-                                ud_ref *outs, const ud_opts *opts) {
+static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
+                                 ud_ref *outs, const ud_opts *opts) {
     ud__rent *small[16], **ents = nargs <= 16 ? small : (ud__rent **)ud__alloc((size_t)nargs * sizeof *ents);
     ud_status st = UD_OK;
     ud__wbuf w;
@@ -1240,7 +1259,6 @@ static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs,
     int i, worker;
     int64_t first, sep_before;
     if (!ents) return ud__fail(UD_ERR_NOMEM, "remote: out of memory");
-    ud__root_service();
     if (nret > UD__MAX_RESULTS)
         st = ud__fail(UD_ERR_ARG, "remote '%s': num_returns %d is more than %d", fn->name, nret, UD__MAX_RESULTS);
     for (i = 0; i < nargs && st == UD_OK; i++) {
@@ -1302,6 +1320,16 @@ done:
     return st;
 }
 
+static ud_status ud__nest_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
+                                 ud_ref *outs, const ud_opts *opts);
+
+static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
+                                ud_ref *outs, const ud_opts *opts) {
+    if (ud__m.rank != UD__ROOT) return ud__nest_remote(fn, args, nargs, nret, outs, opts);
+    ud__root_service();
+    return ud__root_submit(fn, args, nargs, nret, outs, opts);
+}
+
 /* What the root knows is done (what it put or got) comes first, oldest first; the monitor
    answers for the rest in the order the tasks finished, and handles the timeout. */
 static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double timeout,
@@ -1313,6 +1341,10 @@ static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double
     int i, nlocal = 0, nremote = 0;
     ud__wbuf w;
     ud__hdr *h;
+    if (ud__m.rank != UD__ROOT) {
+        ud__free(ents, bytes);
+        return ud__nest_wait(refs, n, num_returns, timeout, ready, nready);
+    }
     if (!ents) return ud__fail(UD_ERR_NOMEM, "wait: out of memory");
     for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("wait", refs[i], &ents[i]);
     if (st != UD_OK) goto out;
@@ -1402,6 +1434,7 @@ static int ud__readers(const ud__rent *e) {
 static ud_status ud__mpi_free(const ud_ref *refs, int n) {
     ud_status st, first = UD_OK;
     int i;
+    if (ud__m.rank != UD__ROOT) return ud__nest_free(refs, n);
     for (i = 0; i < n; i++) {
         ud__rent *e;
         if ((st = ud__root_lookup("free", refs[i], &e)) != UD_OK) {
@@ -1432,6 +1465,157 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
     }
     ud__async_progress();
     return first;
+}
+
+/* ---- nested calls at the root ------------------------------------------------------------------
+   A task on a worker calls put, remote, get, wait or free: its rank sends NESTED (aux = what,
+   b = the call's id), and the root answers in kind, with status, then the refs it made or
+   the error's message. It does what needs its store: it numbers and places a nested task
+   and keeps a nested put as the driver's own do; for a get it checks the refs and makes the
+   caller a reader of each (pushing its own data ahead, as for a task's argument), so that
+   cleanup waits for it; for a wait it checks them; a free it checks now and does at the
+   driver's next call, since the driver may be inside a get or wait of the same refs. The
+   root does this whenever the driver is inside a call, as it does all its work. */
+enum { UD__NEST_REMOTE = 1, UD__NEST_PUT, UD__NEST_GET, UD__NEST_WAIT, UD__NEST_FREE };
+
+static ud__obj *ud__rd_arg_obj(ud__rd *r, int64_t kind, int from, uint32_t flags);
+
+static void ud__root_free_later(void) {
+    ud_status st = ud__mpi_free(ud__root.later, ud__root.nlater);
+    if (st != UD_OK && st != UD_ERR_FREED)
+        ud__log(UD_LOG_WARN, "root: freeing the refs tasks freed: %s", ud__errbuf);
+    ud__root.nlater = 0;
+}
+
+/* The refs of a nested get, wait or free: each live, else the first that is not. */
+static ud_status ud__root_nested_refs(const char *op, const int64_t *p, int n, int reader,
+                                      int later) {
+    ud_status st = UD_OK;
+    int i;
+    for (i = 0; i < n && st == UD_OK; i++) {
+        ud__rent *e;
+        ud_arg a;
+        a.kind = UD_ARG_REF;
+        a.ref.owner = p[2 * i];
+        a.ref.num = p[2 * i + 1];
+        if ((st = ud__root_lookup(op, a.ref, &e)) != UD_OK) break;
+        if (reader && e->ref.owner != reader) st = ud__root_route_args(&a, 1, &e, reader);
+        if (later && ud__root.nlater == ud__root.caplater) {
+            int cap = ud__root.caplater ? 2 * ud__root.caplater : 64;
+            ud_ref *g = (ud_ref *)ud__realloc(ud__root.later, (size_t)ud__root.caplater * sizeof *g,
+                                              (size_t)cap * sizeof *g);
+            if (!g) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
+            ud__root.later = g;
+            ud__root.caplater = cap;
+        }
+        if (later) ud__root.later[ud__root.nlater++] = a.ref;
+    }
+    return st;
+}
+
+/* A nested remote: count = arguments, status = results, reserved = placement and c = its
+   index, the arguments as in EXECUTE, then the ref of UD_NEAR. */
+static ud_status ud__root_nested_remote(const ud__hdr *h, ud__rd *r, int from, ud_ref *outs) {
+    const ud__fn *fn = ud__find_fn((ud_func)h->a);
+    ud_arg small[16], *args = h->count <= 16 ? small : (ud_arg *)ud__alloc((size_t)h->count * sizeof *args);
+    ud__obj *osmall[16], **vals = h->count <= 16 ? osmall : (ud__obj **)ud__alloc((size_t)h->count * sizeof *vals);
+    ud_status st = UD_OK;
+    ud_opts o;
+    int i, n = 0;
+    if (!fn) st = ud__fail(UD_ERR_NOFUNC, "remote: no function with id %016llx", (unsigned long long)h->a);
+    else if (!args || !vals) st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
+    for (i = 0; i < h->count && st == UD_OK; i++, n++) {
+        const int64_t *kind = (const int64_t *)ud__rd_take(r, sizeof(int64_t)), *ref;
+        vals[i] = NULL;
+        if (kind && *kind == UD__WARG_REF && (ref = (const int64_t *)ud__rd_take(r, 2 * sizeof *ref))) {
+            args[i].kind = UD_ARG_REF;
+            args[i].ref.owner = ref[0];
+            args[i].ref.num = ref[1];
+        } else if (kind && *kind == UD__WARG_VAL && (vals[i] = ud__rd_arg_obj(r, *kind, from, h->flags))) {
+            if (vals[i]->status != UD_OK) st = ud__fail(UD_ERR_PROTO, "remote: an argument from rank %d: %s",
+                                                        from, (const char *)vals[i]->parts[0].data);
+            args[i] = ud_arg_val(vals[i]->parts[0].data, vals[i]->parts[0].size);
+        } else {
+            st = ud__fail(UD_ERR_PROTO, "remote: a malformed argument %d from rank %d", i, from);
+        }
+    }
+    o.place = (ud_place)h->reserved;
+    o.index = (int)h->c;
+    o.near.owner = -1;
+    o.near.num = 0;
+    if (st == UD_OK && o.place == UD_NEAR) {
+        const int64_t *ref = (const int64_t *)ud__rd_take(r, 2 * sizeof *ref);
+        if (ref) o.near.owner = ref[0], o.near.num = ref[1];
+    }
+    if (st == UD_OK) st = ud__root_submit(fn, args, h->count, h->status, outs, &o);
+    if (st == UD_OK && ud__root.stopping) /* the monitor waits for this one too */
+        st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0);
+    for (i = 0; i < n; i++) ud__obj_release(vals[i]);
+    if (args != small) ud__free(args, (size_t)h->count * sizeof *args);
+    if (vals != osmall) ud__free(vals, (size_t)h->count * sizeof *vals);
+    return st;
+}
+
+/* A nested put: the object, as in PUT_DATA; the root keeps it as its own put. */
+static ud_status ud__root_nested_put(const ud__hdr *h, ud__rd *r, int from, ud_ref *out) {
+    ud_status st;
+    ud__obj *o = ud__rd_obj(r, h->count, from, h->flags, NULL, &st), *shared;
+    if (!o) return st;
+    out->owner = UD__ROOT;
+    out->num = ud__root.next_num * ud__m.size + UD__ROOT;
+    if ((shared = ud__shm_put_parts(*out, o->parts, o->nparts)) != NULL) { /* large: in the store */
+        ud__obj_release(o);
+        o = shared;
+    }
+    if (!ud__root_new(*out, o)) {
+        ud__obj_release(o);
+        return ud__fail(UD_ERR_NOMEM, "put: out of memory");
+    }
+    ud__root.next_num++;
+    return UD_OK;
+}
+
+static void ud__root_nested(const ud__hdr *h, int from) {
+    ud__rd r = ud__payload(h);
+    ud_ref small[8], *outs = small;
+    const int64_t *refs = NULL;
+    ud_status st = UD_OK;
+    ud__wbuf w;
+    ud__hdr *a;
+    int nout = 0;
+    if (h->aux == UD__NEST_GET || h->aux == UD__NEST_WAIT || h->aux == UD__NEST_FREE) {
+        if (h->count < 0 || !(refs = (const int64_t *)ud__rd_take(&r, (size_t)h->count * 2 * sizeof *refs)))
+            st = ud__fail(UD_ERR_PROTO, "a malformed NESTED from rank %d", from);
+    } else if (h->aux == UD__NEST_REMOTE && (h->status < 0 || h->status > UD__MAX_RESULTS || h->count < 0 ||
+                                              (uint64_t)h->count * 8 > h->length - sizeof *h)) {
+        st = ud__fail(UD_ERR_PROTO, "a malformed NESTED remote from rank %d", from);
+    }
+    if (st == UD_OK && h->aux == UD__NEST_REMOTE && h->status > 8 &&
+        !(outs = (ud_ref *)ud__alloc((size_t)h->status * sizeof *outs)))
+        st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
+    if (st == UD_OK) switch (h->aux) {
+    case UD__NEST_REMOTE:
+        if ((st = ud__root_nested_remote(h, &r, from, outs)) == UD_OK) nout = h->status;
+        break;
+    case UD__NEST_PUT: if ((st = ud__root_nested_put(h, &r, from, outs)) == UD_OK) nout = 1; break;
+    case UD__NEST_GET: st = ud__root_nested_refs("get", refs, h->count, from, 0); break;
+    case UD__NEST_WAIT: st = ud__root_nested_refs("wait", refs, h->count, 0, 0); break;
+    case UD__NEST_FREE: st = ud__root_nested_refs("free", refs, h->count, 0, 1); break;
+    default: st = ud__fail(UD_ERR_PROTO, "NESTED of unknown kind %d from rank %d", h->aux, from);
+    }
+    if (h->flags & UD__F_NOREPLY) { /* a task freeing what it made: nothing to answer */
+        if (st != UD_OK) ud__log(UD_LOG_WARN, "root: a task's free: %s", ud__errbuf);
+        return;
+    }
+    if (!(a = ud__wb_start(&w, UD__OP_NESTED))) ud__panic("root: out of memory");
+    a->aux = h->aux;
+    a->b = h->b;
+    a->status = st;
+    a->count = nout;
+    if (st == UD_OK) ud__wb_add(&w, outs, (size_t)nout * sizeof *outs);
+    else ud__wb_add(&w, ud__errbuf, strlen(ud__errbuf) + 1);
+    if (ud__wb_send(&w, from) != UD_OK) ud__log(UD_LOG_ERROR, "root: %s", ud__errbuf);
+    if (outs != small) ud__free(outs, (size_t)h->status * sizeof *outs);
 }
 
 /* ---- the worker (seed 000) -------------------------------------------------------------------
@@ -1481,7 +1665,37 @@ struct ud__wt {
     ud_view *argv;            /* the arguments' views, made by the loop when it is ready */
     ud__obj **res;            /* its results, made by the task thread */
     ud_task ctx;              /* the call, on a task thread */
+    struct ud__call *call;    /* set: not a task but a nested get's hold on its objects */
+    ud__wt *getters;          /* the nested gets of this task, let go when it ends */
+    ud__wt *next_getter;
+    ud_ref *made;             /* results of its nested remotes it has not freed (its thread's) */
+    int nmade, capmade;
 };
+
+/* A task's nested call (see ud__root_nested), handed to the loop by its thread, which runs
+   other tasks until the loop answers. */
+typedef struct ud__call {
+    int kind;                 /* UD__NEST_REMOTE ... */
+    int64_t id;
+    ud__wt *task;             /* the caller */
+    const ud__fn *fn;         /* remote */
+    const ud_arg *args;
+    int nargs, nret;
+    const ud_opts *opts;
+    ud__obj *obj;             /* put: a copy of the object */
+    const ud_ref *refs;       /* get, wait, free */
+    int n, num_returns;
+    double timeout;
+    ud_ref *outs;             /* remote, put: the refs made */
+    ud__wt *getter;           /* get: holds its objects until the task ends */
+    int *ready, nready;       /* wait */
+    int local;                /* get: of refs the task made, asked of their owners alone;
+                                 free: of those, sent without waiting (c and refs are the loop's) */
+    ud_status status;
+    char err[512];            /* as long as ud_last_error's */
+    atomic_int answered;
+    struct ud__call *next;
+} ud__call;
 
 /* A task thread's request for room in the host's shared store: only the loop may ask. */
 typedef struct ud__resv {
@@ -1507,6 +1721,10 @@ static struct ud__worker {
     int *victims, nvictims;   /* the other workers, this host's first */
     uint64_t *refused;        /* thieves this worker sent away empty (a bitset of ranks) */
     int nrefused;
+    /* nested calls sent and not yet answered; gen is bumped at each answer */
+    ud__call *calls;
+    int64_t next_call;
+    atomic_uint gen;
 } ud__wk;
 
 /* What task threads hand the loop: finished tasks and requests for store room. The loop
@@ -1516,6 +1734,7 @@ static struct ud__inbox {
     pthread_cond_t wake, answered;
     ud__job *done, *done_tail;
     ud__resv *resv;
+    ud__call *calls;          /* nested calls for the loop to send */
     int sleeping;
 } ud__in;
 
@@ -1554,9 +1773,16 @@ static ud__wdep *ud__deps_fifo(ud__wdep *d) {
 
 static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, int nparts);
 
-/* Every argument is here: views of them, and the task goes to a task thread. */
+static void ud__wk_call_answered(ud__call *c);
+
+/* Every argument is here: views of them, and the task goes to a task thread (a nested get's
+   hold: its caller is answered). */
 static void ud__wk_ready(ud__wt *t) {
     int i;
+    if (t->call) {
+        ud__wk_call_answered(t->call);
+        return;
+    }
     for (i = 0; i < t->nargs && !t->error; i++)
         ud__obj_view(t->argent[i] ? t->argent[i]->obj : t->vals[i], &t->argv[i]);
     ud__task_begin(&t->ctx, t->fn, t->argv, t->nargs, t->res, t->nret, ud__wk_result_alloc, t);
@@ -1857,21 +2083,42 @@ static void ud__wk_complete(ud__wt *t) {
     }
     ud__obj_release(t->error);
     if (t->owner == ud__m.rank) ud__wk_record_done(t->first, t->nret, code);
+    ud__free(t->made, (size_t)t->capmade * sizeof *t->made);
+    while (t->getters) { /* the objects its nested gets read */
+        ud__wt *g = t->getters;
+        t->getters = g->next_getter;
+        for (i = 0; i < g->nargs; i++) {
+            g->argent[i]->holds--;
+            ud__wk_maybe_delete(g->argent[i]);
+        }
+        ud__free(g, g->bytes);
+    }
     ud__free(t, t->bytes);
 }
 
 /* Answers the task threads' requests for store room and completes the tasks they finished,
    in the order they finished. Returns how many. */
+static void ud__wk_send_call(ud__call *c);
+
 static int ud__wk_drain(void) {
     ud__job *done;
     ud__resv *r, *next;
+    ud__call *calls;
     int n = 0;
     pthread_mutex_lock(&ud__in.mu);
     done = ud__in.done;
     r = ud__in.resv;
+    calls = ud__in.calls;
     ud__in.done = ud__in.done_tail = NULL;
     ud__in.resv = NULL;
+    ud__in.calls = NULL;
     pthread_mutex_unlock(&ud__in.mu);
+    while (calls) {
+        ud__call *c = calls;
+        calls = c->next;
+        ud__wk_send_call(c);
+        n++;
+    }
     for (; r; r = next, n++) {
         ud__obj *o = ud__shm_reserve(r->key, r->sizes, r->nparts);
         next = r->next; /* r lives on its thread's stack until it is answered */
@@ -2150,7 +2397,7 @@ static void ud__wk_nap(long ns) {
     struct timespec ts;
     double at = ud__now() + 1e-9 * (double)ns;
     pthread_mutex_lock(&ud__in.mu);
-    if (!ud__in.done && !ud__in.resv) {
+    if (!ud__in.done && !ud__in.resv && !ud__in.calls) {
         ud__in.sleeping = 1;
         ud__abstime(at, &ts);
         pthread_cond_timedwait(&ud__in.wake, &ud__in.mu, &ts);
@@ -2231,6 +2478,7 @@ static int ud__sender_ok(const ud__hdr *h, int from) {
     case UD__OP_TASK_DONE: case UD__OP_STEAL: return ud__is_worker(from) && from != ud__m.rank;
     case UD__OP_EXECUTE: return h->flags & UD__F_DELEGATED ? ud__is_worker(from) : from == UD__ROOT;
     case UD__OP_READY_TO_SHUTDOWN: return from == UD__MONITOR;
+    case UD__OP_WAIT: return h->flags & UD__F_REPLY ? from == UD__MONITOR : ud__owner_ok(from);
     default: return from == UD__ROOT;
     }
 }
@@ -2259,6 +2507,375 @@ static void ud__wk_release_all(void) {
     ud__wk.victims = victims, ud__wk.refused = refused;
 }
 
+/* ---- nested calls on a worker ------------------------------------------------------------------
+   A task's put, remote, get, wait and free (see ud__root_nested). Its thread hands the call
+   to the loop, which alone calls MPI, and runs other tasks until the answer comes, so a task
+   that waits never holds its thread idle. A get's objects come like a task's arguments (from
+   this rank's store, or fetched once from their owners) and stay held until the calling task
+   ends, so its views stay valid that long; a wait goes to the monitor, which answers it in
+   the order the tasks finished, as the driver's. */
+
+static void ud__wk_nested_get(ud__call *c);
+
+/* On the task's thread: the call goes to the loop. */
+static void ud__nest_post(ud__call *c) {
+    c->task = (ud__wt *)ud__cur_task->be;
+    c->status = UD_OK;
+    c->err[0] = '\0';
+    atomic_store(&c->answered, 0);
+    pthread_mutex_lock(&ud__in.mu);
+    c->next = ud__in.calls;
+    ud__in.calls = c;
+    if (ud__in.sleeping) pthread_cond_signal(&ud__in.wake);
+    pthread_mutex_unlock(&ud__in.mu);
+}
+
+/* On the task's thread: the call goes to the loop; other tasks run here until it is answered. */
+static ud_status ud__nest(ud__call *c) {
+    ud__nest_post(c);
+    while (!atomic_load(&c->answered)) {
+        unsigned seen = atomic_load(&ud__wk.gen);
+        if (atomic_load(&c->answered)) break;
+        ud__pool_help(&ud__wk.pool, &ud__wk.gen, seen, -1.0);
+    }
+    return c->status == UD_OK ? UD_OK : ud__fail(c->status, "%s", c->err);
+}
+
+/* On the loop: c is answered; its thread (helping or asleep) takes it up. */
+static void ud__wk_call_answered(ud__call *c) {
+    atomic_store(&c->answered, 1);
+    atomic_fetch_add(&ud__wk.gen, 1u);
+    ud__pool_wake_helpers(&ud__wk.pool);
+}
+
+static void ud__wk_call_failed(ud__call *c, ud_status st, const char *msg) {
+    c->status = st;
+    snprintf(c->err, sizeof c->err, "%.511s", msg);
+    ud__wk_call_answered(c);
+}
+
+static void ud__wk_add_refs(ud__wbuf *w, const ud_ref *refs, int n) {
+    int i;
+    for (i = 0; i < n; i++) {
+        ud__wb_add(w, &refs[i].owner, sizeof(int64_t));
+        ud__wb_add(w, &refs[i].num, sizeof(int64_t));
+    }
+}
+
+/* On the loop: NESTED to the root, and c waits for its answer on ud__wk.calls. */
+static void ud__wk_send_call(ud__call *c) {
+    ud__wbuf w;
+    ud__hdr *h = ud__wb_start(&w, UD__OP_NESTED);
+    ud_status st;
+    int i;
+    if (!h && c->kind == UD__NEST_FREE && c->local) ud__panic("worker: out of memory for a task's free");
+    if (!h) {
+        if (c->kind == UD__NEST_PUT) ud__obj_release(c->obj);
+        ud__wk_call_failed(c, UD_ERR_NOMEM, "out of memory for a task's call");
+        return;
+    }
+    c->id = ++ud__wk.next_call;
+    h->aux = c->kind;
+    h->b = c->id;
+    if (c->kind == UD__NEST_GET && c->local) { /* no root to ask */
+        ud__free(w.p, w.cap);
+        ud__wk_nested_get(c);
+        return;
+    }
+    if (c->kind == UD__NEST_FREE && c->local) h->flags |= UD__F_NOREPLY;
+    if (c->kind == UD__NEST_REMOTE) {
+        h->a = (int64_t)c->fn->id;
+        h->count = c->nargs;
+        h->status = c->nret;
+        h->reserved = c->opts ? (int32_t)c->opts->place : (int32_t)UD_ANYWHERE;
+        h->c = c->opts ? c->opts->index : 0;
+        for (i = 0; i < c->nargs; i++) {
+            int64_t kind = c->args[i].kind == UD_ARG_REF ? UD__WARG_REF : UD__WARG_VAL;
+            ud__wb_add(&w, &kind, sizeof kind);
+            if (kind == UD__WARG_REF) {
+                ud__wk_add_refs(&w, &c->args[i].ref, 1);
+            } else {
+                ud_part p;
+                p.data = c->args[i].data;
+                p.size = c->args[i].size;
+                ud__wb_obj(&w, &p, 1, NULL); /* a large value is copied, then sent on its own */
+            }
+        }
+        if (c->opts && c->opts->place == UD_NEAR) ud__wk_add_refs(&w, &c->opts->near, 1);
+    } else if (c->kind == UD__NEST_PUT) {
+        h->count = c->obj->nparts;
+        ud__wb_obj(&w, c->obj->parts, c->obj->nparts, c->obj); /* sent from the copy */
+    } else {
+        h->count = c->n;
+        ud__wk_add_refs(&w, c->refs, c->n);
+    }
+    st = ud__wb_send(&w, UD__ROOT);
+    if (c->kind == UD__NEST_PUT) { /* the loop's now (its large parts are pinned by the send) */
+        ud__obj_release(c->obj);
+        c->obj = NULL;
+    }
+    if (st != UD_OK && !(c->kind == UD__NEST_FREE && c->local)) {
+        ud__wk_call_failed(c, UD_ERR_MPI, ud__errbuf);
+        return;
+    }
+    if (c->kind == UD__NEST_FREE && c->local) { /* its thread did not wait */
+        ud__free((void *)c->refs, (size_t)c->n * sizeof *c->refs);
+        ud__free(c, sizeof *c);
+        return;
+    }
+    c->next = ud__wk.calls;
+    ud__wk.calls = c;
+}
+
+static ud__call *ud__wk_take_call(int64_t id) {
+    ud__call **p;
+    for (p = &ud__wk.calls; *p; p = &(*p)->next)
+        if ((*p)->id == id) {
+            ud__call *c = *p;
+            *p = c->next;
+            return c;
+        }
+    return NULL;
+}
+
+/* A nested get the root allowed: its objects come as a task's arguments would, held by a
+   task that never runs (ud__wk_ready answers the caller once they are all here). */
+static void ud__wk_nested_get(ud__call *c) {
+    ud__wt *g = ud__wk_task_alloc(c->n, 0);
+    int i;
+    g->call = c;
+    g->owner = ud__m.rank;
+    c->getter = g;
+    g->next_getter = c->task->getters;
+    c->task->getters = g;
+    for (i = 0; i < c->n; i++) ud__wk_need(g, i, c->refs[i], 0);
+    if (g->npending == 0) ud__wk_call_answered(c);
+}
+
+/* A nested wait the root allowed: the driver's objects are done (first, in the order given);
+   the monitor answers for the tasks' (WAIT, b = the call's id). */
+static void ud__wk_nested_wait(ud__call *c) {
+    ud__wbuf w;
+    ud__hdr *h;
+    int i, nremote = 0;
+    c->nready = 0;
+    for (i = 0; i < c->n && c->nready < c->num_returns; i++)
+        if (c->refs[i].owner == UD__ROOT) c->ready[c->nready++] = i;
+    if (c->nready >= c->num_returns) {
+        ud__wk_call_answered(c);
+        return;
+    }
+    if (!(h = ud__wb_start(&w, UD__OP_WAIT))) {
+        ud__wk_call_failed(c, UD_ERR_NOMEM, "wait: out of memory");
+        return;
+    }
+    h->aux = c->num_returns - c->nready;
+    h->b = c->id;
+    h->c = c->timeout < 0 ? -1 : (int64_t)(c->timeout * 1e6);
+    for (i = 0; i < c->n; i++) {
+        ud__wref r;
+        if (c->refs[i].owner == UD__ROOT) continue;
+        r.owner = c->refs[i].owner;
+        r.num = c->refs[i].num;
+        r.n = i;
+        ud__wb_add(&w, &r, sizeof r);
+        nremote++;
+    }
+    h->count = nremote;
+    if (ud__wb_send(&w, UD__MONITOR) != UD_OK) {
+        ud__wk_call_failed(c, UD_ERR_MPI, ud__errbuf);
+        return;
+    }
+    c->next = ud__wk.calls; /* now waiting for the monitor */
+    ud__wk.calls = c;
+}
+
+/* NESTED from the root: status, count = refs made, then them or the error's message. */
+static void ud__wk_call_answer(const ud__hdr *h) {
+    ud__rd r = ud__payload(h);
+    ud__call *c = ud__wk_take_call(h->b);
+    const ud_ref *outs;
+    if (!c) {
+        ud__log(UD_LOG_ERROR, "worker: an answer to no call (%lld)", (long long)h->b);
+        return;
+    }
+    if (h->status != UD_OK) {
+        const char *msg = r.p < r.end ? r.p : "";
+        c->status = (ud_status)h->status;
+        snprintf(c->err, sizeof c->err, "%.*s", (int)(r.end - r.p), msg);
+        ud__wk_call_answered(c);
+        return;
+    }
+    switch (c->kind) {
+    case UD__NEST_REMOTE: case UD__NEST_PUT:
+        if (!(outs = (const ud_ref *)ud__rd_take(&r, (size_t)h->count * sizeof *outs)) ||
+            h->count != (c->kind == UD__NEST_PUT ? 1 : c->nret)) {
+            ud__wk_call_failed(c, UD_ERR_PROTO, "a malformed answer from the root");
+            return;
+        }
+        memcpy(c->outs, outs, (size_t)h->count * sizeof *outs);
+        ud__wk_call_answered(c);
+        return;
+    case UD__NEST_GET: ud__wk_nested_get(c); return;
+    case UD__NEST_WAIT: ud__wk_nested_wait(c); return;
+    default: ud__wk_call_answered(c); return;
+    }
+}
+
+/* WAIT from the monitor, for a nested wait: the indices done, in the order they finished. */
+static void ud__wk_wait_answer(const ud__hdr *h) {
+    ud__rd r = ud__payload(h);
+    ud__call *c = ud__wk_take_call(h->b);
+    const int32_t *idx = (const int32_t *)ud__rd_take(&r, (size_t)h->count * 2 * sizeof *idx);
+    int k;
+    if (!c || !idx || h->count > c->num_returns - c->nready) {
+        if (c) ud__wk_call_failed(c, UD_ERR_PROTO, "wait: a malformed answer from the monitor");
+        else ud__log(UD_LOG_ERROR, "worker: a WAIT answer to no call (%lld)", (long long)h->b);
+        return;
+    }
+    for (k = 0; k < h->count; k++)
+        if (idx[k] >= 0 && idx[k] < c->n) c->ready[c->nready++] = idx[k];
+    if (c->nready < c->num_returns) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "wait: %d of %d refs done after %.3f s, %d asked for", c->nready,
+                 c->n, c->timeout, c->num_returns);
+        ud__wk_call_failed(c, UD_ERR_TIMEOUT, msg);
+        return;
+    }
+    ud__wk_call_answered(c);
+}
+
+/* ---- the backend's calls inside a task on a worker ---------------------------------------------- */
+/* The refs a task made with nested remotes and has not freed: it may get and free these
+   without asking the root whether they are live (a worker owns them, and the task holds them). */
+static void ud__nest_made(ud__wt *t, const ud_ref *refs, int n) {
+    int i;
+    if (t->nmade + n > t->capmade) {
+        int cap = t->capmade ? 2 * t->capmade : 8;
+        ud_ref *p;
+        while (cap < t->nmade + n) cap *= 2;
+        if (!(p = (ud_ref *)ud__realloc(t->made, (size_t)t->capmade * sizeof *p, (size_t)cap * sizeof *p)))
+            return; /* then its gets and frees ask the root */
+        t->made = p;
+        t->capmade = cap;
+    }
+    for (i = 0; i < n; i++) t->made[t->nmade++] = refs[i];
+}
+
+/* Whether every ref is one t made (and, take: forget them, as they are being freed). */
+static int ud__nest_all_made(ud__wt *t, const ud_ref *refs, int n, int take) {
+    int i, k, found = 0;
+    for (i = 0; i < n; i++) {
+        for (k = t->nmade - 1; k >= 0; k--)
+            if (t->made[k].owner == refs[i].owner && t->made[k].num == refs[i].num) break;
+        if (k < 0) return 0;
+    }
+    for (i = 0; take && i < n; i++)
+        for (k = t->nmade - 1; k >= 0; k--)
+            if (t->made[k].owner == refs[i].owner && t->made[k].num == refs[i].num) {
+                t->made[k] = t->made[--t->nmade];
+                found++;
+                break;
+            }
+    return !take || found == n; /* a ref given twice is freed twice: the root says so */
+}
+
+static ud_status ud__nest_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
+                                 ud_ref *outs, const ud_opts *opts) {
+    ud__call c;
+    ud_status st;
+    memset(&c, 0, sizeof c);
+    c.kind = UD__NEST_REMOTE;
+    c.fn = fn;
+    c.args = args;
+    c.nargs = nargs;
+    c.nret = nret;
+    c.opts = opts;
+    c.outs = outs;
+    if (nret > UD__MAX_RESULTS)
+        return ud__fail(UD_ERR_ARG, "remote '%s': num_returns %d is more than %d", fn->name, nret,
+                        UD__MAX_RESULTS);
+    if ((st = ud__nest(&c)) == UD_OK) ud__nest_made(c.task, outs, nret);
+    return st;
+}
+
+static ud_status ud__nest_put(const ud_part *parts, int nparts, ud_ref *out) {
+    ud__call c;
+    memset(&c, 0, sizeof c);
+    c.kind = UD__NEST_PUT;
+    c.outs = out;
+    /* a copy, which the loop sends and lets go of: the caller's buffers may change at once */
+    if (!(c.obj = ud__obj_copy(parts, nparts))) return ud__fail(UD_ERR_NOMEM, "put: out of memory");
+    return ud__nest(&c);
+}
+
+static ud_status ud__nest_get(const ud_ref *refs, int n, ud_view *out) {
+    ud__call c;
+    ud_status st, first = UD_OK;
+    int i;
+    memset(&c, 0, sizeof c);
+    c.kind = UD__NEST_GET;
+    c.refs = refs;
+    c.n = n;
+    c.local = ud__nest_all_made((ud__wt *)ud__cur_task->be, refs, n, 0);
+    if ((st = ud__nest(&c)) != UD_OK) return st;
+    for (i = 0; i < n; i++) {
+        ud__obj_view(c.getter->argent[i]->obj, &out[i]);
+        if (out[i].status != UD_OK && first == UD_OK) {
+            char text[48];
+            ud__ref_text(refs[i], text, sizeof text);
+            first = ud__fail(out[i].status, "get: ref %s failed: %.*s", text, (int)out[i].size,
+                             (const char *)out[i].data);
+        }
+    }
+    return first;
+}
+
+static ud_status ud__nest_wait(const ud_ref *refs, int n, int num_returns, double timeout,
+                               int *ready, int *nready) {
+    ud__call c;
+    ud_status st;
+    memset(&c, 0, sizeof c);
+    c.kind = UD__NEST_WAIT;
+    c.refs = refs;
+    c.n = n;
+    c.num_returns = num_returns;
+    c.timeout = timeout;
+    c.ready = ready;
+    st = ud__nest(&c);
+    *nready = c.nready;
+    return st;
+}
+
+/* A free of refs the task made needs no answer: the loop sends it on, and the task goes on. */
+static ud_status ud__nest_free(const ud_ref *refs, int n) {
+    ud__wt *t = (ud__wt *)ud__cur_task->be;
+    ud__call c, *async;
+    ud_ref *copy;
+    if (ud__nest_all_made(t, refs, n, 0) && (async = (ud__call *)ud__alloc(sizeof *async)) != NULL) {
+        if (!(copy = (ud_ref *)ud__alloc((size_t)n * sizeof *copy))) {
+            ud__free(async, sizeof *async);
+        } else {
+            ud__nest_all_made(t, refs, n, 1);
+            memcpy(copy, refs, (size_t)n * sizeof *copy);
+            memset(async, 0, sizeof *async);
+            async->kind = UD__NEST_FREE;
+            async->refs = copy;
+            async->n = n;
+            async->local = 1;
+            ud__nest_post(async);
+            return UD_OK;
+        }
+    }
+    memset(&c, 0, sizeof c);
+    c.kind = UD__NEST_FREE;
+    c.refs = refs;
+    c.n = n;
+    if (ud__nest(&c) != UD_OK) return c.status;
+    ud__nest_all_made(t, refs, n, 1);
+    return UD_OK;
+}
+
 /* ---- the monitor ------------------------------------------------------------------------------
    Counts finished tasks, answers waits in the order tasks finished (a failed task is done too)
    and tells the root when every submitted task has finished, so shutdown loses nothing. */
@@ -2269,6 +2886,7 @@ static void ud__wk_release_all(void) {
 
 typedef struct ud__mwait {
     int rank, need, n;
+    int64_t id;               /* the asker's, sent back: a worker may have several out */
     size_t bytes;             /* of refs */
     double deadline;          /* < 0: none */
     ud__wref *refs;
@@ -2314,6 +2932,8 @@ static int ud__mon_try_answer(ud__mwait *w, int force_timeout) {
     if (!(h = ud__wb_start(&b, UD__OP_WAIT))) ud__panic("monitor: out of memory");
     h->count = k;
     h->status = k < w->need ? UD_ERR_TIMEOUT : UD_OK;
+    h->flags |= UD__F_REPLY;
+    h->b = w->id;
     {   /* the indices, then the size codes of the tasks' results: two packed arrays */
         int32_t *idx = (int32_t *)ud__wb_grow(&b, (size_t)k * 2 * sizeof *idx);
         for (i = 0; idx && i < k; i++) {
@@ -2401,6 +3021,7 @@ static void ud__mon_wait(const ud__hdr *h, int from) {
     if (!w || !(w->refs = (ud__wref *)ud__alloc(bytes))) ud__panic("monitor: out of memory");
     w->bytes = bytes;
     w->rank = from;
+    w->id = h->b;
     w->need = h->aux;
     w->n = refs ? h->count : 0;
     w->deadline = h->c < 0 ? -1.0 : ud__now() + (double)h->c * 1e-6;
@@ -2488,6 +3109,7 @@ static int ud__rank_handle(const ud__hdr *h, int from) {
     }
     case UD__OP_STEAL: return ud__wk_on_steal(h, from);
     case UD__OP_STATS: ud__send_stats(from); return 1;
+    case UD__OP_NESTED: ud__wk_call_answer(h); return 1;
     case UD__OP_CLEANUP:
         ud__wk_cleanup(h);
         if (monitor) ud__mon_cleanup(h);
@@ -2499,13 +3121,18 @@ static int ud__rank_handle(const ud__hdr *h, int from) {
         ud__wk_given_done(h, from);
         return 1;
     }
+    if (h->op == UD__OP_WAIT && (h->flags & UD__F_REPLY)) {
+        ud__wk_wait_answer(h);
+        return 1;
+    }
     if (monitor) switch (h->op) {
     case UD__OP_TASK_DONE: ud__mon_task_done(h, from); return 1;
     case UD__OP_WAIT: ud__mon_wait(h, from); return 1;
     case UD__OP_GET_TASK_COUNT: ud__mon_counts(from); return 1;
-    case UD__OP_SHUTDOWN:
+    case UD__OP_SHUTDOWN: /* again with a larger count when a task submitted more */
         ud__mon.target = h->a;
         ud__mon.shutdown_asked = 1;
+        ud__mon_check_shutdown();
         return 1;
     default: break;
     }
@@ -2847,6 +3474,7 @@ static void ud__root_stop(void) {
         }
     ud__map_clear(&ud__root.map);
     ud__free(ud__root.garbage, (size_t)ud__root.capgarbage * sizeof *ud__root.garbage);
+    ud__free(ud__root.later, (size_t)ud__root.caplater * sizeof *ud__root.later);
     ud__free(ud__root.assigned, 3 * n * sizeof(int64_t));
     ud__free(ud__root.score, (n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
     memset(&ud__root, 0, sizeof ud__root);
@@ -2939,7 +3567,9 @@ static ud_status ud__mpi_start(ud_role *role) {
         return UD_OK;
     }
     *role = ud__m.rank == UD__MONITOR ? UD_ROLE_MONITOR : UD_ROLE_WORKER;
+    atomic_store(&ud__rt.nested, 1); /* its tasks may call the API now */
     ud__rank_loop();
+    atomic_store(&ud__rt.nested, 0);
     ud__wk_stop();
     ud__mpi_teardown();
     return UD_OK;
@@ -2948,11 +3578,14 @@ static ud_status ud__mpi_start(ud_role *role) {
 static ud_status ud__mpi_stop(void) {
     ud_status st = UD_OK;
     int r;
-    /* every submitted task finishes before anyone leaves its loop */
+    /* every submitted task finishes before anyone leaves its loop; a task may submit more
+       meanwhile, which raises the count the monitor waits for (ud__root_nested_remote) */
+    ud__root.stopping = 1;
     if ((st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0)) == UD_OK) {
         const ud__hdr *h;
         int from;
-        st = ud__root_recv(UD__OP_READY_TO_SHUTDOWN, &h, &from);
+        do st = ud__root_recv(UD__OP_READY_TO_SHUTDOWN, &h, &from);
+        while (st == UD_OK && h->a != ud__root.submitted);
     }
     for (r = UD__ROOT + 1; r < ud__m.size; r++)
         if (ud__send_op(r, UD__OP_CANCEL, 0, 0, 0, 0) != UD_OK && st == UD_OK) st = UD_ERR_MPI;
