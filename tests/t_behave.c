@@ -1341,19 +1341,18 @@ static void register_after_init(void) {
     UT_EQ_INT(role, UD_ROLE_DRIVER);
 }
 
-/* A task may get and wait (nested calls) on the threads backend; not yet on MPI's workers,
-   where each is a clear UD_ERR_STATE. Shutdown is the driver's alone. */
+/* A task may get and wait (nested calls); shutdown is the driver's alone. */
 static void blocking_calls_inside_a_task(void) {
     ud_ref target = put_int(6), out;
     ud_arg a = ud_arg_val(&target, sizeof target);
     ud_view v;
     static const char *const names[PR_COUNT] = {"get", "get_many", "get_copy", "wait", "shutdown"};
-    int k, nested = !strcmp(ud_backend_name(), "threads");
+    int k;
     UT_REQUIRE_OK(ud_remote(f_probe, &a, 1, 1, &out));
     if (UT_OK(ud_get(out, &v)) && UT_EQ_INT(v.size, 2 * PR_COUNT * sizeof(int32_t))) {
         const int32_t *s = (const int32_t *)v.data;
         for (k = 0; k < PR_COUNT; k++) {
-            ud_status want = nested && k != PR_SHUTDOWN ? UD_OK : UD_ERR_STATE;
+            ud_status want = k != PR_SHUTDOWN ? UD_OK : UD_ERR_STATE;
             if (!UT_EQ_STATUS(s[2 * k], want)) UT_FAIL("  (%s inside a task)", names[k]);
             if (want != UD_OK && !s[2 * k + 1])
                 UT_FAIL("%s inside a task left ud_last_error() empty", names[k]);
