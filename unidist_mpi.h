@@ -884,6 +884,7 @@ static struct ud__root {
     int64_t submitted;
     ud__wref *garbage;
     int ngarbage, capgarbage;
+    double garbage_since;     /* when the oldest ref of the batch was freed */
     size_t rent_bytes;
     /* the scheduler's view, a rank each: tasks sent, and done by what the monitor last said
        and by what the root saw itself (the larger is the better lower bound) */
@@ -952,6 +953,8 @@ static int ud__root_take_data(const ud__hdr *h, int from);
 static void ud__root_take_counts(const ud__hdr *h, int from);
 static void ud__root_nested(const ud__hdr *h, int from);
 static void ud__root_free_later(void);
+static ud_status ud__root_flush_garbage(void);
+static int ud__root_garbage_due(void);
 
 /* The root knows a task is done: its result came, or the monitor named it in a wait. */
 static void ud__root_learned_done(ud__rent *e) {
@@ -1045,6 +1048,8 @@ static void ud__root_service(void) {
     const ud__hdr *h;
     int from, got;
     if (ud__root.nlater) ud__root_free_later();
+    if (ud__root_garbage_due() && ud__root_flush_garbage() != UD_OK)
+        ud__log(UD_LOG_WARN, "root: cleanup: %s", ud__errbuf);
     if (ud__root.polling || (++ud__root.calls & 63) == 0)
         while ((got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0)
             if (got > 0 && !ud__root_take_unasked(h, from))
@@ -1425,6 +1430,12 @@ static ud_status ud__root_flush_garbage(void) {
     return st;
 }
 
+/* A batch waits no longer than UNIDIST_MPI_GC_DELAY_MS: its objects may be large. */
+static int ud__root_garbage_due(void) {
+    return ud__root.ngarbage > 0 && ud__rt.cfg.mpi_gc_delay_ms > 0 &&
+           ud__now() - ud__root.garbage_since >= 1e-3 * (double)ud__rt.cfg.mpi_gc_delay_ms;
+}
+
 static int ud__readers(const ud__rent *e) {
     int k, n = 0, words = (ud__m.size + 63) / 64;
     for (k = 0; k < words; k++) n += __builtin_popcountll(e->seen[k]);
@@ -1452,6 +1463,7 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
                 ud__root.garbage = g;
                 ud__root.capgarbage = cap;
             }
+            if (ud__root.ngarbage == 0) ud__root.garbage_since = ud__now();
             ud__root.garbage[ud__root.ngarbage].owner = e->ref.owner;
             ud__root.garbage[ud__root.ngarbage].num = e->ref.num;
             ud__root.garbage[ud__root.ngarbage++].n = ud__readers(e);
@@ -1463,6 +1475,7 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
         if (ud__root.ngarbage >= ud__rt.cfg.mpi_gc_threshold && (st = ud__root_flush_garbage()) != UD_OK)
             return st;
     }
+    if (ud__root_garbage_due() && (st = ud__root_flush_garbage()) != UD_OK) return st;
     ud__async_progress();
     return first;
 }
