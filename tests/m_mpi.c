@@ -186,6 +186,39 @@ static void parts_round_trip(void) {
     }
 }
 
+/* The live bytes of worker 0, by a task pinned there. */
+static int64_t worker0_live(void) {
+    ud_opts o = ud_on_worker(0);
+    ud_ref probe;
+    int64_t bytes = -1;
+    if (UT_OK(ud_remote_opts(&o, f_live, NULL, 0, 1, &probe))) {
+        bytes = get_i64(probe, 1);
+        UT_OK(ud_free(probe));
+    }
+    return bytes;
+}
+
+/* A few freed objects are cleaned up within UNIDIST_MPI_GC_DELAY_MS of the driver's next call,
+   not only once a batch of UNIDIST_MPI_GC_THRESHOLD (100 here) frees has gathered. */
+static void few_frees_are_cleaned_up_soon(void) {
+    enum { N = 10 };
+    uint64_t n = 64 << 10, seed = 5; /* under the shared store's threshold: counted by the hooks */
+    ud_arg args[2] = {ud_arg_val(&n, sizeof n), ud_arg_val(&seed, sizeof seed)};
+    ud_opts o = ud_on_worker(0);
+    ud_ref made[N];
+    ud_view v;
+    int64_t before, after;
+    int k;
+    for (k = 0; k < N; k++) UT_REQUIRE_OK(ud_remote_opts(&o, f_fill, args, 2, 1, &made[k]));
+    for (k = 0; k < N; k++) UT_OK(ud_get(made[k], &v));
+    before = worker0_live();
+    UT_OK(ud_free_many(made, N));
+    ut_sleep(0.05); /* past the delay: the next call sends the cleanup, ahead of the probe */
+    after = worker0_live();
+    ut_note("worker 0: %lld live bytes before the frees, %lld after", (long long)before, (long long)after);
+    UT_CHECK(after <= before - N * (int64_t)n);
+}
+
 /* 100 000 tasks with their refs freed as they go: every worker's live bytes at the end stay
    close to what they were early on. Without cleanup under load they grow with the count. */
 static void memory_bounded_under_load(void) {
@@ -259,6 +292,7 @@ int main(void) {
     UT_RUN(chain_across_workers);
     UT_RUN(thousand_in_flight);
     UT_RUN(parts_round_trip);
+    UT_RUN(few_frees_are_cleaned_up_soon);
     UT_RUN(memory_bounded_under_load);
     UT_CASE("shutdown returns every byte") {
         UT_OK(ud_shutdown());
