@@ -1602,8 +1602,8 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     if (atomic_load(&ud__rt.state) == UD__RUNNING)
         return ud__fail(UD_ERR_STATE, "init: the runtime is already running");
     if ((st = ud_config_resolve(cfg, &c)) != UD_OK) return st;
+    ud__rt.cfg = c; /* first: choosing the backend may log, by this configuration */
     if ((st = ud__choose_backend(&c, &be)) != UD_OK) return st;
-    ud__rt.cfg = c;
     ud__rt.be = be;
     ud__rt.rank = 0;
     ud__rt.phase++;

@@ -76,9 +76,9 @@ static void backend_mpi_names_the_fix(void) {
 
 int main(void) {
     unsetenv("UNIDIST_BACKEND");
+    UT_RUN(rank_0_warns_once); /* first: the process's first init logs by its own configuration */
     UT_RUN(other_ranks_say_nothing);
     UT_RUN(one_rank_says_nothing);
-    UT_RUN(rank_0_warns_once);
     UT_RUN(backend_mpi_names_the_fix);
     return ut_finish();
 }
