@@ -119,6 +119,7 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(INT,  mpi_backoff, "UNIDIST_MPI_BACKOFF", UD_MPI_BACKOFF, "MPI: longest sleep in microseconds of an idle process between polls") \
     X(INT,  mpi_yield, "UNIDIST_MPI_YIELD", UD_MPI_YIELD, "MPI: a waiting process yields its core once every this many polls (0: every other poll if its machine has more ranks than cores and MPI does not yield by itself, else never)") \
     X(INT,  mpi_gc_threshold, "UNIDIST_MPI_GC_THRESHOLD", UD_MPI_GC_THRESHOLD, "MPI: freed refs the root batches before it sends a cleanup") \
+    X(INT,  mpi_batch, "UNIDIST_MPI_BATCH", UD_MPI_BATCH, "MPI: tasks the driver sends a worker in one message at most, while its earlier sends to that worker are still in flight (1: one a message)") \
     X(INT,  mpi_gc_delay_ms, "UNIDIST_MPI_GC_DELAY_MS", UD_MPI_GC_DELAY_MS, "MPI: longest time in milliseconds a freed ref waits for its batch, checked at the driver's calls (0: only the count)") \
     X(SIZE, mpi_inline_max, "UNIDIST_MPI_INLINE_MAX", UD_MPI_INLINE_MAX, "MPI: parts up to this size travel inside the operation's message") \
     X(SIZE, mpi_chunk_size, "UNIDIST_MPI_CHUNK_SIZE", UD_MPI_CHUNK_SIZE, "MPI: larger parts are sent as messages of at most this size") \
@@ -156,6 +157,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_MPI_YIELD
 #define UD_MPI_YIELD 0
+#endif
+#ifndef UD_MPI_BATCH
+#define UD_MPI_BATCH 64
 #endif
 #ifndef UD_MPI_GC_DELAY_MS
 #define UD_MPI_GC_DELAY_MS 10 /* a few large objects must not wait for a thousand frees */
@@ -680,6 +684,8 @@ static ud_status ud__config_check(const ud_config *c) {
     if (c->mpi_backoff > 1000000)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_BACKOFF: %lld us is more than one second",
                         (long long)c->mpi_backoff);
+    if (c->mpi_batch < 1 || c->mpi_batch > 65536)
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_BATCH: %lld is not in 1..65536", (long long)c->mpi_batch);
     if (c->mpi_gc_delay_ms < 0)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_MPI_GC_DELAY_MS: %lld is below 0",
                         (long long)c->mpi_gc_delay_ms);

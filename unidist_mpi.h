@@ -74,7 +74,7 @@ UD_API MPI_Comm ud_mpi_comm(void);
 #define UD__TAG_OP 0x7564
 #define UD__TAG_DATA 0x7565
 #define UD__MAGIC 0x7564u
-#define UD__WIRE_VERSION 4
+#define UD__WIRE_VERSION 5
 #define UD__F_CHECKSUM 1u
 #define UD__F_NOREPLY 2u              /* GET: count the reader as served, send nothing back */
 #define UD__F_DELEGATED 16u           /* EXECUTE, TASK_DONE: a task run for another worker */
@@ -85,7 +85,7 @@ UD_API MPI_Comm ud_mpi_comm(void);
 #define UD__OP_TABLE(X)                                                                     \
     X(EXECUTE) X(GET) X(PUT_DATA) X(PUT_OWNER) X(PUT_SHARED_DATA) X(WAIT) X(CLEANUP)        \
     X(TASK_DONE) X(GET_TASK_COUNT) X(RESERVE_SHARED_MEMORY) X(REQUEST_SHARED_DATA) X(CANCEL) \
-    X(READY_TO_SHUTDOWN) X(SHUTDOWN) X(STEAL) X(STATS) X(NESTED)
+    X(READY_TO_SHUTDOWN) X(SHUTDOWN) X(STEAL) X(STATS) X(NESTED) X(BATCH)
 
 enum {
     UD__OP_NONE = 0,
@@ -137,6 +137,7 @@ typedef struct ud__async {     /* an isend in flight and what it keeps alive */
     void *buf;
     size_t bytes;
     ud__obj *obj;
+    int dst;
 } ud__async;
 
 static struct ud__mpi {
@@ -161,7 +162,9 @@ static struct ud__mpi {
     int *workers;             /* the ranks that run tasks: all but the driver */
     int *threads;             /* every rank's task threads (0: the driver) */
     int nworkers;
-} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, {0}, NULL, NULL, NULL, 0};
+    int *pending_to;          /* isends in flight, by destination */
+    int staged;               /* the root: workers with tasks held for a batch (ud__stage_add) */
+} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, {0}, NULL, NULL, NULL, 0, NULL, 0};
 
 UD_API MPI_Comm ud_mpi_comm(void) { return ud__m.comm; }
 
@@ -330,7 +333,10 @@ static int ud__async_room(void) {
     return 1;
 }
 
+static void ud__stage_flush_ready(void);
+
 static void ud__async_done(ud__async *a) {
+    if (a->dst >= 0 && ud__m.pending_to) ud__m.pending_to[a->dst]--;
     if (a->buf) ud__free(a->buf, a->bytes);
     if (a->obj) ud__obj_release(a->obj);
 }
@@ -357,6 +363,7 @@ static int ud__async_progress(void) {
         memmove(ud__m.recs + j, ud__m.recs + win, (size_t)(ud__m.nreqs - win) * sizeof *ud__m.recs);
     }
     ud__m.nreqs -= win - j;
+    if (ud__m.staged) ud__stage_flush_ready();
     return n;
 }
 
@@ -367,6 +374,8 @@ static void ud__async_drain(void) {
 }
 
 /* Starts an isend; buf (if owned) is freed and obj released when it completes. */
+static void ud__stage_flush_to(int w);
+
 static ud_status ud__isend(const void *data, size_t size, int dst, int tag, void *owned,
                            size_t owned_bytes, ud__obj *pin) {
     int rc;
@@ -378,6 +387,7 @@ static ud_status ud__isend(const void *data, size_t size, int dst, int tag, void
         ud__free(owned, owned_bytes);
         return ud__fail(UD_ERR_NOMEM, "send to rank %d: out of memory", dst);
     }
+    if (ud__m.staged) ud__stage_flush_to(dst); /* tasks held for dst go first */
     rc = MPI_Isend(data, (int)size, MPI_BYTE, dst, tag, ud__m.comm, &ud__m.reqs[ud__m.nreqs]);
     if (rc != MPI_SUCCESS) {
         ud__free(owned, owned_bytes);
@@ -386,6 +396,8 @@ static ud_status ud__isend(const void *data, size_t size, int dst, int tag, void
     ud__m.recs[ud__m.nreqs].buf = owned;
     ud__m.recs[ud__m.nreqs].bytes = owned_bytes;
     ud__m.recs[ud__m.nreqs].obj = pin;
+    ud__m.recs[ud__m.nreqs].dst = ud__m.pending_to ? dst : -1;
+    if (ud__m.pending_to) ud__m.pending_to[dst]++;
     if (pin) pin->refs++;
     ud__m.nreqs++;
     ud__count_sent(dst, size);
@@ -478,14 +490,18 @@ static void ud__wb_add(ud__wbuf *b, const void *src, size_t n) {
     if (at && n) memcpy(at, src, n);
 }
 
-static ud__hdr *ud__wb_start(ud__wbuf *b, int op) {
-    ud__hdr *h;
-    memset(b, 0, sizeof *b);
-    if (!(h = (ud__hdr *)ud__wb_grow(b, sizeof(ud__hdr)))) return NULL;
+static void ud__hdr_init(ud__hdr *h, int op) {
     memset(h, 0, sizeof *h);
     h->magic = UD__MAGIC;
     h->version = UD__WIRE_VERSION;
     h->op = (uint8_t)op;
+}
+
+static ud__hdr *ud__wb_start(ud__wbuf *b, int op) {
+    ud__hdr *h;
+    memset(b, 0, sizeof *b);
+    if (!(h = (ud__hdr *)ud__wb_grow(b, sizeof(ud__hdr)))) return NULL;
+    ud__hdr_init(h, op);
     h->flags = ud__rt.cfg.checksum ? UD__F_CHECKSUM : 0;
     return h;
 }
@@ -892,12 +908,110 @@ static struct ud__root {
     double *score;            /* scratch: argument bytes on each rank, then on each host */
     int last;                 /* the worker of the last task */
     int polling;              /* a GET_TASK_COUNT is out */
-    double polled_at;
-    unsigned calls;
+    double polled_at, probed_at; /* when counts were asked for; when the root last probed */
     int stopping;             /* SHUTDOWN is out: a nested task submitted now raises its count */
     ud_ref *later;            /* refs tasks freed, let go at the driver's next call */
     int nlater, caplater;
+    struct ud__stage *stage;  /* a rank each: tasks held for one message (ud__stage_add) */
 } ud__root;
+
+/* ---- batches of tasks ---------------------------------------------------------------------------
+   While a send to a worker is still in flight (MPI could not hand it over yet: the worker is
+   behind), the driver's next small tasks for it wait in a batch, which goes as one BATCH
+   message when those sends complete, when it holds UNIDIST_MPI_BATCH tasks, or before
+   anything else goes to that worker; every driver call but remote sends them all. A task
+   held so waits for nothing it would not wait for anyway: the send ahead of it also moves
+   only while the driver is in a call. One message for many tasks saves the driver a send a
+   task and the worker a receive, and keeps the driver's core its own under load. */
+typedef struct ud__stage {
+    char *p;                  /* room for the BATCH header, then EXECUTE messages, 8-aligned */
+    size_t len, cap;
+    int n;
+} ud__stage;
+
+#define UD__STAGE_TASK_MAX 4096 /* larger EXECUTEs go on their own */
+#ifndef UD_TEST_HOLD_TASKS
+#define UD_TEST_HOLD_TASKS 0    /* tests: hold every small task, as if a send were in flight */
+#endif
+#define UD__STAGE_BYTES 65536   /* a batch goes when it holds this much */
+
+static ud_status ud__stage_flush(int w) {
+    ud__stage *s = &ud__root.stage[w];
+    ud__hdr *h = (ud__hdr *)s->p;
+    size_t len = s->len, cap = s->cap;
+    int n = s->n;
+    if (n == 0) return UD_OK;
+    memset(s, 0, sizeof *s);
+    ud__m.staged--;
+    ud__hdr_init(h, UD__OP_BATCH);
+    h->count = n;
+    h->length = len;
+    return ud__isend(h, len, w, UD__TAG_OP, h, cap, NULL);
+}
+
+/* The tasks of a batch were handed out as refs: if they cannot be sent, nothing can make
+   those refs, and a wait on them would never end. */
+static void ud__stage_flush_to(int w) {
+    int n = ud__root.stage ? ud__root.stage[w].n : 0;
+    if (n && ud__stage_flush(w) != UD_OK)
+        ud__panic("a batch of %d tasks could not be sent to rank %d: %s", n, w, ud__errbuf);
+}
+
+static void ud__stage_flush_all(void) {
+    int k;
+    for (k = 0; k < ud__m.nworkers && ud__m.staged; k++) ud__stage_flush_to(ud__m.workers[k]);
+}
+
+/* After sends completed: the batches of workers that have nothing in flight any more. */
+static void ud__stage_flush_ready(void) {
+    int k;
+    for (k = 0; k < ud__m.nworkers && ud__m.staged; k++) {
+        int w = ud__m.workers[k];
+        if (ud__m.pending_to[w] == 0) ud__stage_flush_to(w);
+    }
+}
+
+/* Whether the last send to w has completed; MPI_Request_get_status leaves the request for
+   ud__async_progress to reap (sends reaped late still count in pending_to). */
+static int ud__last_send_done(int w) {
+    int k, flag = 1;
+    for (k = ud__m.nreqs - 1; k >= 0; k--)
+        if (ud__m.recs[k].dst == w) {
+            UD__MPI_MUST(MPI_Request_get_status(ud__m.reqs[k], &flag, MPI_STATUS_IGNORE));
+            break;
+        }
+    return flag;
+}
+
+/* Holds the EXECUTE in b for worker w when a send to w is in flight. 1: held (b consumed);
+   0: the caller sends it as usual. */
+static int ud__stage_add(int w, ud__wbuf *b) {
+    ud__stage *s = &ud__root.stage[w];
+    size_t need = (s->len ? s->len : sizeof(ud__hdr)) + b->len;
+    if (ud__rt.cfg.mpi_batch <= 1 || b->nsep || b->oom || b->len > UD__STAGE_TASK_MAX ||
+        (s->n == 0 && !UD_TEST_HOLD_TASKS && (ud__m.pending_to[w] == 0 || ud__last_send_done(w))))
+        return 0;
+    if (need > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 4096;
+        char *p;
+        while (cap < need) cap *= 2;
+        if (!(p = (char *)ud__realloc(s->p, s->cap, cap))) {
+            ud__stage_flush_to(w); /* what is held goes first, then this on its own */
+            return 0;
+        }
+        s->p = p;
+        s->cap = cap;
+    }
+    if (!s->len) s->len = sizeof(ud__hdr);
+    ((ud__hdr *)b->p)->length = b->len; /* a multiple of 8, as every message's */
+    memcpy(s->p + s->len, b->p, b->len);
+    s->len += b->len;
+    if (s->n++ == 0) ud__m.staged++;
+    ud__free(b->p, b->cap);
+    ud__wb_release(b);
+    if (s->n >= ud__rt.cfg.mpi_batch || s->len >= UD__STAGE_BYTES) ud__stage_flush_to(w);
+    return 1;
+}
 
 static int ud__seen_has(const ud__rent *e, int rank) { return (int)((e->seen[rank / 64] >> (rank % 64)) & 1u); }
 static void ud__seen_set(ud__rent *e, int rank) { e->seen[rank / 64] |= (uint64_t)1 << (rank % 64); }
@@ -935,6 +1049,7 @@ static ud_status ud__mpi_put(const ud_part *parts, int nparts, ud_ref *out) {
     ud__obj *o;
     ud_ref ref;
     if (ud__m.rank != UD__ROOT) return ud__nest_put(parts, nparts, out);
+    ud__stage_flush_all();
     ref.owner = UD__ROOT;
     ref.num = ud__root.next_num * ud__m.size + UD__ROOT;
     if (!(o = ud__shm_put_parts(ref, parts, nparts)) && !(o = ud__obj_copy(parts, nparts)))
@@ -1035,27 +1150,32 @@ static void ud__root_take_counts(const ud__hdr *h, int from) {
         if (done[k] > ud__root.done_mon[k]) ud__root.done_mon[k] = done[k];
 }
 
-static void ud__root_poll(void) {
-    if (ud__root.polling || ud__now() - ud__root.polled_at < 1e-3) return;
+static void ud__root_poll(double now) {
+    if (ud__root.polling || now - ud__root.polled_at < 1e-3) return;
     if (ud__send_op(UD__MONITOR, UD__OP_GET_TASK_COUNT, 0, 0, 0, 0) != UD_OK) return;
     ud__root.polling = 1;
-    ud__root.polled_at = ud__now();
+    ud__root.polled_at = now;
 }
 
-/* At the start of a call: take what came meanwhile (when an answer is due, or now and then)
-   and ask the monitor for counts again when they are old. */
+/* At the start of a call: take what came meanwhile, at most every 100 us, and ask the monitor
+   for counts again when they are old. Not at every call: Open MPI, oversubscribed, yields the
+   core in each probe that finds nothing, and a driver submitting a burst of tasks would give
+   its core away at every task. */
 static void ud__root_service(void) {
     const ud__hdr *h;
     int from, got;
+    double t = ud__now();
     if (ud__root.nlater) ud__root_free_later();
     if (ud__root_garbage_due() && ud__root_flush_garbage() != UD_OK)
         ud__log(UD_LOG_WARN, "root: cleanup: %s", ud__errbuf);
-    if (ud__root.polling || (++ud__root.calls & 63) == 0)
+    if (t - ud__root.probed_at > 100e-6) {
+        ud__root.probed_at = t;
         while ((got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0)
             if (got > 0 && !ud__root_take_unasked(h, from))
                 ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d",
                         ud__op_name(h->op), from);
-    ud__root_poll();
+    }
+    ud__root_poll(t);
 }
 
 /* GET: a = owner, count = numbers, then the numbers. One message an owner, however many. */
@@ -1098,6 +1218,7 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
         if (ents != small) ud__free(ents, (size_t)n * sizeof *ents);
         return ud__nest_get(refs, n, out);
     }
+    ud__stage_flush_all();
     if (!ents) return ud__fail(UD_ERR_NOMEM, "get: out of memory");
     for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("get", refs[i], &ents[i]);
     if (st == UD_OK && (st = ud__root_ask(ents, n, &missing)) == UD_OK) asked = 1;
@@ -1252,11 +1373,24 @@ static ud_status ud__root_route_args(const ud_arg *args, int nargs, ud__rent **e
     return UD_OK;
 }
 
+/* The map slot of the next task's first result, which is a cache miss in a map of many live
+   refs: its number is known, its owner is one of the workers; with a few, load every one. */
+static void ud__root_prefetch(void) {
+    int k;
+    if (ud__nworkers() > 8) return;
+    for (k = 0; k < ud__nworkers(); k++) {
+        ud_ref r;
+        r.owner = ud__m.workers[k];
+        r.num = ud__root.next_num * ud__m.size + r.owner;
+        ud__map_prefetch(&ud__root.map, r);
+    }
+}
+
 /* EXECUTE: a = function id, b = the first result's number (the others follow every size-th),
    count = arguments, aux = results. Each argument: kind, then owner and number (a ref) or an
    object of one part (an inline value). */
 static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
-                                 ud_ref *outs, const ud_opts *opts) {
+                                 ud_ref *outs, const ud_opts *opts, int may_hold) {
     ud__rent *small[16], **ents = nargs <= 16 ? small : (ud__rent **)ud__alloc((size_t)nargs * sizeof *ents);
     ud_status st = UD_OK;
     ud__wbuf w;
@@ -1304,7 +1438,7 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
             ud__wb_obj(&w, &p, 1, NULL); /* a large value is copied, then sent on its own */
         }
     }
-    if ((st = ud__wb_send(&w, worker)) != UD_OK) goto done;
+    if (!(may_hold && ud__stage_add(worker, &w)) && (st = ud__wb_send(&w, worker)) != UD_OK) goto done;
     /* Large parts move only while the root is inside MPI (MPICH without single copy): finish
        them here, so that the task can start while the driver does other work. */
     if (ud__m.sep_sent != sep_before) ud__async_drain();
@@ -1319,7 +1453,10 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
     ud__root.submitted++;
     ud__root.assigned[worker]++;
     ud__root.last = worker;
-    ud__async_progress();
+    /* Completed sends are reaped every 64th task, or sooner when many are out: a test that
+       finds nothing done yields the core (Open MPI, oversubscribed), as a probe does. */
+    if ((ud__root.submitted & 63) == 0 || ud__m.nreqs > 256) ud__async_progress();
+    ud__root_prefetch();
 done:
     if (ents != small) ud__free(ents, (size_t)nargs * sizeof *ents);
     return st;
@@ -1332,7 +1469,7 @@ static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs,
                                 ud_ref *outs, const ud_opts *opts) {
     if (ud__m.rank != UD__ROOT) return ud__nest_remote(fn, args, nargs, nret, outs, opts);
     ud__root_service();
-    return ud__root_submit(fn, args, nargs, nret, outs, opts);
+    return ud__root_submit(fn, args, nargs, nret, outs, opts, 1);
 }
 
 /* What the root knows is done (what it put or got) comes first, oldest first; the monitor
@@ -1350,6 +1487,7 @@ static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double
         ud__free(ents, bytes);
         return ud__nest_wait(refs, n, num_returns, timeout, ready, nready);
     }
+    ud__stage_flush_all();
     if (!ents) return ud__fail(UD_ERR_NOMEM, "wait: out of memory");
     for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("wait", refs[i], &ents[i]);
     if (st != UD_OK) goto out;
@@ -1446,6 +1584,7 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
     ud_status st, first = UD_OK;
     int i;
     if (ud__m.rank != UD__ROOT) return ud__nest_free(refs, n);
+    ud__stage_flush_all();
     for (i = 0; i < n; i++) {
         ud__rent *e;
         if ((st = ud__root_lookup("free", refs[i], &e)) != UD_OK) {
@@ -1560,7 +1699,7 @@ static ud_status ud__root_nested_remote(const ud__hdr *h, ud__rd *r, int from, u
         const int64_t *ref = (const int64_t *)ud__rd_take(r, 2 * sizeof *ref);
         if (ref) o.near.owner = ref[0], o.near.num = ref[1];
     }
-    if (st == UD_OK) st = ud__root_submit(fn, args, h->count, h->status, outs, &o);
+    if (st == UD_OK) st = ud__root_submit(fn, args, h->count, h->status, outs, &o, 0);
     if (st == UD_OK && ud__root.stopping) /* the monitor waits for this one too */
         st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0);
     for (i = 0; i < n; i++) ud__obj_release(vals[i]);
@@ -1980,6 +2119,25 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
         ud__wk_bad_task(t, from, why);
     }
     if (t->npending == 0) ud__wk_ready(t);
+}
+
+/* BATCH: count EXECUTE messages from the driver, each whole (header, length a multiple of 8)
+   and checked as a message of its own would be. */
+static void ud__wk_batch(const ud__hdr *h, int from) {
+    const char *p = (const char *)(h + 1), *end = (const char *)h + h->length;
+    int i;
+    for (i = 0; i < h->count; i++) {
+        const ud__hdr *e = (const ud__hdr *)p;
+        if ((size_t)(end - p) < sizeof *e || e->magic != UD__MAGIC || e->version != UD__WIRE_VERSION ||
+            e->op != UD__OP_EXECUTE || (e->flags & UD__F_DELEGATED) || e->length < sizeof *e ||
+            e->length > (uint64_t)(end - p) || (e->length & 7) != 0 || e->count < 0 || e->aux < 0) {
+            ud__log(UD_LOG_ERROR, "worker: dropped a malformed BATCH from rank %d at task %d of %d",
+                    from, i, h->count);
+            return;
+        }
+        ud__wk_execute(e, from);
+        p += e->length;
+    }
 }
 
 /* The size code of a task's largest result, taken before its results go to the store. */
@@ -3106,6 +3264,7 @@ static int ud__rank_handle(const ud__hdr *h, int from) {
     }
     switch (h->op) {
     case UD__OP_EXECUTE: ud__wk_execute(h, from); return 1;
+    case UD__OP_BATCH: ud__wk_batch(h, from); return 1;
     case UD__OP_GET: ud__wk_get(h, from); return 1;
     case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA: {
         ud__rd r = ud__payload(h);
@@ -3201,9 +3360,11 @@ static void ud__rank_loop(void) {
    threads each has. */
 static ud_status ud__mpi_roles(int threads) {
     int r, rc;
-    ud__m.workers = (int *)ud__alloc((size_t)ud__m.size * 2 * sizeof(int));
+    ud__m.workers = (int *)ud__alloc((size_t)ud__m.size * 3 * sizeof(int));
     if (!ud__m.workers) return ud__fail(UD_ERR_NOMEM, "init: out of memory");
     ud__m.threads = ud__m.workers + ud__m.size;
+    ud__m.pending_to = ud__m.threads + ud__m.size;
+    memset(ud__m.pending_to, 0, (size_t)ud__m.size * sizeof(int));
     ud__m.nworkers = 0;
     for (r = UD__ROOT + 1; r < ud__m.size; r++) ud__m.workers[ud__m.nworkers++] = r;
     rc = MPI_Allgather(&threads, 1, MPI_INT, ud__m.threads, 1, MPI_INT, ud__m.comm);
@@ -3438,8 +3599,8 @@ static void ud__mpi_teardown(void) {
     ud__free(ud__m.recs, (size_t)ud__m.capreqs * sizeof *ud__m.recs);
     ud__free(ud__m.idx, (size_t)ud__m.capreqs * sizeof *ud__m.idx);
     ud__free(ud__m.sts, (size_t)ud__m.capreqs * sizeof *ud__m.sts);
-    ud__free(ud__m.workers, (size_t)ud__m.size * 2 * sizeof(int));
-    ud__m.workers = ud__m.threads = NULL;
+    ud__free(ud__m.workers, (size_t)ud__m.size * 3 * sizeof(int));
+    ud__m.workers = ud__m.threads = ud__m.pending_to = NULL;
     ud__m.nworkers = 0;
     ud__m.sts = NULL;
     ud__m.rbuf = NULL;
@@ -3471,6 +3632,12 @@ static ud_status ud__root_start(void) {
         ud__free(ud__root.assigned, 3 * n * sizeof(int64_t));
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for the scheduler");
     }
+    if (!(ud__root.stage = (ud__stage *)ud__alloc(n * sizeof *ud__root.stage))) {
+        ud__free(ud__root.assigned, 3 * n * sizeof(int64_t));
+        ud__free(ud__root.score, (n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the scheduler");
+    }
+    memset(ud__root.stage, 0, n * sizeof *ud__root.stage);
     memset(ud__root.assigned, 0, 3 * n * sizeof(int64_t));
     ud__root.done_mon = ud__root.assigned + n;
     ud__root.done_seen = ud__root.done_mon + n;
@@ -3490,6 +3657,9 @@ static void ud__root_stop(void) {
     ud__free(ud__root.later, (size_t)ud__root.caplater * sizeof *ud__root.later);
     ud__free(ud__root.assigned, 3 * n * sizeof(int64_t));
     ud__free(ud__root.score, (n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
+    for (i = 0; ud__root.stage && i < n; i++) ud__free(ud__root.stage[i].p, ud__root.stage[i].cap);
+    ud__free(ud__root.stage, n * sizeof *ud__root.stage);
+    ud__m.staged = 0;
     memset(&ud__root, 0, sizeof ud__root);
 }
 
@@ -3594,6 +3764,7 @@ static ud_status ud__mpi_stop(void) {
     /* every submitted task finishes before anyone leaves its loop; a task may submit more
        meanwhile, which raises the count the monitor waits for (ud__root_nested_remote) */
     ud__root.stopping = 1;
+    ud__stage_flush_all();
     if ((st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0)) == UD_OK) {
         const ud__hdr *h;
         int from;
@@ -3613,6 +3784,7 @@ static ud_status ud__mpi_stop(void) {
 static ud_status ud__mpi_stats(ud_stats *out, int cap, int *n) {
     ud_status st = UD_OK;
     int r, left = 0;
+    ud__stage_flush_all();
     ud__root_service();
     *n = cap < ud__m.size ? cap : ud__m.size;
     if (cap > 0) ud__my_stats(&out[0]);
