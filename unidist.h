@@ -1012,6 +1012,16 @@ static void ud__ref_text(ud_ref r, char *buf, size_t cap) {
     snprintf(buf, cap, "%lld:%lld", (long long)r.owner, (long long)r.num);
 }
 
+/* A get's view of ref's object o. The first failed object of a get makes the call's status and
+   message: pass the status so far as first, and keep what comes back. */
+static ud_status ud__get_view(const ud__obj *o, ud_ref ref, ud_view *out, ud_status first) {
+    char text[48];
+    ud__obj_view(o, out);
+    if (out->status == UD_OK || first != UD_OK) return first;
+    ud__ref_text(ref, text, sizeof text);
+    return ud__fail(out->status, "get: ref %s failed: %.*s", text, (int)out->size, (const char *)out->data);
+}
+
 /* A backend's refs count from here in each run of the runtime (2^36 a run), so that a ref
    kept across ud_shutdown and ud_init is told from this run's. */
 static int64_t ud__run_first(void) { return (ud__rt.phase << 36) + 1; }
@@ -2028,13 +2038,7 @@ static ud_status ud__th_get(const ud_ref *refs, int n, ud_view *out) {
                 ud__th_block(-1);
                 ents[i]->getters--;
             }
-            ud__obj_view(ents[i]->obj, &out[i]);
-            if (out[i].status != UD_OK && first == UD_OK) {
-                char text[48];
-                ud__ref_text(refs[i], text, sizeof text);
-                first = ud__fail(out[i].status, "get: ref %s failed: %s", text,
-                                 (const char *)out[i].data);
-            }
+            first = ud__get_view(ents[i]->obj, refs[i], &out[i], first);
         }
         ud__th_drop_all(ents, n);
         st = first;

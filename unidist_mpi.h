@@ -1233,15 +1233,7 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
         for (i = 0; i < n; i++)
             if (!ents[i]->obj) ents[i]->fetching = 0;
     (void)missing;
-    for (i = 0; i < n && st == UD_OK; i++) {
-        ud__obj_view(ents[i]->obj, &out[i]);
-        if (out[i].status != UD_OK && first == UD_OK) {
-            char text[48];
-            ud__ref_text(refs[i], text, sizeof text);
-            first = ud__fail(out[i].status, "get: ref %s failed: %.*s", text, (int)out[i].size,
-                             (const char *)out[i].data);
-        }
-    }
+    for (i = 0; i < n && st == UD_OK; i++) first = ud__get_view(ents[i]->obj, refs[i], &out[i], first);
     if (ents != small) ud__free(ents, (size_t)n * sizeof *ents);
     return st != UD_OK ? st : first;
 }
@@ -2990,15 +2982,7 @@ static ud_status ud__nest_get(const ud_ref *refs, int n, ud_view *out) {
     c.n = n;
     c.local = ud__nest_all_made((ud__wt *)ud__cur_task->be, refs, n, 0);
     if ((st = ud__nest(&c)) != UD_OK) return st;
-    for (i = 0; i < n; i++) {
-        ud__obj_view(c.getter->argent[i]->obj, &out[i]);
-        if (out[i].status != UD_OK && first == UD_OK) {
-            char text[48];
-            ud__ref_text(refs[i], text, sizeof text);
-            first = ud__fail(out[i].status, "get: ref %s failed: %.*s", text, (int)out[i].size,
-                             (const char *)out[i].data);
-        }
-    }
+    for (i = 0; i < n; i++) first = ud__get_view(c.getter->argent[i]->obj, refs[i], &out[i], first);
     return first;
 }
 
