@@ -2061,6 +2061,7 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
     int given = (h->flags & UD__F_DELEGATED) != 0; /* a thief's: results go back to from */
     /* each argument takes 8 bytes or more of the payload; results are bounded */
     if ((uint64_t)h->count * 8 > h->length - sizeof *h || h->aux > UD__MAX_RESULTS || h->b <= 0 ||
+        h->b > INT64_MAX - (int64_t)h->aux * ud__m.size || /* its result numbers would overflow */
         (given && (!ud__is_worker(from) || from == ud__m.rank || h->c != from))) {
         ud__log(UD_LOG_ERROR, "worker: dropped an EXECUTE with %d arguments and %d results from rank %d",
                 h->count, h->aux, from);
@@ -3138,7 +3139,7 @@ static void ud__mon_record(const int64_t *rec, int count, int from) {
     int i, k;
     for (i = 0; i < count; i++, rec += UD__DONE_REC) {
         if (rec[1] < 0 || rec[1] > UD__MAX_RESULTS || (rec[1] > 0 && rec[0] <= 0) || rec[2] < 0 ||
-            rec[2] > 64) {
+            rec[2] > 64 || rec[0] > INT64_MAX - rec[1] * ud__m.size) { /* its numbers overflow */
             ud__log(UD_LOG_ERROR, "monitor: dropped a bad TASK_DONE record from rank %d", from);
             continue;
         }
