@@ -383,11 +383,11 @@ static ud_status ud__isend(const void *data, size_t size, int dst, int tag, void
         ud__free(owned, owned_bytes);
         return ud__fail(UD_ERR_INTERNAL, "send of %zu bytes to rank %d: over one message", size, dst);
     }
+    if (ud__m.staged) ud__stage_flush_to(dst); /* tasks held for dst go first (a send of its own) */
     if (!ud__async_room()) {
         ud__free(owned, owned_bytes);
         return ud__fail(UD_ERR_NOMEM, "send to rank %d: out of memory", dst);
     }
-    if (ud__m.staged) ud__stage_flush_to(dst); /* tasks held for dst go first */
     rc = MPI_Isend(data, (int)size, MPI_BYTE, dst, tag, ud__m.comm, &ud__m.reqs[ud__m.nreqs]);
     if (rc != MPI_SUCCESS) {
         ud__free(owned, owned_bytes);
