@@ -617,6 +617,14 @@ static const void *ud__rd_take(ud__rd *r, size_t n) {
 
 /* Receives one operation, from src or anyone; 0 when none is waiting. The header is checked
    before anything reads it; a bad message is logged and dropped (-1). */
+/* Whether a message header that has avail bytes from h on is well formed, its message whole
+   within them: every received header goes through here, a BATCH's inner ones too. */
+static int ud__hdr_ok(const ud__hdr *h, size_t avail) {
+    return avail >= sizeof *h && h->magic == UD__MAGIC && h->version == UD__WIRE_VERSION &&
+           h->op > UD__OP_NONE && h->op < UD__OP_END && h->length >= sizeof *h &&
+           h->length <= (uint64_t)avail && h->count >= 0 && h->aux >= 0;
+}
+
 static int ud__try_recv(int src, const ud__hdr **out, int *from) {
     MPI_Status s;
     int flag = 0, n = 0;
@@ -639,9 +647,7 @@ static int ud__try_recv(int src, const ud__hdr **out, int *from) {
     ud__count_recv(s.MPI_SOURCE, (size_t)n);
     h = (const ud__hdr *)ud__m.rbuf;
     *from = s.MPI_SOURCE;
-    if ((size_t)n < sizeof *h || h->magic != UD__MAGIC || h->version != UD__WIRE_VERSION ||
-        h->op <= UD__OP_NONE || h->op >= UD__OP_END || h->length != (uint64_t)n ||
-        h->count < 0 || h->aux < 0) {
+    if (!ud__hdr_ok(h, (size_t)n) || h->length != (uint64_t)n) {
         ud__log(UD_LOG_ERROR, "dropped a malformed message of %d bytes from rank %d", n, s.MPI_SOURCE);
         return -1;
     }
@@ -2121,9 +2127,8 @@ static void ud__wk_batch(const ud__hdr *h, int from) {
     int i;
     for (i = 0; i < h->count; i++) {
         const ud__hdr *e = (const ud__hdr *)p;
-        if ((size_t)(end - p) < sizeof *e || e->magic != UD__MAGIC || e->version != UD__WIRE_VERSION ||
-            e->op != UD__OP_EXECUTE || (e->flags & UD__F_DELEGATED) || e->length < sizeof *e ||
-            e->length > (uint64_t)(end - p) || (e->length & 7) != 0 || e->count < 0 || e->aux < 0) {
+        if (!ud__hdr_ok(e, (size_t)(end - p)) || e->op != UD__OP_EXECUTE ||
+            (e->flags & UD__F_DELEGATED) || (e->length & 7) != 0) {
             ud__log(UD_LOG_ERROR, "worker: dropped a malformed BATCH from rank %d at task %d of %d",
                     from, i, h->count);
             return;
