@@ -3618,11 +3618,8 @@ static ud_status ud__root_start(void) {
     ud__root.next_num = ud__run_first();
     ud__root.rent_bytes = sizeof(ud__rent) + (size_t)((ud__m.size + 63) / 64) * sizeof(uint64_t);
     if (!(ud__root.assigned = (int64_t *)ud__alloc(3 * n * sizeof(int64_t))) ||
-        !(ud__root.score = (double *)ud__alloc((n + (size_t)ud__sh.nhosts + 1) * sizeof(double)))) {
-        ud__free(ud__root.assigned, 3 * n * sizeof(int64_t));
-        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the scheduler");
-    }
-    if (!(ud__root.stage = (ud__stage *)ud__alloc(n * sizeof *ud__root.stage))) {
+        !(ud__root.score = (double *)ud__alloc((n + (size_t)ud__sh.nhosts + 1) * sizeof(double))) ||
+        !(ud__root.stage = (ud__stage *)ud__alloc(n * sizeof *ud__root.stage))) {
         ud__free(ud__root.assigned, 3 * n * sizeof(int64_t));
         ud__free(ud__root.score, (n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for the scheduler");
