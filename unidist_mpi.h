@@ -46,6 +46,9 @@ extern "C" {
 #endif
 
 /* The communicator the runtime runs on (MPI_COMM_NULL before init): for the host's own use. */
+#define UD__ROOT 0
+#define UD__MONITOR 1         /* a worker that carries the root monitor's duty too */
+
 UD_API MPI_Comm ud_mpi_comm(void);
 
 #ifdef __cplusplus
@@ -186,6 +189,37 @@ static ud_status ud__mpi_fail(int rc, const char *what) {
         }                                                                                    \
     } while (0)
 
+/* Collective over comm: does every rank have what it allocated? Asked before a collective
+   that needs it, so that a rank out of memory does not leave the others waiting there. */
+static int ud__all_have(MPI_Comm comm, const void *p) {
+    int ok = p != NULL;
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm);
+    return ok;
+}
+
+/* Memory a stream cannot go on without (a received message, a store entry, a record of work
+   done, a message a worker must send): asked again for a second, in case memory comes back
+   (a task's objects freed), before the caller ends the job naming its rank and the cause. */
+#define UD__MEMORY_PATIENCE 1.0
+static int ud__memory_wait(double *end) {
+    struct timespec ms = {0, 1000000};
+    if (*end == 0) *end = ud__now() + UD__MEMORY_PATIENCE;
+    if (ud__now() >= *end) return 0;
+    nanosleep(&ms, NULL);
+    return 1;
+}
+#define UD__PATIENTLY(ok)                                      \
+    do {                                                       \
+        double ud__end_ = 0;                                   \
+        while (!(ok) && ud__memory_wait(&ud__end_)) {}         \
+    } while (0)
+
+static void *ud__realloc_patient(void *p, size_t old_size, size_t new_size) {
+    void *q = NULL;
+    UD__PATIENTLY((q = ud__realloc(p, old_size, new_size)) != NULL);
+    return q;
+}
+
 static void ud__mpi_abort(void) {
     MPI_Abort(ud__m.comm != MPI_COMM_NULL ? ud__m.comm : MPI_COMM_WORLD, 1);
 }
@@ -302,34 +336,46 @@ static void ud__count_recv(int src, size_t bytes) {
 }
 
 /* ---- async sends ------------------------------------------------------------------------------ */
+static int ud__async_progress(void);
+
+/* Room for one more send. The four arrays grow together, into new ones, so that a failure
+   leaves the old ones whole; when they cannot grow, the send waits for one in flight to
+   complete (every peer keeps receiving, so sends do complete). 0 only when there are no
+   arrays yet: init makes the first ones. */
 static int ud__async_room(void) {
-    int cap;
+    int cap = ud__m.capreqs ? 2 * ud__m.capreqs : 64;
+    MPI_Request *r;
+    ud__async *a;
+    int *x;
+    MPI_Status *s;
     if (ud__m.nreqs < ud__m.capreqs) return 1;
-    cap = ud__m.capreqs ? 2 * ud__m.capreqs : 64;
-    {
-        MPI_Request *r = (MPI_Request *)ud__realloc(ud__m.reqs, (size_t)ud__m.capreqs * sizeof *r,
-                                                    (size_t)cap * sizeof *r);
-        if (!r) return 0;
+    r = (MPI_Request *)ud__alloc((size_t)cap * sizeof *r);
+    a = (ud__async *)ud__alloc((size_t)cap * sizeof *a);
+    x = (int *)ud__alloc((size_t)cap * sizeof *x);
+    s = (MPI_Status *)ud__alloc((size_t)cap * sizeof *s);
+    if (r && a && x && s) {
+        if (ud__m.nreqs) {
+            memcpy(r, ud__m.reqs, (size_t)ud__m.nreqs * sizeof *r);
+            memcpy(a, ud__m.recs, (size_t)ud__m.nreqs * sizeof *a);
+        }
+        ud__free(ud__m.reqs, (size_t)ud__m.capreqs * sizeof *r);
+        ud__free(ud__m.recs, (size_t)ud__m.capreqs * sizeof *a);
+        ud__free(ud__m.idx, (size_t)ud__m.capreqs * sizeof *x);
+        ud__free(ud__m.sts, (size_t)ud__m.capreqs * sizeof *s);
         ud__m.reqs = r;
-    }
-    {
-        ud__async *a = (ud__async *)ud__realloc(ud__m.recs, (size_t)ud__m.capreqs * sizeof *a,
-                                                (size_t)cap * sizeof *a);
-        if (!a) return 0;
         ud__m.recs = a;
-    }
-    {
-        int *x = (int *)ud__realloc(ud__m.idx, (size_t)ud__m.capreqs * sizeof *x, (size_t)cap * sizeof *x);
-        if (!x) return 0;
         ud__m.idx = x;
+        ud__m.sts = s;
+        ud__m.capreqs = cap;
+        return 1;
     }
-    {
-        MPI_Status *x = (MPI_Status *)ud__realloc(ud__m.sts, (size_t)ud__m.capreqs * sizeof *x,
-                                                  (size_t)cap * sizeof *x);
-        if (!x) return 0;
-        ud__m.sts = x;
-    }
-    ud__m.capreqs = cap;
+    ud__free(r, (size_t)cap * sizeof *r);
+    ud__free(a, (size_t)cap * sizeof *a);
+    ud__free(x, (size_t)cap * sizeof *x);
+    ud__free(s, (size_t)cap * sizeof *s);
+    if (!ud__m.capreqs) return 0;
+    while (ud__m.nreqs >= ud__m.capreqs)
+        if (!ud__async_progress()) sched_yield();
     return 1;
 }
 
@@ -472,7 +518,9 @@ static void *ud__wb_grow(ud__wbuf *b, size_t n) {
         size_t cap = b->cap ? b->cap : 256;
         char *p;
         while (cap < need) cap *= 2;
-        if (!(p = (char *)ud__realloc(b->p, b->cap, cap))) {
+        /* the driver's calls report a failure; a worker's messages must go, so it waits */
+        if (!(p = (char *)ud__realloc(b->p, b->cap, cap)) &&
+            !(ud__m.rank != UD__ROOT && (p = (char *)ud__realloc_patient(b->p, b->cap, cap)))) {
             b->oom = 1;
             return NULL;
         }
@@ -587,16 +635,31 @@ static ud_status ud__wb_send(ud__wbuf *b, int dst) {
     return UD_OK;
 }
 
-/* A header-only operation. */
+/* A header-only operation. Without memory for its buffer it goes from the stack, as a
+   blocking send of a few dozen bytes (which MPI sends eagerly): shutdown, cancels, counts and
+   answers must reach their peer even when this rank's memory has run out. */
 static ud_status ud__send_op(int dst, int op, int32_t status, int64_t a, int64_t b, int64_t c) {
     ud__wbuf w;
-    ud__hdr *h = ud__wb_start(&w, op);
-    if (!h) return ud__fail(UD_ERR_NOMEM, "send of %s: out of memory", ud__op_name(op));
-    h->status = status;
-    h->a = a;
-    h->b = b;
-    h->c = c;
-    return ud__wb_send(&w, dst);
+    ud__hdr *h = ud__wb_start(&w, op), mine;
+    int rc;
+    if (h) {
+        h->status = status;
+        h->a = a;
+        h->b = b;
+        h->c = c;
+        return ud__wb_send(&w, dst);
+    }
+    ud__hdr_init(&mine, op);
+    mine.status = status;
+    mine.a = a;
+    mine.b = b;
+    mine.c = c;
+    mine.length = sizeof mine;
+    if (ud__m.staged) ud__stage_flush_to(dst); /* in order behind what is held for dst */
+    if ((rc = MPI_Send(&mine, (int)sizeof mine, MPI_BYTE, dst, UD__TAG_OP, ud__m.comm)) != MPI_SUCCESS)
+        return ud__mpi_fail(rc, "MPI_Send");
+    ud__count_sent(dst, sizeof mine);
+    return UD_OK;
 }
 
 /* ---- reading messages ------------------------------------------------------------------------ */
@@ -625,6 +688,24 @@ static int ud__hdr_ok(const ud__hdr *h, size_t avail) {
            h->length <= (uint64_t)avail && h->count >= 0 && h->aux >= 0;
 }
 
+#define UD__RBUF_MIN 4096
+
+
+/* A receive buffer of n bytes at least; patient: ask again for a second before failing. Init
+   makes one that every header-only operation fits, so that those always arrive. */
+static int ud__rbuf_fit(size_t n, int patient) {
+    size_t cap = ud__m.rcap ? ud__m.rcap : UD__RBUF_MIN;
+    char *p;
+    if (n <= ud__m.rcap) return 1;
+    while (cap < n) cap *= 2;
+    if (!(p = (char *)ud__realloc(ud__m.rbuf, ud__m.rcap, cap)) &&
+        !(patient && (p = (char *)ud__realloc_patient(ud__m.rbuf, ud__m.rcap, cap))))
+        return 0;
+    ud__m.rbuf = p;
+    ud__m.rcap = cap;
+    return 1;
+}
+
 static int ud__try_recv(int src, const ud__hdr **out, int *from) {
     MPI_Status s;
     int flag = 0, n = 0;
@@ -633,15 +714,9 @@ static int ud__try_recv(int src, const ud__hdr **out, int *from) {
     if (!flag) return 0;
     UD__MPI_MUST(MPI_Get_count(&s, MPI_BYTE, &n));
     if (n == MPI_UNDEFINED || n < 0) n = 0; /* received below, then dropped as malformed */
-    if ((size_t)n > ud__m.rcap) {
-        size_t cap = ud__m.rcap ? ud__m.rcap : 4096;
-        char *p;
-        while (cap < (size_t)n) cap *= 2;
-        if (!(p = (char *)ud__realloc(ud__m.rbuf, ud__m.rcap, cap)))
-            ud__panic("receive of %d bytes from rank %d: out of memory", n, s.MPI_SOURCE);
-        ud__m.rbuf = p;
-        ud__m.rcap = cap;
-    }
+    if (!ud__rbuf_fit((size_t)n, 1))
+        ud__panic("receive of %d bytes from rank %d: out of memory (the message cannot be "
+                  "left unreceived)", n, s.MPI_SOURCE);
     UD__MPI_MUST(MPI_Recv(ud__m.rbuf, n, MPI_BYTE, s.MPI_SOURCE, UD__TAG_OP, ud__m.comm,
                           MPI_STATUS_IGNORE));
     ud__count_recv(s.MPI_SOURCE, (size_t)n);
@@ -822,6 +897,8 @@ static int ud__rd_next_obj(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud
         o = ud__rd_obj(r, wo->nparts, src, h->flags, wo->status == UD_OK ? ref : NULL, &st);
     if (o) {
         o->status = wo->status;
+    } else if (st == UD_ERR_NOMEM) {
+        o = &ud__oom_obj; /* the owner still has it: the root asks again, a worker's task fails */
     } else {
         char msg[600];
         ud__ref_text(*ref, text, sizeof text);
@@ -845,6 +922,10 @@ static int ud__rd_next_shared(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref,
     ref->owner = h->a;
     ref->num = rec[0];
     if ((*out = ud__shm_attach(rec[1], rec[0])) != NULL) return 1;
+    if (ud__shm_holds(rec[1], rec[0])) { /* there, but no memory to wrap it */
+        *out = &ud__oom_obj;
+        return 1;
+    }
     ud__ref_text(*ref, text, sizeof text);
     snprintf(msg, sizeof msg, "ref %s from rank %d: entry %lld is not in this host's shared store",
              text, src, (long long)rec[1]);
@@ -861,8 +942,6 @@ static int ud__rd_next(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud__ob
 
 /* ---- roles and counts ---------------------------------------------------------------------- */
 #define UD__MAX_RESULTS (1 << 20) /* num_returns a task message may ask for */
-#define UD__ROOT 0
-#define UD__MONITOR 1         /* a worker that carries the root monitor's duty too */
 
 static int ud__nworkers(void) { return ud__m.nworkers; }
 static int ud__is_worker(int64_t r) { return r > UD__ROOT && r < ud__m.size; }
@@ -893,7 +972,7 @@ typedef struct ud__rent {
     ud__obj *obj;             /* NULL until the root has the data */
     uint64_t seq;             /* when the root learned it was done */
     int64_t size;             /* bytes of the object, -1 while the root does not know */
-    int32_t fetching;         /* a GET is on its way */
+    int32_t fetching;         /* a GET is on its way; -1: its answer found no memory here */
     uint8_t first, counted;   /* a task's first result; its task counted done here */
     uint64_t seen[1];         /* ranks holding it or asked to read it (a bitset) */
 } ud__rent;
@@ -1022,10 +1101,8 @@ static int ud__stage_add(int w, ud__wbuf *b) {
 static int ud__seen_has(const ud__rent *e, int rank) { return (int)((e->seen[rank / 64] >> (rank % 64)) & 1u); }
 static void ud__seen_set(ud__rent *e, int rank) { e->seen[rank / 64] |= (uint64_t)1 << (rank % 64); }
 
-static ud__rent *ud__root_new(ud_ref ref, ud__obj *obj) {
-    ud__rent *e;
-    if (!ud__map_reserve(&ud__root.map, 1) || !(e = (ud__rent *)ud__alloc(ud__root.rent_bytes)))
-        return NULL;
+/* Enters e (allocated, its map slot reserved) for ref. */
+static ud__rent *ud__root_enter(ud__rent *e, ud_ref ref, ud__obj *obj) {
     memset(e, 0, ud__root.rent_bytes);
     e->ref = ref;
     e->obj = obj;
@@ -1033,6 +1110,25 @@ static ud__rent *ud__root_new(ud_ref ref, ud__obj *obj) {
     if (obj) e->seq = ++ud__root.seq;
     ud__map_put(&ud__root.map, ref, e);
     return e;
+}
+
+static ud__rent *ud__root_new(ud_ref ref, ud__obj *obj) {
+    ud__rent *e;
+    if (!ud__map_reserve(&ud__root.map, 1) || !(e = (ud__rent *)ud__alloc(ud__root.rent_bytes)))
+        return NULL;
+    return ud__root_enter(e, ref, obj);
+}
+
+/* The entries of a task's results, made before the task is sent: once it is out, nothing may
+   fail. Frees them all and returns 0 when one cannot be had. */
+static int ud__root_rents(ud__rent **made, int n) {
+    int i;
+    for (i = 0; i < n; i++)
+        if (!(made[i] = (ud__rent *)ud__alloc(ud__root.rent_bytes))) {
+            while (i-- > 0) ud__free(made[i], ud__root.rent_bytes);
+            return 0;
+        }
+    return 1;
 }
 
 static ud_status ud__root_lookup(const char *op, ud_ref r, ud__rent **out) {
@@ -1124,10 +1220,14 @@ static int ud__root_take_data(const ud__hdr *h, int from) {
     int i, filled = 0;
     for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
         ud__rent *e = (ud__rent *)ud__map_get(&ud__root.map, ref);
-        if (!e || e->obj || !e->fetching) { /* not asked for: the stream is whole, nothing to keep */
+        if (!e || e->obj || e->fetching <= 0) { /* not asked for: the stream is whole, nothing to keep */
             ud__log(UD_LOG_WARN, "root: unexpected PUT_DATA of %lld:%lld from rank %d",
                     (long long)ref.owner, (long long)ref.num, from);
             ud__obj_release(o);
+            continue;
+        }
+        if (o == &ud__oom_obj) { /* the get fails for memory; a later one asks again */
+            e->fetching = -1;
             continue;
         }
         e->obj = o;
@@ -1193,7 +1293,7 @@ static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
     memset(w, 0, (size_t)ud__m.size * sizeof *w);
     for (i = 0; i < n; i++) {
         ud__rent *e = ents[i];
-        if (e->obj || e->fetching) continue;
+        if (e->obj || e->fetching > 0) continue;
         if ((e->obj = ud__shm_find(e->ref)) != NULL) { /* a rank of this host has it: no message */
             e->seq = ++ud__root.seq;
             e->size = (int64_t)e->obj->total;
@@ -1201,8 +1301,12 @@ static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
             continue;
         }
         r = (int)e->ref.owner;
-        if (!w[r].p && ud__wb_start(&w[r], UD__OP_GET)) ((ud__hdr *)w[r].p)->a = r;
+        if (!w[r].p && !w[r].oom && ud__wb_start(&w[r], UD__OP_GET)) ((ud__hdr *)w[r].p)->a = r;
         ud__wb_add(&w[r], &e->ref.num, sizeof e->ref.num);
+        if (w[r].oom) { /* a GET that cannot be written is not sent: nothing is on its way */
+            st = ud__fail(UD_ERR_NOMEM, "get: out of memory for the request to rank %d", r);
+            break;
+        }
         e->fetching = 1;
         (*missing)++;
     }
@@ -1227,11 +1331,21 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
     ud__stage_flush_all();
     if (!ents) return ud__fail(UD_ERR_NOMEM, "get: out of memory");
     for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("get", refs[i], &ents[i]);
-    if (st == UD_OK && (st = ud__root_ask(ents, n, &missing)) == UD_OK) asked = 1;
+    if (st == UD_OK) { /* asked, even when it failed: what it marked as on its way is unmarked below */
+        st = ud__root_ask(ents, n, &missing);
+        asked = 1;
+    }
     for (i = 0; st == UD_OK && i < n; i++) { /* every answer moves i on as far as it can */
         while (!ents[i]->obj && st == UD_OK) {
             const ud__hdr *h;
             int from;
+            if (ents[i]->fetching < 0) {
+                char text[48];
+                ud__ref_text(refs[i], text, sizeof text);
+                st = ud__fail(UD_ERR_NOMEM, "get: out of memory for ref %s (rank %lld still has it)",
+                              text, (long long)refs[i].owner);
+                break;
+            }
             if ((st = ud__root_recv(UD__OP_PUT_DATA, &h, &from)) == UD_OK) ud__root_take_data(h, from);
         }
     }
@@ -1390,12 +1504,13 @@ static void ud__root_prefetch(void) {
 static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
                                  ud_ref *outs, const ud_opts *opts, int may_hold) {
     ud__rent *small[16], **ents = nargs <= 16 ? small : (ud__rent **)ud__alloc((size_t)nargs * sizeof *ents);
+    ud__rent *made_small[4], **made = NULL;
     ud_status st = UD_OK;
     ud__wbuf w;
     ud__hdr *h;
-    int i, worker;
+    int i, worker, nmade = 0;
     int64_t first, sep_before;
-    if (!ents) return ud__fail(UD_ERR_NOMEM, "remote: out of memory");
+    if (!ents) return ud__fail(UD_ERR_NOMEM, "remote: out of memory for the arguments' table");
     if (nret > UD__MAX_RESULTS)
         st = ud__fail(UD_ERR_ARG, "remote '%s': num_returns %d is more than %d", fn->name, nret, UD__MAX_RESULTS);
     for (i = 0; i < nargs && st == UD_OK; i++) {
@@ -1404,7 +1519,12 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
             ud__remote_arg_error(fn, i);
     }
     if (st == UD_OK && !ud__map_reserve(&ud__root.map, (size_t)nret))
-        st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
+        st = ud__fail(UD_ERR_NOMEM, "remote: out of memory for the refs' map");
+    if (st == UD_OK) {
+        made = nret <= 4 ? made_small : (ud__rent **)ud__alloc((size_t)nret * sizeof *made);
+        if (!made || !ud__root_rents(made, nret)) st = ud__fail(UD_ERR_NOMEM, "remote: out of memory for the results' entries");
+        else nmade = nret;
+    }
     if (st != UD_OK) goto done;
     if ((worker = ud__place_rank(fn, opts, ents, nargs)) < 0) {
         st = UD_ERR_ARG;
@@ -1414,7 +1534,7 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
     first = ud__root.next_num * ud__m.size + worker; /* then every size-th number */
     if ((st = ud__root_route_args(args, nargs, ents, worker)) != UD_OK) goto done;
     if (!(h = ud__wb_start(&w, UD__OP_EXECUTE))) {
-        st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
+        st = ud__fail(UD_ERR_NOMEM, "remote: out of memory for the task's message");
         goto done;
     }
     h->a = (int64_t)fn->id;
@@ -1442,12 +1562,11 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
     if (ud__m.sep_sent != sep_before) ud__async_drain();
     ud__root.next_num += nret;
     for (i = 0; i < nret; i++) {
-        ud__rent *e;
         outs[i].owner = worker;
         outs[i].num = first + (int64_t)i * ud__m.size;
-        if (!(e = ud__root_new(outs[i], NULL))) ud__panic("remote: out of memory after the task was sent");
-        e->first = i == 0;
+        ud__root_enter(made[i], outs[i], NULL)->first = i == 0;
     }
+    nmade = 0; /* entered */
     ud__root.submitted++;
     ud__root.assigned[worker]++;
     ud__root.last = worker;
@@ -1456,6 +1575,8 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
     if ((ud__root.submitted & 63) == 0 || ud__m.nreqs > 256) ud__async_progress();
     ud__root_prefetch();
 done:
+    for (i = 0; i < nmade; i++) ud__free(made[i], ud__root.rent_bytes);
+    if (made && made != made_small) ud__free(made, (size_t)nret * sizeof *made);
     if (ents != small) ud__free(ents, (size_t)nargs * sizeof *ents);
     return st;
 }
@@ -1757,7 +1878,11 @@ static void ud__root_nested(const ud__hdr *h, int from) {
         if (st != UD_OK) ud__log(UD_LOG_WARN, "root: a task's free: %s", ud__errbuf);
         return;
     }
-    if (!(a = ud__wb_start(&w, UD__OP_NESTED))) ud__panic("root: out of memory");
+    if (!(a = ud__wb_start(&w, UD__OP_NESTED))) {
+        ud__free(w.p, w.cap);
+        UD__PATIENTLY((a = ud__wb_start(&w, UD__OP_NESTED)) != NULL);
+        if (!a) ud__panic("root: out of memory for the answer to a task's call");
+    }
     a->aux = h->aux;
     a->b = h->b;
     a->status = st;
@@ -1892,9 +2017,10 @@ static int ud__is_mine(ud_ref r) { return r.owner == ud__m.rank; }
 
 static ud__went *ud__wk_entry(ud_ref ref) {
     ud__went *e = (ud__went *)ud__map_get(&ud__wk.map, ref);
+    int ok;
     if (e) return e;
-    if (!ud__map_reserve(&ud__wk.map, 1) || !(e = (ud__went *)ud__alloc(sizeof *e)))
-        ud__panic("worker: out of memory for the store");
+    UD__PATIENTLY(ok = ud__map_reserve(&ud__wk.map, 1) && (e = (ud__went *)ud__alloc(sizeof *e)) != NULL);
+    if (!ok) ud__panic("worker (rank %d): out of memory for its store's entries", ud__m.rank);
     memset(e, 0, sizeof *e);
     e->ref = ref;
     ud__map_put(&ud__wk.map, ref, e);
@@ -1970,8 +2096,9 @@ static ud__wt *ud__wk_task_alloc(int nargs, int nret) {
                    (size_t)nargs * (sizeof(ud_view) + sizeof(ud__went *) + sizeof(ud__obj *) +
                                     sizeof(ud__wdep)) +
                    (size_t)nret * (sizeof(ud__went *) + sizeof(ud__obj *));
-    ud__wt *t = (ud__wt *)ud__alloc(bytes);
-    if (!t) ud__panic("worker: out of memory for a task");
+    ud__wt *t = NULL;
+    UD__PATIENTLY((t = (ud__wt *)ud__alloc(bytes)) != NULL);
+    if (!t) ud__panic("worker (rank %d): out of memory for a task's table", ud__m.rank);
     memset(t, 0, bytes);
     t->bytes = bytes;
     t->nargs = nargs;
@@ -2150,9 +2277,9 @@ static int64_t ud__largest_code(ud__obj **res, int nret) {
 static void ud__wk_record_done(int64_t first, int nret, int64_t code) {
     if (ud__wk.ndone + UD__DONE_REC > ud__wk.capdone) {
         int cap = ud__wk.capdone ? 2 * ud__wk.capdone : 512;
-        int64_t *p = (int64_t *)ud__realloc(ud__wk.done, (size_t)ud__wk.capdone * sizeof *p,
-                                            (size_t)cap * sizeof *p);
-        if (!p) ud__panic("worker: out of memory");
+        int64_t *p = (int64_t *)ud__realloc_patient(ud__wk.done, (size_t)ud__wk.capdone * sizeof *p,
+                                                    (size_t)cap * sizeof *p);
+        if (!p) ud__panic("worker (rank %d): out of memory for its record of tasks done", ud__m.rank);
         ud__wk.done = p;
         ud__wk.capdone = cap;
     }
@@ -2415,7 +2542,9 @@ static void ud__wk_give(int thief, int want) {
         ud_ref key;
         key.owner = ud__m.rank;
         key.num = t->first;
-        if (!ud__map_reserve(&ud__wk.given, 1)) ud__panic("worker: out of memory");
+        int ok;
+        UD__PATIENTLY(ok = ud__map_reserve(&ud__wk.given, 1));
+        if (!ok) ud__panic("worker (rank %d): out of memory for the table of tasks it gave", ud__m.rank);
         ud__map_put(&ud__wk.given, key, t);
         ud__wk.running--;
         ud__m.st.tasks_given++;
@@ -2610,8 +2739,9 @@ static void ud__wk_get(const ud__hdr *h, int from) {
             if (from != UD__ROOT && !(h->flags & UD__F_GIVEN)) e->served++;
             ud__wk_maybe_delete(e);
         } else {
-            ud__wreq *q = (ud__wreq *)ud__alloc(sizeof *q);
-            if (!q) ud__panic("worker: out of memory");
+            ud__wreq *q = NULL;
+            UD__PATIENTLY((q = (ud__wreq *)ud__alloc(sizeof *q)) != NULL);
+            if (!q) ud__panic("worker (rank %d): out of memory for a request to serve", ud__m.rank);
             q->rank = from;
             q->next = e->requests;
             e->requests = q;
@@ -3069,11 +3199,12 @@ static struct ud__monitor {
 /* Answers w if enough of its refs are done or its time is up; returns 1 when answered. */
 static int ud__mon_try_answer(ud__mwait *w, int force_timeout) {
     size_t bytes = (size_t)w->n * sizeof(ud__done);
-    ud__done *d = (ud__done *)ud__alloc(bytes ? bytes : 1);
+    ud__done *d = NULL;
     int i, count = 0, k;
     ud__wbuf b;
     ud__hdr *h;
-    if (!d) ud__panic("monitor: out of memory");
+    UD__PATIENTLY((d = (ud__done *)ud__alloc(bytes ? bytes : 1)) != NULL);
+    if (!d) ud__panic("monitor (rank %d): out of memory for a wait's answer", ud__m.rank);
     for (i = 0; i < w->n; i++) {
         ud_ref r;
         void *v;
@@ -3140,6 +3271,12 @@ static void ud__mon_check_shutdown(void) {
    in the low byte. */
 #define UD__MON_VAL(seq, code) ((void *)(uintptr_t)(((uint64_t)(seq) << 8) | (uint64_t)(code)))
 
+static void ud__mon_reserve(void) {
+    int ok;
+    UD__PATIENTLY(ok = ud__map_reserve(&ud__mon.done, 1));
+    if (!ok) ud__panic("monitor (rank %d): out of memory for its table of tasks done", ud__m.rank);
+}
+
 static void ud__mon_record(const int64_t *rec, int count, int from) {
     int i, k;
     for (i = 0; i < count; i++, rec += UD__DONE_REC) {
@@ -3155,7 +3292,7 @@ static void ud__mon_record(const int64_t *rec, int count, int from) {
             ref.num = rec[0] + (int64_t)k * ud__m.size;
             if ((v = ud__map_get(&ud__mon.done, ref)) == UD__TOMBSTONE) ud__map_del(&ud__mon.done, ref);
             if (v) continue;
-            if (!ud__map_reserve(&ud__mon.done, 1)) ud__panic("monitor: out of memory");
+            ud__mon_reserve();
             ud__map_put(&ud__mon.done, ref, UD__MON_VAL(++ud__mon.seq, rec[2]));
         }
         ud__mon.ntasks++;
@@ -3177,9 +3314,13 @@ static void ud__mon_task_done(const ud__hdr *h, int from) {
 static void ud__mon_wait(const ud__hdr *h, int from) {
     ud__rd r = ud__payload(h);
     const ud__wref *refs = (const ud__wref *)ud__rd_take(&r, (size_t)h->count * sizeof(ud__wref));
-    ud__mwait *w = (ud__mwait *)ud__alloc(sizeof *w);
+    ud__mwait *w = NULL;
+    ud__wref *copy = NULL;
     size_t bytes = (size_t)(refs ? h->count : 0) * sizeof(ud__wref) + 1;
-    if (!w || !(w->refs = (ud__wref *)ud__alloc(bytes))) ud__panic("monitor: out of memory");
+    UD__PATIENTLY((w || (w = (ud__mwait *)ud__alloc(sizeof *w)) != NULL) &&
+                  (copy = (ud__wref *)ud__alloc(bytes)) != NULL);
+    if (!copy) ud__panic("monitor (rank %d): out of memory for a wait", ud__m.rank);
+    w->refs = copy;
     w->bytes = bytes;
     w->rank = from;
     w->id = h->b;
@@ -3206,7 +3347,7 @@ static void ud__mon_cleanup(const ud__hdr *h) {
         ref.num = refs[i].num;
         if (!ud__is_worker(ref.owner) || ref.num <= 0) continue;
         if (!ud__map_del(&ud__mon.done, ref)) { /* its TASK_DONE is still on the way */
-            if (!ud__map_reserve(&ud__mon.done, 1)) ud__panic("monitor: out of memory");
+            ud__mon_reserve();
             ud__map_put(&ud__mon.done, ref, UD__TOMBSTONE);
         }
     }
@@ -3351,7 +3492,11 @@ static void ud__rank_loop(void) {
 static ud_status ud__mpi_roles(int threads) {
     int r, rc;
     ud__m.workers = (int *)ud__alloc((size_t)ud__m.size * 3 * sizeof(int));
-    if (!ud__m.workers) return ud__fail(UD_ERR_NOMEM, "init: out of memory");
+    if (!ud__all_have(ud__m.comm, ud__m.workers)) {
+        ud__free(ud__m.workers, (size_t)ud__m.size * 3 * sizeof(int));
+        ud__m.workers = NULL;
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the ranks' table (on this rank or another)");
+    }
     ud__m.threads = ud__m.workers + ud__m.size;
     ud__m.pending_to = ud__m.threads + ud__m.size;
     memset(ud__m.pending_to, 0, (size_t)ud__m.size * sizeof(int));
@@ -3363,13 +3508,17 @@ static ud_status ud__mpi_roles(int threads) {
 
 /* Task threads for this rank: UNIDIST_CPUS, or the cores of its affinity mask shared out
    among the ranks of its machine whose masks meet it (bound ranks keep their cores, unbound
-   ones split them). Collective over machine. */
+   ones split them); -1 when a rank of the machine is out of memory. Collective over machine. */
 static int ud__task_threads(MPI_Comm machine, int *cores) {
     uint64_t mine[UD__CPU_WORDS], *all;
     int n = 1, r, k, sharers = 0;
     *cores = ud__cpu_mask(mine);
     MPI_Comm_size(machine, &n);
-    if (!(all = (uint64_t *)ud__alloc((size_t)n * sizeof mine))) return 1;
+    all = (uint64_t *)ud__alloc((size_t)n * sizeof mine);
+    if (!ud__all_have(machine, all)) {
+        ud__free(all, (size_t)n * sizeof mine);
+        return -1;
+    }
     MPI_Allgather(mine, UD__CPU_WORDS, MPI_UINT64_T, all, UD__CPU_WORDS, MPI_UINT64_T, machine);
     for (r = 0; r < n; r++) {
         int meets = 0;
@@ -3508,17 +3657,19 @@ static ud_status ud__name_missing_fn(const ud__print *all) {
     int *counts, *displs, i, r, total = 0;
     ud_func *ids;
     ud_status st = UD_ERR_CONFIG;
+    for (r = 0; r < ud__m.size; r++) total += (int)all[r].nfns;
     counts = (int *)ud__alloc((size_t)ud__m.size * 2 * sizeof(int));
-    if (!counts) return ud__fail(UD_ERR_NOMEM, "init: out of memory");
+    ids = (ud_func *)ud__alloc((size_t)total * sizeof *ids + 1);
+    if (!ud__all_have(ud__m.comm, counts && ids ? counts : NULL)) {
+        ud__free(counts, (size_t)ud__m.size * 2 * sizeof(int));
+        ud__free(ids, (size_t)total * sizeof *ids + 1);
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the task functions' check");
+    }
     displs = counts + ud__m.size;
-    for (r = 0; r < ud__m.size; r++) {
+    for (r = 0, total = 0; r < ud__m.size; r++) {
         counts[r] = (int)all[r].nfns;
         displs[r] = total;
         total += counts[r];
-    }
-    if (!(ids = (ud_func *)ud__alloc((size_t)total * sizeof *ids + 1))) {
-        ud__free(counts, (size_t)ud__m.size * 2 * sizeof(int));
-        return ud__fail(UD_ERR_NOMEM, "init: out of memory");
     }
     for (i = 0; i < ud__nfns; i++) ids[displs[ud__m.rank] + i] = ud__fns[i].id;
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, ids, counts, displs, MPI_UINT64_T, ud__m.comm);
@@ -3550,7 +3701,10 @@ static ud_status ud__check_agreement(void) {
     ud__print mine, *all = (ud__print *)ud__alloc((size_t)ud__m.size * sizeof *all);
     int r, k, rc;
     ud_status st = UD_OK;
-    if (!all) return ud__fail(UD_ERR_NOMEM, "init: out of memory");
+    if (!ud__all_have(ud__m.comm, all)) {
+        ud__free(all, (size_t)ud__m.size * sizeof *all);
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the configurations' check (on this rank or another)");
+    }
     ud__fingerprint(&mine);
     rc = MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, ud__m.comm);
     if (rc != MPI_SUCCESS) st = ud__mpi_fail(rc, "init: MPI_Allgather");
@@ -3605,11 +3759,15 @@ static void ud__mpi_teardown(void) {
 /* Every rank learns whether every rank's step went well; a rank that failed keeps its own
    message, the others name it. Collective. */
 static ud_status ud__all_ok(ud_status st, const char *what) {
-    int bad = st == UD_OK ? INT_MAX : ud__m.rank;
-    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MIN, ud__m.comm);
-    if (bad == INT_MAX || st != UD_OK) return st;
-    return ud__fail(UD_ERR_INTERNAL, "init: rank %d could not %s", bad, what);
+    struct { int rank, status; } mine, bad;
+    mine.rank = st == UD_OK ? INT_MAX : ud__m.rank;
+    mine.status = (int)st;
+    MPI_Allreduce(&mine, &bad, 1, MPI_2INT, MPI_MINLOC, ud__m.comm);
+    if (bad.rank == INT_MAX || st != UD_OK) return st;
+    return ud__fail((ud_status)bad.status, "init: rank %d could not %s (%s)", bad.rank, what,
+                    ud_status_str((ud_status)bad.status));
 }
+
 
 /* The root's store and the scheduler's view: 3 counts and 2 scores a rank, a score a host. */
 static ud_status ud__root_start(void) {
@@ -3617,11 +3775,14 @@ static ud_status ud__root_start(void) {
     memset(&ud__root, 0, sizeof ud__root);
     ud__root.next_num = ud__run_first();
     ud__root.rent_bytes = sizeof(ud__rent) + (size_t)((ud__m.size + 63) / 64) * sizeof(uint64_t);
-    if (!(ud__root.assigned = (int64_t *)ud__alloc(3 * n * sizeof(int64_t))) ||
-        !(ud__root.score = (double *)ud__alloc((n + (size_t)ud__sh.nhosts + 1) * sizeof(double))) ||
-        !(ud__root.stage = (ud__stage *)ud__alloc(n * sizeof *ud__root.stage))) {
+    ud__root.assigned = (int64_t *)ud__alloc(3 * n * sizeof(int64_t));
+    ud__root.score = (double *)ud__alloc((n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
+    ud__root.stage = (ud__stage *)ud__alloc(n * sizeof *ud__root.stage);
+    if (!ud__root.assigned || !ud__root.score || !ud__root.stage) {
         ud__free(ud__root.assigned, 3 * n * sizeof(int64_t));
         ud__free(ud__root.score, (n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
+        ud__free(ud__root.stage, n * sizeof *ud__root.stage);
+        memset(&ud__root, 0, sizeof ud__root);
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for the scheduler");
     }
     memset(ud__root.stage, 0, n * sizeof *ud__root.stage);
@@ -3701,7 +3862,9 @@ static ud_status ud__mpi_setup(int *threads) {
     ud__idle_setup(machine);
     rc = ud__task_threads(machine, &cores); /* collective over the machine */
     *threads = ud__m.rank == UD__ROOT ? 0 : rc;
-    if ((st = ud__check_agreement()) == UD_OK &&
+    st = rc < 0 ? ud__fail(UD_ERR_NOMEM, "init: out of memory for the cores' masks") : UD_OK;
+    if ((st = ud__all_ok(st, "count its cores")) == UD_OK &&
+        (st = ud__check_agreement()) == UD_OK &&
         (st = ud__shm_open(ud__m.comm, machine, ud__m.rank, ud__m.size, &ud__rt.cfg)) == UD_OK &&
         (st = ud__mpi_roles(*threads)) == UD_OK)
         ud__warn_cpus(cores);
@@ -3722,8 +3885,12 @@ static ud_status ud__mpi_start(ud_role *role) {
     ud__rt.rank = ud__m.rank;
     ud__abort_hook = ud__mpi_abort;
     memset(&ud__m.st, 0, sizeof ud__m.st);
-    if ((st = ud__mpi_setup(&threads)) == UD_OK)
-        st = ud__all_ok(ud__m.rank == UD__ROOT ? ud__root_start() : ud__wk_start(threads), "start");
+    if ((st = ud__mpi_setup(&threads)) == UD_OK) {
+        st = !ud__async_room() || !ud__rbuf_fit(UD__RBUF_MIN, 0)
+           ? ud__fail(UD_ERR_NOMEM, "init: out of memory for the tables of sends and receives")
+           : ud__m.rank == UD__ROOT ? ud__root_start() : ud__wk_start(threads);
+        st = ud__all_ok(st, "start");
+    }
     if (st != UD_OK) {
         if (ud__m.rank == UD__ROOT && ud__root.assigned) ud__root_stop();
         if (ud__m.rank != UD__ROOT && ud__wk.pool.q) ud__pool_stop(&ud__wk.pool);

@@ -430,12 +430,18 @@ static ud__obj *ud__shm_open_pinned(int64_t slot) {
 
 /* An entry another rank of the host pinned for this one (PUT_SHARED_DATA). NULL: the message
    named no such entry, or no memory (the pin is then given back). */
+static int ud__shm_holds(int64_t slot, int64_t num);
+
 static ud__obj *ud__shm_attach(int64_t slot, int64_t num) {
+    return ud__shm_holds(slot, num) ? ud__shm_open_pinned(slot) : NULL;
+}
+
+/* Whether the entry is there and live (when ud__shm_attach failed: then for want of memory). */
+static int ud__shm_holds(int64_t slot, int64_t num) {
     int64_t *e;
-    if (!ud__sh.on || slot < 0 || slot >= ud__sh.nslots) return NULL;
+    if (!ud__sh.on || slot < 0 || slot >= ud__sh.nslots) return 0;
     e = ud__shm_entry(slot);
-    if (ud__shm_load(&e[UD__SE_NUM]) != num || ud__shm_load(&e[UD__SE_REFS]) <= 0) return NULL;
-    return ud__shm_open_pinned(slot);
+    return ud__shm_load(&e[UD__SE_NUM]) == num && ud__shm_load(&e[UD__SE_REFS]) > 0;
 }
 
 /* The object key names, if some rank of this host published it: pinned for the caller. */
@@ -589,18 +595,23 @@ static void ud__shm_size_text(uint64_t n, char *buf, size_t cap) {
 /* Hosts as the ranks see them: the real ones (machine: the ranks of comm that share this
    rank's memory, in rank order), each split into UNIDIST_MPI_HOSTS virtual ones by local rank,
    numbered in the order of their lowest rank. Fills host_of and manager_of (each host's lowest
-   rank but the driver); returns how many virtual hosts share this rank's machine. Collective
-   over comm. */
+   rank but the driver); returns how many virtual hosts share this rank's machine, or 0 when
+   a rank is out of memory. Collective over comm. */
 static int ud__shm_topology(MPI_Comm comm, MPI_Comm machine, int vhosts, MPI_Comm *host) {
-    int lrank, lsize, lead = ud__sh.rank, v, r, q;
+    int lrank, lsize, lead = ud__sh.rank, v, r, q, ok;
     int *key = (int *)ud__alloc((size_t)ud__sh.nranks * sizeof *key);
+    ok = key != NULL;
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm);
+    if (!ok) {
+        ud__free(key, (size_t)ud__sh.nranks * sizeof *key);
+        return 0;
+    }
     MPI_Comm_rank(machine, &lrank);
     MPI_Comm_size(machine, &lsize);
     MPI_Allreduce(MPI_IN_PLACE, &lead, 1, MPI_INT, MPI_MIN, machine);
     if (vhosts < 1) vhosts = 1;
     v = (int)((int64_t)lrank * vhosts / lsize);
     MPI_Comm_split(machine, v, ud__sh.rank, host);
-    if (!key) ud__panic("shared store: out of memory at init");
     key[ud__sh.rank] = lead * 4097 + v;
     MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, key, 1, MPI_INT, comm);
     ud__sh.nhosts = 0;
@@ -657,14 +668,25 @@ static int ud__shm_size(const ud_config *c, int sharing, char *err, size_t cap) 
     return 1;
 }
 
-/* Every rank learns whether all went well, and if not, the first failure's message. */
+/* Every rank learns whether all went well, and if not, the first failure's message (and
+   status: memory, or else the configuration). */
 static ud_status ud__shm_agree(MPI_Comm comm, int ok, char *err, int cap) {
     int bad = ok ? INT_MAX : ud__sh.rank;
     MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MIN, comm);
     if (bad == INT_MAX) return UD_OK;
     MPI_Bcast(err, cap, MPI_CHAR, bad, comm);
     err[cap - 1] = '\0';
-    return ud__fail(UD_ERR_CONFIG, "init: %s", err);
+    return ud__fail(strstr(err, "out of memory") ? UD_ERR_NOMEM : UD_ERR_CONFIG, "init: %s", err);
+}
+
+/* The manager's own tables of the store: its free ranges, and the length of every slot. */
+static int ud__shm_tables(char *err, size_t cap) {
+    ud__sh.capfree = 64;
+    ud__sh.free = (ud__shm_range *)ud__alloc((size_t)ud__sh.capfree * sizeof *ud__sh.free);
+    ud__sh.slot_len = (uint64_t *)ud__alloc((size_t)ud__sh.nslots * sizeof *ud__sh.slot_len);
+    if (ud__sh.free && ud__sh.slot_len) return 1;
+    snprintf(err, cap, "shared store manager (rank %d): out of memory for its tables", ud__sh.rank);
+    return 0;
 }
 
 /* The two windows; the manager allocates them, the others map them. Collective over host. */
@@ -712,10 +734,6 @@ static int ud__shm_windows(char *err, size_t cap) {
         ud__sh.head->magic = UD__SHM_MAGIC;
         ud__sh.head->nslots = ud__sh.nslots;
         ud__sh.head->capacity = (int64_t)ud__sh.capacity;
-        ud__sh.capfree = 64;
-        ud__sh.free = (ud__shm_range *)ud__alloc((size_t)ud__sh.capfree * sizeof *ud__sh.free);
-        ud__sh.slot_len = (uint64_t *)ud__alloc((size_t)ud__sh.nslots * sizeof *ud__sh.slot_len);
-        if (!ud__sh.free || !ud__sh.slot_len) ud__panic("shared store manager: out of memory at init");
         ud__sh.free[0].off = 0;
         ud__sh.free[0].len = ud__sh.capacity;
         ud__sh.nfree = 1;
@@ -795,13 +813,17 @@ static ud_status ud__shm_open(MPI_Comm comm, MPI_Comm machine, int rank, int siz
         return st;
     ud__sh.manager_of = ud__sh.host_of + size;
     sharing = ud__shm_topology(comm, machine, (int)c->mpi_hosts, &ud__sh.host);
+    if (!sharing) {
+        ud__shm_close();
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the hosts' table (on this rank or another)");
+    }
     MPI_Comm_set_errhandler(ud__sh.host, MPI_ERRORS_RETURN);
     if (!c->mpi_shared_object_store) return UD_OK; /* the hosts are known; no store on them */
     ud__sh.manager = ud__sh.manager_of[ud__sh.host_of[rank]];
     ud__sh.is_manager = ud__sh.manager == rank;
     ud__sh.threshold = c->mpi_shared_object_store_threshold;
     ud__sh.manager_local = ud__sh.host_of[0] == ud__sh.host_of[rank] ? 1 : 0; /* ranks in order */
-    if (ud__sh.is_manager) ok = ud__shm_size(c, sharing, err, sizeof err);
+    if (ud__sh.is_manager) ok = ud__shm_size(c, sharing, err, sizeof err) && ud__shm_tables(err, sizeof err);
     if ((st = ud__shm_agree(comm, ok, err, (int)sizeof err)) == UD_OK && ud__sh.manager >= 0) {
         int64_t sz[2];
         sz[0] = (int64_t)ud__sh.capacity;

@@ -11,7 +11,8 @@
 #                                                   the round_robin scheduler (rr: threads),
 #                                                   ompi-chunk mpich-chunk
 #                                                   ompi-asan mpich-asan ompi-tsan mpich-tsan
-#                                                   ompi-big mpich-big)
+#                                                   ompi-big mpich-big, ompi-oom mpich-oom:
+#                                                   tests/oom_sweep.sh)
 #   TESTS="t_core t_errors" tests/run.sh            some programs (name or path, .c optional)
 #   TIMEOUT=120 SAN_TIMEOUT=300 tests/run.sh        seconds per program (sanitizers: SAN_TIMEOUT)
 #   CC=gcc CXX=g++ TSAN_CC=gcc JOBS=2               compilers, parallel builds
@@ -28,7 +29,7 @@ MPI_RANKS="ompi-2 ompi-3 ompi-4 ompi-6 mpich-2 mpich-3 mpich-4 mpich-6"
 MPI_THREADS="ompi-2x2 ompi-3x4 ompi-4x2 ompi-6x4 mpich-2x4 mpich-3x2 mpich-4x4 mpich-6x2"
 # the seeds' round robin scheduler (UNIDIST_SCHEDULER=round_robin) at 3, 4 and 6 ranks
 MPI_RR="ompi-3-rr ompi-4-rr ompi-6-rr mpich-3-rr mpich-4-rr mpich-6-rr"
-ALL_VARIANTS="default rr single asan tsan compile readme $MPI_RANKS $MPI_THREADS $MPI_RR ompi-chunk mpich-chunk ompi-asan mpich-asan ompi-tsan mpich-tsan ompi-big mpich-big"
+ALL_VARIANTS="default rr single asan tsan compile readme $MPI_RANKS $MPI_THREADS $MPI_RR ompi-chunk mpich-chunk ompi-asan mpich-asan ompi-tsan mpich-tsan ompi-big mpich-big ompi-oom mpich-oom"
 VARIANTS=${VARIANTS:-$ALL_VARIANTS}
 TESTS=${TESTS:-}
 TIMEOUT=${TIMEOUT:-120}
@@ -415,6 +416,21 @@ mpich_tsan() {
     done
 }
 
+# Out of memory at every allocation site of tests/oom.c, on the driver, the monitor's rank and
+# a worker, once and for good (tests/oom_sweep.sh): no hang, crash, wrong value or leak.
+oom_variant() {   # name mpi
+    local name=$1 mpi=$2 rc
+    if ! command -v "mpicc.$mpi" >/dev/null || ! command -v "mpiexec.$mpi" >/dev/null; then
+        fail "$name" "mpicc.$mpi or mpiexec.$mpi is not installed (run .ci/setup)"
+        return
+    fi
+    mkdir -p "$OUT/$name"
+    bash tests/oom_sweep.sh "$mpi" "$OUT/$name" >"$OUT/$name/sweep.log" 2>&1
+    rc=$?
+    record_run "$name" oom "$OUT/$name/sweep.log" "$rc" "${OOM_TIMEOUT:-20}"
+    check_left_behind "$name oom" "$OUT/$name/oom"
+}
+
 # ---- the variants -----------------------------------------------------------------------
 run_named_variant() {
     case $1 in
@@ -444,6 +460,8 @@ run_named_variant() {
         ompi-tsan)    TSAN_OPTIONS="$TSAN_OPTIONS:suppressions=$PWD/tests/tsan_mpi.supp" \
                       mpi_variant "$1" openmpi 3x2 mpi "-O1 -fsanitize=thread" ;;
         mpich-tsan)   mpich_tsan ;;
+        ompi-oom)     oom_variant "$1" openmpi ;;
+        mpich-oom)    oom_variant "$1" mpich ;;
         ompi-big)     mpi_variant "$1" openmpi 4 big ;;
         mpich-big)    mpi_variant "$1" mpich 3 big ;;
         *) fail "$1" "unknown variant (known: $ALL_VARIANTS)" ;;
