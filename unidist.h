@@ -115,6 +115,7 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(STR,  scheduler, "UNIDIST_SCHEDULER", UD_SCHEDULER, "where tasks run: auto (near their data, idle workers take queued tasks from busy ones) or round_robin (the next worker in turn, nothing moves after)") \
     X(SIZE, sched_locality_min, "UNIDIST_SCHED_LOCALITY_MIN", UD_SCHED_LOCALITY_MIN, "auto scheduler: an argument of fewer bytes than this does not draw its task to where it lives") \
     X(INT,  spin_us,   "UNIDIST_SPIN_US",   UD_SPIN_US,   "microseconds an idle task thread keeps looking for work, yielding its core, before it sleeps") \
+    X(INT,  shutdown_warn, "UNIDIST_SHUTDOWN_WARN", UD_SHUTDOWN_WARN, "seconds ud_shutdown waits for tasks still running before it logs which, and where; again every as many seconds (0: never)") \
     X(SIZE, task_stack, "UNIDIST_TASK_STACK", UD_TASK_STACK, "bytes of stack a task thread reserves: a task waiting in a nested get or wait runs other tasks on it, so this bounds the nesting (0, or less than the system allows: the system's default)") \
     X(INT,  mpi_backoff, "UNIDIST_MPI_BACKOFF", UD_MPI_BACKOFF, "MPI: longest sleep in microseconds of an idle process between polls") \
     X(INT,  mpi_yield, "UNIDIST_MPI_YIELD", UD_MPI_YIELD, "MPI: a waiting process yields its core once every this many polls (0: every other poll if its machine has more ranks than cores and MPI does not yield by itself, else never)") \
@@ -145,6 +146,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_SCHED_LOCALITY_MIN
 #define UD_SCHED_LOCALITY_MIN 65536
+#endif
+#ifndef UD_SHUTDOWN_WARN
+#define UD_SHUTDOWN_WARN 10
 #endif
 #ifndef UD_SPIN_US
 #define UD_SPIN_US 100
@@ -1149,8 +1153,11 @@ static void ud__task_begin(ud_task *ctx, const ud__fn *fn, const ud_view *argv, 
 
 /* Runs the function on its arguments' views; a failed argument fails the task without
    running it. Any thread may call it: it releases nothing (ud__task_settle does). */
+static const ud__fn *ud__pool_running(const ud__fn *fn);
+
 static void ud__task_call(ud_task *ctx) {
     ud_task *outer = ud__cur_task;
+    const ud__fn *was;
     int i, rc;
     for (i = 0; i < ctx->nargs; i++)
         if (ctx->argv[i].status != UD_OK) {
@@ -1159,7 +1166,9 @@ static void ud__task_call(ud_task *ctx) {
             return;
         }
     ud__cur_task = ctx;
+    was = ud__pool_running(ctx->fn);
     rc = ctx->fn->fn(ctx);
+    ud__pool_running(was); /* a task that helped while it waited resumes */
     ud__cur_task = outer;
     if (rc && !ctx->failed) ud_task_fail(ctx, "task '%s' returned %d", ctx->fn->name, rc);
 }
@@ -1200,6 +1209,7 @@ typedef struct ud__pq {       /* one thread's queues */
     atomic_int nopen, npinned; /* read without the lock by threads looking for work */
     ud__pool *pool;
     pthread_t thread;
+    const ud__fn *_Atomic running; /* the task it runs now (for a shutdown that waits) */
     char pad[64];             /* keep neighbouring queues off one cache line */
 } ud__pq;
 
@@ -1220,6 +1230,32 @@ struct ud__pool {
 };
 
 static _Thread_local ud__pq *ud__pool_self; /* the queue of the calling thread, if a pool's */
+
+/* Marks the calling thread as running fn's task (NULL: none); returns the previous mark. */
+static const ud__fn *ud__pool_running(const ud__fn *fn) {
+    if (!ud__pool_self) return NULL;
+    return atomic_exchange_explicit(&ud__pool_self->running, fn, memory_order_relaxed);
+}
+
+/* Writes "name xN, name" for the tasks p's threads run now into buf; returns how many. */
+static int ud__pool_running_text(ud__pool *p, char *buf, size_t cap) {
+    int i, k, n = 0, len = 0;
+    buf[0] = '\0';
+    for (i = 0; i < p->n; i++) {
+        const ud__fn *f = atomic_load_explicit(&p->q[i].running, memory_order_relaxed);
+        int same = 0;
+        if (!f) continue;
+        n++;
+        for (k = 0; k < i; k++) /* named once, at its first thread */
+            if (atomic_load_explicit(&p->q[k].running, memory_order_relaxed) == f) break;
+        if (k < i) continue;
+        for (k = i; k < p->n; k++) same += atomic_load_explicit(&p->q[k].running, memory_order_relaxed) == f;
+        if (len < (int)cap)
+            len += snprintf(buf + len, cap - (size_t)len, same > 1 ? "%s%s x%d" : "%s%s", len ? ", " : "",
+                            f->name, same);
+    }
+    return n;
+}
 static _Thread_local char *ud__pool_stack_top; /* where its stack began */
 
 static void ud__jlist_put(ud__jlist *l, ud__job *j) {
@@ -2356,11 +2392,32 @@ static ud_status ud__th_start(ud_role *role) {
     return UD_OK;
 }
 
+/* Tasks already submitted finish first; not silently: every UNIDIST_SHUTDOWN_WARN seconds
+   the tasks still running are named. Called with ud__th.mu held. */
+static void ud__th_wait_inflight(void) {
+    double every = (double)ud__rt.cfg.shutdown_warn, since = ud__now(), next = since + every;
+    while (ud__th.inflight > 0) {
+        struct timespec until;
+        char text[1024];
+        int n;
+        if (every <= 0) {
+            pthread_cond_wait(&ud__th.done, &ud__th.mu);
+            continue;
+        }
+        until.tv_sec = (time_t)next;
+        until.tv_nsec = (long)((next - (double)until.tv_sec) * 1e9);
+        if (pthread_cond_timedwait(&ud__th.done, &ud__th.mu, &until) == 0 || ud__now() < next) continue;
+        n = ud__pool_running_text(&ud__th.pool, text, sizeof text);
+        ud__log(UD_LOG_WARN, "shutdown has waited %.0f s for %ld task%s: %d running%s%s%s", next - since,
+                (long)ud__th.inflight, ud__th.inflight == 1 ? "" : "s", n, n ? " (" : "", text, n ? ")" : "");
+        next += every;
+    }
+}
+
 static ud_status ud__th_stop(void) {
     pthread_mutex_lock(&ud__th.mu);
     ud__th.stopping = 1;
-    while (ud__th.inflight > 0) /* tasks already submitted finish first */
-        pthread_cond_wait(&ud__th.done, &ud__th.mu);
+    ud__th_wait_inflight();
     pthread_mutex_unlock(&ud__th.mu);
     ud__pool_stop(&ud__th.pool);
     ud__th_release_all();

@@ -88,7 +88,7 @@ UD_API MPI_Comm ud_mpi_comm(void);
 #define UD__OP_TABLE(X)                                                                     \
     X(EXECUTE) X(GET) X(PUT_DATA) X(PUT_OWNER) X(PUT_SHARED_DATA) X(WAIT) X(CLEANUP)        \
     X(TASK_DONE) X(GET_TASK_COUNT) X(RESERVE_SHARED_MEMORY) X(REQUEST_SHARED_DATA) X(CANCEL) \
-    X(READY_TO_SHUTDOWN) X(SHUTDOWN) X(STEAL) X(STATS) X(NESTED) X(BATCH)
+    X(READY_TO_SHUTDOWN) X(SHUTDOWN) X(STEAL) X(STATS) X(NESTED) X(BATCH) X(RUNNING)
 
 enum {
     UD__OP_NONE = 0,
@@ -1180,19 +1180,39 @@ static void ud__root_learned_done(ud__rent *e) {
     ud__root.done_seen[e->ref.owner]++;
 }
 
+/* A worker's answer to RUNNING: what it runs, by function name. */
+static void ud__root_running(const ud__hdr *h, int from) {
+    ud__rd r = ud__payload(h);
+    size_t len = (size_t)(r.end - r.p);
+    const char *text = r.p;
+    if (h->a <= 0 && h->b <= 0) return;
+    if (!len || memchr(text, '\0', len) == NULL) text = "";
+    ud__log(UD_LOG_WARN, "shutdown waits for rank %d: %lld task%s running%s%s%s, %lld more waiting there",
+            from, (long long)h->a, h->a == 1 ? "" : "s", *text ? " (" : "", text, *text ? ")" : "",
+            (long long)h->b);
+}
+
 /* Handles what may come unasked for at any time: data for an earlier GET (kept whoever
    asked, so that the stream never misaligns) and the monitor's task counts. 0 for others. */
 static int ud__root_take_unasked(const ud__hdr *h, int from) {
     if (h->op == UD__OP_PUT_DATA || h->op == UD__OP_PUT_SHARED_DATA) ud__root_take_data(h, from);
     else if (h->op == UD__OP_GET_TASK_COUNT && from == UD__MONITOR) ud__root_take_counts(h, from);
     else if (h->op == UD__OP_NESTED && ud__is_worker(from)) ud__root_nested(h, from);
+    else if (h->op == UD__OP_RUNNING && ud__is_worker(from)) ud__root_running(h, from);
     else return 0;
     return 1;
 }
 
 /* Waits for the next answer of kind op. What comes unasked for is taken as it comes; other
    unexpected operations are logged and dropped (none carries parts). */
+static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, double until);
+
 static ud_status ud__root_recv(int op, const ud__hdr **h, int *from) {
+    return ud__root_recv_until(op, h, from, 0);
+}
+
+/* The same, giving up with UD_ERR_TIMEOUT at time until (0: never). */
+static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, double until) {
     unsigned polls = 0;
     for (;;) {
         int got = ud__try_recv(MPI_ANY_SOURCE, h, from);
@@ -1208,6 +1228,7 @@ static ud_status ud__root_recv(int op, const ud__hdr **h, int *from) {
         if (got < 0) return ud__fail(UD_ERR_PROTO, "root: a malformed message arrived");
         /* testing every send costs O(sends): do it now and then while waiting */
         if ((++polls & 63) == 0 && ud__async_progress()) continue;
+        if (until > 0 && ud__now() >= until) return UD_ERR_TIMEOUT;
         ud__idle();
     }
 }
@@ -3387,6 +3408,21 @@ static void ud__send_stats(int to) {
    Every rank but the driver runs one: it is a worker, and carries whatever duty its rank was
    given on top: the root monitor's (rank 1) and its host's store manager's. */
 /* Handles one operation; 0 when it was only a refused STEAL (no event: idle ranks stay idle). */
+/* RUNNING, asked by a shutdown that waits: a = tasks its threads run now, b = tasks it holds
+   that wait for a thread or their arguments; then their function names as text. */
+static void ud__wk_running(int to) {
+    char text[1024];
+    int n = ud__pool_running_text(&ud__wk.pool, text, sizeof text);
+    ud__wbuf w;
+    ud__hdr *h = ud__wb_start(&w, UD__OP_RUNNING);
+    if (!h) return; /* the driver asks again */
+    h->a = n;
+    h->b = ud__wk.running > n ? ud__wk.running - n : 0;
+    h->flags |= UD__F_REPLY;
+    ud__wb_add(&w, text, strlen(text) + 1);
+    if (ud__wb_send(&w, to) != UD_OK) ud__log(UD_LOG_WARN, "rank %d: RUNNING: %s", ud__m.rank, ud__errbuf);
+}
+
 static int ud__rank_handle(const ud__hdr *h, int from) {
     int monitor = ud__m.rank == UD__MONITOR;
     if (!ud__sender_ok(h, from)) {
@@ -3412,6 +3448,7 @@ static int ud__rank_handle(const ud__hdr *h, int from) {
     }
     case UD__OP_STEAL: return ud__wk_on_steal(h, from);
     case UD__OP_STATS: ud__send_stats(from); return 1;
+    case UD__OP_RUNNING: ud__wk_running(from); return 1;
     case UD__OP_NESTED: ud__wk_call_answer(h); return 1;
     case UD__OP_CLEANUP:
         ud__wk_cleanup(h);
@@ -3912,6 +3949,17 @@ static ud_status ud__mpi_start(ud_role *role) {
     return UD_OK;
 }
 
+/* Shutdown has waited this long for tasks: say so, and ask every worker what it still runs
+   (each answer is logged as it comes, by ud__root_running). */
+static void ud__root_ask_running(double waited) {
+    int k;
+    ud__log(UD_LOG_WARN, "shutdown has waited %.0f s for tasks to finish (%lld submitted); asking "
+            "the workers which still run", waited, (long long)ud__root.submitted);
+    for (k = 0; k < ud__nworkers(); k++)
+        if (ud__send_op(ud__m.workers[k], UD__OP_RUNNING, 0, 0, 0, 0) != UD_OK)
+            ud__log(UD_LOG_WARN, "shutdown: asking rank %d: %s", ud__m.workers[k], ud__errbuf);
+}
+
 static ud_status ud__mpi_stop(void) {
     ud_status st = UD_OK;
     int r;
@@ -3922,8 +3970,17 @@ static ud_status ud__mpi_stop(void) {
     if ((st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0)) == UD_OK) {
         const ud__hdr *h;
         int from;
-        do st = ud__root_recv(UD__OP_READY_TO_SHUTDOWN, &h, &from);
-        while (st == UD_OK && h->a != ud__root.submitted);
+        double every = (double)ud__rt.cfg.shutdown_warn, since = ud__now();
+        double next = every > 0 ? since + every : 0;
+        for (;;) { /* not silently: now and then, which tasks it waits for, and where */
+            st = ud__root_recv_until(UD__OP_READY_TO_SHUTDOWN, &h, &from, next);
+            if (st == UD_ERR_TIMEOUT) {
+                ud__root_ask_running(ud__now() - since);
+                next += every;
+                continue;
+            }
+            if (st != UD_OK || h->a == ud__root.submitted) break;
+        }
     }
     for (r = UD__ROOT + 1; r < ud__m.size; r++)
         if (ud__send_op(r, UD__OP_CANCEL, 0, 0, 0, 0) != UD_OK && st == UD_OK) st = UD_ERR_MPI;
