@@ -3265,8 +3265,15 @@ static int ud__rank_handle(const ud__hdr *h, int from) {
             ud__wk_take_results(h, from);
             return 1;
         }
-        for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++)
+        for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
+            if (ref.num <= 0) { /* 0 is the map's empty key: such an entry would be lost */
+                ud__log(UD_LOG_ERROR, "worker: dropped data for number %lld from rank %d",
+                        (long long)ref.num, from);
+                ud__obj_release(o);
+                continue;
+            }
             ud__wk_arrived(ud__wk_entry(ref), o);
+        }
         return 1;
     }
     case UD__OP_STEAL: return ud__wk_on_steal(h, from);
