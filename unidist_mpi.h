@@ -2459,7 +2459,8 @@ static void ud__wk_take_results(const ud__hdr *h, int from) {
     ud__obj *o;
     int i;
     for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
-        int64_t k = t && ref.owner == ud__m.rank ? (ref.num - t->first) / ud__m.size : -1;
+        /* a number below the first is none of its results (and would overflow the difference) */
+        int64_t k = t && ref.owner == ud__m.rank && ref.num >= t->first ? (ref.num - t->first) / ud__m.size : -1;
         if (k < 0 || k >= t->nret || ref.num != t->first + k * ud__m.size || t->res[k]) {
             ud__obj_release(o);
             continue;

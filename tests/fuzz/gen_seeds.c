@@ -234,6 +234,23 @@ static void worker_seeds(void) {
     send_op(1);
     write_seed("worker", "steal");
 
+    /* a thief's results numbered far below the task's first */
+    execute((int64_t)fz_fn_gate, "", 1, NUM(1, 2));
+    send_op(0);
+    for (k = 2; k <= 3; k++) {
+        execute((int64_t)fz_fn_id, "c", 1, NUM(k, 2));
+        send_op(0);
+    }
+    hold();
+    h = op(UD__OP_STEAL);
+    h->count = 1;
+    send_op(3);
+    for (k = 2; k <= 3; k++) {
+        put_data(2, INT64_MIN + 1, "low", UD__F_RESULTS, NUM(k, 2));
+        send_op(3);
+    }
+    write_seed("worker", "steal_low_number");
+
     /* a task stolen from rank 3: run here, the results go back */
     h = op(UD__OP_EXECUTE);
     h->flags = UD__F_DELEGATED;
