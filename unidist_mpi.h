@@ -1697,6 +1697,8 @@ static ud_status ud__root_nested_remote(const ud__hdr *h, ud__rd *r, int from, u
         const int64_t *ref = (const int64_t *)ud__rd_take(r, 2 * sizeof *ref);
         if (ref) o.near.owner = ref[0], o.near.num = ref[1];
     }
+    /* the place as the caller's ud_remote_opts checks it: its worker indexes the workers */
+    if (st == UD_OK) st = ud__check_opts(fn, &o);
     if (st == UD_OK) st = ud__root_submit(fn, args, h->count, h->status, outs, &o, 0);
     if (st == UD_OK && ud__root.stopping) /* the monitor waits for this one too */
         st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0);

@@ -528,6 +528,22 @@ static void root_seeds(void) {
     send_op(3);
     write_seed("root", "nested");
 
+    /* a task's remote for a worker and a host that do not exist */
+    for (k = 0; k < 2; k++) {
+        h = op(UD__OP_NESTED);
+        h->aux = UD__NEST_REMOTE;
+        h->a = (int64_t)fz_fn_id;
+        h->b = 4 + k;
+        h->count = 1;
+        h->status = 1;
+        h->reserved = k ? UD_ON_HOST : UD_ON_WORKER;
+        h->c = 1000;
+        i64(UD__WARG_VAL);
+        obj("w");
+        send_op(2);
+    }
+    write_seed("root", "nested_place");
+
     /* a get answered in two messages, one with a part that follows it, one from the store */
     hold();
     h = op(UD__OP_WAIT);
