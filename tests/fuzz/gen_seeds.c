@@ -322,6 +322,14 @@ static void worker_seeds(void) {
     send_op(0);
     write_seed("worker", "store_result");
 
+    execute_bytes((int64_t)fz_fn_id, big, sizeof big, 1, NUM(1, 2));
+    send_op(0);
+    {   /* an answer shorter than its four numbers */
+        int64_t part[1] = {UD__SHM_RESERVE};
+        add_raw(1, 2, part, sizeof part);
+    }
+    write_seed("worker", "store_short_answer");
+
     /* a part that follows its message */
     h = op(UD__OP_EXECUTE);
     h->a = (int64_t)fz_fn_id;
@@ -403,6 +411,10 @@ static void shm_seeds(void) {
     shm(3, UD__SHM_END, 0, 0, 0);
     write_seed("shm", "reserve_release");
 
+    {   /* a message shorter than its four numbers */
+        int64_t part[2] = {UD__SHM_RESERVE, NUM(2, 2)};
+        add_raw(2, 2, part, sizeof part);
+    }
     shm(2, UD__SHM_RESERVE, NUM(1, 2), 2, 100);
     shm(3, UD__SHM_RESERVE, NUM(1, 3), 3, 5000);
     shm(2, UD__SHM_RELEASE, 1, NUM(1, 3), 0);
