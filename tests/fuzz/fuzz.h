@@ -114,6 +114,8 @@ static void *fz_realloc(void *p, size_t n) {
 /* At the end of a run: forget the blocks still live, so that LeakSanitizer sees them. */
 static void fz_untrack_all(void) {
     pthread_mutex_lock(&fz_mu);
+    if (getenv("FZ_LOG") && fz_live.next != &fz_live)
+        fprintf(stderr, "fuzz: a block of %zu bytes is still held after the run\n", fz_live.next->size);
     while (fz_live.next != &fz_live) {
         fz_blk *b = fz_live.next;
         fz_unlink(b);
