@@ -2799,10 +2799,11 @@ static void ud__wk_send_call(ud__call *c) {
     ud__wk.calls = c;
 }
 
-static ud__call *ud__wk_take_call(int64_t id) {
+/* The call with this id (of this kind, unless 0), taken off the list; NULL when none. */
+static ud__call *ud__wk_take_call(int64_t id, int kind) {
     ud__call **p;
     for (p = &ud__wk.calls; *p; p = &(*p)->next)
-        if ((*p)->id == id) {
+        if ((*p)->id == id && (!kind || (*p)->kind == kind)) {
             ud__call *c = *p;
             *p = c->next;
             return c;
@@ -2865,7 +2866,7 @@ static void ud__wk_nested_wait(ud__call *c) {
 /* NESTED from the root: status, count = refs made, then them or the error's message. */
 static void ud__wk_call_answer(const ud__hdr *h) {
     ud__rd r = ud__payload(h);
-    ud__call *c = ud__wk_take_call(h->b);
+    ud__call *c = ud__wk_take_call(h->b, 0);
     const ud_ref *outs;
     if (!c) {
         ud__log(UD_LOG_ERROR, "worker: an answer to no call (%lld)", (long long)h->b);
@@ -2897,7 +2898,8 @@ static void ud__wk_call_answer(const ud__hdr *h) {
 /* WAIT from the monitor, for a nested wait: the indices done, in the order they finished. */
 static void ud__wk_wait_answer(const ud__hdr *h) {
     ud__rd r = ud__payload(h);
-    ud__call *c = ud__wk_take_call(h->b);
+    /* only a wait's: another call answered so would go on as done, its answer unmade */
+    ud__call *c = ud__wk_take_call(h->b, UD__NEST_WAIT);
     const int32_t *idx = (const int32_t *)ud__rd_take(&r, (size_t)h->count * 2 * sizeof *idx);
     int k;
     if (!c || !idx || h->count > c->num_returns - c->nready) {

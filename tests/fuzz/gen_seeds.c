@@ -314,6 +314,17 @@ static void worker_seeds(void) {
     send_op(1);
     write_seed("worker", "nested_wait");
 
+    /* a nested get answered by a WAIT from the monitor, as if it were a wait */
+    nest[0] = 2;
+    execute_bytes((int64_t)fz_fn_nest, nest, sizeof nest, 1, NUM(1, 2));
+    send_op(0);
+    hold();
+    h = op(UD__OP_WAIT);
+    h->flags = UD__F_REPLY;
+    h->b = 1;
+    send_op(1);
+    write_seed("worker", "nested_get_wait_answer");
+
     /* a large result: room asked of the store's manager */
     execute_bytes((int64_t)fz_fn_id, big, sizeof big, 1, NUM(1, 2));
     send_op(0);
