@@ -7,11 +7,13 @@
    endian][bytes]; channel 0 is operations, 1 the large parts that follow them, 2 the host's
    store manager's channel, and 3 a hold: the messages after it come only once the rank has
    taken those before it and caught up (its task threads idle, parked or waiting for an
-   answer; 5 ms at most), so that an answer can follow the call it answers. A worker rank runs its loop inside ud_init on those messages;
-   once they are all taken, the rest of the world plays its part honestly until the rank can
-   stop (fz_settle): what it waits for comes, its calls are answered with an error, then the
-   driver cancels the run. The driver runs a short program (fz_driver) whose receives take
-   the messages; once they are all taken, each receive it waits on fails.
+   answer; 20 ms at most), so that an answer can follow the call it answers.
+
+   A worker rank runs its loop inside ud_init on those messages; once they are all taken,
+   the rest of the world plays its part honestly until the rank can stop (fz_settle): what
+   it waits for comes, its calls are answered with an error, then the driver cancels the
+   run. The driver runs a short program (fz_driver) whose receives take the messages; once
+   they are all taken, each receive it waits on fails.
 
    Every byte the runtime allocates goes through fz_malloc: past FZ_ALLOC_MAX it fails, as a
    full machine's would. A run that ends on the runtime's fatal path after a receive failed
@@ -241,7 +243,7 @@ static int fz_caught_up(void) {
 /* A hold goes once the rank caught up (a worker), or on the second probe that meets it with
    nothing sent in between (the driver: its service takes what is there and stops at the first
    empty probe, then the call goes on and sends; a waiting receive probes again). A worker's
-   waits 5 ms at most. */
+   waits 20 ms at most. */
 static uint64_t fz_hold_sent;
 static int fz_hold_probes;
 
@@ -254,7 +256,7 @@ static void fz_hold(void) {
         fz_hold_sent = fzs_sent;
         pass = ++fz_hold_probes >= 2;
     } else {
-        pass = fz_caught_up() || t - fz_held_since > 0.005;
+        pass = fz_caught_up() || t - fz_held_since > 0.02;
     }
     if (pass) {
         fzs_pass();
