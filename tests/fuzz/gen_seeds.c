@@ -314,6 +314,27 @@ static void worker_seeds(void) {
     send_op(1);
     write_seed("worker", "nested_wait");
 
+    /* a nested remote, then a get of what it made, answered in turn */
+    nest[0] = 6;
+    execute_bytes((int64_t)fz_fn_nest, nest, sizeof nest, 1, NUM(1, 2));
+    send_op(0);
+    hold();
+    h = op(UD__OP_NESTED);
+    h->aux = UD__NEST_REMOTE;
+    h->b = 1;
+    h->count = 2;
+    i64(3);
+    i64(NUM(7, 3));
+    i64(3);
+    i64(NUM(8, 3));
+    send_op(0);
+    hold();
+    put_data(3, NUM(7, 3), "made", 0, 0);
+    send_op(3);
+    put_data(3, NUM(8, 3), "made too", 0, 0);
+    send_op(3);
+    write_seed("worker", "nested_remote_get");
+
     /* a nested get answered by a WAIT from the monitor, as if it were a wait */
     nest[0] = 2;
     execute_bytes((int64_t)fz_fn_nest, nest, sizeof nest, 1, NUM(1, 2));
