@@ -2880,15 +2880,21 @@ static void ud__wk_call_answer(const ud__hdr *h) {
         return;
     }
     switch (c->kind) {
-    case UD__NEST_REMOTE: case UD__NEST_PUT:
-        if (!(outs = (const ud_ref *)ud__rd_take(&r, (size_t)h->count * sizeof *outs)) ||
-            h->count != (c->kind == UD__NEST_PUT ? 1 : c->nret)) {
+    case UD__NEST_REMOTE: case UD__NEST_PUT: {
+        int k, ok;
+        ok = (outs = (const ud_ref *)ud__rd_take(&r, (size_t)h->count * sizeof *outs)) != NULL &&
+             h->count == (c->kind == UD__NEST_PUT ? 1 : c->nret);
+        /* the task reads and frees what it made by asking the owner directly: each ref must
+           name a rank and a number a ref can have */
+        for (k = 0; ok && k < h->count; k++) ok = ud__owner_ok(outs[k].owner) && outs[k].num > 0;
+        if (!ok) {
             ud__wk_call_failed(c, UD_ERR_PROTO, "a malformed answer from the root");
             return;
         }
         memcpy(c->outs, outs, (size_t)h->count * sizeof *outs);
         ud__wk_call_answered(c);
         return;
+    }
     case UD__NEST_GET: ud__wk_nested_get(c); return;
     case UD__NEST_WAIT: ud__wk_nested_wait(c); return;
     default: ud__wk_call_answered(c); return;

@@ -314,26 +314,29 @@ static void worker_seeds(void) {
     send_op(1);
     write_seed("worker", "nested_wait");
 
-    /* a nested remote, then a get of what it made, answered in turn */
-    nest[0] = 6;
-    execute_bytes((int64_t)fz_fn_nest, nest, sizeof nest, 1, NUM(1, 2));
-    send_op(0);
-    hold();
-    h = op(UD__OP_NESTED);
-    h->aux = UD__NEST_REMOTE;
-    h->b = 1;
-    h->count = 2;
-    i64(3);
-    i64(NUM(7, 3));
-    i64(3);
-    i64(NUM(8, 3));
-    send_op(0);
-    hold();
-    put_data(3, NUM(7, 3), "made", 0, 0);
-    send_op(3);
-    put_data(3, NUM(8, 3), "made too", 0, 0);
-    send_op(3);
-    write_seed("worker", "nested_remote_get");
+    /* a nested remote, then a get of what it made, answered in turn; then the same with an
+       answer that names a rank and a number no ref has */
+    for (k = 0; k < 2; k++) {
+        nest[0] = 6;
+        execute_bytes((int64_t)fz_fn_nest, nest, sizeof nest, 1, NUM(1, 2));
+        send_op(0);
+        hold();
+        h = op(UD__OP_NESTED);
+        h->aux = UD__NEST_REMOTE;
+        h->b = 1;
+        h->count = 2;
+        i64(k ? 1000 : 3);
+        i64(NUM(7, 3));
+        i64(3);
+        i64(k ? 0 : NUM(8, 3));
+        send_op(0);
+        hold();
+        put_data(3, NUM(7, 3), "made", 0, 0);
+        send_op(3);
+        put_data(3, NUM(8, 3), "made too", 0, 0);
+        send_op(3);
+        write_seed("worker", k ? "nested_remote_bad_refs" : "nested_remote_get");
+    }
 
     /* a nested get answered by a WAIT from the monitor, as if it were a wait */
     nest[0] = 2;
