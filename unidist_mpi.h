@@ -2814,8 +2814,19 @@ static ud__call *ud__wk_take_call(int64_t id, int kind) {
 /* A nested get the root allowed: its objects come as a task's arguments would, held by a
    task that never runs (ud__wk_ready answers the caller once they are all here). */
 static void ud__wk_nested_get(ud__call *c) {
-    ud__wt *g = ud__wk_task_alloc(c->n, 0);
+    ud__wt *g;
     int i;
+    /* each ref is asked of its owner: one that names no rank is refused here, whatever the
+       root's answer said (the refs are the task's own arguments) */
+    for (i = 0; i < c->n; i++)
+        if (!ud__owner_ok(c->refs[i].owner) || c->refs[i].num <= 0) {
+            char text[48], msg[96];
+            ud__ref_text(c->refs[i], text, sizeof text);
+            snprintf(msg, sizeof msg, "get: ref %s was never issued", text);
+            ud__wk_call_failed(c, UD_ERR_NOREF, msg);
+            return;
+        }
+    g = ud__wk_task_alloc(c->n, 0);
     g->call = c;
     g->owner = ud__m.rank;
     c->getter = g;

@@ -338,6 +338,19 @@ static void worker_seeds(void) {
         write_seed("worker", k ? "nested_remote_bad_refs" : "nested_remote_get");
     }
 
+    /* a nested get of a ref that names no rank, which the root lets through */
+    nest[0] = 2;
+    memcpy(nest + 8, &(ud_ref){1000, NUM(1, 3)}, sizeof(ud_ref));
+    execute_bytes((int64_t)fz_fn_nest, nest, sizeof nest, 1, NUM(1, 2));
+    send_op(0);
+    hold();
+    h = op(UD__OP_NESTED);
+    h->aux = UD__NEST_GET;
+    h->b = 1;
+    send_op(0);
+    write_seed("worker", "nested_get_no_rank");
+    memcpy(nest + 8, &theirs, sizeof theirs);
+
     /* a nested get answered by a WAIT from the monitor, as if it were a wait */
     nest[0] = 2;
     execute_bytes((int64_t)fz_fn_nest, nest, sizeof nest, 1, NUM(1, 2));
