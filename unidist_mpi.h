@@ -1757,6 +1757,7 @@ static void ud__root_nested(const ud__hdr *h, int from) {
     }
     if (h->flags & UD__F_NOREPLY) { /* a task freeing what it made: nothing to answer */
         if (st != UD_OK) ud__log(UD_LOG_WARN, "root: a task's free: %s", ud__errbuf);
+        if (outs != small) ud__free(outs, (size_t)h->status * sizeof *outs); /* any other kind's */
         return;
     }
     if (!(a = ud__wb_start(&w, UD__OP_NESTED))) ud__panic("root: out of memory");

@@ -604,6 +604,19 @@ static void root_seeds(void) {
     }
     write_seed("root", "nested_place");
 
+    /* a task's remote of many results that asks for no answer */
+    h = op(UD__OP_NESTED);
+    h->aux = UD__NEST_REMOTE;
+    h->flags = UD__F_NOREPLY;
+    h->a = (int64_t)fz_fn_id;
+    h->b = 6;
+    h->count = 1;
+    h->status = 9;
+    i64(UD__WARG_VAL);
+    obj("n");
+    send_op(2);
+    write_seed("root", "nested_noreply");
+
     /* a get answered in two messages, one with a part that follows it, one from the store */
     hold();
     h = op(UD__OP_WAIT);
