@@ -292,8 +292,8 @@ static void fz_settle(void) {
     pthread_mutex_lock(&ud__in.mu);
     busy = ud__in.done || ud__in.resv || ud__in.calls;
     pthread_mutex_unlock(&ud__in.mu);
-    if (pushed || busy || ud__wk.running > 0) return;
-    for (i = 0; i < ud__wk.map.cap; i++) { /* data tasks wait for: its owner sends it */
+    if (pushed || busy) return;
+    for (i = 0; i < ud__wk.map.cap; i++) { /* data tasks (and gets) wait for: its owner sends it */
         ud__went *e = (ud__went *)ud__wk.map.slots[i].val;
         ud__wobj wo;
         if (!ud__wk.map.slots[i].key.num || !e->waiters || e->obj) continue;
@@ -312,7 +312,7 @@ static void fz_settle(void) {
         fz_push_op(FZ_RANK == 3 ? 2 : 3, UD__OP_TASK_DONE, UD__F_DELEGATED, 1, 0, 0, 0, 0, rec, sizeof rec);
         pushed++;
     }
-    if (pushed) return;
+    if (pushed || ud__wk.running > 0) return;
     fz_push_op(UD__ROOT, UD__OP_CANCEL, 0, 0, 0, 0, 0, 0, NULL, 0);
     fz_cancelled = 1;
 }
