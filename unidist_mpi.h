@@ -1839,6 +1839,8 @@ static ud_status ud__root_nested_remote(const ud__hdr *h, ud__rd *r, int from, u
         const int64_t *ref = (const int64_t *)ud__rd_take(r, 2 * sizeof *ref);
         if (ref) o.near.owner = ref[0], o.near.num = ref[1];
     }
+    /* the place as the caller's ud_remote_opts checks it: its worker indexes the workers */
+    if (st == UD_OK) st = ud__check_opts(fn, &o);
     if (st == UD_OK) st = ud__root_submit(fn, args, h->count, h->status, outs, &o, 0);
     if (st == UD_OK && ud__root.stopping) /* the monitor waits for this one too */
         st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0);
@@ -1897,6 +1899,7 @@ static void ud__root_nested(const ud__hdr *h, int from) {
     }
     if (h->flags & UD__F_NOREPLY) { /* a task freeing what it made: nothing to answer */
         if (st != UD_OK) ud__log(UD_LOG_WARN, "root: a task's free: %s", ud__errbuf);
+        if (outs != small) ud__free(outs, (size_t)h->status * sizeof *outs); /* any other kind's */
         return;
     }
     if (!(a = ud__wb_start(&w, UD__OP_NESTED))) {
@@ -2609,7 +2612,8 @@ static void ud__wk_take_results(const ud__hdr *h, int from) {
     ud__obj *o;
     int i;
     for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
-        int64_t k = t && ref.owner == ud__m.rank ? (ref.num - t->first) / ud__m.size : -1;
+        /* a number below the first is none of its results (and would overflow the difference) */
+        int64_t k = t && ref.owner == ud__m.rank && ref.num >= t->first ? (ref.num - t->first) / ud__m.size : -1;
         if (k < 0 || k >= t->nret || ref.num != t->first + k * ud__m.size || t->res[k]) {
             ud__obj_release(o);
             continue;
@@ -2947,10 +2951,11 @@ static void ud__wk_send_call(ud__call *c) {
     ud__wk.calls = c;
 }
 
-static ud__call *ud__wk_take_call(int64_t id) {
+/* The call with this id (of this kind, unless 0), taken off the list; NULL when none. */
+static ud__call *ud__wk_take_call(int64_t id, int kind) {
     ud__call **p;
     for (p = &ud__wk.calls; *p; p = &(*p)->next)
-        if ((*p)->id == id) {
+        if ((*p)->id == id && (!kind || (*p)->kind == kind)) {
             ud__call *c = *p;
             *p = c->next;
             return c;
@@ -2961,8 +2966,19 @@ static ud__call *ud__wk_take_call(int64_t id) {
 /* A nested get the root allowed: its objects come as a task's arguments would, held by a
    task that never runs (ud__wk_ready answers the caller once they are all here). */
 static void ud__wk_nested_get(ud__call *c) {
-    ud__wt *g = ud__wk_task_alloc(c->n, 0);
+    ud__wt *g;
     int i;
+    /* each ref is asked of its owner: one that names no rank is refused here, whatever the
+       root's answer said (the refs are the task's own arguments) */
+    for (i = 0; i < c->n; i++)
+        if (!ud__owner_ok(c->refs[i].owner) || c->refs[i].num <= 0) {
+            char text[48], msg[96];
+            ud__ref_text(c->refs[i], text, sizeof text);
+            snprintf(msg, sizeof msg, "get: ref %s was never issued", text);
+            ud__wk_call_failed(c, UD_ERR_NOREF, msg);
+            return;
+        }
+    g = ud__wk_task_alloc(c->n, 0);
     g->call = c;
     g->owner = ud__m.rank;
     c->getter = g;
@@ -3013,7 +3029,7 @@ static void ud__wk_nested_wait(ud__call *c) {
 /* NESTED from the root: status, count = refs made, then them or the error's message. */
 static void ud__wk_call_answer(const ud__hdr *h) {
     ud__rd r = ud__payload(h);
-    ud__call *c = ud__wk_take_call(h->b);
+    ud__call *c = ud__wk_take_call(h->b, 0);
     const ud_ref *outs;
     if (!c) {
         ud__log(UD_LOG_ERROR, "worker: an answer to no call (%lld)", (long long)h->b);
@@ -3027,15 +3043,21 @@ static void ud__wk_call_answer(const ud__hdr *h) {
         return;
     }
     switch (c->kind) {
-    case UD__NEST_REMOTE: case UD__NEST_PUT:
-        if (!(outs = (const ud_ref *)ud__rd_take(&r, (size_t)h->count * sizeof *outs)) ||
-            h->count != (c->kind == UD__NEST_PUT ? 1 : c->nret)) {
+    case UD__NEST_REMOTE: case UD__NEST_PUT: {
+        int k, ok;
+        ok = (outs = (const ud_ref *)ud__rd_take(&r, (size_t)h->count * sizeof *outs)) != NULL &&
+             h->count == (c->kind == UD__NEST_PUT ? 1 : c->nret);
+        /* the task reads and frees what it made by asking the owner directly: each ref must
+           name a rank and a number a ref can have */
+        for (k = 0; ok && k < h->count; k++) ok = ud__owner_ok(outs[k].owner) && outs[k].num > 0;
+        if (!ok) {
             ud__wk_call_failed(c, UD_ERR_PROTO, "a malformed answer from the root");
             return;
         }
         memcpy(c->outs, outs, (size_t)h->count * sizeof *outs);
         ud__wk_call_answered(c);
         return;
+    }
     case UD__NEST_GET: ud__wk_nested_get(c); return;
     case UD__NEST_WAIT: ud__wk_nested_wait(c); return;
     default: ud__wk_call_answered(c); return;
@@ -3045,7 +3067,8 @@ static void ud__wk_call_answer(const ud__hdr *h) {
 /* WAIT from the monitor, for a nested wait: the indices done, in the order they finished. */
 static void ud__wk_wait_answer(const ud__hdr *h) {
     ud__rd r = ud__payload(h);
-    ud__call *c = ud__wk_take_call(h->b);
+    /* only a wait's: another call answered so would go on as done, its answer unmade */
+    ud__call *c = ud__wk_take_call(h->b, UD__NEST_WAIT);
     const int32_t *idx = (const int32_t *)ud__rd_take(&r, (size_t)h->count * 2 * sizeof *idx);
     int k;
     if (!c || !idx || h->count > c->num_returns - c->nready) {
@@ -3442,8 +3465,15 @@ static int ud__rank_handle(const ud__hdr *h, int from) {
             ud__wk_take_results(h, from);
             return 1;
         }
-        for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++)
+        for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
+            if (ref.num <= 0) { /* 0 is the map's empty key: such an entry would be lost */
+                ud__log(UD_LOG_ERROR, "worker: dropped data for number %lld from rank %d",
+                        (long long)ref.num, from);
+                ud__obj_release(o);
+                continue;
+            }
             ud__wk_arrived(ud__wk_entry(ref), o);
+        }
         return 1;
     }
     case UD__OP_STEAL: return ud__wk_on_steal(h, from);

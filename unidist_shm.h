@@ -306,12 +306,13 @@ static ud__obj *ud__shm_wrap(int64_t slot, uint64_t first) {
 /* Waits for the manager's answer; it comes at once unless the manager is asleep. */
 static void ud__shm_await(ud__shm_msg *m) {
     MPI_Request rq;
-    int done = 0;
+    MPI_Status s;
+    int done = 0, count = 0;
     unsigned polls = 0;
     if (MPI_Irecv(m, 4, MPI_INT64_T, ud__sh.manager_local, UD__SHM_TAG, ud__sh.host, &rq) != MPI_SUCCESS)
         ud__panic("shared store: no answer from its manager (rank %d)", ud__sh.manager);
     while (!done) {
-        if (MPI_Test(&rq, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        if (MPI_Test(&rq, &done, &s) != MPI_SUCCESS)
             ud__panic("shared store: no answer from its manager (rank %d)", ud__sh.manager);
         if (!done && ++polls > 1000) {
             struct timespec ts = {0, 20000};
@@ -320,6 +321,8 @@ static void ud__shm_await(ud__shm_msg *m) {
             sched_yield();
         }
     }
+    /* a shorter answer leaves m partly the request: no room then */
+    if (MPI_Get_count(&s, MPI_INT64_T, &count) != MPI_SUCCESS || count != 4) m->a = -1;
 }
 
 /* Faults the range in now, in one call: when /dev/shm cannot back it after all (other users
@@ -367,6 +370,13 @@ static ud__obj *ud__shm_reserve(ud_ref key, const size_t *sizes, int nparts) {
         ud__shm_await(&m);
     }
     if (m.a < 0) return NULL;
+    /* the answer names the entry and the bytes this rank writes next: a slot or a range that
+       is not in the store is a bad answer, dropped (the object stays in local memory) */
+    if (m.a >= ud__sh.nslots || m.b < 0 || (uint64_t)m.b > ud__sh.capacity - need) {
+        ud__log(UD_LOG_ERROR, "shared store: dropped a bad answer from its manager (entry %lld, "
+                "byte %lld)", (long long)m.a, (long long)m.b);
+        return NULL;
+    }
     off = (uint64_t)m.b;
     if (!ud__shm_populate(off, need)) {
         ud__log(UD_LOG_WARN, "shared store: /dev/shm cannot back %llu more bytes; kept in local memory",
@@ -559,15 +569,21 @@ static void ud__shm_mgr_release(int64_t slot, int64_t num) {
 
 /* The manager's share of a loop: answers what the host's ranks asked. Returns how many. */
 static int ud__shm_serve(void) {
-    int n = 0, flag = 0;
+    int n = 0, flag = 0, count = 0;
     MPI_Status s;
     if (!ud__sh.is_manager) return 0;
     while (n < 64) {
         ud__shm_msg m;
         if (MPI_Iprobe(MPI_ANY_SOURCE, UD__SHM_TAG, ud__sh.host, &flag, &s) != MPI_SUCCESS || !flag) break;
-        if (MPI_Recv(&m, 4, MPI_INT64_T, s.MPI_SOURCE, UD__SHM_TAG, ud__sh.host, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        if (MPI_Recv(&m, 4, MPI_INT64_T, s.MPI_SOURCE, UD__SHM_TAG, ud__sh.host, &s) != MPI_SUCCESS)
             ud__panic("shared store manager: a receive failed");
         n++;
+        /* a shorter message leaves the rest of m unwritten: nothing a rank sent to act on */
+        if (MPI_Get_count(&s, MPI_INT64_T, &count) != MPI_SUCCESS || count != 4) {
+            ud__log(UD_LOG_ERROR, "shared store manager: dropped a message of the wrong length "
+                    "from host rank %d", s.MPI_SOURCE);
+            continue;
+        }
         if (m.op == UD__SHM_RESERVE) {
             int64_t first = -1, slot = ud__shm_mgr_reserve(m.a, m.b, m.c, &first);
             m.a = slot;

@@ -5,7 +5,7 @@
 #
 #   tests/run.sh                                    everything
 #   VARIANTS="default asan" tests/run.sh            some variants (default single asan tsan
-#                                                   compile readme; MPI: ompi-N mpich-N for N
+#                                                   compile readme fuzz; MPI: ompi-N mpich-N for N
 #                                                   ranks, ompi-NxT mpich-NxT for N ranks of
 #                                                   T task threads, ompi-N-rr mpich-N-rr with
 #                                                   the round_robin scheduler (rr: threads),
@@ -16,6 +16,7 @@
 #   TESTS="t_core t_errors" tests/run.sh            some programs (name or path, .c optional)
 #   TIMEOUT=120 SAN_TIMEOUT=300 tests/run.sh        seconds per program (sanitizers: SAN_TIMEOUT)
 #   CC=gcc CXX=g++ TSAN_CC=gcc JOBS=2               compilers, parallel builds
+#   FUZZ_SECONDS=60 FUZZ_CC=clang                   the fuzz variant: seconds a target, compiler
 #
 # A crash, a time-out, or a non-zero exit with no FAIL line counts as one FAIL for that
 # program and variant; so does a program that prints no PASS line at all. SKIP lines are
@@ -29,7 +30,7 @@ MPI_RANKS="ompi-2 ompi-3 ompi-4 ompi-6 mpich-2 mpich-3 mpich-4 mpich-6"
 MPI_THREADS="ompi-2x2 ompi-3x4 ompi-4x2 ompi-6x4 mpich-2x4 mpich-3x2 mpich-4x4 mpich-6x2"
 # the seeds' round robin scheduler (UNIDIST_SCHEDULER=round_robin) at 3, 4 and 6 ranks
 MPI_RR="ompi-3-rr ompi-4-rr ompi-6-rr mpich-3-rr mpich-4-rr mpich-6-rr"
-ALL_VARIANTS="default rr single asan tsan compile readme $MPI_RANKS $MPI_THREADS $MPI_RR ompi-chunk mpich-chunk ompi-asan mpich-asan ompi-tsan mpich-tsan ompi-big mpich-big ompi-oom mpich-oom"
+ALL_VARIANTS="default rr single asan tsan compile readme fuzz $MPI_RANKS $MPI_THREADS $MPI_RR ompi-chunk mpich-chunk ompi-asan mpich-asan ompi-tsan mpich-tsan ompi-big mpich-big ompi-oom mpich-oom"
 VARIANTS=${VARIANTS:-$ALL_VARIANTS}
 TESTS=${TESTS:-}
 TIMEOUT=${TIMEOUT:-120}
@@ -37,6 +38,8 @@ SAN_TIMEOUT=${SAN_TIMEOUT:-300}
 KILL_AFTER=${KILL_AFTER:-10}     # SIGKILL this long after the SIGTERM of a time-out
 CC=${CC:-cc}
 CXX=${CXX:-g++}
+FUZZ_CC=${FUZZ_CC:-clang}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 TSAN_CC=${TSAN_CC:-$CC}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 SHOW_LINES=${SHOW_LINES:-150}    # lines of other output shown per program (the log has all)
@@ -431,6 +434,50 @@ oom_variant() {   # name mpi
     check_left_behind "$name oom" "$OUT/$name/oom"
 }
 
+# ---- fuzz targets -------------------------------------------------------------------------
+# Each tests/fuzz/fuzz_*.c (a decoder of received messages, over the stub MPI in tests/fuzz)
+# runs for FUZZ_SECONDS on a temporary copy of its seeds: the committed ones and those
+# tests/fuzz/gen_seeds.c makes now. A crash, a leak or a hang is a FAIL, with its report.
+variant_fuzz() {
+    local dir=$OUT/fuzz src t tmp rc flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
+    mkdir -p "$dir"
+    if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return (int)(d && n); }' |
+        $FUZZ_CC $flags -x c - -o "$dir/probe" >"$dir/probe.log" 2>&1; then
+        echo "[fuzz] SKIP fuzz targets: $FUZZ_CC with libFuzzer is not installed"
+        skipped=$((skipped + 1))
+        return
+    fi
+    expect_ok fuzz "seed generator" $CC $CFLAGS_BASE -Itests/fuzz -I. tests/fuzz/gen_seeds.c \
+        tests/fuzz/mpi_stub.c -o "$dir/gen_seeds" $LIBS
+    for src in tests/fuzz/fuzz_*.c; do
+        t=$(basename "$src" .c)
+        # shellcheck disable=SC2086
+        if ! $FUZZ_CC $flags $WARN -Itests/fuzz -I. "$src" tests/fuzz/mpi_stub.c -o "$dir/$t" $LIBS \
+            >"$dir/$t.build.log" 2>&1; then
+            show "fuzz $t" "$dir/$t.build.log"
+            fail fuzz "$t build"
+            continue
+        fi
+        tmp=$(mktemp -d) && mkdir "$tmp/corpus" "$tmp/gen" &&
+            cp "tests/fuzz/corpus/${t#fuzz_}"/* "$tmp/corpus/" 2>/dev/null
+        [ -x "$dir/gen_seeds" ] && "$dir/gen_seeds" "$tmp/gen" >/dev/null 2>&1 &&
+            cp "$tmp/gen/${t#fuzz_}"/* "$tmp/corpus/" 2>/dev/null
+        timeout -k "$KILL_AFTER" $((FUZZ_SECONDS + 120)) "$dir/$t" -max_total_time="$FUZZ_SECONDS" \
+            -timeout=60 -artifact_prefix="$tmp/" "$tmp/corpus" >"$dir/$t.log" 2>&1 </dev/null
+        rc=$?
+        if [ "$rc" -eq 0 ]; then
+            echo "[fuzz $t]   $(grep -E '^#[0-9]+' "$dir/$t.log" | tail -n 1)"
+            pass fuzz "$t"
+        else
+            tail -n "$SHOW_LINES" "$dir/$t.log" | sed "s|^|[fuzz $t]   |"
+            cp "$tmp"/crash-* "$tmp"/leak-* "$tmp"/timeout-* "$tmp"/slow-unit-* "$dir/" 2>/dev/null
+            echo "[fuzz $t]   exit status $rc; the input that failed is kept in $dir"
+            fail fuzz "$t"
+        fi
+        rm -rf "$tmp"
+    done
+}
+
 # ---- the variants -----------------------------------------------------------------------
 run_named_variant() {
     case $1 in
@@ -444,6 +491,7 @@ run_named_variant() {
                      "" "$SAN_TIMEOUT" ;;
         compile) variant_compile ;;
         readme)  variant_readme ;;
+        fuzz)    variant_fuzz ;;
         ompi-[0-9]*)  mpi_variant "$1" openmpi "${1#ompi-}" mpi ;;
         mpich-[0-9]*) mpi_variant "$1" mpich "${1#mpich-}" mpi ;;
         # a small chunk and inline limit, with checksums: every part crosses as many messages

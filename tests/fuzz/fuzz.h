@@ -1,0 +1,507 @@
+/* The fuzz targets' common part: the runtime, built over the stub MPI (tests/fuzz/mpi.h),
+   runs as rank FZ_RANK of a pretend world of FZ_SIZE ranks on one host, and the fuzz input
+   is the messages it receives. A target defines FZ_RANK (0: the driver, 1: the monitor and
+   the host's store manager, 2: a plain worker) and includes this file.
+
+   The input is a list of messages, each [source rank][channel][length: 2 bytes, little
+   endian][bytes]; channel 0 is operations, 1 the large parts that follow them, 2 the host's
+   store manager's channel, and 3 a hold: the messages after it come only once the rank has
+   taken those before it and caught up (its task threads idle, parked or waiting for an
+   answer; 20 ms at most), so that an answer can follow the call it answers.
+
+   A worker rank runs its loop inside ud_init on those messages; once they are all taken,
+   the rest of the world plays its part honestly until the rank can stop (fz_settle): what
+   it waits for comes, its calls are answered with an error, then the driver cancels the
+   run. The driver runs a short program (fz_driver) whose receives take the messages; once
+   they are all taken, each receive it waits on fails.
+
+   Every byte the runtime allocates goes through fz_malloc: past FZ_ALLOC_MAX it fails, as a
+   full machine's would. A run that ends on the runtime's fatal path after a receive failed
+   (fzs_failed: a large part that never came, or a message longer than its receive) ended
+   as it should, since the stream of messages could not be kept whole: it is ended here and
+   everything it held is freed. Any other fatal path is a crash. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void *fz_malloc(size_t n);
+static void *fz_realloc(void *p, size_t n);
+static void fz_free(void *p);
+#define UD_MALLOC(n) fz_malloc(n)
+#define UD_REALLOC(p, n) fz_realloc(p, n)
+#define UD_FREE(p) fz_free(p)
+#define UNIDIST_IMPLEMENTATION
+#include "unidist_mpi.h"
+
+#ifndef FZ_SIZE
+#define FZ_SIZE 4
+#endif
+#define FZ_ALLOC_MAX ((size_t)256 << 20)
+#define FZ_SHM_MEM ((uint64_t)64 << 10)
+#define FZ_SHM_SLOTS 64
+#define FZ_SETTLE_MAX 10.0 /* seconds a rank may take to stop once its input is taken */
+
+/* ---- the allocator: every block on a list while a run goes, so a run ended early frees all */
+typedef struct fz_blk {
+    struct fz_blk *prev, *next;
+    size_t size, tracked;
+} fz_blk;
+
+static pthread_mutex_t fz_mu = PTHREAD_MUTEX_INITIALIZER;
+static fz_blk fz_live = {&fz_live, &fz_live, 0, 0};
+static int fz_tracking;
+
+static void fz_link(fz_blk *b) {
+    b->tracked = (size_t)fz_tracking;
+    if (!b->tracked) return;
+    b->next = fz_live.next;
+    b->prev = &fz_live;
+    fz_live.next->prev = b;
+    fz_live.next = b;
+}
+
+static void fz_unlink(fz_blk *b) {
+    if (!b->tracked) return;
+    b->prev->next = b->next;
+    b->next->prev = b->prev;
+}
+
+static void *fz_malloc(size_t n) {
+    fz_blk *b;
+    if (n > FZ_ALLOC_MAX || !(b = (fz_blk *)malloc(sizeof *b + n))) return NULL;
+    b->size = n;
+    pthread_mutex_lock(&fz_mu);
+    fz_link(b);
+    pthread_mutex_unlock(&fz_mu);
+    return b + 1;
+}
+
+static void fz_free(void *p) {
+    fz_blk *b;
+    if (!p) return;
+    b = (fz_blk *)p - 1;
+    pthread_mutex_lock(&fz_mu);
+    fz_unlink(b);
+    pthread_mutex_unlock(&fz_mu);
+    free(b);
+}
+
+static void *fz_realloc(void *p, size_t n) {
+    fz_blk *b, *nb;
+    size_t tracked;
+    if (!p) return fz_malloc(n);
+    if (n > FZ_ALLOC_MAX) return NULL;
+    b = (fz_blk *)p - 1;
+    pthread_mutex_lock(&fz_mu);
+    tracked = b->tracked;
+    fz_unlink(b);
+    nb = (fz_blk *)realloc(b, sizeof *b + n);
+    if (nb) b = nb;
+    if (tracked) {
+        int was = fz_tracking;
+        fz_tracking = 1;
+        fz_link(b);
+        fz_tracking = was;
+    }
+    if (nb) b->size = n;
+    pthread_mutex_unlock(&fz_mu);
+    return nb ? (void *)(nb + 1) : NULL;
+}
+
+/* At the end of a run: forget the blocks still live, so that LeakSanitizer sees them. */
+static void fz_untrack_all(void) {
+    pthread_mutex_lock(&fz_mu);
+    if (getenv("FZ_LOG") && fz_live.next != &fz_live)
+        fprintf(stderr, "fuzz: a block of %zu bytes is still held after the run\n", fz_live.next->size);
+    while (fz_live.next != &fz_live) {
+        fz_blk *b = fz_live.next;
+        fz_unlink(b);
+        b->tracked = 0;
+    }
+    fz_tracking = 0;
+    pthread_mutex_unlock(&fz_mu);
+}
+
+static void fz_free_all(void) {
+    pthread_mutex_lock(&fz_mu);
+    while (fz_live.next != &fz_live) {
+        fz_blk *b = fz_live.next;
+        fz_unlink(b);
+        free(b);
+    }
+    fz_tracking = 0;
+    pthread_mutex_unlock(&fz_mu);
+}
+
+/* ---- task functions: the same on every rank, so an EXECUTE may name them ------------------- */
+static atomic_int fz_gate_open, fz_stopping, fz_parked;
+static ud_func fz_fn_id, fz_fn_gate, fz_fn_nest;
+
+/* Each result is a copy of argument 0. */
+static int fz_id(ud_task *t) {
+    ud_view v;
+    const void *d = "";
+    size_t size = 0;
+    int i;
+    if (ud_task_nargs(t) > 0 && ud_task_arg(t, 0, &v) == UD_OK) d = v.data, size = v.size;
+    for (i = 0; i < ud_task_nreturns(t) && i < 4; i++) {
+        void *p = ud_task_result(t, i, size);
+        if (p && size) memcpy(p, d, size);
+    }
+    return 0;
+}
+
+/* Holds its task thread until the input is taken, so that the tasks after it stay queued
+   (and may be stolen). */
+static int fz_gate(ud_task *t) {
+    struct timespec ts = {0, 100000};
+    (void)t;
+    atomic_fetch_add(&fz_parked, 1);
+    while (!atomic_load(&fz_gate_open)) nanosleep(&ts, NULL);
+    atomic_fetch_sub(&fz_parked, 1);
+    return 0;
+}
+
+/* Nested calls, chosen by argument 0: [kind, worker, 6 bytes][up to 4 refs (owner, num)]. */
+static int fz_nest(ud_task *t) {
+    ud_view v, views[4];
+    ud_ref refs[4], out[2];
+    ud_arg a;
+    ud_opts o;
+    int n = 0, ready[4], nready;
+    const unsigned char *p;
+    if (atomic_load(&fz_stopping) || ud_task_nargs(t) < 1 || ud_task_arg(t, 0, &v) != UD_OK || v.size < 8)
+        return 0;
+    p = (const unsigned char *)v.data;
+    for (n = 0; n < 4 && 8 + 16 * (size_t)(n + 1) <= v.size; n++) memcpy(&refs[n], p + 8 + 16 * n, 16);
+    a = ud_arg_val(p, 8);
+    switch (p[0] % 7) {
+    case 0: ud_put(p, v.size, &out[0]); break;
+    case 1: ud_remote(fz_fn_id, &a, 1, 2, out); break;
+    case 6: /* what it made, it reads and frees without asking the root */
+        if (ud_remote(fz_fn_id, &a, 1, 2, out) == UD_OK && ud_get_many(out, 2, views) == UD_OK)
+            ud_free_many(out, 2);
+        break;
+    case 2: ud_get_many(refs, n, views); break;
+    case 3: ud_wait(refs, n, n, 0.01, ready, &nready); break;
+    case 4: ud_free_many(refs, n); break;
+    default:
+        o = p[1] & 1 ? ud_on_worker(p[1] >> 1) : n ? ud_near(refs[0]) : ud_on_host(p[1] >> 1);
+        ud_remote_opts(&o, fz_fn_id, &a, 1, 1, out);
+    }
+    return 0;
+}
+
+/* ---- messages ------------------------------------------------------------------------------ */
+static void fz_push_op(int src, int op, uint32_t flags, int32_t count, int32_t aux, int32_t status,
+                       int64_t a, int64_t b, const void *payload, size_t len) {
+    char buf[512];
+    ud__hdr *h = (ud__hdr *)buf;
+    size_t n = sizeof *h + UD__ALIGN8(len);
+    if (n > sizeof buf) abort();
+    memset(buf, 0, n);
+    ud__hdr_init(h, op);
+    h->flags = flags;
+    h->count = count;
+    h->aux = aux;
+    h->status = status;
+    h->a = a;
+    h->b = b;
+    h->length = n;
+    if (len) memcpy(h + 1, payload, len);
+    fzs_push(src, UD__TAG_OP, buf, n);
+}
+
+static const int fz_tags[4] = {UD__TAG_OP, UD__TAG_DATA, UD__SHM_TAG, FZS_HOLD};
+
+static void fz_push_input(const uint8_t *data, size_t size) {
+    while (size >= 4) {
+        size_t len = (size_t)data[2] | (size_t)data[3] << 8;
+        if (len > size - 4) len = size - 4;
+        fzs_push(data[0] % FZ_SIZE, fz_tags[data[1] % 4], data + 4, len);
+        data += 4 + len;
+        size -= 4 + len;
+    }
+}
+
+/* ---- the rest of the world, once the input is taken ---------------------------------------- */
+static int fz_input_done, fz_cancelled, fz_flip;
+static double fz_settle_since, fz_held_since;
+
+/* A worker rank has caught up: no task thread works on something that could still send. */
+static int fz_caught_up(void) {
+    ud__call *c;
+    int waiting = atomic_load(&fz_parked), busy;
+    for (c = ud__wk.calls; c; c = c->next) waiting++;
+    pthread_mutex_lock(&ud__in.mu);
+    busy = ud__in.done || ud__in.resv || ud__in.calls;
+    pthread_mutex_unlock(&ud__in.mu);
+    return !busy && ud__wk.running <= waiting;
+}
+
+/* A hold goes once the rank caught up (a worker), or on the second probe that meets it with
+   nothing sent in between (the driver: its service takes what is there and stops at the first
+   empty probe, then the call goes on and sends; a waiting receive probes again). A worker's
+   waits 20 ms at most. */
+static uint64_t fz_hold_sent;
+static int fz_hold_probes;
+
+static void fz_hold(void) {
+    double t = ud__now();
+    int pass;
+    if (fz_held_since == 0) fz_held_since = t;
+    if (FZ_RANK == UD__ROOT) {
+        if (fzs_sent != fz_hold_sent) fz_hold_probes = 0;
+        fz_hold_sent = fzs_sent;
+        pass = ++fz_hold_probes >= 2;
+    } else {
+        pass = fz_caught_up() || t - fz_held_since > 0.02;
+    }
+    if (pass) {
+        fzs_pass();
+        fz_held_since = 0;
+        fz_hold_probes = 0;
+    }
+}
+
+static void fz_hang(const char *what) {
+    fprintf(stderr, "fuzz: rank %d did not stop within %.0f s of its input: %s\n", FZ_RANK,
+            FZ_SETTLE_MAX, what);
+    abort();
+}
+
+/* A worker rank: what it waits for comes, then the driver cancels the run. */
+static void fz_settle(void) {
+    ud__call *c;
+    size_t i;
+    int pushed = 0, busy;
+    if (fz_cancelled) return;
+    if (!fz_input_done) {
+        fz_input_done = 1;
+        fz_settle_since = ud__now();
+        atomic_store(&fz_gate_open, 1);
+    }
+    if (ud__now() - fz_settle_since > FZ_SETTLE_MAX) fz_hang(ud__wk.running ? "a task runs" : "waiting");
+    for (c = ud__wk.calls; c; c = c->next, pushed++) /* a nested call: the root refuses it */
+        fz_push_op(UD__ROOT, UD__OP_NESTED, 0, 0, c->kind, UD_ERR_PROTO, 0, c->id, "fuzz", 5);
+    pthread_mutex_lock(&ud__in.mu);
+    busy = ud__in.done || ud__in.resv || ud__in.calls;
+    pthread_mutex_unlock(&ud__in.mu);
+    if (pushed || busy) return;
+    for (i = 0; i < ud__wk.map.cap; i++) { /* data tasks (and gets) wait for: its owner sends it */
+        ud__went *e = (ud__went *)ud__wk.map.slots[i].val;
+        ud__wobj wo;
+        if (!ud__wk.map.slots[i].key.num || !e->waiters || e->obj) continue;
+        wo.num = e->ref.num;
+        wo.status = UD_OK;
+        wo.nparts = 0;
+        fz_push_op(UD__ROOT, UD__OP_PUT_DATA, 0, 1, 0, 0, e->ref.owner, 0, &wo, sizeof wo);
+        pushed++;
+    }
+    for (i = 0; i < ud__wk.given.cap; i++) { /* tasks a thief took: it ran them */
+        ud__wt *t = (ud__wt *)ud__wk.given.slots[i].val;
+        int64_t rec[2];
+        if (!ud__wk.given.slots[i].key.num) continue;
+        rec[0] = t->first;
+        rec[1] = t->nret;
+        fz_push_op(FZ_RANK == 3 ? 2 : 3, UD__OP_TASK_DONE, UD__F_DELEGATED, 1, 0, 0, 0, 0, rec, sizeof rec);
+        pushed++;
+    }
+    if (pushed || ud__wk.running > 0) return;
+    fz_push_op(UD__ROOT, UD__OP_CANCEL, 0, 0, 0, 0, 0, 0, NULL, 0);
+    fz_cancelled = 1;
+}
+
+static void fz_on_empty(int tag, int src, int blocking) {
+    ud__shm_msg m;
+    if (tag == UD__SHM_TAG && blocking) {
+        memset(&m, 0, sizeof m);
+        if (src == MPI_ANY_SOURCE) { /* the manager's farewell: another rank of the host ends */
+            m.op = UD__SHM_END;
+            src = FZ_RANK == 2 ? 3 : 2;
+        } else { /* a reservation: the manager has no room */
+            m.op = UD__SHM_RESERVE;
+            m.a = m.b = -1;
+        }
+        fzs_push_first(src, tag, &m, sizeof m);
+    } else if (fzs_held()) {
+        fz_hold();
+    } else if (tag == UD__TAG_OP && FZ_RANK != UD__ROOT) {
+        fz_settle();
+    } else if (tag == UD__TAG_OP && (fz_flip ^= 1)) { /* the driver: a waiting receive fails */
+        static const char bad[8];
+        fzs_push(UD__MONITOR, tag, bad, sizeof bad);
+    }
+}
+
+/* The store's sizes as its manager (rank 1) sends them. */
+static void fz_on_bcast(void *buf, int count, MPI_Datatype type) {
+    if (count == 2 && type == MPI_INT64_T) {
+        ((int64_t *)buf)[0] = (int64_t)FZ_SHM_MEM;
+        ((int64_t *)buf)[1] = FZ_SHM_SLOTS;
+    }
+}
+
+/* ---- a run ------------------------------------------------------------------------------------ */
+static jmp_buf fz_jmp;
+static pthread_t fz_main;
+static ud_config fz_cfg;
+
+static void fz_log(int level, int rank, const char *msg, void *user) {
+    (void)user;
+    if (getenv("FZ_LOG")) fprintf(stderr, "[fuzz r%d] %d: %s\n", rank, level, msg);
+}
+
+/* The runtime's fatal path: ended here only after a receive failed (see above). */
+static void fz_on_abort(void) {
+    if (fzs_failed && pthread_equal(pthread_self(), fz_main)) longjmp(fz_jmp, 1);
+}
+
+static atomic_int fz_joined;
+
+static void *fz_join_pool(void *arg) {
+    (void)arg;
+    ud__pool_stop(&ud__wk.pool);
+    atomic_store(&fz_joined, 1);
+    return NULL;
+}
+
+/* Calls answered with an error (each lives on its thread's stack until answered). */
+static void fz_refuse_all(ud__call *c) {
+    while (c) {
+        ud__call *next = c->next;
+        c->status = UD_ERR_PROTO;
+        atomic_store(&c->answered, 1);
+        c = next;
+    }
+}
+
+/* After a run ended on the fatal path: its threads stop, all it held is freed. */
+static void fz_reset_runtime(void) {
+    ud__resv *r, *next;
+    pthread_t joiner;
+    struct timespec ts = {0, 100000};
+    atomic_store(&fz_stopping, 1);
+    atomic_store(&fz_gate_open, 1);
+    atomic_store(&fz_joined, 0);
+    if (FZ_RANK != UD__ROOT && ud__wk.pool.q) {
+        if (pthread_create(&joiner, NULL, fz_join_pool, NULL) != 0) abort();
+        while (!atomic_load(&fz_joined)) { /* what the task threads ask for until they end */
+            pthread_mutex_lock(&ud__in.mu);
+            fz_refuse_all(ud__in.calls);
+            for (r = ud__in.resv; r; r = next) { /* r lives on its thread's stack */
+                next = r->next;
+                r->answered = 1;
+            }
+            ud__in.calls = NULL;
+            ud__in.resv = NULL;
+            pthread_cond_broadcast(&ud__in.answered);
+            pthread_mutex_unlock(&ud__in.mu);
+            fz_refuse_all(ud__wk.calls);
+            ud__wk.calls = NULL;
+            ud__pool_wake_helpers(&ud__wk.pool);
+            nanosleep(&ts, NULL);
+        }
+        pthread_join(joiner, NULL);
+    }
+    (void)pthread_mutex_trylock(&ud__life_mu); /* held when the run ended inside init or shutdown */
+    pthread_mutex_unlock(&ud__life_mu);
+    fz_free_all();
+    memset(&ud__m, 0, sizeof ud__m);
+    memset(&ud__root, 0, sizeof ud__root);
+    memset(&ud__wk, 0, sizeof ud__wk);
+    memset(&ud__mon, 0, sizeof ud__mon);
+    memset(&ud__sh, 0, sizeof ud__sh);
+    ud__abort_hook = NULL;
+    ud__rt.be = NULL;
+    atomic_store(&ud__rt.state, UD__STOPPED);
+    atomic_store(&ud__rt.nested, 0);
+}
+
+static void fz_driver(void);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    fz_main = pthread_self();
+    if (ud_register("fz_id", fz_id, NULL, &fz_fn_id) != UD_OK ||
+        ud_register("fz_gate", fz_gate, NULL, &fz_fn_gate) != UD_OK ||
+        ud_register("fz_nest", fz_nest, NULL, &fz_fn_nest) != UD_OK)
+        abort();
+    fz_cfg.backend = "mpi";
+    fz_cfg.cpus = 1;
+    fz_cfg.mpi_backoff = 20;
+    fz_cfg.mpi_chunk_size = 65536;
+    fz_cfg.mpi_shared_object_store_threshold = 256;
+    fz_cfg.mpi_shared_object_store_memory = FZ_SHM_MEM;
+    fz_cfg.mpi_shared_service_memory = sizeof(ud__shm_head) + FZ_SHM_SLOTS * UD__SHM_SLOT_BYTES;
+    fz_cfg.log = fz_log;
+    fzs_on_empty = fz_on_empty;
+    fzs_on_abort = fz_on_abort;
+    fzs_on_bcast = fz_on_bcast;
+    fzs_tag_data = UD__TAG_DATA;
+    fzs_window_bytes[0] = FZ_SHM_MEM;
+    fzs_window_bytes[1] = sizeof(ud__shm_head) + FZ_SHM_SLOTS * UD__SHM_SLOT_BYTES;
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    ud_role role;
+    fzs_reset(FZ_RANK, FZ_SIZE);
+    fz_push_input(data, size);
+    fz_input_done = fz_cancelled = fz_flip = 0;
+    fz_held_since = 0;
+    atomic_store(&fz_gate_open, 0);
+    atomic_store(&fz_stopping, 0);
+    ud__rt.phase = 0; /* every run numbers its refs alike */
+    pthread_mutex_lock(&fz_mu);
+    fz_tracking = 1;
+    pthread_mutex_unlock(&fz_mu);
+    if (setjmp(fz_jmp) == 0) {
+        if (ud_init(&fz_cfg, &role) != UD_OK) {
+            fprintf(stderr, "fuzz: init failed: %s\n", ud_last_error());
+            abort();
+        }
+        if (role == UD_ROLE_DRIVER) fz_driver();
+        fz_untrack_all();
+    } else {
+        fz_reset_runtime();
+    }
+    fzs_reset(FZ_RANK, FZ_SIZE);
+    return 0;
+}
+
+#if FZ_RANK != 0
+static void fz_driver(void) {}
+#else
+/* The driver's program: its calls receive what the input holds. The refs it makes are the
+   same in every run (the generator's seeds answer them). */
+static ud_ref fz_driver_refs[6]; /* for the seed generator */
+
+static void fz_driver(void) {
+    ud_ref *r = fz_driver_refs;
+    ud_arg a[2];
+    ud_view v[4];
+    ud_stats st[FZ_SIZE];
+    ud_opts on1 = ud_on_worker(1);
+    int ready[4], n;
+    ud_put("fuzz", 5, &r[0]);
+    a[0] = ud_arg_ref(r[0]);
+    a[1] = ud_arg_val("value", 6);
+    ud_remote(fz_fn_id, a, 2, 2, &r[1]);
+    ud_remote_opts(&on1, fz_fn_id, &a[1], 1, 1, &r[3]);
+    ud_remote(fz_fn_nest, &a[1], 1, 1, &r[4]);
+    ud_wait(&r[1], 4, 2, -1, ready, &n);
+    ud_get_many(&r[1], 3, v);
+    ud_stats_get(st, FZ_SIZE, &n);
+    ud_free_many(r, 5);
+    ud_put("again", 6, &r[5]);
+    ud_get(r[5], v);
+    ud_shutdown();
+}
+#endif
