@@ -12,7 +12,8 @@
 #                                                   ompi-chunk mpich-chunk
 #                                                   ompi-asan mpich-asan ompi-tsan mpich-tsan
 #                                                   ompi-big mpich-big, ompi-oom mpich-oom:
-#                                                   tests/oom_sweep.sh)
+#                                                   tests/oom_sweep.sh, ompi-kill mpich-kill:
+#                                                   tests/kill.c)
 #   TESTS="t_core t_errors" tests/run.sh            some programs (name or path, .c optional)
 #   TIMEOUT=120 SAN_TIMEOUT=300 tests/run.sh        seconds per program (sanitizers: SAN_TIMEOUT)
 #   CC=gcc CXX=g++ TSAN_CC=gcc JOBS=2               compilers, parallel builds
@@ -30,7 +31,7 @@ MPI_RANKS="ompi-2 ompi-3 ompi-4 ompi-6 mpich-2 mpich-3 mpich-4 mpich-6"
 MPI_THREADS="ompi-2x2 ompi-3x4 ompi-4x2 ompi-6x4 mpich-2x4 mpich-3x2 mpich-4x4 mpich-6x2"
 # the seeds' round robin scheduler (UNIDIST_SCHEDULER=round_robin) at 3, 4 and 6 ranks
 MPI_RR="ompi-3-rr ompi-4-rr ompi-6-rr mpich-3-rr mpich-4-rr mpich-6-rr"
-ALL_VARIANTS="default rr single asan tsan compile readme fuzz $MPI_RANKS $MPI_THREADS $MPI_RR ompi-chunk mpich-chunk ompi-asan mpich-asan ompi-tsan mpich-tsan ompi-big mpich-big ompi-oom mpich-oom"
+ALL_VARIANTS="default rr single asan tsan compile readme fuzz $MPI_RANKS $MPI_THREADS $MPI_RR ompi-chunk mpich-chunk ompi-asan mpich-asan ompi-tsan mpich-tsan ompi-big mpich-big ompi-oom mpich-oom ompi-kill mpich-kill"
 VARIANTS=${VARIANTS:-$ALL_VARIANTS}
 TESTS=${TESTS:-}
 TIMEOUT=${TIMEOUT:-120}
@@ -178,13 +179,26 @@ run_variant() {
         # timeout kills the program's whole process group, so nothing is left behind; the
         # outer 2>/dev/null only hides bash's own "Aborted" notice (record_run reports it).
         # shellcheck disable=SC2086
-        { timeout -k "$KILL_AFTER" "$limit" $runner "./$bin" >"$bin.log" 2>&1 </dev/null; } \
-            2>/dev/null
+        if [ -n "$runner" ]; then
+            { "${PRIVATE_SHM[@]}" timeout -k "$KILL_AFTER" "$limit" $runner "./$bin" >"$bin.log" 2>&1 </dev/null; } \
+                2>/dev/null
+        else
+            { timeout -k "$KILL_AFTER" "$limit" "./$bin" >"$bin.log" 2>&1 </dev/null; } 2>/dev/null
+        fi
         rc=$?
         record_run "$name" "$prog" "$bin.log" "$rc" "$limit"
         [ -n "$runner" ] && check_left_behind "$name $prog" "$bin"
     done
 }
+
+# As root, every MPI program runs in a mount namespace of its own, on a /dev/shm of its own:
+# the leftover checks then see only what that run made, whatever else runs on the machine, and
+# nothing it leaves outlives it.
+PRIVATE_SHM=()
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
+    unshare --mount --propagation private -- sh -c 'mount -t tmpfs tmpfs /dev/shm' 2>/dev/null; then
+    PRIVATE_SHM=(unshare --mount --propagation private -- sh -c 'mount -t tmpfs tmpfs /dev/shm && exec "$@"' sh)
+fi
 
 # After an MPI run no rank of it may be left: one that is, is a FAIL, and is killed.
 check_left_behind() {   # tag bin
@@ -434,6 +448,45 @@ oom_variant() {   # name mpi
     check_left_behind "$name oom" "$OUT/$name/oom"
 }
 
+# A rank killed while the driver waits on it (tests/kill.c): the driver's, the monitor's and a
+# worker's. The job ends within KILL_LIMIT seconds, the launcher naming the process (Open MPI
+# its rank; MPICH 4.0's Hydra its pid, which the program printed beside the rank), and leaves
+# no process and no file in its own /dev/shm.
+KILL_LIMIT=${KILL_LIMIT:-15}
+kill_variant() {   # name mpi
+    local name=$1 mpi=$2 dir=$OUT/$1 victim log t0 secs rc pid left
+    mkdir -p "$dir"
+    if ! "mpicc.$mpi" $CFLAGS_BASE -O2 -I. tests/kill.c -o "$dir/kill" $LIBS >"$dir/kill.build.log" 2>&1; then
+        show "$name" "$dir/kill.build.log"
+        fail "$name" "build"
+        return
+    fi
+    for victim in 0 1 2; do
+        log=$dir/kill.$victim.log
+        t0=$(date +%s.%N)
+        # the job, then what it left in its /dev/shm, in the same mount namespace
+        # (without a /dev/shm of its own, other jobs' files would show: the check is off then)
+        KILL_RANK=$victim OWN_SHM=${#PRIVATE_SHM[@]} "${PRIVATE_SHM[@]:-env}" sh -c 'timeout -k 5 "$0" "$@" </dev/null;
+            rc=$?; sleep 0.5; echo "kill: exit $rc"; [ "$OWN_SHM" -gt 0 ] || exit 0
+            for f in /dev/shm/*; do [ -e "$f" ] && echo "kill: left $f"; done' \
+            "$((KILL_LIMIT * 4))" "mpiexec.$mpi" -n 3 "$dir/kill" >"$log" 2>&1
+        secs=$(echo "$(date +%s.%N) - $t0" | bc)
+        rc=$(sed -n 's/^kill: exit //p' "$log")
+        pid=$(sed -n "s/^kill: rank $victim is pid //p" "$log")
+        left=$(pgrep -f "(^|/)$dir/kill( |\$)")
+        [ -n "$left" ] && kill -9 $left 2>/dev/null
+        if [ "${rc:-0}" -ne 0 ] && [ "$(echo "$secs <= $KILL_LIMIT" | bc)" -eq 1 ] &&
+            grep -qiE "rank $victim |pid ${pid:-none} " "$log" && ! grep -q "^kill: left" "$log" &&
+            ! grep -q "job went on" "$log" && [ -z "$left" ]; then
+            pass "$name" "rank $victim killed: the job ended in ${secs%.*} s, naming it, leaving nothing"
+        else
+            show "$name" "$log"
+            [ -n "$left" ] && echo "[$name]   left behind: $(echo $left)"
+            fail "$name" "rank $victim killed: exit ${rc:-?} after $secs s (limit ${KILL_LIMIT} s)"
+        fi
+    done
+}
+
 # ---- fuzz targets -------------------------------------------------------------------------
 # Each tests/fuzz/fuzz_*.c (a decoder of received messages, over the stub MPI in tests/fuzz)
 # runs for FUZZ_SECONDS on a temporary copy of its seeds: the committed ones and those
@@ -508,6 +561,8 @@ run_named_variant() {
         ompi-tsan)    TSAN_OPTIONS="$TSAN_OPTIONS:suppressions=$PWD/tests/tsan_mpi.supp" \
                       mpi_variant "$1" openmpi 3x2 mpi "-O1 -fsanitize=thread" ;;
         mpich-tsan)   mpich_tsan ;;
+        ompi-kill)    kill_variant "$1" openmpi ;;
+        mpich-kill)   kill_variant "$1" mpich ;;
         ompi-oom)     oom_variant "$1" openmpi ;;
         mpich-oom)    oom_variant "$1" mpich ;;
         ompi-big)     mpi_variant "$1" openmpi 4 big ;;
