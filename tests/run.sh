@@ -25,15 +25,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# MPI at 2, 3, 4 and 6 ranks under each MPI: with the task threads a rank gets by default (one
-# on this 2-core machine), and with 2 and 4 a rank at three rank counts together. (6 ranks of
-# several threads each, and more round robin variants, also pass, but cost minutes of a suite
-# that must stay under 45.)
-MPI_RANKS="ompi-2 ompi-3 ompi-4 ompi-6 mpich-2 mpich-3 mpich-4 mpich-6"
+# MPI at 2, 3 and 4 ranks under each MPI and at 6 under MPICH (whose polling suffers most from
+# more ranks than cores): with the task threads a rank gets by default (one on this 2-core
+# machine), and with 2 and 4 a rank at three rank counts together. (ompi-6, 6 ranks of several
+# threads each, more round robin variants and mpich-chunk also pass, when named, but cost
+# minutes of a suite that must stay under 45.)
+MPI_RANKS="ompi-2 ompi-3 ompi-4 mpich-2 mpich-3 mpich-4 mpich-6"
 MPI_THREADS="ompi-2x2 ompi-3x4 ompi-4x2 mpich-2x4 mpich-3x2 mpich-4x4"
 # the seeds' round robin scheduler (UNIDIST_SCHEDULER=round_robin), once under each MPI
 MPI_RR="ompi-4-rr mpich-3-rr"
-ALL_VARIANTS="default rr single asan tsan compile readme fuzz $MPI_RANKS $MPI_THREADS $MPI_RR ompi-chunk mpich-chunk ompi-asan mpich-asan ompi-tsan mpich-tsan ompi-big mpich-big ompi-oom mpich-oom ompi-kill mpich-kill"
+ALL_VARIANTS="default rr single asan tsan compile readme fuzz $MPI_RANKS $MPI_THREADS $MPI_RR ompi-chunk ompi-asan mpich-asan ompi-tsan mpich-tsan ompi-big mpich-big ompi-oom mpich-oom ompi-kill mpich-kill"
 VARIANTS=${VARIANTS:-$ALL_VARIANTS}
 TESTS=${TESTS:-}
 TIMEOUT=${TIMEOUT:-120}
