@@ -33,16 +33,12 @@ if ! "mpicc.$mpi" -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. tests/oom.c -o "$b
 fi
 
 # As root, each job has a /dev/shm of its own: what a job that ended leaves goes with it.
-PRIVATE_SHM=(env)
-if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
-    unshare --mount --propagation private -- sh -c 'mount -t tmpfs tmpfs /dev/shm' 2>/dev/null; then
-    PRIVATE_SHM=(unshare --mount --propagation private -- sh -c 'mount -t tmpfs tmpfs /dev/shm && exec "$@"' sh)
-fi
+. tests/private_shm.sh
 
 # job MODE RANK LIST FIRST LIMIT: one job; sets out (its output) and rc.
 job() {
     out=$(UT_OOM_MODE=$1 UT_OOM_RANK=$2 UT_OOM_LIST=$3 UT_OOM_FIRST=$4 \
-          "${PRIVATE_SHM[@]}" timeout -k 5 "$5" "mpiexec.$mpi" -n $RANKS "$bin" 2>&1 </dev/null)
+          "${PRIVATE_SHM[@]:-env}" timeout -k 5 "$5" "mpiexec.$mpi" -n $RANKS "$bin" 2>&1 </dev/null)
     rc=$?
 }
 

@@ -194,14 +194,8 @@ run_variant() {
     done
 }
 
-# As root, every MPI program runs in a mount namespace of its own, on a /dev/shm of its own:
-# the leftover checks then see only what that run made, whatever else runs on the machine, and
-# nothing it leaves outlives it.
-PRIVATE_SHM=()
-if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
-    unshare --mount --propagation private -- sh -c 'mount -t tmpfs tmpfs /dev/shm' 2>/dev/null; then
-    PRIVATE_SHM=(unshare --mount --propagation private -- sh -c 'mount -t tmpfs tmpfs /dev/shm && exec "$@"' sh)
-fi
+# As root, every MPI program runs on a /dev/shm of its own (PRIVATE_SHM).
+. tests/private_shm.sh
 
 # After an MPI run no rank of it may be left: one that is, is a FAIL, and is killed.
 check_left_behind() {   # tag bin
