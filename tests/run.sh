@@ -63,8 +63,10 @@ passed=0
 failed=0
 skipped=0   # SKIP lines: shown and counted apart, neither passed nor failed
 
+failures=()  # every FAIL line, shown again at the end where a log's tail shows it
+
 pass() { echo "[$1] PASS $2"; passed=$((passed + 1)); }
-fail() { echo "[$1] FAIL $2"; failed=$((failed + 1)); }
+fail() { echo "[$1] FAIL $2"; failed=$((failed + 1)); failures+=("[$1] FAIL $2"); }
 
 # Shows a file's lines prefixed with a tag, at most SHOW_LINES of them.
 show() {
@@ -121,7 +123,7 @@ record_run() {   # variant name log rc limit
     while IFS= read -r line || [ -n "$line" ]; do
         case $line in
             "PASS "*) echo "[$tag] $line"; npass=$((npass + 1)) ;;
-            "FAIL "*) echo "[$tag] $line"; nfail=$((nfail + 1)) ;;
+            "FAIL "*) echo "[$tag] $line"; nfail=$((nfail + 1)); failures+=("[$tag] $line") ;;
             "SKIP "*) echo "[$tag] $line"; nskip=$((nskip + 1)) ;;
             *)  nother=$((nother + 1))
                 [ "$nother" -le "$SHOW_LINES" ] && echo "[$tag]   $line" ;;
@@ -578,5 +580,6 @@ for v in $VARIANTS; do
 done
 
 [ "$skipped" -gt 0 ] && echo "($skipped skipped)"
+[ "$failed" -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
