@@ -115,7 +115,6 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(STR,  scheduler, "UNIDIST_SCHEDULER", UD_SCHEDULER, "where tasks run: auto (near their data, idle workers take queued tasks from busy ones) or round_robin (the next worker in turn, nothing moves after)") \
     X(SIZE, sched_locality_min, "UNIDIST_SCHED_LOCALITY_MIN", UD_SCHED_LOCALITY_MIN, "auto scheduler: an argument of fewer bytes than this does not draw its task to where it lives") \
     X(INT,  spin_us,   "UNIDIST_SPIN_US",   UD_SPIN_US,   "microseconds an idle task thread keeps looking for work, yielding its core, before it sleeps") \
-    X(INT,  shutdown_warn, "UNIDIST_SHUTDOWN_WARN", UD_SHUTDOWN_WARN, "seconds ud_shutdown waits for tasks still running before it logs which, and where; again every as many seconds (0: never)") \
     X(SIZE, task_stack, "UNIDIST_TASK_STACK", UD_TASK_STACK, "bytes of stack a task thread reserves: a task waiting in a nested get or wait runs other tasks on it, so this bounds the nesting (0, or less than the system allows: the system's default)") \
     X(INT,  mpi_backoff, "UNIDIST_MPI_BACKOFF", UD_MPI_BACKOFF, "MPI: longest sleep in microseconds of an idle process between polls") \
     X(INT,  mpi_yield, "UNIDIST_MPI_YIELD", UD_MPI_YIELD, "MPI: a waiting process yields its core once every this many polls (0: every other poll if its machine has more ranks than cores and MPI does not yield by itself, else never)") \
@@ -130,7 +129,8 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(SIZE, mpi_shared_object_store_threshold, "UNIDIST_MPI_SHARED_OBJECT_STORE_THRESHOLD", UD_MPI_SHARED_OBJECT_STORE_THRESHOLD, "MPI: objects of more bytes than this go to the shared store") \
     X(SIZE, mpi_shared_object_store_memory, "UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY", UD_MPI_SHARED_OBJECT_STORE_MEMORY, "MPI: bytes of each host's shared store (0: 95% of the free /dev/shm)") \
     X(SIZE, mpi_shared_service_memory, "UNIDIST_MPI_SHARED_SERVICE_MEMORY", UD_MPI_SHARED_SERVICE_MEMORY, "MPI: bytes of each host's service buffer, 64 an entry (0: sized from the store and the threshold)") \
-    X(INT,  mpi_hosts, "UNIDIST_MPI_HOSTS", UD_MPI_HOSTS, "MPI, for testing: split each host into this many virtual hosts, which share no memory (0: real hosts)")
+    X(INT,  mpi_hosts, "UNIDIST_MPI_HOSTS", UD_MPI_HOSTS, "MPI, for testing: split each host into this many virtual hosts, which share no memory (0: real hosts)") \
+    X(INT,  shutdown_warn, "UNIDIST_SHUTDOWN_WARN", UD_SHUTDOWN_WARN, "seconds ud_shutdown waits for tasks still running before it logs which, and where; again every as many seconds (0: never)")
 
 #ifndef UD_BACKEND
 #define UD_BACKEND "auto"
@@ -1151,10 +1151,10 @@ static void ud__task_begin(ud_task *ctx, const ud__fn *fn, const ud_view *argv, 
     for (i = 0; i < nret; i++) res[i] = NULL;
 }
 
-/* Runs the function on its arguments' views; a failed argument fails the task without
-   running it. Any thread may call it: it releases nothing (ud__task_settle does). */
 static const ud__fn *ud__pool_running(const ud__fn *fn);
 
+/* Runs the function on its arguments' views; a failed argument fails the task without
+   running it. Any thread may call it: it releases nothing (ud__task_settle does). */
 static void ud__task_call(ud_task *ctx) {
     ud_task *outer = ud__cur_task;
     const ud__fn *was;
@@ -1237,23 +1237,26 @@ static const ud__fn *ud__pool_running(const ud__fn *fn) {
     return atomic_exchange_explicit(&ud__pool_self->running, fn, memory_order_relaxed);
 }
 
-/* Writes "name xN, name" for the tasks p's threads run now into buf; returns how many. */
+/* Writes "name xN, name" for the tasks p's threads run now into buf; returns how many. Each
+   mark is read once: a thread may start or end a task meanwhile. */
 static int ud__pool_running_text(ud__pool *p, char *buf, size_t cap) {
-    int i, k, n = 0, len = 0;
-    buf[0] = '\0';
+    const ud__fn *seen[64];
+    int count[64], nseen = 0, i, k, n = 0, len = 0;
     for (i = 0; i < p->n; i++) {
         const ud__fn *f = atomic_load_explicit(&p->q[i].running, memory_order_relaxed);
-        int same = 0;
         if (!f) continue;
         n++;
-        for (k = 0; k < i; k++) /* named once, at its first thread */
-            if (atomic_load_explicit(&p->q[k].running, memory_order_relaxed) == f) break;
-        if (k < i) continue;
-        for (k = i; k < p->n; k++) same += atomic_load_explicit(&p->q[k].running, memory_order_relaxed) == f;
-        if (len < (int)cap)
-            len += snprintf(buf + len, cap - (size_t)len, same > 1 ? "%s%s x%d" : "%s%s", len ? ", " : "",
-                            f->name, same);
+        for (k = 0; k < nseen && seen[k] != f; k++) {}
+        if (k == nseen && nseen < 64) {
+            seen[nseen] = f;
+            count[nseen++] = 0;
+        }
+        if (k < nseen) count[k]++;
     }
+    buf[0] = '\0';
+    for (k = 0; k < nseen && len < (int)cap; k++)
+        len += snprintf(buf + len, cap - (size_t)len, count[k] > 1 ? "%s%s x%d" : "%s%s", k ? ", " : "",
+                        seen[k]->name, count[k]);
     return n;
 }
 static _Thread_local char *ud__pool_stack_top; /* where its stack began */
@@ -2399,6 +2402,7 @@ static void ud__th_wait_inflight(void) {
     while (ud__th.inflight > 0) {
         struct timespec until;
         char text[1024];
+        long left;
         int n;
         if (every <= 0) {
             pthread_cond_wait(&ud__th.done, &ud__th.mu);
@@ -2408,8 +2412,11 @@ static void ud__th_wait_inflight(void) {
         until.tv_nsec = (long)((next - (double)until.tv_sec) * 1e9);
         if (pthread_cond_timedwait(&ud__th.done, &ud__th.mu, &until) == 0 || ud__now() < next) continue;
         n = ud__pool_running_text(&ud__th.pool, text, sizeof text);
+        left = (long)ud__th.inflight;
+        pthread_mutex_unlock(&ud__th.mu); /* the log hook may call the runtime */
         ud__log(UD_LOG_WARN, "shutdown has waited %.0f s for %ld task%s: %d running%s%s%s", next - since,
-                (long)ud__th.inflight, ud__th.inflight == 1 ? "" : "s", n, n ? " (" : "", text, n ? ")" : "");
+                left, left == 1 ? "" : "s", n, n ? " (" : "", text, n ? ")" : "");
+        pthread_mutex_lock(&ud__th.mu);
         next += every;
     }
 }

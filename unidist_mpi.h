@@ -46,9 +46,6 @@ extern "C" {
 #endif
 
 /* The communicator the runtime runs on (MPI_COMM_NULL before init): for the host's own use. */
-#define UD__ROOT 0
-#define UD__MONITOR 1         /* a worker that carries the root monitor's duty too */
-
 UD_API MPI_Comm ud_mpi_comm(void);
 
 #ifdef __cplusplus
@@ -69,6 +66,9 @@ UD_API MPI_Comm ud_mpi_comm(void);
 #ifndef UD__IMPL_DONE
 #error "unidist_mpi.h: the MPI implementation needs the core's in the same file: define UNIDIST_IMPLEMENTATION (or UD_IMPLEMENTATION as well)"
 #endif
+
+#define UD__ROOT 0
+#define UD__MONITOR 1         /* a worker that carries the root monitor's duty too */
 
 /* ---- the wire ------------------------------------------------------------------------------
    Every operation is one message on UD__TAG_OP: a fixed header, then a payload; parts larger
@@ -200,7 +200,9 @@ static int ud__all_have(MPI_Comm comm, const void *p) {
 /* Memory a stream cannot go on without (a received message, a store entry, a record of work
    done, a message a worker must send): asked again for a second, in case memory comes back
    (a task's objects freed), before the caller ends the job naming its rank and the cause. */
-#define UD__MEMORY_PATIENCE 1.0
+#ifndef UD__MEMORY_PATIENCE
+#define UD__MEMORY_PATIENCE 1.0 /* seconds */
+#endif
 static int ud__memory_wait(double *end) {
     struct timespec ms = {0, 1000000};
     if (*end == 0) *end = ud__now() + UD__MEMORY_PATIENCE;
@@ -339,9 +341,8 @@ static void ud__count_recv(int src, size_t bytes) {
 static int ud__async_progress(void);
 
 /* Room for one more send. The four arrays grow together, into new ones, so that a failure
-   leaves the old ones whole; when they cannot grow, the send waits for one in flight to
-   complete (every peer keeps receiving, so sends do complete). 0 only when there are no
-   arrays yet: init makes the first ones. */
+   leaves the old ones whole; when they cannot grow, the send waits a while for one in flight
+   to complete (a peer that receives completes it), then gives up: 0. */
 static int ud__async_room(void) {
     int cap = ud__m.capreqs ? 2 * ud__m.capreqs : 64;
     MPI_Request *r;
@@ -373,10 +374,12 @@ static int ud__async_room(void) {
     ud__free(a, (size_t)cap * sizeof *a);
     ud__free(x, (size_t)cap * sizeof *x);
     ud__free(s, (size_t)cap * sizeof *s);
-    if (!ud__m.capreqs) return 0;
-    while (ud__m.nreqs >= ud__m.capreqs)
-        if (!ud__async_progress()) sched_yield();
-    return 1;
+    if (ud__m.capreqs) {
+        double end = 0;
+        while (ud__m.nreqs >= ud__m.capreqs)
+            if (!ud__async_progress() && !ud__memory_wait(&end)) return 0;
+    }
+    return ud__m.capreqs > 0;
 }
 
 static void ud__stage_flush_ready(void);
@@ -538,6 +541,14 @@ static void ud__wb_add(ud__wbuf *b, const void *src, size_t n) {
     if (at && n) memcpy(at, src, n);
 }
 
+/* Room for n more bytes, had now so that adding them later cannot fail. */
+static int ud__wb_room(ud__wbuf *b, size_t n) {
+    size_t len = b->len;
+    if (!ud__wb_grow(b, n)) return 0;
+    b->len = len;
+    return 1;
+}
+
 static void ud__hdr_init(ud__hdr *h, int op) {
     memset(h, 0, sizeof *h);
     h->magic = UD__MAGIC;
@@ -635,31 +646,30 @@ static ud_status ud__wb_send(ud__wbuf *b, int dst) {
     return UD_OK;
 }
 
-/* A header-only operation. Without memory for its buffer it goes from the stack, as a
-   blocking send of a few dozen bytes (which MPI sends eagerly): shutdown, cancels, counts and
-   answers must reach their peer even when this rank's memory has run out. */
+/* A header alone, from the caller's stack, when no buffer can be had: a blocking send of a
+   few dozen bytes, which MPI delivers eagerly in practice (the standard does not promise it: a
+   peer that is itself stuck sending to this rank, out of memory too, could hold it). Shutdown,
+   cancels, counts and answers must reach their peer even when this rank's memory has run out. */
+static ud_status ud__send_hdr(int dst, ud__hdr *h) {
+    int rc;
+    h->length = sizeof *h;
+    if (ud__m.staged) ud__stage_flush_to(dst); /* in order behind what is held for dst */
+    if ((rc = MPI_Send(h, (int)sizeof *h, MPI_BYTE, dst, UD__TAG_OP, ud__m.comm)) != MPI_SUCCESS)
+        return ud__mpi_fail(rc, "MPI_Send");
+    ud__count_sent(dst, sizeof *h);
+    return UD_OK;
+}
+
+/* A header-only operation; from the stack when there is no memory for its buffer. */
 static ud_status ud__send_op(int dst, int op, int32_t status, int64_t a, int64_t b, int64_t c) {
     ud__wbuf w;
     ud__hdr *h = ud__wb_start(&w, op), mine;
-    int rc;
-    if (h) {
-        h->status = status;
-        h->a = a;
-        h->b = b;
-        h->c = c;
-        return ud__wb_send(&w, dst);
-    }
-    ud__hdr_init(&mine, op);
-    mine.status = status;
-    mine.a = a;
-    mine.b = b;
-    mine.c = c;
-    mine.length = sizeof mine;
-    if (ud__m.staged) ud__stage_flush_to(dst); /* in order behind what is held for dst */
-    if ((rc = MPI_Send(&mine, (int)sizeof mine, MPI_BYTE, dst, UD__TAG_OP, ud__m.comm)) != MPI_SUCCESS)
-        return ud__mpi_fail(rc, "MPI_Send");
-    ud__count_sent(dst, sizeof mine);
-    return UD_OK;
+    if (!h) ud__hdr_init(h = &mine, op);
+    h->status = status;
+    h->a = a;
+    h->b = b;
+    h->c = c;
+    return h == &mine ? ud__send_hdr(dst, &mine) : ud__wb_send(&w, dst);
 }
 
 /* ---- reading messages ------------------------------------------------------------------------ */
@@ -1187,7 +1197,7 @@ static void ud__root_running(const ud__hdr *h, int from) {
     const char *text = r.p;
     if (h->a <= 0 && h->b <= 0) return;
     if (!len || memchr(text, '\0', len) == NULL) text = "";
-    ud__log(UD_LOG_WARN, "shutdown waits for rank %d: %lld task%s running%s%s%s, %lld more waiting there",
+    ud__log(UD_LOG_WARN, "shutdown waits for rank %d: %lld task%s running%s%s%s, %lld more waiting there for a thread",
             from, (long long)h->a, h->a == 1 ? "" : "s", *text ? " (" : "", text, *text ? ")" : "",
             (long long)h->b);
 }
@@ -1203,10 +1213,10 @@ static int ud__root_take_unasked(const ud__hdr *h, int from) {
     return 1;
 }
 
-/* Waits for the next answer of kind op. What comes unasked for is taken as it comes; other
-   unexpected operations are logged and dropped (none carries parts). */
 static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, double until);
 
+/* Waits for the next answer of kind op. What comes unasked for is taken as it comes; other
+   unexpected operations are logged and dropped (none carries parts). */
 static ud_status ud__root_recv(int op, const ud__hdr **h, int *from) {
     return ud__root_recv_until(op, h, from, 0);
 }
@@ -1328,15 +1338,17 @@ static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
             st = ud__fail(UD_ERR_NOMEM, "get: out of memory for the request to rank %d", r);
             break;
         }
-        e->fetching = 1;
+        e->fetching = 2; /* asked in this call: 1 once its GET has gone */
         (*missing)++;
     }
     for (r = 0; r < ud__m.size; r++) {
         if (!w[r].p) continue;
         if (!w[r].oom) ((ud__hdr *)w[r].p)->count = (int32_t)((w[r].len - sizeof(ud__hdr)) / sizeof(int64_t));
-        if (st == UD_OK) st = ud__wb_send(&w[r], r);
-        else ud__free(w[r].p, w[r].cap);
+        if (st != UD_OK) ud__free(w[r].p, w[r].cap);
+        else if ((st = ud__wb_send(&w[r], r)) == UD_OK) w[r].len = 0; /* gone (else: freed) */
     }
+    for (i = 0; i < n; i++) /* a GET that did not go leaves nothing on its way */
+        if (ents[i]->fetching == 2) ents[i]->fetching = w[ents[i]->ref.owner].len == 0;
     ud__free(w, (size_t)ud__m.size * sizeof *w);
     return st;
 }
@@ -1352,10 +1364,7 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
     ud__stage_flush_all();
     if (!ents) return ud__fail(UD_ERR_NOMEM, "get: out of memory");
     for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("get", refs[i], &ents[i]);
-    if (st == UD_OK) { /* asked, even when it failed: what it marked as on its way is unmarked below */
-        st = ud__root_ask(ents, n, &missing);
-        asked = 1;
-    }
+    if (st == UD_OK && (st = ud__root_ask(ents, n, &missing)) == UD_OK) asked = 1;
     for (i = 0; st == UD_OK && i < n; i++) { /* every answer moves i on as far as it can */
         while (!ents[i]->obj && st == UD_OK) {
             const ud__hdr *h;
@@ -1370,7 +1379,9 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
             if ((st = ud__root_recv(UD__OP_PUT_DATA, &h, &from)) == UD_OK) ud__root_take_data(h, from);
         }
     }
-    if (st != UD_OK && asked) /* a later call asks again for what did not come */
+    /* after a broken stream a later call asks again for what did not come; after memory ran
+       out, what is on its way still comes (and what found no room says so: fetching -1) */
+    if (st != UD_OK && st != UD_ERR_NOMEM && asked)
         for (i = 0; i < n; i++)
             if (!ents[i]->obj) ents[i]->fetching = 0;
     (void)missing;
@@ -1886,7 +1897,18 @@ static void ud__root_nested(const ud__hdr *h, int from) {
     }
     if (st == UD_OK && h->aux == UD__NEST_REMOTE && h->status > 8 &&
         !(outs = (ud_ref *)ud__alloc((size_t)h->status * sizeof *outs)))
-        st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
+        st = ud__fail(UD_ERR_NOMEM, "a task's remote: out of memory for its refs");
+    /* The answer's room comes before the call: a call made but not answered would leave the
+       task waiting for ever (and a remote's results with no one to hold their refs). */
+    memset(&w, 0, sizeof w);
+    if (!(h->flags & UD__F_NOREPLY) &&
+        (!ud__wb_start(&w, UD__OP_NESTED) ||
+         !ud__wb_room(&w, (h->aux == UD__NEST_REMOTE && h->status > 0 ? (size_t)h->status : 1) * sizeof(ud_ref) +
+                              sizeof ud__errbuf))) {
+        ud__free(w.p, w.cap);
+        memset(&w, 0, sizeof w);
+        if (st == UD_OK) st = ud__fail(UD_ERR_NOMEM, "a task's call: out of memory for its answer");
+    }
     if (st == UD_OK) switch (h->aux) {
     case UD__NEST_REMOTE:
         if ((st = ud__root_nested_remote(h, &r, from, outs)) == UD_OK) nout = h->status;
@@ -1902,18 +1924,24 @@ static void ud__root_nested(const ud__hdr *h, int from) {
         if (outs != small) ud__free(outs, (size_t)h->status * sizeof *outs); /* any other kind's */
         return;
     }
-    if (!(a = ud__wb_start(&w, UD__OP_NESTED))) {
-        ud__free(w.p, w.cap);
-        UD__PATIENTLY((a = ud__wb_start(&w, UD__OP_NESTED)) != NULL);
-        if (!a) ud__panic("root: out of memory for the answer to a task's call");
+    if (w.p) {
+        a = (ud__hdr *)w.p;
+        a->aux = h->aux;
+        a->b = h->b;
+        a->status = st;
+        a->count = nout;
+        if (st == UD_OK) ud__wb_add(&w, outs, (size_t)nout * sizeof *outs);
+        else ud__wb_add(&w, ud__errbuf, strlen(ud__errbuf) + 1);
+        st = ud__wb_send(&w, from);
+    } else { /* no room for an answer with a payload: the status alone, from the stack */
+        ud__hdr mine;
+        ud__hdr_init(&mine, UD__OP_NESTED);
+        mine.aux = h->aux;
+        mine.b = h->b;
+        mine.status = st;
+        st = ud__send_hdr(from, &mine);
     }
-    a->aux = h->aux;
-    a->b = h->b;
-    a->status = st;
-    a->count = nout;
-    if (st == UD_OK) ud__wb_add(&w, outs, (size_t)nout * sizeof *outs);
-    else ud__wb_add(&w, ud__errbuf, strlen(ud__errbuf) + 1);
-    if (ud__wb_send(&w, from) != UD_OK) ud__log(UD_LOG_ERROR, "root: %s", ud__errbuf);
+    if (st != UD_OK) ud__log(UD_LOG_ERROR, "root: answering a task's call: %s", ud__errbuf);
     if (outs != small) ud__free(outs, (size_t)h->status * sizeof *outs);
 }
 
@@ -2564,9 +2592,9 @@ static void ud__wk_give(int thief, int want) {
     for (k = 0; k < n; k++) {
         ud__wt *t = (ud__wt *)jobs[k];
         ud_ref key;
+        int ok;
         key.owner = ud__m.rank;
         key.num = t->first;
-        int ok;
         UD__PATIENTLY(ok = ud__map_reserve(&ud__wk.given, 1));
         if (!ok) ud__panic("worker (rank %d): out of memory for the table of tasks it gave", ud__m.rank);
         ud__map_put(&ud__wk.given, key, t);
@@ -3036,9 +3064,9 @@ static void ud__wk_call_answer(const ud__hdr *h) {
         return;
     }
     if (h->status != UD_OK) {
-        const char *msg = r.p < r.end ? r.p : "";
         c->status = (ud_status)h->status;
-        snprintf(c->err, sizeof c->err, "%.*s", (int)(r.end - r.p), msg);
+        if (r.p < r.end) snprintf(c->err, sizeof c->err, "%.*s", (int)(r.end - r.p), r.p);
+        else snprintf(c->err, sizeof c->err, "the driver: %s", ud_status_str(c->status)); /* no room for more */
         ud__wk_call_answered(c);
         return;
     }
@@ -3431,8 +3459,8 @@ static void ud__send_stats(int to) {
    Every rank but the driver runs one: it is a worker, and carries whatever duty its rank was
    given on top: the root monitor's (rank 1) and its host's store manager's. */
 /* Handles one operation; 0 when it was only a refused STEAL (no event: idle ranks stay idle). */
-/* RUNNING, asked by a shutdown that waits: a = tasks its threads run now, b = tasks it holds
-   that wait for a thread or their arguments; then their function names as text. */
+/* RUNNING, asked by a shutdown that waits: a = tasks its threads run now, b = tasks handed to
+   them that wait for a thread; then the running ones' function names as text. */
 static void ud__wk_running(int to) {
     char text[1024];
     int n = ud__pool_running_text(&ud__wk.pool, text, sizeof text);
@@ -3953,9 +3981,12 @@ static ud_status ud__mpi_start(ud_role *role) {
     ud__abort_hook = ud__mpi_abort;
     memset(&ud__m.st, 0, sizeof ud__m.st);
     if ((st = ud__mpi_setup(&threads)) == UD_OK) {
-        st = !ud__async_room() || !ud__rbuf_fit(UD__RBUF_MIN, 0)
-           ? ud__fail(UD_ERR_NOMEM, "init: out of memory for the tables of sends and receives")
-           : ud__m.rank == UD__ROOT ? ud__root_start() : ud__wk_start(threads);
+        if (!ud__async_room() || !ud__rbuf_fit(UD__RBUF_MIN, 0))
+            st = ud__fail(UD_ERR_NOMEM, "init: out of memory for the tables of sends and receives");
+        else if (ud__m.rank == UD__ROOT)
+            st = ud__root_start();
+        else
+            st = ud__wk_start(threads);
         st = ud__all_ok(st, "start");
     }
     if (st != UD_OK) {

@@ -438,10 +438,10 @@ static ud__obj *ud__shm_open_pinned(int64_t slot) {
     return o;
 }
 
-/* An entry another rank of the host pinned for this one (PUT_SHARED_DATA). NULL: the message
-   named no such entry, or no memory (the pin is then given back). */
 static int ud__shm_holds(int64_t slot, int64_t num);
 
+/* An entry another rank of the host pinned for this one (PUT_SHARED_DATA). NULL: the message
+   named no such entry, or no memory (the pin is then given back). */
 static ud__obj *ud__shm_attach(int64_t slot, int64_t num) {
     return ud__shm_holds(slot, num) ? ud__shm_open_pinned(slot) : NULL;
 }

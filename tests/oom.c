@@ -23,6 +23,7 @@
 #define _GNU_SOURCE
 #define UNIDIST_IMPLEMENTATION
 #include "unidist_mpi.h"
+#include "ud_test.h"
 
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -119,14 +120,6 @@ static void *hook_realloc(void *p, size_t old_size, size_t new_size, void *user)
     return h + 1;
 }
 
-static int env_rank(void) {
-    const char *names[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"};
-    size_t i;
-    for (i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (getenv(names[i])) return atoi(getenv(names[i]));
-    return 0;
-}
-
 /* The sites to fail, from the list count mode wrote. */
 static void read_sites(const char *path) {
     FILE *f = path ? fopen(path, "r") : NULL;
@@ -149,7 +142,7 @@ static void hooks_setup(void) {
     void *fr[2];
     backtrace(fr, 2); /* its first call loads the unwinder, with malloc: not inside a hook */
     if (dladdr((void *)hooks_setup, &info)) g.base = (uintptr_t)info.dli_fbase;
-    g.rank = env_rank();
+    g.rank = ut_launcher_rank() < 0 ? 0 : ut_launcher_rank();
     g.target = t ? atoi(t) : -1;
     g.mode = !m ? 0 : !strcmp(m, "count") ? 1 : !strcmp(m, "once") ? 2 : !strcmp(m, "always") ? 3 : 0;
     if (g.mode >= 2) read_sites(getenv("UT_OOM_LIST"));

@@ -32,10 +32,13 @@ if ! "mpicc.$mpi" -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. tests/oom.c -o "$b
     exit 1
 fi
 
+# As root, each job has a /dev/shm of its own: what a job that ended leaves goes with it.
+. tests/private_shm.sh
+
 # job MODE RANK LIST FIRST LIMIT: one job; sets out (its output) and rc.
 job() {
     out=$(UT_OOM_MODE=$1 UT_OOM_RANK=$2 UT_OOM_LIST=$3 UT_OOM_FIRST=$4 \
-          timeout -k 5 "$5" "mpiexec.$mpi" -n $RANKS "$bin" 2>&1 </dev/null)
+          "${PRIVATE_SHM[@]:-env}" timeout -k 5 "$5" "mpiexec.$mpi" -n $RANKS "$bin" 2>&1 </dev/null)
     rc=$?
 }
 

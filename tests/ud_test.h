@@ -176,6 +176,16 @@ static void ut__on_signal(int sig) {
     _exit(124);
 }
 
+/* This process's rank as mpiexec tells it (Open MPI, MPICH's Hydra, PMIx), before the runtime
+   starts or while it runs its loop; -1 when not launched by mpiexec. */
+static inline int ut_launcher_rank(void) {
+    const char *names[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"};
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (getenv(names[i])) return atoi(getenv(names[i]));
+    return -1;
+}
+
 /* Fails the open case if the program is still running after `seconds`. */
 static inline void ut_watchdog(unsigned seconds) {
     signal(SIGALRM, ut__on_signal);
