@@ -431,8 +431,13 @@ static void fz_reset_runtime(void) {
                 next = r->next;
                 r->answered = 1;
             }
+            for (r = ud__wk.serving; r; r = next) { /* taken by the loop when the run ended */
+                next = r->next;
+                r->answered = 1;
+            }
             ud__in.calls = NULL;
             ud__in.resv = NULL;
+            ud__wk.serving = NULL;
             pthread_cond_broadcast(&ud__in.answered);
             pthread_mutex_unlock(&ud__in.mu);
             fz_refuse_all(ud__wk.calls);
