@@ -2052,6 +2052,7 @@ static struct ud__worker {
     ud__call *calls;
     int64_t next_call;
     atomic_uint gen;
+    ud__resv *serving;        /* requests for store room taken from the inbox, not yet answered */
 } ud__wk;
 
 /* What task threads hand the loop: finished tasks and requests for store room. The loop
@@ -2450,12 +2451,12 @@ static void ud__wk_send_call(ud__call *c);
 
 static int ud__wk_drain(void) {
     ud__job *done;
-    ud__resv *r, *next;
+    ud__resv *r;
     ud__call *calls;
     int n = 0;
     pthread_mutex_lock(&ud__in.mu);
     done = ud__in.done;
-    r = ud__in.resv;
+    ud__wk.serving = ud__in.resv;
     calls = ud__in.calls;
     ud__in.done = ud__in.done_tail = NULL;
     ud__in.resv = NULL;
@@ -2467,10 +2468,11 @@ static int ud__wk_drain(void) {
         ud__wk_send_call(c);
         n++;
     }
-    for (; r; r = next, n++) {
+    while ((r = ud__wk.serving) != NULL) { /* r lives on its thread's stack until answered */
         ud__obj *o = ud__shm_reserve(r->key, r->sizes, r->nparts);
-        next = r->next; /* r lives on its thread's stack until it is answered */
+        n++;
         pthread_mutex_lock(&ud__in.mu);
+        ud__wk.serving = r->next;
         r->out = o;
         r->answered = 1;
         pthread_cond_broadcast(&ud__in.answered);

@@ -11,15 +11,20 @@
 
    A worker rank runs its loop inside ud_init on those messages; once they are all taken,
    the rest of the world plays its part honestly until the rank can stop (fz_settle): what
-   it waits for comes, its calls are answered with an error, then the driver cancels the
-   run. The driver runs a short program (fz_driver) whose receives take the messages; once
-   they are all taken, each receive it waits on fails.
+   it waits for comes, its calls are answered with an error, then the next input comes (or
+   the driver cancels the run). The driver runs a short program (fz_driver) whose receives
+   take the messages; once they are all taken, each receive it waits on fails.
 
    Every byte the runtime allocates goes through fz_malloc: past FZ_ALLOC_MAX it fails, as a
-   full machine's would. A run that ends on the runtime's fatal path after a receive failed
-   (fzs_failed: a large part that never came, or a message longer than its receive) ended
-   as it should, since the stream of messages could not be kept whole: it is ended here and
-   everything it held is freed. Any other fatal path is a crash. */
+   full machine's would. It stays well above what the stub makes up in a run (FZS_MADE_UP_MAX,
+   mpi_stub.c), so that an honest message always finds memory, and low enough that a size a
+   message claims costs little to allocate. A run that ends on the runtime's fatal path
+   after a receive failed (fzs_failed: a large part that never came, or a message longer
+   than its receive) ended as it should, since the stream of messages could not be kept
+   whole: it is ended here and everything it held is freed. Any other fatal path is a crash.
+
+   A worker rank is not started for each input: it runs a session of inputs (see "a worker
+   rank's session" below), which makes a target run thousands of inputs a second. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
@@ -41,7 +46,7 @@ static void fz_free(void *p);
 #ifndef FZ_SIZE
 #define FZ_SIZE 4
 #endif
-#define FZ_ALLOC_MAX ((size_t)256 << 20)
+#define FZ_ALLOC_MAX ((size_t)64 << 20)
 #define FZ_SHM_MEM ((uint64_t)64 << 10)
 #define FZ_SHM_SLOTS 64
 #define FZ_SETTLE_MAX 10.0 /* seconds a rank may take to stop once its input is taken */
@@ -55,10 +60,12 @@ typedef struct fz_blk {
 static pthread_mutex_t fz_mu = PTHREAD_MUTEX_INITIALIZER;
 static fz_blk fz_live = {&fz_live, &fz_live, 0, 0};
 static int fz_tracking;
+static size_t fz_live_bytes; /* of the blocks on the list */
 
 static void fz_link(fz_blk *b) {
     b->tracked = (size_t)fz_tracking;
     if (!b->tracked) return;
+    fz_live_bytes += b->size;
     b->next = fz_live.next;
     b->prev = &fz_live;
     fz_live.next->prev = b;
@@ -67,6 +74,7 @@ static void fz_link(fz_blk *b) {
 
 static void fz_unlink(fz_blk *b) {
     if (!b->tracked) return;
+    fz_live_bytes -= b->size;
     b->prev->next = b->next;
     b->next->prev = b->prev;
 }
@@ -101,14 +109,16 @@ static void *fz_realloc(void *p, size_t n) {
     tracked = b->tracked;
     fz_unlink(b);
     nb = (fz_blk *)realloc(b, sizeof *b + n);
-    if (nb) b = nb;
+    if (nb) {
+        b = nb;
+        b->size = n;
+    }
     if (tracked) {
         int was = fz_tracking;
         fz_tracking = 1;
         fz_link(b);
         fz_tracking = was;
     }
-    if (nb) b->size = n;
     pthread_mutex_unlock(&fz_mu);
     return nb ? (void *)(nb + 1) : NULL;
 }
@@ -231,17 +241,22 @@ static void fz_push_input(const uint8_t *data, size_t size) {
 
 /* ---- the rest of the world, once the input is taken ---------------------------------------- */
 static int fz_input_done, fz_cancelled, fz_flip;
+static int fz_next_input(void);
 static double fz_settle_since, fz_held_since;
 
-/* A worker rank has caught up: no task thread works on something that could still send. */
+/* A worker rank has caught up: no task thread works on something that could still send. A
+   task waits for a call's answer, or (a nested get) for objects, in the pool's help; a gate
+   parks its thread. */
 static int fz_caught_up(void) {
     ud__call *c;
-    int waiting = atomic_load(&fz_parked), busy;
+    int waiting = 0, helping = atomic_load(&ud__wk.pool.helpers), busy;
     for (c = ud__wk.calls; c; c = c->next) waiting++;
+    waiting = (waiting > helping ? waiting : helping) + atomic_load(&fz_parked);
     pthread_mutex_lock(&ud__in.mu);
     busy = ud__in.done || ud__in.resv || ud__in.calls;
     pthread_mutex_unlock(&ud__in.mu);
-    return !busy && ud__wk.running <= waiting;
+    /* with every task thread parked, the tasks queued behind them wait too */
+    return !busy && (ud__wk.running <= waiting || atomic_load(&fz_parked) >= ud__wk.pool.n);
 }
 
 /* A hold goes once the rank caught up (a worker), or on the second probe that meets it with
@@ -293,7 +308,7 @@ static void fz_settle(void) {
     busy = ud__in.done || ud__in.resv || ud__in.calls;
     pthread_mutex_unlock(&ud__in.mu);
     if (pushed || busy) return;
-    for (i = 0; i < ud__wk.map.cap; i++) { /* data tasks (and gets) wait for: its owner sends it */
+    for (i = 0; ud__wk.map.count && i < ud__wk.map.cap; i++) { /* data tasks (and gets) wait for: its owner sends it */
         ud__went *e = (ud__went *)ud__wk.map.slots[i].val;
         ud__wobj wo;
         if (!ud__wk.map.slots[i].key.num || !e->waiters || e->obj) continue;
@@ -303,7 +318,7 @@ static void fz_settle(void) {
         fz_push_op(UD__ROOT, UD__OP_PUT_DATA, 0, 1, 0, 0, e->ref.owner, 0, &wo, sizeof wo);
         pushed++;
     }
-    for (i = 0; i < ud__wk.given.cap; i++) { /* tasks a thief took: it ran them */
+    for (i = 0; ud__wk.given.count && i < ud__wk.given.cap; i++) { /* tasks a thief took: it ran them */
         ud__wt *t = (ud__wt *)ud__wk.given.slots[i].val;
         int64_t rec[2];
         if (!ud__wk.given.slots[i].key.num) continue;
@@ -312,7 +327,7 @@ static void fz_settle(void) {
         fz_push_op(FZ_RANK == 3 ? 2 : 3, UD__OP_TASK_DONE, UD__F_DELEGATED, 1, 0, 0, 0, 0, rec, sizeof rec);
         pushed++;
     }
-    if (pushed || ud__wk.running > 0) return;
+    if (pushed || ud__wk.running > 0 || fz_next_input()) return;
     fz_push_op(UD__ROOT, UD__OP_CANCEL, 0, 0, 0, 0, 0, 0, NULL, 0);
     fz_cancelled = 1;
 }
@@ -347,7 +362,7 @@ static void fz_on_bcast(void *buf, int count, MPI_Datatype type) {
     }
 }
 
-/* ---- a run ------------------------------------------------------------------------------------ */
+/* ---- the fatal path -------------------------------------------------------------------------- */
 static jmp_buf fz_jmp;
 static pthread_t fz_main;
 static ud_config fz_cfg;
@@ -381,6 +396,23 @@ static void fz_refuse_all(ud__call *c) {
     }
 }
 
+/* Nested gets whose objects have not all come (each waits on the entries it needs) are
+   answered with an error too. */
+static void fz_refuse_gets(void) {
+    size_t i;
+    for (i = 0; ud__wk.map.count && i < ud__wk.map.cap; i++) {
+        ud__went *e = (ud__went *)ud__wk.map.slots[i].val;
+        ud__wdep *d;
+        if (!ud__wk.map.slots[i].key.num) continue;
+        for (d = e->waiters; d; d = d->next)
+            if (d->task->call) {
+                d->task->call->status = UD_ERR_PROTO;
+                atomic_store(&d->task->call->answered, 1);
+            }
+    }
+    atomic_fetch_add(&ud__wk.gen, 1u);
+}
+
 /* After a run ended on the fatal path: its threads stop, all it held is freed. */
 static void fz_reset_runtime(void) {
     ud__resv *r, *next;
@@ -390,6 +422,7 @@ static void fz_reset_runtime(void) {
     atomic_store(&fz_gate_open, 1);
     atomic_store(&fz_joined, 0);
     if (FZ_RANK != UD__ROOT && ud__wk.pool.q) {
+        fz_refuse_gets(); /* once: a task that ends frees its gets */
         if (pthread_create(&joiner, NULL, fz_join_pool, NULL) != 0) abort();
         while (!atomic_load(&fz_joined)) { /* what the task threads ask for until they end */
             pthread_mutex_lock(&ud__in.mu);
@@ -398,8 +431,13 @@ static void fz_reset_runtime(void) {
                 next = r->next;
                 r->answered = 1;
             }
+            for (r = ud__wk.serving; r; r = next) { /* taken by the loop when the run ended */
+                next = r->next;
+                r->answered = 1;
+            }
             ud__in.calls = NULL;
             ud__in.resv = NULL;
+            ud__wk.serving = NULL;
             pthread_cond_broadcast(&ud__in.answered);
             pthread_mutex_unlock(&ud__in.mu);
             fz_refuse_all(ud__wk.calls);
@@ -423,7 +461,162 @@ static void fz_reset_runtime(void) {
     atomic_store(&ud__rt.nested, 0);
 }
 
+/* ---- a worker rank's session: one start for many inputs ---------------------------------------
+   A worker rank starts once and takes input after input, on a thread of its own that takes
+   turns with libFuzzer's. Once an input is taken and the rank has settled (fz_settle), what
+   the input left in the rank's tables goes and its store is opened anew (fz_renew), while
+   its task threads and communicators stay; then the next input's messages come. A session
+   starts on an empty input, after which the bytes the rank holds, but for the buffers it
+   reuses, are its baseline: an input that leaves more behind is a leak. A session ends, the
+   runtime stopped and everything it still holds shown to LeakSanitizer as before, after
+   FZ_SESSION_INPUTS inputs, on an input that stops the rank (a CANCEL) and on the fatal
+   path; the next input starts another. */
+#define FZ_SESSION_INPUTS 2000
+
+static pthread_mutex_t fz_turn_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fz_turn_cv = PTHREAD_COND_INITIALIZER;
+static int fz_rank_turn;   /* 1: the rank's thread runs an input, 0: libFuzzer's thread runs */
+static int fz_up;          /* a session runs, its rank waiting for the next input */
+static int fz_session_inputs;
+static size_t fz_base_bytes;
+
+/* Gives the turn to the other thread, and waits until it comes back. */
+static void fz_turn(int to) {
+    pthread_mutex_lock(&fz_turn_mu);
+    fz_rank_turn = to;
+    pthread_cond_broadcast(&fz_turn_cv);
+    while (fz_rank_turn == to) pthread_cond_wait(&fz_turn_cv, &fz_turn_mu);
+    pthread_mutex_unlock(&fz_turn_mu);
+}
+
+/* The buffers a rank reuses, which an input may grow for good: its maps' tables stay too,
+   since fresh ones would cost more than all the rest of an input. */
+static size_t fz_kept_bytes(void) {
+    size_t req = sizeof *ud__m.reqs + sizeof *ud__m.recs + sizeof *ud__m.idx + sizeof *ud__m.sts;
+    size_t slots = ud__wk.map.cap + ud__wk.given.cap + ud__mon.done.cap;
+    return ud__m.rcap + (size_t)ud__m.capreqs * req + (size_t)ud__wk.capdone * sizeof *ud__wk.done +
+           slots * sizeof(ud__slot);
+}
+
+static void fz_map_empty(ud__map *m) {
+    if (m->slots) memset(m->slots, 0, m->cap * sizeof *m->slots);
+    m->count = 0;
+}
+
+static void fz_check_bytes(void) {
+    size_t held;
+    pthread_mutex_lock(&fz_mu);
+    held = fz_live_bytes - fz_kept_bytes();
+    pthread_mutex_unlock(&fz_mu);
+    if (getenv("FZ_DBG")) { fz_blk *b; for (b = fz_live.next; b != &fz_live; b = b->next) fprintf(stderr, "%zu ", b->size); fprintf(stderr, "= %zu\n", held); }
+    if (!fz_base_bytes) fz_base_bytes = held;
+    if (held == fz_base_bytes) return;
+    fprintf(stderr, "fuzz: rank %d holds %zu bytes after this input, %zu after none: a leak\n",
+            FZ_RANK, held, fz_base_bytes);
+    abort();
+}
+
+/* What an input left on a settled rank goes, as at the end of a run; the task threads stay. */
+static void fz_renew(void) {
+    size_t i;
+    MPI_Comm machine;
+    ud__wk_flush_done();
+    for (i = 0; ud__wk.map.count && i < ud__wk.map.cap; i++) {
+        ud__went *e = (ud__went *)ud__wk.map.slots[i].val;
+        if (!ud__wk.map.slots[i].key.num) continue;
+        for (ud__obj_release(e->obj); e->requests;) {
+            ud__wreq *q = e->requests;
+            e->requests = q->next;
+            ud__free(q, sizeof *q);
+        }
+        ud__free(e, sizeof *e);
+    }
+    fz_map_empty(&ud__wk.map);
+    fz_map_empty(&ud__wk.given);
+    ud__wk.stealing = ud__wk.victim = ud__wk.failed = ud__wk.nrefused = 0;
+    ud__wk.next_steal = 0;
+    ud__wk.next_call = 0;
+    memset(ud__wk.refused, 0, (size_t)((ud__m.size + 63) / 64) * sizeof *ud__wk.refused);
+    memset(&ud__m.st, 0, sizeof ud__m.st);
+    if (ud__m.rank == UD__MONITOR) { /* its waits go; its tables stay, emptied */
+        ud__map done = ud__mon.done;
+        int64_t *done_by = ud__mon.done_by;
+        memset(&ud__mon.done, 0, sizeof ud__mon.done);
+        ud__mon.done_by = NULL;
+        ud__mon_release_all();
+        fz_map_empty(&done);
+        ud__mon.done = done;
+        ud__mon.done_by = done_by;
+        memset(done_by, 0, (size_t)ud__m.size * sizeof *done_by);
+    }
+    ud__shm_close(); /* the store's manager takes what is left on its channel, as at the end */
+    if (MPI_Comm_split_type(ud__m.comm, MPI_COMM_TYPE_SHARED, ud__m.rank, MPI_INFO_NULL, &machine) ||
+        ud__shm_open(ud__m.comm, machine, ud__m.rank, ud__m.size, &ud__rt.cfg) != UD_OK) {
+        fprintf(stderr, "fuzz: the store did not open again: %s\n", ud_last_error());
+        abort();
+    }
+    MPI_Comm_free(&machine);
+    ud__async_drain(); /* the sends still in flight hold their buffers */
+}
+
+/* A settled worker rank goes on with the next input (1), or its session ends (0). */
+static int fz_next_input(void) {
+    if (!atomic_load(&ud__rt.nested) || ud__wk.stop || ++fz_session_inputs >= FZ_SESSION_INPUTS)
+        return 0;
+    fz_renew();
+    fz_check_bytes();
+    fz_up = 1;
+    fz_turn(0);
+    return 1;
+}
+
+/* ---- a run ------------------------------------------------------------------------------------ */
 static void fz_driver(void);
+
+/* The harness's part of an input that starts. */
+static void fz_begin(void) {
+    fz_input_done = fz_cancelled = fz_flip = 0;
+    fz_held_since = 0;
+    fz_hold_probes = 0;
+    atomic_store(&fz_gate_open, 0);
+    atomic_store(&fz_stopping, 0);
+}
+
+/* A run of the runtime: ud_init (a worker rank's loop, and then a session of inputs), or the
+   driver's program; its end, or the fatal path. */
+static void fz_run(void) {
+    ud_role role;
+    fz_main = pthread_self();
+    fz_session_inputs = 0;
+    fz_base_bytes = 0;
+    ud__rt.phase = 0; /* every run numbers its refs alike */
+    pthread_mutex_lock(&fz_mu);
+    fz_tracking = 1;
+    pthread_mutex_unlock(&fz_mu);
+    if (setjmp(fz_jmp) == 0) {
+        if (ud_init(&fz_cfg, &role) != UD_OK) {
+            fprintf(stderr, "fuzz: init failed: %s\n", ud_last_error());
+            abort();
+        }
+        if (role == UD_ROLE_DRIVER) fz_driver();
+        fz_untrack_all();
+    } else {
+        fz_reset_runtime();
+    }
+    fz_up = 0;
+}
+
+static void *fz_rank_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&fz_turn_mu);
+    while (!fz_rank_turn) pthread_cond_wait(&fz_turn_cv, &fz_turn_mu);
+    pthread_mutex_unlock(&fz_turn_mu);
+    for (;;) {
+        fz_run();
+        fz_turn(0);
+    }
+    return NULL;
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
@@ -447,32 +640,32 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     fzs_tag_data = UD__TAG_DATA;
     fzs_window_bytes[0] = FZ_SHM_MEM;
     fzs_window_bytes[1] = sizeof(ud__shm_head) + FZ_SHM_SLOTS * UD__SHM_SLOT_BYTES;
+    if (FZ_RANK != UD__ROOT) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, fz_rank_main, NULL) != 0) abort();
+        pthread_detach(t);
+    }
     return 0;
 }
 
+/* The driver runs on libFuzzer's thread, from its start to its shutdown; a worker rank's
+   thread takes the input in its session (started first, on no input, when none runs). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    ud_role role;
-    fzs_reset(FZ_RANK, FZ_SIZE);
-    fz_push_input(data, size);
-    fz_input_done = fz_cancelled = fz_flip = 0;
-    fz_held_since = 0;
-    atomic_store(&fz_gate_open, 0);
-    atomic_store(&fz_stopping, 0);
-    ud__rt.phase = 0; /* every run numbers its refs alike */
-    pthread_mutex_lock(&fz_mu);
-    fz_tracking = 1;
-    pthread_mutex_unlock(&fz_mu);
-    if (setjmp(fz_jmp) == 0) {
-        if (ud_init(&fz_cfg, &role) != UD_OK) {
-            fprintf(stderr, "fuzz: init failed: %s\n", ud_last_error());
+    if (FZ_RANK != UD__ROOT && !fz_up) {
+        fzs_reset(FZ_RANK, FZ_SIZE);
+        fz_begin();
+        fz_turn(1);
+        if (!fz_up) {
+            fprintf(stderr, "fuzz: rank %d stopped on no input\n", FZ_RANK);
             abort();
         }
-        if (role == UD_ROLE_DRIVER) fz_driver();
-        fz_untrack_all();
-    } else {
-        fz_reset_runtime();
     }
-    fzs_reset(FZ_RANK, FZ_SIZE);
+    if (FZ_RANK == UD__ROOT) fzs_reset(FZ_RANK, FZ_SIZE);
+    else fzs_clear();
+    fz_push_input(data, size);
+    fz_begin();
+    if (FZ_RANK == UD__ROOT) fz_run();
+    else fz_turn(1);
     return 0;
 }
 

@@ -97,6 +97,7 @@ int MPI_Win_sync(MPI_Win win);
 
 /* ---- the stub's controls, for the fuzz targets ---------------------------------------------- */
 void fzs_reset(int rank, int size);  /* a new world: no messages, no windows */
+void fzs_clear(void);                /* no messages: the next input's may come */
 void fzs_push(int src, int tag, const void *data, size_t len); /* a message this rank will get */
 void fzs_push_first(int src, int tag, const void *data, size_t len); /* ahead of all, holds too */
 /* A hold: the messages queued after it stay out of sight until fzs_pass takes it away. */

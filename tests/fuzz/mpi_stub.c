@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FZS_MADE_UP_MAX ((uint64_t)256 << 20)
+#define FZS_MADE_UP_MAX ((uint64_t)4 << 20)
 
 typedef struct fzs_msg {
     int src, tag;
@@ -30,7 +30,7 @@ static struct {
     fzs_msg *q;
     size_t n, cap, head;
     size_t win_bytes[2];
-    int nwin;
+    int nwin, live[2];
 } fzs;
 
 /* The windows' memory stays from run to run: fresh pages each run would cost more than all
@@ -56,17 +56,23 @@ static size_t fzs_type_size(MPI_Datatype t) {
     }
 }
 
-void fzs_reset(int rank, int size) {
+void fzs_clear(void) {
     size_t i;
     for (i = fzs.head; i < fzs.n; i++) free(fzs.q[i].data);
     free(fzs.q);
+    fzs.q = NULL;
+    fzs.n = fzs.cap = fzs.head = 0;
+    fzs_failed = 0;
+    fzs_made_up = 0;
+}
+
+void fzs_reset(int rank, int size) {
+    fzs_clear();
     memset(&fzs, 0, sizeof fzs);
     fzs.rank = rank;
     fzs.size = size;
     fzs.init = 1;
     fzs.next_comm = 2;
-    fzs_failed = 0;
-    fzs_made_up = 0;
 }
 
 void fzs_push(int src, int tag, const void *data, size_t len) {
@@ -388,6 +394,7 @@ int MPI_Win_allocate_shared(MPI_Aint size, int disp, MPI_Info info, MPI_Comm com
     if (bytes) memset(fzs_win[fzs.nwin], 0, bytes);
     fzs.win_bytes[fzs.nwin] = bytes;
     *(void **)base = fzs_win[fzs.nwin];
+    fzs.live[fzs.nwin] = 1;
     *win = ++fzs.nwin;
     return MPI_SUCCESS;
 }
@@ -400,7 +407,9 @@ int MPI_Win_shared_query(MPI_Win win, int rank, MPI_Aint *size, int *disp, void 
     return MPI_SUCCESS;
 }
 
-int MPI_Win_free(MPI_Win *win) {
+int MPI_Win_free(MPI_Win *win) { /* once both are freed, their places are given again */
+    if (*win > 0 && *win <= 2) fzs.live[*win - 1] = 0;
+    while (fzs.nwin > 0 && !fzs.live[fzs.nwin - 1]) fzs.nwin--;
     *win = 0;
     return MPI_SUCCESS;
 }
