@@ -130,7 +130,8 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(SIZE, mpi_shared_object_store_memory, "UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY", UD_MPI_SHARED_OBJECT_STORE_MEMORY, "MPI: bytes of each host's shared store (0: 95% of the free /dev/shm)") \
     X(SIZE, mpi_shared_service_memory, "UNIDIST_MPI_SHARED_SERVICE_MEMORY", UD_MPI_SHARED_SERVICE_MEMORY, "MPI: bytes of each host's service buffer, 64 an entry (0: sized from the store and the threshold)") \
     X(INT,  mpi_hosts, "UNIDIST_MPI_HOSTS", UD_MPI_HOSTS, "MPI, for testing: split each host into this many virtual hosts, which share no memory (0: real hosts)") \
-    X(INT,  shutdown_warn, "UNIDIST_SHUTDOWN_WARN", UD_SHUTDOWN_WARN, "seconds ud_shutdown waits for tasks still running before it logs which, and where; again every as many seconds (0: never)")
+    X(INT,  shutdown_warn, "UNIDIST_SHUTDOWN_WARN", UD_SHUTDOWN_WARN, "seconds ud_shutdown waits for tasks still running before it logs which, and where; again every as many seconds (0: never)") \
+    X(SIZE, mpi_gc_bytes, "UNIDIST_MPI_GC_BYTES", UD_MPI_GC_BYTES, "MPI: freed bytes (of objects the driver knows the size of) at which the root sends its cleanup batch at once, so that large objects' room is reused while warm (0: count and time only)")
 
 #ifndef UD_BACKEND
 #define UD_BACKEND "auto"
@@ -170,6 +171,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_MPI_GC_THRESHOLD
 #define UD_MPI_GC_THRESHOLD 1000
+#endif
+#ifndef UD_MPI_GC_BYTES
+#define UD_MPI_GC_BYTES 16777216 /* 16 MiB */
 #endif
 #ifndef UD_MPI_INLINE_MAX
 #define UD_MPI_INLINE_MAX 32768

@@ -996,6 +996,7 @@ static struct ud__root {
     ud__wref *garbage;
     int ngarbage, capgarbage;
     double garbage_since;     /* when the oldest ref of the batch was freed */
+    uint64_t garbage_bytes;   /* of the batch's objects whose size the root knows */
     size_t rent_bytes;
     /* the scheduler's view, a rank each: tasks sent, and done by what the monitor last said
        and by what the root saw itself (the larger is the better lower bound) */
@@ -1713,6 +1714,7 @@ static ud_status ud__root_flush_garbage(void) {
         st = ud__wb_send(&w, dst);
     }
     ud__root.ngarbage = 0;
+    ud__root.garbage_bytes = 0;
     /* A message past the eager size moves only while its sender is inside MPI: finish it
        here rather than leave the workers waiting on it while the driver computes. */
     ud__async_drain();
@@ -1757,12 +1759,16 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
             ud__root.garbage[ud__root.ngarbage].owner = e->ref.owner;
             ud__root.garbage[ud__root.ngarbage].num = e->ref.num;
             ud__root.garbage[ud__root.ngarbage++].n = ud__readers(e);
+            if (e->size > 0) ud__root.garbage_bytes += (uint64_t)e->size;
         }
         ud__map_del(&ud__root.map, e->ref);
         ud__obj_release(e->obj);
         ud__free(e, ud__root.rent_bytes);
-        /* a batch at a time, so that a cleanup message stays the size of one batch */
-        if (ud__root.ngarbage >= ud__rt.cfg.mpi_gc_threshold && (st = ud__root_flush_garbage()) != UD_OK)
+        /* a batch at a time, so that a cleanup message stays the size of one batch; at once
+           when it frees much memory, which the next large object may then reuse */
+        if ((ud__root.ngarbage >= ud__rt.cfg.mpi_gc_threshold ||
+             (ud__rt.cfg.mpi_gc_bytes && ud__root.garbage_bytes >= ud__rt.cfg.mpi_gc_bytes)) &&
+            (st = ud__root_flush_garbage()) != UD_OK)
             return st;
     }
     if (ud__root_garbage_due() && (st = ud__root_flush_garbage()) != UD_OK) return st;

@@ -219,6 +219,41 @@ static void few_frees_are_cleaned_up_soon(void) {
     UT_CHECK(after <= before - N * (int64_t)n);
 }
 
+static uint64_t store_used(void) {
+    ud_shm_stats s;
+    return ud_shm_stats_get(&s) == UD_OK ? s.used : 0;
+}
+
+/* A freed large object that a worker read is cleaned up at once (UNIDIST_MPI_GC_BYTES): the
+   worker lets go of it, and its room in the store is free again, while the driver makes no
+   further call; the next large object can then reuse that room while it is warm. */
+static void large_frees_are_cleaned_up_at_once(void) {
+    size_t n = (size_t)32 << 20;
+    char *src = (char *)malloc(n);
+    ud_opts o = ud_on_worker(0);
+    ud_shm_stats s;
+    ud_ref r, h;
+    ud_arg a;
+    uint64_t used;
+    UT_REQUIRE(src != NULL);
+    memset(src, 0x3c, n);
+    if (ud_shm_stats_get(&s) != UD_OK || !s.enabled || ud_shm_host(1) != ud_shm_host(0)) {
+        ut_skip("worker 0 shares no store with the driver");
+        free(src);
+        return;
+    }
+    UT_REQUIRE_OK(ud_put(src, n, &r));
+    a = ud_arg_ref(r);
+    UT_REQUIRE_OK(ud_remote_opts(&o, f_sum, &a, 1, 1, &h));
+    UT_EQ_INT(get_i64(h, 0), (int64_t)XXH3_64bits(src, n));
+    UT_OK(ud_free(h));
+    UT_EQ_INT(ud_shm_refs(r), 2); /* the driver's and the worker's that read it */
+    used = store_used();
+    UT_OK(ud_free(r));
+    UT_EVENTUALLY(store_used() + n <= used, 10.0);
+    free(src);
+}
+
 /* 100 000 tasks with their refs freed as they go: every worker's live bytes at the end stay
    close to what they were early on. Without cleanup under load they grow with the count. */
 static void memory_bounded_under_load(void) {
@@ -293,6 +328,7 @@ int main(void) {
     UT_RUN(thousand_in_flight);
     UT_RUN(parts_round_trip);
     UT_RUN(few_frees_are_cleaned_up_soon);
+    UT_RUN(large_frees_are_cleaned_up_at_once);
     UT_RUN(memory_bounded_under_load);
     UT_CASE("shutdown returns every byte") {
         UT_OK(ud_shutdown());
