@@ -131,7 +131,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(SIZE, mpi_shared_service_memory, "UNIDIST_MPI_SHARED_SERVICE_MEMORY", UD_MPI_SHARED_SERVICE_MEMORY, "MPI: bytes of each host's service buffer, 64 an entry (0: sized from the store and the threshold)") \
     X(INT,  mpi_hosts, "UNIDIST_MPI_HOSTS", UD_MPI_HOSTS, "MPI, for testing: split each host into this many virtual hosts, which share no memory (0: real hosts)") \
     X(INT,  shutdown_warn, "UNIDIST_SHUTDOWN_WARN", UD_SHUTDOWN_WARN, "seconds ud_shutdown waits for tasks still running before it logs which, and where; again every as many seconds (0: never)") \
-    X(SIZE, mpi_gc_bytes, "UNIDIST_MPI_GC_BYTES", UD_MPI_GC_BYTES, "MPI: freed bytes (of objects the driver knows the size of) at which the root sends its cleanup batch at once, so that large objects' room is reused while warm (0: count and time only)")
+    X(SIZE, mpi_gc_bytes, "UNIDIST_MPI_GC_BYTES", UD_MPI_GC_BYTES, "MPI: freed bytes (of objects the driver knows the size of) at which the root sends its cleanup batch at once, so that large objects' room is reused while warm (0: count and time only)") \
+    X(SIZE, block_cache, "UNIDIST_BLOCK_CACHE", UD_BLOCK_CACHE, "bytes of freed large objects (1 MiB and up) a process keeps for the next ones of about their size: their pages are already mapped, which makes a copy into them several times faster than into fresh memory (0: off)") \
+    X(INT,  block_cache_ms, "UNIDIST_BLOCK_CACHE_MS", UD_BLOCK_CACHE_MS, "milliseconds a freed large object stays kept unused before it goes back to the system (checked when objects are made or freed, and by idle task threads)")
 
 #ifndef UD_BACKEND
 #define UD_BACKEND "auto"
@@ -171,6 +173,12 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_MPI_GC_THRESHOLD
 #define UD_MPI_GC_THRESHOLD 1000
+#endif
+#ifndef UD_BLOCK_CACHE
+#define UD_BLOCK_CACHE 1073741824 /* 1 GiB */
+#endif
+#ifndef UD_BLOCK_CACHE_MS
+#define UD_BLOCK_CACHE_MS 5000
 #endif
 #ifndef UD_MPI_GC_BYTES
 #define UD_MPI_GC_BYTES 16777216 /* 16 MiB */
@@ -951,6 +959,98 @@ static size_t ud__obj_header(int nparts) {
     return UD__ALIGN(offsetof(ud__obj, parts) + (size_t)(nparts > 0 ? nparts : 1) * sizeof(ud_part));
 }
 
+/* ---- the block cache ----------------------------------------------------------------------
+   A large allocation gets fresh pages from the system, and a first touch of each page costs
+   more than copying into it (10x on some virtual machines): a pipeline that puts, transforms
+   and frees large objects would pay it on every object. Freed large objects are kept instead,
+   UNIDIST_BLOCK_CACHE bytes at most, for the next objects of about their size, and go back to
+   the system after UNIDIST_BLOCK_CACHE_MS unused, or at shutdown. */
+#define UD__CACHE_MIN ((size_t)1 << 20)
+#define UD__CACHE_SLOTS 16
+
+static struct ud__cache {
+    pthread_mutex_t mu;
+    struct { void *p; size_t bytes; double since; } b[UD__CACHE_SLOTS];
+    int n;
+    atomic_size_t bytes;      /* read without the lock by idle threads, which trim the old */
+} ud__cache = {PTHREAD_MUTEX_INITIALIZER, {{0, 0, 0}}, 0, 0};
+
+/* Takes the cache's blocks that match keep out of it (under the lock); the caller frees them. */
+static int ud__cache_take_if(int (*keep)(size_t i, double now), void **out, size_t *sizes) {
+    double now = ud__now();
+    int i, n = 0;
+    for (i = 0; i < ud__cache.n;) {
+        if (keep((size_t)i, now)) {
+            i++;
+            continue;
+        }
+        out[n] = ud__cache.b[i].p;
+        sizes[n++] = ud__cache.b[i].bytes;
+        ud__cache.bytes -= ud__cache.b[i].bytes;
+        ud__cache.b[i] = ud__cache.b[--ud__cache.n];
+    }
+    return n;
+}
+
+static int ud__cache_young(size_t i, double now) {
+    return now - ud__cache.b[i].since < 1e-3 * (double)ud__rt.cfg.block_cache_ms;
+}
+
+static int ud__cache_none(size_t i, double now) {
+    (void)i, (void)now;
+    return 0;
+}
+
+/* Gives the old blocks (or all) back to the system, outside the lock. */
+static void ud__cache_trim(int all) {
+    void *p[UD__CACHE_SLOTS];
+    size_t sizes[UD__CACHE_SLOTS];
+    int i, n;
+    pthread_mutex_lock(&ud__cache.mu);
+    n = ud__cache.n ? ud__cache_take_if(all ? ud__cache_none : ud__cache_young, p, sizes) : 0;
+    pthread_mutex_unlock(&ud__cache.mu);
+    for (i = 0; i < n; i++) ud__free(p[i], sizes[i]);
+}
+
+/* A kept block of bytes to a quarter more, the smallest such; NULL: none. */
+static void *ud__cache_get(size_t bytes, size_t *got) {
+    void *p = NULL;
+    int i, best = -1;
+    if (bytes < UD__CACHE_MIN || !ud__rt.cfg.block_cache) return NULL;
+    ud__cache_trim(0);
+    pthread_mutex_lock(&ud__cache.mu);
+    for (i = 0; i < ud__cache.n; i++)
+        if (ud__cache.b[i].bytes >= bytes && ud__cache.b[i].bytes - bytes <= bytes / 4 &&
+            (best < 0 || ud__cache.b[i].bytes < ud__cache.b[best].bytes))
+            best = i;
+    if (best >= 0) {
+        p = ud__cache.b[best].p;
+        *got = ud__cache.b[best].bytes;
+        ud__cache.bytes -= *got;
+        ud__cache.b[best] = ud__cache.b[--ud__cache.n];
+    }
+    pthread_mutex_unlock(&ud__cache.mu);
+    return p;
+}
+
+/* Keeps a freed block when it is large and there is room; else frees it. */
+static void ud__cache_put(void *p, size_t bytes) {
+    int kept = 0;
+    if (bytes >= UD__CACHE_MIN && bytes <= ud__rt.cfg.block_cache) {
+        pthread_mutex_lock(&ud__cache.mu);
+        if (ud__cache.n < UD__CACHE_SLOTS && ud__cache.bytes + bytes <= ud__rt.cfg.block_cache) {
+            ud__cache.b[ud__cache.n].p = p;
+            ud__cache.b[ud__cache.n].bytes = bytes;
+            ud__cache.b[ud__cache.n++].since = ud__now();
+            ud__cache.bytes += bytes;
+            kept = 1;
+        }
+        pthread_mutex_unlock(&ud__cache.mu);
+    }
+    if (!kept) ud__free(p, bytes);
+    ud__cache_trim(0);
+}
+
 /* Allocates an object with room for the given part sizes; parts[k].data points at its room. */
 static ud__obj *ud__obj_alloc(const size_t *sizes, int nparts) {
     size_t bytes = ud__obj_header(nparts), off;
@@ -960,7 +1060,8 @@ static ud__obj *ud__obj_alloc(const size_t *sizes, int nparts) {
         if (sizes[k] > SIZE_MAX - bytes - 32) return NULL;
         bytes += UD__ALIGN(sizes[k] + 1);
     }
-    if (!(o = (ud__obj *)ud__alloc(bytes))) return NULL;
+    if ((o = (ud__obj *)ud__cache_get(bytes, &off)) != NULL) bytes = off;
+    else if (!(o = (ud__obj *)ud__alloc(bytes))) return NULL;
     o->status = UD_OK;
     o->nparts = nparts;
     o->flags = 0;
@@ -1005,7 +1106,7 @@ static ud__obj *ud__obj_error(const char *msg) {
 static void ud__obj_release(ud__obj *o) {
     if (!o || (o->flags & UD__OBJ_STATIC) || --o->refs > 0) return;
     if (o->flags & UD__OBJ_SHARED) ud__shared_release_hook(o);
-    else ud__free(o, o->bytes);
+    else ud__cache_put(o, o->bytes);
 }
 
 static void ud__obj_view(const ud__obj *o, ud_view *v) {
@@ -1381,6 +1482,25 @@ static int ud__pool_spin(ud__pool *p, ud__pq *q) {
     return 1;
 }
 
+static void ud__abstime(double at, struct timespec *ts);
+
+/* An idle pool thread (p->mu held) sleeps until woken; while the block cache keeps memory, at
+   most until its blocks are due to go back, which it then gives back: an idle process returns
+   what it freed as a busy one does. */
+static void ud__pool_sleep(ud__pool *p) {
+    struct timespec ts;
+    if (!atomic_load_explicit(&ud__cache.bytes, memory_order_relaxed)) {
+        pthread_cond_wait(&p->cv, &p->mu);
+        return;
+    }
+    ud__abstime(ud__now() + 1e-3 * (double)ud__rt.cfg.block_cache_ms, &ts);
+    if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT) {
+        pthread_mutex_unlock(&p->mu);
+        ud__cache_trim(0);
+        pthread_mutex_lock(&p->mu);
+    }
+}
+
 static void *ud__pool_main(void *arg) {
     ud__pq *q = (ud__pq *)arg;
     ud__pool *p = q->pool;
@@ -1397,7 +1517,7 @@ static void *ud__pool_main(void *arg) {
         if (ud__pool_spin(p, q)) continue;
         pthread_mutex_lock(&p->mu);
         atomic_fetch_add(&p->sleepers, 1);
-        while (!ud__pool_has_work(p, q) && !p->stop) pthread_cond_wait(&p->cv, &p->mu);
+        while (!ud__pool_has_work(p, q) && !p->stop) ud__pool_sleep(p);
         atomic_fetch_sub(&p->sleepers, 1);
         stop = p->stop && !ud__pool_has_work(p, q);
         pthread_mutex_unlock(&p->mu);
@@ -1672,6 +1792,7 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     }
     /* Under MPI only the driver comes back while the runtime runs; the others return after. */
     atomic_store(&ud__rt.state, *role == UD_ROLE_DRIVER ? UD__RUNNING : UD__STOPPED);
+    if (*role != UD_ROLE_DRIVER) ud__cache_trim(1);
     return UD_OK;
 }
 
@@ -1687,6 +1808,7 @@ UD_API ud_status ud_shutdown(void) {
     }
     atomic_store(&ud__rt.state, UD__STOPPED);
     st = ud__rt.be->stop();
+    ud__cache_trim(1);
     pthread_mutex_unlock(&ud__life_mu);
     return st;
 }

@@ -10,9 +10,11 @@
 #include <sys/mman.h>
 
 #define BIG ((size_t)4 << 20)
+#define CACHE_MS 300 /* UNIDIST_BLOCK_CACHE_MS here */
 
 static ud_func f_big_result, f_sum_arg, f_fail;
 static ut_counting mem;
+static atomic_llong big_allocs; /* of BIG bytes or more */
 
 /* ---- an allocator that never calls malloc, so malloc's own counters show what bypasses it -- */
 typedef union block {
@@ -33,6 +35,7 @@ static void *map_alloc(size_t size, void *user) {
     b->h.magic = MAGIC;
     atomic_fetch_add(&c->live_bytes, (long long)size);
     atomic_fetch_add(&c->allocs, 1);
+    if (size >= BIG) atomic_fetch_add(&big_allocs, 1);
     return b + 1;
 }
 
@@ -164,6 +167,7 @@ static void init_with_hooks(void) {
     cfg.log = log_hook;
     cfg.log_user = &log_token;
     cfg.log_level = UD_LOG_DEBUG;
+    cfg.block_cache_ms = CACHE_MS;
     UT_REQUIRE_OK(ud_init(&cfg, &role));
     UT_CHECK(atomic_load(&mem.allocs) > 0); /* workers, queues and the store come from the hooks */
 }
@@ -201,6 +205,35 @@ static void objects_go_through_hooks(void) {
     UT_OK(ud_free(put_ref));
     UT_OK(ud_free(res));
     UT_OK(ud_free(sum));
+    UT_EVENTUALLY(atomic_load(&mem.live_bytes) < live0 + (long long)BIG / 4, 30.0);
+    free(src);
+}
+
+/* A freed large object's memory makes the next one of about its size (a put or a task's
+   result), and goes back once unused for UNIDIST_BLOCK_CACHE_MS, the process idle. */
+static void freed_large_objects_are_reused(void) {
+    unsigned char *src = malloc(2 * BIG);
+    long long big0, live0;
+    ud_ref r, res;
+    ud_view v;
+    UT_REQUIRE(src);
+    memset(src, 7, 2 * BIG);
+    live0 = atomic_load(&mem.live_bytes);
+    big0 = atomic_load(&big_allocs);
+    UT_REQUIRE_OK(ud_put(src, BIG, &r));
+    UT_OK(ud_free(r));
+    UT_REQUIRE_OK(ud_put(src, BIG - 4096, &r)); /* a little smaller: the same block fits */
+    UT_EQ_INT(atomic_load(&big_allocs) - big0, 1);
+    if (UT_OK(ud_get(r, &v))) UT_CHECK(v.size == BIG - 4096 && memcmp(v.data, src, v.size) == 0);
+    UT_OK(ud_free(r));
+    UT_REQUIRE_OK(ud_remote(f_big_result, NULL, 0, 1, &res)); /* a task's result: the same */
+    if (UT_OK(ud_get(res, &v))) UT_EQ_INT(v.size, BIG);
+    UT_EQ_INT(atomic_load(&big_allocs) - big0, 1);
+    UT_OK(ud_free(res));
+    UT_REQUIRE_OK(ud_put(src, 2 * BIG, &r)); /* twice the size: a block of its own */
+    UT_EQ_INT(atomic_load(&big_allocs) - big0, 2);
+    UT_OK(ud_free(r));
+    UT_CHECK(atomic_load(&mem.live_bytes) >= live0 + (long long)(2 * BIG)); /* kept while young */
     UT_EVENTUALLY(atomic_load(&mem.live_bytes) < live0 + (long long)BIG / 4, 30.0);
     free(src);
 }
@@ -244,6 +277,7 @@ int main(void) {
     UT_RUN(init_with_hooks);
     if (!ud_is_initialized()) return ut_finish();
     UT_RUN(objects_go_through_hooks);
+    UT_RUN(freed_large_objects_are_reused);
     UT_RUN(log_lines_have_level_and_rank);
     UT_RUN(shutdown_returns_every_byte);
     return ut_finish();

@@ -449,6 +449,7 @@ static void fz_reset_runtime(void) {
     }
     (void)pthread_mutex_trylock(&ud__life_mu); /* held when the run ended inside init or shutdown */
     pthread_mutex_unlock(&ud__life_mu);
+    ud__cache_trim(1);
     fz_free_all();
     memset(&ud__m, 0, sizeof ud__m);
     memset(&ud__root, 0, sizeof ud__root);
@@ -557,6 +558,7 @@ static void fz_renew(void) {
     }
     MPI_Comm_free(&machine);
     ud__async_drain(); /* the sends still in flight hold their buffers */
+    ud__cache_trim(1); /* what the input freed is not held for the next */
 }
 
 /* A settled worker rank goes on with the next input (1), or its session ends (0). */
