@@ -150,6 +150,8 @@ static struct ud__shm {
     ud__shm_range *free;      /* manager: free ranges by offset, never adjacent */
     int64_t nfree, capfree;
     int ends;                 /* manager: ranks of the host that said they are done */
+    uint64_t *populated;      /* chunks of the data window this process has mapped (a bitset) */
+    size_t npopulated;        /* words of it; 0: none, every range is populated again */
 } ud__sh;
 
 static int64_t *ud__shm_entry(int64_t slot) { return ud__sh.svc + slot * UD__SE_INTS; }
@@ -326,12 +328,35 @@ static void ud__shm_await(ud__shm_msg *m) {
 }
 
 /* Faults the range in now, in one call: when /dev/shm cannot back it after all (other users
-   filled it), that is a full store here, and not a SIGBUS in the middle of a task. */
+   filled it), that is a full store here, and not a SIGBUS in the middle of a task. One call
+   maps a range 10x faster than first touches do, and the store never gives pages back, so a
+   chunk this process mapped once is skipped after (a call over mapped pages still walks them:
+   3 ms for 256 MiB, a fifth of copying them). */
+#define UD__SHM_CHUNK ((uint64_t)2 << 20)
+
+static int ud__shm_chunk_mapped(uint64_t c) {
+    return c / 64 < ud__sh.npopulated && (ud__sh.populated[c / 64] >> (c % 64) & 1);
+}
+
 static int ud__shm_populate(uint64_t off, uint64_t len) {
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
-    uintptr_t a = (uintptr_t)(ud__sh.data + off) & ~(uintptr_t)4095;
-    uintptr_t e = ((uintptr_t)(ud__sh.data + off + len) + 4095) & ~(uintptr_t)4095;
-    return madvise((void *)a, e - a, MADV_POPULATE_WRITE) == 0 || errno == EINVAL; /* EINVAL: kernel < 5.14 */
+    uint64_t end = off + len, c = off / UD__SHM_CHUNK;
+    while (off < end) { /* runs of chunks not mapped yet */
+        uint64_t from = off, to;
+        uintptr_t a, e;
+        for (; off < end && ud__shm_chunk_mapped(c); c++) off = (c + 1) * UD__SHM_CHUNK;
+        if (off >= end) break;
+        for (from = off; off < end && !ud__shm_chunk_mapped(c); c++) off = (c + 1) * UD__SHM_CHUNK;
+        to = off < end ? off : end;
+        a = (uintptr_t)(ud__sh.data + from) & ~(uintptr_t)4095;
+        e = ((uintptr_t)(ud__sh.data + to) + 4095) & ~(uintptr_t)4095;
+        if (madvise((void *)a, e - a, MADV_POPULATE_WRITE) != 0) return errno == EINVAL; /* EINVAL: kernel < 5.14 */
+        for (off = from; off < to; off = (off / UD__SHM_CHUNK + 1) * UD__SHM_CHUNK) /* whole chunks only */
+            if (off % UD__SHM_CHUNK == 0 && off + UD__SHM_CHUNK <= to && off / UD__SHM_CHUNK / 64 < ud__sh.npopulated)
+                ud__sh.populated[off / UD__SHM_CHUNK / 64] |= (uint64_t)1 << (off / UD__SHM_CHUNK % 64);
+        off = to;
+    }
+    return 1;
 #else
     (void)off;
     (void)len;
@@ -735,6 +760,11 @@ static int ud__shm_windows(char *err, size_t cap) {
     }
     ud__sh.svc = (int64_t *)(ud__sh.head + 1);
     ud__sh.desc = (ud__shm_desc *)(ud__sh.svc + ud__sh.nslots * UD__SE_INTS);
+    ud__sh.npopulated = (size_t)((ud__sh.capacity / UD__SHM_CHUNK + 63) / 64);
+    if ((ud__sh.populated = (uint64_t *)ud__alloc(ud__sh.npopulated * sizeof(uint64_t))) != NULL)
+        memset(ud__sh.populated, 0, ud__sh.npopulated * sizeof(uint64_t));
+    else
+        ud__sh.npopulated = 0; /* then every range is populated again: slower, no error */
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
     /* every lookup lands on another page of the service buffer: map them all now, or each
        first visit pays a page fault (several microseconds in a virtual machine) */
@@ -801,6 +831,7 @@ static void ud__shm_close(void) {
     ud__free(ud__sh.host_of, (size_t)ud__sh.nranks * 2 * sizeof(int));
     ud__free(ud__sh.free, (size_t)ud__sh.capfree * sizeof *ud__sh.free);
     ud__free(ud__sh.slot_len, (size_t)ud__sh.nslots * sizeof *ud__sh.slot_len);
+    ud__free(ud__sh.populated, ud__sh.npopulated * sizeof(uint64_t));
     memset(&ud__sh, 0, sizeof ud__sh);
 }
 
