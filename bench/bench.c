@@ -761,6 +761,8 @@ typedef struct big_ctx {
     int as_is;       /* time the get of a result as it comes, without evicting the caches first */
     ud_opts where;   /* where the tasks run: with several hosts, on the last one */
     char *chase;     /* pages for the cold pointer chase, apart from the eviction buffer */
+    ud_ref held[8];  /* fresh puts, kept until their figure is done */
+    int nheld;
 } big_ctx;
 
 static void big_alloc(big_ctx *c, size_t n) {
@@ -829,6 +831,18 @@ static double rep_put_big(void *ctx) {
     return t * 1e3;
 }
 
+/* A put into memory never used before: every one is kept until the figure is done, so that
+   neither the shared store nor the block cache has touched room to give it. */
+static double rep_put_big_fresh(void *ctx) {
+    big_ctx *c = ctx;
+    if (c->nheld == (int)(sizeof c->held / sizeof c->held[0])) die("put_256MiB_fresh: too many reps");
+    double t0 = now();
+    CHECK(ud_put(c->src, c->n, &c->held[c->nheld]));
+    double t = now() - t0;
+    c->nheld++;
+    return t * 1e3;
+}
+
 /* Like put: a fresh destination, so its page faults are counted as put's are. */
 static double rep_memcpy_fresh(void *ctx) {
     big_ctx *c = ctx;
@@ -848,6 +862,8 @@ static double rep_memcpy_warm_us(void *ctx) {
     escape(c->warm);
     return (now() - t0) * 1e6;
 }
+
+static double rep_memcpy_warm_ms(void *ctx) { return rep_memcpy_warm_us(ctx) * 1e-3; }
 
 static double rep_get_big(void *ctx) {
     big_ctx *c = ctx;
@@ -982,6 +998,12 @@ static void bench_big(void) {
     big_alloc(&c, BIG);
     evict_alloc(&c);
 
+    measure(rep_put_big_fresh, rep_memcpy_fresh, &c, 3, &f, &b);
+    report(host_name(&c, "put_256MiB_fresh"), "ms", f, "memcpy_fresh_256MiB", &b,
+           GOAL_RATIO_AT_MOST, 1.2);
+    CHECK(ud_free_many(c.held, c.nheld));
+    c.nheld = 0;
+
     measure(rep_put_big, rep_memcpy_fresh, &c, 5, &f, &b);
     report(host_name(&c, "put_256MiB"), "ms", f, "memcpy_fresh_256MiB", &b, GOAL_NONE, 0);
 
@@ -1018,8 +1040,10 @@ static void bench_big(void) {
     }
 #endif
 
-    measure(rep_put_task_get_big, rep_memcpy_fresh, &c, reps, &f, &b);
-    report("put_task_get_256MiB", "ms", f, "memcpy_fresh_256MiB", &b, GOAL_RATIO_AT_MOST, 3);
+    /* as a pipeline runs: put, transform, get, free, again; two copies are inherent (the
+       put's and the identity task's) */
+    measure(rep_put_task_get_big, rep_memcpy_warm_ms, &c, 5, &f, &b);
+    report("put_task_get_256MiB", "ms", f, "memcpy_warm_256MiB", &b, GOAL_RATIO_AT_MOST, 2.5);
 #ifdef BENCH_MPI
     report("put_task_get_256MiB_mpi", "ms", f, "mpi_roundtrip_256MiB", &raw, GOAL_NONE, 0);
 #endif
