@@ -1009,6 +1009,7 @@ static void ud__cache_trim(int all) {
     void *p[UD__CACHE_SLOTS];
     size_t sizes[UD__CACHE_SLOTS];
     int i, n;
+    if (!atomic_load_explicit(&ud__cache.bytes, memory_order_relaxed)) return;
     pthread_mutex_lock(&ud__cache.mu);
     n = ud__cache.n ? ud__cache_take_if(all ? ud__cache_none : ud__cache_young, p, sizes) : 0;
     pthread_mutex_unlock(&ud__cache.mu);
@@ -1051,7 +1052,7 @@ static void ud__cache_put(void *p, size_t bytes) {
         pthread_mutex_unlock(&ud__cache.mu);
     }
     if (!kept) ud__free(p, bytes);
-    ud__cache_trim(0);
+    if (bytes >= UD__CACHE_MIN) ud__cache_trim(0);
 }
 
 /* Maps a fresh large block's pages in one call, before its bytes are written: 10x faster than
