@@ -1037,12 +1037,15 @@ static void *ud__cache_get(size_t bytes, size_t *got) {
     return p;
 }
 
+static void ud__cache_wake_pool(void);
+
 /* Keeps a freed block when it is large and there is room; else frees it. */
 static void ud__cache_put(void *p, size_t bytes) {
-    int kept = 0;
+    int kept = 0, first = 0;
     if (bytes >= UD__CACHE_MIN && bytes <= ud__rt.cfg.block_cache) {
         pthread_mutex_lock(&ud__cache.mu);
         if (ud__cache.n < UD__CACHE_SLOTS && ud__cache.bytes + bytes <= ud__rt.cfg.block_cache) {
+            first = ud__cache.n == 0;
             ud__cache.b[ud__cache.n].p = p;
             ud__cache.b[ud__cache.n].bytes = bytes;
             ud__cache.b[ud__cache.n++].since = ud__now();
@@ -1052,6 +1055,7 @@ static void ud__cache_put(void *p, size_t bytes) {
         pthread_mutex_unlock(&ud__cache.mu);
     }
     if (!kept) ud__free(p, bytes);
+    if (first) ud__cache_wake_pool(); /* a thread asleep untimed would never trim it */
     if (bytes >= UD__CACHE_MIN) ud__cache_trim(0);
 }
 
@@ -1611,7 +1615,20 @@ static void ud__pool_join(ud__pool *p, int n) {
     p->n = 0;
 }
 
+/* The process's pool of task threads (there is at most one): its idle threads trim the block
+   cache, and one is woken when the cache starts to keep a block. */
+static _Atomic(ud__pool *) ud__cache_pool;
+
+static void ud__cache_wake_pool(void) {
+    ud__pool *p = atomic_load(&ud__cache_pool);
+    if (!p || !atomic_load(&p->sleepers)) return;
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
 static void ud__pool_stop(ud__pool *p) {
+    if (atomic_load(&ud__cache_pool) == p) atomic_store(&ud__cache_pool, NULL);
     if (p->q) ud__pool_join(p, p->n);
 }
 
@@ -1648,6 +1665,7 @@ static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, int steal, void
             ud__pool_join(p, k);
     pthread_attr_destroy(&attr);
     if (rc) return ud__fail(UD_ERR_NOMEM, "init: could not start task thread %d of %d", k, n);
+    atomic_store(&ud__cache_pool, p);
     return UD_OK;
 }
 
