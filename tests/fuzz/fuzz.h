@@ -21,7 +21,9 @@
    message claims costs little to allocate. A run that ends on the runtime's fatal path
    after a receive failed (fzs_failed: a large part that never came, or a message longer
    than its receive) ended as it should, since the stream of messages could not be kept
-   whole: it is ended here and everything it held is freed. Any other fatal path is a crash.
+   whole; so did one after an allocation failed (a rank whose own stream needs the memory
+   waits for it no longer than its patience, then ends the job): it is ended here and
+   everything it held is freed. Any other fatal path is a crash.
 
    A worker rank is not started for each input: it runs a session of inputs (see "a worker
    rank's session" below), which makes a target run thousands of inputs a second. */
@@ -49,7 +51,16 @@ static void fz_free(void *p);
 #define FZ_ALLOC_MAX ((size_t)64 << 20)
 #define FZ_SHM_MEM ((uint64_t)64 << 10)
 #define FZ_SHM_SLOTS 64
-#define FZ_SETTLE_MAX 10.0 /* seconds a rank may take to stop once its input is taken */
+/* seconds a rank may take to stop once its input is taken; FZ_SETTLE_MAX in the environment
+   says more, for a long run at a low priority on a busy machine */
+static double fz_settle_max(void) {
+    static double max;
+    if (!max) {
+        const char *e = getenv("FZ_SETTLE_MAX");
+        max = e && atof(e) > 0 ? atof(e) : 10.0;
+    }
+    return max;
+}
 
 /* ---- the allocator: every block on a list while a run goes, so a run ended early frees all */
 typedef struct fz_blk {
@@ -79,9 +90,14 @@ static void fz_unlink(fz_blk *b) {
     b->next->prev = b->prev;
 }
 
+static atomic_int fz_refused; /* an allocation of this input's failed */
+
 static void *fz_malloc(size_t n) {
     fz_blk *b;
-    if (n > FZ_ALLOC_MAX || !(b = (fz_blk *)malloc(sizeof *b + n))) return NULL;
+    if (n > FZ_ALLOC_MAX || !(b = (fz_blk *)malloc(sizeof *b + n))) {
+        atomic_store(&fz_refused, 1);
+        return NULL;
+    }
     b->size = n;
     pthread_mutex_lock(&fz_mu);
     fz_link(b);
@@ -103,7 +119,10 @@ static void *fz_realloc(void *p, size_t n) {
     fz_blk *b, *nb;
     size_t tracked;
     if (!p) return fz_malloc(n);
-    if (n > FZ_ALLOC_MAX) return NULL;
+    if (n > FZ_ALLOC_MAX) {
+        atomic_store(&fz_refused, 1);
+        return NULL;
+    }
     b = (fz_blk *)p - 1;
     pthread_mutex_lock(&fz_mu);
     tracked = b->tracked;
@@ -286,7 +305,7 @@ static void fz_hold(void) {
 
 static void fz_hang(const char *what) {
     fprintf(stderr, "fuzz: rank %d did not stop within %.0f s of its input: %s\n", FZ_RANK,
-            FZ_SETTLE_MAX, what);
+            fz_settle_max(), what);
     abort();
 }
 
@@ -301,7 +320,7 @@ static void fz_settle(void) {
         fz_settle_since = ud__now();
         atomic_store(&fz_gate_open, 1);
     }
-    if (ud__now() - fz_settle_since > FZ_SETTLE_MAX) fz_hang(ud__wk.running ? "a task runs" : "waiting");
+    if (ud__now() - fz_settle_since > fz_settle_max()) fz_hang(ud__wk.running ? "a task runs" : "waiting");
     for (c = ud__wk.calls; c; c = c->next, pushed++) /* a nested call: the root refuses it */
         fz_push_op(UD__ROOT, UD__OP_NESTED, 0, 0, c->kind, UD_ERR_PROTO, 0, c->id, "fuzz", 5);
     pthread_mutex_lock(&ud__in.mu);
@@ -372,9 +391,11 @@ static void fz_log(int level, int rank, const char *msg, void *user) {
     if (getenv("FZ_LOG")) fprintf(stderr, "[fuzz r%d] %d: %s\n", rank, level, msg);
 }
 
-/* The runtime's fatal path: ended here only after a receive failed (see above). */
+/* The runtime's fatal path: ended here only after a receive failed, or after an allocation
+   failed, which a rank's loop may wait out no longer than its patience (see above). */
 static void fz_on_abort(void) {
-    if (fzs_failed && pthread_equal(pthread_self(), fz_main)) longjmp(fz_jmp, 1);
+    if ((fzs_failed || atomic_load(&fz_refused)) && pthread_equal(pthread_self(), fz_main))
+        longjmp(fz_jmp, 1);
 }
 
 static atomic_int fz_joined;
@@ -664,6 +685,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (FZ_RANK == UD__ROOT) fzs_reset(FZ_RANK, FZ_SIZE);
     else fzs_clear();
+    atomic_store(&fz_refused, 0);
     fz_push_input(data, size);
     fz_begin();
     if (FZ_RANK == UD__ROOT) fz_run();
