@@ -1081,9 +1081,15 @@ static ud__obj *ud__obj_alloc(const size_t *sizes, int nparts) {
         if (sizes[k] > SIZE_MAX - bytes - 32) return NULL;
         bytes += UD__ALIGN(sizes[k] + 1);
     }
-    if ((o = (ud__obj *)ud__cache_get(bytes, &off)) != NULL) bytes = off;
-    else if (!(o = (ud__obj *)ud__alloc(bytes))) return NULL;
-    else if (bytes >= UD__CACHE_MIN) ud__populate(o, bytes);
+    if ((o = (ud__obj *)ud__cache_get(bytes, &off)) != NULL) {
+        bytes = off;
+    } else {
+        if (!(o = (ud__obj *)ud__alloc(bytes))) { /* the kept blocks go back, then again */
+            ud__cache_trim(1);
+            if (!(o = (ud__obj *)ud__alloc(bytes))) return NULL;
+        }
+        if (bytes >= UD__CACHE_MIN) ud__populate(o, bytes);
+    }
     o->status = UD_OK;
     o->nparts = nparts;
     o->flags = 0;
@@ -1516,11 +1522,11 @@ static void ud__pool_sleep(ud__pool *p) {
         return;
     }
     ud__abstime(ud__now() + 1e-3 * (double)ud__rt.cfg.block_cache_ms, &ts);
-    if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT) {
-        pthread_mutex_unlock(&p->mu);
-        ud__cache_trim(0);
-        pthread_mutex_lock(&p->mu);
-    }
+    pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    /* woken or not: steady wakes (pinned jobs, helpers) must not put the trim off for good */
+    pthread_mutex_unlock(&p->mu);
+    ud__cache_trim(0);
+    pthread_mutex_lock(&p->mu);
 }
 
 static void *ud__pool_main(void *arg) {
@@ -1621,9 +1627,9 @@ static _Atomic(ud__pool *) ud__cache_pool;
 
 static void ud__cache_wake_pool(void) {
     ud__pool *p = atomic_load(&ud__cache_pool);
-    if (!p || !atomic_load(&p->sleepers)) return;
-    pthread_mutex_lock(&p->mu);
-    pthread_cond_signal(&p->cv);
+    if (!p) return;
+    pthread_mutex_lock(&p->mu); /* a sleeper reads the cache's bytes under it: none is missed */
+    pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -1817,12 +1823,14 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     if (atomic_load(&ud__rt.state) == UD__RUNNING)
         return ud__fail(UD_ERR_STATE, "init: the runtime is already running");
     if ((st = ud_config_resolve(cfg, &c)) != UD_OK) return st;
+    ud__cache_trim(1); /* blocks go back through the hooks they came from */
     ud__rt.cfg = c; /* first: choosing the backend may log, by this configuration */
     if ((st = ud__choose_backend(&c, &be)) != UD_OK) return st;
     ud__rt.be = be;
     ud__rt.rank = 0;
     ud__rt.phase++;
     if ((st = be->start(role)) != UD_OK) {
+        ud__cache_trim(1);
         ud__rt.be = NULL;
         return st;
     }

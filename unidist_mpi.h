@@ -1764,14 +1764,15 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
         ud__map_del(&ud__root.map, e->ref);
         ud__obj_release(e->obj);
         ud__free(e, ud__root.rent_bytes);
-        /* a batch at a time, so that a cleanup message stays the size of one batch; at once
-           when it frees much memory, which the next large object may then reuse */
-        if ((ud__root.ngarbage >= ud__rt.cfg.mpi_gc_threshold ||
-             (ud__rt.cfg.mpi_gc_bytes && ud__root.garbage_bytes >= ud__rt.cfg.mpi_gc_bytes)) &&
-            (st = ud__root_flush_garbage()) != UD_OK)
+        /* a batch at a time, so that a cleanup message stays the size of one batch */
+        if (ud__root.ngarbage >= ud__rt.cfg.mpi_gc_threshold && (st = ud__root_flush_garbage()) != UD_OK)
             return st;
     }
-    if (ud__root_garbage_due() && (st = ud__root_flush_garbage()) != UD_OK) return st;
+    /* at once when the batch frees much memory, which the next large object may then reuse */
+    if ((ud__root_garbage_due() ||
+         (ud__rt.cfg.mpi_gc_bytes && ud__root.garbage_bytes >= ud__rt.cfg.mpi_gc_bytes)) &&
+        (st = ud__root_flush_garbage()) != UD_OK)
+        return st;
     ud__async_progress();
     return first;
 }

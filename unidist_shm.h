@@ -761,7 +761,8 @@ static int ud__shm_windows(char *err, size_t cap) {
     ud__sh.svc = (int64_t *)(ud__sh.head + 1);
     ud__sh.desc = (ud__shm_desc *)(ud__sh.svc + ud__sh.nslots * UD__SE_INTS);
     ud__sh.npopulated = (size_t)((ud__sh.capacity / UD__SHM_CHUNK + 63) / 64);
-    if ((ud__sh.populated = (uint64_t *)ud__alloc(ud__sh.npopulated * sizeof(uint64_t))) != NULL)
+    if (ud__sh.npopulated &&
+        (ud__sh.populated = (uint64_t *)ud__alloc(ud__sh.npopulated * sizeof(uint64_t))) != NULL)
         memset(ud__sh.populated, 0, ud__sh.npopulated * sizeof(uint64_t));
     else
         ud__sh.npopulated = 0; /* then every range is populated again: slower, no error */
