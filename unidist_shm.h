@@ -327,10 +327,10 @@ static void ud__shm_await(ud__shm_msg *m) {
     if (MPI_Get_count(&s, MPI_INT64_T, &count) != MPI_SUCCESS || count != 4) m->a = -1;
 }
 
-/* Faults the range in now, in one call: when /dev/shm cannot back it after all (other users
-   filled it), that is a full store here, and not a SIGBUS in the middle of a task. One call
-   maps a range 10x faster than first touches do, and the store never gives pages back, so a
-   chunk this process mapped once is skipped after (a call over mapped pages still walks them:
+/* Faults the range in now, a call a chunk: when /dev/shm cannot back it after all (other
+   users filled it), that is a full store here, and not a SIGBUS in the middle of a task. The
+   call maps pages 10x faster than first touches do, and the store never gives pages back, so
+   a chunk this process mapped once is skipped after (a call over mapped pages still walks them:
    3 ms for 256 MiB, a fifth of copying them). */
 #define UD__SHM_CHUNK ((uint64_t)2 << 20)
 
@@ -338,30 +338,24 @@ static int ud__shm_chunk_mapped(uint64_t c) {
     return c / 64 < ud__sh.npopulated && (ud__sh.populated[c / 64] >> (c % 64) & 1);
 }
 
+static void ud__shm_chunk_mark(uint64_t c) {
+    if (c / 64 < ud__sh.npopulated) ud__sh.populated[c / 64] |= (uint64_t)1 << (c % 64);
+}
+
+/* Chunk by chunk: a chunk covered whole is marked mapped. */
 static int ud__shm_populate(uint64_t off, uint64_t len) {
-#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
-    uint64_t end = off + len, c = off / UD__SHM_CHUNK;
-    while (off < end) { /* runs of chunks not mapped yet */
-        uint64_t from = off, to;
-        uintptr_t a, e;
-        for (; off < end && ud__shm_chunk_mapped(c); c++) off = (c + 1) * UD__SHM_CHUNK;
-        if (off >= end) break;
-        for (from = off; off < end && !ud__shm_chunk_mapped(c); c++) off = (c + 1) * UD__SHM_CHUNK;
-        to = off < end ? off : end;
-        a = (uintptr_t)(ud__sh.data + from) & ~(uintptr_t)4095;
-        e = ((uintptr_t)(ud__sh.data + to) + 4095) & ~(uintptr_t)4095;
-        if (madvise((void *)a, e - a, MADV_POPULATE_WRITE) != 0) return errno == EINVAL; /* EINVAL: kernel < 5.14 */
-        for (off = from; off < to; off = (off / UD__SHM_CHUNK + 1) * UD__SHM_CHUNK) /* whole chunks only */
-            if (off % UD__SHM_CHUNK == 0 && off + UD__SHM_CHUNK <= to && off / UD__SHM_CHUNK / 64 < ud__sh.npopulated)
-                ud__sh.populated[off / UD__SHM_CHUNK / 64] |= (uint64_t)1 << (off / UD__SHM_CHUNK % 64);
+    uint64_t end = off + len;
+    while (off < end) {
+        uint64_t c = off / UD__SHM_CHUNK, to = (c + 1) * UD__SHM_CHUNK < end ? (c + 1) * UD__SHM_CHUNK : end;
+        if (!ud__shm_chunk_mapped(c)) {
+            if (!ud__map_pages((uintptr_t)(ud__sh.data + off) & ~(uintptr_t)4095,
+                               ((uintptr_t)(ud__sh.data + to) + 4095) & ~(uintptr_t)4095))
+                return 0;
+            if (off % UD__SHM_CHUNK == 0 && to - off == UD__SHM_CHUNK) ud__shm_chunk_mark(c);
+        }
         off = to;
     }
     return 1;
-#else
-    (void)off;
-    (void)len;
-    return 1;
-#endif
 }
 
 /* Would an object of these parts go to the store? (it may still find no room there) */
