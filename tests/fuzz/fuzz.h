@@ -434,9 +434,17 @@ static void fz_refuse_gets(void) {
     atomic_fetch_add(&ud__wk.gen, 1u);
 }
 
+/* Requests for store room answered with none (each lives on its thread's stack). */
+static void fz_answer_all(ud__resv *r) {
+    while (r) {
+        ud__resv *next = r->next;
+        r->answered = 1;
+        r = next;
+    }
+}
+
 /* After a run ended on the fatal path: its threads stop, all it held is freed. */
 static void fz_reset_runtime(void) {
-    ud__resv *r, *next;
     pthread_t joiner;
     struct timespec ts = {0, 100000};
     atomic_store(&fz_stopping, 1);
@@ -448,14 +456,8 @@ static void fz_reset_runtime(void) {
         while (!atomic_load(&fz_joined)) { /* what the task threads ask for until they end */
             pthread_mutex_lock(&ud__in.mu);
             fz_refuse_all(ud__in.calls);
-            for (r = ud__in.resv; r; r = next) { /* r lives on its thread's stack */
-                next = r->next;
-                r->answered = 1;
-            }
-            for (r = ud__wk.serving; r; r = next) { /* taken by the loop when the run ended */
-                next = r->next;
-                r->answered = 1;
-            }
+            fz_answer_all(ud__in.resv);
+            fz_answer_all(ud__wk.serving); /* taken by the loop when the run ended */
             ud__in.calls = NULL;
             ud__in.resv = NULL;
             ud__wk.serving = NULL;
