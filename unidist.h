@@ -122,6 +122,7 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(INT,  mpi_batch, "UNIDIST_MPI_BATCH", UD_MPI_BATCH, "MPI: tasks the driver sends a worker in one message at most, while its earlier sends to that worker are still in flight (1: one a message)") \
     X(INT,  mpi_gc_delay_ms, "UNIDIST_MPI_GC_DELAY_MS", UD_MPI_GC_DELAY_MS, "MPI: longest time in milliseconds a freed ref waits for its batch, checked at the driver's calls (0: only the count)") \
     X(SIZE, mpi_inline_max, "UNIDIST_MPI_INLINE_MAX", UD_MPI_INLINE_MAX, "MPI: parts up to this size travel inside the operation's message") \
+    X(SIZE, mpi_push_max, "UNIDIST_MPI_PUSH_MAX", UD_MPI_PUSH_MAX, "MPI: a task's result of at most this many bytes goes to the driver with its completion, so that a get of it needs no round trip (0: every get asks the worker)") \
     X(SIZE, mpi_chunk_size, "UNIDIST_MPI_CHUNK_SIZE", UD_MPI_CHUNK_SIZE, "MPI: larger parts are sent as messages of at most this size") \
     X(SIZE, mpi_message_max, "UNIDIST_MPI_MESSAGE_MAX", UD_MPI_MESSAGE_MAX, "MPI: inline bytes one operation message carries at most; further parts go on their own") \
     X(BOOL, checksum, "UNIDIST_CHECKSUM", UD_CHECKSUM, "MPI: send an XXH3 checksum with every part and verify it on receipt") \
@@ -182,6 +183,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_MPI_GC_BYTES
 #define UD_MPI_GC_BYTES 16777216 /* 16 MiB */
+#endif
+#ifndef UD_MPI_PUSH_MAX
+#define UD_MPI_PUSH_MAX 1024
 #endif
 #ifndef UD_MPI_INLINE_MAX
 #define UD_MPI_INLINE_MAX 32768

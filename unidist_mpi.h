@@ -84,6 +84,8 @@ UD_API MPI_Comm ud_mpi_comm(void);
 #define UD__F_RESULTS 32u             /* PUT_DATA: the results of a task run for the receiver */
 #define UD__F_GIVEN 64u               /* GET: for a task its owner gave away: no reader to count */
 #define UD__F_REPLY 128u              /* WAIT: the monitor's answer (rank 1 both asks and answers) */
+#define UD__F_PUSHED 256u             /* PUT_DATA: small results sent to the root unasked; c = the
+                                         tasks the sender has finished */
 
 #define UD__OP_TABLE(X)                                                                     \
     X(EXECUTE) X(GET) X(PUT_DATA) X(PUT_OWNER) X(PUT_SHARED_DATA) X(WAIT) X(CLEANUP)        \
@@ -984,6 +986,7 @@ typedef struct ud__rent {
     int64_t size;             /* bytes of the object, -1 while the root does not know */
     int32_t fetching;         /* a GET is on its way; -1: its answer found no memory here */
     uint8_t first, counted;   /* a task's first result; its task counted done here */
+    uint8_t pushed;           /* its data came unasked: an answer to a GET may follow */
     uint64_t seen[1];         /* ranks holding it or asked to read it (a bitset) */
 } ud__rent;
 
@@ -1001,6 +1004,7 @@ static struct ud__root {
     /* the scheduler's view, a rank each: tasks sent, and done by what the monitor last said
        and by what the root saw itself (the larger is the better lower bound) */
     int64_t *assigned, *done_mon, *done_seen;
+    int64_t *late;            /* answers still due to GETs of refs freed after a push filled them */
     double *score;            /* scratch: argument bytes on each rank, then on each host */
     int last;                 /* the worker of the last task */
     int polling;              /* a GET_TASK_COUNT is out */
@@ -1244,26 +1248,41 @@ static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, doubl
     }
 }
 
-/* Stores the objects of a PUT_DATA that answers the root's GETs; returns how many it filled. */
+/* Stores the objects of a PUT_DATA that answers the root's GETs, or that a worker pushed
+   (UD__F_PUSHED: results of its tasks, which the driver may have freed meanwhile, and which
+   may cross the answer to a GET of them); returns how many it filled. */
 static int ud__root_take_data(const ud__hdr *h, int from) {
     ud__rd r = ud__payload(h);
     ud_ref ref;
     ud__obj *o;
-    int i, filled = 0;
+    int i, filled = 0, pushed = (h->flags & UD__F_PUSHED) != 0;
+    if (pushed && h->a != from) { /* a worker pushes only what it owns */
+        ud__log(UD_LOG_ERROR, "root: dropped a PUT_DATA from rank %d pushing rank %lld's refs", from, (long long)h->a);
+        return 0;
+    }
+    if (pushed && ud__is_worker(from) && h->c > ud__root.done_mon[from]) ud__root.done_mon[from] = h->c;
     for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
         ud__rent *e = (ud__rent *)ud__map_get(&ud__root.map, ref);
-        if (!e || e->obj || e->fetching <= 0) { /* not asked for: the stream is whole, nothing to keep */
-            ud__log(UD_LOG_WARN, "root: unexpected PUT_DATA of %lld:%lld from rank %d",
-                    (long long)ref.owner, (long long)ref.num, from);
+        if (!e || e->obj || (e->fetching <= 0 && !pushed)) { /* not asked for: the stream is whole */
+            if (pushed)
+                ; /* freed, or got already: a copy to drop */
+            else if (e && e->pushed)
+                e->pushed = 0; /* the answer that crossed the push */
+            else if (!e && ud__root.late[from] > 0)
+                ud__root.late[from]--;
+            else
+                ud__log(UD_LOG_WARN, "root: unexpected PUT_DATA of %lld:%lld from rank %d",
+                        (long long)ref.owner, (long long)ref.num, from);
             ud__obj_release(o);
             continue;
         }
         if (o == &ud__oom_obj) { /* the get fails for memory; a later one asks again */
-            e->fetching = -1;
+            if (!pushed) e->fetching = -1;
             continue;
         }
         e->obj = o;
         e->size = (int64_t)o->total;
+        e->pushed = pushed && e->fetching > 0;
         e->fetching = 0;
         e->seq = ++ud__root.seq;
         ud__root_learned_done(e);
@@ -1761,6 +1780,7 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
             ud__root.garbage[ud__root.ngarbage++].n = ud__readers(e);
             if (e->size > 0) ud__root.garbage_bytes += (uint64_t)e->size;
         }
+        if (e->pushed) ud__root.late[e->ref.owner]++;
         ud__map_del(&ud__root.map, e->ref);
         ud__obj_release(e->obj);
         ud__free(e, ud__root.rent_bytes);
@@ -2046,6 +2066,9 @@ static struct ud__worker {
     int running;              /* tasks given to the task threads and not back yet */
     int64_t *done;            /* TASK_DONE batch: (first number, results) pairs */
     int ndone, capdone;
+    int64_t recorded;         /* tasks it has finished (its own; the monitor counts the same) */
+    ud__batch push;           /* small results for the root, sent at the end of the loop's turn */
+    int npush;
     double done_since;        /* when the oldest record of the batch was made */
     int stop;
     /* work stealing: tasks given to thieves, by their first result; a thief's asking */
@@ -2344,6 +2367,7 @@ static void ud__wk_record_done(int64_t first, int nret, int64_t code) {
         ud__wk.capdone = cap;
     }
     if (!ud__wk.ndone) ud__wk.done_since = ud__now();
+    ud__wk.recorded++;
     ud__wk.done[ud__wk.ndone++] = first;
     ud__wk.done[ud__wk.ndone++] = nret;
     ud__wk.done[ud__wk.ndone++] = code;
@@ -2406,6 +2430,42 @@ static void ud__wk_job(ud__job *j) {
     pthread_mutex_unlock(&ud__in.mu);
 }
 
+/* Small results go to the root as they are made (UNIDIST_MPI_PUSH_MAX), so that the driver's
+   get finds them there and waits for no round trip; several finished together go as one
+   message, with the count of tasks done, which keeps the root's view of this worker's load
+   current. Not one the root has asked for already: the answer to its GET carries that. */
+static void ud__wk_push(ud__went *e, ud__obj *o) {
+    ud__wreq *q;
+    if (e->obj || (o->flags & UD__OBJ_SHARED) || o->total > ud__rt.cfg.mpi_push_max ||
+        o->total > ud__rt.cfg.mpi_inline_max)
+        return;
+    for (q = e->requests; q; q = q->next)
+        if (q->rank == UD__ROOT) return;
+    if (!ud__wk.npush) {
+        ud__batch_start(&ud__wk.push, ud__m.rank, UD__ROOT);
+        ud__wk.push.flags = UD__F_PUSHED;
+    }
+    ud__batch_add(&ud__wk.push, e->ref.num, o);
+    ud__wk.npush++;
+}
+
+static void ud__wk_flush_push(void) {
+    ud_status st;
+    if (!ud__wk.npush) return;
+    if (ud__wk.push.w.p && !ud__wk.push.w.oom) ((ud__hdr *)ud__wk.push.w.p)->c = ud__wk.recorded;
+    ud__wk.npush = 0;
+    /* a push that finds no memory is only lost: the driver's get asks for the result */
+    if ((st = ud__batch_send(&ud__wk.push)) != UD_OK && st != UD_ERR_NOMEM) ud__panic("worker: %s", ud__errbuf);
+}
+
+/* At the end: the root has stopped reading. */
+static void ud__wk_drop_push(void) {
+    if (!ud__wk.npush) return;
+    ud__wb_discard(&ud__wk.push.w);
+    ud__wb_discard(&ud__wk.push.sh);
+    ud__wk.npush = 0;
+}
+
 /* On the loop: a task has run. Its results become the store's, and it lets go of its
    arguments; then it is reported. */
 static void ud__wk_give_back(ud__wt *t);
@@ -2426,6 +2486,7 @@ static void ud__wk_complete(ud__wt *t) {
     if (t->owner != ud__m.rank) ud__wk_give_back(t); /* run for a victim: the results are its */
     for (i = 0; i < t->nret && t->owner == ud__m.rank; i++) {
         ud__went *e = t->outent[i];
+        ud__wk_push(e, t->res[i]);
         ud__wk_arrived(e, t->res[i]);
         e->holds--;
         ud__wk_maybe_delete(e);
@@ -3566,6 +3627,7 @@ static void ud__rank_loop(void) {
         for (k = 0; k < 32 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0; k++)
             events += got > 0 ? ud__rank_handle(h, from) : 1;
         events += ud__wk_drain();
+        ud__wk_flush_push();
         /* batch under load, but tell the monitor at once when no task waits for a thread, or
            within a millisecond, so that a wait never lags behind long tasks */
         if (ud__wk.ndone &&
@@ -3584,6 +3646,7 @@ static void ud__rank_loop(void) {
     }
     ud__pool_stop(&ud__wk.pool); /* every task has finished: the monitor counted them */
     ud__wk_drain();
+    ud__wk_drop_push();
     ud__async_drain();
     ud__shm_quiet();
     ud__wk_release_all();
@@ -3879,20 +3942,21 @@ static ud_status ud__root_start(void) {
     memset(&ud__root, 0, sizeof ud__root);
     ud__root.next_num = ud__run_first();
     ud__root.rent_bytes = sizeof(ud__rent) + (size_t)((ud__m.size + 63) / 64) * sizeof(uint64_t);
-    ud__root.assigned = (int64_t *)ud__alloc(3 * n * sizeof(int64_t));
+    ud__root.assigned = (int64_t *)ud__alloc(4 * n * sizeof(int64_t));
     ud__root.score = (double *)ud__alloc((n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
     ud__root.stage = (ud__stage *)ud__alloc(n * sizeof *ud__root.stage);
     if (!ud__root.assigned || !ud__root.score || !ud__root.stage) {
-        ud__free(ud__root.assigned, 3 * n * sizeof(int64_t));
+        ud__free(ud__root.assigned, 4 * n * sizeof(int64_t));
         ud__free(ud__root.score, (n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
         ud__free(ud__root.stage, n * sizeof *ud__root.stage);
         memset(&ud__root, 0, sizeof ud__root);
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for the scheduler");
     }
     memset(ud__root.stage, 0, n * sizeof *ud__root.stage);
-    memset(ud__root.assigned, 0, 3 * n * sizeof(int64_t));
+    memset(ud__root.assigned, 0, 4 * n * sizeof(int64_t));
     ud__root.done_mon = ud__root.assigned + n;
     ud__root.done_seen = ud__root.done_mon + n;
+    ud__root.late = ud__root.done_seen + n;
     return UD_OK;
 }
 
@@ -3907,7 +3971,7 @@ static void ud__root_stop(void) {
     ud__map_clear(&ud__root.map);
     ud__free(ud__root.garbage, (size_t)ud__root.capgarbage * sizeof *ud__root.garbage);
     ud__free(ud__root.later, (size_t)ud__root.caplater * sizeof *ud__root.later);
-    ud__free(ud__root.assigned, 3 * n * sizeof(int64_t));
+    ud__free(ud__root.assigned, 4 * n * sizeof(int64_t));
     ud__free(ud__root.score, (n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
     for (i = 0; ud__root.stage && i < n; i++) ud__free(ud__root.stage[i].p, ud__root.stage[i].cap);
     ud__free(ud__root.stage, n * sizeof *ud__root.stage);

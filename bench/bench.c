@@ -608,16 +608,17 @@ static void bench_tasks(void) {
     stats rate = raw_stats(&raw_send, per_second), send = raw_stats(&raw_send, as_is);
     measure(rep_tasks_get_many, NULL, &c, 5, &f, NULL);
     sub = summarize(c.submit_ns + 1, c.nsubmit - 1);   /* not the warm-up's */
-    /* one worker rank of 2 task threads (mpiexec -n 2) is held to twice the rate */
+    /* 4 ranks (driver and 3 workers) are held to 500 000 a second; one worker rank of 2 task
+       threads (mpiexec -n 2) to 200 000 */
     report("tasks_submit_get_many", "tasks/s", f, "mpi_send_64B_rate", &rate, GOAL_AT_LEAST,
-           ud_num_workers() == 1 && ud_worker_threads(0) >= 2 ? 200000 : 100000);
+           ud_num_workers() >= 3 ? 500000 : ud_num_workers() == 1 && ud_worker_threads(0) >= 2 ? 200000 : 100000);
     report("root_submit_per_task", "ns", sub, "mpi_send_64B", &send, GOAL_RATIO_AT_MOST, 10);
-    /* One ud_get a result, each a GET round trip to the worker: on 5 000 tasks, or a slow
-       round trip makes the run long. */
+    /* One ud_get a result: small results come to the driver with their completion, so a get
+       waits for no round trip. On 5 000 tasks, or a slow round trip makes the run long. */
     c.n = NTASKS_EACH;
     measure(rep_tasks_get, NULL, &c, 3, &f, NULL);
     report("tasks_submit_get_5k", "tasks/s", f, "mpi_send_64B_rate", &rate, GOAL_AT_LEAST,
-           100000);
+           300000);
     c.n = NTASKS;
     measure(rep_tasks_wait_free, NULL, &c, 5, &f, NULL);
     report("tasks_submit_wait_free", "tasks/s", f, "mpi_send_64B_rate", &rate, GOAL_AT_LEAST,
@@ -726,7 +727,7 @@ static double rep_pingpong(void *ctx) {
 static void bench_remote_rtt(void) {
     stats f, b = raw_stats(&raw_rtt, as_is);
     measure(rep_remote_rtt, NULL, NULL, 9, &f, NULL);
-    report("remote_rtt_8B", "ns", f, "mpi_rtt_8B", &b, GOAL_RATIO_AT_MOST, 10);
+    report("remote_rtt_8B", "ns", f, "mpi_rtt_8B", &b, GOAL_RATIO_AT_MOST, 8);
 }
 #else
 static void bench_remote_rtt(void) {
@@ -735,7 +736,7 @@ static void bench_remote_rtt(void) {
     pingpong_start(&p);
     measure(rep_remote_rtt, rep_pingpong, &p, 9, &f, &b);
     pingpong_stop(&p);
-    report("remote_rtt_8B", "ns", f, "condvar_pingpong", &b, GOAL_RATIO_AT_MOST, 3);
+    report("remote_rtt_8B", "ns", f, "condvar_pingpong", &b, GOAL_RATIO_AT_MOST, 2);
 }
 #endif
 

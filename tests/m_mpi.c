@@ -7,6 +7,13 @@
 
 static ud_func f_whoami, f_add_rank, f_add1, f_live, f_fill, f_sum, f_echo;
 static ut_counting mem; /* every rank counts its own runtime's bytes */
+static atomic_int warnings; /* the driver's log lines of WARN and worse */
+
+static void count_warnings(int level, int rank, const char *message, void *user) {
+    (void)user;
+    if (level <= UD_LOG_WARN) atomic_fetch_add(&warnings, 1);
+    fprintf(stderr, "[ud r%d] %s\n", rank, message);
+}
 
 /* Returns the rank it ran on. */
 static int whoami(ud_task *t) {
@@ -198,6 +205,43 @@ static int64_t worker0_live(void) {
     return bytes;
 }
 
+/* Small results come to the driver with their tasks' completion (UNIDIST_MPI_PUSH_MAX): once
+   the tasks are done, getting them sends no message. The stats call before the gets takes the
+   pushes in: each worker sent them ahead of its answer. */
+static void small_results_come_with_completion(void) {
+    int n = 64, i, ready[64], nready;
+    ud_ref r[64];
+    ud_stats s[64];
+    int64_t sent;
+    for (i = 0; i < n; i++) {
+        int64_t x = i;
+        ud_arg a = ud_arg_val(&x, sizeof x);
+        UT_REQUIRE_OK(ud_remote(f_add1, &a, 1, 1, &r[i]));
+    }
+    UT_REQUIRE_OK(ud_wait(r, n, n, 30.0, ready, &nready));
+    UT_REQUIRE_OK(ud_stats_get(s, 64, &nready));
+    sent = ud__m.st.msgs_sent;
+    for (i = 0; i < n; i++) UT_EQ_INT(get_i64(r[i], 0), i + 1);
+    UT_EQ_INT(ud__m.st.msgs_sent - sent, 0);
+    UT_OK(ud_free_many(r, n));
+}
+
+/* A get sent just after its task: the answer to the GET may cross the pushed result, and the
+   ref may be freed before the second copy comes. Every value is right and nothing is logged. */
+static void pushed_results_crossing_gets(void) {
+    int i, w = ud_num_workers(), before = atomic_load(&warnings);
+    for (i = 0; i < ut_scaled(3000); i++) {
+        int64_t x = i;
+        ud_arg a = ud_arg_val(&x, sizeof x);
+        ud_opts o = ud_on_worker(i % w);
+        ud_ref r;
+        UT_REQUIRE_OK(ud_remote_opts(&o, f_add1, &a, 1, 1, &r));
+        UT_EQ_INT(get_i64(r, 0), i + 1);
+        UT_OK(ud_free(r));
+    }
+    UT_EQ_INT(atomic_load(&warnings) - before, 0);
+}
+
 /* A few freed objects are cleaned up within UNIDIST_MPI_GC_DELAY_MS of the driver's next call,
    not only once a batch of UNIDIST_MPI_GC_THRESHOLD (100 here) frees has gathered. */
 static void few_frees_are_cleaned_up_soon(void) {
@@ -309,6 +353,7 @@ int main(void) {
     memset(&cfg, 0, sizeof cfg);
     ut_counting_use(&cfg, &mem);
     cfg.mpi_gc_threshold = 100; /* clean up often, so that the memory test sees it */
+    cfg.log = count_warnings;
     UT_OK(ud_register("whoami", whoami, NULL, &f_whoami));
     UT_OK(ud_register("add_rank", add_rank, NULL, &f_add_rank));
     UT_OK(ud_register("add1", add1, NULL, &f_add1));
@@ -327,6 +372,8 @@ int main(void) {
     UT_RUN(chain_across_workers);
     UT_RUN(thousand_in_flight);
     UT_RUN(parts_round_trip);
+    UT_RUN(small_results_come_with_completion);
+    UT_RUN(pushed_results_crossing_gets);
     UT_RUN(few_frees_are_cleaned_up_soon);
     UT_RUN(large_frees_are_cleaned_up_at_once);
     UT_RUN(memory_bounded_under_load);

@@ -545,6 +545,7 @@ static void fz_renew(void) {
     size_t i;
     MPI_Comm machine;
     ud__wk_flush_done();
+    ud__wk_flush_push();
     for (i = 0; ud__wk.map.count && i < ud__wk.map.cap; i++) {
         ud__went *e = (ud__went *)ud__wk.map.slots[i].val;
         if (!ud__wk.map.slots[i].key.num) continue;

@@ -509,27 +509,23 @@ static void shm_seeds(void) {
     write_seed("shm", "attach");
 }
 
-static void root_seeds(void) {
-    const ud_ref *r = fz_driver_refs; /* r[1..4]: the tasks' results; r[5] the last put */
+/* The driver program's wait: the monitor names two refs done. */
+static void root_wait_answer(void) {
     ud__hdr *h;
-    ud_stats st;
-    int k;
-
-    /* the wait's answer, the get's data, every rank's stats, and the monitor's go-ahead */
+    int32_t idx[4] = {0, 1, 3, 9};
     hold();
     h = op(UD__OP_WAIT);
     h->flags = UD__F_REPLY;
     h->count = 2;
-    {
-        int32_t idx[4] = {0, 1, 3, 9};
-        put(idx, sizeof idx);
-    }
+    put(idx, sizeof idx);
     send_op(1);
-    hold();
-    for (k = 1; k <= 3; k++) {
-        put_data(r[k].owner, r[k].num, "result", 0, 0);
-        send_op((int)r[k].owner);
-    }
+}
+
+/* The end of the driver program: every rank's stats, then the monitor's go-ahead. */
+static void root_stats_and_shutdown(void) {
+    ud__hdr *h;
+    ud_stats st;
+    int k;
     hold();
     for (k = 1; k < FZ_SIZE; k++) {
         op(UD__OP_STATS);
@@ -542,6 +538,21 @@ static void root_seeds(void) {
     h = op(UD__OP_READY_TO_SHUTDOWN);
     h->a = 3;
     send_op(1);
+}
+
+static void root_seeds(void) {
+    const ud_ref *r = fz_driver_refs; /* r[1..4]: the tasks' results; r[5] the last put */
+    ud__hdr *h;
+    int k;
+
+    /* the wait's answer, the get's data, every rank's stats, and the monitor's go-ahead */
+    root_wait_answer();
+    hold();
+    for (k = 1; k <= 3; k++) {
+        put_data(r[k].owner, r[k].num, "result", 0, 0);
+        send_op((int)r[k].owner);
+    }
+    root_stats_and_shutdown();
     write_seed("root", "program");
 
     /* the monitor's counts, then a task's nested calls */
@@ -650,6 +661,20 @@ static void root_seeds(void) {
     put_data(r[3].owner, r[3].num, "third", 0, 0);
     send_op((int)r[3].owner);
     write_seed("root", "get_parts");
+
+    /* the program's messages, with the results pushed before the get (one of them twice: a
+       GET's answer crossing it) */
+    root_wait_answer();
+    hold();
+    for (k = 1; k <= 3; k++) {
+        put_data(r[k].owner, r[k].num, "pushed", UD__F_PUSHED, 0);
+        ((ud__hdr *)msg)->c = k;
+        send_op((int)r[k].owner);
+    }
+    put_data(r[1].owner, r[1].num, "pushed", 0, 0);
+    send_op((int)r[1].owner);
+    root_stats_and_shutdown();
+    write_seed("root", "pushed");
 }
 
 int main(int argc, char **argv) {
