@@ -5,7 +5,8 @@
 #   make demo-threads  the same example on the threads backend
 #   make test          the whole suite (tests/run.sh; VARIANTS=..., TESTS=... select parts)
 #   make bench         bench/bench.c for the threads backend, then for MPI on 4 ranks (once
-#                      more for large objects between 2 virtual hosts)
+#                      more for large objects between 2 virtual hosts, and, as root, between
+#                      2 simulated hosts: tests/hosts/hosts.sh)
 #   make amalgamate    write the single-file header build/single/unidist.h
 #   make check-single  fail when build/single/unidist.h is older than the modules
 #   make readme        regenerate README.md's configuration table
@@ -60,6 +61,12 @@ bench: setup
 	    BENCH_OUT=$(BUILD)/bench_mpi_2ranks.json $(MPIEXEC) --bind-to none -n 2 ./$(BUILD)/bench_mpi
 	UNIDIST_MPI_HOSTS=4 BENCH_ONLY=hosts BENCH_OUT=$(BUILD)/bench_mpi_4hosts.json \
 	    $(MPIEXEC) -n 4 ./$(BUILD)/bench_mpi
+	@if why=$$(bash tests/hosts/hosts.sh check); then \
+	    bash tests/hosts/hosts.sh up && \
+	    BENCH_ONLY=big BENCH_TAG=realhosts BENCH_OUT=$(BUILD)/bench_mpi_realhosts.json \
+	        bash tests/hosts/hosts.sh run openmpi 2,2 ./$(BUILD)/bench_mpi; \
+	    rc=$$?; bash tests/hosts/hosts.sh down; exit $$rc; \
+	else echo "bench: large objects between simulated hosts skipped: $$why"; fi
 
 $(BUILD)/mapreduce: examples/mapreduce.c $(HEADERS)
 	@mkdir -p $(@D)

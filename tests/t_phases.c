@@ -23,9 +23,9 @@ static int phases(void) {
     int size = 1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (cores > 0 && size > cores) return 10;
+    if (cores > 0 && size > cores) return (int)ut_scaled(10);
 #endif
-    return PHASES;
+    return (int)ut_scaled(PHASES);
 }
 
 static ud_func f_add;
