@@ -86,6 +86,7 @@ UD_API MPI_Comm ud_mpi_comm(void);
 #define UD__F_REPLY 128u              /* WAIT: the monitor's answer (rank 1 both asks and answers) */
 #define UD__F_PUSHED 256u             /* PUT_DATA: small results sent to the root unasked; c = the
                                          tasks the sender has finished */
+#define UD__F_NESTED 512u             /* EXECUTE: submitted by a task: its results are not pushed */
 
 #define UD__OP_TABLE(X)                                                                     \
     X(EXECUTE) X(GET) X(PUT_DATA) X(PUT_OWNER) X(PUT_SHARED_DATA) X(WAIT) X(CLEANUP)        \
@@ -1255,14 +1256,13 @@ static int ud__root_take_data(const ud__hdr *h, int from) {
     ud__rd r = ud__payload(h);
     ud_ref ref;
     ud__obj *o;
-    int i, filled = 0, pushed = (h->flags & UD__F_PUSHED) != 0;
-    if (pushed && h->a != from) { /* a worker pushes only what it owns */
+    int i, filled = 0, pushed = (h->flags & UD__F_PUSHED) != 0, foreign = pushed && h->a != from;
+    if (foreign) /* a worker pushes only what it owns: read it all (parts may follow), keep none */
         ud__log(UD_LOG_ERROR, "root: dropped a PUT_DATA from rank %d pushing rank %lld's refs", from, (long long)h->a);
-        return 0;
-    }
-    if (pushed && ud__is_worker(from) && h->c > ud__root.done_mon[from]) ud__root.done_mon[from] = h->c;
+    else if (pushed && ud__is_worker(from) && h->c > ud__root.done_mon[from])
+        ud__root.done_mon[from] = h->c;
     for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
-        ud__rent *e = (ud__rent *)ud__map_get(&ud__root.map, ref);
+        ud__rent *e = foreign ? NULL : (ud__rent *)ud__map_get(&ud__root.map, ref);
         if (!e || e->obj || (e->fetching <= 0 && !pushed)) { /* not asked for: the stream is whole */
             if (pushed)
                 ; /* freed, or got already: a copy to drop */
@@ -1595,6 +1595,7 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
     h->aux = nret;
     if (opts && opts->place == UD_ON_WORKER) h->flags |= UD__F_PINNED;
     else if (opts && opts->place != UD_ANYWHERE) h->flags |= UD__F_HOSTBOUND;
+    if (!may_hold) h->flags |= UD__F_NESTED; /* only a task's submit must not be held */
     for (i = 0; i < nargs; i++) {
         int64_t kind = args[i].kind == UD_ARG_REF ? UD__WARG_REF : UD__WARG_VAL;
         ud__wb_add(&w, &kind, sizeof kind);
@@ -2007,7 +2008,7 @@ struct ud__wt {
     ud__job job;              /* first: the pool's link, then the inbox's */
     const ud__fn *fn;
     int nargs, nret, npending;
-    uint32_t flags;           /* UD__F_PINNED, UD__F_HOSTBOUND as the root sent it */
+    uint32_t flags;           /* UD__F_PINNED, UD__F_HOSTBOUND, UD__F_NESTED as the root sent it */
     size_t bytes;
     int owner;                /* the worker its results belong to: this one, or its victim */
     int64_t first;            /* the number of its first result */
@@ -2287,7 +2288,7 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
     ud__rd r = ud__payload(h);
     int i;
     t->fn = ud__find_fn((ud_func)h->a);
-    t->flags = h->flags & (UD__F_PINNED | UD__F_HOSTBOUND);
+    t->flags = h->flags & (UD__F_PINNED | UD__F_HOSTBOUND | UD__F_NESTED);
     t->owner = given ? from : ud__m.rank;
     ud__m.st.tasks_stolen += given;
     for (i = 0; i < h->count; i++) {
@@ -2430,25 +2431,6 @@ static void ud__wk_job(ud__job *j) {
     pthread_mutex_unlock(&ud__in.mu);
 }
 
-/* Small results go to the root as they are made (UNIDIST_MPI_PUSH_MAX), so that the driver's
-   get finds them there and waits for no round trip; several finished together go as one
-   message, with the count of tasks done, which keeps the root's view of this worker's load
-   current. Not one the root has asked for already: the answer to its GET carries that. */
-static void ud__wk_push(ud__went *e, ud__obj *o) {
-    ud__wreq *q;
-    if (e->obj || (o->flags & UD__OBJ_SHARED) || o->total > ud__rt.cfg.mpi_push_max ||
-        o->total > ud__rt.cfg.mpi_inline_max)
-        return;
-    for (q = e->requests; q; q = q->next)
-        if (q->rank == UD__ROOT) return;
-    if (!ud__wk.npush) {
-        ud__batch_start(&ud__wk.push, ud__m.rank, UD__ROOT);
-        ud__wk.push.flags = UD__F_PUSHED;
-    }
-    ud__batch_add(&ud__wk.push, e->ref.num, o);
-    ud__wk.npush++;
-}
-
 static void ud__wk_flush_push(void) {
     ud_status st;
     if (!ud__wk.npush) return;
@@ -2456,6 +2438,30 @@ static void ud__wk_flush_push(void) {
     ud__wk.npush = 0;
     /* a push that finds no memory is only lost: the driver's get asks for the result */
     if ((st = ud__batch_send(&ud__wk.push)) != UD_OK && st != UD_ERR_NOMEM) ud__panic("worker: %s", ud__errbuf);
+}
+
+/* Small results go to the root as they are made (UNIDIST_MPI_PUSH_MAX), so that the driver's
+   get finds them there and waits for no round trip; several finished together go as one
+   message, with the count of tasks done, which keeps the root's view of this worker's load
+   current. Not one the root has asked for already: the answer to its GET carries that; not
+   a nested task's, which the task that made it reads; and never a part that would travel on
+   its own. */
+static void ud__wk_push(ud__wt *t, ud__went *e, ud__obj *o) {
+    uint64_t most = ud__rt.cfg.mpi_push_max;
+    ud__wreq *q;
+    if (ud__rt.cfg.mpi_inline_max < most) most = ud__rt.cfg.mpi_inline_max;
+    if (ud__rt.cfg.mpi_message_max < most) most = ud__rt.cfg.mpi_message_max;
+    if (!most || e->obj || (t->flags & UD__F_NESTED) || (o->flags & UD__OBJ_SHARED) || o->total > most)
+        return;
+    for (q = e->requests; q; q = q->next)
+        if (q->rank == UD__ROOT) return;
+    if (ud__wk.npush && ud__wk.push.w.inl + o->total > ud__rt.cfg.mpi_message_max) ud__wk_flush_push();
+    if (!ud__wk.npush) {
+        ud__batch_start(&ud__wk.push, ud__m.rank, UD__ROOT);
+        ud__wk.push.flags = UD__F_PUSHED;
+    }
+    ud__batch_add(&ud__wk.push, e->ref.num, o);
+    ud__wk.npush++;
 }
 
 /* At the end: the root has stopped reading. */
@@ -2486,7 +2492,7 @@ static void ud__wk_complete(ud__wt *t) {
     if (t->owner != ud__m.rank) ud__wk_give_back(t); /* run for a victim: the results are its */
     for (i = 0; i < t->nret && t->owner == ud__m.rank; i++) {
         ud__went *e = t->outent[i];
-        ud__wk_push(e, t->res[i]);
+        ud__wk_push(t, e, t->res[i]);
         ud__wk_arrived(e, t->res[i]);
         e->holds--;
         ud__wk_maybe_delete(e);

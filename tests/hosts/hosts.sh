@@ -32,7 +32,7 @@ check() {
     if [ "$(id -u)" -ne 0 ]; then why="not root"
     elif ! command -v ip >/dev/null; then why="no ip command (iproute2)"
     elif ! command -v unshare >/dev/null || ! command -v nsenter >/dev/null; then why="no unshare/nsenter (util-linux)"
-    elif ! ip netns add ud-probe 2>/dev/null; then why="ip netns add fails"
+    elif ip netns del ud-probe 2>/dev/null; ! ip netns add ud-probe 2>/dev/null; then why="ip netns add fails"
     else
         ip netns del ud-probe
         unshare --mount --uts --ipc --propagation private -- sh -c 'mount -t tmpfs t /dev/shm' 2>/dev/null ||
@@ -95,16 +95,19 @@ shm_names() { in_host "$1" ls -A /dev/shm 2>/dev/null | sort; }
 ipc_ids() { in_host "$1" ipcs 2>/dev/null | awk '/^0x/ {print $1, $2}' | sort; }
 job_pids() { local h; for h in $HOSTS; do ip netns pids "$h" 2>/dev/null; done; }
 
-# Every live rank of the job (processes running prog in a host) is inside MPI_Finalize.
-all_in_finalize() {
-    local p any=0
+# All n ranks of the job (processes running prog in a host) are alive and inside MPI_Finalize.
+all_in_finalize() {   # prog n
+    local p live=0
     for p in $(job_pids); do
         grep -qF "$1" "/proc/$p/cmdline" 2>/dev/null || continue
-        any=1
+        live=$((live + 1))
+    done
+    [ "$live" -eq "$2" ] || return 1
+    for p in $(job_pids); do
+        grep -qF "$1" "/proc/$p/cmdline" 2>/dev/null || continue
         timeout 20 gdb -q -batch -p "$p" -ex 'thread apply all bt 12' 2>/dev/null |
             grep -q 'MPI_Finalize\|ompi_mpi_finalize' || return 1
     done
-    [ "$any" = 1 ]
 }
 
 run() {
@@ -131,27 +134,27 @@ run() {
     out=$(mktemp)
     "${cmd[@]}" "$@" >"$out" 2>&1 </dev/null &
     job=$!
-    trap 'kill -TERM $job 2>/dev/null; kill -9 $(job_pids) 2>/dev/null' TERM INT
+    trap 'kill -TERM $job 2>/dev/null; kill -9 $(job_pids) 2>/dev/null; rm -f "$out"; exit 143' TERM INT
     last=-1; quiet=0
     while kill -0 "$job" 2>/dev/null; do
         sleep 0.5
         sz=$(stat -c %s "$out")
         if [ "$sz" != "$last" ]; then last=$sz; quiet=0; continue; fi
         quiet=$((quiet + 1))
-        if [ "$mpi" = mpich ] && [ $quiet -ge $((2 * ${UD_FINALIZE_WAIT:-20})) ] &&
-            all_in_finalize "$(basename "$prog")"; then
+        [ "$mpi" = mpich ] && [ $quiet -ge $((2 * ${UD_FINALIZE_WAIT:-20})) ] || continue
+        quiet=0 # gdb stops the ranks it looks at: once a quiet spell at most
+        if ! grep -q '^FAIL ' "$out" && all_in_finalize "$(basename "$prog")" "$n"; then
             kill -9 $(job_pids) 2>/dev/null; kill -9 "$job" 2>/dev/null
             wait "$job" 2>/dev/null
             cat "$out"
-            echo "SKIP finalize hang: every rank left was in MPI_Finalize (Debian's MPICH over UCX on TCP)"
-            if grep -q '^FAIL ' "$out"; then rc=1; else rc=0; fi
+            echo "SKIP finalize hang: all $n ranks sat in MPI_Finalize (Debian's MPICH over UCX on TCP)"
             rm -f "$out"
-            return $rc
+            return 0
         fi
     done
     wait "$job"; rc=$?
     cat "$out"; rm -f "$out"
-    sleep 0.2
+    for i in $(seq 50); do [ -z "$(job_pids)" ] && break; sleep 0.1; done # launchers ending on other hosts
     for h in $(job_pids); do
         echo "FAIL left a process: $h $(tr '\0' ' ' </proc/$h/cmdline 2>/dev/null)"
         kill -9 "$h" 2>/dev/null; rc=1
