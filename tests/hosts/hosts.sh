@@ -97,14 +97,12 @@ job_pids() { local h; for h in $HOSTS; do ip netns pids "$h" 2>/dev/null; done; 
 
 # All n ranks of the job (processes running prog in a host) are alive and inside MPI_Finalize.
 all_in_finalize() {   # prog n
-    local p live=0
+    local p ranks=()
     for p in $(job_pids); do
-        grep -qF "$1" "/proc/$p/cmdline" 2>/dev/null || continue
-        live=$((live + 1))
+        grep -qF "$1" "/proc/$p/cmdline" 2>/dev/null && ranks+=("$p")
     done
-    [ "$live" -eq "$2" ] || return 1
-    for p in $(job_pids); do
-        grep -qF "$1" "/proc/$p/cmdline" 2>/dev/null || continue
+    [ "${#ranks[@]}" -eq "$2" ] || return 1
+    for p in "${ranks[@]}"; do
         timeout 20 gdb -q -batch -p "$p" -ex 'thread apply all bt 12' 2>/dev/null |
             grep -q 'MPI_Finalize\|ompi_mpi_finalize' || return 1
     done
