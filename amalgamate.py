@@ -118,6 +118,8 @@ class Amalgamator:
                 self.out.append("   %s is compiled only where %s is defined before the #include."
                                 % (name, guard))
         self.out[-1] += " */"
+        # lets the modules speak of this file rather than of their own names in messages
+        self.out += ["#ifndef UD__SINGLE_FILE", "#define UD__SINGLE_FILE 1", "#endif"]
         for name, guard in present:
             if name not in self.done:
                 self.module(name, guard)

@@ -1,10 +1,15 @@
 /* unidist.h - v0.1.0 - task-parallel runtime: core and threads backend - Apache-2.0 (see end)
 
    USAGE
-     In exactly one C file:
+     In exactly one C or C++ file:
          #define UNIDIST_IMPLEMENTATION
          #include "unidist.h"        (or "unidist_mpi.h" for the MPI backend)
-     Everywhere else just #include "unidist.h". Link with -lpthread.
+     Everywhere else just #include "unidist.h". Build with -std=gnu11 (or -std=c11 and
+     -D_POSIX_C_SOURCE=200809L) and -pthread; xxHash 0.8 or later (its header only) must be on
+     the include path. The threads backend needs this file alone; the MPI backend needs
+     unidist.h, unidist_mpi.h and unidist_shm.h side by side, built with mpicc, and every rank
+     initialized with at least MPI_THREAD_FUNNELED. The single amalgamated header holds all
+     three: define UD_ENABLE_MPI before including it for the MPI backend.
 
      A driver puts immutable objects, submits tasks that run on workers, waits for and gets
      their results. Every object is addressed by a ud_ref (owner, number):
@@ -48,8 +53,15 @@
    ERRORS
      Every call that can fail returns a ud_status: UD_OK (0) or a negative code.
      ud_status_str() names it; ud_last_error() holds the detail of the calling thread's last
-     failure ("get: ref 0:17 was freed"). Bad arguments return UD_ERR_ARG in every build.
-     A failed task is a value: get of its results returns UD_ERR_TASK with its message.
+     failure ("get: ref 0:17 was freed"). Like errno, it is meaningful only right after a call
+     that did not return UD_OK: a call that succeeds leaves it as it was. Bad arguments return
+     UD_ERR_ARG in every build. A failed task is a value: get of its results returns
+     UD_ERR_TASK with its message.
+
+   ALIGNMENT
+     A buffer ud_task_result or ud_task_result_parts hands out is 16-byte aligned (64 in the
+     MPI backend's shared store); every part a view shows (ud_get, ud_task_arg) is at least
+     8-byte aligned, on every backend and wherever the object came from.
 */
 #ifndef UNIDIST_H
 #define UNIDIST_H
@@ -101,13 +113,16 @@ typedef enum ud_status {
 } ud_status;
 
 UD_API const char *ud_status_str(ud_status s);   /* "UD_ERR_FREED: ref was freed" */
-UD_API const char *ud_last_error(void);          /* detail of this thread's last failure */
+UD_API const char *ud_last_error(void);          /* detail of this thread's last failure
+                                                    (a later success leaves it as it was) */
 UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 
 /* ---- configuration ---------------------------------------------------------------------
    One row a tunable: kind, field, environment variable, compile-time default, doc.
-   Precedence: compile-time default < non-zero field of the ud_config given to init
-   < environment variable. */
+   Precedence: compile-time default < field of the ud_config given to init, when set
+   < environment variable. In a ud_config filled by ud_config_init every field is UD_UNSET
+   and any other value, 0 too, is set; in a zeroed ud_config (the older way, still read so)
+   a field of 0, NULL or "" is unset, so 0 cannot be asked for there. */
 #define UD_CONFIG_TABLE(X)                                                                  \
     X(STR,  backend,   "UNIDIST_BACKEND",   UD_BACKEND,   "backend: auto, threads or mpi")  \
     X(INT,  cpus,      "UNIDIST_CPUS",      UD_CPUS,      "task threads: the threads backend's workers, or each MPI worker rank's (0: the cores of the process's affinity, shared out among the ranks of its machine)") \
@@ -219,6 +234,10 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #define UD__CTYPE_INT  int64_t
 #define UD__CTYPE_SIZE uint64_t
 #define UD__CTYPE_BOOL int
+#define UD__UNSET_STR NULL
+#define UD__UNSET_INT UD_UNSET
+#define UD__UNSET_SIZE UD_UNSET
+#define UD__UNSET_BOOL UD_UNSET
 
 typedef enum ud_log_level {
     UD_LOG_OFF = 0, UD_LOG_ERROR = 1, UD_LOG_WARN = 2, UD_LOG_INFO = 3, UD_LOG_DEBUG = 4
@@ -240,7 +259,15 @@ typedef struct ud_config {
     ud_log_fn log;            /* NULL: "[ud r3] WARN: ..." to stderr */
     void *log_user;
     const void *mpi_comm;     /* MPI backend: address of the MPI_Comm to run on (NULL: world) */
+    int zero_is_set;          /* 1 (ud_config_init): a field of 0 is the value 0 */
 } ud_config;
+
+/* A field left to the compile-time default (and the environment): -1 in every numeric field
+   (UINT64_MAX in a size), NULL in a string. */
+#define UD_UNSET (-1)
+
+/* Every field UD_UNSET (hooks NULL) and zero_is_set 1: set only what you mean, 0 included. */
+UD_API void ud_config_init(ud_config *c);
 
 /* Fills *out with the resolved configuration (defaults, then non-zero fields of *in, which may
    be NULL, then the environment). UD_ERR_CONFIG names a variable that does not parse. */
@@ -435,8 +462,16 @@ UD_API int ud_task_fail(ud_task *t, const char *fmt, ...)
 #endif
 #include <xxhash.h>
 
-#if !defined(CLOCK_MONOTONIC)
-#error "unidist.h: the implementation needs POSIX clocks: compile with -std=gnu11 (or define _POSIX_C_SOURCE=200809L before every #include)"
+/* -std=c11 hides POSIX from glibc's headers; -pthread does not bring it back, yet makes
+   CLOCK_MONOTONIC appear, so that is no test. glibc defines _POSIX_C_SOURCE when POSIX is on. */
+#if !defined(CLOCK_MONOTONIC) || \
+    (defined(__GLIBC__) && (!defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200809L))
+#error "unidist.h: the implementation needs POSIX.1-2008 (clocks, pthread_condattr_setclock): compile with -std=gnu11, or define _POSIX_C_SOURCE=200809L before every #include (-D_POSIX_C_SOURCE=200809L)"
+#endif
+
+/* XXH3, which names task functions, came with xxHash 0.8.0. */
+#if !defined(XXH_VERSION_NUMBER) || XXH_VERSION_NUMBER < 800
+#error "unidist.h: needs xxHash 0.8.0 or later (XXH3): install libxxhash-dev 0.8 or put a newer xxhash.h on the include path"
 #endif
 
 #if defined(UD_MALLOC) || defined(UD_REALLOC) || defined(UD_FREE)
@@ -676,11 +711,21 @@ static UD__UNUSED int ud__negative_INT(int64_t v) { return v < 0; }
 static UD__UNUSED int ud__negative_SIZE(uint64_t v) { (void)v; return 0; }
 static UD__UNUSED int ud__negative_BOOL(int v) { return v < 0; }
 
-/* A field of the user's config counts only when it is set (non-zero, non-empty). */
-#define UD__IS_SET_STR(v) ((v) != NULL && (v)[0] != '\0')
-#define UD__IS_SET_INT(v) ((v) != 0)
-#define UD__IS_SET_SIZE(v) ((v) != 0)
-#define UD__IS_SET_BOOL(v) ((v) != 0)
+/* A field of the user's config counts only when it is set: not UD_UNSET, and not 0 unless
+   the config came from ud_config_init (z). */
+#define UD__IS_SET_STR(v, z) ((v) != NULL && (v)[0] != '\0')
+#define UD__IS_SET_INT(v, z) ((v) != (int64_t)UD_UNSET && ((z) || (v) != 0))
+#define UD__IS_SET_SIZE(v, z) ((v) != (uint64_t)UD_UNSET && ((z) || (v) != 0))
+#define UD__IS_SET_BOOL(v, z) ((v) != UD_UNSET && ((z) || (v) != 0))
+
+UD_API void ud_config_init(ud_config *c) {
+    if (!c) return;
+    memset(c, 0, sizeof *c);
+#define UD__CONFIG_UNSET(kind, field, env, def, doc) c->field = (UD__CTYPE_##kind)UD__UNSET_##kind;
+    UD_CONFIG_TABLE(UD__CONFIG_UNSET)
+#undef UD__CONFIG_UNSET
+    c->zero_is_set = 1;
+}
 
 /* Checks that cannot be said by the value's kind alone. */
 static ud_status ud__config_check(const ud_config *c) {
@@ -738,7 +783,7 @@ UD_API ud_status ud_config_resolve(const ud_config *in, ud_config *out) {
     if (in) *out = *in;
     else memset(out, 0, sizeof *out);
 #define UD__CONFIG_RESOLVE(kind, field, env, def, doc)                                      \
-    if (!in || !UD__IS_SET_##kind(in->field)) out->field = def;                              \
+    if (!in || !UD__IS_SET_##kind(in->field, in->zero_is_set)) out->field = def;             \
     if ((s = getenv(env)) != NULL) {                                                         \
         if ((st = ud__parse_##kind(env, "the environment", s, &out->field)) != UD_OK) return st; \
     }
@@ -1754,10 +1799,15 @@ static int ud__api_open(void) {
                             ud__cur_task->fn->name);                                        \
     } while (0)
 
+#ifdef UD__SINGLE_FILE
+#define UD__HOW_TO_BUILD_MPI                                                                 \
+    "build it with an MPI compiler (mpicc) and define UD_ENABLE_MPI before including "        \
+    "unidist.h in the file that defines UNIDIST_IMPLEMENTATION"
+#else
 #define UD__HOW_TO_BUILD_MPI                                                                 \
     "build it with an MPI compiler (mpicc) and include unidist_mpi.h, not unidist.h, in the "  \
-    "file that defines UNIDIST_IMPLEMENTATION; with the single header, define UD_ENABLE_MPI "   \
-    "before including it"
+    "file that defines UNIDIST_IMPLEMENTATION"
+#endif
 
 /* The rank and size mpiexec gave this process (Open MPI, MPICH's Hydra, PMIx, Slurm), from
    the environment: a build without MPI cannot ask MPI. 0 when not started by mpiexec. */

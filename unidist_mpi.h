@@ -3825,48 +3825,49 @@ static const char *ud__cfg_env(int k) {
     return names[k];
 }
 
-/* Names the first function some rank lacks; every rank takes part (collective). */
-static ud_status ud__name_missing_fn(const ud__print *all) {
-    int *counts, *displs, i, r, total = 0;
-    ud_func *ids;
-    ud_status st = UD_ERR_CONFIG;
-    for (r = 0; r < ud__m.size; r++) total += (int)all[r].nfns;
-    counts = (int *)ud__alloc((size_t)ud__m.size * 2 * sizeof(int));
-    ids = (ud_func *)ud__alloc((size_t)total * sizeof *ids + 1);
-    if (!ud__all_have(ud__m.comm, counts && ids ? counts : NULL)) {
-        ud__free(counts, (size_t)ud__m.size * 2 * sizeof(int));
-        ud__free(ids, (size_t)total * sizeof *ids + 1);
+/* Whether the NUL-separated list [p, end) holds name. */
+static int ud__names_hold(const char *p, const char *end, const char *name) {
+    for (; p < end; p += strlen(p) + 1)
+        if (!strcmp(p, name)) return 1;
+    return 0;
+}
+
+/* Names the first function some rank lacks, by name on every rank: the ranks swap the names
+   they registered (collective). */
+static ud_status ud__name_missing_fn(void) {
+    int *lens = (int *)ud__alloc((size_t)ud__m.size * 2 * sizeof(int)), *displs, mine = 0, i, r;
+    int found = 0;
+    size_t total = 0;
+    char *names = NULL, *p;
+    ud_status st = ud__fail(UD_ERR_CONFIG, "init: the ranks registered different task functions");
+    for (i = 0; i < ud__nfns; i++) mine += (int)strlen(ud__fns[i].name) + 1;
+    if (ud__all_have(ud__m.comm, lens)) {
+        MPI_Allgather(&mine, 1, MPI_INT, lens, 1, MPI_INT, ud__m.comm);
+        for (r = 0; r < ud__m.size; r++) total += (size_t)lens[r];
+        names = total < INT_MAX ? (char *)ud__alloc(total + 1) : NULL;
+    }
+    if (!lens || !ud__all_have(ud__m.comm, names)) {
+        ud__free(names, total + 1);
+        ud__free(lens, (size_t)ud__m.size * 2 * sizeof(int));
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for the task functions' check");
     }
-    displs = counts + ud__m.size;
-    for (r = 0, total = 0; r < ud__m.size; r++) {
-        counts[r] = (int)all[r].nfns;
-        displs[r] = total;
-        total += counts[r];
-    }
-    for (i = 0; i < ud__nfns; i++) ids[displs[ud__m.rank] + i] = ud__fns[i].id;
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, ids, counts, displs, MPI_UINT64_T, ud__m.comm);
-    ud__fail(st, "init: the ranks registered different task functions");
-    for (r = 0; r < ud__m.size; r++) {
-        for (i = 0; i < ud__nfns; i++) { /* one of mine that rank r lacks? */
-            int k, found = 0;
-            for (k = 0; k < counts[r] && !found; k++) found = ids[displs[r] + k] == ud__fns[i].id;
-            if (!found) {
+    displs = lens + ud__m.size;
+    for (r = 0, total = 0; r < ud__m.size; r++) { displs[r] = (int)total; total += (size_t)lens[r]; }
+    for (i = 0, p = names + displs[ud__m.rank]; i < ud__nfns; i++) p += sprintf(p, "%s", ud__fns[i].name) + 1;
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, names, lens, displs, MPI_CHAR, ud__m.comm);
+    for (r = 0; r < ud__m.size && !found; r++) {
+        const char *theirs = names + displs[r], *end = theirs + lens[r];
+        for (i = 0; i < ud__nfns && !found; i++) /* one of mine that rank r lacks? */
+            if ((found = !ud__names_hold(theirs, end, ud__fns[i].name)))
                 ud__fail(st, "init: task function '%s' is registered on rank %d but not on rank %d",
                          ud__fns[i].name, ud__m.rank, r);
-                goto out;
-            }
-        }
-        for (i = 0; i < counts[r]; i++)
-            if (!ud__find_fn(ids[displs[r] + i])) {
-                ud__fail(st, "init: rank %d registered a task function (id %016llx) that rank %d "
-                         "did not", r, (unsigned long long)ids[displs[r] + i], ud__m.rank);
-                goto out;
-            }
+        for (p = names + displs[r]; p < end && !found; p += strlen(p) + 1)
+            if ((found = !ud__find_fn(ud_func_id(p)))) /* one of rank r's that I lack? */
+                ud__fail(st, "init: task function '%s' is registered on rank %d but not on rank %d",
+                         p, r, ud__m.rank);
     }
-out:
-    ud__free(ids, (size_t)total * sizeof *ids + 1);
-    ud__free(counts, (size_t)ud__m.size * 2 * sizeof(int));
+    ud__free(names, total + 1);
+    ud__free(lens, (size_t)ud__m.size * 2 * sizeof(int));
     return st;
 }
 
@@ -3889,7 +3890,7 @@ static ud_status ud__check_agreement(void) {
                 break;
             }
     for (r = 0; r < ud__m.size && st == UD_OK; r++)
-        if (all[r].fns != all[0].fns || all[r].nfns != all[0].nfns) st = ud__name_missing_fn(all);
+        if (all[r].fns != all[0].fns || all[r].nfns != all[0].nfns) st = ud__name_missing_fn();
     ud__free(all, (size_t)ud__m.size * sizeof *all);
     return st;
 }

@@ -25,10 +25,12 @@ int main(int argc, char **argv) {
         if (rank == 0) UT_CONTAINS(ud_last_error(), "only_some");
         UT_EQ_INT(ud_is_initialized(), 0);
     }
-    {   /* every rank must have seen the error: gather the verdicts */
-        int mine = st == UD_ERR_CONFIG, all = 0;
-        MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-        UT_CASE("every rank refused") { UT_EQ_INT(all, size); }
+    {   /* every rank must have seen the error, named: gather the verdicts */
+        int mine[2] = {st == UD_ERR_CONFIG, strstr(ud_last_error(), "'only_some'") != NULL};
+        int all[2] = {0, 0};
+        MPI_Allreduce(mine, all, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+        UT_CASE("every rank refused") { UT_EQ_INT(all[0], size); }
+        UT_CASE("every rank names the function") { UT_EQ_INT(all[1], size); }
     }
     return (MPI_Finalize(), ut_finish());
 }

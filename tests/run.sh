@@ -393,6 +393,34 @@ cc_alloc_error() {
     grep -q '#error' "$CO/malloc_only.err" || { cat "$CO/malloc_only.err"; return 1; }
 }
 
+# expect_error_naming WHAT NEEDLE COMMAND...: the build must fail with an #error containing NEEDLE.
+expect_error_naming() {
+    local err=$CO/$1.err
+    shift
+    local needle=$1
+    shift
+    if "$@" 2>"$err"; then
+        echo "it compiled"
+        return 1
+    fi
+    grep '#error' "$err" | grep -qF "$needle" || { cat "$err"; return 1; }
+}
+
+# -std=c11 without POSIX (and with -pthread, which makes CLOCK_MONOTONIC appear anyway) stops
+# at the header's #error, which says what to define.
+cc_c11_without_posix() {
+    expect_error_naming c11_no_posix "_POSIX_C_SOURCE=200809L" \
+        $CC -std=c11 -pthread -I. -c "$C/impl.c" -o "$CO/impl_no_posix.o"
+}
+
+# An xxHash older than 0.8 (no XXH3) stops at the header's #error.
+cc_old_xxhash() {
+    mkdir -p "$CO/old_xxhash" &&
+        printf '#include_next <xxhash.h>\n#undef XXH_VERSION_NUMBER\n#define XXH_VERSION_NUMBER 704\n' >"$CO/old_xxhash/xxhash.h" &&
+        expect_error_naming old_xxhash "xxHash 0.8.0" \
+            $CC $CFLAGS_BASE -I"$CO/old_xxhash" -I. -c "$C/impl.c" -o "$CO/impl_old_xxhash.o"
+}
+
 # The single header, alone in a folder, builds a program that runs.
 cc_single_alone() {
     rm -rf "$CO/alone" && mkdir -p "$CO/alone" &&
@@ -419,6 +447,8 @@ variant_compile() {
     expect_ok compile "UD_STATIC twice in one program, no ud_ exports" cc_static
     expect_ok compile "exported symbols start with ud_" cc_namespace
     expect_ok compile "UD_MALLOC alone is an #error" cc_alloc_error
+    expect_ok compile "-std=c11 without POSIX is an #error naming the fix" cc_c11_without_posix
+    expect_ok compile "xxHash older than 0.8 is an #error" cc_old_xxhash
     expect_ok compile "single header on its own" cc_single_alone
     expect_ok compile "amalgamate.py deterministic, --check" cc_amalgamate_check
 }

@@ -212,8 +212,20 @@ static int make_parts(ud_task *t) {
     memcpy(n64, v.data, v.size);
     for (k = 0; k < n; k++) sizes[k] = (size_t)n64[k];
     if (ud_task_result_parts(t, 0, sizes, n, p) != UD_OK) return ud_task_fail(t, "make_parts: no memory");
-    for (k = 0; k < n; k++) fill_pattern((unsigned char *)p[k], sizes[k], seed + (uint64_t)k);
+    for (k = 0; k < n; k++) {
+        if (sizes[k] && (uintptr_t)p[k] % 16)
+            return ud_task_fail(t, "make_parts: part %d of %zu bytes is not 16-byte aligned", k, sizes[k]);
+        fill_pattern((unsigned char *)p[k], sizes[k], seed + (uint64_t)k);
+    }
     return 0;
+}
+
+/* Whether every part of a view starts 8-byte aligned (the header's promise). */
+static int view_aligned(const ud_view *v) {
+    int k;
+    for (k = 0; k < v->nparts; k++)
+        if (v->parts[k].size && (uintptr_t)v->parts[k].data % 8) return 0;
+    return 1;
 }
 
 /* Describes argument 0 as int64s: nparts, then (size, hash) of each part. */
@@ -237,6 +249,7 @@ static int echo(ud_task *t) {
     void *p[16];
     int k;
     if (ud_task_arg(t, 0, &v) != UD_OK || v.nparts > 16) return ud_task_fail(t, "echo: bad argument");
+    if (!view_aligned(&v)) return ud_task_fail(t, "echo: a part of the argument is not 8-byte aligned");
     for (k = 0; k < v.nparts; k++) sizes[k] = v.parts[k].size;
     if (ud_task_result_parts(t, 0, sizes, v.nparts, p) != UD_OK) return ud_task_fail(t, "echo: no memory");
     for (k = 0; k < v.nparts; k++)
@@ -880,6 +893,7 @@ static void check_parts(const ud_view *v, const uint64_t *sizes, int n, uint64_t
     int k;
     if (!UT_EQ_INT(v->status, UD_OK) || !UT_EQ_INT(v->nparts, n) || !UT_CHECK(v->parts != NULL)) return;
     UT_CHECK(v->data == v->parts[0].data && v->size == v->parts[0].size);
+    UT_CHECK(view_aligned(v));
     for (k = 0; k < n; k++) {
         if (!UT_EQ_INT(v->parts[k].size, sizes[k])) continue;
         UT_CHECK(v->parts[k].data != NULL);
@@ -923,6 +937,20 @@ static void result_parts_keep_their_parts(void) {
     check_described(r);
     UT_REQUIRE_OK(call_ref(f_echo, r, 1, &echoed)); /* a result read by another task */
     if (UT_OK(ud_get(echoed, &v))) check_parts(&v, sizes, 5, 70);
+    UT_OK(ud_free(r));
+    UT_OK(ud_free(echoed));
+}
+
+/* Parts of odd sizes, inline, on their own and in the shared store: a task's result buffers
+   are 16-byte aligned, and every view of them (the driver's, another task's) 8-byte aligned. */
+static void parts_of_odd_sizes_are_aligned(void) {
+    static const uint64_t sizes[7] = {1, 13, 3, 1001, 40001, 5, 150001};
+    ud_ref r, echoed;
+    ud_view v;
+    UT_REQUIRE_OK(call_make_parts(sizes, 7, 33, &r));
+    if (UT_OK(ud_get(r, &v))) check_parts(&v, sizes, 7, 33);
+    UT_REQUIRE_OK(call_ref(f_echo, r, 1, &echoed));
+    if (UT_OK(ud_get(echoed, &v))) check_parts(&v, sizes, 7, 33);
     UT_OK(ud_free(r));
     UT_OK(ud_free(echoed));
 }
@@ -1610,6 +1638,7 @@ int main(void) {
     UT_RUN(inline_args_copied_at_submit);
     UT_RUN(put_parts_keep_their_parts);
     UT_RUN(result_parts_keep_their_parts);
+    UT_RUN(parts_of_odd_sizes_are_aligned);
     UT_RUN(get_copy_and_its_sizes);
     UT_RUN(wait_slow_fast);
     UT_RUN(done_reported_while_the_next_runs);

@@ -1,4 +1,4 @@
-/* Configuration: compile-time default < non-zero field of ud_config < environment variable;
+/* Configuration: compile-time default < set field of ud_config < environment variable;
    a value that does not parse is UD_ERR_CONFIG naming the variable; ud_config_print lists every
    row of UD_CONFIG_TABLE. The program sets its own environment, so it ignores the caller's. */
 #define UNIDIST_IMPLEMENTATION
@@ -70,6 +70,53 @@ static void config_fields_override_defaults(void) {
     UT_REQUIRE_OK(ud_config_resolve(&in, &out));
     UT_EQ_STR(out.backend, "auto");
     UT_EQ_INT(out.log_level, UD_LOG_ERROR);
+}
+
+/* After ud_config_init, 0 is a value like any other and UD_UNSET leaves the default. */
+static void config_init_lets_zero_be_set(void) {
+    ud_config in, out;
+    ud_config_init(&in);
+    UT_REQUIRE_OK(ud_config_resolve(&in, &out));
+#define SAME_AS_DEFAULT(kind, field, env, def, doc) \
+    if (memcmp(&out.field, &(UD__CTYPE_##kind){def}, sizeof out.field) && strcmp(#kind, "STR")) \
+        UT_FAIL("%s: an unset field did not take the default", env);
+    UD_CONFIG_TABLE(SAME_AS_DEFAULT)
+#undef SAME_AS_DEFAULT
+    UT_EQ_STR(out.backend, UD_BACKEND);
+    in.log_level = 0;
+    in.block_cache = 0;
+    in.mpi_shared_object_store = 0;
+    in.mpi_push_max = 0;
+    in.backend = "threads";
+    UT_REQUIRE_OK(ud_config_resolve(&in, &out));
+    UT_EQ_INT(out.log_level, 0);
+    UT_EQ_INT(out.block_cache, 0);
+    UT_EQ_INT(out.mpi_shared_object_store, 0);
+    UT_EQ_INT(out.mpi_push_max, 0);
+    UT_EQ_STR(out.backend, "threads");
+    UT_EQ_INT(out.mpi_batch, UD_MPI_BATCH); /* still unset */
+    in.mpi_batch = UD_UNSET;                 /* unset again, explicitly */
+    in.cpus = UD_UNSET;
+    UT_REQUIRE_OK(ud_config_resolve(&in, &out));
+    UT_EQ_INT(out.mpi_batch, UD_MPI_BATCH);
+    UT_EQ_INT(out.log_level, 0);
+    setenv("UNIDIST_LOG_LEVEL", "3", 1);     /* the environment still wins */
+    UT_REQUIRE_OK(ud_config_resolve(&in, &out));
+    UT_EQ_INT(out.log_level, 3);
+    clear_env();
+    in.mpi_batch = 0;                        /* a 0 that is set is checked like any value */
+    UT_EQ_STATUS(ud_config_resolve(&in, &out), UD_ERR_CONFIG);
+    UT_CONTAINS(ud_last_error(), "UNIDIST_MPI_BATCH");
+}
+
+/* The same field of 0 in a zeroed config is unset: older code keeps its meaning. */
+static void zeroed_config_keeps_zero_unset(void) {
+    ud_config in, out;
+    memset(&in, 0, sizeof in);
+    UT_REQUIRE_OK(ud_config_resolve(&in, &out));
+    UT_EQ_INT(out.log_level, UD_LOG_LEVEL);
+    UT_EQ_INT(out.mpi_batch, UD_MPI_BATCH);
+    UT_EQ_INT(out.block_cache, UD_BLOCK_CACHE);
 }
 
 static void environment_overrides_config(void) {
@@ -162,7 +209,7 @@ static void bad_config_fields(void) {
     if (UT_EQ_STATUS(ud_config_resolve(&in, &out), UD_ERR_CONFIG))
         UT_CHECK(ut_contains_nocase(ud_last_error(), "cpus"));
     memset(&in, 0, sizeof in);
-    in.log_level = -1;
+    in.log_level = -3; /* -1 is UD_UNSET */
     if (UT_EQ_STATUS(ud_config_resolve(&in, &out), UD_ERR_CONFIG))
         UT_CHECK(ut_contains_nocase(ud_last_error(), "log_level"));
 }
@@ -230,6 +277,8 @@ int main(void) {
     clear_env();
     UT_RUN(defaults);
     UT_RUN(config_fields_override_defaults);
+    UT_RUN(config_init_lets_zero_be_set);
+    UT_RUN(zeroed_config_keeps_zero_unset);
     UT_RUN(environment_overrides_config);
     UT_RUN(bad_environment_values);
     UT_RUN(size_suffixes);
