@@ -1860,6 +1860,8 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role);
 
 UD_API ud_status ud_init(const ud_config *cfg, ud_role *role) {
     ud_status st;
+    /* an MPI worker rank holds the lock while its runtime runs: a task would wait for ever */
+    UD__REQUIRE_NOT_IN_TASK("init");
     pthread_mutex_lock(&ud__life_mu);
     st = ud__init_locked(cfg, role);
     pthread_mutex_unlock(&ud__life_mu);

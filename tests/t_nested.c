@@ -18,7 +18,7 @@
 #define UT_BACKEND "threads"
 #endif
 
-static ud_func f_fib, f_qsort, f_fail, f_waiter, f_maker, f_chain;
+static ud_func f_fib, f_qsort, f_fail, f_waiter, f_maker, f_chain, f_api;
 static ut_counting mem; /* the runtime's bytes on this rank: none left after each shutdown */
 
 /* fib(n) = fib(n - 1) + fib(n - 2), each a task, read with a nested get. */
@@ -241,6 +241,52 @@ static void chain_2000_deep(void) {
     if (run_int(f_chain, 1999, &y)) UT_EQ_INT(y, 2000);
 }
 
+/* The calls a task may make (README, "Inside a task") work in it, and those it may not
+   (init, shutdown, register, stats) are UD_ERR_STATE, never a hang: their statuses, then
+   whether get_copy, put_parts, remote_opts, free_many and the queries gave what they should. */
+static int api_in_task(ud_task *t) {
+    int y[10], x = 6, got = 0, k = 0, n;
+    ud_role role;
+    ud_stats st[4];
+    ud_ref r, q, both[2];
+    ud_part parts[2] = {{&x, sizeof x}, {&x, sizeof x}};
+    ud_arg arg = ud_arg_val(&x, sizeof x);
+    ud_opts on0 = ud_on_worker(0);
+    size_t size = 0;
+    y[k++] = ud_init(NULL, &role);
+    y[k++] = ud_shutdown();
+    y[k++] = ud_register("late", fib, NULL, NULL);
+    y[k++] = ud_stats_get(st, 4, &n);
+    y[k++] = ud_put_parts(parts, 2, &r) == UD_OK && ud_get_copy(r, both, sizeof both, &size) == UD_OK &&
+             size == 2 * sizeof x;
+    y[k++] = ud_remote_opts(&on0, f_fib, &arg, 1, 1, &q) == UD_OK &&
+             ud_get_copy(q, &got, sizeof got, &size) == UD_OK && got == 8;
+    both[0] = r, both[1] = q;
+    y[k++] = ud_free_many(both, 2) == UD_OK;
+    y[k++] = ud_num_workers() > 0 && ud_num_hosts() > 0 && ud_worker_threads(0) > 0;
+    y[k++] = ud_worker_id() >= 0 && ud_worker_id() < ud_num_workers();
+    y[k++] = !strcmp(ud_backend_name(), UT_BACKEND);
+    {
+        int *out = (int *)ud_task_result(t, 0, sizeof y);
+        if (!out) return ud_task_fail(t, "api_in_task: no memory");
+        memcpy(out, y, sizeof y);
+    }
+    return 0;
+}
+
+static void what_a_task_may_call(void) {
+    ud_ref r;
+    ud_view v;
+    int k;
+    if (UT_OK(ud_remote(f_api, NULL, 0, 1, &r)) && UT_OK(ud_get(r, &v)) && UT_EQ_INT(v.size, 10 * sizeof(int))) {
+        const int *y = (const int *)v.data;
+        for (k = 0; k < 4; k++) UT_EQ_STATUS(y[k], UD_ERR_STATE);
+        for (k = 4; k < 10; k++)
+            if (!y[k]) UT_FAIL("check %d of what a task may call failed", k);
+    }
+    ud_free(r);
+}
+
 /* One run of the runtime: cpus task threads (each worker rank's under MPI), under scheduler;
    every rank takes part, and only the driver runs the cases. Returns 1 on the driver, 0 on
    another rank, -1 if init failed. */
@@ -265,6 +311,7 @@ static int run_with(int cpus, const char *scheduler) {
     UT_RUN(quicksort_1e6);
     UT_RUN(nested_wait_and_get_of_a_failure);
     UT_RUN(refs_made_in_a_task_outlive_it);
+    UT_RUN(what_a_task_may_call);
     if (cpus == 1) UT_RUN(chain_2000_deep);
     UT_CASE("shutdown returns every byte") {
         UT_OK(ud_shutdown());
@@ -276,7 +323,8 @@ static int run_with(int cpus, const char *scheduler) {
 int main(void) {
     if (ud_register("fib", fib, NULL, &f_fib) != UD_OK || ud_register("qsort", qsort_task, NULL, &f_qsort) != UD_OK ||
         ud_register("fail", fail_task, NULL, &f_fail) != UD_OK || ud_register("waiter", waiter, NULL, &f_waiter) != UD_OK ||
-        ud_register("maker", maker, NULL, &f_maker) != UD_OK || ud_register("chain", chain, NULL, &f_chain) != UD_OK)
+        ud_register("maker", maker, NULL, &f_maker) != UD_OK || ud_register("chain", chain, NULL, &f_chain) != UD_OK ||
+        ud_register("api_in_task", api_in_task, NULL, &f_api) != UD_OK)
         return 1;
     int a, b, c;
     /* UNIDIST_CPUS overrides the count: then the second run would repeat the first; under MPI
