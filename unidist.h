@@ -428,6 +428,9 @@ UD_API int ud_task_fail(ud_task *t, const char *fmt, ...)
 #ifdef __linux__
 #include <sys/mman.h> /* madvise */
 #endif
+#ifdef __cplusplus
+#include <exception> /* a task's exception fails the task (ud__task_invoke) */
+#endif
 
 #ifndef XXH_INLINE_ALL
 #define XXH_INLINE_ALL
@@ -1307,6 +1310,22 @@ static void ud__task_begin(ud_task *ctx, const ud__fn *fn, const ud_view *argv, 
 
 static const ud__fn *ud__pool_running(const ud__fn *fn);
 
+/* Calls the task's function. Built as C++, an exception that escapes it fails the task with
+   its what() (a worker thread would otherwise end the whole process). */
+static int ud__task_invoke(ud_task *ctx) {
+#ifdef __cplusplus
+    try {
+        return ctx->fn->fn(ctx);
+    } catch (const std::exception &e) {
+        return ud_task_fail(ctx, "%s", e.what());
+    } catch (...) {
+        return ud_task_fail(ctx, "unknown C++ exception");
+    }
+#else
+    return ctx->fn->fn(ctx);
+#endif
+}
+
 /* Runs the function on its arguments' views; a failed argument fails the task without
    running it. Any thread may call it: it releases nothing (ud__task_settle does). */
 static void ud__task_call(ud_task *ctx) {
@@ -1321,7 +1340,7 @@ static void ud__task_call(ud_task *ctx) {
         }
     ud__cur_task = ctx;
     was = ud__pool_running(ctx->fn);
-    rc = ctx->fn->fn(ctx);
+    rc = ud__task_invoke(ctx);
     ud__pool_running(was); /* a task that helped while it waited resumes */
     ud__cur_task = outer;
     if (rc && !ctx->failed) ud_task_fail(ctx, "task '%s' returned %d", ctx->fn->name, rc);
