@@ -9,7 +9,8 @@
      the include path. The threads backend needs this file alone; the MPI backend needs
      unidist.h, unidist_mpi.h and unidist_shm.h side by side, built with mpicc, and every rank
      initialized with at least MPI_THREAD_FUNNELED. The single amalgamated header holds all
-     three: define UD_ENABLE_MPI before including it for the MPI backend.
+     three: define UD_ENABLE_MPI before including it for the MPI backend. The file that holds
+     the implementation may be C++ (11 or later); unidist.hpp has optional C++ helpers.
 
      A driver puts immutable objects, submits tasks that run on workers, waits for and gets
      their results. Every object is addressed by a ud_ref (owner, number):
@@ -447,7 +448,6 @@ UD_API int ud_task_fail(ud_task *t, const char *fmt, ...)
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -455,6 +455,9 @@ UD_API int ud_task_fail(ud_task *t, const char *fmt, ...)
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/mman.h> /* madvise */
+#endif
+#ifdef __cplusplus
+#include <exception> /* a task's exception fails the task (ud__task_invoke) */
 #endif
 
 #ifndef XXH_INLINE_ALL
@@ -492,6 +495,27 @@ UD_API int ud_task_fail(ud_task *t, const char *fmt, ...)
 #define UD__PRINTF(a, b)
 #endif
 
+/* Atomics over the GCC/clang builtins, which C and C++ share (<stdatomic.h> is not C++, and
+   <atomic> is not C). Each atomic is a struct, so that a plain read or write of one does not
+   compile: every access goes through these macros. Sequentially consistent unless _relaxed. */
+#if defined(__cplusplus)
+#define UD__THREAD_LOCAL thread_local
+#else
+#define UD__THREAD_LOCAL _Thread_local
+#endif
+typedef struct { int v; } ud__atomic_int;
+typedef struct { unsigned v; } ud__atomic_uint;
+typedef struct { long v; } ud__atomic_long;
+typedef struct { long long v; } ud__atomic_llong;
+typedef struct { size_t v; } ud__atomic_size;
+#define ud__atomic_load(a) __atomic_load_n(&(a)->v, __ATOMIC_SEQ_CST)
+#define ud__atomic_load_relaxed(a) __atomic_load_n(&(a)->v, __ATOMIC_RELAXED)
+#define ud__atomic_store(a, x) __atomic_store_n(&(a)->v, (x), __ATOMIC_SEQ_CST)
+#define ud__atomic_exchange(a, x) __atomic_exchange_n(&(a)->v, (x), __ATOMIC_SEQ_CST)
+#define ud__atomic_exchange_relaxed(a, x) __atomic_exchange_n(&(a)->v, (x), __ATOMIC_RELAXED)
+#define ud__atomic_add(a, x) __atomic_fetch_add(&(a)->v, (x), __ATOMIC_SEQ_CST)
+#define ud__atomic_sub(a, x) __atomic_fetch_sub(&(a)->v, (x), __ATOMIC_SEQ_CST)
+
 /* Internal symbols shared between modules: static with UD_STATIC, else extern with a ud_ name. */
 #ifdef UD_STATIC
 #define UD__DEF static
@@ -505,7 +529,7 @@ UD_API int ud_task_fail(ud_task *t, const char *fmt, ...)
     } while (0)
 
 /* ---- errors --------------------------------------------------------------------------- */
-static _Thread_local char ud__errbuf[512];
+static UD__THREAD_LOCAL char ud__errbuf[512];
 
 UD_API const char *ud_status_str(ud_status s) {
     switch (s) {
@@ -568,15 +592,15 @@ typedef struct ud__backend {
 enum { UD__NEVER = 0, UD__RUNNING = 1, UD__STOPPED = 2 };
 
 typedef struct ud__runtime {
-    atomic_int state;
+    ud__atomic_int state;
     ud_config cfg;           /* resolved */
     const ud__backend *be;
     int rank;                /* for log lines */
     int64_t phase;           /* inits so far: each run of the runtime numbers its refs apart */
-    atomic_int nested;       /* this process is an MPI worker whose tasks may call the API */
+    ud__atomic_int nested;    /* this process is an MPI worker whose tasks may call the API */
 } ud__runtime;
 
-static _Thread_local ud_task *ud__cur_task; /* the task this thread runs, if any */
+static UD__THREAD_LOCAL ud_task *ud__cur_task; /* the task this thread runs, if any */
 
 static ud__runtime ud__rt;
 /* The MPI module fills this slot (the core never calls up into it by name). */
@@ -802,7 +826,7 @@ static UD__UNUSED void ud__print_BOOL(FILE *f, int v) { fprintf(f, "%d", v); }
 UD_API void ud_config_print(FILE *f) {
     ud_config c;
     if (!f) return;
-    if (atomic_load(&ud__rt.state) == UD__RUNNING) c = ud__rt.cfg;
+    if (ud__atomic_load(&ud__rt.state) == UD__RUNNING) c = ud__rt.cfg;
     else if (ud_config_resolve(NULL, &c) != UD_OK) {
         fprintf(f, "# configuration does not resolve: %s\n", ud_last_error());
         return;
@@ -841,7 +865,7 @@ UD_API ud_status ud_register(const char *name, ud_task_fn fn, void *user, ud_fun
     int i;
     size_t len;
     if (!name || !*name || !fn) return ud__fail(UD_ERR_ARG, "register: name and fn must be given");
-    if (atomic_load(&ud__rt.state) == UD__RUNNING || ud__cur_task)
+    if (ud__atomic_load(&ud__rt.state) == UD__RUNNING || ud__cur_task)
         return ud__fail(UD_ERR_STATE, "register '%s': functions are registered while the "
                         "runtime is not running (before ud_init or after ud_shutdown)", name);
     h = ud_func_id(name);
@@ -1024,8 +1048,8 @@ static struct ud__cache {
     pthread_mutex_t mu;
     struct { void *p; size_t bytes; double since; } b[UD__CACHE_SLOTS];
     int n;
-    atomic_size_t bytes;      /* read without the lock by idle threads, which trim the old */
-} ud__cache = {PTHREAD_MUTEX_INITIALIZER, {{0, 0, 0}}, 0, 0};
+    ud__atomic_size bytes;    /* read without the lock by idle threads, which trim the old */
+} ud__cache = {PTHREAD_MUTEX_INITIALIZER, {{0, 0, 0}}, 0, {0}};
 
 /* Takes the blocks kept since before cutoff out of the cache (under its lock); the caller
    frees them. */
@@ -1038,7 +1062,7 @@ static int ud__cache_take_older(double cutoff, void **out, size_t *sizes) {
         }
         out[n] = ud__cache.b[i].p;
         sizes[n++] = ud__cache.b[i].bytes;
-        ud__cache.bytes -= ud__cache.b[i].bytes;
+        ud__atomic_sub(&ud__cache.bytes, ud__cache.b[i].bytes);
         ud__cache.b[i] = ud__cache.b[--ud__cache.n];
     }
     return n;
@@ -1049,7 +1073,7 @@ static void ud__cache_trim(int all) {
     void *p[UD__CACHE_SLOTS];
     size_t sizes[UD__CACHE_SLOTS];
     int i, n;
-    if (!atomic_load_explicit(&ud__cache.bytes, memory_order_relaxed)) return;
+    if (!ud__atomic_load_relaxed(&ud__cache.bytes)) return;
     pthread_mutex_lock(&ud__cache.mu);
     n = ud__cache_take_older(all ? ud__now() + 1.0 /* every block */
                                  : ud__now() - 1e-3 * (double)ud__rt.cfg.block_cache_ms, p, sizes);
@@ -1071,7 +1095,7 @@ static void *ud__cache_get(size_t bytes, size_t *got) {
     if (best >= 0) {
         p = ud__cache.b[best].p;
         *got = ud__cache.b[best].bytes;
-        ud__cache.bytes -= *got;
+        ud__atomic_sub(&ud__cache.bytes, *got);
         ud__cache.b[best] = ud__cache.b[--ud__cache.n];
     }
     pthread_mutex_unlock(&ud__cache.mu);
@@ -1085,12 +1109,12 @@ static void ud__cache_put(void *p, size_t bytes) {
     int kept = 0, first = 0;
     if (bytes >= UD__CACHE_MIN && bytes <= ud__rt.cfg.block_cache) {
         pthread_mutex_lock(&ud__cache.mu);
-        if (ud__cache.n < UD__CACHE_SLOTS && ud__cache.bytes + bytes <= ud__rt.cfg.block_cache) {
+        if (ud__cache.n < UD__CACHE_SLOTS && ud__atomic_load(&ud__cache.bytes) + bytes <= ud__rt.cfg.block_cache) {
             first = ud__cache.n == 0;
             ud__cache.b[ud__cache.n].p = p;
             ud__cache.b[ud__cache.n].bytes = bytes;
             ud__cache.b[ud__cache.n++].since = ud__now();
-            ud__cache.bytes += bytes;
+            ud__atomic_add(&ud__cache.bytes, bytes);
             kept = 1;
         }
         pthread_mutex_unlock(&ud__cache.mu);
@@ -1332,6 +1356,22 @@ static void ud__task_begin(ud_task *ctx, const ud__fn *fn, const ud_view *argv, 
 
 static const ud__fn *ud__pool_running(const ud__fn *fn);
 
+/* Calls the task's function. Built as C++, an exception that escapes it fails the task with
+   its what() (a worker thread would otherwise end the whole process). */
+static int ud__task_invoke(ud_task *ctx) {
+#ifdef __cplusplus
+    try {
+        return ctx->fn->fn(ctx);
+    } catch (const std::exception &e) {
+        return ud_task_fail(ctx, "%s", e.what());
+    } catch (...) {
+        return ud_task_fail(ctx, "unknown C++ exception");
+    }
+#else
+    return ctx->fn->fn(ctx);
+#endif
+}
+
 /* Runs the function on its arguments' views; a failed argument fails the task without
    running it. Any thread may call it: it releases nothing (ud__task_settle does). */
 static void ud__task_call(ud_task *ctx) {
@@ -1346,7 +1386,7 @@ static void ud__task_call(ud_task *ctx) {
         }
     ud__cur_task = ctx;
     was = ud__pool_running(ctx->fn);
-    rc = ctx->fn->fn(ctx);
+    rc = ud__task_invoke(ctx);
     ud__pool_running(was); /* a task that helped while it waited resumes */
     ud__cur_task = outer;
     if (rc && !ctx->failed) ud_task_fail(ctx, "task '%s' returned %d", ctx->fn->name, rc);
@@ -1385,20 +1425,20 @@ typedef struct ud__jlist {
 typedef struct ud__pq {       /* one thread's queues */
     pthread_mutex_t mu;
     ud__jlist open, pinned;   /* any thread may take from open; pinned is this thread's */
-    atomic_int nopen, npinned; /* read without the lock by threads looking for work */
+    ud__atomic_int nopen, npinned; /* read without the lock by threads looking for work */
     ud__pool *pool;
     pthread_t thread;
-    const ud__fn *_Atomic running; /* the task it runs now (for a shutdown that waits) */
+    struct { const ud__fn *v; } running; /* (atomic) the task it runs now, for a shutdown that waits */
     char pad[64];             /* keep neighbouring queues off one cache line */
 } ud__pq;
 
 struct ud__pool {
     ud__pq *q;
     int n;
-    atomic_long open;         /* jobs in all open lists, counted before they are pushed */
-    atomic_int sleepers;
-    atomic_int helpers;       /* threads in ud__pool_help's wait (a nested get or wait) */
-    atomic_uint next;         /* round robin for pushes from outside the pool */
+    ud__atomic_long open;     /* jobs in all open lists, counted before they are pushed */
+    ud__atomic_int sleepers;
+    ud__atomic_int helpers;   /* threads in ud__pool_help's wait (a nested get or wait) */
+    ud__atomic_uint next;     /* round robin for pushes from outside the pool */
     pthread_mutex_t mu;       /* the sleepers' */
     pthread_cond_t cv;
     int stop;
@@ -1408,12 +1448,12 @@ struct ud__pool {
     void (*run)(ud__job *j);
 };
 
-static _Thread_local ud__pq *ud__pool_self; /* the queue of the calling thread, if a pool's */
+static UD__THREAD_LOCAL ud__pq *ud__pool_self; /* the queue of the calling thread, if a pool's */
 
 /* Marks the calling thread as running fn's task (NULL: none); returns the previous mark. */
 static const ud__fn *ud__pool_running(const ud__fn *fn) {
     if (!ud__pool_self) return NULL;
-    return atomic_exchange_explicit(&ud__pool_self->running, fn, memory_order_relaxed);
+    return ud__atomic_exchange_relaxed(&ud__pool_self->running, fn);
 }
 
 /* Writes "name xN, name" for the tasks p's threads run now into buf; returns how many. Each
@@ -1422,7 +1462,7 @@ static int ud__pool_running_text(ud__pool *p, char *buf, size_t cap) {
     const ud__fn *seen[64];
     int count[64], nseen = 0, i, k, n = 0, len = 0;
     for (i = 0; i < p->n; i++) {
-        const ud__fn *f = atomic_load_explicit(&p->q[i].running, memory_order_relaxed);
+        const ud__fn *f = ud__atomic_load_relaxed(&p->q[i].running);
         if (!f) continue;
         n++;
         for (k = 0; k < nseen && seen[k] != f; k++) {}
@@ -1438,7 +1478,7 @@ static int ud__pool_running_text(ud__pool *p, char *buf, size_t cap) {
                         seen[k]->name, count[k]);
     return n;
 }
-static _Thread_local char *ud__pool_stack_top; /* where its stack began */
+static UD__THREAD_LOCAL char *ud__pool_stack_top; /* where its stack began */
 
 static void ud__jlist_put(ud__jlist *l, ud__job *j) {
     j->next = NULL;
@@ -1472,13 +1512,13 @@ static void ud__pool_push(ud__pool *p, ud__job *j, int pin) {
     int own = ud__pool_self && ud__pool_self->pool == p && (p->steal || pin == UD__POOL_LOCAL);
     ud__pq *q = pin >= 0 ? &p->q[pin % p->n]
               : own ? ud__pool_self
-              : &p->q[atomic_fetch_add(&p->next, 1u) % (unsigned)p->n];
-    if (pin < 0) atomic_fetch_add(&p->open, 1);
+              : &p->q[ud__atomic_add(&p->next, 1u) % (unsigned)p->n];
+    if (pin < 0) ud__atomic_add(&p->open, 1);
     pthread_mutex_lock(&q->mu);
     ud__jlist_put(pin < 0 ? &q->open : &q->pinned, j);
-    atomic_fetch_add(pin < 0 ? &q->nopen : &q->npinned, 1);
+    ud__atomic_add(pin < 0 ? &q->nopen : &q->npinned, 1);
     pthread_mutex_unlock(&q->mu);
-    if (atomic_load(&p->sleepers) > 0) {
+    if (ud__atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         if (pin < 0 && p->steal) pthread_cond_signal(&p->cv);
         else pthread_cond_broadcast(&p->cv); /* only that thread may take it */
@@ -1488,10 +1528,10 @@ static void ud__pool_push(ud__pool *p, ud__job *j, int pin) {
 
 static ud__job *ud__pq_take(ud__pq *q, int pinned, int newest) {
     ud__job *j;
-    if (atomic_load(pinned ? &q->npinned : &q->nopen) == 0) return NULL;
+    if (ud__atomic_load(pinned ? &q->npinned : &q->nopen) == 0) return NULL;
     pthread_mutex_lock(&q->mu);
     if ((j = ud__jlist_take(pinned ? &q->pinned : &q->open, newest)) != NULL)
-        atomic_fetch_sub(pinned ? &q->npinned : &q->nopen, 1);
+        ud__atomic_sub(pinned ? &q->npinned : &q->nopen, 1);
     pthread_mutex_unlock(&q->mu);
     return j;
 }
@@ -1503,18 +1543,18 @@ static ud__job *ud__pq_take(ud__pq *q, int pinned, int newest) {
 static ud__job *ud__pool_take(ud__pool *p, ud__pq *q, int newest) {
     int k, self = (int)(q - p->q);
     ud__job *j = ud__pq_take(q, 1, 0);
-    if (j || atomic_load(&p->open) <= 0) return j;
+    if (j || ud__atomic_load(&p->open) <= 0) return j;
     for (k = 0; k < (p->steal ? p->n : 1); k++)
         if ((j = ud__pq_take(&p->q[(self + k) % p->n], 0, newest && k == 0)) != NULL) {
-            atomic_fetch_sub(&p->open, 1);
+            ud__atomic_sub(&p->open, 1);
             return j;
         }
     return NULL;
 }
 
 static int ud__pool_has_work(ud__pool *p, ud__pq *q) {
-    long open = p->steal ? atomic_load(&p->open) : (long)atomic_load(&q->nopen);
-    return open > 0 || atomic_load(&q->npinned) > 0;
+    long open = p->steal ? ud__atomic_load(&p->open) : (long)ud__atomic_load(&q->nopen);
+    return open > 0 || ud__atomic_load(&q->npinned) > 0;
 }
 
 /* Takes back up to max open jobs that ok() accepts, oldest first, from any queue (to give
@@ -1525,14 +1565,14 @@ static UD__UNUSED int ud__pool_reclaim(ud__pool *p, int (*ok)(ud__job *j, void *
     for (k = 0; k < p->n && n < max && scan > 0; k++) {
         ud__pq *q = &p->q[k];
         ud__job *j, *next;
-        if (atomic_load(&q->nopen) == 0) continue;
+        if (ud__atomic_load(&q->nopen) == 0) continue;
         pthread_mutex_lock(&q->mu);
         for (j = q->open.head; j && n < max && scan-- > 0; j = next) {
             next = j->next;
             if (!ok(j, ctx)) continue;
             ud__jlist_unlink(&q->open, j);
-            atomic_fetch_sub(&q->nopen, 1);
-            atomic_fetch_sub(&p->open, 1);
+            ud__atomic_sub(&q->nopen, 1);
+            ud__atomic_sub(&p->open, 1);
             out[n++] = j;
         }
         pthread_mutex_unlock(&q->mu);
@@ -1563,7 +1603,7 @@ static void ud__abstime(double at, struct timespec *ts);
    what it freed as a busy one does. */
 static void ud__pool_sleep(ud__pool *p) {
     struct timespec ts;
-    if (!atomic_load_explicit(&ud__cache.bytes, memory_order_relaxed)) {
+    if (!ud__atomic_load_relaxed(&ud__cache.bytes)) {
         pthread_cond_wait(&p->cv, &p->mu);
         return;
     }
@@ -1590,9 +1630,9 @@ static void *ud__pool_main(void *arg) {
         }
         if (ud__pool_spin(p, q)) continue;
         pthread_mutex_lock(&p->mu);
-        atomic_fetch_add(&p->sleepers, 1);
+        ud__atomic_add(&p->sleepers, 1);
         while (!ud__pool_has_work(p, q) && !p->stop) ud__pool_sleep(p);
-        atomic_fetch_sub(&p->sleepers, 1);
+        ud__atomic_sub(&p->sleepers, 1);
         stop = p->stop && !ud__pool_has_work(p, q);
         pthread_mutex_unlock(&p->mu);
         if (stop) return NULL;
@@ -1615,7 +1655,7 @@ static void ud__abstime(double at, struct timespec *ts) {
    bounded by the thread's stack. Returns after running one job, once *gen is no longer seen
    (what the task waits for may have happened: see ud__pool_wake_helpers), or at deadline
    (< 0: none). The caller checks its condition again. */
-static void ud__pool_help(ud__pool *p, atomic_uint *gen, unsigned seen, double deadline) {
+static void ud__pool_help(ud__pool *p, ud__atomic_uint *gen, unsigned seen, double deadline) {
     ud__pq *q = ud__pool_self;
     char here;
     /* past 3/4 of its stack a thread only waits: the other threads run what it would have */
@@ -1626,10 +1666,10 @@ static void ud__pool_help(ud__pool *p, atomic_uint *gen, unsigned seen, double d
         return;
     }
     /* counted before gen is read again: a waker that bumps gen then sees the count */
-    atomic_fetch_add(&p->helpers, 1);
-    atomic_fetch_add(&p->sleepers, 1); /* so that a push wakes it too */
+    ud__atomic_add(&p->helpers, 1);
+    ud__atomic_add(&p->sleepers, 1); /* so that a push wakes it too */
     pthread_mutex_lock(&p->mu);
-    if (atomic_load(gen) == seen && (deep || !ud__pool_has_work(p, q))) {
+    if (ud__atomic_load(gen) == seen && (deep || !ud__pool_has_work(p, q))) {
         if (deadline >= 0) {
             struct timespec ts;
             ud__abstime(deadline, &ts);
@@ -1639,13 +1679,13 @@ static void ud__pool_help(ud__pool *p, atomic_uint *gen, unsigned seen, double d
         }
     }
     pthread_mutex_unlock(&p->mu);
-    atomic_fetch_sub(&p->sleepers, 1);
-    atomic_fetch_sub(&p->helpers, 1);
+    ud__atomic_sub(&p->sleepers, 1);
+    ud__atomic_sub(&p->helpers, 1);
 }
 
 /* After bumping *gen: wakes the pool's threads waiting in ud__pool_help. */
 static void ud__pool_wake_helpers(ud__pool *p) {
-    if (atomic_load(&p->helpers) == 0) return;
+    if (ud__atomic_load(&p->helpers) == 0) return;
     pthread_mutex_lock(&p->mu);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -1669,10 +1709,10 @@ static void ud__pool_join(ud__pool *p, int n) {
 
 /* The process's pool of task threads (there is at most one): its idle threads trim the block
    cache, and one is woken when the cache starts to keep a block. */
-static _Atomic(ud__pool *) ud__cache_pool;
+static struct { ud__pool *v; } ud__cache_pool; /* atomic */
 
 static void ud__cache_wake_pool(void) {
-    ud__pool *p = atomic_load(&ud__cache_pool);
+    ud__pool *p = ud__atomic_load(&ud__cache_pool);
     if (!p) return;
     pthread_mutex_lock(&p->mu); /* a sleeper reads the cache's bytes under it: none is missed */
     pthread_cond_broadcast(&p->cv);
@@ -1680,7 +1720,7 @@ static void ud__cache_wake_pool(void) {
 }
 
 static void ud__pool_stop(ud__pool *p) {
-    if (atomic_load(&ud__cache_pool) == p) atomic_store(&ud__cache_pool, NULL);
+    if (ud__atomic_load(&ud__cache_pool) == p) ud__atomic_store(&ud__cache_pool, NULL);
     if (p->q) ud__pool_join(p, p->n);
 }
 
@@ -1717,7 +1757,7 @@ static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, int steal, void
             ud__pool_join(p, k);
     pthread_attr_destroy(&attr);
     if (rc) return ud__fail(UD_ERR_NOMEM, "init: could not start task thread %d of %d", k, n);
-    atomic_store(&ud__cache_pool, p);
+    ud__atomic_store(&ud__cache_pool, p);
     return UD_OK;
 }
 
@@ -1768,13 +1808,14 @@ static int ud__cpu_mask(uint64_t *mask) {
 }
 
 /* ---- the public API: argument checks, then the backend ------------------------------------------ */
-static const ud__backend ud__threads_backend;
+/* (a function: C++ cannot declare a static object ahead of its definition) */
+static const ud__backend *ud__threads_backend(void);
 
 static ud_status ud__not_running(const char *op) {
     if (ud__cur_task) /* an MPI worker rank that is shutting down */
         return ud__fail(UD_ERR_STATE, "%s: task '%s' runs while the runtime shuts down", op,
                         ud__cur_task->fn->name);
-    if (atomic_load(&ud__rt.state) == UD__NEVER)
+    if (ud__atomic_load(&ud__rt.state) == UD__NEVER)
         return ud__fail(UD_ERR_STATE, "%s: the runtime is not initialized (call ud_init first)", op);
     return ud__fail(UD_ERR_STATE, "%s: the runtime was shut down", op);
 }
@@ -1783,7 +1824,7 @@ static ud_status ud__not_running(const char *op) {
    backend's tasks), or the caller is a task on an MPI worker rank, whose calls its rank
    forwards (nested calls). */
 static int ud__api_open(void) {
-    return atomic_load(&ud__rt.state) == UD__RUNNING || (ud__cur_task && atomic_load(&ud__rt.nested));
+    return ud__atomic_load(&ud__rt.state) == UD__RUNNING || (ud__cur_task && ud__atomic_load(&ud__rt.nested));
 }
 
 #define UD__REQUIRE_RUNNING(op)                                                             \
@@ -1828,9 +1869,9 @@ static int ud__launch_size(int *rank) {
 /* A build without the MPI backend that mpiexec started on several ranks runs a threads
    backend in each: say so once, on rank 0, since nothing else will look wrong. */
 static void ud__warn_wrong_build(void) {
-    static atomic_int warned;
+    static ud__atomic_int warned;
     int rank, size = ud__launch_size(&rank);
-    if (size < 2 || rank != 0 || atomic_exchange(&warned, 1)) return;
+    if (size < 2 || rank != 0 || ud__atomic_exchange(&warned, 1)) return;
     ud__log(UD_LOG_WARN, "mpiexec started %d ranks, but this program was built without the MPI "
             "backend: every rank runs its own threads backend and shares no work; to run one "
             "runtime over the ranks, " UD__HOW_TO_BUILD_MPI, size);
@@ -1839,7 +1880,7 @@ static void ud__warn_wrong_build(void) {
 static ud_status ud__choose_backend(const ud_config *c, const ud__backend **out) {
     const ud__backend *mpi = ud__mpi_backend_slot;
     if (!mpi && !strcmp(c->backend, "auto")) ud__warn_wrong_build();
-    if (!strcmp(c->backend, "threads")) *out = &ud__threads_backend;
+    if (!strcmp(c->backend, "threads")) *out = ud__threads_backend();
     else if (!strcmp(c->backend, "mpi")) {
         if (!mpi)
             return ud__fail(UD_ERR_CONFIG, "UNIDIST_BACKEND=mpi: this program was built without "
@@ -1848,7 +1889,7 @@ static ud_status ud__choose_backend(const ud_config *c, const ud__backend **out)
     } else {
         int ok = mpi ? mpi->available() : 0; /* < 0: launched in a way no backend can serve */
         if (ok < 0) return UD_ERR_CONFIG;
-        *out = ok ? mpi : &ud__threads_backend;
+        *out = ok ? mpi : ud__threads_backend();
     }
     return UD_OK;
 }
@@ -1873,7 +1914,7 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     const ud__backend *be = NULL;
     ud_status st;
     if (!role) return ud__fail(UD_ERR_ARG, "init: role is NULL");
-    if (atomic_load(&ud__rt.state) == UD__RUNNING)
+    if (ud__atomic_load(&ud__rt.state) == UD__RUNNING)
         return ud__fail(UD_ERR_STATE, "init: the runtime is already running");
     if ((st = ud_config_resolve(cfg, &c)) != UD_OK) return st;
     ud__cache_trim(1); /* blocks go back through the hooks they came from */
@@ -1888,22 +1929,22 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
         return st;
     }
     /* Under MPI only the driver comes back while the runtime runs; the others return after. */
-    atomic_store(&ud__rt.state, *role == UD_ROLE_DRIVER ? UD__RUNNING : UD__STOPPED);
+    ud__atomic_store(&ud__rt.state, *role == UD_ROLE_DRIVER ? UD__RUNNING : UD__STOPPED);
     if (*role != UD_ROLE_DRIVER) ud__cache_trim(1);
     return UD_OK;
 }
 
-UD_API int ud_is_initialized(void) { return atomic_load(&ud__rt.state) == UD__RUNNING; }
+UD_API int ud_is_initialized(void) { return ud__atomic_load(&ud__rt.state) == UD__RUNNING; }
 
 UD_API ud_status ud_shutdown(void) {
     ud_status st;
     UD__REQUIRE_NOT_IN_TASK("shutdown");
     pthread_mutex_lock(&ud__life_mu);
-    if (atomic_load(&ud__rt.state) != UD__RUNNING) {
+    if (ud__atomic_load(&ud__rt.state) != UD__RUNNING) {
         pthread_mutex_unlock(&ud__life_mu);
         return ud__not_running("shutdown");
     }
-    atomic_store(&ud__rt.state, UD__STOPPED);
+    ud__atomic_store(&ud__rt.state, UD__STOPPED);
     st = ud__rt.be->stop();
     ud__cache_trim(1);
     pthread_mutex_unlock(&ud__life_mu);
@@ -2156,8 +2197,8 @@ static struct ud__threads {
     ud__entry **slabs;
     int nslabs;
     ud__pool pool;
-    atomic_uint gen;          /* bumped when an object a get or wait may wait for is ready */
-    atomic_llong tasks_run;
+    ud__atomic_uint gen;      /* bumped when an object a get or wait may wait for is ready */
+    ud__atomic_llong tasks_run;
 } ud__th;
 
 /* Under the lock, until what the caller waits for may be ready or deadline (< 0: none)
@@ -2175,7 +2216,7 @@ static void ud__th_block(double deadline) {
         }
         return;
     }
-    seen = atomic_load(&ud__th.gen);
+    seen = ud__atomic_load(&ud__th.gen);
     pthread_mutex_unlock(&ud__th.mu);
     ud__pool_help(&ud__th.pool, &ud__th.gen, seen, deadline);
     pthread_mutex_lock(&ud__th.mu);
@@ -2493,7 +2534,7 @@ static void ud__th_finish(ud__tt *t, ud__obj **res) {
     for (i = 0; i < t->nargs; i++)
         if (t->argent[i]) ud__th_drop(t->argent[i]);
     ud__th.inflight--;
-    if (wake) atomic_fetch_add(&ud__th.gen, 1);
+    if (wake) ud__atomic_add(&ud__th.gen, 1);
     if (wake || (ud__th.stopping && ud__th.inflight == 0)) pthread_cond_broadcast(&ud__th.done);
     pthread_mutex_unlock(&ud__th.mu);
     if (wake) ud__pool_wake_helpers(&ud__th.pool);
@@ -2505,7 +2546,7 @@ static void ud__th_finish(ud__tt *t, ud__obj **res) {
 }
 
 static void ud__th_run(ud__tt *t) {
-    ud_view small_argv[8] = {{0}};
+    ud_view small_argv[8] = {{NULL, 0, 0, NULL, UD_OK}};
     ud__obj *small_res[8];
     size_t argv_bytes = (size_t)t->nargs * sizeof(ud_view), res_bytes = (size_t)t->nret * sizeof(ud__obj *);
     ud_view *argv = t->nargs <= 8 ? small_argv : (ud_view *)ud__alloc(argv_bytes);
@@ -2559,7 +2600,7 @@ static ud_status ud__th_free(const ud_ref *refs, int n) {
 }
 
 static void ud__th_job(ud__job *j) {
-    atomic_fetch_add(&ud__th.tasks_run, 1);
+    ud__atomic_add(&ud__th.tasks_run, 1);
     ud__th_run((ud__tt *)j);
 }
 
@@ -2577,7 +2618,7 @@ static ud_status ud__th_stats(ud_stats *out, int cap, int *n) {
     memset(out, 0, sizeof *out);
     out->host = -1;
     out->threads = ud__th.pool.n;
-    out->tasks_run = (int64_t)atomic_load(&ud__th.tasks_run);
+    out->tasks_run = (int64_t)ud__atomic_load(&ud__th.tasks_run);
     return UD_OK;
 }
 
@@ -2655,11 +2696,14 @@ static ud_status ud__th_stop(void) {
     return UD_OK;
 }
 
-static const ud__backend ud__threads_backend = {
-    "threads", ud__th_available, ud__th_start, ud__th_stop, ud__th_put, ud__th_get,
-    ud__th_wait, ud__th_remote, ud__th_free, ud__th_num_workers, ud__th_rank,
-    ud__th_num_hosts, ud__th_worker_host, ud__th_worker_threads, ud__th_worker_id, ud__th_stats,
-};
+static const ud__backend *ud__threads_backend(void) {
+    static const ud__backend be = {
+        "threads", ud__th_available, ud__th_start, ud__th_stop, ud__th_put, ud__th_get,
+        ud__th_wait, ud__th_remote, ud__th_free, ud__th_num_workers, ud__th_rank,
+        ud__th_num_hosts, ud__th_worker_host, ud__th_worker_threads, ud__th_worker_id, ud__th_stats,
+    };
+    return &be;
+}
 
 #endif /* UD_IMPLEMENTATION */
 

@@ -38,7 +38,7 @@
 #define UNIDIST_MPI_H
 
 #include "unidist.h"
-#include "unidist_shm.h"
+#include "unidist_shm.h" /* first: it keeps <mpi.h>'s C++ bindings out */
 #include <mpi.h>
 
 #ifdef __cplusplus
@@ -164,13 +164,13 @@ static struct ud__mpi {
     int64_t sep_sent;         /* parts sent after their message, so far */
     void (*nap)(long ns);     /* an idle worker's sleep, which its task threads can end */
     ud_stats st;              /* this rank's counts (ud_stats_get) */
-    atomic_long *unstarted;   /* a worker's tasks that no task thread has taken yet */
+    ud__atomic_long *unstarted; /* a worker's tasks that no task thread has taken yet */
     int *workers;             /* the ranks that run tasks: all but the driver */
     int *threads;             /* every rank's task threads (0: the driver) */
     int nworkers;
     int *pending_to;          /* isends in flight, by destination */
     int staged;               /* the root: workers with tasks held for a batch (ud__stage_add) */
-} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, {0}, NULL, NULL, NULL, 0, NULL, 0};
+} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, NULL, NULL, NULL, 0, NULL, 0};
 
 UD_API MPI_Comm ud_mpi_comm(void) { return ud__m.comm; }
 
@@ -271,7 +271,7 @@ static void ud__idle(void) {
        10 ms of quiet, yield at every poll but one in eight, which sleeps; then sleep always. */
     if (idle < UD_MPI_SPIN_WINDOW) {
         /* a task handed over and not yet taken: its thread may be waiting for this core */
-        if ((ud__m.unstarted && atomic_load(ud__m.unstarted) > 0) ||
+        if ((ud__m.unstarted && ud__atomic_load(ud__m.unstarted) > 0) ||
             (ud__m.yield_every && ud__m.spins % ud__m.yield_every == 0))
             sched_yield();
         return;
@@ -2048,7 +2048,7 @@ typedef struct ud__call {
                                  free: of those, sent without waiting (c and refs are the loop's) */
     ud_status status;
     char err[512];            /* as long as ud_last_error's */
-    atomic_int answered;
+    ud__atomic_int answered;
     struct ud__call *next;
 } ud__call;
 
@@ -2082,7 +2082,7 @@ static struct ud__worker {
     /* nested calls sent and not yet answered; gen is bumped at each answer */
     ud__call *calls;
     int64_t next_call;
-    atomic_uint gen;
+    ud__atomic_uint gen;
     ud__resv *serving;        /* requests for store room taken from the inbox, not yet answered */
 } ud__wk;
 
@@ -2652,7 +2652,7 @@ static void ud__send_steal(int dst, int answer, int count) {
 /* A STEAL asking for tasks: up to half of what waits here, to the thief, then the answer. */
 /* Queued tasks that this worker's own idle threads will not take. */
 static int ud__wk_surplus(void) {
-    long queued = atomic_load(&ud__wk.pool.open);
+    long queued = ud__atomic_load(&ud__wk.pool.open);
     long busy = ud__wk.running - queued;
     long idle = ud__wk.pool.n - (busy > 0 ? busy : 0);
     return queued > idle ? (int)(queued - idle) : 0;
@@ -2782,7 +2782,7 @@ static int ud__wk_victims(void) {
 static void ud__wk_steal(void) {
     int idle = ud__wk.pool.n - ud__wk.running;
     if (ud__wk.stealing || idle <= 0 || !ud__wk.nvictims || !ud__auto() || ud__wk.stop ||
-        atomic_load(&ud__wk.pool.open) > 0 || ud__now() < ud__wk.next_steal)
+        ud__atomic_load(&ud__wk.pool.open) > 0 || ud__now() < ud__wk.next_steal)
         return;
     ud__send_steal(ud__wk.victims[ud__wk.victim % ud__wk.nvictims], 0, idle);
     ud__wk.stealing = 1;
@@ -2950,7 +2950,7 @@ static void ud__nest_post(ud__call *c) {
     c->task = (ud__wt *)ud__cur_task->be;
     c->status = UD_OK;
     c->err[0] = '\0';
-    atomic_store(&c->answered, 0);
+    ud__atomic_store(&c->answered, 0);
     pthread_mutex_lock(&ud__in.mu);
     c->next = ud__in.calls;
     ud__in.calls = c;
@@ -2961,9 +2961,9 @@ static void ud__nest_post(ud__call *c) {
 /* On the task's thread: the call goes to the loop; other tasks run here until it is answered. */
 static ud_status ud__nest(ud__call *c) {
     ud__nest_post(c);
-    while (!atomic_load(&c->answered)) {
-        unsigned seen = atomic_load(&ud__wk.gen);
-        if (atomic_load(&c->answered)) break;
+    while (!ud__atomic_load(&c->answered)) {
+        unsigned seen = ud__atomic_load(&ud__wk.gen);
+        if (ud__atomic_load(&c->answered)) break;
         ud__pool_help(&ud__wk.pool, &ud__wk.gen, seen, -1.0);
     }
     return c->status == UD_OK ? UD_OK : ud__fail(c->status, "%s", c->err);
@@ -2971,8 +2971,8 @@ static ud_status ud__nest(ud__call *c) {
 
 /* On the loop: c is answered; its thread (helping or asleep) takes it up. */
 static void ud__wk_call_answered(ud__call *c) {
-    atomic_store(&c->answered, 1);
-    atomic_fetch_add(&ud__wk.gen, 1u);
+    ud__atomic_store(&c->answered, 1);
+    ud__atomic_add(&ud__wk.gen, 1u);
     ud__pool_wake_helpers(&ud__wk.pool);
 }
 
@@ -3637,7 +3637,7 @@ static void ud__rank_loop(void) {
         /* batch under load, but tell the monitor at once when no task waits for a thread, or
            within a millisecond, so that a wait never lags behind long tasks */
         if (ud__wk.ndone &&
-            (atomic_load(&ud__wk.pool.open) <= 0 || ud__now() - ud__wk.done_since > 1e-3))
+            (ud__atomic_load(&ud__wk.pool.open) <= 0 || ud__now() - ud__wk.done_since > 1e-3))
             ud__wk_flush_done();
         if (ud__m.rank == UD__MONITOR) {
             if (ud__mon.waits) ud__mon_check_waits(); /* new completions, or a deadline passed */
@@ -4082,9 +4082,9 @@ static ud_status ud__mpi_start(ud_role *role) {
         return UD_OK;
     }
     *role = ud__m.rank == UD__MONITOR ? UD_ROLE_MONITOR : UD_ROLE_WORKER;
-    atomic_store(&ud__rt.nested, 1); /* its tasks may call the API now */
+    ud__atomic_store(&ud__rt.nested, 1); /* its tasks may call the API now */
     ud__rank_loop();
-    atomic_store(&ud__rt.nested, 0);
+    ud__atomic_store(&ud__rt.nested, 0);
     ud__wk_stop();
     ud__mpi_teardown();
     return UD_OK;

@@ -41,6 +41,13 @@
 #define UNIDIST_SHM_H
 
 #include "unidist.h"
+/* C++: MPI's C bindings only (the old C++ ones are deprecated and fail -Wextra -Werror) */
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
 #include <mpi.h>
 
 #ifdef __cplusplus

@@ -17,7 +17,7 @@
 #                                                   tests/hosts/hosts.sh)
 #   TESTS="t_core t_errors" tests/run.sh            some programs (name or path, .c optional)
 #   TIMEOUT=120 SAN_TIMEOUT=300 tests/run.sh        seconds per program (sanitizers: SAN_TIMEOUT)
-#   CC=gcc CXX=g++ TSAN_CC=gcc JOBS=2               compilers, parallel builds
+#   CC=gcc CXX=g++ CLANGXX=clang++ TSAN_CC=gcc JOBS=2  compilers, parallel builds
 #   FUZZ_SECONDS=60 FUZZ_CC=clang                   the fuzz variant: seconds a target, compiler
 #
 # A crash, a time-out, or a non-zero exit with no FAIL line counts as one FAIL for that
@@ -44,6 +44,7 @@ SAN_TIMEOUT=${SAN_TIMEOUT:-300}
 KILL_AFTER=${KILL_AFTER:-10}     # SIGKILL this long after the SIGTERM of a time-out
 CC=${CC:-cc}
 CXX=${CXX:-g++}
+CLANGXX=${CLANGXX:-clang++}
 FUZZ_CC=${FUZZ_CC:-clang}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 TSAN_CC=${TSAN_CC:-$CC}
@@ -451,6 +452,69 @@ variant_compile() {
     expect_ok compile "xxHash older than 0.8 is an #error" cc_old_xxhash
     expect_ok compile "single header on its own" cc_single_alone
     expect_ok compile "amalgamate.py deterministic, --check" cc_amalgamate_check
+    expect_ok compile ".cpp implementation, g++ C++11 and C++17, run: a task's exception fails it with its what()" \
+        cc_cxx_impl "$CXX"
+    if command -v "$CLANGXX" >/dev/null; then
+        expect_ok compile ".cpp implementation, clang++ C++11 and C++17, run: a task's exception fails it with its what()" \
+            cc_cxx_impl "$CLANGXX"
+    else
+        echo "[compile] SKIP .cpp implementation with clang++: $CLANGXX is not installed (run .ci/setup)"
+        skipped=$((skipped + 1))
+    fi
+    expect_ok compile "without the try/catch, a task's exception ends the program (the test above can fail)" \
+        cc_cxx_no_catch
+    expect_ok compile "MPI implementation with mpicxx.openmpi, 3 ranks: a task's exception fails it with its what()" \
+        cc_cxx_mpi openmpi 3
+    expect_ok compile "MPI implementation with mpicxx.mpich, 2 ranks: a task's exception fails it with its what()" \
+        cc_cxx_mpi mpich 2
+    expect_ok compile "unidist.hpp: owning refs, typed helpers, errors as exceptions" cc_cxx_hpp
+    expect_ok compile "unidist.hpp example builds and runs (threads, and MPI on 3 ranks)" cc_cxx_example
+}
+
+# ---- C++ -----------------------------------------------------------------------------------
+# The implementation in a .cpp file: tests/compile/cxx_throw.cpp throws from tasks and checks
+# each failure's message, then runs a task after them.
+CXXWARN="-Wall -Wextra -Werror -pedantic"
+
+cc_cxx_impl() {   # compiler
+    local std
+    for std in c++11 c++17; do
+        echo "== $1 -std=$std"
+        $1 -std=$std $CXXWARN -O2 -I. "$C/cxx_throw.cpp" -o "$CO/cxx_throw_$std" $LIBS &&
+            run_prog "$CO/cxx_throw_$std" || return 1
+    done
+}
+
+# The same test over a copy of unidist.h whose ud__task_invoke has no try/catch must fail.
+cc_cxx_no_catch() {
+    rm -rf "$CO/no_catch" && mkdir -p "$CO/no_catch" || return 1
+    sed '/^static int ud__task_invoke/,/^}/s/^#ifdef __cplusplus$/#if 0/' unidist.h >"$CO/no_catch/unidist.h"
+    if cmp -s unidist.h "$CO/no_catch/unidist.h"; then
+        echo "ud__task_invoke's #ifdef __cplusplus not found: update this test"
+        return 1
+    fi
+    $CXX -std=c++11 -I"$CO/no_catch" "$C/cxx_throw.cpp" -o "$CO/cxx_throw_no_catch" $LIBS || return 1
+    if run_prog "$CO/cxx_throw_no_catch"; then
+        echo "passed without the try/catch"
+        return 1
+    fi
+}
+
+cc_cxx_mpi() {   # mpi ranks
+    local bin=$CO/cxx_throw_$1
+    "mpicxx.$1" -std=c++11 $CXXWARN -O2 -DWITH_MPI -I. "$C/cxx_throw.cpp" -o "$bin" || return 1
+    "${PRIVATE_SHM[@]}" timeout -k "$KILL_AFTER" "$TIMEOUT" "mpiexec.$1" -n "$2" "$bin" </dev/null
+}
+
+cc_cxx_hpp() {
+    $CXX -std=c++11 $CXXWARN -O2 -I. "$C/cxx_hpp.cpp" -o "$CO/cxx_hpp" $LIBS && run_prog "$CO/cxx_hpp"
+}
+
+cc_cxx_example() {
+    local bin=$CO/cxx_tasks
+    $CXX -std=c++11 $CXXWARN -O2 -I. examples/cxx_tasks.cpp -o "$bin" $LIBS && run_prog "$bin" &&
+        mpicxx.openmpi -std=c++17 $CXXWARN -O2 -DWITH_MPI -I. examples/cxx_tasks.cpp -o "$bin"_mpi &&
+        "${PRIVATE_SHM[@]}" timeout -k "$KILL_AFTER" "$TIMEOUT" mpiexec.openmpi -n 3 "$bin"_mpi </dev/null
 }
 
 # README.md holds exactly the table tests/config_table.c prints (`make readme` rewrites it).

@@ -268,7 +268,7 @@ static double fz_settle_since, fz_held_since;
    parks its thread. */
 static int fz_caught_up(void) {
     ud__call *c;
-    int waiting = 0, helping = atomic_load(&ud__wk.pool.helpers), busy;
+    int waiting = 0, helping = ud__atomic_load(&ud__wk.pool.helpers), busy;
     for (c = ud__wk.calls; c; c = c->next) waiting++;
     waiting = (waiting > helping ? waiting : helping) + atomic_load(&fz_parked);
     pthread_mutex_lock(&ud__in.mu);
@@ -412,7 +412,7 @@ static void fz_refuse_all(ud__call *c) {
     while (c) {
         ud__call *next = c->next;
         c->status = UD_ERR_PROTO;
-        atomic_store(&c->answered, 1);
+        ud__atomic_store(&c->answered, 1);
         c = next;
     }
 }
@@ -428,10 +428,10 @@ static void fz_refuse_gets(void) {
         for (d = e->waiters; d; d = d->next)
             if (d->task->call) {
                 d->task->call->status = UD_ERR_PROTO;
-                atomic_store(&d->task->call->answered, 1);
+                ud__atomic_store(&d->task->call->answered, 1);
             }
     }
-    atomic_fetch_add(&ud__wk.gen, 1u);
+    ud__atomic_add(&ud__wk.gen, 1u);
 }
 
 /* Requests for store room answered with none (each lives on its thread's stack). */
@@ -481,8 +481,8 @@ static void fz_reset_runtime(void) {
     memset(&ud__sh, 0, sizeof ud__sh);
     ud__abort_hook = NULL;
     ud__rt.be = NULL;
-    atomic_store(&ud__rt.state, UD__STOPPED);
-    atomic_store(&ud__rt.nested, 0);
+    ud__atomic_store(&ud__rt.state, UD__STOPPED);
+    ud__atomic_store(&ud__rt.nested, 0);
 }
 
 /* ---- a worker rank's session: one start for many inputs ---------------------------------------
@@ -587,7 +587,7 @@ static void fz_renew(void) {
 
 /* A settled worker rank goes on with the next input (1), or its session ends (0). */
 static int fz_next_input(void) {
-    if (!atomic_load(&ud__rt.nested) || ud__wk.stop || ++fz_session_inputs >= FZ_SESSION_INPUTS)
+    if (!ud__atomic_load(&ud__rt.nested) || ud__wk.stop || ++fz_session_inputs >= FZ_SESSION_INPUTS)
         return 0;
     fz_renew();
     fz_check_bytes();
