@@ -30,7 +30,8 @@
    COMPILE-TIME OPTIONS (define before the implementation)
      UD_STATIC                  every function static, to embed the library twice
      UD_MALLOC/UD_REALLOC/UD_FREE  the allocator (all three or none)
-     UD_DEBUG                   keep debug log lines
+     UD_DEBUG=0                 compile debug log lines out (by default they are in, behind
+                                one branch on UNIDIST_LOG_LEVEL)
      and one default per configuration variable: UD_BACKEND, UD_CPUS, UD_LOG_LEVEL, ...
      (the table UD_CONFIG_TABLE below lists them).
 
@@ -569,11 +570,19 @@ static UD__PRINTF(2, 3) void ud__log(int level, const char *fmt, ...) {
     else ud__default_log(level, ud__rt.rank, buf, NULL);
 }
 
-#ifdef UD_DEBUG
-#define UD__DEBUG(...) ud__log(UD_LOG_DEBUG, __VA_ARGS__)
+/* Debug lines are compiled in and cost one predictable branch while the level is lower;
+   UD_DEBUG defined as 0 compiles them out (UNIDIST_LOG_LEVEL=4 then says so at init). */
+#if !(defined(UD_DEBUG) && (0 - UD_DEBUG - 1) == -1) /* UD_DEBUG 0, not an empty define */
+#define UD__DEBUG_ON 1
+#define UD__DEBUG(...)                                                                       \
+    do {                                                                                     \
+        if (ud__rt.cfg.log_level >= UD_LOG_DEBUG) ud__log(UD_LOG_DEBUG, __VA_ARGS__);       \
+    } while (0)
 #else
+#define UD__DEBUG_ON 0
 #define UD__DEBUG(...) ((void)0)
 #endif
+#define UD__DEBUGGING() (UD__DEBUG_ON && ud__rt.cfg.log_level >= UD_LOG_DEBUG)
 
 /* Fatal paths end here: the MPI module replaces the abort with MPI_Abort. */
 UD__DEF void (*ud__abort_hook)(void);
@@ -768,6 +777,40 @@ UD_API void ud_config_print(FILE *f) {
     fprintf(f, "\n");
     UD_CONFIG_TABLE(UD__CONFIG_PRINT)
 #undef UD__CONFIG_PRINT
+}
+
+/* Info at init: the settings in force, a few to a line (lines stay within the log's 512). */
+static void ud__log_settings(void) {
+    char line[400], item[256];
+    size_t len = 0;
+    const ud_config *c = &ud__rt.cfg;
+    if (ud__rt.cfg.log_level < UD_LOG_INFO) return;
+    line[0] = '\0';
+#define UD__FMT_STR(v) "%s", (v) ? (v) : ""
+#define UD__FMT_INT(v) "%lld", (long long)(v)
+#define UD__FMT_SIZE(v) "%llu", (unsigned long long)(v)
+#define UD__FMT_BOOL(v) "%d", (v)
+#define UD__CONFIG_LOG(kind, field, env, def, doc)                                          \
+    {                                                                                        \
+        char val[200];                                                                       \
+        snprintf(val, sizeof val, UD__FMT_##kind(c->field));                                 \
+        snprintf(item, sizeof item, "%s=%s", env, val);                                      \
+        if (len && len + strlen(item) + 1 >= sizeof line) {                                  \
+            ud__log(UD_LOG_INFO, "settings: %s", line);                                      \
+            len = 0;                                                                         \
+        }                                                                                    \
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", len ? " " : "", item); \
+        if (len >= sizeof line) len = sizeof line - 1;                                       \
+    }
+    UD_CONFIG_TABLE(UD__CONFIG_LOG)
+#undef UD__CONFIG_LOG
+#undef UD__FMT_STR
+#undef UD__FMT_INT
+#undef UD__FMT_SIZE
+#undef UD__FMT_BOOL
+    if (len) ud__log(UD_LOG_INFO, "settings: %s", line);
+    if (ud__rt.cfg.log_level >= UD_LOG_DEBUG && !UD__DEBUG_ON)
+        ud__log(UD_LOG_INFO, "UNIDIST_LOG_LEVEL=4: this build has no debug lines (UD_DEBUG=0)");
 }
 
 /* ---- function registry ------------------------------------------------------------------------
@@ -1837,6 +1880,7 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     }
     /* Under MPI only the driver comes back while the runtime runs; the others return after. */
     atomic_store(&ud__rt.state, *role == UD_ROLE_DRIVER ? UD__RUNNING : UD__STOPPED);
+    if (*role == UD_ROLE_DRIVER) ud__log_settings();
     if (*role != UD_ROLE_DRIVER) ud__cache_trim(1);
     return UD_OK;
 }
@@ -1887,6 +1931,8 @@ UD_API ud_status ud_get_many(const ud_ref *refs, int n, ud_view *out) {
     UD__REQUIRE_RUNNING("get");
     if (n < 0 || (n > 0 && (!refs || !out)))
         return ud__fail(UD_ERR_ARG, "get: refs and out must be given for %d refs", n);
+    if (n) UD__DEBUG("get ref %lld:%lld%s", (long long)refs[0].owner, (long long)refs[0].num,
+                     n > 1 ? " and more" : "");
     return n ? ud__rt.be->get(refs, n, out) : UD_OK;
 }
 
@@ -1998,7 +2044,11 @@ UD_API ud_status ud_remote_opts(const ud_opts *opts, ud_func fn, const ud_arg *a
                         num_returns, (void *)outs);
     if ((st = ud__check_args(f, args, nargs)) != UD_OK) return st;
     if ((st = ud__check_opts(f, opts)) != UD_OK) return st;
-    return ud__rt.be->remote(f, args, nargs, num_returns, outs, opts);
+    st = ud__rt.be->remote(f, args, nargs, num_returns, outs, opts);
+    if (st == UD_OK && num_returns > 0)
+        UD__DEBUG("remote %s: %d args, results from ref %lld:%lld", f->name, nargs,
+                  (long long)outs[0].owner, (long long)outs[0].num);
+    return st;
 }
 
 UD_API ud_status ud_free_many(const ud_ref *refs, int n) {

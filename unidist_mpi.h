@@ -340,6 +340,8 @@ static void ud__count_recv(int src, size_t bytes) {
     if (ud_shm_host(src) != ud_shm_host(ud__m.rank)) ud__m.st.bytes_recv_other_hosts += (int64_t)bytes;
 }
 
+static void ud__debug_op(const char *dir, const struct ud__hdr *h, int peer);
+
 /* ---- async sends ------------------------------------------------------------------------------ */
 static int ud__async_progress(void);
 
@@ -637,6 +639,7 @@ static ud_status ud__wb_send(ud__wbuf *b, int dst) {
         return ud__fail(UD_ERR_NOMEM, "send of an operation to rank %d: out of memory", dst);
     }
     ((ud__hdr *)b->p)->length = b->len;
+    if (UD__DEBUGGING()) ud__debug_op("sent", (const ud__hdr *)b->p, dst);
     if ((st = ud__isend(b->p, b->len, dst, UD__TAG_OP, b->p, b->cap, NULL)) != UD_OK) {
         ud__wb_release(b);
         return st;
@@ -656,6 +659,7 @@ static ud_status ud__wb_send(ud__wbuf *b, int dst) {
 static ud_status ud__send_hdr(int dst, ud__hdr *h) {
     int rc;
     h->length = sizeof *h;
+    if (UD__DEBUGGING()) ud__debug_op("sent", h, dst);
     if (ud__m.staged) ud__stage_flush_to(dst); /* in order behind what is held for dst */
     if ((rc = MPI_Send(h, (int)sizeof *h, MPI_BYTE, dst, UD__TAG_OP, ud__m.comm)) != MPI_SUCCESS)
         return ud__mpi_fail(rc, "MPI_Send");
@@ -739,6 +743,7 @@ static int ud__try_recv(int src, const ud__hdr **out, int *from) {
         ud__log(UD_LOG_ERROR, "dropped a malformed message of %d bytes from rank %d", n, s.MPI_SOURCE);
         return -1;
     }
+    if (UD__DEBUGGING() && h->op != UD__OP_BATCH) ud__debug_op("received", h, s.MPI_SOURCE);
     *out = h;
     return 1;
 }
@@ -810,6 +815,37 @@ typedef struct ud__wobj {
     int32_t status;
     int32_t nparts;
 } ud__wobj;
+
+/* Debug: one line an operation sent or received, naming its peer and the ref it is about.
+   The payload is read only where its header says it is whole (a received one was checked). */
+static void ud__debug_op(const char *dir, const ud__hdr *h, int peer) {
+    const int64_t *pay = (const int64_t *)(h + 1);
+    int more = h->length >= sizeof *h + sizeof(int64_t);
+    const char *to = dir[0] == 's' ? "to" : "from";
+    switch (h->op) {
+    case UD__OP_EXECUTE: {
+        const ud__fn *fn = ud__find_fn((ud_func)h->a);
+        ud__log(UD_LOG_DEBUG, "%s EXECUTE %s rank %d: task %s, %d args, %d results from ref %lld:%lld",
+                dir, to, peer, fn ? fn->name : "?", h->count, h->aux,
+                (long long)(h->b % (ud__m.size ? ud__m.size : 1)), (long long)h->b);
+        break;
+    }
+    case UD__OP_GET:
+        ud__log(UD_LOG_DEBUG, "%s GET %s rank %d: ref %lld:%lld%s%s", dir, to, peer, (long long)h->a,
+                (long long)(h->count > 0 && more ? pay[0] : -1), h->count > 1 ? " and more" : "",
+                (h->flags & UD__F_NOREPLY) ? " (no reply)" : "");
+        break;
+    case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA:
+        ud__log(UD_LOG_DEBUG, "%s %s %s rank %d: %d object%s, ref %lld:%lld%s", dir, ud__op_name(h->op),
+                to, peer, h->count, h->count == 1 ? "" : "s", (long long)h->a,
+                (long long)(h->count > 0 && more ? pay[0] : -1),
+                (h->flags & UD__F_PUSHED) ? " (pushed)" : (h->flags & UD__F_RESULTS) ? " (results)" : "");
+        break;
+    default:
+        ud__log(UD_LOG_DEBUG, "%s %s %s rank %d: count %d, a %lld, b %lld, c %lld", dir,
+                ud__op_name(h->op), to, peer, h->count, (long long)h->a, (long long)h->b, (long long)h->c);
+    }
+}
 
 /* PUT_SHARED_DATA: a = owner, count = objects, then (number, slot) for each: the object is in
    the shared store of the receiver's host, pinned for it. A GET's answer may take both. */
@@ -1105,6 +1141,7 @@ static int ud__stage_add(int w, ud__wbuf *b) {
     }
     if (!s->len) s->len = sizeof(ud__hdr);
     ((ud__hdr *)b->p)->length = b->len; /* a multiple of 8, as every message's */
+    if (UD__DEBUGGING()) ud__debug_op("batched", (const ud__hdr *)b->p, w);
     memcpy(s->p + s->len, b->p, b->len);
     s->len += b->len;
     if (s->n++ == 0) ud__m.staged++;
@@ -2344,6 +2381,7 @@ static void ud__wk_batch(const ud__hdr *h, int from) {
                     from, i, h->count);
             return;
         }
+        if (UD__DEBUGGING()) ud__debug_op("received (batched)", e, from);
         ud__wk_execute(e, from);
         p += e->length;
     }
@@ -4046,6 +4084,27 @@ static ud_status ud__mpi_setup(int *threads) {
     return st;
 }
 
+/* Info at init, on the driver: ranks, hosts, and what each rank does. */
+static void ud__log_topology(void) {
+    char line[400];
+    size_t len = 0;
+    int r;
+    if (ud__rt.cfg.log_level < UD_LOG_INFO) return;
+    ud__log(UD_LOG_INFO, "mpi backend: %d ranks, %d workers, %d host%s; rank 0 drives, rank %d monitors",
+            ud__m.size, ud__nworkers(), ud__sh.nhosts, ud__sh.nhosts == 1 ? "" : "s", UD__MONITOR);
+    for (r = 0; r < ud__m.size; r++) {
+        char item[64];
+        snprintf(item, sizeof item, "r%d: host %d, %d thread%s", r, ud_shm_host(r), ud__m.threads[r],
+                 ud__m.threads[r] == 1 ? "" : "s");
+        if (len && len + strlen(item) + 2 >= sizeof line) {
+            ud__log(UD_LOG_INFO, "ranks: %s", line);
+            len = 0;
+        }
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", len ? "; " : "", item);
+    }
+    if (len) ud__log(UD_LOG_INFO, "ranks: %s", line);
+}
+
 static ud_status ud__mpi_start(ud_role *role) {
     ud_status st;
     int rc, threads = 0;
@@ -4077,7 +4136,7 @@ static ud_status ud__mpi_start(ud_role *role) {
     }
     if (ud__m.rank == UD__ROOT) {
         *role = UD_ROLE_DRIVER;
-        ud__log(UD_LOG_INFO, "mpi backend: %d ranks, %d workers", ud__m.size, ud__nworkers());
+        ud__log_topology();
         return UD_OK;
     }
     *role = ud__m.rank == UD__MONITOR ? UD_ROLE_MONITOR : UD_ROLE_WORKER;
