@@ -135,7 +135,10 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(INT,  shutdown_warn, "UNIDIST_SHUTDOWN_WARN", UD_SHUTDOWN_WARN, "seconds ud_shutdown waits for tasks still running before it logs which, and where; again every as many seconds (0: never)") \
     X(SIZE, mpi_gc_bytes, "UNIDIST_MPI_GC_BYTES", UD_MPI_GC_BYTES, "MPI: freed bytes (of objects the driver knows the size of) at which the root sends its cleanup batch at once, so that large objects' room is reused while warm (0: count and time only)") \
     X(SIZE, block_cache, "UNIDIST_BLOCK_CACHE", UD_BLOCK_CACHE, "bytes of freed large objects (1 MiB and up) a process keeps for the next ones of about their size: their pages are already mapped, which makes a copy into them several times faster than into fresh memory (0: off)") \
-    X(INT,  block_cache_ms, "UNIDIST_BLOCK_CACHE_MS", UD_BLOCK_CACHE_MS, "milliseconds a freed large object stays kept unused before it goes back to the system (checked when objects are made or freed, and by idle task threads)")
+    X(INT,  block_cache_ms, "UNIDIST_BLOCK_CACHE_MS", UD_BLOCK_CACHE_MS, "milliseconds a freed large object stays kept unused before it goes back to the system (checked when objects are made or freed, and by idle task threads)") \
+    X(BOOL, stats, "UNIDIST_STATS", UD_STATS, "print a table of what each process did (ud_stats_print) to the driver's stderr at shutdown") \
+    X(STR,  trace, "UNIDIST_TRACE", UD_TRACE, "write a Chrome trace (JSON, for Perfetto or chrome://tracing) of every rank's tasks, large transfers and the driver's waits to this file at shutdown (empty: off)") \
+    X(INT,  progress, "UNIDIST_PROGRESS", UD_PROGRESS, "show tasks done of submitted, their rate and bytes moved on one line of the driver's stderr while tasks are outstanding: 1 when stderr is a terminal, 2 always")
 
 #ifndef UD_BACKEND
 #define UD_BACKEND "auto"
@@ -214,6 +217,15 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_MPI_HOSTS
 #define UD_MPI_HOSTS 0
+#endif
+#ifndef UD_STATS
+#define UD_STATS 0
+#endif
+#ifndef UD_TRACE
+#define UD_TRACE ""
+#endif
+#ifndef UD_PROGRESS
+#define UD_PROGRESS 0
 #endif
 
 #define UD__CTYPE_STR  const char *
@@ -375,11 +387,22 @@ typedef struct ud_stats {
     int64_t msgs_sent, msgs_recv;
     int64_t bytes_sent, bytes_recv;                   /* every byte of its MPI messages */
     int64_t bytes_sent_other_hosts, bytes_recv_other_hosts;
+    double task_seconds;      /* its task threads' time in tasks (a nested task counts once) */
+    double idle_seconds;      /* its task threads' time outside tasks since init */
+    int64_t inline_bytes_sent, inline_bytes_recv;     /* objects' parts inside operations */
+    int64_t separate_bytes_sent, separate_bytes_recv; /* large parts, in messages of their own */
+    int64_t shared_bytes_written, shared_bytes_read;  /* through its host's shared store */
+    int64_t gets_served;      /* objects it sent in answer to GETs */
+    int64_t cleanups;         /* refs the root's cleanups told it to drop */
+    int64_t store_bytes, store_peak;                  /* its local objects' memory, now and most */
+    int64_t queued;           /* tasks handed to it that wait for a thread, now */
 } ud_stats;
 
 /* Driver only: fills out[0..*n) with a record for each process (at most cap). Under MPI the
    workers are asked, one message each. */
 UD_API ud_status ud_stats_get(ud_stats *out, int cap, int *n);
+/* Driver only: one line a process to f (stderr when NULL): what ud_stats_get returns. */
+UD_API void ud_stats_print(FILE *f);
 
 /* ---- inside a task ------------------------------------------------------------------------ */
 UD_API int ud_task_nargs(const ud_task *t);
@@ -707,6 +730,8 @@ static ud_status ud__config_check(const ud_config *c) {
     if (c->cpus > 4096)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_CPUS: %lld is more than 4096 worker threads",
                         (long long)c->cpus);
+    if (c->progress > 2)
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_PROGRESS: %lld is not in 0..2", (long long)c->progress);
     if (c->log_level > UD_LOG_DEBUG)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_LOG_LEVEL: %lld is not in 0..4",
                         (long long)c->log_level);
@@ -1000,6 +1025,25 @@ struct ud__obj {
     ud_part parts[1];         /* nparts of them (at least one slot) */
 };
 
+/* Counts several threads add to (relaxed: read only for stats). */
+static struct ud__obs {
+    atomic_llong store_bytes, store_peak, shared_written, shared_read;
+} ud__ob;
+
+static void ud__count_store(int64_t bytes) {
+    long long now = atomic_fetch_add_explicit(&ud__ob.store_bytes, bytes, memory_order_relaxed) + bytes;
+    long long peak = atomic_load_explicit(&ud__ob.store_peak, memory_order_relaxed);
+    while (now > peak && !atomic_compare_exchange_weak_explicit(&ud__ob.store_peak, &peak, now,
+                                                                memory_order_relaxed, memory_order_relaxed)) {}
+}
+
+/* Counts since init; the store's peak starts at what it holds. */
+static void ud__obs_reset(void) {
+    atomic_store(&ud__ob.shared_written, 0);
+    atomic_store(&ud__ob.shared_read, 0);
+    atomic_store(&ud__ob.store_peak, atomic_load(&ud__ob.store_bytes));
+}
+
 static ud__obj ud__empty_obj = {UD_OK, 0, UD__OBJ_STATIC, 1, 0, 0, -1, {{"", 0}}};
 
 /* The shared store fills this: it drops the store's reference and frees the wrapper. */
@@ -1141,6 +1185,7 @@ static ud__obj *ud__obj_alloc(const size_t *sizes, int nparts) {
     o->bytes = bytes;
     o->total = 0;
     o->slot = -1;
+    ud__count_store((int64_t)bytes);
     for (off = ud__obj_header(nparts), k = 0; k < nparts; k++) {
         o->parts[k].data = (char *)o + off;
         o->parts[k].size = sizes[k];
@@ -1177,8 +1222,12 @@ static ud__obj *ud__obj_error(const char *msg) {
 /* Drops one holder; the last one frees the object. */
 static void ud__obj_release(ud__obj *o) {
     if (!o || (o->flags & UD__OBJ_STATIC) || --o->refs > 0) return;
-    if (o->flags & UD__OBJ_SHARED) ud__shared_release_hook(o);
-    else ud__cache_put(o, o->bytes);
+    if (o->flags & UD__OBJ_SHARED) {
+        ud__shared_release_hook(o);
+        return;
+    }
+    ud__count_store(-(int64_t)o->bytes);
+    ud__cache_put(o, o->bytes);
 }
 
 static void ud__obj_view(const ud__obj *o, ud_view *v) {
@@ -1329,6 +1378,8 @@ static void ud__task_begin(ud_task *ctx, const ud__fn *fn, const ud_view *argv, 
 }
 
 static const ud__fn *ud__pool_running(const ud__fn *fn);
+static void ud__task_enter(void);
+static void ud__task_leave(const ud__fn *fn);
 
 /* Runs the function on its arguments' views; a failed argument fails the task without
    running it. Any thread may call it: it releases nothing (ud__task_settle does). */
@@ -1344,7 +1395,9 @@ static void ud__task_call(ud_task *ctx) {
         }
     ud__cur_task = ctx;
     was = ud__pool_running(ctx->fn);
+    ud__task_enter();
     rc = ctx->fn->fn(ctx);
+    ud__task_leave(ctx->fn);
     ud__pool_running(was); /* a task that helped while it waited resumes */
     ud__cur_task = outer;
     if (rc && !ctx->failed) ud_task_fail(ctx, "task '%s' returned %d", ctx->fn->name, rc);
@@ -1387,6 +1440,8 @@ typedef struct ud__pq {       /* one thread's queues */
     ud__pool *pool;
     pthread_t thread;
     const ud__fn *_Atomic running; /* the task it runs now (for a shutdown that waits) */
+    atomic_llong task_ns;     /* written by its thread only; read for stats */
+    int depth;                /* tasks it runs now, nested ones too */
     char pad[64];             /* keep neighbouring queues off one cache line */
 } ud__pq;
 
@@ -1404,6 +1459,7 @@ struct ud__pool {
     int steal;                /* 0: a thread runs only what was queued for it (round robin) */
     size_t stack;             /* each thread's stack bytes, 0 if unknown */
     void (*run)(ud__job *j);
+    double started;           /* for the idle time of its threads */
 };
 
 static _Thread_local ud__pq *ud__pool_self; /* the queue of the calling thread, if a pool's */
@@ -1412,6 +1468,33 @@ static _Thread_local ud__pq *ud__pool_self; /* the queue of the calling thread, 
 static const ud__fn *ud__pool_running(const ud__fn *fn) {
     if (!ud__pool_self) return NULL;
     return atomic_exchange_explicit(&ud__pool_self->running, fn, memory_order_relaxed);
+}
+
+static _Thread_local double ud__task_t0; /* when the outermost task of this thread began */
+
+/* A task's time counts once on its thread: a nested task (run while its caller waits) is
+   inside its caller's. */
+static void ud__task_enter(void) {
+    if (ud__pool_self && ud__pool_self->depth++ == 0) ud__task_t0 = ud__now();
+}
+
+static void ud__task_leave(const ud__fn *fn) {
+    ud__pq *q = ud__pool_self;
+    (void)fn;
+    if (!q) return;
+    if (--q->depth == 0)
+        atomic_fetch_add_explicit(&q->task_ns, (long long)((ud__now() - ud__task_t0) * 1e9),
+                                  memory_order_relaxed);
+}
+
+/* A pool's share of a ud_stats record: tasks run, their time and its threads' idle time. */
+static void ud__pool_stats(ud__pool *p, ud_stats *s) {
+    int k;
+    long long ns = 0;
+    for (k = 0; k < p->n; k++) ns += atomic_load_explicit(&p->q[k].task_ns, memory_order_relaxed);
+    s->task_seconds = 1e-9 * (double)ns;
+    s->idle_seconds = p->n ? (double)p->n * (ud__now() - p->started) - s->task_seconds : 0;
+    if (s->idle_seconds < 0) s->idle_seconds = 0;
 }
 
 /* Writes "name xN, name" for the tasks p's threads run now into buf; returns how many. Each
@@ -1695,6 +1778,7 @@ static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, int steal, void
     p->spin_us = spin_us;
     p->steal = steal;
     p->run = run;
+    p->started = ud__now();
     pthread_mutex_init(&p->mu, NULL);
     {   /* a helping thread's wait ends by the monotonic clock */
         pthread_condattr_t ca;
@@ -1872,6 +1956,7 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     if ((st = ud__choose_backend(&c, &be)) != UD_OK) return st;
     ud__rt.be = be;
     ud__rt.rank = 0;
+    ud__obs_reset();
     ud__rt.phase++;
     if ((st = be->start(role)) != UD_OK) {
         ud__cache_trim(1);
@@ -1895,6 +1980,7 @@ UD_API ud_status ud_shutdown(void) {
         pthread_mutex_unlock(&ud__life_mu);
         return ud__not_running("shutdown");
     }
+    if (ud__rt.cfg.stats) ud_stats_print(stderr);
     atomic_store(&ud__rt.state, UD__STOPPED);
     st = ud__rt.be->stop();
     ud__cache_trim(1);
@@ -2076,6 +2162,50 @@ UD_API int ud_num_hosts(void) {
 UD_API int ud_worker_host(int w) {
     if (!ud__api_open() || w < 0 || w >= ud__rt.be->num_workers()) return -1;
     return ud__rt.be->worker_host(w);
+}
+
+/* The process-wide counts of a ud_stats record. */
+static void ud__obs_stats(ud_stats *s) {
+    s->store_bytes = atomic_load_explicit(&ud__ob.store_bytes, memory_order_relaxed);
+    s->store_peak = atomic_load_explicit(&ud__ob.store_peak, memory_order_relaxed);
+    s->shared_bytes_written = atomic_load_explicit(&ud__ob.shared_written, memory_order_relaxed);
+    s->shared_bytes_read = atomic_load_explicit(&ud__ob.shared_read, memory_order_relaxed);
+}
+
+static void ud__mib(char *buf, size_t cap, double bytes) {
+    if (bytes < 1024 * 1024) snprintf(buf, cap, "%.0fK", bytes / 1024);
+    else snprintf(buf, cap, "%.1fM", bytes / (1024 * 1024));
+}
+
+/* One line a process: tasks, busy share, bytes moved each way, GETs served, store. */
+static void ud__stats_write(FILE *f, const ud_stats *s, int n) {
+    int k;
+    fprintf(f, "[ud] rank host thr   tasks  task_s  idle_s    sent    recv  inline   separ  shared  gets clean  store   peak queue\n");
+    for (k = 0; k < n; k++) {
+        char sent[16], recv[16], inl[16], sep[16], sh[16], st[16], pk[16];
+        ud__mib(sent, sizeof sent, (double)s[k].bytes_sent);
+        ud__mib(recv, sizeof recv, (double)s[k].bytes_recv);
+        ud__mib(inl, sizeof inl, (double)(s[k].inline_bytes_sent + s[k].inline_bytes_recv));
+        ud__mib(sep, sizeof sep, (double)(s[k].separate_bytes_sent + s[k].separate_bytes_recv));
+        ud__mib(sh, sizeof sh, (double)(s[k].shared_bytes_written + s[k].shared_bytes_read));
+        ud__mib(st, sizeof st, (double)s[k].store_bytes);
+        ud__mib(pk, sizeof pk, (double)s[k].store_peak);
+        fprintf(f, "[ud] %4d %4d %3d %7lld %7.3f %7.3f %7s %7s %7s %7s %7s %5lld %5lld %6s %6s %5lld\n",
+                s[k].rank, s[k].host, s[k].threads, (long long)s[k].tasks_run, s[k].task_seconds,
+                s[k].idle_seconds, sent, recv, inl, sep, sh, (long long)s[k].gets_served,
+                (long long)s[k].cleanups, st, pk, (long long)s[k].queued);
+    }
+}
+
+UD_API void ud_stats_print(FILE *f) {
+    ud_stats s[256];
+    int n = 0;
+    if (!f) f = stderr;
+    if (ud_stats_get(s, 256, &n) != UD_OK) {
+        fprintf(f, "[ud] stats: %s\n", ud_last_error());
+        return;
+    }
+    ud__stats_write(f, s, n);
 }
 
 UD_API ud_status ud_stats_get(ud_stats *out, int cap, int *n) {
@@ -2576,6 +2706,9 @@ static ud_status ud__th_stats(ud_stats *out, int cap, int *n) {
     out->host = -1;
     out->threads = ud__th.pool.n;
     out->tasks_run = (int64_t)atomic_load(&ud__th.tasks_run);
+    ud__pool_stats(&ud__th.pool, out);
+    ud__obs_stats(out);
+    out->queued = atomic_load(&ud__th.pool.open);
     return UD_OK;
 }
 

@@ -613,9 +613,11 @@ static void ud__wb_obj(ud__wbuf *b, const ud_part *parts, int nparts, ud__obj *p
         w->inl = size <= (size_t)ud__rt.cfg.mpi_inline_max &&
                  b->inl + size <= (size_t)ud__rt.cfg.mpi_message_max;
         if (w->inl) {
+            ud__m.st.inline_bytes_sent += (int64_t)size;
             b->inl += size;
             ud__wb_add(b, parts[k].data, size);
         } else {
+            ud__m.st.separate_bytes_sent += (int64_t)size;
             ud__wb_separate(b, &parts[k], pin);
         }
     }
@@ -788,7 +790,9 @@ static ud__obj *ud__rd_obj(ud__rd *r, int nparts, int src, uint32_t flags, const
                 break;
             }
             if (dst && size) memcpy(dst, at, size);
+            ud__m.st.inline_bytes_recv += (int64_t)size;
         } else if (dst) {
+            ud__m.st.separate_bytes_recv += (int64_t)size;
             if (ud__recv_part(dst, size, src) != UD_OK) ud__panic("%s", ud__errbuf);
         } else {
             ud__drain_part(size, src); /* no room for it: take it off the wire all the same */
@@ -2188,6 +2192,7 @@ static void ud__wk_ready(ud__wt *t) {
 }
 
 static void ud__wk_serve(ud__went *e, int rank) {
+    ud__m.st.gets_served++;
     if (ud__send_obj(rank, e->ref, e->obj) != UD_OK) ud__panic("worker: %s", ud__errbuf);
     if (rank != UD__ROOT) e->served++;
 }
@@ -2902,6 +2907,7 @@ static void ud__wk_get(const ud__hdr *h, int from) {
         if (ref.num <= 0) continue; /* 0 is the map's empty key; no ref has it */
         e = ud__wk_entry(ref); /* a GET may come before the EXECUTE that makes the data */
         if (e->obj) {
+            ud__m.st.gets_served++;
             ud__batch_add(&b, ref.num, e->obj);
             if (from != UD__ROOT && !(h->flags & UD__F_GIVEN)) e->served++;
             ud__wk_maybe_delete(e);
@@ -2931,6 +2937,7 @@ static void ud__wk_cleanup(const ud__hdr *h) {
         ref.owner = refs[i].owner;
         ref.num = refs[i].num;
         if (!(e = (ud__went *)ud__map_get(&ud__wk.map, ref))) continue;
+        ud__m.st.cleanups++;
         e->freed = 1;
         e->expected = refs[i].n;
         ud__wk_maybe_delete(e);
@@ -3557,6 +3564,9 @@ static void ud__my_stats(ud_stats *s) {
     s->rank = ud__m.rank;
     s->host = ud_shm_host(ud__m.rank);
     s->threads = ud__m.threads[ud__m.rank];
+    if (ud__m.rank != UD__ROOT && ud__wk.pool.q) ud__pool_stats(&ud__wk.pool, s);
+    ud__obs_stats(s);
+    s->queued = ud__m.unstarted ? atomic_load(ud__m.unstarted) : 0;
 }
 
 /* STATS: the root asks (no payload); a worker answers with its ud_stats. */

@@ -32,7 +32,7 @@ static void keep_line(int level, int rank, const char *msg, void *user) {
     (void)user;
     pthread_mutex_lock(&log_mu);
     if (rank != ud_rank()) log_bad_rank++;
-    log_len += (size_t)snprintf(log_text + log_len, sizeof log_text - log_len, "%d r%d %s\n", level,
+    log_len += (size_t)snprintf(log_text + log_len, sizeof log_text - log_len, "L%d r%d %s\n", level,
                                 rank, msg);
     if (log_len >= sizeof log_text) log_len = sizeof log_text - 1;
     pthread_mutex_unlock(&log_mu);
@@ -87,7 +87,7 @@ static void info_names_topology_and_settings(void) {
 #else
     UT_CHECK(line_with("threads backend:", "workers", NULL) != NULL);
 #endif
-    UT_CHECK(line_with("4 r", NULL, NULL) == NULL); /* nothing at debug level */
+    UT_CHECK(line_with("L4 r", NULL, NULL) == NULL); /* nothing at debug level */
     UT_EQ_INT(log_bad_rank, 0);
 }
 
@@ -111,15 +111,141 @@ static void debug_names_each_operation_with_its_ref(void) {
 #else
     UT_CHECK(line_with("get", ref, NULL) != NULL);
 #endif
-    if (!UT_CHECK(line_with("4 r0 ", NULL, NULL) != NULL)) printf("%s", log_text);
+    if (!UT_CHECK(line_with("L4 r0 ", NULL, NULL) != NULL)) printf("%s", log_text);
     UT_EQ_INT(log_bad_rank, 0);
     UT_OK(ud_free(r));
+}
+
+static ud_func f_nap, f_len;
+
+/* nap(seconds): sleeps; no result. */
+static int nap(ud_task *t) {
+    ud_view v;
+    if (ud_task_arg(t, 0, &v) != UD_OK || v.size != sizeof(double)) return ud_task_fail(t, "nap");
+    ut_sleep(*(const double *)v.data);
+    return 0;
+}
+
+/* len(object): nothing back, so that only the argument moves. */
+static int len(ud_task *t) {
+    ud_view v;
+    return ud_task_arg(t, 0, &v) == UD_OK ? 0 : -1;
+}
+
+static int64_t sum_run(const ud_stats *s, int n) {
+    int64_t k, sum = 0;
+    for (k = 0; k < n; k++) sum += s[k].tasks_run;
+    return sum;
+}
+
+/* Tasks run, summed over the processes, are the tasks submitted; their time shows as busy. */
+static void stats_count_tasks_and_their_time(void) {
+    enum { N = 8 };
+    ud_stats before[64], after[64];
+    ud_ref r[N];
+    int nb = 0, na = 0, k, ready[N], nready;
+    double d = 0.05, busy = 0;
+    UT_REQUIRE_OK(ud_stats_get(before, 64, &nb));
+    for (k = 0; k < N; k++) {
+        ud_arg a = ud_arg_val(&d, sizeof d);
+        UT_REQUIRE_OK(ud_remote(f_nap, &a, 1, 1, &r[k]));
+    }
+    UT_REQUIRE_OK(ud_wait(r, N, N, 60.0, ready, &nready));
+    UT_REQUIRE_OK(ud_stats_get(after, 64, &na));
+    UT_EQ_INT(na, nb);
+    UT_EQ_INT(sum_run(after, na) - sum_run(before, nb), N);
+    for (k = 0; k < na; k++) {
+        busy += after[k].task_seconds - before[k].task_seconds;
+        UT_CHECK(after[k].idle_seconds >= 0);
+        UT_CHECK(after[k].store_peak >= after[k].store_bytes);
+    }
+    UT_CHECK(busy >= N * d * 0.9);
+    UT_CHECK(busy < N * d * 20 + 5);
+    UT_OK(ud_free_many(r, N));
+}
+
+/* A known transfer: an object of the driver's read by a task on worker 0. The bytes the
+   driver sends in operations are the bytes worker 0 receives in them, inline or apart. */
+static void stats_bytes_sent_match_bytes_received(void) {
+#ifdef UT_MPI
+    static const size_t sizes[2] = {1000, 65536};
+    int i;
+    for (i = 0; i < 2; i++) {
+        ud_stats b[64], a[64];
+        int nb = 0, na = 0, ready, nready;
+        char *buf = (char *)calloc(1, sizes[i]);
+        ud_ref obj, out;
+        ud_arg arg;
+        ud_opts o = ud_on_worker(0);
+        UT_REQUIRE(buf != NULL);
+        UT_REQUIRE_OK(ud_put(buf, sizes[i], &obj));
+        free(buf);
+        UT_REQUIRE_OK(ud_stats_get(b, 64, &nb));
+        arg = ud_arg_ref(obj);
+        UT_REQUIRE_OK(ud_remote_opts(&o, f_len, &arg, 1, 1, &out));
+        UT_REQUIRE_OK(ud_wait(&out, 1, 1, 30.0, &ready, &nready));
+        UT_REQUIRE_OK(ud_stats_get(a, 64, &na));
+        UT_REQUIRE(na >= 2);
+        ut_note("%zu bytes: driver sent %lld inline, %lld apart; worker got %lld inline, %lld apart",
+                sizes[i], (long long)(a[0].inline_bytes_sent - b[0].inline_bytes_sent),
+                (long long)(a[0].separate_bytes_sent - b[0].separate_bytes_sent),
+                (long long)(a[1].inline_bytes_recv - b[1].inline_bytes_recv),
+                (long long)(a[1].separate_bytes_recv - b[1].separate_bytes_recv));
+        UT_EQ_INT(a[0].inline_bytes_sent - b[0].inline_bytes_sent + a[0].separate_bytes_sent -
+                      b[0].separate_bytes_sent, (long long)sizes[i]);
+        UT_EQ_INT(a[1].inline_bytes_recv - b[1].inline_bytes_recv + a[1].separate_bytes_recv -
+                      b[1].separate_bytes_recv, (long long)sizes[i]);
+        UT_EQ_INT(a[0].separate_bytes_sent - b[0].separate_bytes_sent,
+                  a[1].separate_bytes_recv - b[1].separate_bytes_recv);
+        UT_EQ_INT(a[0].separate_bytes_sent - b[0].separate_bytes_sent, i == 1 ? 65536 : 0);
+        {   /* a result larger than a push: the driver's get is one GET worker 0 serves */
+            int n = 4096;
+            ud_arg x = ud_arg_val(&n, sizeof n);
+            ud_ref r;
+            ud_view v;
+            UT_REQUIRE_OK(ud_remote_opts(&o, f_big, &x, 1, 1, &r));
+            UT_REQUIRE_OK(ud_get(r, &v));
+            UT_REQUIRE_OK(ud_stats_get(b, 64, &nb));
+            UT_EQ_INT(b[1].gets_served - a[1].gets_served, 1);
+            UT_OK(ud_free(r));
+        }
+        UT_OK(ud_free(obj));
+        UT_OK(ud_free(out));
+    }
+#else
+    ud_stats b[4], a[4];
+    int n = 0;
+    ud_ref obj;
+    static char buf[100000];
+    UT_REQUIRE_OK(ud_stats_get(b, 4, &n));
+    UT_REQUIRE_OK(ud_put(buf, sizeof buf, &obj));
+    UT_REQUIRE_OK(ud_stats_get(a, 4, &n));
+    UT_CHECK(a[0].store_bytes - b[0].store_bytes >= (int64_t)sizeof buf);
+    UT_CHECK(a[0].store_peak >= a[0].store_bytes);
+    UT_OK(ud_free(obj));
+#endif
+}
+
+/* ud_stats_print: a heading, then one line a process. */
+static void stats_print_one_line_a_process(void) {
+    ud_stats s[64];
+    int n = 0, lines = 0, c;
+    FILE *f = tmpfile();
+    UT_REQUIRE(f != NULL);
+    UT_REQUIRE_OK(ud_stats_get(s, 64, &n));
+    ud_stats_print(f);
+    rewind(f);
+    while ((c = fgetc(f)) != EOF) lines += c == '\n';
+    fclose(f);
+    UT_EQ_INT(lines, n + 1);
 }
 
 int main(void) {
     int driver;
     ut_watchdog(120);
-    if (ud_register("big", big, NULL, &f_big) != UD_OK) return 1;
+    if (ud_register("big", big, NULL, &f_big) != UD_OK || ud_register("nap", nap, NULL, &f_nap) != UD_OK ||
+        ud_register("len", len, NULL, &f_len) != UD_OK)
+        return 1;
 
     driver = start(UD_LOG_INFO);
     if (driver) UT_RUN(info_names_topology_and_settings);
@@ -128,6 +254,14 @@ int main(void) {
     log_reset();
     driver = start(UD_LOG_DEBUG);
     if (driver) UT_RUN(debug_names_each_operation_with_its_ref);
+    if (driver && ud_shutdown() != UD_OK) UT_CASE("shutdown") UT_FAIL("%s", ud_last_error());
+
+    driver = start(UD_LOG_WARN);
+    if (driver) {
+        UT_RUN(stats_count_tasks_and_their_time);
+        UT_RUN(stats_bytes_sent_match_bytes_received);
+        UT_RUN(stats_print_one_line_a_process);
+    }
     if (driver && ud_shutdown() != UD_OK) UT_CASE("shutdown") UT_FAIL("%s", ud_last_error());
 
     if (!is_driver) return log_bad_rank != 0;
