@@ -1378,14 +1378,15 @@ static void ud__task_begin(ud_task *ctx, const ud__fn *fn, const ud_view *argv, 
 }
 
 static const ud__fn *ud__pool_running(const ud__fn *fn);
-static void ud__task_enter(void);
-static void ud__task_leave(const ud__fn *fn);
+static double ud__task_enter(void);
+static void ud__task_leave(const ud__fn *fn, double t0);
 
 /* Runs the function on its arguments' views; a failed argument fails the task without
    running it. Any thread may call it: it releases nothing (ud__task_settle does). */
 static void ud__task_call(ud_task *ctx) {
     ud_task *outer = ud__cur_task;
     const ud__fn *was;
+    double t0;
     int i, rc;
     for (i = 0; i < ctx->nargs; i++)
         if (ctx->argv[i].status != UD_OK) {
@@ -1395,9 +1396,9 @@ static void ud__task_call(ud_task *ctx) {
         }
     ud__cur_task = ctx;
     was = ud__pool_running(ctx->fn);
-    ud__task_enter();
+    t0 = ud__task_enter();
     rc = ctx->fn->fn(ctx);
-    ud__task_leave(ctx->fn);
+    ud__task_leave(ctx->fn, t0);
     ud__pool_running(was); /* a task that helped while it waited resumes */
     ud__cur_task = outer;
     if (rc && !ctx->failed) ud_task_fail(ctx, "task '%s' returned %d", ctx->fn->name, rc);
@@ -1415,6 +1416,182 @@ static void ud__task_settle(ud_task *ctx) {
     }
     for (i = 0; i < ctx->nret; i++)
         if (!ctx->res[i]) ctx->res[i] = &ud__empty_obj;
+}
+
+/* ---- trace -------------------------------------------------------------------------------------
+   UNIDIST_TRACE=path: each thread appends fixed-size events to a buffer of its own, without
+   locks; at shutdown, once the threads are joined, the buffers of every rank are gathered to
+   the driver, moved onto its clock, and written as Chrome trace events. */
+enum { UD__EV_TASK = 1, UD__EV_SEND = 2, UD__EV_RECV = 3, UD__EV_WAIT = 4 };
+#ifndef UD__TRACE_CHUNK
+#define UD__TRACE_CHUNK 4096 /* events a buffer grows by */
+#endif
+
+typedef struct ud__event {    /* as gathered: the same layout on every rank */
+    double t0, t1;
+    int32_t kind, rank, tid, peer;
+    int64_t size;
+    char name[48];
+} ud__event;
+
+typedef struct ud__tbuf {
+    struct ud__tbuf *next;
+    ud__event *ev;
+    int n, cap, tid;
+} ud__tbuf;
+
+static struct ud__trace {
+    atomic_int on;            /* recording: the only thing the off path reads */
+    atomic_uint gen;          /* one a run: a thread's buffer of an earlier run is not reused */
+    ud__tbuf *bufs;           /* under ud__tr_mu, taken once a thread */
+    double start, end;        /* the run, on this process's clock */
+} ud__tr;
+static pthread_mutex_t ud__tr_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static _Thread_local ud__tbuf *ud__tb;
+static _Thread_local unsigned ud__tb_gen;
+
+static int ud__tracing(void) { return atomic_load_explicit(&ud__tr.on, memory_order_relaxed); }
+
+static ud__tbuf *ud__trace_buf(int tid) {
+    ud__tbuf *b = ud__tb;
+    if (b && ud__tb_gen == atomic_load(&ud__tr.gen)) return b;
+    if (!(b = (ud__tbuf *)ud__alloc(sizeof *b))) return NULL;
+    memset(b, 0, sizeof *b);
+    b->tid = tid;
+    pthread_mutex_lock(&ud__tr_mu);
+    b->next = ud__tr.bufs;
+    ud__tr.bufs = b;
+    pthread_mutex_unlock(&ud__tr_mu);
+    ud__tb = b;
+    ud__tb_gen = atomic_load(&ud__tr.gen);
+    return b;
+}
+
+/* Appends one event to the calling thread's buffer (tid: its thread's number, 0 the main one). */
+static void ud__trace(int kind, double t0, double t1, const char *name, int tid, int peer, int64_t size) {
+    ud__tbuf *b = ud__trace_buf(tid);
+    ud__event *e;
+    if (!b) return;
+    if (b->n == b->cap) {
+        ud__event *p = (ud__event *)ud__realloc(b->ev, (size_t)b->cap * sizeof *p,
+                                                (size_t)(b->cap + UD__TRACE_CHUNK) * sizeof *p);
+        if (!p) return; /* a trace short of memory loses events, never the run */
+        b->ev = p;
+        b->cap += UD__TRACE_CHUNK;
+    }
+    e = &b->ev[b->n++];
+    e->t0 = t0;
+    e->t1 = t1;
+    e->kind = kind;
+    e->rank = ud__rt.rank;
+    e->tid = tid;
+    e->peer = peer;
+    e->size = size;
+    snprintf(e->name, sizeof e->name, "%s", name);
+}
+
+static void ud__trace_start(void) {
+    ud__tr.start = ud__now();
+    atomic_fetch_add(&ud__tr.gen, 1u);
+    atomic_store(&ud__tr.on, ud__rt.cfg.trace && ud__rt.cfg.trace[0]);
+}
+
+/* Stops recording and takes every buffer's events into one array (*n of them); the threads
+   that wrote them have ended or are this one. */
+static ud__event *ud__trace_take(int *n) {
+    ud__tbuf *b, *next;
+    ud__event *all;
+    int total = 0, at = 0;
+    atomic_store(&ud__tr.on, 0);
+    ud__tr.end = ud__now();
+    for (b = ud__tr.bufs; b; b = b->next) total += b->n;
+    all = (ud__event *)ud__alloc((size_t)(total ? total : 1) * sizeof *all);
+    for (b = ud__tr.bufs; b; b = next) {
+        next = b->next;
+        if (all && b->n) memcpy(all + at, b->ev, (size_t)b->n * sizeof *all);
+        at += b->n;
+        ud__free(b->ev, (size_t)b->cap * sizeof *b->ev);
+        ud__free(b, sizeof *b);
+    }
+    ud__tr.bufs = NULL;
+    atomic_fetch_add(&ud__tr.gen, 1u);
+    *n = all ? total : 0;
+    return all;
+}
+
+static void ud__json_name(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        if ((unsigned char)*s >= 0x20) fputc(*s, f);
+    }
+}
+
+/* Writes the events (times on the driver's clock) as a Chrome trace: a JSON array of complete
+   events in microseconds from the run's start, a process a rank and a thread a task thread. */
+static void ud__trace_write(const ud__event *ev, int n, int nranks) {
+    static const char *cat[] = {"", "task", "send", "recv", "wait"};
+    FILE *f = fopen(ud__rt.cfg.trace, "w");
+    int k;
+    if (!f) {
+        ud__log(UD_LOG_ERROR, "UNIDIST_TRACE: cannot write %s: %s", ud__rt.cfg.trace, strerror(errno));
+        return;
+    }
+    fprintf(f, "[\n");
+    for (k = 0; k < nranks; k++)
+        fprintf(f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":\"rank %d%s\"}},\n",
+                k, k, k == 0 ? " (driver)" : "");
+    for (k = 0; k < n; k++) {
+        const ud__event *e = &ev[k];
+        int kind = e->kind >= 1 && e->kind <= 4 ? e->kind : 0;
+        fprintf(f, "{\"name\":\"");
+        ud__json_name(f, e->name);
+        fprintf(f, "\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,\"tid\":%d", cat[kind],
+                1e6 * (e->t0 - ud__tr.start), 1e6 * (e->t1 - e->t0), e->rank, e->tid);
+        if (kind == UD__EV_SEND || kind == UD__EV_RECV)
+            fprintf(f, ",\"args\":{\"bytes\":%lld,\"src\":%d,\"dst\":%d}", (long long)e->size,
+                    kind == UD__EV_SEND ? e->rank : e->peer, kind == UD__EV_SEND ? e->peer : e->rank);
+        fprintf(f, "},\n");
+    }
+    /* the run itself, so that a reader sees where it began and ended */
+    fprintf(f, "{\"name\":\"run\",\"cat\":\"run\",\"ph\":\"X\",\"ts\":0,\"dur\":%.3f,\"pid\":0,\"tid\":0}\n]\n",
+            1e6 * (ud__tr.end - ud__tr.start));
+    if (fclose(f) != 0) ud__log(UD_LOG_ERROR, "UNIDIST_TRACE: writing %s failed", ud__rt.cfg.trace);
+    else ud__log(UD_LOG_INFO, "trace of %d events written to %s", n, ud__rt.cfg.trace);
+}
+
+/* The span a rank recorded in, as an event of its own lane (tid -1). */
+static void ud__trace_run_event(ud__event *e, int rank) {
+    memset(e, 0, sizeof *e);
+    e->t0 = ud__tr.start;
+    e->t1 = ud__tr.end;
+    e->kind = UD__EV_WAIT;
+    e->rank = rank;
+    e->tid = -1;
+    snprintf(e->name, sizeof e->name, "run of rank %d", rank);
+}
+
+/* Takes the events with the rank's run at the end (*n counts it); NULL without memory. */
+static ud__event *ud__trace_take_with_run(int *n) {
+    ud__event *ev = ud__trace_take(n), *grown;
+    grown = (ud__event *)ud__realloc(ev, (size_t)(*n ? *n : 1) * sizeof *ev, (size_t)(*n + 1) * sizeof *ev);
+    if (!grown) {
+        ud__free(ev, (size_t)(*n ? *n : 1) * sizeof *ev);
+        *n = 0;
+        return NULL;
+    }
+    ud__trace_run_event(&grown[(*n)++], ud__rt.rank);
+    return grown;
+}
+
+/* Threads backend: the process's events, on its own clock. */
+static void ud__trace_finish_local(void) {
+    int n = 0;
+    ud__event *ev;
+    if (!ud__tracing()) return;
+    ev = ud__trace_take_with_run(&n);
+    ud__trace_write(ev, n, 1);
+    ud__free(ev, (size_t)(n ? n : 1) * sizeof *ev);
 }
 
 /* ---- the task pool ---------------------------------------------------------------------------
@@ -1473,18 +1650,24 @@ static const ud__fn *ud__pool_running(const ud__fn *fn) {
 static _Thread_local double ud__task_t0; /* when the outermost task of this thread began */
 
 /* A task's time counts once on its thread: a nested task (run while its caller waits) is
-   inside its caller's. */
-static void ud__task_enter(void) {
-    if (ud__pool_self && ud__pool_self->depth++ == 0) ud__task_t0 = ud__now();
+   inside its caller's. Returns the task's start for the trace (0 when not tracing). */
+static double ud__task_enter(void) {
+    double t = 0;
+    if (!ud__pool_self) return 0;
+    if (ud__pool_self->depth++ == 0) t = ud__task_t0 = ud__now();
+    if (ud__tracing() && t == 0) t = ud__now();
+    return t;
 }
 
-static void ud__task_leave(const ud__fn *fn) {
+static void ud__task_leave(const ud__fn *fn, double t0) {
     ud__pq *q = ud__pool_self;
-    (void)fn;
+    double t1;
     if (!q) return;
-    if (--q->depth == 0)
-        atomic_fetch_add_explicit(&q->task_ns, (long long)((ud__now() - ud__task_t0) * 1e9),
-                                  memory_order_relaxed);
+    if (--q->depth != 0 && !ud__tracing()) return;
+    t1 = ud__now();
+    if (q->depth == 0)
+        atomic_fetch_add_explicit(&q->task_ns, (long long)((t1 - ud__task_t0) * 1e9), memory_order_relaxed);
+    if (ud__tracing()) ud__trace(UD__EV_TASK, t0, t1, fn->name, (int)(q - q->pool->q) + 1, -1, 0);
 }
 
 /* A pool's share of a ud_stats record: tasks run, their time and its threads' idle time. */
@@ -1957,6 +2140,7 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     ud__rt.be = be;
     ud__rt.rank = 0;
     ud__obs_reset();
+    ud__trace_start();
     ud__rt.phase++;
     if ((st = be->start(role)) != UD_OK) {
         ud__cache_trim(1);
@@ -1983,6 +2167,7 @@ UD_API ud_status ud_shutdown(void) {
     if (ud__rt.cfg.stats) ud_stats_print(stderr);
     atomic_store(&ud__rt.state, UD__STOPPED);
     st = ud__rt.be->stop();
+    if (ud__rt.be == &ud__threads_backend) ud__trace_finish_local();
     ud__cache_trim(1);
     pthread_mutex_unlock(&ud__life_mu);
     return st;
@@ -2019,6 +2204,12 @@ UD_API ud_status ud_get_many(const ud_ref *refs, int n, ud_view *out) {
         return ud__fail(UD_ERR_ARG, "get: refs and out must be given for %d refs", n);
     if (n) UD__DEBUG("get ref %lld:%lld%s", (long long)refs[0].owner, (long long)refs[0].num,
                      n > 1 ? " and more" : "");
+    if (n && ud__tracing() && !ud__cur_task) {
+        double t0 = ud__now();
+        ud_status st = ud__rt.be->get(refs, n, out);
+        ud__trace(UD__EV_WAIT, t0, ud__now(), "get", 0, -1, 0);
+        return st;
+    }
     return n ? ud__rt.be->get(refs, n, out) : UD_OK;
 }
 
@@ -2058,6 +2249,12 @@ UD_API ud_status ud_wait(const ud_ref *refs, int n, int num_returns, double time
     if (timeout > 1e9) timeout = -1; /* beyond 30 years (or infinite) is no limit */
     *nready = 0;
     if (num_returns == 0) return UD_OK;
+    if (ud__tracing() && !ud__cur_task) {
+        double t0 = ud__now();
+        ud_status st = ud__rt.be->wait(refs, n, num_returns, timeout, ready, nready);
+        ud__trace(UD__EV_WAIT, t0, ud__now(), "wait", 0, -1, 0);
+        return st;
+    }
     return ud__rt.be->wait(refs, n, num_returns, timeout, ready, nready);
 }
 

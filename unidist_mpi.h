@@ -462,6 +462,10 @@ static ud_status ud__isend(const void *data, size_t size, int dst, int tag, void
 static ud_status ud__isend_part(const ud_part *p, ud__obj *pin, int dst) {
     size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, off;
     ud_status st;
+    if (ud__tracing()) {
+        double t = ud__now();
+        ud__trace(UD__EV_SEND, t, t, "send part", 0, dst, (int64_t)p->size);
+    }
     for (off = 0; off < p->size; off += chunk) {
         size_t n = p->size - off < chunk ? p->size - off : chunk;
         if ((st = ud__isend((const char *)p->data + off, n, dst, UD__TAG_DATA, NULL, 0, pin)) != UD_OK)
@@ -472,6 +476,7 @@ static ud_status ud__isend_part(const ud_part *p, ud__obj *pin, int dst) {
 
 static ud_status ud__recv_part(void *dst, size_t size, int src) {
     size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, off;
+    double t0 = ud__tracing() ? ud__now() : 0;
     int rc;
     for (off = 0; off < size; off += chunk) {
         size_t n = size - off < chunk ? size - off : chunk;
@@ -480,6 +485,7 @@ static ud_status ud__recv_part(void *dst, size_t size, int src) {
         if (rc != MPI_SUCCESS) return ud__mpi_fail(rc, "MPI_Recv of a large part");
         ud__count_recv(src, n);
     }
+    if (t0 > 0) ud__trace(UD__EV_RECV, t0, ud__now(), "receive part", 0, src, (int64_t)size);
     return UD_OK;
 }
 
@@ -4068,6 +4074,8 @@ static void ud__wk_stop(void) {
     pthread_mutex_destroy(&ud__in.mu);
 }
 
+static ud_status ud__clock_sync(void);
+
 /* Init's collective steps: every rank takes part in each, and they fail together. */
 static ud_status ud__mpi_setup(int *threads) {
     ud_status st;
@@ -4088,10 +4096,97 @@ static ud_status ud__mpi_setup(int *threads) {
     if ((st = ud__all_ok(st, "count its cores")) == UD_OK &&
         (st = ud__check_agreement()) == UD_OK &&
         (st = ud__shm_open(ud__m.comm, machine, ud__m.rank, ud__m.size, &ud__rt.cfg)) == UD_OK &&
-        (st = ud__mpi_roles(*threads)) == UD_OK)
+        (st = ud__mpi_roles(*threads)) == UD_OK && (st = ud__all_ok(ud__clock_sync(), "sync clocks")) == UD_OK)
         ud__warn_cpus(cores);
     MPI_Comm_free(&machine);
     return st;
+}
+
+/* ---- the trace across ranks ----------------------------------------------------------------
+   Each rank's clock is put on the driver's: at init the driver ping-pongs a few times with
+   every rank and keeps, for each, the offset of the round trip that took least time (the one
+   least disturbed); at shutdown every rank's events are gathered to the driver. */
+#define UD__TAG_CLOCK 0x7566
+#ifndef UD__CLOCK_ROUNDS
+#define UD__CLOCK_ROUNDS 8
+#endif
+static double *ud__clock_offset; /* the driver's: each rank's clock minus its own */
+
+/* Collective (when tracing). */
+static ud_status ud__clock_sync(void) {
+    int r, k;
+    double t;
+    if (!ud__tracing()) return UD_OK;
+    if (ud__m.rank != UD__ROOT) {
+        for (k = 0; k < UD__CLOCK_ROUNDS; k++) {
+            if (MPI_Recv(&t, 1, MPI_DOUBLE, UD__ROOT, UD__TAG_CLOCK, ud__m.comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+                return ud__fail(UD_ERR_MPI, "init: clock sync");
+            t = ud__now();
+            if (MPI_Send(&t, 1, MPI_DOUBLE, UD__ROOT, UD__TAG_CLOCK, ud__m.comm) != MPI_SUCCESS)
+                return ud__fail(UD_ERR_MPI, "init: clock sync");
+        }
+        return UD_OK;
+    }
+    if (!(ud__clock_offset = (double *)ud__alloc((size_t)ud__m.size * sizeof(double))))
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the trace's clocks");
+    ud__clock_offset[0] = 0;
+    for (r = 1; r < ud__m.size; r++) {
+        double best = 1e30;
+        for (k = 0; k < UD__CLOCK_ROUNDS; k++) {
+            double t0 = ud__now(), t1, theirs = 0;
+            if (MPI_Send(&t0, 1, MPI_DOUBLE, r, UD__TAG_CLOCK, ud__m.comm) != MPI_SUCCESS ||
+                MPI_Recv(&theirs, 1, MPI_DOUBLE, r, UD__TAG_CLOCK, ud__m.comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+                return ud__fail(UD_ERR_MPI, "init: clock sync with rank %d", r);
+            t1 = ud__now();
+            if (t1 - t0 < best) {
+                best = t1 - t0;
+                ud__clock_offset[r] = theirs - (t0 + t1) / 2;
+            }
+        }
+    }
+    return UD_OK;
+}
+
+/* Collective at shutdown (when tracing): every rank's events to the driver, which writes them
+   on its clock. A rank's run (start, end) travels as an event of its own. */
+static void ud__trace_gather(void) {
+    int n = 0, k, total = 0, *counts = NULL, *displs = NULL;
+    ud__event *mine, *all = NULL;
+    if (!ud__tracing()) return;
+    mine = ud__trace_take_with_run(&n);
+    if (ud__m.rank == UD__ROOT) {
+        counts = (int *)ud__alloc((size_t)ud__m.size * sizeof(int));
+        displs = (int *)ud__alloc((size_t)ud__m.size * sizeof(int));
+    }
+    k = n * (int)sizeof(ud__event);
+    MPI_Gather(&k, 1, MPI_INT, counts, 1, MPI_INT, UD__ROOT, ud__m.comm);
+    if (ud__m.rank == UD__ROOT && counts && displs) {
+        for (k = 0; k < ud__m.size; k++) {
+            displs[k] = total;
+            total += counts[k];
+        }
+        all = (ud__event *)ud__alloc((size_t)(total ? total : 1));
+    }
+    MPI_Gatherv(mine, n * (int)sizeof(ud__event), MPI_BYTE, all, counts, displs, MPI_BYTE, UD__ROOT,
+                ud__m.comm);
+    if (ud__m.rank == UD__ROOT && all) {
+        int m = total / (int)sizeof(ud__event);
+        for (k = 0; k < m; k++) {
+            ud__event *e = &all[k];
+            double off = e->rank >= 0 && e->rank < ud__m.size ? ud__clock_offset[e->rank] : 0;
+            e->t0 -= off;
+            e->t1 -= off;
+            /* the run ends when the last rank stops recording */
+            if (e->tid == -1 && e->t1 > ud__tr.end) ud__tr.end = e->t1;
+        }
+        ud__trace_write(all, m, ud__m.size);
+    }
+    ud__free(all, (size_t)(total ? total : 1));
+    ud__free(counts, (size_t)ud__m.size * sizeof(int));
+    ud__free(displs, (size_t)ud__m.size * sizeof(int));
+    ud__free(mine, (size_t)(n ? n : 1) * sizeof *mine);
+    ud__free(ud__clock_offset, (size_t)ud__m.size * sizeof(double));
+    ud__clock_offset = NULL;
 }
 
 /* Info at init, on the driver: ranks, hosts, and what each rank does. */
@@ -4154,6 +4249,7 @@ static ud_status ud__mpi_start(ud_role *role) {
     ud__rank_loop();
     atomic_store(&ud__rt.nested, 0);
     ud__wk_stop();
+    ud__trace_gather();
     ud__mpi_teardown();
     return UD_OK;
 }
@@ -4196,6 +4292,7 @@ static ud_status ud__mpi_stop(void) {
     ud__async_drain();
     ud__shm_quiet();
     ud__root_stop();
+    ud__trace_gather();
     ud__mpi_teardown();
     return st;
 }

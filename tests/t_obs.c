@@ -240,11 +240,89 @@ static void stats_print_one_line_a_process(void) {
     UT_EQ_INT(lines, n + 1);
 }
 
-int main(void) {
+static ud_func f_sq, f_add;
+
+static int sq(ud_task *t) {
+    int x = 0;
+    return ut_arg_int(t, 0, &x) ? ut_result_int(t, 0, x * x) : ud_task_fail(t, "sq");
+}
+
+static int add(ud_task *t) {
+    int x = 0, y = 0;
+    return ut_arg_int(t, 0, &x) && ut_arg_int(t, 1, &y) ? ut_result_int(t, 0, x + y) : ud_task_fail(t, "add");
+}
+
+/* The known program: a map of 8 squares, then a tree of 7 adds. */
+static void map_and_reduce(void) {
+    ud_ref level[8];
+    int k, n = 8;
+    ud_view v;
+    for (k = 0; k < 8; k++) UT_REQUIRE_OK(ut_call_int(f_sq, k, 1, &level[k]));
+    while (n > 1) {
+        for (k = 0; k < n / 2; k++) {
+            ud_arg a[2];
+            ud_ref r;
+            a[0] = ud_arg_ref(level[2 * k]);
+            a[1] = ud_arg_ref(level[2 * k + 1]);
+            UT_REQUIRE_OK(ud_remote(f_add, a, 2, 1, &r));
+            UT_OK(ud_free_many(&level[2 * k], 2));
+            level[k] = r;
+        }
+        n /= 2;
+    }
+    UT_REQUIRE_OK(ud_get(level[0], &v));
+    UT_EQ_INT(*(const int *)v.data, 140);
+    UT_OK(ud_free(level[0]));
+}
+
+/* Parses the trace as JSON and checks it: exactly the program's task events, plausible times,
+   every rank's events within its run and the run within the driver's. Prints "ok" or why not. */
+static const char *trace_checker =
+    "import json,sys\n"
+    "ev=json.load(open(sys.argv[1]))\n"
+    "tasks=[e for e in ev if e.get('cat')=='task']\n"
+    "names=sorted(e['name'] for e in tasks)\n"
+    "want=sorted(['sq']*8+['add']*7)\n"
+    "if names!=want: print('tasks',names); sys.exit()\n"
+    "run=[e for e in ev if e.get('cat')=='run'][0]\n"
+    "runs={}\n"
+    "for e in ev:\n"
+    "  if e.get('name','').startswith('run of rank '): runs[e['pid']]=e\n"
+    "slack=2000.0\n"
+    "for e in ev:\n"
+    "  if e.get('ph')!='X' or e.get('cat')=='run': continue\n"
+    "  if e['dur']<0 or e['dur']>60e6: print('duration',e); sys.exit()\n"
+    "  r=runs.get(e['pid'])\n"
+    "  if r is None: print('no run for rank',e['pid']); sys.exit()\n"
+    "  if e['ts']<r['ts']-slack or e['ts']+e['dur']>r['ts']+r['dur']+slack: print('outside its rank run',e,r); sys.exit()\n"
+    "  if e['ts']<-slack or e['ts']+e['dur']>run['dur']+slack: print('outside the run',e,run); sys.exit()\n"
+    "waits=[e for e in ev if e.get('cat')=='wait' and e['pid']==0 and e['name'] in ('get','wait')]\n"
+    "if not waits: print('no wait of the driver'); sys.exit()\n"
+    "print('ok', len(ev), 'events on', len(runs), 'ranks')\n";
+
+static char trace_path[512];
+
+static void trace_holds_the_program(void) {
+    char cmd[1200], out[512] = "";
+    FILE *p, *f;
+    UT_REQUIRE((f = fopen("/tmp/ud_t_obs_check.py", "w")) != NULL);
+    fputs(trace_checker, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "python3 /tmp/ud_t_obs_check.py '%s' 2>&1", trace_path);
+    UT_REQUIRE((p = popen(cmd, "r")) != NULL);
+    if (!fgets(out, sizeof out, p)) out[0] = '\0';
+    pclose(p);
+    ut_note("trace: %s", out);
+    UT_CHECK(strncmp(out, "ok ", 3) == 0);
+    remove(trace_path);
+}
+
+int main(int argc, char **argv) {
     int driver;
     ut_watchdog(120);
     if (ud_register("big", big, NULL, &f_big) != UD_OK || ud_register("nap", nap, NULL, &f_nap) != UD_OK ||
-        ud_register("len", len, NULL, &f_len) != UD_OK)
+        ud_register("len", len, NULL, &f_len) != UD_OK || ud_register("sq", sq, NULL, &f_sq) != UD_OK ||
+        ud_register("add", add, NULL, &f_add) != UD_OK)
         return 1;
 
     driver = start(UD_LOG_INFO);
@@ -263,6 +341,23 @@ int main(void) {
         UT_RUN(stats_print_one_line_a_process);
     }
     if (driver && ud_shutdown() != UD_OK) UT_CASE("shutdown") UT_FAIL("%s", ud_last_error());
+
+    {   /* every rank records; the driver writes the file at shutdown */
+        ud_config cfg;
+        ud_role role = UD_ROLE_DRIVER;
+        memset(&cfg, 0, sizeof cfg);
+        snprintf(trace_path, sizeof trace_path, "%s.trace.json", argc > 0 ? argv[0] : "t_obs");
+        cfg.trace = trace_path;
+        if (ud_init(&cfg, &role) != UD_OK) {
+            printf("FAIL init with a trace: %s\n", ud_last_error());
+            return 1;
+        }
+        if ((is_driver = role == UD_ROLE_DRIVER)) {
+            UT_RUN(map_and_reduce);
+            if (ud_shutdown() != UD_OK) UT_CASE("shutdown") UT_FAIL("%s", ud_last_error());
+            UT_RUN(trace_holds_the_program);
+        }
+    }
 
     if (!is_driver) return log_bad_rank != 0;
     return ut_finish();
