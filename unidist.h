@@ -1424,13 +1424,14 @@ static void ud__task_settle(ud_task *ctx) {
    the driver, moved onto its clock, and written as Chrome trace events. */
 enum { UD__EV_TASK = 1, UD__EV_SEND = 2, UD__EV_RECV = 3, UD__EV_WAIT = 4 };
 #ifndef UD__TRACE_CHUNK
-#define UD__TRACE_CHUNK 4096 /* events a buffer grows by */
+#define UD__TRACE_CHUNK 4096 /* events a buffer starts with; it doubles as it fills */
 #endif
 
 typedef struct ud__event {    /* as gathered: the same layout on every rank */
     double t0, t1;
     int32_t kind, rank, tid, peer;
     int64_t size;
+    const char *src;          /* while recorded: the name, copied into name when taken */
     char name[48];
 } ud__event;
 
@@ -1474,11 +1475,11 @@ static void ud__trace(int kind, double t0, double t1, const char *name, int tid,
     ud__event *e;
     if (!b) return;
     if (b->n == b->cap) {
-        ud__event *p = (ud__event *)ud__realloc(b->ev, (size_t)b->cap * sizeof *p,
-                                                (size_t)(b->cap + UD__TRACE_CHUNK) * sizeof *p);
+        int cap = b->cap ? 2 * b->cap : UD__TRACE_CHUNK;
+        ud__event *p = (ud__event *)ud__realloc(b->ev, (size_t)b->cap * sizeof *p, (size_t)cap * sizeof *p);
         if (!p) return; /* a trace short of memory loses events, never the run */
         b->ev = p;
-        b->cap += UD__TRACE_CHUNK;
+        b->cap = cap;
     }
     e = &b->ev[b->n++];
     e->t0 = t0;
@@ -1488,7 +1489,7 @@ static void ud__trace(int kind, double t0, double t1, const char *name, int tid,
     e->tid = tid;
     e->peer = peer;
     e->size = size;
-    snprintf(e->name, sizeof e->name, "%s", name);
+    e->src = name; /* a registered name or a literal: alive until the trace is taken */
 }
 
 static void ud__trace_start(void) {
@@ -1510,7 +1511,10 @@ static ud__event *ud__trace_take(int *n) {
     for (b = ud__tr.bufs; b; b = next) {
         next = b->next;
         if (all && b->n) memcpy(all + at, b->ev, (size_t)b->n * sizeof *all);
-        at += b->n;
+        for (; all && at < total && b->n; b->n--, at++) {
+            snprintf(all[at].name, sizeof all[at].name, "%s", all[at].src ? all[at].src : "");
+            all[at].src = NULL;
+        }
         ud__free(b->ev, (size_t)b->cap * sizeof *b->ev);
         ud__free(b, sizeof *b);
     }
