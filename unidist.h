@@ -137,8 +137,7 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(SIZE, block_cache, "UNIDIST_BLOCK_CACHE", UD_BLOCK_CACHE, "bytes of freed large objects (1 MiB and up) a process keeps for the next ones of about their size: their pages are already mapped, which makes a copy into them several times faster than into fresh memory (0: off)") \
     X(INT,  block_cache_ms, "UNIDIST_BLOCK_CACHE_MS", UD_BLOCK_CACHE_MS, "milliseconds a freed large object stays kept unused before it goes back to the system (checked when objects are made or freed, and by idle task threads)") \
     X(BOOL, stats, "UNIDIST_STATS", UD_STATS, "print a table of what each process did (ud_stats_print) to the driver's stderr at shutdown") \
-    X(STR,  trace, "UNIDIST_TRACE", UD_TRACE, "write a Chrome trace (JSON, for Perfetto or chrome://tracing) of every rank's tasks, large transfers and the driver's waits to this file at shutdown (empty: off)") \
-    X(INT,  progress, "UNIDIST_PROGRESS", UD_PROGRESS, "show tasks done of submitted, their rate and bytes moved on one line of the driver's stderr while tasks are outstanding: 1 when stderr is a terminal, 2 always")
+    X(STR,  trace, "UNIDIST_TRACE", UD_TRACE, "write a Chrome trace (JSON, for Perfetto or chrome://tracing) of every rank's tasks, large transfers and the driver's waits to this file at shutdown (empty: off)")
 
 #ifndef UD_BACKEND
 #define UD_BACKEND "auto"
@@ -223,9 +222,6 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_TRACE
 #define UD_TRACE ""
-#endif
-#ifndef UD_PROGRESS
-#define UD_PROGRESS 0
 #endif
 
 #define UD__CTYPE_STR  const char *
@@ -730,8 +726,6 @@ static ud_status ud__config_check(const ud_config *c) {
     if (c->cpus > 4096)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_CPUS: %lld is more than 4096 worker threads",
                         (long long)c->cpus);
-    if (c->progress > 2)
-        return ud__fail(UD_ERR_CONFIG, "UNIDIST_PROGRESS: %lld is not in 0..2", (long long)c->progress);
     if (c->log_level > UD_LOG_DEBUG)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_LOG_LEVEL: %lld is not in 0..4",
                         (long long)c->log_level);
