@@ -36,7 +36,8 @@
    COMPILE-TIME OPTIONS (define before the implementation)
      UD_STATIC                  every function static, to embed the library twice
      UD_MALLOC/UD_REALLOC/UD_FREE  the allocator (all three or none)
-     UD_DEBUG                   keep debug log lines
+     UD_DEBUG=0                 compile debug log lines out (by default they are in, behind
+                                one branch on UNIDIST_LOG_LEVEL)
      and one default per configuration variable: UD_BACKEND, UD_CPUS, UD_LOG_LEVEL, ...
      (the table UD_CONFIG_TABLE below lists them).
 
@@ -150,7 +151,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(INT,  shutdown_warn, "UNIDIST_SHUTDOWN_WARN", UD_SHUTDOWN_WARN, "seconds ud_shutdown waits for tasks still running before it logs which, and where; again every as many seconds (0: never)") \
     X(SIZE, mpi_gc_bytes, "UNIDIST_MPI_GC_BYTES", UD_MPI_GC_BYTES, "MPI: freed bytes (of objects the driver knows the size of) at which the root sends its cleanup batch at once, so that large objects' room is reused while warm (0: count and time only)") \
     X(SIZE, block_cache, "UNIDIST_BLOCK_CACHE", UD_BLOCK_CACHE, "bytes of freed large objects (1 MiB and up) a process keeps for the next ones of about their size: their pages are already mapped, which makes a copy into them several times faster than into fresh memory (0: off)") \
-    X(INT,  block_cache_ms, "UNIDIST_BLOCK_CACHE_MS", UD_BLOCK_CACHE_MS, "milliseconds a freed large object stays kept unused before it goes back to the system (checked when objects are made or freed, and by idle task threads)")
+    X(INT,  block_cache_ms, "UNIDIST_BLOCK_CACHE_MS", UD_BLOCK_CACHE_MS, "milliseconds a freed large object stays kept unused before it goes back to the system (checked when objects are made or freed, and by idle task threads)") \
+    X(BOOL, stats, "UNIDIST_STATS", UD_STATS, "print a table of what each process did (ud_stats_print) to the driver's stderr at shutdown") \
+    X(STR,  trace, "UNIDIST_TRACE", UD_TRACE, "write a Chrome trace (JSON, for Perfetto or chrome://tracing) of every rank's tasks, large transfers and the driver's waits to this file at shutdown (empty: off)")
 
 #ifndef UD_BACKEND
 #define UD_BACKEND "auto"
@@ -229,6 +232,12 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_MPI_HOSTS
 #define UD_MPI_HOSTS 0
+#endif
+#ifndef UD_STATS
+#define UD_STATS 0
+#endif
+#ifndef UD_TRACE
+#define UD_TRACE ""
 #endif
 
 #define UD__CTYPE_STR  const char *
@@ -402,11 +411,22 @@ typedef struct ud_stats {
     int64_t msgs_sent, msgs_recv;
     int64_t bytes_sent, bytes_recv;                   /* every byte of its MPI messages */
     int64_t bytes_sent_other_hosts, bytes_recv_other_hosts;
+    double task_seconds;      /* its task threads' time in tasks (a nested task counts once) */
+    double idle_seconds;      /* its task threads' time outside tasks since init */
+    int64_t inline_bytes_sent, inline_bytes_recv;     /* objects' parts inside operations */
+    int64_t separate_bytes_sent, separate_bytes_recv; /* large parts, in messages of their own */
+    int64_t shared_bytes_written, shared_bytes_read;  /* through its host's shared store */
+    int64_t gets_served;      /* objects it sent in answer to GETs */
+    int64_t cleanups;         /* refs the root's cleanups told it to drop */
+    int64_t store_bytes, store_peak;                  /* its local objects' memory, now and most */
+    int64_t queued;           /* tasks handed to it that wait for a thread, now */
 } ud_stats;
 
 /* Driver only: fills out[0..*n) with a record for each process (at most cap). Under MPI the
    workers are asked, one message each. */
 UD_API ud_status ud_stats_get(ud_stats *out, int cap, int *n);
+/* Driver only: one line a process to f (stderr when NULL): what ud_stats_get returns. */
+UD_API void ud_stats_print(FILE *f);
 
 /* ---- inside a task ------------------------------------------------------------------------ */
 UD_API int ud_task_nargs(const ud_task *t);
@@ -515,6 +535,9 @@ typedef struct { size_t v; } ud__atomic_size;
 #define ud__atomic_exchange_relaxed(a, x) __atomic_exchange_n(&(a)->v, (x), __ATOMIC_RELAXED)
 #define ud__atomic_add(a, x) __atomic_fetch_add(&(a)->v, (x), __ATOMIC_SEQ_CST)
 #define ud__atomic_sub(a, x) __atomic_fetch_sub(&(a)->v, (x), __ATOMIC_SEQ_CST)
+#define ud__atomic_add_relaxed(a, x) __atomic_fetch_add(&(a)->v, (x), __ATOMIC_RELAXED)
+#define ud__atomic_raise_relaxed(a, expp, x) /* *expp = current when it fails */                \
+    __atomic_compare_exchange_n(&(a)->v, (expp), (x), 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
 
 /* Internal symbols shared between modules: static with UD_STATIC, else extern with a ud_ name. */
 #ifdef UD_STATIC
@@ -628,11 +651,19 @@ static UD__PRINTF(2, 3) void ud__log(int level, const char *fmt, ...) {
     else ud__default_log(level, ud__rt.rank, buf, NULL);
 }
 
-#ifdef UD_DEBUG
-#define UD__DEBUG(...) ud__log(UD_LOG_DEBUG, __VA_ARGS__)
+/* Debug lines are compiled in and cost one predictable branch while the level is lower;
+   UD_DEBUG defined as 0 compiles them out (UNIDIST_LOG_LEVEL=4 then says so at init). */
+#if !(defined(UD_DEBUG) && (0 - UD_DEBUG - 1) == -1) /* UD_DEBUG 0, not an empty define */
+#define UD__DEBUG_ON 1
+#define UD__DEBUG(...)                                                                       \
+    do {                                                                                     \
+        if (ud__rt.cfg.log_level >= UD_LOG_DEBUG) ud__log(UD_LOG_DEBUG, __VA_ARGS__);       \
+    } while (0)
 #else
+#define UD__DEBUG_ON 0
 #define UD__DEBUG(...) ((void)0)
 #endif
+#define UD__DEBUGGING() (UD__DEBUG_ON && ud__rt.cfg.log_level >= UD_LOG_DEBUG)
 
 /* Fatal paths end here: the MPI module replaces the abort with MPI_Abort. */
 UD__DEF void (*ud__abort_hook)(void);
@@ -839,6 +870,40 @@ UD_API void ud_config_print(FILE *f) {
 #undef UD__CONFIG_PRINT
 }
 
+/* Info at init: the settings in force, a few to a line (lines stay within the log's 512). */
+static void ud__log_settings(void) {
+    char line[400], item[256];
+    size_t len = 0;
+    const ud_config *c = &ud__rt.cfg;
+    if (ud__rt.cfg.log_level < UD_LOG_INFO) return;
+    line[0] = '\0';
+#define UD__FMT_STR(v) "%s", (v) ? (v) : ""
+#define UD__FMT_INT(v) "%lld", (long long)(v)
+#define UD__FMT_SIZE(v) "%llu", (unsigned long long)(v)
+#define UD__FMT_BOOL(v) "%d", (v)
+#define UD__CONFIG_LOG(kind, field, env, def, doc)                                          \
+    {                                                                                        \
+        char val[200];                                                                       \
+        snprintf(val, sizeof val, UD__FMT_##kind(c->field));                                 \
+        snprintf(item, sizeof item, "%s=%s", env, val);                                      \
+        if (len && len + strlen(item) + 1 >= sizeof line) {                                  \
+            ud__log(UD_LOG_INFO, "settings: %s", line);                                      \
+            len = 0;                                                                         \
+        }                                                                                    \
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", len ? " " : "", item); \
+        if (len >= sizeof line) len = sizeof line - 1;                                       \
+    }
+    UD_CONFIG_TABLE(UD__CONFIG_LOG)
+#undef UD__CONFIG_LOG
+#undef UD__FMT_STR
+#undef UD__FMT_INT
+#undef UD__FMT_SIZE
+#undef UD__FMT_BOOL
+    if (len) ud__log(UD_LOG_INFO, "settings: %s", line);
+    if (ud__rt.cfg.log_level >= UD_LOG_DEBUG && !UD__DEBUG_ON)
+        ud__log(UD_LOG_INFO, "UNIDIST_LOG_LEVEL=4: this build has no debug lines (UD_DEBUG=0)");
+}
+
 /* ---- function registry ------------------------------------------------------------------------
    Kept sorted by id; registration happens before init, lookups are a binary search. */
 static ud__fn *ud__fns;
@@ -1026,6 +1091,24 @@ struct ud__obj {
     ud_part parts[1];         /* nparts of them (at least one slot) */
 };
 
+/* Counts several threads add to (relaxed: read only for stats). */
+static struct ud__obs {
+    ud__atomic_llong store_bytes, store_peak, shared_written, shared_read;
+} ud__ob;
+
+static void ud__count_store(int64_t bytes) {
+    long long now = ud__atomic_add_relaxed(&ud__ob.store_bytes, bytes) + bytes;
+    long long peak = ud__atomic_load_relaxed(&ud__ob.store_peak);
+    while (now > peak && !ud__atomic_raise_relaxed(&ud__ob.store_peak, &peak, now)) {}
+}
+
+/* Counts since init; the store's peak starts at what it holds. */
+static void ud__obs_reset(void) {
+    ud__atomic_store(&ud__ob.shared_written, 0);
+    ud__atomic_store(&ud__ob.shared_read, 0);
+    ud__atomic_store(&ud__ob.store_peak, ud__atomic_load(&ud__ob.store_bytes));
+}
+
 static ud__obj ud__empty_obj = {UD_OK, 0, UD__OBJ_STATIC, 1, 0, 0, -1, {{"", 0}}};
 
 /* The shared store fills this: it drops the store's reference and frees the wrapper. */
@@ -1167,6 +1250,7 @@ static ud__obj *ud__obj_alloc(const size_t *sizes, int nparts) {
     o->bytes = bytes;
     o->total = 0;
     o->slot = -1;
+    ud__count_store((int64_t)bytes);
     for (off = ud__obj_header(nparts), k = 0; k < nparts; k++) {
         o->parts[k].data = (char *)o + off;
         o->parts[k].size = sizes[k];
@@ -1203,8 +1287,12 @@ static ud__obj *ud__obj_error(const char *msg) {
 /* Drops one holder; the last one frees the object. */
 static void ud__obj_release(ud__obj *o) {
     if (!o || (o->flags & UD__OBJ_STATIC) || --o->refs > 0) return;
-    if (o->flags & UD__OBJ_SHARED) ud__shared_release_hook(o);
-    else ud__cache_put(o, o->bytes);
+    if (o->flags & UD__OBJ_SHARED) {
+        ud__shared_release_hook(o);
+        return;
+    }
+    ud__count_store(-(int64_t)o->bytes);
+    ud__cache_put(o, o->bytes);
 }
 
 static void ud__obj_view(const ud__obj *o, ud_view *v) {
@@ -1355,6 +1443,8 @@ static void ud__task_begin(ud_task *ctx, const ud__fn *fn, const ud_view *argv, 
 }
 
 static const ud__fn *ud__pool_running(const ud__fn *fn);
+static double ud__task_enter(void);
+static void ud__task_leave(const ud__fn *fn, double t0);
 
 /* Calls the task's function. Built as C++, an exception that escapes it fails the task with
    its what() (a worker thread would otherwise end the whole process). */
@@ -1377,6 +1467,7 @@ static int ud__task_invoke(ud_task *ctx) {
 static void ud__task_call(ud_task *ctx) {
     ud_task *outer = ud__cur_task;
     const ud__fn *was;
+    double t0;
     int i, rc;
     for (i = 0; i < ctx->nargs; i++)
         if (ctx->argv[i].status != UD_OK) {
@@ -1386,7 +1477,9 @@ static void ud__task_call(ud_task *ctx) {
         }
     ud__cur_task = ctx;
     was = ud__pool_running(ctx->fn);
+    t0 = ud__task_enter();
     rc = ud__task_invoke(ctx);
+    ud__task_leave(ctx->fn, t0);
     ud__pool_running(was); /* a task that helped while it waited resumes */
     ud__cur_task = outer;
     if (rc && !ctx->failed) ud_task_fail(ctx, "task '%s' returned %d", ctx->fn->name, rc);
@@ -1404,6 +1497,186 @@ static void ud__task_settle(ud_task *ctx) {
     }
     for (i = 0; i < ctx->nret; i++)
         if (!ctx->res[i]) ctx->res[i] = &ud__empty_obj;
+}
+
+/* ---- trace -------------------------------------------------------------------------------------
+   UNIDIST_TRACE=path: each thread appends fixed-size events to a buffer of its own, without
+   locks; at shutdown, once the threads are joined, the buffers of every rank are gathered to
+   the driver, moved onto its clock, and written as Chrome trace events. */
+enum { UD__EV_TASK = 1, UD__EV_SEND = 2, UD__EV_RECV = 3, UD__EV_WAIT = 4 };
+#ifndef UD__TRACE_CHUNK
+#define UD__TRACE_CHUNK 4096 /* events a buffer starts with; it doubles as it fills */
+#endif
+
+typedef struct ud__event {    /* as gathered: the same layout on every rank */
+    double t0, t1;
+    int32_t kind, rank, tid, peer;
+    int64_t size;
+    const char *src;          /* while recorded: the name, copied into name when taken */
+    char name[48];
+} ud__event;
+
+typedef struct ud__tbuf {
+    struct ud__tbuf *next;
+    ud__event *ev;
+    int n, cap, tid;
+} ud__tbuf;
+
+static struct ud__trace {
+    ud__atomic_int on;        /* recording: the only thing the off path reads */
+    ud__atomic_uint gen;      /* one a run: a thread's buffer of an earlier run is not reused */
+    ud__tbuf *bufs;           /* under ud__tr_mu, taken once a thread */
+    double start, end;        /* the run, on this process's clock */
+} ud__tr;
+static pthread_mutex_t ud__tr_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static UD__THREAD_LOCAL ud__tbuf *ud__tb;
+static UD__THREAD_LOCAL unsigned ud__tb_gen;
+
+static int ud__tracing(void) { return ud__atomic_load_relaxed(&ud__tr.on); }
+
+static ud__tbuf *ud__trace_buf(int tid) {
+    ud__tbuf *b = ud__tb;
+    if (b && ud__tb_gen == ud__atomic_load(&ud__tr.gen)) return b;
+    if (!(b = (ud__tbuf *)ud__alloc(sizeof *b))) return NULL;
+    memset(b, 0, sizeof *b);
+    b->tid = tid;
+    pthread_mutex_lock(&ud__tr_mu);
+    b->next = ud__tr.bufs;
+    ud__tr.bufs = b;
+    pthread_mutex_unlock(&ud__tr_mu);
+    ud__tb = b;
+    ud__tb_gen = ud__atomic_load(&ud__tr.gen);
+    return b;
+}
+
+/* Appends one event to the calling thread's buffer (tid: its thread's number, 0 the main one). */
+static void ud__trace(int kind, double t0, double t1, const char *name, int tid, int peer, int64_t size) {
+    ud__tbuf *b = ud__trace_buf(tid);
+    ud__event *e;
+    if (!b) return;
+    if (b->n == b->cap) {
+        int cap = b->cap ? 2 * b->cap : UD__TRACE_CHUNK;
+        ud__event *p = (ud__event *)ud__realloc(b->ev, (size_t)b->cap * sizeof *p, (size_t)cap * sizeof *p);
+        if (!p) return; /* a trace short of memory loses events, never the run */
+        b->ev = p;
+        b->cap = cap;
+    }
+    e = &b->ev[b->n++];
+    e->t0 = t0;
+    e->t1 = t1;
+    e->kind = kind;
+    e->rank = ud__rt.rank;
+    e->tid = tid;
+    e->peer = peer;
+    e->size = size;
+    e->src = name; /* a registered name or a literal: alive until the trace is taken */
+}
+
+static void ud__trace_start(void) {
+    ud__tr.start = ud__now();
+    ud__atomic_add(&ud__tr.gen, 1u);
+    ud__atomic_store(&ud__tr.on, ud__rt.cfg.trace && ud__rt.cfg.trace[0]);
+}
+
+/* Stops recording and takes every buffer's events into one array (*n of them); the threads
+   that wrote them have ended or are this one. */
+static ud__event *ud__trace_take(int *n) {
+    ud__tbuf *b, *next;
+    ud__event *all;
+    int total = 0, at = 0;
+    ud__atomic_store(&ud__tr.on, 0);
+    ud__tr.end = ud__now();
+    for (b = ud__tr.bufs; b; b = b->next) total += b->n;
+    all = (ud__event *)ud__alloc((size_t)(total ? total : 1) * sizeof *all);
+    for (b = ud__tr.bufs; b; b = next) {
+        next = b->next;
+        if (all && b->n) memcpy(all + at, b->ev, (size_t)b->n * sizeof *all);
+        for (; all && at < total && b->n; b->n--, at++) {
+            snprintf(all[at].name, sizeof all[at].name, "%s", all[at].src ? all[at].src : "");
+            all[at].src = NULL;
+        }
+        ud__free(b->ev, (size_t)b->cap * sizeof *b->ev);
+        ud__free(b, sizeof *b);
+    }
+    ud__tr.bufs = NULL;
+    ud__atomic_add(&ud__tr.gen, 1u);
+    *n = all ? total : 0;
+    return all;
+}
+
+static void ud__json_name(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        if ((unsigned char)*s >= 0x20) fputc(*s, f);
+    }
+}
+
+/* Writes the events (times on the driver's clock) as a Chrome trace: a JSON array of complete
+   events in microseconds from the run's start, a process a rank and a thread a task thread. */
+static void ud__trace_write(const ud__event *ev, int n, int nranks) {
+    static const char *cat[] = {"", "task", "send", "recv", "wait"};
+    FILE *f = fopen(ud__rt.cfg.trace, "w");
+    int k;
+    if (!f) {
+        ud__log(UD_LOG_ERROR, "UNIDIST_TRACE: cannot write %s: %s", ud__rt.cfg.trace, strerror(errno));
+        return;
+    }
+    fprintf(f, "[\n");
+    for (k = 0; k < nranks; k++)
+        fprintf(f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":\"rank %d%s\"}},\n",
+                k, k, k == 0 ? " (driver)" : "");
+    for (k = 0; k < n; k++) {
+        const ud__event *e = &ev[k];
+        int kind = e->kind >= 1 && e->kind <= 4 ? e->kind : 0;
+        fprintf(f, "{\"name\":\"");
+        ud__json_name(f, e->name);
+        fprintf(f, "\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,\"tid\":%d", cat[kind],
+                1e6 * (e->t0 - ud__tr.start), 1e6 * (e->t1 - e->t0), e->rank, e->tid);
+        if (kind == UD__EV_SEND || kind == UD__EV_RECV)
+            fprintf(f, ",\"args\":{\"bytes\":%lld,\"src\":%d,\"dst\":%d}", (long long)e->size,
+                    kind == UD__EV_SEND ? e->rank : e->peer, kind == UD__EV_SEND ? e->peer : e->rank);
+        fprintf(f, "},\n");
+    }
+    /* the run itself, so that a reader sees where it began and ended */
+    fprintf(f, "{\"name\":\"run\",\"cat\":\"run\",\"ph\":\"X\",\"ts\":0,\"dur\":%.3f,\"pid\":0,\"tid\":0}\n]\n",
+            1e6 * (ud__tr.end - ud__tr.start));
+    if (fclose(f) != 0) ud__log(UD_LOG_ERROR, "UNIDIST_TRACE: writing %s failed", ud__rt.cfg.trace);
+    else ud__log(UD_LOG_INFO, "trace of %d events written to %s", n, ud__rt.cfg.trace);
+}
+
+/* The span a rank recorded in, as an event of its own lane (tid -1). */
+static void ud__trace_run_event(ud__event *e, int rank) {
+    memset(e, 0, sizeof *e);
+    e->t0 = ud__tr.start;
+    e->t1 = ud__tr.end;
+    e->kind = UD__EV_WAIT;
+    e->rank = rank;
+    e->tid = -1;
+    snprintf(e->name, sizeof e->name, "run of rank %d", rank);
+}
+
+/* Takes the events with the rank's run at the end (*n counts it); NULL without memory. */
+static ud__event *ud__trace_take_with_run(int *n) {
+    ud__event *ev = ud__trace_take(n), *grown;
+    grown = (ud__event *)ud__realloc(ev, (size_t)(*n ? *n : 1) * sizeof *ev, (size_t)(*n + 1) * sizeof *ev);
+    if (!grown) {
+        ud__free(ev, (size_t)(*n ? *n : 1) * sizeof *ev);
+        *n = 0;
+        return NULL;
+    }
+    ud__trace_run_event(&grown[(*n)++], ud__rt.rank);
+    return grown;
+}
+
+/* Threads backend: the process's events, on its own clock. */
+static void ud__trace_finish_local(void) {
+    int n = 0;
+    ud__event *ev;
+    if (!ud__tracing()) return;
+    ev = ud__trace_take_with_run(&n);
+    ud__trace_write(ev, n, 1);
+    ud__free(ev, (size_t)(n ? n : 1) * sizeof *ev);
 }
 
 /* ---- the task pool ---------------------------------------------------------------------------
@@ -1429,6 +1702,8 @@ typedef struct ud__pq {       /* one thread's queues */
     ud__pool *pool;
     pthread_t thread;
     struct { const ud__fn *v; } running; /* (atomic) the task it runs now, for a shutdown that waits */
+    ud__atomic_llong task_ns; /* written by its thread only; read for stats */
+    int depth;                /* tasks it runs now, nested ones too */
     char pad[64];             /* keep neighbouring queues off one cache line */
 } ud__pq;
 
@@ -1446,6 +1721,7 @@ struct ud__pool {
     int steal;                /* 0: a thread runs only what was queued for it (round robin) */
     size_t stack;             /* each thread's stack bytes, 0 if unknown */
     void (*run)(ud__job *j);
+    double started;           /* for the idle time of its threads */
 };
 
 static UD__THREAD_LOCAL ud__pq *ud__pool_self; /* the queue of the calling thread, if a pool's */
@@ -1454,6 +1730,39 @@ static UD__THREAD_LOCAL ud__pq *ud__pool_self; /* the queue of the calling threa
 static const ud__fn *ud__pool_running(const ud__fn *fn) {
     if (!ud__pool_self) return NULL;
     return ud__atomic_exchange_relaxed(&ud__pool_self->running, fn);
+}
+
+static UD__THREAD_LOCAL double ud__task_t0; /* when the outermost task of this thread began */
+
+/* A task's time counts once on its thread: a nested task (run while its caller waits) is
+   inside its caller's. Returns the task's start for the trace (0 when not tracing). */
+static double ud__task_enter(void) {
+    double t = 0;
+    if (!ud__pool_self) return 0;
+    if (ud__pool_self->depth++ == 0) t = ud__task_t0 = ud__now();
+    if (ud__tracing() && t == 0) t = ud__now();
+    return t;
+}
+
+static void ud__task_leave(const ud__fn *fn, double t0) {
+    ud__pq *q = ud__pool_self;
+    double t1;
+    if (!q) return;
+    if (--q->depth != 0 && !ud__tracing()) return;
+    t1 = ud__now();
+    if (q->depth == 0)
+        ud__atomic_add_relaxed(&q->task_ns, (long long)((t1 - ud__task_t0) * 1e9));
+    if (ud__tracing()) ud__trace(UD__EV_TASK, t0, t1, fn->name, (int)(q - q->pool->q) + 1, -1, 0);
+}
+
+/* A pool's share of a ud_stats record: tasks run, their time and its threads' idle time. */
+static void ud__pool_stats(ud__pool *p, ud_stats *s) {
+    int k;
+    long long ns = 0;
+    for (k = 0; k < p->n; k++) ns += ud__atomic_load_relaxed(&p->q[k].task_ns);
+    s->task_seconds = 1e-9 * (double)ns;
+    s->idle_seconds = p->n ? (double)p->n * (ud__now() - p->started) - s->task_seconds : 0;
+    if (s->idle_seconds < 0) s->idle_seconds = 0;
 }
 
 /* Writes "name xN, name" for the tasks p's threads run now into buf; returns how many. Each
@@ -1737,6 +2046,7 @@ static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, int steal, void
     p->spin_us = spin_us;
     p->steal = steal;
     p->run = run;
+    p->started = ud__now();
     pthread_mutex_init(&p->mu, NULL);
     {   /* a helping thread's wait ends by the monotonic clock */
         pthread_condattr_t ca;
@@ -1922,6 +2232,8 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     if ((st = ud__choose_backend(&c, &be)) != UD_OK) return st;
     ud__rt.be = be;
     ud__rt.rank = 0;
+    ud__obs_reset();
+    ud__trace_start();
     ud__rt.phase++;
     if ((st = be->start(role)) != UD_OK) {
         ud__cache_trim(1);
@@ -1930,6 +2242,7 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     }
     /* Under MPI only the driver comes back while the runtime runs; the others return after. */
     ud__atomic_store(&ud__rt.state, *role == UD_ROLE_DRIVER ? UD__RUNNING : UD__STOPPED);
+    if (*role == UD_ROLE_DRIVER) ud__log_settings();
     if (*role != UD_ROLE_DRIVER) ud__cache_trim(1);
     return UD_OK;
 }
@@ -1944,8 +2257,10 @@ UD_API ud_status ud_shutdown(void) {
         pthread_mutex_unlock(&ud__life_mu);
         return ud__not_running("shutdown");
     }
+    if (ud__rt.cfg.stats) ud_stats_print(stderr);
     ud__atomic_store(&ud__rt.state, UD__STOPPED);
     st = ud__rt.be->stop();
+    if (ud__rt.be == ud__threads_backend()) ud__trace_finish_local();
     ud__cache_trim(1);
     pthread_mutex_unlock(&ud__life_mu);
     return st;
@@ -1980,6 +2295,14 @@ UD_API ud_status ud_get_many(const ud_ref *refs, int n, ud_view *out) {
     UD__REQUIRE_RUNNING("get");
     if (n < 0 || (n > 0 && (!refs || !out)))
         return ud__fail(UD_ERR_ARG, "get: refs and out must be given for %d refs", n);
+    if (n) UD__DEBUG("get ref %lld:%lld%s", (long long)refs[0].owner, (long long)refs[0].num,
+                     n > 1 ? " and more" : "");
+    if (n && ud__tracing() && !ud__cur_task) {
+        double t0 = ud__now();
+        ud_status st = ud__rt.be->get(refs, n, out);
+        ud__trace(UD__EV_WAIT, t0, ud__now(), "get", 0, -1, 0);
+        return st;
+    }
     return n ? ud__rt.be->get(refs, n, out) : UD_OK;
 }
 
@@ -2019,6 +2342,12 @@ UD_API ud_status ud_wait(const ud_ref *refs, int n, int num_returns, double time
     if (timeout > 1e9) timeout = -1; /* beyond 30 years (or infinite) is no limit */
     *nready = 0;
     if (num_returns == 0) return UD_OK;
+    if (ud__tracing() && !ud__cur_task) {
+        double t0 = ud__now();
+        ud_status st = ud__rt.be->wait(refs, n, num_returns, timeout, ready, nready);
+        ud__trace(UD__EV_WAIT, t0, ud__now(), "wait", 0, -1, 0);
+        return st;
+    }
     return ud__rt.be->wait(refs, n, num_returns, timeout, ready, nready);
 }
 
@@ -2091,7 +2420,11 @@ UD_API ud_status ud_remote_opts(const ud_opts *opts, ud_func fn, const ud_arg *a
                         num_returns, (void *)outs);
     if ((st = ud__check_args(f, args, nargs)) != UD_OK) return st;
     if ((st = ud__check_opts(f, opts)) != UD_OK) return st;
-    return ud__rt.be->remote(f, args, nargs, num_returns, outs, opts);
+    st = ud__rt.be->remote(f, args, nargs, num_returns, outs, opts);
+    if (st == UD_OK && num_returns > 0)
+        UD__DEBUG("remote %s: %d args, results from ref %lld:%lld", f->name, nargs,
+                  (long long)outs[0].owner, (long long)outs[0].num);
+    return st;
 }
 
 UD_API ud_status ud_free_many(const ud_ref *refs, int n) {
@@ -2119,6 +2452,50 @@ UD_API int ud_num_hosts(void) {
 UD_API int ud_worker_host(int w) {
     if (!ud__api_open() || w < 0 || w >= ud__rt.be->num_workers()) return -1;
     return ud__rt.be->worker_host(w);
+}
+
+/* The process-wide counts of a ud_stats record. */
+static void ud__obs_stats(ud_stats *s) {
+    s->store_bytes = ud__atomic_load_relaxed(&ud__ob.store_bytes);
+    s->store_peak = ud__atomic_load_relaxed(&ud__ob.store_peak);
+    s->shared_bytes_written = ud__atomic_load_relaxed(&ud__ob.shared_written);
+    s->shared_bytes_read = ud__atomic_load_relaxed(&ud__ob.shared_read);
+}
+
+static void ud__mib(char *buf, size_t cap, double bytes) {
+    if (bytes < 1024 * 1024) snprintf(buf, cap, "%.0fK", bytes / 1024);
+    else snprintf(buf, cap, "%.1fM", bytes / (1024 * 1024));
+}
+
+/* One line a process: tasks, busy share, bytes moved each way, GETs served, store. */
+static void ud__stats_write(FILE *f, const ud_stats *s, int n) {
+    int k;
+    fprintf(f, "[ud] rank host thr   tasks  task_s  idle_s    sent    recv  inline   separ  shared  gets clean  store   peak queue\n");
+    for (k = 0; k < n; k++) {
+        char sent[16], recv[16], inl[16], sep[16], sh[16], st[16], pk[16];
+        ud__mib(sent, sizeof sent, (double)s[k].bytes_sent);
+        ud__mib(recv, sizeof recv, (double)s[k].bytes_recv);
+        ud__mib(inl, sizeof inl, (double)(s[k].inline_bytes_sent + s[k].inline_bytes_recv));
+        ud__mib(sep, sizeof sep, (double)(s[k].separate_bytes_sent + s[k].separate_bytes_recv));
+        ud__mib(sh, sizeof sh, (double)(s[k].shared_bytes_written + s[k].shared_bytes_read));
+        ud__mib(st, sizeof st, (double)s[k].store_bytes);
+        ud__mib(pk, sizeof pk, (double)s[k].store_peak);
+        fprintf(f, "[ud] %4d %4d %3d %7lld %7.3f %7.3f %7s %7s %7s %7s %7s %5lld %5lld %6s %6s %5lld\n",
+                s[k].rank, s[k].host, s[k].threads, (long long)s[k].tasks_run, s[k].task_seconds,
+                s[k].idle_seconds, sent, recv, inl, sep, sh, (long long)s[k].gets_served,
+                (long long)s[k].cleanups, st, pk, (long long)s[k].queued);
+    }
+}
+
+UD_API void ud_stats_print(FILE *f) {
+    ud_stats s[256];
+    int n = 0;
+    if (!f) f = stderr;
+    if (ud_stats_get(s, 256, &n) != UD_OK) {
+        fprintf(f, "[ud] stats: %s\n", ud_last_error());
+        return;
+    }
+    ud__stats_write(f, s, n);
 }
 
 UD_API ud_status ud_stats_get(ud_stats *out, int cap, int *n) {
@@ -2619,6 +2996,9 @@ static ud_status ud__th_stats(ud_stats *out, int cap, int *n) {
     out->host = -1;
     out->threads = ud__th.pool.n;
     out->tasks_run = (int64_t)ud__atomic_load(&ud__th.tasks_run);
+    ud__pool_stats(&ud__th.pool, out);
+    ud__obs_stats(out);
+    out->queued = ud__atomic_load(&ud__th.pool.open);
     return UD_OK;
 }
 

@@ -170,7 +170,7 @@ static struct ud__mpi {
     int nworkers;
     int *pending_to;          /* isends in flight, by destination */
     int staged;               /* the root: workers with tasks held for a batch (ud__stage_add) */
-} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, NULL, NULL, NULL, 0, NULL, 0};
+} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, NULL, NULL, NULL, 0, NULL, 0};
 
 UD_API MPI_Comm ud_mpi_comm(void) { return ud__m.comm; }
 
@@ -340,6 +340,8 @@ static void ud__count_recv(int src, size_t bytes) {
     if (ud_shm_host(src) != ud_shm_host(ud__m.rank)) ud__m.st.bytes_recv_other_hosts += (int64_t)bytes;
 }
 
+static void ud__debug_op(const char *dir, const struct ud__hdr *h, int peer);
+
 /* ---- async sends ------------------------------------------------------------------------------ */
 static int ud__async_progress(void);
 
@@ -460,6 +462,10 @@ static ud_status ud__isend(const void *data, size_t size, int dst, int tag, void
 static ud_status ud__isend_part(const ud_part *p, ud__obj *pin, int dst) {
     size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, off;
     ud_status st;
+    if (ud__tracing()) {
+        double t = ud__now();
+        ud__trace(UD__EV_SEND, t, t, "send part", 0, dst, (int64_t)p->size);
+    }
     for (off = 0; off < p->size; off += chunk) {
         size_t n = p->size - off < chunk ? p->size - off : chunk;
         if ((st = ud__isend((const char *)p->data + off, n, dst, UD__TAG_DATA, NULL, 0, pin)) != UD_OK)
@@ -470,6 +476,7 @@ static ud_status ud__isend_part(const ud_part *p, ud__obj *pin, int dst) {
 
 static ud_status ud__recv_part(void *dst, size_t size, int src) {
     size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, off;
+    double t0 = ud__tracing() ? ud__now() : 0;
     int rc;
     for (off = 0; off < size; off += chunk) {
         size_t n = size - off < chunk ? size - off : chunk;
@@ -478,6 +485,7 @@ static ud_status ud__recv_part(void *dst, size_t size, int src) {
         if (rc != MPI_SUCCESS) return ud__mpi_fail(rc, "MPI_Recv of a large part");
         ud__count_recv(src, n);
     }
+    if (t0 > 0) ud__trace(UD__EV_RECV, t0, ud__now(), "receive part", 0, src, (int64_t)size);
     return UD_OK;
 }
 
@@ -611,9 +619,11 @@ static void ud__wb_obj(ud__wbuf *b, const ud_part *parts, int nparts, ud__obj *p
         w->inl = size <= (size_t)ud__rt.cfg.mpi_inline_max &&
                  b->inl + size <= (size_t)ud__rt.cfg.mpi_message_max;
         if (w->inl) {
+            ud__m.st.inline_bytes_sent += (int64_t)size;
             b->inl += size;
             ud__wb_add(b, parts[k].data, size);
         } else {
+            ud__m.st.separate_bytes_sent += (int64_t)size;
             ud__wb_separate(b, &parts[k], pin);
         }
     }
@@ -637,6 +647,7 @@ static ud_status ud__wb_send(ud__wbuf *b, int dst) {
         return ud__fail(UD_ERR_NOMEM, "send of an operation to rank %d: out of memory", dst);
     }
     ((ud__hdr *)b->p)->length = b->len;
+    if (UD__DEBUGGING()) ud__debug_op("sent", (const ud__hdr *)b->p, dst);
     if ((st = ud__isend(b->p, b->len, dst, UD__TAG_OP, b->p, b->cap, NULL)) != UD_OK) {
         ud__wb_release(b);
         return st;
@@ -656,6 +667,7 @@ static ud_status ud__wb_send(ud__wbuf *b, int dst) {
 static ud_status ud__send_hdr(int dst, ud__hdr *h) {
     int rc;
     h->length = sizeof *h;
+    if (UD__DEBUGGING()) ud__debug_op("sent", h, dst);
     if (ud__m.staged) ud__stage_flush_to(dst); /* in order behind what is held for dst */
     if ((rc = MPI_Send(h, (int)sizeof *h, MPI_BYTE, dst, UD__TAG_OP, ud__m.comm)) != MPI_SUCCESS)
         return ud__mpi_fail(rc, "MPI_Send");
@@ -739,6 +751,7 @@ static int ud__try_recv(int src, const ud__hdr **out, int *from) {
         ud__log(UD_LOG_ERROR, "dropped a malformed message of %d bytes from rank %d", n, s.MPI_SOURCE);
         return -1;
     }
+    if (UD__DEBUGGING() && h->op != UD__OP_BATCH) ud__debug_op("received", h, s.MPI_SOURCE);
     *out = h;
     return 1;
 }
@@ -783,7 +796,9 @@ static ud__obj *ud__rd_obj(ud__rd *r, int nparts, int src, uint32_t flags, const
                 break;
             }
             if (dst && size) memcpy(dst, at, size);
+            ud__m.st.inline_bytes_recv += (int64_t)size;
         } else if (dst) {
+            ud__m.st.separate_bytes_recv += (int64_t)size;
             if (ud__recv_part(dst, size, src) != UD_OK) ud__panic("%s", ud__errbuf);
         } else {
             ud__drain_part(size, src); /* no room for it: take it off the wire all the same */
@@ -810,6 +825,37 @@ typedef struct ud__wobj {
     int32_t status;
     int32_t nparts;
 } ud__wobj;
+
+/* Debug: one line an operation sent or received, naming its peer and the ref it is about.
+   The payload is read only where its header says it is whole (a received one was checked). */
+static void ud__debug_op(const char *dir, const ud__hdr *h, int peer) {
+    const int64_t *pay = (const int64_t *)(h + 1);
+    int more = h->length >= sizeof *h + sizeof(int64_t);
+    const char *to = dir[0] == 's' ? "to" : "from";
+    switch (h->op) {
+    case UD__OP_EXECUTE: {
+        const ud__fn *fn = ud__find_fn((ud_func)h->a);
+        ud__log(UD_LOG_DEBUG, "%s EXECUTE %s rank %d: task %s, %d args, %d results from ref %lld:%lld",
+                dir, to, peer, fn ? fn->name : "?", h->count, h->aux,
+                (long long)(h->b % (ud__m.size ? ud__m.size : 1)), (long long)h->b);
+        break;
+    }
+    case UD__OP_GET:
+        ud__log(UD_LOG_DEBUG, "%s GET %s rank %d: ref %lld:%lld%s%s", dir, to, peer, (long long)h->a,
+                (long long)(h->count > 0 && more ? pay[0] : -1), h->count > 1 ? " and more" : "",
+                (h->flags & UD__F_NOREPLY) ? " (no reply)" : "");
+        break;
+    case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA:
+        ud__log(UD_LOG_DEBUG, "%s %s %s rank %d: %d object%s, ref %lld:%lld%s", dir, ud__op_name(h->op),
+                to, peer, h->count, h->count == 1 ? "" : "s", (long long)h->a,
+                (long long)(h->count > 0 && more ? pay[0] : -1),
+                (h->flags & UD__F_PUSHED) ? " (pushed)" : (h->flags & UD__F_RESULTS) ? " (results)" : "");
+        break;
+    default:
+        ud__log(UD_LOG_DEBUG, "%s %s %s rank %d: count %d, a %lld, b %lld, c %lld", dir,
+                ud__op_name(h->op), to, peer, h->count, (long long)h->a, (long long)h->b, (long long)h->c);
+    }
+}
 
 /* PUT_SHARED_DATA: a = owner, count = objects, then (number, slot) for each: the object is in
    the shared store of the receiver's host, pinned for it. A GET's answer may take both. */
@@ -1105,6 +1151,7 @@ static int ud__stage_add(int w, ud__wbuf *b) {
     }
     if (!s->len) s->len = sizeof(ud__hdr);
     ((ud__hdr *)b->p)->length = b->len; /* a multiple of 8, as every message's */
+    if (UD__DEBUGGING()) ud__debug_op("batched", (const ud__hdr *)b->p, w);
     memcpy(s->p + s->len, b->p, b->len);
     s->len += b->len;
     if (s->n++ == 0) ud__m.staged++;
@@ -2151,6 +2198,7 @@ static void ud__wk_ready(ud__wt *t) {
 }
 
 static void ud__wk_serve(ud__went *e, int rank) {
+    ud__m.st.gets_served++;
     if (ud__send_obj(rank, e->ref, e->obj) != UD_OK) ud__panic("worker: %s", ud__errbuf);
     if (rank != UD__ROOT) e->served++;
 }
@@ -2344,6 +2392,7 @@ static void ud__wk_batch(const ud__hdr *h, int from) {
                     from, i, h->count);
             return;
         }
+        if (UD__DEBUGGING()) ud__debug_op("received (batched)", e, from);
         ud__wk_execute(e, from);
         p += e->length;
     }
@@ -2864,6 +2913,7 @@ static void ud__wk_get(const ud__hdr *h, int from) {
         if (ref.num <= 0) continue; /* 0 is the map's empty key; no ref has it */
         e = ud__wk_entry(ref); /* a GET may come before the EXECUTE that makes the data */
         if (e->obj) {
+            ud__m.st.gets_served++;
             ud__batch_add(&b, ref.num, e->obj);
             if (from != UD__ROOT && !(h->flags & UD__F_GIVEN)) e->served++;
             ud__wk_maybe_delete(e);
@@ -2893,6 +2943,7 @@ static void ud__wk_cleanup(const ud__hdr *h) {
         ref.owner = refs[i].owner;
         ref.num = refs[i].num;
         if (!(e = (ud__went *)ud__map_get(&ud__wk.map, ref))) continue;
+        ud__m.st.cleanups++;
         e->freed = 1;
         e->expected = refs[i].n;
         ud__wk_maybe_delete(e);
@@ -3519,6 +3570,9 @@ static void ud__my_stats(ud_stats *s) {
     s->rank = ud__m.rank;
     s->host = ud_shm_host(ud__m.rank);
     s->threads = ud__m.threads[ud__m.rank];
+    if (ud__m.rank != UD__ROOT && ud__wk.pool.q) ud__pool_stats(&ud__wk.pool, s);
+    ud__obs_stats(s);
+    s->queued = ud__m.unstarted ? ud__atomic_load(ud__m.unstarted) : 0;
 }
 
 /* STATS: the root asks (no payload); a worker answers with its ud_stats. */
@@ -4021,6 +4075,8 @@ static void ud__wk_stop(void) {
     pthread_mutex_destroy(&ud__in.mu);
 }
 
+static ud_status ud__clock_sync(void);
+
 /* Init's collective steps: every rank takes part in each, and they fail together. */
 static ud_status ud__mpi_setup(int *threads) {
     ud_status st;
@@ -4041,10 +4097,118 @@ static ud_status ud__mpi_setup(int *threads) {
     if ((st = ud__all_ok(st, "count its cores")) == UD_OK &&
         (st = ud__check_agreement()) == UD_OK &&
         (st = ud__shm_open(ud__m.comm, machine, ud__m.rank, ud__m.size, &ud__rt.cfg)) == UD_OK &&
-        (st = ud__mpi_roles(*threads)) == UD_OK)
+        (st = ud__mpi_roles(*threads)) == UD_OK && (st = ud__all_ok(ud__clock_sync(), "sync clocks")) == UD_OK)
         ud__warn_cpus(cores);
     MPI_Comm_free(&machine);
     return st;
+}
+
+/* ---- the trace across ranks ----------------------------------------------------------------
+   Each rank's clock is put on the driver's: at init the driver ping-pongs a few times with
+   every rank and keeps, for each, the offset of the round trip that took least time (the one
+   least disturbed); at shutdown every rank's events are gathered to the driver. */
+#define UD__TAG_CLOCK 0x7566
+#ifndef UD__CLOCK_ROUNDS
+#define UD__CLOCK_ROUNDS 8
+#endif
+static double *ud__clock_offset; /* the driver's: each rank's clock minus its own */
+
+/* Collective (when tracing). */
+static ud_status ud__clock_sync(void) {
+    int r, k;
+    double t;
+    if (!ud__tracing()) return UD_OK;
+    if (ud__m.rank != UD__ROOT) {
+        for (k = 0; k < UD__CLOCK_ROUNDS; k++) {
+            if (MPI_Recv(&t, 1, MPI_DOUBLE, UD__ROOT, UD__TAG_CLOCK, ud__m.comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+                return ud__fail(UD_ERR_MPI, "init: clock sync");
+            t = ud__now();
+            if (MPI_Send(&t, 1, MPI_DOUBLE, UD__ROOT, UD__TAG_CLOCK, ud__m.comm) != MPI_SUCCESS)
+                return ud__fail(UD_ERR_MPI, "init: clock sync");
+        }
+        return UD_OK;
+    }
+    if (!(ud__clock_offset = (double *)ud__alloc((size_t)ud__m.size * sizeof(double))))
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the trace's clocks");
+    ud__clock_offset[0] = 0;
+    for (r = 1; r < ud__m.size; r++) {
+        double best = 1e30;
+        for (k = 0; k < UD__CLOCK_ROUNDS; k++) {
+            double t0 = ud__now(), t1, theirs = 0;
+            if (MPI_Send(&t0, 1, MPI_DOUBLE, r, UD__TAG_CLOCK, ud__m.comm) != MPI_SUCCESS ||
+                MPI_Recv(&theirs, 1, MPI_DOUBLE, r, UD__TAG_CLOCK, ud__m.comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+                return ud__fail(UD_ERR_MPI, "init: clock sync with rank %d", r);
+            t1 = ud__now();
+            if (t1 - t0 < best) {
+                best = t1 - t0;
+                ud__clock_offset[r] = theirs - (t0 + t1) / 2;
+            }
+        }
+    }
+    return UD_OK;
+}
+
+/* Collective at shutdown (when tracing): every rank's events to the driver, which writes them
+   on its clock. A rank's run (start, end) travels as an event of its own. */
+static void ud__trace_gather(void) {
+    int n = 0, k, total = 0, *counts = NULL, *displs = NULL;
+    ud__event *mine, *all = NULL;
+    if (!ud__tracing()) return;
+    mine = ud__trace_take_with_run(&n);
+    if (ud__m.rank == UD__ROOT) {
+        counts = (int *)ud__alloc((size_t)ud__m.size * sizeof(int));
+        displs = (int *)ud__alloc((size_t)ud__m.size * sizeof(int));
+    }
+    k = n * (int)sizeof(ud__event);
+    MPI_Gather(&k, 1, MPI_INT, counts, 1, MPI_INT, UD__ROOT, ud__m.comm);
+    if (ud__m.rank == UD__ROOT && counts && displs) {
+        for (k = 0; k < ud__m.size; k++) {
+            displs[k] = total;
+            total += counts[k];
+        }
+        all = (ud__event *)ud__alloc((size_t)(total ? total : 1));
+    }
+    MPI_Gatherv(mine, n * (int)sizeof(ud__event), MPI_BYTE, all, counts, displs, MPI_BYTE, UD__ROOT,
+                ud__m.comm);
+    if (ud__m.rank == UD__ROOT && all) {
+        int m = total / (int)sizeof(ud__event);
+        for (k = 0; k < m; k++) {
+            ud__event *e = &all[k];
+            double off = e->rank >= 0 && e->rank < ud__m.size ? ud__clock_offset[e->rank] : 0;
+            e->t0 -= off;
+            e->t1 -= off;
+            /* the run ends when the last rank stops recording */
+            if (e->tid == -1 && e->t1 > ud__tr.end) ud__tr.end = e->t1;
+        }
+        ud__trace_write(all, m, ud__m.size);
+    }
+    ud__free(all, (size_t)(total ? total : 1));
+    ud__free(counts, (size_t)ud__m.size * sizeof(int));
+    ud__free(displs, (size_t)ud__m.size * sizeof(int));
+    ud__free(mine, (size_t)(n ? n : 1) * sizeof *mine);
+    ud__free(ud__clock_offset, (size_t)ud__m.size * sizeof(double));
+    ud__clock_offset = NULL;
+}
+
+/* Info at init, on the driver: ranks, hosts, and what each rank does. */
+static void ud__log_topology(void) {
+    char line[400];
+    size_t len = 0;
+    int r;
+    if (ud__rt.cfg.log_level < UD_LOG_INFO) return;
+    ud__log(UD_LOG_INFO, "mpi backend: %d ranks, %d workers, %d host%s; rank 0 drives, rank %d monitors",
+            ud__m.size, ud__nworkers(), ud__sh.nhosts, ud__sh.nhosts == 1 ? "" : "s", UD__MONITOR);
+    for (r = 0; r < ud__m.size; r++) {
+        char item[64];
+        snprintf(item, sizeof item, "r%d: host %d, %d thread%s", r, ud_shm_host(r), ud__m.threads[r],
+                 ud__m.threads[r] == 1 ? "" : "s");
+        if (len && len + strlen(item) + 2 >= sizeof line) {
+            ud__log(UD_LOG_INFO, "ranks: %s", line);
+            len = 0;
+        }
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", len ? "; " : "", item);
+    }
+    if (len) ud__log(UD_LOG_INFO, "ranks: %s", line);
 }
 
 static ud_status ud__mpi_start(ud_role *role) {
@@ -4078,7 +4242,7 @@ static ud_status ud__mpi_start(ud_role *role) {
     }
     if (ud__m.rank == UD__ROOT) {
         *role = UD_ROLE_DRIVER;
-        ud__log(UD_LOG_INFO, "mpi backend: %d ranks, %d workers", ud__m.size, ud__nworkers());
+        ud__log_topology();
         return UD_OK;
     }
     *role = ud__m.rank == UD__MONITOR ? UD_ROLE_MONITOR : UD_ROLE_WORKER;
@@ -4086,6 +4250,7 @@ static ud_status ud__mpi_start(ud_role *role) {
     ud__rank_loop();
     ud__atomic_store(&ud__rt.nested, 0);
     ud__wk_stop();
+    ud__trace_gather();
     ud__mpi_teardown();
     return UD_OK;
 }
@@ -4128,6 +4293,7 @@ static ud_status ud__mpi_stop(void) {
     ud__async_drain();
     ud__shm_quiet();
     ud__root_stop();
+    ud__trace_gather();
     ud__mpi_teardown();
     return st;
 }

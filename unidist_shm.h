@@ -433,6 +433,7 @@ static void ud__shm_publish(ud__obj *o) {
     MPI_Win_sync(ud__sh.dwin);
     ud__shm_store(&ud__shm_entry(o->slot)[UD__SE_REFS], 1);
     o->flags |= UD__OBJ_PUBLISHED;
+    ud__atomic_add_relaxed(&ud__ob.shared_written, (long long)o->total);
 }
 
 /* A copy of parts in the store, published under key; NULL: it belongs in local memory. */
@@ -461,6 +462,7 @@ static ud__obj *ud__shm_open_pinned(int64_t slot) {
         return NULL;
     }
     o->flags |= UD__OBJ_PUBLISHED;
+    ud__atomic_add_relaxed(&ud__ob.shared_read, (long long)o->total);
     return o;
 }
 

@@ -49,6 +49,7 @@ typedef struct MPI_Status {
 #define MPI_INT64_T 4
 #define MPI_UINT64_T 5
 #define MPI_2INT 6
+#define MPI_DOUBLE 7
 #define MPI_MIN 1
 #define MPI_MINLOC 2
 
@@ -72,6 +73,10 @@ int MPI_Comm_split_type(MPI_Comm comm, int type, int key, MPI_Info info, MPI_Com
 int MPI_Comm_free(MPI_Comm *comm);
 int MPI_Comm_set_errhandler(MPI_Comm comm, MPI_Errhandler h);
 int MPI_Barrier(MPI_Comm comm);
+int MPI_Gather(const void *in, int incount, MPI_Datatype intype, void *out, int outcount,
+               MPI_Datatype outtype, int root, MPI_Comm comm);
+int MPI_Gatherv(const void *in, int incount, MPI_Datatype intype, void *out, const int *counts,
+                const int *displs, MPI_Datatype outtype, int root, MPI_Comm comm);
 int MPI_Bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm);
 int MPI_Allreduce(const void *in, void *out, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm);
 int MPI_Allgather(const void *in, int incount, MPI_Datatype intype, void *out, int outcount,
