@@ -153,7 +153,8 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(SIZE, block_cache, "UNIDIST_BLOCK_CACHE", UD_BLOCK_CACHE, "bytes of freed large objects (1 MiB and up) a process keeps for the next ones of about their size: their pages are already mapped, which makes a copy into them several times faster than into fresh memory (0: off)") \
     X(INT,  block_cache_ms, "UNIDIST_BLOCK_CACHE_MS", UD_BLOCK_CACHE_MS, "milliseconds a freed large object stays kept unused before it goes back to the system (checked when objects are made or freed, and by idle task threads)") \
     X(BOOL, stats, "UNIDIST_STATS", UD_STATS, "print a table of what each process did (ud_stats_print) to the driver's stderr at shutdown") \
-    X(STR,  trace, "UNIDIST_TRACE", UD_TRACE, "write a Chrome trace (JSON, for Perfetto or chrome://tracing) of every rank's tasks, large transfers and the driver's waits to this file at shutdown (empty: off)")
+    X(STR,  trace, "UNIDIST_TRACE", UD_TRACE, "write a Chrome trace (JSON, for Perfetto or chrome://tracing) of every rank's tasks, large transfers and the driver's waits to this file at shutdown (empty: off)") \
+    X(INT,  progress, "UNIDIST_PROGRESS", UD_PROGRESS, "a line on the driver's stderr, refreshed 4 times a second while tasks are outstanding: tasks done of submitted, rate, bytes the driver moved (1: when stderr is a terminal, 2: always, 0: off)")
 
 #ifndef UD_BACKEND
 #define UD_BACKEND "auto"
@@ -238,6 +239,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_TRACE
 #define UD_TRACE ""
+#endif
+#ifndef UD_PROGRESS
+#define UD_PROGRESS 0
 #endif
 
 #define UD__CTYPE_STR  const char *
@@ -1505,21 +1509,33 @@ static void ud__task_settle(ud_task *ctx) {
    the driver, moved onto its clock, and written as Chrome trace events. */
 enum { UD__EV_TASK = 1, UD__EV_SEND = 2, UD__EV_RECV = 3, UD__EV_WAIT = 4 };
 #ifndef UD__TRACE_CHUNK
-#define UD__TRACE_CHUNK 4096 /* events a buffer starts with; it doubles as it fills */
+#define UD__TRACE_CHUNK 16384 /* records a chunk holds: 768 KiB, mapped at once */
 #endif
 
 typedef struct ud__event {    /* as gathered: the same layout on every rank */
     double t0, t1;
     int32_t kind, rank, tid, peer;
     int64_t size;
-    const char *src;          /* while recorded: the name, copied into name when taken */
     char name[48];
 } ud__event;
 
-typedef struct ud__tbuf {
+typedef struct ud__rec {      /* as recorded: small, so that a run of tiny tasks pays little */
+    double t0, t1;
+    const char *name;         /* a registered name or a literal: alive until the trace is taken */
+    int64_t size;
+    int32_t kind, peer;
+} ud__rec;
+
+typedef struct ud__tchunk {
+    struct ud__tchunk *next;  /* the older chunk */
+    int n;
+    ud__rec rec[UD__TRACE_CHUNK];
+} ud__tchunk;
+
+typedef struct ud__tbuf {     /* one thread's records, newest chunk first */
     struct ud__tbuf *next;
-    ud__event *ev;
-    int n, cap, tid;
+    ud__tchunk *chunks;
+    int tid;
 } ud__tbuf;
 
 static struct ud__trace {
@@ -1550,27 +1566,28 @@ static ud__tbuf *ud__trace_buf(int tid) {
     return b;
 }
 
-/* Appends one event to the calling thread's buffer (tid: its thread's number, 0 the main one). */
+/* Appends one record to the calling thread's buffer (tid: its thread's number, 0 the main
+   one). A full chunk is followed by a new one whose pages are mapped in one call: a first
+   touch of each page would cost more than the records written to it. */
 static void ud__trace(int kind, double t0, double t1, const char *name, int tid, int peer, int64_t size) {
     ud__tbuf *b = ud__trace_buf(tid);
-    ud__event *e;
+    ud__tchunk *c;
+    ud__rec *r;
     if (!b) return;
-    if (b->n == b->cap) {
-        int cap = b->cap ? 2 * b->cap : UD__TRACE_CHUNK;
-        ud__event *p = (ud__event *)ud__realloc(b->ev, (size_t)b->cap * sizeof *p, (size_t)cap * sizeof *p);
-        if (!p) return; /* a trace short of memory loses events, never the run */
-        b->ev = p;
-        b->cap = cap;
+    if (!(c = b->chunks) || c->n == UD__TRACE_CHUNK) {
+        if (!(c = (ud__tchunk *)ud__alloc(sizeof *c))) return; /* short of memory: events lost, never the run */
+        ud__populate(c, sizeof *c);
+        c->n = 0;
+        c->next = b->chunks;
+        b->chunks = c;
     }
-    e = &b->ev[b->n++];
-    e->t0 = t0;
-    e->t1 = t1;
-    e->kind = kind;
-    e->rank = ud__rt.rank;
-    e->tid = tid;
-    e->peer = peer;
-    e->size = size;
-    e->src = name; /* a registered name or a literal: alive until the trace is taken */
+    r = &c->rec[c->n++];
+    r->t0 = t0;
+    r->t1 = t1;
+    r->name = name;
+    r->size = size;
+    r->kind = kind;
+    r->peer = peer;
 }
 
 static void ud__trace_start(void) {
@@ -1579,24 +1596,37 @@ static void ud__trace_start(void) {
     ud__atomic_store(&ud__tr.on, ud__rt.cfg.trace && ud__rt.cfg.trace[0]);
 }
 
-/* Stops recording and takes every buffer's events into one array (*n of them); the threads
-   that wrote them have ended or are this one. */
+/* The gathered form of one record of thread tid. */
+static void ud__event_of(ud__event *e, const ud__rec *r, int tid) {
+    e->t0 = r->t0;
+    e->t1 = r->t1;
+    e->kind = r->kind;
+    e->rank = ud__rt.rank;
+    e->tid = tid;
+    e->peer = r->peer;
+    e->size = r->size;
+    snprintf(e->name, sizeof e->name, "%s", r->name ? r->name : "");
+}
+
+/* Stops recording and takes every buffer's records into one array of events (*n of them);
+   the threads that wrote them have ended or are this one. */
 static ud__event *ud__trace_take(int *n) {
     ud__tbuf *b, *next;
+    ud__tchunk *c, *older;
     ud__event *all;
-    int total = 0, at = 0;
+    int total = 0, at = 0, k;
     ud__atomic_store(&ud__tr.on, 0);
     ud__tr.end = ud__now();
-    for (b = ud__tr.bufs; b; b = b->next) total += b->n;
+    for (b = ud__tr.bufs; b; b = b->next)
+        for (c = b->chunks; c; c = c->next) total += c->n;
     all = (ud__event *)ud__alloc((size_t)(total ? total : 1) * sizeof *all);
     for (b = ud__tr.bufs; b; b = next) {
         next = b->next;
-        if (all && b->n) memcpy(all + at, b->ev, (size_t)b->n * sizeof *all);
-        for (; all && at < total && b->n; b->n--, at++) {
-            snprintf(all[at].name, sizeof all[at].name, "%s", all[at].src ? all[at].src : "");
-            all[at].src = NULL;
+        for (c = b->chunks; c; c = older) {
+            older = c->next;
+            for (k = 0; all && k < c->n; k++) ud__event_of(&all[at++], &c->rec[k], b->tid);
+            ud__free(c, sizeof *c);
         }
-        ud__free(b->ev, (size_t)b->cap * sizeof *b->ev);
         ud__free(b, sizeof *b);
     }
     ud__tr.bufs = NULL;
@@ -1677,6 +1707,95 @@ static void ud__trace_finish_local(void) {
     ev = ud__trace_take_with_run(&n);
     ud__trace_write(ev, n, 1);
     ud__free(ev, (size_t)(n ? n : 1) * sizeof *ev);
+}
+
+/* ---- progress ----------------------------------------------------------------------------------
+   UNIDIST_PROGRESS: the backends publish counts (the threads backend as tasks are submitted
+   and run; an MPI root while it serves, which is when anything moves there), and a thread of
+   the driver prints them, so that printing never slows a call. */
+static struct ud__progress {
+    int on;                   /* set before any thread that publishes starts */
+    ud__atomic_llong submitted, done, bytes;
+    pthread_t thread;
+    int started, stop;
+} ud__pg;
+static pthread_mutex_t ud__pg_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ud__pg_cv; /* by the monotonic clock: initialized at each start */
+static void ud__abstime(double at, struct timespec *ts);
+
+/* A condition whose timed waits end by CLOCK_MONOTONIC, as ud__abstime's times are. */
+static void ud__cond_init(pthread_cond_t *cv) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+static void ud__progress_publish(int64_t submitted, int64_t done, int64_t bytes) {
+    __atomic_store_n(&ud__pg.submitted.v, submitted, __ATOMIC_RELAXED);
+    __atomic_store_n(&ud__pg.done.v, done, __ATOMIC_RELAXED);
+    __atomic_store_n(&ud__pg.bytes.v, bytes, __ATOMIC_RELAXED);
+}
+
+/* One refresh: the line while tasks are outstanding, erased once none are. */
+static void ud__progress_show(int *shown, double *t0, int64_t *done0) {
+    int64_t sub = ud__atomic_load_relaxed(&ud__pg.submitted), done = ud__atomic_load_relaxed(&ud__pg.done);
+    double t = ud__now(), rate = t > *t0 ? (double)(done - *done0) / (t - *t0) : 0;
+    if (sub > done) {
+        fprintf(stderr, "\r[ud] tasks %lld/%lld done, %.0f/s, %.1f MiB moved\033[K", (long long)done,
+                (long long)sub, rate < 0 ? 0 : rate, (double)ud__atomic_load_relaxed(&ud__pg.bytes) / 1048576.0);
+        *shown = 1;
+    } else if (*shown) {
+        fprintf(stderr, "\r\033[K");
+        *shown = 0;
+    }
+    fflush(stderr);
+    *t0 = t;
+    *done0 = done;
+}
+
+static void *ud__progress_main(void *arg) {
+    int shown = 0;
+    double t0 = ud__now();
+    int64_t done0 = 0;
+    struct timespec ts;
+    (void)arg;
+    pthread_mutex_lock(&ud__pg_mu);
+    while (!ud__pg.stop) {
+        ud__abstime(ud__now() + 0.25, &ts);
+        pthread_cond_timedwait(&ud__pg_cv, &ud__pg_mu, &ts);
+        if (!ud__pg.stop) ud__progress_show(&shown, &t0, &done0);
+    }
+    pthread_mutex_unlock(&ud__pg_mu);
+    if (shown) fprintf(stderr, "\r\033[K");
+    return NULL;
+}
+
+/* Before the backend starts: whether anything is published this run. */
+static void ud__progress_arm(void) {
+    ud__pg.on = ud__rt.cfg.progress >= 2 || (ud__rt.cfg.progress == 1 && isatty(2));
+    ud__progress_publish(0, 0, 0);
+}
+
+/* On the driver, once the backend runs. */
+static void ud__progress_start(void) {
+    if (!ud__pg.on) return;
+    ud__pg.stop = 0;
+    ud__cond_init(&ud__pg_cv);
+    ud__pg.started = pthread_create(&ud__pg.thread, NULL, ud__progress_main, NULL) == 0;
+    if (!ud__pg.started) pthread_cond_destroy(&ud__pg_cv);
+}
+
+static void ud__progress_stop(void) {
+    if (!ud__pg.started) return;
+    pthread_mutex_lock(&ud__pg_mu);
+    ud__pg.stop = 1;
+    pthread_cond_signal(&ud__pg_cv);
+    pthread_mutex_unlock(&ud__pg_mu);
+    pthread_join(ud__pg.thread, NULL);
+    pthread_cond_destroy(&ud__pg_cv);
+    ud__pg.started = 0;
 }
 
 /* ---- the task pool ---------------------------------------------------------------------------
@@ -2048,13 +2167,7 @@ static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, int steal, void
     p->run = run;
     p->started = ud__now();
     pthread_mutex_init(&p->mu, NULL);
-    {   /* a helping thread's wait ends by the monotonic clock */
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&p->cv, &ca);
-        pthread_condattr_destroy(&ca);
-    }
+    ud__cond_init(&p->cv); /* a helping thread's wait ends by the monotonic clock */
     for (k = 0; k < n; k++) {
         pthread_mutex_init(&p->q[k].mu, NULL);
         p->q[k].pool = p;
@@ -2234,6 +2347,7 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     ud__rt.rank = 0;
     ud__obs_reset();
     ud__trace_start();
+    ud__progress_arm();
     ud__rt.phase++;
     if ((st = be->start(role)) != UD_OK) {
         ud__cache_trim(1);
@@ -2242,7 +2356,7 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     }
     /* Under MPI only the driver comes back while the runtime runs; the others return after. */
     ud__atomic_store(&ud__rt.state, *role == UD_ROLE_DRIVER ? UD__RUNNING : UD__STOPPED);
-    if (*role == UD_ROLE_DRIVER) ud__log_settings();
+    if (*role == UD_ROLE_DRIVER) ud__log_settings(), ud__progress_start();
     if (*role != UD_ROLE_DRIVER) ud__cache_trim(1);
     return UD_OK;
 }
@@ -2260,6 +2374,7 @@ UD_API ud_status ud_shutdown(void) {
     if (ud__rt.cfg.stats) ud_stats_print(stderr);
     ud__atomic_store(&ud__rt.state, UD__STOPPED);
     st = ud__rt.be->stop();
+    ud__progress_stop();
     if (ud__rt.be == ud__threads_backend()) ud__trace_finish_local();
     ud__cache_trim(1);
     pthread_mutex_unlock(&ud__life_mu);
@@ -2878,6 +2993,7 @@ static ud_status ud__th_remote(const ud__fn *fn, const ud_arg *args, int nargs, 
     ud__th.inflight++;
     i = t->npending;
     pthread_mutex_unlock(&ud__th.mu);
+    if (ud__pg.on) ud__atomic_add_relaxed(&ud__pg.submitted, 1);
     if (i == 0) ud__th_enqueue(t);
     return UD_OK;
 }
@@ -2978,6 +3094,7 @@ static ud_status ud__th_free(const ud_ref *refs, int n) {
 
 static void ud__th_job(ud__job *j) {
     ud__atomic_add(&ud__th.tasks_run, 1);
+    if (ud__pg.on) ud__atomic_add_relaxed(&ud__pg.done, 1);
     ud__th_run((ud__tt *)j);
 }
 
@@ -3017,7 +3134,6 @@ static void ud__th_release_all(void) {
 }
 
 static ud_status ud__th_start(ud_role *role) {
-    pthread_condattr_t ca;
     uint64_t mask[UD__CPU_WORDS];
     int cores = ud__cpu_mask(mask), n = ud__rt.cfg.cpus > 0 ? (int)ud__rt.cfg.cpus : cores;
     ud_status st;
@@ -3030,10 +3146,7 @@ static ud_status ud__th_start(ud_role *role) {
                              strcmp(ud__rt.cfg.scheduler, "round_robin") != 0, ud__th_job)) != UD_OK)
         return st;
     pthread_mutex_init(&ud__th.mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* wait's timeout ignores clock changes */
-    pthread_cond_init(&ud__th.done, &ca);
-    pthread_condattr_destroy(&ca);
+    ud__cond_init(&ud__th.done); /* wait's timeout ignores clock changes */
     *role = UD_ROLE_DRIVER;
     ud__log(UD_LOG_INFO, "threads backend: %d workers", n);
     return UD_OK;

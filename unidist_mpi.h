@@ -1234,6 +1234,7 @@ static void ud__root_take_counts(const ud__hdr *h, int from);
 static void ud__root_nested(const ud__hdr *h, int from);
 static void ud__root_free_later(void);
 static ud_status ud__root_flush_garbage(void);
+static void ud__root_progress_tick(void);
 static int ud__root_garbage_due(void);
 
 /* The root knows a task is done: its result came, or the monitor named it in a wait. */
@@ -1290,7 +1291,7 @@ static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, doubl
         }
         if (got < 0) return ud__fail(UD_ERR_PROTO, "root: a malformed message arrived");
         /* testing every send costs O(sends): do it now and then while waiting */
-        if ((++polls & 63) == 0 && ud__async_progress()) continue;
+        if ((++polls & 63) == 0 && (ud__root_progress_tick(), ud__async_progress())) continue;
         if (until > 0 && ud__now() >= until) return UD_ERR_TIMEOUT;
         ud__idle();
     }
@@ -1354,11 +1355,29 @@ static void ud__root_take_counts(const ud__hdr *h, int from) {
         if (done[k] > ud__root.done_mon[k]) ud__root.done_mon[k] = done[k];
 }
 
+/* What the progress line shows: tasks numbered, tasks the root knows are done, and the bytes
+   the driver's rank sent and received. */
+static void ud__root_publish_progress(void) {
+    int64_t done = 0;
+    int r;
+    if (!ud__pg.on) return;
+    for (r = 0; r < ud__m.size; r++)
+        done += ud__root.done_mon[r] > ud__root.done_seen[r] ? ud__root.done_mon[r] : ud__root.done_seen[r];
+    ud__progress_publish(ud__root.submitted, done, ud__m.st.bytes_sent + ud__m.st.bytes_recv);
+}
+
 static void ud__root_poll(double now) {
+    ud__root_publish_progress();
     if (ud__root.polling || now - ud__root.polled_at < 1e-3) return;
     if (ud__send_op(UD__MONITOR, UD__OP_GET_TASK_COUNT, 0, 0, 0, 0) != UD_OK) return;
     ud__root.polling = 1;
     ud__root.polled_at = now;
+}
+
+/* While the driver waits in a call with the progress line on: the counts stay fresh (at
+   most a GET_TASK_COUNT a millisecond, as at the start of a call). */
+static void ud__root_progress_tick(void) {
+    if (ud__pg.on) ud__root_poll(ud__now());
 }
 
 /* At the start of a call: take what came meanwhile, at most every 100 us, and ask the monitor
@@ -4042,14 +4061,10 @@ static void ud__root_stop(void) {
 
 /* A worker's task threads and the inbox they report to. */
 static ud_status ud__wk_start(int threads) {
-    pthread_condattr_t ca;
     memset(&ud__wk, 0, sizeof ud__wk);
     memset(&ud__in, 0, sizeof ud__in);
     pthread_mutex_init(&ud__in.mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the loop's naps end by the clock */
-    pthread_cond_init(&ud__in.wake, &ca);
-    pthread_condattr_destroy(&ca);
+    ud__cond_init(&ud__in.wake); /* the loop's naps end by the clock */
     pthread_cond_init(&ud__in.answered, NULL);
     ud__m.nap = ud__wk_nap;
     ud__m.unstarted = &ud__wk.pool.open;

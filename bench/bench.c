@@ -140,7 +140,9 @@ static void measure(rep_fn fig, rep_fn base, void *ctx, int reps, stats *fs, sta
     if (base) *bs = summarize(bv, reps);
 }
 
-typedef enum goal_kind { GOAL_NONE, GOAL_AT_LEAST, GOAL_AT_MOST, GOAL_RATIO_AT_MOST } goal_kind;
+typedef enum goal_kind {
+    GOAL_NONE, GOAL_AT_LEAST, GOAL_AT_MOST, GOAL_RATIO_AT_MOST, GOAL_RATIO_AT_LEAST
+} goal_kind;
 
 typedef struct result {
     const char *name, *unit;
@@ -155,6 +157,9 @@ typedef struct result {
 static result results[MAX_RESULTS];
 static int nresults;
 static int quiet;   /* no progress lines */
+static char run_backend[16] = "?";
+static int run_workers;
+static char run_where[160];   /* ranks, MPI library: the header's tail */
 
 /* BENCH_TAG=word names every figure of the run name_word: a run with another layout (2 ranks,
    say) measures another thing, and its figures must not pass for the usual ones. */
@@ -204,6 +209,7 @@ static int goal_met(const result *r) {
     case GOAL_AT_LEAST: return r->fig.median >= r->goal_value;
     case GOAL_AT_MOST: return r->fig.median <= r->goal_value;
     case GOAL_RATIO_AT_MOST: return has_ratio(r) && ratio(r) <= r->goal_value;
+    case GOAL_RATIO_AT_LEAST: return has_ratio(r) && ratio(r) >= r->goal_value;
     default: return 1;
     }
 }
@@ -596,6 +602,43 @@ static double rep_tasks_wait_free(void *ctx) {
     double t = now() - t0;
     if (nready != c->n) die("wait: %d of %d ready", nready, c->n);
     return c->n / t;
+}
+
+/* What recording a trace costs: 100 000 empty tasks then get_many, in phases of the runtime
+   with UNIDIST_TRACE off and on in turn, in this same process (so the same machine state
+   each time); each phase measures once after a warm-up. Every rank takes part (ud_init on
+   each): under MPI the driver measures while the others serve, as in any run. */
+#define TRACE_PAIRS 5
+#define TRACE_PATH "build/bench_trace.json"
+
+static void bench_trace_cost(ud_config *cfg) {
+    double off[TRACE_PAIRS], on[TRACE_PAIRS];
+    ud_role role;
+    for (int k = 0; k < 2 * TRACE_PAIRS; k++) {
+        cfg->trace = k % 2 ? TRACE_PATH : NULL;
+        CHECK(ud_init(cfg, &role));
+        if (role != UD_ROLE_DRIVER) continue; /* back after the driver's shutdown */
+        tasks_ctx c = tasks_ctx_new();
+        if (!run_workers) { /* only this bench ran: the table's header comes from here */
+            run_workers = ud_num_workers();
+            snprintf(run_backend, sizeof run_backend, "%s", ud_backend_name());
+        }
+        rep_tasks_get_many(&c);
+        (k % 2 ? on : off)[k / 2] = rep_tasks_get_many(&c);
+        tasks_ctx_free(&c);
+        CHECK(ud_shutdown());
+    }
+    cfg->trace = NULL;
+    if (role != UD_ROLE_DRIVER) return;
+    remove(TRACE_PATH);
+    stats fon = summarize(on, TRACE_PAIRS), foff = summarize(off, TRACE_PAIRS);
+    report("traced_tasks_get_many", "tasks/s", fon, "untraced_tasks_get_many", &foff,
+           GOAL_RATIO_AT_LEAST, 0.9);
+}
+
+static int trace_selected(void) {
+    const char *only = getenv("BENCH_ONLY");
+    return !only || !*only || strstr(only, "trace") != NULL;
 }
 
 #ifdef BENCH_MPI
@@ -1566,6 +1609,7 @@ static void fmt_goal(char *buf, size_t cap, const result *r) {
     case GOAL_AT_LEAST: snprintf(buf, cap, ">= %s %s", n, r->unit); break;
     case GOAL_AT_MOST: snprintf(buf, cap, "<= %s %s", n, r->unit); break;
     case GOAL_RATIO_AT_MOST: snprintf(buf, cap, "ratio <= %s", n); break;
+    case GOAL_RATIO_AT_LEAST: snprintf(buf, cap, "ratio >= %s", n); break;
     default: snprintf(buf, cap, "-");
     }
 }
@@ -1644,10 +1688,6 @@ static void register_functions(void) {
     CHECK(ud_register("sum", sum_task, NULL, &f_sum));
     CHECK(ud_register("sleep", sleep_task, NULL, &f_sleep));
 }
-
-static char run_backend[16] = "?";
-static int run_workers;
-static char run_where[160];   /* ranks, MPI library: the header's tail */
 
 static void run_bench(const bench *b) {
     if (b->backend && strcmp(b->backend, ud_backend_name()) != 0) return;
@@ -1768,6 +1808,13 @@ int main(int argc, char **argv) {
     snprintf(load_before, sizeof load_before, "%s", load_average());
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
         if (selected(&benches[i])) failed += !run_isolated(&benches[i]);
+    if (trace_selected()) {
+        ud_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        fprintf(stderr, "bench trace (phases with and without a trace)...\n");
+        register_functions();
+        bench_trace_cost(&cfg);
+    }
     return finish(out, load_before, failed);
 }
 
@@ -2000,6 +2047,10 @@ int main(int argc, char **argv) {
         CHECK(ud_shutdown());
     }
     /* every rank is back from ud_init here */
+    if (trace_selected()) {
+        if (mpi_rank == 0) fprintf(stderr, "bench trace (phases with and without a trace)...\n");
+        bench_trace_cost(&cfg);
+    }
 
     if (mpi_rank == 0) fprintf(stderr, "raw MPI baselines (after the runtime)...\n");
     raw_phase();

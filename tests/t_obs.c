@@ -10,6 +10,9 @@
 #endif
 #include "ud_test.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 static ud_func f_big;
 
 /* big(n): n bytes, more than UNIDIST_MPI_PUSH_MAX, so that the driver's get asks for them. */
@@ -63,11 +66,12 @@ static const char *line_with(const char *a, const char *b, const char *c) {
 
 static int is_driver;
 
-/* init with a log level and the hook; 1 for the driver. */
-static int start(int level) {
+/* init with a log level, the hook and a progress mode; 1 for the driver. */
+static int start_with(int level, int progress) {
     ud_config cfg;
     ud_role role = UD_ROLE_DRIVER;
-    memset(&cfg, 0, sizeof cfg);
+    ud_config_init(&cfg);
+    cfg.progress = progress;
     cfg.log = keep_line;
     cfg.log_level = level;
     cfg.mpi_push_max = 64;
@@ -77,6 +81,8 @@ static int start(int level) {
     }
     return is_driver = role == UD_ROLE_DRIVER;
 }
+
+static int start(int level) { return start_with(level, 0); }
 
 static void info_names_topology_and_settings(void) {
     UT_CHECK(line_with("settings:", "UNIDIST_CPUS=", NULL) != NULL);
@@ -317,6 +323,64 @@ static void trace_holds_the_program(void) {
     remove(trace_path);
 }
 
+/* A phase with UNIDIST_PROGRESS = mode and stderr in a file (every rank's, only the driver
+   prints): 6 naps of 0.3 s, so that the line is refreshed a few times. The file's text goes
+   to out. */
+static void progress_phase(int mode, const char *path, char *out, size_t cap) {
+    int saved, fd, driver;
+    FILE *f;
+    size_t n = 0;
+    fflush(stderr);
+    saved = dup(2);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (saved < 0 || fd < 0 || dup2(fd, 2) < 0) {
+        printf("FAIL progress: cannot redirect stderr to %s\n", path);
+        exit(1);
+    }
+    close(fd);
+    if ((driver = start_with(UD_LOG_WARN, mode)) != 0) {
+        ud_ref r[6];
+        double d = 0.3;
+        int k, ready[6], nready;
+        ud_arg a = ud_arg_val(&d, sizeof d);
+        for (k = 0; k < 6; k++) ud_remote(f_nap, &a, 1, 1, &r[k]);
+        ud_wait(r, 6, 6, 60.0, ready, &nready);
+        ud_free_many(r, 6);
+        ud_shutdown();
+    }
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    out[0] = '\0';
+    if (driver && (f = fopen(path, "r")) != NULL) {
+        n = fread(out, 1, cap - 1, f);
+        out[n] = '\0';
+        fclose(f);
+    }
+    unlink(path);
+}
+
+static char progress_text[1 << 14];
+
+/* Mode 2: the line, refreshed while the naps run (4 times a second: at least twice in the
+   0.6 s or more they take), then erased. */
+static void progress_line_while_tasks_run(void) {
+    const char *p = progress_text, *erase = "\r\033[K";
+    size_t n = strlen(progress_text);
+    int lines = 0;
+    while ((p = strstr(p, "\r[ud] tasks ")) != NULL) lines++, p++;
+    if (lines < 2) UT_FAIL("%d progress lines in: %s", lines, progress_text);
+    UT_CONTAINS(progress_text, "/6 done, ");
+    UT_CONTAINS(progress_text, "/s, ");
+    UT_CONTAINS(progress_text, " MiB moved");
+    UT_CHECK(n >= strlen(erase) && strcmp(progress_text + n - strlen(erase), erase) == 0);
+}
+
+/* Mode 1 and stderr a file: nothing. */
+static void no_progress_line_when_not_a_terminal(void) {
+    if (strstr(progress_text, "[ud] tasks")) UT_FAIL("a progress line in a file: %s", progress_text);
+}
+
 int main(int argc, char **argv) {
     int driver;
     ut_watchdog(120);
@@ -357,6 +421,15 @@ int main(int argc, char **argv) {
             if (ud_shutdown() != UD_OK) UT_CASE("shutdown") UT_FAIL("%s", ud_last_error());
             UT_RUN(trace_holds_the_program);
         }
+    }
+
+    {
+        char path[600];
+        snprintf(path, sizeof path, "%s.progress.%d", argc > 0 ? argv[0] : "t_obs", (int)getpid());
+        progress_phase(2, path, progress_text, sizeof progress_text);
+        if (is_driver) UT_RUN(progress_line_while_tasks_run);
+        progress_phase(1, path, progress_text, sizeof progress_text);
+        if (is_driver) UT_RUN(no_progress_line_when_not_a_terminal);
     }
 
     if (!is_driver) return log_bad_rank != 0;
