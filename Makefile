@@ -9,6 +9,7 @@
 #                      2 simulated hosts: tests/hosts/hosts.sh)
 #   make amalgamate    write the single-file header build/single/unidist.h
 #   make check-single  fail when build/single/unidist.h is older than the modules
+#   make dist          the release single header build/dist/unidist.h (usage and LICENSE inside)
 #   make readme        regenerate README.md's configuration table
 #   make clean
 
@@ -24,9 +25,10 @@ LDLIBS = -pthread
 
 BUILD = build
 SINGLE = $(BUILD)/single/unidist.h
+DIST = $(BUILD)/dist/unidist.h
 HEADERS = $(wildcard unidist*.h)
 
-.PHONY: all setup demo demo-threads test bench amalgamate check-single readme clean
+.PHONY: all setup demo demo-threads test bench amalgamate check-single dist readme clean
 
 all: $(BUILD)/mapreduce
 
@@ -91,6 +93,11 @@ amalgamate:
 # the modules as they are now.
 check-single:
 	$(PYTHON) amalgamate.py --check $(SINGLE)
+
+# The single header a release ships: the same code as build/single/unidist.h, with the usage and
+# LICENSE's text at the top. Tests build it with this same command (tests/run.sh).
+dist:
+	$(PYTHON) amalgamate.py --release -o $(DIST)
 
 # The table between <!-- config-table --> and <!-- /config-table --> comes from unidist.h.
 readme: $(BUILD)/config_table

@@ -276,29 +276,33 @@ hosts_variant() {   # name mpi layouts
     trap - EXIT
 }
 
-# The single-header variant must really compile against build/single/unidist.h: the
-# preprocessor's dependency list must name it and no other unidist.h.
+# The single-header variant must really compile against build/dist/unidist.h, the header a
+# release ships (`make dist`): the preprocessor's dependency list must name it and no other
+# unidist.h.
 check_single_resolution() {   # cflags
     local src deps bad=0
     for src in $(test_sources); do
         # shellcheck disable=SC2086
         deps=$($CC $1 -M "$src" 2>&1 | tr ' \\' '\n\n' | grep 'unidist[^/]*\.h$' | sort -u)
-        if [ "$deps" != "build/single/unidist.h" ]; then
+        if [ "$deps" != "build/dist/unidist.h" ]; then
             echo "[single]   $src includes: ${deps:-no unidist header}"
             bad=1
         fi
     done
     if [ "$bad" -eq 0 ]; then
-        pass single "programs include build/single/unidist.h"
+        pass single "programs include build/dist/unidist.h"
     else
-        fail single "programs include build/single/unidist.h"
+        fail single "programs include build/dist/unidist.h"
     fi
 }
 
+# The release single header, by the command `make dist` runs.
+make_dist() { ${MAKE:-make} --no-print-directory -s dist; }
+
 variant_single() {
-    local flags="$CFLAGS_BASE -O2 -Ibuild/single -I."
-    if ! python3 amalgamate.py -o build/single/unidist.h; then
-        fail single "amalgamate.py"
+    local flags="$CFLAGS_BASE -O2 -Ibuild/dist -I."
+    if ! make_dist; then
+        fail single "make dist"
         return
     fi
     check_single_resolution "$flags"
@@ -393,21 +397,63 @@ cc_alloc_error() {
     grep -q '#error' "$CO/malloc_only.err" || { cat "$CO/malloc_only.err"; return 1; }
 }
 
-# The single header, alone in a folder, builds a program that runs.
+# The single header of make dist, alone in a folder, builds a program that runs
+# (tests/compile/consumer.c, below).
 cc_single_alone() {
-    rm -rf "$CO/alone" && mkdir -p "$CO/alone" &&
-        python3 amalgamate.py -o "$CO/alone/unidist.h" &&
-        $CC $CFLAGS_BASE -O2 -I"$CO/alone" "$C/single_alone.c" -o "$CO/single_alone" $LIBS &&
-        run_prog "$CO/single_alone"
+    rm -rf "$CO/alone" && mkdir -p "$CO/alone" && make_dist &&
+        cp build/dist/unidist.h "$CO/alone/unidist.h" &&
+        $CC $CFLAGS_BASE -O2 -I"$CO/alone" -DCONSUMER_SINGLE "$C/consumer.c" \
+            -o "$CO/single_alone" $LIBS &&
+        run_consumer "$CO/single_alone"
 }
 
-# The generator gives the same bytes twice, and --check tells a stale file from a fresh one.
+# The generator gives the same bytes twice, and --check tells a stale file from a fresh one, a
+# release build (--release, known by its second line) from a plain one.
 cc_amalgamate_check() {
     python3 amalgamate.py -o "$CO/a1.h" && python3 amalgamate.py -o "$CO/a2.h" &&
         cmp "$CO/a1.h" "$CO/a2.h" &&
         python3 amalgamate.py --check "$CO/a1.h" &&
         echo "/* edited */" >>"$CO/a2.h" &&
-        ! python3 amalgamate.py --check "$CO/a2.h"
+        ! python3 amalgamate.py --check "$CO/a2.h" &&
+        python3 amalgamate.py --release -o "$CO/a3.h" && ! cmp -s "$CO/a1.h" "$CO/a3.h" &&
+        python3 amalgamate.py --check "$CO/a3.h" &&
+        ! python3 amalgamate.py --release --check "$CO/a1.h"
+}
+
+# ---- adding unidist to a build: make dist ----------------------------------------------------
+# Each consumer is tests/compile/consumer.c: it prints one line, checked here word for word.
+VERSION_STRING=$(sed -n 's/^#define UD_VERSION_STRING "\(.*\)"/\1/p' unidist.h)
+
+# run_consumer BIN [MPI]: on the threads backend, or on 3 ranks of MPI's mpiexec.
+run_consumer() {
+    local bin=$1 mpi=${2:-} out want
+    if [ -n "$mpi" ]; then
+        want="consumer: mpi $VERSION_STRING square(5) = 25"
+        out=$(run_prog "mpiexec.$mpi" -n 3 "$bin" 2>&1)
+    else
+        want="consumer: threads $VERSION_STRING square(5) = 25"
+        out=$(run_prog "$bin" 2>&1)
+    fi
+    echo "$out"
+    echo "$out" | grep -qxF "$want" || { echo "$bin did not print: $want"; return 1; }
+}
+
+# build/dist/unidist.h alone in a folder: its version and LICENSE's whole text at the top, and
+# consumer.c built with cc (cc_single_alone) and each MPI's mpicc (UD_ENABLE_MPI), then run.
+cc_dist_alone() {
+    local d=$CO/dist-alone mpi
+    rm -rf "$d" && mkdir -p "$d" && make_dist && cp build/dist/unidist.h "$d/" || return 1
+    head -n 1 "$d/unidist.h" | grep -qF "v$VERSION_STRING" ||
+        { echo "the first line does not say v$VERSION_STRING"; return 1; }
+    sed -n '/^   LICENSE (the file LICENSE/,/^\/\* ==== begin unidist.h/p' "$d/unidist.h" |
+        sed '1d;$d' | sed 's/^   //; s/ \*\/$//; s/[[:space:]]*$//' >"$d/license.txt"
+    sed 's/[[:space:]]*$//' LICENSE | diff - "$d/license.txt" >"$d/license.diff" ||
+        { echo "LICENSE's text differs at the top of the header:"; head -n 20 "$d/license.diff"; return 1; }
+    cc_single_alone || return 1
+    for mpi in openmpi mpich; do
+        "mpicc.$mpi" $CFLAGS_BASE -O2 -I"$d" -DCONSUMER_SINGLE -DCONSUMER_MPI "$C/consumer.c" \
+            -o "$d/$mpi" $LIBS && run_consumer "$d/$mpi" "$mpi" || return 1
+    done
 }
 
 variant_compile() {
@@ -421,6 +467,7 @@ variant_compile() {
     expect_ok compile "UD_MALLOC alone is an #error" cc_alloc_error
     expect_ok compile "single header on its own" cc_single_alone
     expect_ok compile "amalgamate.py deterministic, --check" cc_amalgamate_check
+    expect_ok compile "make dist header builds alone (threads and MPI)" cc_dist_alone
 }
 
 # README.md holds exactly the table tests/config_table.c prints (`make readme` rewrites it).
