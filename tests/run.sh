@@ -19,6 +19,8 @@
 #   TIMEOUT=120 SAN_TIMEOUT=300 tests/run.sh        seconds per program (sanitizers: SAN_TIMEOUT)
 #   CC=gcc CXX=g++ TSAN_CC=gcc JOBS=2               compilers, parallel builds
 #   FUZZ_SECONDS=60 FUZZ_CC=clang                   the fuzz variant: seconds a target, compiler
+#   CTEST=1                                         the compile variant also builds the CMake
+#                                                   project with its tests and runs ctest (minutes)
 #
 # A crash, a time-out, or a non-zero exit with no FAIL line counts as one FAIL for that
 # program and variant; so does a program that prints no PASS line at all. SKIP lines are
@@ -420,7 +422,7 @@ cc_amalgamate_check() {
         ! python3 amalgamate.py --release --check "$CO/a1.h"
 }
 
-# ---- adding unidist to a build: make dist ----------------------------------------------------
+# ---- adding unidist to a build: CMake, pkg-config, make install, make dist ------------------
 # Each consumer is tests/compile/consumer.c: it prints one line, checked here word for word.
 VERSION_STRING=$(sed -n 's/^#define UD_VERSION_STRING "\(.*\)"/\1/p' unidist.h)
 
@@ -436,6 +438,63 @@ run_consumer() {
     fi
     echo "$out"
     echo "$out" | grep -qxF "$want" || { echo "$bin did not print: $want"; return 1; }
+}
+
+# cmake_consumer HOW [MPI]: tests/compile/cmake_consumer with unidist taken HOW (subdir, fetch,
+# package: from $CO/prefix-cmake), built and run; with MPI, linked to unidist::mpi under it.
+cmake_consumer() {
+    local how=$1 mpi=${2:-} dir=$CO/cmake-$1${2:+-$2}
+    local args=(-DUNIDIST_HOW="$how" -DUNIDIST_SOURCE="$PWD" -DCMAKE_PREFIX_PATH="$PWD/$CO/prefix-cmake")
+    [ -n "$mpi" ] && args+=(-DCONSUMER_MPI=ON -DMPI_C_COMPILER="mpicc.$mpi"
+                            -DMPIEXEC_EXECUTABLE="$(command -v "mpiexec.$mpi")")
+    rm -rf "$dir"
+    echo "== cmake consumer: $how ${mpi:-threads}"
+    cmake -S "$C/cmake_consumer" -B "$dir" "${args[@]}" && cmake --build "$dir" &&
+        run_consumer "$dir/consumer" "$mpi"
+}
+
+cc_cmake_subdir() { cmake_consumer subdir && cmake_consumer subdir openmpi; }
+cc_cmake_fetch() { cmake_consumer fetch; }
+
+# unidist installed by CMake into $CO/prefix-cmake, then found by find_package.
+cc_cmake_package() {
+    rm -rf "$CO/ud-build" "$CO/prefix-cmake"
+    cmake -S . -B "$CO/ud-build" -DUNIDIST_BUILD_TESTS=OFF -DUNIDIST_INSTALL=ON &&
+        cmake --build "$CO/ud-build" &&
+        cmake --install "$CO/ud-build" --prefix "$PWD/$CO/prefix-cmake" &&
+        cmake_consumer package && cmake_consumer package openmpi && cmake_consumer package mpich
+}
+
+# pkg_consumer PREFIX PC NAME [MPI] [DEFINES]: consumer.c built by cc with the flags of
+# `pkg-config --cflags --libs PC` from PREFIX/lib/pkgconfig, its headers from PREFIX, and run.
+pkg_consumer() {
+    local prefix=$1 pc=$2 bin=$CO/$3 mpi=${4:-} defs=${5:-} flags deps
+    flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs "$pc") || return 1
+    echo "== pkg-config $pc: $flags"
+    # shellcheck disable=SC2086
+    deps=$($CC $CFLAGS_BASE ${mpi:+-DCONSUMER_MPI} $defs -M "$C/consumer.c" $flags) || return 1
+    echo "$deps" | grep -q "$prefix/\(lib/pkgconfig/\.\./\.\./\)\?include/unidist" ||
+        { echo "consumer.c did not include unidist from $prefix: $deps"; return 1; }
+    # shellcheck disable=SC2086
+    $CC $CFLAGS_BASE -O2 ${mpi:+-DCONSUMER_MPI} $defs "$C/consumer.c" -o "$bin" $flags &&
+        run_consumer "$bin" "$mpi"
+}
+
+# make install into $CO/prefix-make (Open MPI), and with DESTDIR (MPICH): the .pc files find
+# the headers relative to themselves, so the tree under DESTDIR works where it is; then make
+# uninstall leaves no file behind.
+cc_pkgconfig() {
+    local p=$PWD/$CO/prefix-make d=$PWD/$CO/destdir left
+    rm -rf "$p" "$d"
+    make --no-print-directory -s install PREFIX="$p" MPI_PC=ompi-c &&
+        pkg_consumer "$p" unidist pkg-threads &&
+        pkg_consumer "$p" unidist pkg-single "" -DCONSUMER_SINGLE_INSTALLED &&
+        pkg_consumer "$p" unidist-mpi pkg-openmpi openmpi &&
+        make --no-print-directory -s install DESTDIR="$d" PREFIX=/opt/unidist MPI_PC=mpich &&
+        pkg_consumer "$d/opt/unidist" unidist-mpi pkg-mpich mpich &&
+        make --no-print-directory -s uninstall PREFIX="$p" || return 1
+    left=$(find "$p" -type f)
+    [ -z "$left" ] || { echo "make uninstall left: $left"; return 1; }
 }
 
 # build/dist/unidist.h alone in a folder: its version and LICENSE's whole text at the top, and
@@ -456,6 +515,15 @@ cc_dist_alone() {
     done
 }
 
+# unidist's own CMake build with its tests, and ctest (Open MPI): minutes, so only with CTEST=1.
+cc_ctest() {
+    local dir=$CO/ctest
+    rm -rf "$dir"
+    cmake -S . -B "$dir" -DMPI_C_COMPILER=mpicc.openmpi \
+        -DMPIEXEC_EXECUTABLE="$(command -v mpiexec.openmpi)" &&
+        cmake --build "$dir" -j "$JOBS" && (cd "$dir" && ctest -j "$JOBS" --output-on-failure)
+}
+
 variant_compile() {
     mkdir -p "$CO"
     expect_ok compile "header as C99 -pedantic" cc_c99_header
@@ -468,6 +536,17 @@ variant_compile() {
     expect_ok compile "single header on its own" cc_single_alone
     expect_ok compile "amalgamate.py deterministic, --check" cc_amalgamate_check
     expect_ok compile "make dist header builds alone (threads and MPI)" cc_dist_alone
+    expect_ok compile "CMake add_subdirectory consumer builds and runs" cc_cmake_subdir
+    expect_ok compile "CMake FetchContent from a local path" cc_cmake_fetch
+    expect_ok compile "installed tree: find_package(unidist CONFIG) consumer (threads and MPI)" \
+        cc_cmake_package
+    expect_ok compile "installed tree: pkg-config consumer (unidist and unidist-mpi)" cc_pkgconfig
+    if [ "${CTEST:-0}" = 1 ]; then
+        expect_ok compile "ctest passes" cc_ctest
+    else
+        echo "[compile] SKIP ctest passes: it takes minutes; CTEST=1 runs it"
+        skipped=$((skipped + 1))
+    fi
 }
 
 # README.md holds exactly the table tests/config_table.c prints (`make readme` rewrites it).
