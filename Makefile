@@ -9,6 +9,11 @@
 #                      2 simulated hosts: tests/hosts/hosts.sh)
 #   make amalgamate    write the single-file header build/single/unidist.h
 #   make check-single  fail when build/single/unidist.h is older than the modules
+#   make dist          the release single header build/dist/unidist.h (usage and LICENSE inside)
+#   make install       headers, the release single header, pkg-config and CMake package files
+#                      under PREFIX (default /usr/local; DESTDIR too); MPI_PC=ompi-c|mpich
+#                      names the MPI that unidist-mpi.pc requires
+#   make uninstall     remove what make install put under PREFIX
 #   make readme        regenerate README.md's configuration table
 #   make clean
 
@@ -24,9 +29,24 @@ LDLIBS = -pthread
 
 BUILD = build
 SINGLE = $(BUILD)/single/unidist.h
+DIST = $(BUILD)/dist/unidist.h
 HEADERS = $(wildcard unidist*.h)
 
-.PHONY: all setup demo demo-threads test bench amalgamate check-single readme clean
+PREFIX ?= /usr/local
+DESTDIR ?=
+CMAKE ?= cmake
+VERSION := $(shell sed -n 's/^\#define UD_VERSION_STRING "\(.*\)"/\1/p' unidist.h)
+# The pkg-config name of the MPI that unidist-mpi.pc requires: Open MPI's where it is installed
+# (as MPICC's default), else MPICH's; empty (no MPI): no unidist-mpi.pc.
+MPI_PC ?= $(shell for pc in ompi-c mpich; do pkg-config --exists $$pc 2>/dev/null && { echo $$pc; break; }; done)
+# Where make install puts things (README, "Add it to your build"): the modules as in this folder,
+# the release single header as unidist/unidist.h beside them, so that neither hides the other.
+INCDIR = $(DESTDIR)$(PREFIX)/include
+PCDIR = $(DESTDIR)$(PREFIX)/lib/pkgconfig
+CMAKEDIR = $(DESTDIR)$(PREFIX)/lib/cmake/unidist
+
+.PHONY: all setup demo demo-threads test bench amalgamate check-single dist install uninstall \
+    readme clean
 
 all: $(BUILD)/mapreduce
 
@@ -91,6 +111,35 @@ amalgamate:
 # the modules as they are now.
 check-single:
 	$(PYTHON) amalgamate.py --check $(SINGLE)
+
+# The single header a release ships: the same code as build/single/unidist.h, with the usage and
+# LICENSE's text at the top. Tests build it with this same command (tests/run.sh).
+dist:
+	$(PYTHON) amalgamate.py --release -o $(DIST)
+
+# The .pc files find the headers relative to themselves (${pcfiledir}), so DESTDIR and a moved
+# tree work. The CMake package files come from CMake itself (its component unidist_cmake).
+install: dist
+	install -d $(INCDIR)/unidist $(PCDIR)
+	install -m 644 $(wildcard unidist*.h unidist*.hpp) $(INCDIR)/
+	install -m 644 $(DIST) $(INCDIR)/unidist/unidist.h
+	sed 's/@UD_VERSION@/$(VERSION)/g' cmake/unidist.pc.in >$(PCDIR)/unidist.pc
+	@if [ -n "$(MPI_PC)" ]; then \
+	    echo "sed ... cmake/unidist-mpi.pc.in >$(PCDIR)/unidist-mpi.pc  (MPI_PC=$(MPI_PC))"; \
+	    sed -e 's/@UD_VERSION@/$(VERSION)/g' -e 's/@UD_MPI_PC@/$(MPI_PC)/g' \
+	        cmake/unidist-mpi.pc.in >$(PCDIR)/unidist-mpi.pc; \
+	else echo "install: no MPI's pkg-config file (ompi-c, mpich): unidist-mpi.pc left out"; fi
+	@if command -v $(CMAKE) >/dev/null; then \
+	    $(CMAKE) -S . -B $(BUILD)/install-cmake -DUNIDIST_BUILD_TESTS=OFF >$(BUILD)/install-cmake.log && \
+	    DESTDIR="$(DESTDIR)" $(CMAKE) --install $(BUILD)/install-cmake --component unidist_cmake \
+	        --prefix "$(PREFIX)" || { cat $(BUILD)/install-cmake.log; exit 1; }; \
+	else echo "install: no $(CMAKE): the CMake package files are left out"; fi
+
+uninstall:
+	rm -f $(addprefix $(INCDIR)/,$(wildcard unidist*.h unidist*.hpp)) $(INCDIR)/unidist/unidist.h
+	rm -f $(PCDIR)/unidist.pc $(PCDIR)/unidist-mpi.pc
+	rm -rf $(CMAKEDIR)
+	rmdir $(INCDIR)/unidist 2>/dev/null || true
 
 # The table between <!-- config-table --> and <!-- /config-table --> comes from unidist.h.
 readme: $(BUILD)/config_table

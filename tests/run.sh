@@ -19,6 +19,8 @@
 #   TIMEOUT=120 SAN_TIMEOUT=300 tests/run.sh        seconds per program (sanitizers: SAN_TIMEOUT)
 #   CC=gcc CXX=g++ CLANGXX=clang++ TSAN_CC=gcc JOBS=2  compilers, parallel builds
 #   FUZZ_SECONDS=60 FUZZ_CC=clang                   the fuzz variant: seconds a target, compiler
+#   CTEST=1                                         the compile variant also builds the CMake
+#                                                   project with its tests and runs ctest (minutes)
 #
 # A crash, a time-out, or a non-zero exit with no FAIL line counts as one FAIL for that
 # program and variant; so does a program that prints no PASS line at all. SKIP lines are
@@ -277,29 +279,33 @@ hosts_variant() {   # name mpi layouts
     trap - EXIT
 }
 
-# The single-header variant must really compile against build/single/unidist.h: the
-# preprocessor's dependency list must name it and no other unidist.h.
+# The single-header variant must really compile against build/dist/unidist.h, the header a
+# release ships (`make dist`): the preprocessor's dependency list must name it and no other
+# unidist.h.
 check_single_resolution() {   # cflags
     local src deps bad=0
     for src in $(test_sources); do
         # shellcheck disable=SC2086
         deps=$($CC $1 -M "$src" 2>&1 | tr ' \\' '\n\n' | grep 'unidist[^/]*\.h$' | sort -u)
-        if [ "$deps" != "build/single/unidist.h" ]; then
+        if [ "$deps" != "build/dist/unidist.h" ]; then
             echo "[single]   $src includes: ${deps:-no unidist header}"
             bad=1
         fi
     done
     if [ "$bad" -eq 0 ]; then
-        pass single "programs include build/single/unidist.h"
+        pass single "programs include build/dist/unidist.h"
     else
-        fail single "programs include build/single/unidist.h"
+        fail single "programs include build/dist/unidist.h"
     fi
 }
 
+# The release single header, by the command `make dist` runs.
+make_dist() { ${MAKE:-make} --no-print-directory -s dist; }
+
 variant_single() {
-    local flags="$CFLAGS_BASE -O2 -Ibuild/single -I."
-    if ! python3 amalgamate.py -o build/single/unidist.h; then
-        fail single "amalgamate.py"
+    local flags="$CFLAGS_BASE -O2 -Ibuild/dist -I."
+    if ! make_dist; then
+        fail single "make dist"
         return
     fi
     check_single_resolution "$flags"
@@ -422,21 +428,129 @@ cc_old_xxhash() {
             $CC $CFLAGS_BASE -I"$CO/old_xxhash" -I. -c "$C/impl.c" -o "$CO/impl_old_xxhash.o"
 }
 
-# The single header, alone in a folder, builds a program that runs.
+# The single header of make dist, alone in a folder, builds a program that runs
+# (tests/compile/consumer.c, below).
 cc_single_alone() {
-    rm -rf "$CO/alone" && mkdir -p "$CO/alone" &&
-        python3 amalgamate.py -o "$CO/alone/unidist.h" &&
-        $CC $CFLAGS_BASE -O2 -I"$CO/alone" "$C/single_alone.c" -o "$CO/single_alone" $LIBS &&
-        run_prog "$CO/single_alone"
+    rm -rf "$CO/alone" && mkdir -p "$CO/alone" && make_dist &&
+        cp build/dist/unidist.h "$CO/alone/unidist.h" &&
+        $CC $CFLAGS_BASE -O2 -I"$CO/alone" -DCONSUMER_SINGLE "$C/consumer.c" \
+            -o "$CO/single_alone" $LIBS &&
+        run_consumer "$CO/single_alone"
 }
 
-# The generator gives the same bytes twice, and --check tells a stale file from a fresh one.
+# The generator gives the same bytes twice, and --check tells a stale file from a fresh one, a
+# release build (--release, known by its second line) from a plain one.
 cc_amalgamate_check() {
     python3 amalgamate.py -o "$CO/a1.h" && python3 amalgamate.py -o "$CO/a2.h" &&
         cmp "$CO/a1.h" "$CO/a2.h" &&
         python3 amalgamate.py --check "$CO/a1.h" &&
         echo "/* edited */" >>"$CO/a2.h" &&
-        ! python3 amalgamate.py --check "$CO/a2.h"
+        ! python3 amalgamate.py --check "$CO/a2.h" &&
+        python3 amalgamate.py --release -o "$CO/a3.h" && ! cmp -s "$CO/a1.h" "$CO/a3.h" &&
+        python3 amalgamate.py --check "$CO/a3.h" &&
+        ! python3 amalgamate.py --release --check "$CO/a1.h"
+}
+
+# ---- adding unidist to a build: CMake, pkg-config, make install, make dist ------------------
+# Each consumer is tests/compile/consumer.c: it prints one line, checked here word for word.
+VERSION_STRING=$(sed -n 's/^#define UD_VERSION_STRING "\(.*\)"/\1/p' unidist.h)
+
+# run_consumer BIN [MPI]: on the threads backend, or on 3 ranks of MPI's mpiexec.
+run_consumer() {
+    local bin=$1 mpi=${2:-} out want
+    if [ -n "$mpi" ]; then
+        want="consumer: mpi $VERSION_STRING square(5) = 25"
+        out=$(run_prog "mpiexec.$mpi" -n 3 "$bin" 2>&1)
+    else
+        want="consumer: threads $VERSION_STRING square(5) = 25"
+        out=$(run_prog "$bin" 2>&1)
+    fi
+    echo "$out"
+    echo "$out" | grep -qxF "$want" || { echo "$bin did not print: $want"; return 1; }
+}
+
+# cmake_consumer HOW [MPI]: tests/compile/cmake_consumer with unidist taken HOW (subdir, fetch,
+# package: from $CO/prefix-cmake), built and run; with MPI, linked to unidist::mpi under it.
+cmake_consumer() {
+    local how=$1 mpi=${2:-} dir=$CO/cmake-$1${2:+-$2}
+    local args=(-DUNIDIST_HOW="$how" -DUNIDIST_SOURCE="$PWD" -DCMAKE_PREFIX_PATH="$PWD/$CO/prefix-cmake")
+    [ -n "$mpi" ] && args+=(-DCONSUMER_MPI=ON -DMPI_C_COMPILER="mpicc.$mpi"
+                            -DMPIEXEC_EXECUTABLE="$(command -v "mpiexec.$mpi")")
+    rm -rf "$dir"
+    echo "== cmake consumer: $how ${mpi:-threads}"
+    cmake -S "$C/cmake_consumer" -B "$dir" "${args[@]}" && cmake --build "$dir" &&
+        run_consumer "$dir/consumer" "$mpi"
+}
+
+cc_cmake_subdir() { cmake_consumer subdir && cmake_consumer subdir openmpi; }
+cc_cmake_fetch() { cmake_consumer fetch; }
+
+# unidist installed by CMake into $CO/prefix-cmake, then found by find_package.
+cc_cmake_package() {
+    rm -rf "$CO/ud-build" "$CO/prefix-cmake"
+    cmake -S . -B "$CO/ud-build" -DUNIDIST_BUILD_TESTS=OFF -DUNIDIST_INSTALL=ON &&
+        cmake --build "$CO/ud-build" &&
+        cmake --install "$CO/ud-build" --prefix "$PWD/$CO/prefix-cmake" &&
+        cmake_consumer package && cmake_consumer package openmpi && cmake_consumer package mpich
+}
+
+# pkg_consumer PREFIX PC NAME [MPI] [DEFINES]: consumer.c built by cc with the flags of
+# `pkg-config --cflags --libs PC` from PREFIX/lib/pkgconfig, its headers from PREFIX, and run.
+pkg_consumer() {
+    local prefix=$1 pc=$2 bin=$CO/$3 mpi=${4:-} defs=${5:-} flags deps
+    flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs "$pc") || return 1
+    echo "== pkg-config $pc: $flags"
+    # shellcheck disable=SC2086
+    deps=$($CC $CFLAGS_BASE ${mpi:+-DCONSUMER_MPI} $defs -M "$C/consumer.c" $flags) || return 1
+    echo "$deps" | grep -q "$prefix/\(lib/pkgconfig/\.\./\.\./\)\?include/unidist" ||
+        { echo "consumer.c did not include unidist from $prefix: $deps"; return 1; }
+    # shellcheck disable=SC2086
+    $CC $CFLAGS_BASE -O2 ${mpi:+-DCONSUMER_MPI} $defs "$C/consumer.c" -o "$bin" $flags &&
+        run_consumer "$bin" "$mpi"
+}
+
+# make install into $CO/prefix-make (Open MPI), and with DESTDIR (MPICH): the .pc files find
+# the headers relative to themselves, so the tree under DESTDIR works where it is; then make
+# uninstall leaves no file behind.
+cc_pkgconfig() {
+    local p=$PWD/$CO/prefix-make d=$PWD/$CO/destdir left
+    rm -rf "$p" "$d"
+    make --no-print-directory -s install PREFIX="$p" MPI_PC=ompi-c &&
+        pkg_consumer "$p" unidist pkg-threads &&
+        pkg_consumer "$p" unidist pkg-single "" -DCONSUMER_SINGLE_INSTALLED &&
+        pkg_consumer "$p" unidist-mpi pkg-openmpi openmpi &&
+        make --no-print-directory -s install DESTDIR="$d" PREFIX=/opt/unidist MPI_PC=mpich &&
+        pkg_consumer "$d/opt/unidist" unidist-mpi pkg-mpich mpich &&
+        make --no-print-directory -s uninstall PREFIX="$p" || return 1
+    left=$(find "$p" -type f)
+    [ -z "$left" ] || { echo "make uninstall left: $left"; return 1; }
+}
+
+# build/dist/unidist.h alone in a folder: its version and LICENSE's whole text at the top, and
+# consumer.c built with cc (cc_single_alone) and each MPI's mpicc (UD_ENABLE_MPI), then run.
+cc_dist_alone() {
+    local d=$CO/dist-alone mpi
+    rm -rf "$d" && mkdir -p "$d" && make_dist && cp build/dist/unidist.h "$d/" || return 1
+    head -n 1 "$d/unidist.h" | grep -qF "v$VERSION_STRING" ||
+        { echo "the first line does not say v$VERSION_STRING"; return 1; }
+    sed -n '/^   LICENSE (the file LICENSE/,/^\/\* ==== begin unidist.h/p' "$d/unidist.h" |
+        sed '1d;$d' | sed 's/^   //; s/ \*\/$//; s/[[:space:]]*$//' >"$d/license.txt"
+    sed 's/[[:space:]]*$//' LICENSE | diff - "$d/license.txt" >"$d/license.diff" ||
+        { echo "LICENSE's text differs at the top of the header:"; head -n 20 "$d/license.diff"; return 1; }
+    cc_single_alone || return 1
+    for mpi in openmpi mpich; do
+        "mpicc.$mpi" $CFLAGS_BASE -O2 -I"$d" -DCONSUMER_SINGLE -DCONSUMER_MPI "$C/consumer.c" \
+            -o "$d/$mpi" $LIBS && run_consumer "$d/$mpi" "$mpi" || return 1
+    done
+}
+
+# unidist's own CMake build with its tests, and ctest (Open MPI): minutes, so only with CTEST=1.
+cc_ctest() {
+    local dir=$CO/ctest
+    rm -rf "$dir"
+    cmake -S . -B "$dir" -DMPI_C_COMPILER=mpicc.openmpi \
+        -DMPIEXEC_EXECUTABLE="$(command -v mpiexec.openmpi)" &&
+        cmake --build "$dir" -j "$JOBS" && (cd "$dir" && ctest -j "$JOBS" --output-on-failure)
 }
 
 variant_compile() {
@@ -469,6 +583,18 @@ variant_compile() {
         cc_cxx_mpi mpich 2
     expect_ok compile "unidist.hpp: owning refs, typed helpers, errors as exceptions" cc_cxx_hpp
     expect_ok compile "unidist.hpp example builds and runs (threads, and MPI on 3 ranks)" cc_cxx_example
+    expect_ok compile "make dist header builds alone (threads and MPI)" cc_dist_alone
+    expect_ok compile "CMake add_subdirectory consumer builds and runs" cc_cmake_subdir
+    expect_ok compile "CMake FetchContent from a local path" cc_cmake_fetch
+    expect_ok compile "installed tree: find_package(unidist CONFIG) consumer (threads and MPI)" \
+        cc_cmake_package
+    expect_ok compile "installed tree: pkg-config consumer (unidist and unidist-mpi)" cc_pkgconfig
+    if [ "${CTEST:-0}" = 1 ]; then
+        expect_ok compile "ctest passes" cc_ctest
+    else
+        echo "[compile] SKIP ctest passes: it takes minutes; CTEST=1 runs it"
+        skipped=$((skipped + 1))
+    fi
 }
 
 # ---- C++ -----------------------------------------------------------------------------------

@@ -1,0 +1,17 @@
+# unidist_mpi_family(OUT): "openmpi", "mpich" or "" for the MPI that find_package(MPI) found,
+# read from its mpi.h.
+function(unidist_mpi_family out)
+    set(family "")
+    foreach(dir IN LISTS MPI_C_HEADER_DIR MPI_C_INCLUDE_DIRS)
+        if(EXISTS "${dir}/mpi.h")
+            file(STRINGS "${dir}/mpi.h" defines REGEX "^#define (OPEN_MPI|MPICH_VERSION) ")
+            if(defines MATCHES "OPEN_MPI")
+                set(family openmpi)
+            elseif(defines MATCHES "MPICH_VERSION")
+                set(family mpich)
+            endif()
+            break()
+        endif()
+    endforeach()
+    set(${out} "${family}" PARENT_SCOPE)
+endfunction()
