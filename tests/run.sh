@@ -533,7 +533,7 @@ cc_dist_alone() {
     rm -rf "$d" && mkdir -p "$d" && make_dist && cp build/dist/unidist.h "$d/" || return 1
     head -n 1 "$d/unidist.h" | grep -qF "v$VERSION_STRING" ||
         { echo "the first line does not say v$VERSION_STRING"; return 1; }
-    sed -n '/^   LICENSE (the file LICENSE/,/^\/\* ==== begin unidist.h/p' "$d/unidist.h" |
+    sed -n '/^   LICENSE (the file LICENSE/,/^#ifndef UD__SINGLE_FILE/p' "$d/unidist.h" |
         sed '1d;$d' | sed 's/^   //; s/ \*\/$//; s/[[:space:]]*$//' >"$d/license.txt"
     sed 's/[[:space:]]*$//' LICENSE | diff - "$d/license.txt" >"$d/license.diff" ||
         { echo "LICENSE's text differs at the top of the header:"; head -n 20 "$d/license.diff"; return 1; }
