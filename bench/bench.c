@@ -608,7 +608,7 @@ static double rep_tasks_wait_free(void *ctx) {
    with UNIDIST_TRACE off and on in turn, in this same process (so the same machine state
    each time); each phase measures once after a warm-up. Every rank takes part (ud_init on
    each): under MPI the driver measures while the others serve, as in any run. */
-#define TRACE_PAIRS 5
+#define TRACE_PAIRS 7
 #define TRACE_PATH "build/bench_trace.json"
 
 static void bench_trace_cost(ud_config *cfg) {
