@@ -283,8 +283,8 @@ typedef struct ud_config {
 /* Every field UD_UNSET (hooks NULL) and zero_is_set 1: set only what you mean, 0 included. */
 UD_API void ud_config_init(ud_config *c);
 
-/* Fills *out with the resolved configuration (defaults, then non-zero fields of *in, which may
-   be NULL, then the environment). UD_ERR_CONFIG names a variable that does not parse. */
+/* Fills *out with the resolved configuration (defaults, then the fields of *in that are set,
+   which may be NULL, then the environment). UD_ERR_CONFIG names a variable that does not parse. */
 UD_API ud_status ud_config_resolve(const ud_config *in, ud_config *out);
 /* Writes the resolved configuration of the running runtime (or the defaults) as
    "UNIDIST_CPUS = 2" lines. */
@@ -482,6 +482,9 @@ UD_API int ud_task_fail(ud_task *t, const char *fmt, ...)
 #endif
 #ifdef __cplusplus
 #include <exception> /* a task's exception fails the task (ud__task_invoke) */
+#if defined(__GLIBC__) && defined(__GNUC__)
+#include <cxxabi.h> /* abi::__forced_unwind: a thread cancelled in a task must unwind */
+#endif
 #endif
 
 #ifndef XXH_INLINE_ALL
@@ -539,6 +542,7 @@ typedef struct { size_t v; } ud__atomic_size;
 #define ud__atomic_exchange_relaxed(a, x) __atomic_exchange_n(&(a)->v, (x), __ATOMIC_RELAXED)
 #define ud__atomic_add(a, x) __atomic_fetch_add(&(a)->v, (x), __ATOMIC_SEQ_CST)
 #define ud__atomic_sub(a, x) __atomic_fetch_sub(&(a)->v, (x), __ATOMIC_SEQ_CST)
+#define ud__atomic_store_relaxed(a, x) __atomic_store_n(&(a)->v, (x), __ATOMIC_RELAXED)
 #define ud__atomic_add_relaxed(a, x) __atomic_fetch_add(&(a)->v, (x), __ATOMIC_RELAXED)
 #define ud__atomic_raise_relaxed(a, expp, x) /* *expp = current when it fails */                \
     __atomic_compare_exchange_n(&(a)->v, (expp), (x), 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
@@ -772,7 +776,7 @@ static UD__UNUSED int ud__negative_BOOL(int v) { return v < 0; }
 
 /* A field of the user's config counts only when it is set: not UD_UNSET, and not 0 unless
    the config came from ud_config_init (z). */
-#define UD__IS_SET_STR(v, z) ((v) != NULL && (v)[0] != '\0')
+#define UD__IS_SET_STR(v, z) ((v) != NULL && ((z) || (v)[0] != '\0'))
 #define UD__IS_SET_INT(v, z) ((v) != (int64_t)UD_UNSET && ((z) || (v) != 0))
 #define UD__IS_SET_SIZE(v, z) ((v) != (uint64_t)UD_UNSET && ((z) || (v) != 0))
 #define UD__IS_SET_BOOL(v, z) ((v) != UD_UNSET && ((z) || (v) != 0))
@@ -1458,6 +1462,10 @@ static int ud__task_invoke(ud_task *ctx) {
         return ctx->fn->fn(ctx);
     } catch (const std::exception &e) {
         return ud_task_fail(ctx, "%s", e.what());
+#if defined(__GLIBC__) && defined(__GNUC__)
+    } catch (abi::__forced_unwind &) { /* pthread_exit or cancellation in a task: let it go on */
+        throw;
+#endif
     } catch (...) {
         return ud_task_fail(ctx, "unknown C++ exception");
     }
@@ -1509,8 +1517,10 @@ static void ud__task_settle(ud_task *ctx) {
    the driver, moved onto its clock, and written as Chrome trace events. */
 enum { UD__EV_TASK = 1, UD__EV_SEND = 2, UD__EV_RECV = 3, UD__EV_WAIT = 4 };
 #ifndef UD__TRACE_CHUNK
-#define UD__TRACE_CHUNK 16384 /* records a chunk holds: 768 KiB, mapped at once */
+#define UD__TRACE_CHUNK 16384 /* records a chunk holds: 640 KiB, mapped at once */
 #endif
+/* events a process takes at most: their bytes must fit an int (MPI counts) */
+#define UD__TRACE_MAX ((int)(INT_MAX / sizeof(ud__event)) - 1)
 
 typedef struct ud__event {    /* as gathered: the same layout on every rank */
     double t0, t1;
@@ -1617,14 +1627,14 @@ static ud__event *ud__trace_take(int *n) {
     int total = 0, at = 0, k;
     ud__atomic_store(&ud__tr.on, 0);
     ud__tr.end = ud__now();
-    for (b = ud__tr.bufs; b; b = b->next)
-        for (c = b->chunks; c; c = c->next) total += c->n;
+    for (b = ud__tr.bufs; b; b = b->next) /* an int of events, and of their bytes */
+        for (c = b->chunks; c; c = c->next) total += c->n <= UD__TRACE_MAX - total ? c->n : UD__TRACE_MAX - total;
     all = (ud__event *)ud__alloc((size_t)(total ? total : 1) * sizeof *all);
     for (b = ud__tr.bufs; b; b = next) {
         next = b->next;
         for (c = b->chunks; c; c = older) {
             older = c->next;
-            for (k = 0; all && k < c->n; k++) ud__event_of(&all[at++], &c->rec[k], b->tid);
+            for (k = 0; all && k < c->n && at < total; k++) ud__event_of(&all[at++], &c->rec[k], b->tid);
             ud__free(c, sizeof *c);
         }
         ud__free(b, sizeof *b);
@@ -1689,7 +1699,7 @@ static void ud__trace_run_event(ud__event *e, int rank) {
 /* Takes the events with the rank's run at the end (*n counts it); NULL without memory. */
 static ud__event *ud__trace_take_with_run(int *n) {
     ud__event *ev = ud__trace_take(n), *grown;
-    grown = (ud__event *)ud__realloc(ev, (size_t)(*n ? *n : 1) * sizeof *ev, (size_t)(*n + 1) * sizeof *ev);
+    grown = (ud__event *)ud__realloc(ev, ev ? (size_t)(*n ? *n : 1) * sizeof *ev : 0, (size_t)(*n + 1) * sizeof *ev);
     if (!grown) {
         ud__free(ev, (size_t)(*n ? *n : 1) * sizeof *ev);
         *n = 0;
@@ -1697,6 +1707,13 @@ static ud__event *ud__trace_take_with_run(int *n) {
     }
     ud__trace_run_event(&grown[(*n)++], ud__rt.rank);
     return grown;
+}
+
+/* A run that did not start: its records go, and nothing more is recorded. */
+static void ud__trace_discard(void) {
+    int n = 0;
+    ud__event *ev = ud__trace_take(&n);
+    ud__free(ev, ev ? (size_t)(n ? n : 1) * sizeof *ev : 0);
 }
 
 /* Threads backend: the process's events, on its own clock. */
@@ -1733,9 +1750,9 @@ static void ud__cond_init(pthread_cond_t *cv) {
 }
 
 static void ud__progress_publish(int64_t submitted, int64_t done, int64_t bytes) {
-    __atomic_store_n(&ud__pg.submitted.v, submitted, __ATOMIC_RELAXED);
-    __atomic_store_n(&ud__pg.done.v, done, __ATOMIC_RELAXED);
-    __atomic_store_n(&ud__pg.bytes.v, bytes, __ATOMIC_RELAXED);
+    ud__atomic_store_relaxed(&ud__pg.submitted, submitted);
+    ud__atomic_store_relaxed(&ud__pg.done, done);
+    ud__atomic_store_relaxed(&ud__pg.bytes, bytes);
 }
 
 /* One refresh: the line while tasks are outstanding, erased once none are. */
@@ -2350,6 +2367,8 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     ud__progress_arm();
     ud__rt.phase++;
     if ((st = be->start(role)) != UD_OK) {
+        ud__trace_discard();
+        ud__pg.on = 0;
         ud__cache_trim(1);
         ud__rt.be = NULL;
         return st;
@@ -2371,7 +2390,10 @@ UD_API ud_status ud_shutdown(void) {
         pthread_mutex_unlock(&ud__life_mu);
         return ud__not_running("shutdown");
     }
-    if (ud__rt.cfg.stats) ud_stats_print(stderr);
+    if (ud__rt.cfg.stats) { /* as shutdown begins: its table must not share the progress line */
+        ud__progress_stop();
+        ud_stats_print(stderr);
+    }
     ud__atomic_store(&ud__rt.state, UD__STOPPED);
     st = ud__rt.be->stop();
     ud__progress_stop();
@@ -2602,15 +2624,15 @@ static void ud__stats_write(FILE *f, const ud_stats *s, int n) {
     }
 }
 
+/* One line a process: a record for every rank the runtime has (ud_num_workers() + 1). */
 UD_API void ud_stats_print(FILE *f) {
-    ud_stats s[256];
-    int n = 0;
+    int cap = ud_num_workers() + 1, n = 0;
+    ud_stats *s = (ud_stats *)ud__alloc((size_t)cap * sizeof *s);
     if (!f) f = stderr;
-    if (ud_stats_get(s, 256, &n) != UD_OK) {
-        fprintf(f, "[ud] stats: %s\n", ud_last_error());
-        return;
-    }
-    ud__stats_write(f, s, n);
+    if (!s) fprintf(f, "[ud] stats: out of memory for %d records\n", cap);
+    else if (ud_stats_get(s, cap, &n) != UD_OK) fprintf(f, "[ud] stats: %s\n", ud_last_error());
+    else ud__stats_write(f, s, n);
+    ud__free(s, (size_t)cap * sizeof *s);
 }
 
 UD_API ud_status ud_stats_get(ud_stats *out, int cap, int *n) {
@@ -3094,8 +3116,8 @@ static ud_status ud__th_free(const ud_ref *refs, int n) {
 
 static void ud__th_job(ud__job *j) {
     ud__atomic_add(&ud__th.tasks_run, 1);
-    if (ud__pg.on) ud__atomic_add_relaxed(&ud__pg.done, 1);
     ud__th_run((ud__tt *)j);
+    if (ud__pg.on) ud__atomic_add_relaxed(&ud__pg.done, 1); /* done once it ran */
 }
 
 static int ud__th_available(void) { return 1; }

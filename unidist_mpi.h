@@ -3876,6 +3876,13 @@ static UD__UNUSED uint64_t ud__hash_INT(int64_t v) { return (uint64_t)v; }
 static UD__UNUSED uint64_t ud__hash_SIZE(uint64_t v) { return v; }
 static UD__UNUSED uint64_t ud__hash_BOOL(int v) { return (uint64_t)v; }
 
+/* Settings a rank may hold on its own: the log level, and what only the driver acts on
+   (the progress line, the stats table). The trace is agreed: its clock sync and gather are
+   collective. */
+static int ud__cfg_rank_own(const char *env) {
+    return !strcmp(env, "UNIDIST_LOG_LEVEL") || !strcmp(env, "UNIDIST_PROGRESS") || !strcmp(env, "UNIDIST_STATS");
+}
+
 static void ud__fingerprint(ud__print *p) {
     int k = 0, i;
     XXH3_state_t st;
@@ -3884,7 +3891,7 @@ static void ud__fingerprint(ud__print *p) {
     p->fns = XXH3_64bits_digest(&st);
     p->nfns = ud__nfns;
 #define UD__CFG_HASH(kind, field, env, def, doc)                                            \
-    p->cfg[k++] = strcmp(env, "UNIDIST_LOG_LEVEL") ? ud__hash_##kind(ud__rt.cfg.field) : 0;
+    p->cfg[k++] = ud__cfg_rank_own(env) ? 0 : ud__hash_##kind(ud__rt.cfg.field);
     UD_CONFIG_TABLE(UD__CFG_HASH)
 #undef UD__CFG_HASH
 }
@@ -3919,7 +3926,7 @@ static ud_status ud__name_missing_fn(void) {
         for (r = 0; r < ud__m.size; r++) total += (size_t)lens[r];
         names = total < INT_MAX ? (char *)ud__alloc(total + 1) : NULL;
     }
-    if (!lens || !ud__all_have(ud__m.comm, names)) {
+    if (!ud__all_have(ud__m.comm, names)) { /* NULL everywhere when lens was missing anywhere */
         ud__free(names, total + 1);
         ud__free(lens, (size_t)ud__m.size * 2 * sizeof(int));
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for the task functions' check");
@@ -4163,39 +4170,60 @@ static ud_status ud__clock_sync(void) {
     return UD_OK;
 }
 
+/* Whether every rank may go on: the root's verdict, to all (collective). */
+static int ud__root_says(int ok) {
+    return MPI_Bcast(&ok, 1, MPI_INT, UD__ROOT, ud__m.comm) == MPI_SUCCESS && ok;
+}
+
+/* The root's events moved onto its clock and written, the run spanning every rank's (a rank
+   may enter init before the driver, and leave after it). */
+static void ud__trace_write_all(ud__event *all, int m) {
+    int k;
+    for (k = 0; k < m; k++) {
+        ud__event *e = &all[k];
+        double off = e->rank >= 0 && e->rank < ud__m.size ? ud__clock_offset[e->rank] : 0;
+        e->t0 -= off;
+        e->t1 -= off;
+        if (e->tid == -1 && e->t0 < ud__tr.start) ud__tr.start = e->t0;
+        if (e->tid == -1 && e->t1 > ud__tr.end) ud__tr.end = e->t1;
+    }
+    ud__trace_write(all, m, ud__m.size);
+}
+
 /* Collective at shutdown (when tracing): every rank's events to the driver, which writes them
-   on its clock. A rank's run (start, end) travels as an event of its own. */
+   on its clock. A rank's run (start, end) travels as an event of its own, its last. The
+   counts are bytes in an int: a rank sends at most its share of INT_MAX bytes (its last
+   events dropped, its run kept, and said), and the root's failures to allocate are told to
+   every rank, so that all skip the same collectives. */
 static void ud__trace_gather(void) {
-    int n = 0, k, total = 0, *counts = NULL, *displs = NULL;
+    int n = 0, k, send, total = 0, *counts = NULL, *displs = NULL;
+    int share = (int)(INT_MAX / sizeof(ud__event)) / ud__m.size;
     ud__event *mine, *all = NULL;
     if (!ud__tracing()) return;
     mine = ud__trace_take_with_run(&n);
+    if (share < 1) share = 1;
+    if ((send = n < share ? n : share) < n) {
+        mine[send - 1] = mine[n - 1];
+        ud__log(UD_LOG_WARN, "UNIDIST_TRACE: %d of this rank's %d events dropped (the gather's limit)", n - send, n);
+    }
     if (ud__m.rank == UD__ROOT) {
         counts = (int *)ud__alloc((size_t)ud__m.size * sizeof(int));
         displs = (int *)ud__alloc((size_t)ud__m.size * sizeof(int));
     }
-    k = n * (int)sizeof(ud__event);
-    MPI_Gather(&k, 1, MPI_INT, counts, 1, MPI_INT, UD__ROOT, ud__m.comm);
-    if (ud__m.rank == UD__ROOT && counts && displs) {
-        for (k = 0; k < ud__m.size; k++) {
+    k = send * (int)sizeof(ud__event);
+    if (ud__root_says(ud__m.rank != UD__ROOT || (counts && displs)) &&
+        MPI_Gather(&k, 1, MPI_INT, counts, 1, MPI_INT, UD__ROOT, ud__m.comm) == MPI_SUCCESS) {
+        for (k = 0; ud__m.rank == UD__ROOT && k < ud__m.size; k++) {
             displs[k] = total;
             total += counts[k];
         }
-        all = (ud__event *)ud__alloc((size_t)(total ? total : 1));
-    }
-    MPI_Gatherv(mine, n * (int)sizeof(ud__event), MPI_BYTE, all, counts, displs, MPI_BYTE, UD__ROOT,
-                ud__m.comm);
-    if (ud__m.rank == UD__ROOT && all) {
-        int m = total / (int)sizeof(ud__event);
-        for (k = 0; k < m; k++) {
-            ud__event *e = &all[k];
-            double off = e->rank >= 0 && e->rank < ud__m.size ? ud__clock_offset[e->rank] : 0;
-            e->t0 -= off;
-            e->t1 -= off;
-            /* the run ends when the last rank stops recording */
-            if (e->tid == -1 && e->t1 > ud__tr.end) ud__tr.end = e->t1;
-        }
-        ud__trace_write(all, m, ud__m.size);
+        if (ud__m.rank == UD__ROOT) all = (ud__event *)ud__alloc((size_t)(total ? total : 1));
+        if (ud__root_says(ud__m.rank != UD__ROOT || all) &&
+            MPI_Gatherv(mine, send * (int)sizeof(ud__event), MPI_BYTE, all, counts, displs, MPI_BYTE,
+                        UD__ROOT, ud__m.comm) == MPI_SUCCESS && all)
+            ud__trace_write_all(all, total / (int)sizeof(ud__event));
+        else if (ud__m.rank == UD__ROOT)
+            ud__log(UD_LOG_ERROR, "UNIDIST_TRACE: no memory or MPI failed to gather %d bytes of events", total);
     }
     ud__free(all, (size_t)(total ? total : 1));
     ud__free(counts, (size_t)ud__m.size * sizeof(int));
@@ -4249,6 +4277,8 @@ static ud_status ud__mpi_start(ud_role *role) {
         st = ud__all_ok(st, "start");
     }
     if (st != UD_OK) {
+        ud__free(ud__clock_offset, ud__clock_offset ? (size_t)ud__m.size * sizeof(double) : 0);
+        ud__clock_offset = NULL;
         if (ud__m.rank == UD__ROOT && ud__root.assigned) ud__root_stop();
         if (ud__m.rank != UD__ROOT && ud__wk.pool.q) ud__pool_stop(&ud__wk.pool);
         if (ud__m.rank != UD__ROOT) ud__wk_stop();
