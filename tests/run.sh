@@ -253,6 +253,9 @@ mpi_variant() {
 # "Several hosts"); each costs those seconds, so MPICH runs one layout.
 OMPI_HOST_LAYOUTS=${OMPI_HOST_LAYOUTS:-2,2,2 3,2,1 1,1,1}
 MPICH_HOST_LAYOUTS=${MPICH_HOST_LAYOUTS:-2,2,2}
+# MPICH across hosts runs the core of the programs (the rest end in the same finalize hang,
+# each costing its wait); TESTS, or MPICH_HOST_TESTS=all, runs more.
+MPICH_HOST_TESTS=${MPICH_HOST_TESTS:-m_mpi t_behave m_shm t_nested m_shm_hosts}
 export UD_FINALIZE_WAIT=${UD_FINALIZE_WAIT:-3}
 hosts_variant() {   # name mpi layouts
     local name=$1 mpi=$2 layouts=$3 why layout saved=("${PRIVATE_SHM[@]}")
@@ -872,7 +875,11 @@ run_named_variant() {
         ompi-oom)     oom_variant "$1" openmpi ;;
         mpich-oom)    oom_variant "$1" mpich ;;
         ompi-hosts)   hosts_variant "$1" openmpi "$OMPI_HOST_LAYOUTS" ;;
-        mpich-hosts)  hosts_variant "$1" mpich "$MPICH_HOST_LAYOUTS" ;;
+        mpich-hosts)  if [ -n "$TESTS" ] || [ "$MPICH_HOST_TESTS" = all ]; then
+                          hosts_variant "$1" mpich "$MPICH_HOST_LAYOUTS"
+                      else
+                          TESTS=$MPICH_HOST_TESTS hosts_variant "$1" mpich "$MPICH_HOST_LAYOUTS"
+                      fi ;;
         ompi-big)     mpi_variant "$1" openmpi 4 big ;;
         mpich-big)    mpi_variant "$1" mpich 3 big ;;
         *) fail "$1" "unknown variant (known: $ALL_VARIANTS)" ;;
