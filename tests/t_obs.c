@@ -324,8 +324,11 @@ static void trace_holds_the_program(void) {
 }
 
 /* A phase with UNIDIST_PROGRESS = mode and stderr in a file (every rank's, only the driver
-   prints): 6 naps of 0.3 s, so that the line is refreshed a few times. The file's text goes
-   to out. */
+   prints): naps of 0.3 s, three for each task thread (0.9 s at least, however many threads),
+   so that the line is refreshed a few times. The file's text goes to out. */
+#define PROGRESS_NAPS_MAX 256
+static int progress_naps;
+
 static void progress_phase(int mode, const char *path, char *out, size_t cap) {
     int saved, fd, driver;
     FILE *f;
@@ -339,13 +342,16 @@ static void progress_phase(int mode, const char *path, char *out, size_t cap) {
     }
     close(fd);
     if ((driver = start_with(UD_LOG_WARN, mode)) != 0) {
-        ud_ref r[6];
+        ud_ref r[PROGRESS_NAPS_MAX];
         double d = 0.3;
-        int k, ready[6], nready;
+        int k, n = 0, ready[PROGRESS_NAPS_MAX], nready;
         ud_arg a = ud_arg_val(&d, sizeof d);
-        for (k = 0; k < 6; k++) ud_remote(f_nap, &a, 1, 1, &r[k]);
-        ud_wait(r, 6, 6, 60.0, ready, &nready);
-        ud_free_many(r, 6);
+        for (k = 0; k < ud_num_workers(); k++) n += 3 * ud_worker_threads(k); /* three rounds */
+        if (n > PROGRESS_NAPS_MAX) n = PROGRESS_NAPS_MAX;
+        progress_naps = n;
+        for (k = 0; k < n; k++) ud_remote(f_nap, &a, 1, 1, &r[k]);
+        ud_wait(r, n, n, 60.0, ready, &nready);
+        ud_free_many(r, n);
         ud_shutdown();
     }
     fflush(stderr);
@@ -363,14 +369,18 @@ static void progress_phase(int mode, const char *path, char *out, size_t cap) {
 static char progress_text[1 << 14];
 
 /* Mode 2: the line, refreshed while the naps run (4 times a second: at least twice in the
-   0.6 s or more they take), then erased. */
+   0.9 s or more they take), then erased. */
 static void progress_line_while_tasks_run(void) {
     const char *p = progress_text, *erase = "\r\033[K";
     size_t n = strlen(progress_text);
     int lines = 0;
     while ((p = strstr(p, "\r[ud] tasks ")) != NULL) lines++, p++;
     if (lines < 2) UT_FAIL("%d progress lines in: %s", lines, progress_text);
-    UT_CONTAINS(progress_text, "/6 done, ");
+    {
+        char want[32];
+        snprintf(want, sizeof want, "/%d done, ", progress_naps);
+        UT_CONTAINS(progress_text, want);
+    }
     UT_CONTAINS(progress_text, "/s, ");
     UT_CONTAINS(progress_text, " MiB moved");
     UT_CHECK(n >= strlen(erase) && strcmp(progress_text + n - strlen(erase), erase) == 0);
