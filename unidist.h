@@ -1838,8 +1838,8 @@ typedef struct ud__pq {       /* one thread's queues */
     ud__pool *pool;
     pthread_t thread;
     struct { const ud__fn *v; } running; /* (atomic) the task it runs now, for a shutdown that waits */
-    ud__atomic_llong task_ns; /* written by its thread only; read for stats */
-    int depth;                /* tasks it runs now, nested ones too */
+    ud__atomic_llong idle_ns; /* its time with nothing to run, ended spells; its thread writes */
+    ud__atomic_llong idle_from; /* ns: when the spell under way began (0: busy) */
     char pad[64];             /* keep neighbouring queues off one cache line */
 } ud__pq;
 
@@ -1868,37 +1868,38 @@ static const ud__fn *ud__pool_running(const ud__fn *fn) {
     return ud__atomic_exchange_relaxed(&ud__pool_self->running, fn);
 }
 
-static UD__THREAD_LOCAL double ud__task_t0; /* when the outermost task of this thread began */
-
-/* A task's time counts once on its thread: a nested task (run while its caller waits) is
-   inside its caller's. Returns the task's start for the trace (0 when not tracing). */
-static double ud__task_enter(void) {
-    double t = 0;
-    if (!ud__pool_self) return 0;
-    if (ud__pool_self->depth++ == 0) t = ud__task_t0 = ud__now();
-    if (ud__tracing() && t == 0) t = ud__now();
-    return t;
-}
+/* A task's run for the trace: its start (0 when not tracing), then its end. */
+static double ud__task_enter(void) { return ud__tracing() && ud__pool_self ? ud__now() : 0; }
 
 static void ud__task_leave(const ud__fn *fn, double t0) {
     ud__pq *q = ud__pool_self;
-    double t1;
-    if (!q) return;
-    if (--q->depth != 0 && !ud__tracing()) return;
-    t1 = ud__now();
-    if (q->depth == 0)
-        ud__atomic_add_relaxed(&q->task_ns, (long long)((t1 - ud__task_t0) * 1e9));
-    if (ud__tracing()) ud__trace(UD__EV_TASK, t0, t1, fn->name, (int)(q - q->pool->q) + 1, -1, 0);
+    if (q && t0 != 0) ud__trace(UD__EV_TASK, t0, ud__now(), fn->name, (int)(q - q->pool->q) + 1, -1, 0);
 }
 
-/* A pool's share of a ud_stats record: tasks run, their time and its threads' idle time. */
+/* A pool thread's idle spells, timed only as they begin and end: tasks that follow each other
+   read no clock, so that the stats cost an empty task nothing. Its time in tasks is the rest
+   (a task waiting in a nested call counts as in its task, as do the tasks run meanwhile). */
+static int64_t ud__now_ns(void) { return (int64_t)(ud__now() * 1e9); }
+
+static void ud__pool_idle_begin(ud__pq *q) { ud__atomic_store_relaxed(&q->idle_from, ud__now_ns()); }
+
+static void ud__pool_idle_end(ud__pq *q) {
+    int64_t from = ud__atomic_load_relaxed(&q->idle_from);
+    ud__atomic_add_relaxed(&q->idle_ns, ud__now_ns() - from);
+    ud__atomic_store_relaxed(&q->idle_from, 0);
+}
+
+/* A pool's share of a ud_stats record: its threads' time in tasks and idle since it began. */
 static void ud__pool_stats(ud__pool *p, ud_stats *s) {
     int k;
-    long long ns = 0;
-    for (k = 0; k < p->n; k++) ns += ud__atomic_load_relaxed(&p->q[k].task_ns);
-    s->task_seconds = 1e-9 * (double)ns;
-    s->idle_seconds = p->n ? (double)p->n * (ud__now() - p->started) - s->task_seconds : 0;
-    if (s->idle_seconds < 0) s->idle_seconds = 0;
+    int64_t now = ud__now_ns(), idle = 0;
+    for (k = 0; k < p->n; k++) {
+        int64_t from = ud__atomic_load_relaxed(&p->q[k].idle_from);
+        idle += ud__atomic_load_relaxed(&p->q[k].idle_ns) + (from ? now - from : 0);
+    }
+    s->idle_seconds = 1e-9 * (double)idle;
+    s->task_seconds = (double)p->n * (1e-9 * (double)now - p->started) - s->idle_seconds;
+    if (s->task_seconds < 0) s->task_seconds = 0;
 }
 
 /* Writes "name xN, name" for the tasks p's threads run now into buf; returns how many. Each
@@ -2066,13 +2067,16 @@ static void *ud__pool_main(void *arg) {
     char top;
     ud__pool_self = q;
     ud__pool_stack_top = &top;
+    ud__pool_idle_begin(q);
     for (;;) {
         ud__job *j = ud__pool_take(p, q, 0);
         int stop;
         if (j) {
+            if (ud__atomic_load_relaxed(&q->idle_from)) ud__pool_idle_end(q);
             p->run(j);
             continue;
         }
+        if (!ud__atomic_load_relaxed(&q->idle_from)) ud__pool_idle_begin(q);
         if (ud__pool_spin(p, q)) continue;
         pthread_mutex_lock(&p->mu);
         ud__atomic_add(&p->sleepers, 1);
