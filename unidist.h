@@ -879,12 +879,29 @@ UD_API void ud_config_print(FILE *f) {
 }
 
 /* Info at init: the settings in force, a few to a line (lines stay within the log's 512). */
+/* Info lines of items packed up to a line's width: "what: a sep b sep c". */
+typedef struct ud__logline {
+    const char *what, *sep;
+    char text[400];
+    size_t len;
+} ud__logline;
+
+static void ud__logline_flush(ud__logline *l) {
+    if (l->len) ud__log(UD_LOG_INFO, "%s: %s", l->what, l->text);
+    l->len = 0;
+}
+
+static void ud__logline_add(ud__logline *l, const char *item) {
+    if (l->len && l->len + strlen(l->sep) + strlen(item) >= sizeof l->text) ud__logline_flush(l);
+    l->len += (size_t)snprintf(l->text + l->len, sizeof l->text - l->len, "%s%s", l->len ? l->sep : "", item);
+    if (l->len >= sizeof l->text) l->len = sizeof l->text - 1;
+}
+
 static void ud__log_settings(void) {
-    char line[400], item[256];
-    size_t len = 0;
+    char item[256];
+    ud__logline l = {"settings", " ", "", 0};
     const ud_config *c = &ud__rt.cfg;
     if (ud__rt.cfg.log_level < UD_LOG_INFO) return;
-    line[0] = '\0';
 #define UD__FMT_STR(v) "%s", (v) ? (v) : ""
 #define UD__FMT_INT(v) "%lld", (long long)(v)
 #define UD__FMT_SIZE(v) "%llu", (unsigned long long)(v)
@@ -894,12 +911,7 @@ static void ud__log_settings(void) {
         char val[200];                                                                       \
         snprintf(val, sizeof val, UD__FMT_##kind(c->field));                                 \
         snprintf(item, sizeof item, "%s=%s", env, val);                                      \
-        if (len && len + strlen(item) + 1 >= sizeof line) {                                  \
-            ud__log(UD_LOG_INFO, "settings: %s", line);                                      \
-            len = 0;                                                                         \
-        }                                                                                    \
-        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", len ? " " : "", item); \
-        if (len >= sizeof line) len = sizeof line - 1;                                       \
+        ud__logline_add(&l, item);                                                           \
     }
     UD_CONFIG_TABLE(UD__CONFIG_LOG)
 #undef UD__CONFIG_LOG
@@ -907,7 +919,7 @@ static void ud__log_settings(void) {
 #undef UD__FMT_INT
 #undef UD__FMT_SIZE
 #undef UD__FMT_BOOL
-    if (len) ud__log(UD_LOG_INFO, "settings: %s", line);
+    ud__logline_flush(&l);
     if (ud__rt.cfg.log_level >= UD_LOG_DEBUG && !UD__DEBUG_ON)
         ud__log(UD_LOG_INFO, "UNIDIST_LOG_LEVEL=4: this build has no debug lines (UD_DEBUG=0)");
 }

@@ -1235,6 +1235,7 @@ static void ud__root_nested(const ud__hdr *h, int from);
 static void ud__root_free_later(void);
 static ud_status ud__root_flush_garbage(void);
 static void ud__root_progress_tick(void);
+static int64_t ud__done_of(int r);
 static int ud__root_garbage_due(void);
 
 /* The root knows a task is done: its result came, or the monitor named it in a wait. */
@@ -1361,8 +1362,7 @@ static void ud__root_publish_progress(void) {
     int64_t done = 0;
     int r;
     if (!ud__pg.on) return;
-    for (r = 0; r < ud__m.size; r++)
-        done += ud__root.done_mon[r] > ud__root.done_seen[r] ? ud__root.done_mon[r] : ud__root.done_seen[r];
+    for (r = 0; r < ud__m.size; r++) done += ud__done_of(r);
     ud__progress_publish(ud__root.submitted, done, ud__m.st.bytes_sent + ud__m.st.bytes_recv);
 }
 
@@ -1507,9 +1507,13 @@ static int ud__host_has_worker(int host) {
     return 0;
 }
 
+/* Tasks rank r has finished, by the freshest of the monitor's count and what the root saw. */
+static int64_t ud__done_of(int r) {
+    return ud__root.done_mon[r] > ud__root.done_seen[r] ? ud__root.done_mon[r] : ud__root.done_seen[r];
+}
+
 static double ud__load(int r) {
-    int64_t done = ud__root.done_mon[r] > ud__root.done_seen[r] ? ud__root.done_mon[r] : ud__root.done_seen[r];
-    return (double)(ud__root.assigned[r] - done) / (double)ud__m.threads[r];
+    return (double)(ud__root.assigned[r] - ud__done_of(r)) / (double)ud__m.threads[r];
 }
 
 /* The least loaded of the workers on host (-1: any) whose score is best (NULL: all equal),
@@ -4235,8 +4239,7 @@ static void ud__trace_gather(void) {
 
 /* Info at init, on the driver: ranks, hosts, and what each rank does. */
 static void ud__log_topology(void) {
-    char line[400];
-    size_t len = 0;
+    ud__logline l = {"ranks", "; ", "", 0};
     int r;
     if (ud__rt.cfg.log_level < UD_LOG_INFO) return;
     ud__log(UD_LOG_INFO, "mpi backend: %d ranks, %d workers, %d host%s; rank 0 drives, rank %d monitors",
@@ -4245,13 +4248,9 @@ static void ud__log_topology(void) {
         char item[64];
         snprintf(item, sizeof item, "r%d: host %d, %d thread%s", r, ud_shm_host(r), ud__m.threads[r],
                  ud__m.threads[r] == 1 ? "" : "s");
-        if (len && len + strlen(item) + 2 >= sizeof line) {
-            ud__log(UD_LOG_INFO, "ranks: %s", line);
-            len = 0;
-        }
-        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", len ? "; " : "", item);
+        ud__logline_add(&l, item);
     }
-    if (len) ud__log(UD_LOG_INFO, "ranks: %s", line);
+    ud__logline_flush(&l);
 }
 
 static ud_status ud__mpi_start(ud_role *role) {
