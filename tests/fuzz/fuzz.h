@@ -522,7 +522,10 @@ static size_t fz_kept_bytes(void) {
            slots * sizeof(ud__slot);
 }
 
+/* A table an input grew past its first size goes: the harness scans every slot of the
+   worker's tables at each empty probe, and one large input would slow every later one. */
 static void fz_map_empty(ud__map *m) {
+    if (m->cap > 1024) ud__map_clear(m);
     if (m->slots) memset(m->slots, 0, m->cap * sizeof *m->slots);
     m->count = 0;
 }
