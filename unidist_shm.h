@@ -397,8 +397,10 @@ static ud__obj *ud__shm_reserve(ud_ref key, const size_t *sizes, int nparts) {
     }
     if (m.a < 0) return NULL;
     /* the answer names the entry and the bytes this rank writes next: a slot or a range that
-       is not in the store is a bad answer, dropped (the object stays in local memory) */
-    if (m.a >= ud__sh.nslots || m.b < 0 || (uint64_t)m.b > ud__sh.capacity - need) {
+       is not in the store, or does not start on a cache line as the manager's ranges do, is
+       a bad answer, dropped (the object stays in local memory) */
+    if (m.a >= ud__sh.nslots || m.b < 0 || (uint64_t)m.b > ud__sh.capacity - need ||
+        (m.b & (UD__SHM_ALIGN - 1)) != 0) {
         ud__log(UD_LOG_ERROR, "shared store: dropped a bad answer from its manager (entry %lld, "
                 "byte %lld)", (long long)m.a, (long long)m.b);
         return NULL;
