@@ -278,14 +278,16 @@ static void ud__shm_release(ud__obj *o) {
 }
 
 /* A local object whose parts are the window's bytes at first, described by the slot's
-   descriptor (and the object's head past 3 parts). NULL: malformed or no memory. */
+   descriptor (and the object's head past 3 parts). NULL: malformed (out of the window, or
+   not on a cache line as every object the manager places) or no memory. */
 static ud__obj *ud__shm_wrap(int64_t slot, uint64_t first) {
     const ud__shm_desc *d = &ud__sh.desc[slot];
     const uint64_t *sizes = d->sizes;
     uint64_t off;
     ud__obj *o;
     int k, nparts = d->nparts;
-    if (first > ud__sh.capacity || ud__sh.capacity - first < sizeof(ud__shm_objhead) || nparts < 0 ||
+    if (first > ud__sh.capacity || (first & (UD__SHM_ALIGN - 1)) != 0 ||
+        ud__sh.capacity - first < sizeof(ud__shm_objhead) || nparts < 0 ||
         (uint64_t)nparts > (ud__sh.capacity - first - sizeof(ud__shm_objhead)) / sizeof *sizes)
         return NULL;
     if (nparts > UD__SHM_DESC_PARTS) sizes = (const uint64_t *)(ud__sh.data + first + sizeof(ud__shm_objhead));
