@@ -160,7 +160,7 @@ record_run() {   # variant name log rc limit
 # its programs under their own names (each variant's processes have a path of their own).
 declare -A BUILT
 run_variant() {
-    local name=$1 cc=$2 cflags=$3 runner=$4 limit=$5 src prog bin rc cmds=() key
+    local name=$1 cc=$2 cflags=$3 runner=$4 limit=$5 src prog bin rc t0 cmds=() key
     mkdir -p "$OUT/$name"
     key="$KIND|$cc|$cflags|$TESTS"
     for src in $(test_sources); do
@@ -189,6 +189,7 @@ run_variant() {
         # timeout kills the program's whole process group, so nothing is left behind; the
         # outer 2>/dev/null only hides bash's own "Aborted" notice (record_run reports it).
         # shellcheck disable=SC2086
+        t0=$SECONDS
         if [ -n "$runner" ]; then
             { "${PRIVATE_SHM[@]}" timeout -k "$KILL_AFTER" "$limit" $runner "./$bin" >"$bin.log" 2>&1 </dev/null; } \
                 2>/dev/null
@@ -197,6 +198,7 @@ run_variant() {
         fi
         rc=$?
         record_run "$name" "$prog" "$bin.log" "$rc" "$limit"
+        echo "$name $prog $((SECONDS - t0))" >>"$OUT/times"   # what makes the suite long
         [ -n "$runner" ] && check_left_behind "$name $prog" "$bin"
     done
 }
@@ -886,6 +888,7 @@ run_named_variant() {
     esac
 }
 
+mkdir -p "$OUT" && : >"$OUT/times"
 for v in $VARIANTS; do
     echo "== $v"
     t0=$SECONDS
@@ -893,6 +896,8 @@ for v in $VARIANTS; do
     echo "== $v took $((SECONDS - t0)) s"
 done
 
+# the programs that took longest, for whoever keeps the suite inside its time
+sort -k3 -n -r "$OUT/times" 2>/dev/null | head -n 12 | awk 'NR == 1 { printf "longest runs:" } { printf " %s %s %ss;", $1, $2, $3 } END { if (NR) print "" }'
 [ "$skipped" -gt 0 ] && echo "($skipped skipped)"
 [ "$failed" -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
 echo "$passed passed, $failed failed"
