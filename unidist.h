@@ -336,6 +336,16 @@ typedef enum ud_role { UD_ROLE_DRIVER = 0, UD_ROLE_WORKER = 1, UD_ROLE_MONITOR =
 /* ---- the API ---------------------------------------------------------------------------- */
 /* Registers a task function under a name, on every process, before ud_init. *id may be NULL. */
 UD_API ud_status ud_register(const char *name, ud_task_fn fn, void *user, ud_func *id);
+/* The same, with UD_FN_* flags (0: as ud_register). */
+UD_API ud_status ud_register_flags(const char *name, ud_task_fn fn, void *user, unsigned flags,
+                                   ud_func *id);
+/* UD_FN_INLINE: a tiny function (microseconds) that calls nothing of the runtime but the
+   ud_task_* accessors. An MPI worker may run it on the thread that talks to MPI, as soon as
+   its arguments are there, instead of handing it to a task thread: a round trip then costs
+   no thread hand-off and no wake-up. Its calls of ud_put, ud_remote, ud_get, ud_wait or
+   ud_free fail with UD_ERR_STATE, on every backend, and a large result of it is kept in the
+   worker's own memory, not the shared store. */
+#define UD_FN_INLINE 1u
 UD_API ud_func ud_func_id(const char *name);
 
 /* Starts the runtime. *role tells the caller what it was: the driver returns at once and runs
@@ -594,6 +604,7 @@ typedef struct ud__fn {
     ud_task_fn fn;
     void *user;
     char *name;
+    unsigned flags;           /* UD_FN_* */
 } ud__fn;
 
 typedef struct ud__obj ud__obj;
@@ -945,11 +956,19 @@ static const ud__fn *ud__find_fn(ud_func id) {
 }
 
 UD_API ud_status ud_register(const char *name, ud_task_fn fn, void *user, ud_func *id) {
+    return ud_register_flags(name, fn, user, 0, id);
+}
+
+UD_API ud_status ud_register_flags(const char *name, ud_task_fn fn, void *user, unsigned flags,
+                                   ud_func *id) {
     ud_func h;
     const ud__fn *dup;
     int i;
     size_t len;
     if (!name || !*name || !fn) return ud__fail(UD_ERR_ARG, "register: name and fn must be given");
+    if (flags & ~UD_FN_INLINE)
+        return ud__fail(UD_ERR_ARG, "register '%s': unknown flags 0x%x (known: UD_FN_INLINE)", name,
+                        flags & ~UD_FN_INLINE);
     if (ud__atomic_load(&ud__rt.state) == UD__RUNNING || ud__cur_task)
         return ud__fail(UD_ERR_STATE, "register '%s': functions are registered while the "
                         "runtime is not running (before ud_init or after ud_shutdown)", name);
@@ -972,6 +991,7 @@ UD_API ud_status ud_register(const char *name, ud_task_fn fn, void *user, ud_fun
     ud__fns[i].id = h;
     ud__fns[i].fn = fn;
     ud__fns[i].user = user;
+    ud__fns[i].flags = flags;
     if (!(ud__fns[i].name = (char *)UD_MALLOC(len))) {
         for (; i < ud__nfns; i++) ud__fns[i] = ud__fns[i + 1];
         return ud__fail(UD_ERR_NOMEM, "register '%s': out of memory", name);
@@ -1369,6 +1389,8 @@ struct ud_task {
     void *be;
     const char *dep_err;       /* a failed argument's message: the task did not run */
 };
+
+static int ud__task_inline(const ud_task *t) { return t->fn && (t->fn->flags & UD_FN_INLINE); }
 
 UD_API int ud_task_nargs(const ud_task *t) { return t ? t->nargs : -1; }
 UD_API int ud_task_nreturns(const ud_task *t) { return t ? t->nret : -1; }
@@ -2283,8 +2305,13 @@ static int ud__api_open(void) {
     return ud__atomic_load(&ud__rt.state) == UD__RUNNING || (ud__cur_task && ud__atomic_load(&ud__rt.nested));
 }
 
+/* An inline function (UD_FN_INLINE) may be running on a worker's MPI thread, which would
+   wait for itself: its calls fail, on every backend alike. */
 #define UD__REQUIRE_RUNNING(op)                                                             \
     do {                                                                                    \
+        if (ud__cur_task && ud__task_inline(ud__cur_task))                                  \
+            return ud__fail(UD_ERR_STATE, "%s: task '%s' is registered UD_FN_INLINE, which "  \
+                            "may call only ud_task_* functions", op, ud__cur_task->fn->name); \
         if (!ud__api_open()) return ud__not_running(op);                                    \
     } while (0)
 

@@ -123,9 +123,10 @@ T read(const ud_view &v, const char *what) {
 }
 } // namespace detail
 
-inline ud_func register_task(const char *name, ud_task_fn fn, void *user = nullptr) {
+/* flags: UD_FN_* (UD_FN_INLINE: a tiny task, run on an MPI worker's loop thread) */
+inline ud_func register_task(const char *name, ud_task_fn fn, void *user = nullptr, unsigned flags = 0) {
     ud_func id;
-    check(ud_register(name, fn, user, &id));
+    check(ud_register_flags(name, fn, user, flags, &id));
     return id;
 }
 

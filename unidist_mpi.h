@@ -2154,6 +2154,7 @@ static struct ud__worker {
     int64_t next_call;
     ud__atomic_uint gen;
     ud__resv *serving;        /* requests for store room taken from the inbox, not yet answered */
+    ud__job *inl, *inl_tail;  /* ready UD_FN_INLINE tasks, run by the loop itself */
 } ud__wk;
 
 /* What task threads hand the loop: finished tasks and requests for store room. The loop
@@ -2216,6 +2217,13 @@ static void ud__wk_ready(ud__wt *t) {
     for (i = 0; i < t->nargs && !t->error; i++)
         ud__obj_view(t->argent[i] ? t->argent[i]->obj : t->vals[i], &t->argv[i]);
     ud__task_begin(&t->ctx, t->fn, t->argv, t->nargs, t->res, t->nret, ud__wk_result_alloc, t);
+    if (t->fn && (t->fn->flags & UD_FN_INLINE)) { /* run at the end of the loop's turn */
+        t->job.next = NULL;
+        if (ud__wk.inl_tail) ud__wk.inl_tail->next = &t->job;
+        else ud__wk.inl = &t->job;
+        ud__wk.inl_tail = &t->job;
+        return;
+    }
     ud__wk.running++;
     ud__pool_push(&ud__wk.pool, &t->job, -1);
 }
@@ -2471,7 +2479,8 @@ static void ud__wk_flush_done(void) {
 static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, int nparts) {
     ud__wt *t = (ud__wt *)task->be;
     ud__obj *o = NULL;
-    if (ud__shm_wants(sizes, nparts)) {
+    /* an inline task runs on the loop, which cannot wait for itself */
+    if (!ud__task_inline(task) && ud__shm_wants(sizes, nparts)) {
         ud__resv r;
         r.key.owner = t->owner;
         r.key.num = t->first + (int64_t)i * ud__m.size;
@@ -2630,6 +2639,22 @@ static int ud__wk_drain(void) {
         ud__wk.running--;
         ud__m.st.tasks_run++;
         ud__wk_complete((ud__wt *)j);
+        n++;
+    }
+    return n;
+}
+
+/* The ready UD_FN_INLINE tasks, on the loop's thread, in the order they became ready (one
+   that completes may make another ready: it runs in the same turn). Not from inside the
+   handling of a message, where a completion could free what the handler walks. */
+static int ud__wk_run_inline(void) {
+    int n = 0;
+    while (ud__wk.inl) {
+        ud__wt *t = (ud__wt *)ud__wk.inl;
+        if (!(ud__wk.inl = t->job.next)) ud__wk.inl_tail = NULL;
+        if (!t->error) ud__task_call(&t->ctx);
+        ud__m.st.tasks_run++;
+        ud__wk_complete(t);
         n++;
     }
     return n;
@@ -3710,6 +3735,7 @@ static void ud__rank_loop(void) {
         for (k = 0; k < 32 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0; k++)
             events += got > 0 ? ud__rank_handle(h, from) : 1;
         events += ud__wk_drain();
+        events += ud__wk_run_inline();
         ud__wk_flush_push();
         /* batch under load, but tell the monitor at once when no task waits for a thread, or
            within a millisecond, so that a wait never lags behind long tasks */
@@ -3729,6 +3755,7 @@ static void ud__rank_loop(void) {
     }
     ud__pool_stop(&ud__wk.pool); /* every task has finished: the monitor counted them */
     ud__wk_drain();
+    ud__wk_run_inline();
     ud__wk_drop_push();
     ud__async_drain();
     ud__shm_quiet();

@@ -216,7 +216,7 @@ static int goal_met(const result *r) {
 
 /* ---- task functions ------------------------------------------------------------------------ */
 
-static ud_func f_empty, f_identity, f_fill, f_nap, f_sum, f_sleep, f_fib;
+static ud_func f_empty, f_identity, f_identity_inline, f_fill, f_nap, f_sum, f_sleep, f_fib;
 
 static int empty_task(ud_task *t) {
     (void)t;
@@ -734,6 +734,8 @@ static void bench_put_get_small(void) {
 
 /* Both round trips are timed one by one and a repetition gives their median: a scheduler
    hiccup should not move a latency figure. */
+static ud_func rtt_fn; /* the function of the round trip: f_identity or f_identity_inline */
+
 static double rep_remote_rtt(void *ctx) {
     static double t[NRTT];
     (void)ctx;
@@ -743,7 +745,7 @@ static double rep_remote_rtt(void *ctx) {
         ud_ref out;
         ud_view v;
         double t0 = now();
-        CHECK(ud_remote(f_identity, &a, 1, 1, &out));
+        CHECK(ud_remote(rtt_fn, &a, 1, 1, &out));
         CHECK(ud_get(out, &v));
         t[i] = now() - t0;
         if (v.size != sizeof x || memcmp(v.data, &x, sizeof x) != 0)
@@ -767,17 +769,23 @@ static double rep_pingpong(void *ctx) {
 #endif
 
 #ifdef BENCH_MPI
-/* A task there and its result back, against an 8 B MPI_Send/MPI_Recv round trip. */
+/* A task there and its result back, against an 8 B MPI_Send/MPI_Recv round trip; the same
+   function registered UD_FN_INLINE runs on the worker's loop thread, with no hand-off. */
 static void bench_remote_rtt(void) {
-    stats f, b = raw_stats(&raw_rtt, as_is);
+    stats f, fi, b = raw_stats(&raw_rtt, as_is);
+    rtt_fn = f_identity;
     measure(rep_remote_rtt, NULL, NULL, 9, &f, NULL);
     report("remote_rtt_8B", "ns", f, "mpi_rtt_8B", &b, GOAL_RATIO_AT_MOST, 8);
+    rtt_fn = f_identity_inline;
+    measure(rep_remote_rtt, NULL, NULL, 9, &fi, NULL);
+    report("remote_rtt_8B_inline", "ns", fi, "mpi_rtt_8B", &b, GOAL_RATIO_AT_MOST, 8);
 }
 #else
 static void bench_remote_rtt(void) {
     pingpong p;
     stats f, b;
     pingpong_start(&p);
+    rtt_fn = f_identity;
     measure(rep_remote_rtt, rep_pingpong, &p, 9, &f, &b);
     pingpong_stop(&p);
     report("remote_rtt_8B", "ns", f, "condvar_pingpong", &b, GOAL_RATIO_AT_MOST, 2);
@@ -1683,6 +1691,7 @@ static void register_functions(void) {
     CHECK(ud_register("empty", empty_task, NULL, &f_empty));
     CHECK(ud_register("fib", fib_task, NULL, &f_fib));
     CHECK(ud_register("identity", identity_task, NULL, &f_identity));
+    CHECK(ud_register_flags("identity_inline", identity_task, NULL, UD_FN_INLINE, &f_identity_inline));
     CHECK(ud_register("fill", fill_task, NULL, &f_fill));
     CHECK(ud_register("nap", nap_task, NULL, &f_nap));
     CHECK(ud_register("sum", sum_task, NULL, &f_sum));

@@ -18,7 +18,7 @@
 #define UT_BACKEND "threads"
 #endif
 
-static ud_func f_fib, f_qsort, f_fail, f_waiter, f_maker, f_chain, f_api;
+static ud_func f_fib, f_qsort, f_fail, f_waiter, f_maker, f_chain, f_api, f_inl, f_inl_big, f_inl_fail, f_sleep;
 static ut_counting mem; /* the runtime's bytes on this rank: none left after each shutdown */
 
 /* fib(n) = fib(n - 1) + fib(n - 2), each a task, read with a nested get. */
@@ -144,6 +144,56 @@ static int chain(ud_task *t) {
     if (!(y = ud_task_result(t, 0, sizeof *y))) return ud_task_fail(t, "chain: no memory");
     *y = below + 1;
     return 0;
+}
+
+static int put_result(ud_task *t, const void *p, size_t n) {
+    void *out = ud_task_result(t, 0, n);
+    if (out) memcpy(out, p, n);
+    return out != NULL;
+}
+
+/* inl(x), registered UD_FN_INLINE: {x + 1, then the statuses of put, remote, get, wait and
+   free, each of which it may not call, then whether the last message names the flag and its
+   worker id is one}. */
+static int inl(ud_task *t) {
+    int x = 0, k = 1, y[8], ready[1], n = 0;
+    ud_ref r = {0, 1};
+    ud_view v;
+    ud_arg a = ud_arg_val(&x, sizeof x);
+    if (!ut_arg_int(t, 0, &x)) return ud_task_fail(t, "inl: bad argument");
+    y[0] = x + 1;
+    y[k++] = ud_put(&x, sizeof x, &r);
+    y[k++] = ud_remote(f_fib, &a, 1, 1, &r);
+    y[k++] = ud_get(r, &v);
+    y[k++] = ud_wait(&r, 1, 1, 0.0, ready, &n);
+    y[k++] = ud_free(r);
+    y[k++] = strstr(ud_last_error(), "UD_FN_INLINE") != NULL;
+    y[k++] = ud_worker_id() >= 0 && ud_worker_id() < ud_num_workers();
+    return put_result(t, y, sizeof y) ? 0 : ud_task_fail(t, "inl: no memory");
+}
+
+/* inl_big(n), UD_FN_INLINE: n bytes, byte i being i % 251 (past the shared store's threshold
+   under MPI: an inline task's result stays in its worker's memory). */
+static int inl_big(ud_task *t) {
+    int n = 0, i;
+    unsigned char *p;
+    if (!ut_arg_int(t, 0, &n) || !(p = (unsigned char *)ud_task_result(t, 0, (size_t)n)))
+        return ud_task_fail(t, "inl_big: no argument or memory");
+    for (i = 0; i < n; i++) p[i] = (unsigned char)(i % 251);
+    return 0;
+}
+
+static int inl_fail(ud_task *t) { return ud_task_fail(t, "inline failure %d", 7); }
+
+/* sleep_ms(ms): holds its task thread. */
+static int sleep_ms(ud_task *t) {
+    int ms = 0;
+    struct timespec ts;
+    if (!ut_arg_int(t, 0, &ms)) return ud_task_fail(t, "sleep_ms: bad argument");
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+    return put_result(t, &ms, sizeof ms) ? 0 : ud_task_fail(t, "sleep_ms: no memory");
 }
 
 /* ---- cases --------------------------------------------------------------------------------- */
@@ -287,6 +337,68 @@ static void what_a_task_may_call(void) {
     ud_free(r);
 }
 
+/* A task registered UD_FN_INLINE runs, on an argument another task makes, and may call
+   only ud_task_* functions: the runtime's calls are UD_ERR_STATE, naming the flag. */
+static void inline_tasks_run_and_may_not_call(void) {
+    int x = 5, k;
+    ud_arg arg = ud_arg_val(&x, sizeof x), dep;
+    ud_ref r[2];
+    ud_view v;
+    if (!UT_OK(ud_remote(f_fib, &arg, 1, 1, &r[0]))) return; /* fib(5) = 5 */
+    dep = ud_arg_ref(r[0]);
+    if (UT_OK(ud_remote(f_inl, &dep, 1, 1, &r[1])) && UT_OK(ud_get(r[1], &v)) &&
+        UT_EQ_INT(v.size, 8 * sizeof(int))) {
+        const int *y = (const int *)v.data;
+        UT_EQ_INT(y[0], 6);
+        for (k = 1; k <= 5; k++) UT_EQ_STATUS(y[k], UD_ERR_STATE);
+        if (!y[6]) UT_FAIL("the inline task's last error does not name UD_FN_INLINE");
+        if (!y[7]) UT_FAIL("the inline task's ud_worker_id is not a worker's");
+    }
+    ud_free_many(r, 2);
+}
+
+/* Its large result and its failure reach the driver as any task's do. */
+static void inline_results_and_failures(void) {
+    int n = 3 << 20, i, bad = 0;
+    ud_arg arg = ud_arg_val(&n, sizeof n);
+    ud_ref r[2];
+    ud_view v;
+    if (UT_OK(ud_remote(f_inl_big, &arg, 1, 1, &r[0])) && UT_OK(ud_get(r[0], &v)) && UT_EQ_INT(v.size, n)) {
+        for (i = 0; i < n; i++) bad += ((const unsigned char *)v.data)[i] != i % 251;
+        UT_EQ_INT(bad, 0);
+    }
+    if (UT_OK(ud_remote(f_inl_fail, NULL, 0, 1, &r[1]))) {
+        UT_EQ_STATUS(ud_get(r[1], &v), UD_ERR_TASK);
+        UT_CONTAINS(ud_last_error(), "inline failure 7");
+    }
+    ud_free_many(r, 2);
+}
+
+/* Under MPI an inline task does not wait for a task thread: with worker 0's only thread
+   asleep for 1.5 s, an inline task sent there after it is done within 1 s. */
+static void inline_task_passes_a_busy_thread(void) {
+    int ms = 1500, x = 1, ready[1], n = 0;
+    ud_arg a = ud_arg_val(&ms, sizeof ms), b = ud_arg_val(&x, sizeof x);
+    ud_opts on0 = ud_on_worker(0);
+    ud_ref r[2];
+    double t0;
+    if (!UT_OK(ud_remote_opts(&on0, f_sleep, &a, 1, 1, &r[0]))) return;
+    if (UT_OK(ud_remote_opts(&on0, f_inl, &b, 1, 1, &r[1]))) {
+        t0 = ut_now();
+        UT_OK(ud_wait(&r[1], 1, 1, 1.0, ready, &n));
+        if (!UT_EQ_INT(n, 1)) UT_FAIL("the inline task waited %.2f s behind a sleeping task thread", ut_now() - t0);
+        UT_EQ_STATUS(ud_wait(&r[0], 1, 1, 0.0, ready, &n), UD_ERR_TIMEOUT);
+        UT_EQ_INT(n, 0); /* the sleeper still sleeps: the inline task did not run after it */
+    }
+    ud_free_many(r, 2);
+}
+
+/* ud_register_flags refuses a flag it does not know, by name. */
+static void register_flags_checked(void) {
+    UT_EQ_STATUS(ud_register_flags("odd", inl, NULL, 0x10, NULL), UD_ERR_ARG);
+    UT_CONTAINS(ud_last_error(), "unknown flags 0x10");
+}
+
 /* One run of the runtime: cpus task threads (each worker rank's under MPI), under scheduler;
    every rank takes part, and only the driver runs the cases. Returns 1 on the driver, 0 on
    another rank, -1 if init failed. */
@@ -312,6 +424,10 @@ static int run_with(int cpus, const char *scheduler) {
     UT_RUN(nested_wait_and_get_of_a_failure);
     UT_RUN(refs_made_in_a_task_outlive_it);
     UT_RUN(what_a_task_may_call);
+    UT_RUN(register_flags_checked);
+    UT_RUN(inline_tasks_run_and_may_not_call);
+    UT_RUN(inline_results_and_failures);
+    if (cpus == 1 && !strcmp(UT_BACKEND, "mpi")) UT_RUN(inline_task_passes_a_busy_thread);
     if (cpus == 1) UT_RUN(chain_2000_deep);
     UT_CASE("shutdown returns every byte") {
         UT_OK(ud_shutdown());
@@ -324,7 +440,11 @@ int main(void) {
     if (ud_register("fib", fib, NULL, &f_fib) != UD_OK || ud_register("qsort", qsort_task, NULL, &f_qsort) != UD_OK ||
         ud_register("fail", fail_task, NULL, &f_fail) != UD_OK || ud_register("waiter", waiter, NULL, &f_waiter) != UD_OK ||
         ud_register("maker", maker, NULL, &f_maker) != UD_OK || ud_register("chain", chain, NULL, &f_chain) != UD_OK ||
-        ud_register("api_in_task", api_in_task, NULL, &f_api) != UD_OK)
+        ud_register("api_in_task", api_in_task, NULL, &f_api) != UD_OK ||
+        ud_register_flags("inl", inl, NULL, UD_FN_INLINE, &f_inl) != UD_OK ||
+        ud_register_flags("inl_big", inl_big, NULL, UD_FN_INLINE, &f_inl_big) != UD_OK ||
+        ud_register_flags("inl_fail", inl_fail, NULL, UD_FN_INLINE, &f_inl_fail) != UD_OK ||
+        ud_register("sleep_ms", sleep_ms, NULL, &f_sleep) != UD_OK)
         return 1;
     int a, b, c;
     /* UNIDIST_CPUS overrides the count: then the second run would repeat the first; under MPI

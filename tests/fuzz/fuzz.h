@@ -169,7 +169,7 @@ static void fz_free_all(void) {
 
 /* ---- task functions: the same on every rank, so an EXECUTE may name them ------------------- */
 static atomic_int fz_gate_open, fz_stopping, fz_parked;
-static ud_func fz_fn_id, fz_fn_gate, fz_fn_nest;
+static ud_func fz_fn_id, fz_fn_gate, fz_fn_nest, fz_fn_inl;
 
 /* Each result is a copy of argument 0. */
 static int fz_id(ud_task *t) {
@@ -274,8 +274,9 @@ static int fz_caught_up(void) {
     pthread_mutex_lock(&ud__in.mu);
     busy = ud__in.done || ud__in.resv || ud__in.calls;
     pthread_mutex_unlock(&ud__in.mu);
-    /* with every task thread parked, the tasks queued behind them wait too */
-    return !busy && (ud__wk.running <= waiting || atomic_load(&fz_parked) >= ud__wk.pool.n);
+    /* with every task thread parked, the tasks queued behind them wait too; inline tasks run
+       at the end of the loop's turn */
+    return !busy && !ud__wk.inl && (ud__wk.running <= waiting || atomic_load(&fz_parked) >= ud__wk.pool.n);
 }
 
 /* A hold goes once the rank caught up (a worker), or on the second probe that meets it with
@@ -346,7 +347,7 @@ static void fz_settle(void) {
         fz_push_op(FZ_RANK == 3 ? 2 : 3, UD__OP_TASK_DONE, UD__F_DELEGATED, 1, 0, 0, 0, 0, rec, sizeof rec);
         pushed++;
     }
-    if (pushed || ud__wk.running > 0 || fz_next_input()) return;
+    if (pushed || ud__wk.running > 0 || ud__wk.inl || fz_next_input()) return;
     fz_push_op(UD__ROOT, UD__OP_CANCEL, 0, 0, 0, 0, 0, 0, NULL, 0);
     fz_cancelled = 1;
 }
@@ -653,7 +654,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     fz_main = pthread_self();
     if (ud_register("fz_id", fz_id, NULL, &fz_fn_id) != UD_OK ||
         ud_register("fz_gate", fz_gate, NULL, &fz_fn_gate) != UD_OK ||
-        ud_register("fz_nest", fz_nest, NULL, &fz_fn_nest) != UD_OK)
+        ud_register("fz_nest", fz_nest, NULL, &fz_fn_nest) != UD_OK ||
+        ud_register_flags("fz_inl", fz_id, NULL, UD_FN_INLINE, &fz_fn_inl) != UD_OK)
         abort();
     fz_cfg.backend = "mpi";
     fz_cfg.cpus = 1;

@@ -190,6 +190,15 @@ static void worker_seeds(void) {
     send_op(0);
     write_seed("worker", "ref_arg");
 
+    /* an inline task (UD_FN_INLINE), on a value and on a ref that comes later */
+    execute((int64_t)fz_fn_inl, "inline", 2, NUM(1, 2));
+    send_op(0);
+    execute_ref((int64_t)fz_fn_inl, theirs, NUM(3, 2));
+    send_op(0);
+    put_data(3, theirs.num, "theirs", 0, 0);
+    send_op(3);
+    write_seed("worker", "inline");
+
     /* a BATCH of two EXECUTEs */
     execute((int64_t)fz_fn_id, "one", 1, NUM(1, 2));
     ((ud__hdr *)msg)->length = msg_len;
