@@ -1516,8 +1516,16 @@ static double ud__load(int r) {
     return (double)(ud__root.assigned[r] - ud__done_of(r)) / (double)ud__m.threads[r];
 }
 
-/* The least loaded of the workers on host (-1: any) whose score is best (NULL: all equal),
-   the last worker first when it has a free thread, else in turn from next_worker. */
+/* Whether worker w is on host (-1: any), has the best score (top) and a free thread. */
+static int ud__free_pick(int w, int host, const double *score, double top) {
+    return w > 0 && w < ud__m.size && ud__m.threads[w] > 0 && (host < 0 || ud_shm_host(w) == host) &&
+           (!score || score[w] == top) && ud__load(w) * ud__m.threads[w] < ud__m.threads[w];
+}
+
+/* The least loaded of the workers on host (-1: any) whose score is best (NULL: all equal):
+   the monitor's rank first when it has a free thread (a task done there costs no TASK_DONE
+   message, and its loop is awake for its duty), then the last worker when it has one (its
+   threads are awake), else in turn from next_worker. */
 static int ud__least_loaded(int host, const double *score) {
     int k, best = -1, n = ud__nworkers();
     double top = -1, load = 0;
@@ -1525,9 +1533,8 @@ static int ud__least_loaded(int host, const double *score) {
         int w = ud__m.workers[k];
         if ((host < 0 || ud_shm_host(w) == host) && (!score || score[w] > top)) top = score ? score[w] : 0;
     }
-    if (ud__root.last > 0 && (host < 0 || ud_shm_host(ud__root.last) == host) &&
-        (!score || score[ud__root.last] == top) && ud__load(ud__root.last) * ud__m.threads[ud__root.last] < ud__m.threads[ud__root.last])
-        return ud__root.last;
+    if (ud__free_pick(UD__MONITOR, host, score, top)) return UD__MONITOR;
+    if (ud__free_pick(ud__root.last, host, score, top)) return ud__root.last;
     for (k = 0; k < n; k++) {
         int w = ud__m.workers[(ud__root.next_worker + k) % n];
         if ((host >= 0 && ud_shm_host(w) != host) || (score && score[w] != top)) continue;
