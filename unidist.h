@@ -1902,12 +1902,13 @@ static const ud__fn *ud__pool_running(const ud__fn *fn) {
     return ud__atomic_exchange_relaxed(&ud__pool_self->running, fn);
 }
 
-/* A task's run for the trace: its start (0 when not tracing), then its end. */
-static double ud__task_enter(void) { return ud__tracing() && ud__pool_self ? ud__now() : 0; }
+/* A task's run for the trace: its start (0 when not tracing), then its end, on its task
+   thread (1 and up) or, an inline task (UD_FN_INLINE), on its worker's loop thread (0). */
+static double ud__task_enter(void) { return ud__tracing() ? ud__now() : 0; }
 
 static void ud__task_leave(const ud__fn *fn, double t0) {
     ud__pq *q = ud__pool_self;
-    if (q && t0 != 0) ud__trace(UD__EV_TASK, t0, ud__now(), fn->name, (int)(q - q->pool->q) + 1, -1, 0);
+    if (t0 != 0) ud__trace(UD__EV_TASK, t0, ud__now(), fn->name, q ? (int)(q - q->pool->q) + 1 : 0, -1, 0);
 }
 
 /* A pool thread's idle spells, timed only as they begin and end: tasks that follow each other

@@ -3925,7 +3925,10 @@ static void ud__fingerprint(ud__print *p) {
     int k = 0, i;
     XXH3_state_t st;
     XXH3_64bits_reset(&st);
-    for (i = 0; i < ud__nfns; i++) XXH3_64bits_update(&st, &ud__fns[i].id, sizeof ud__fns[i].id);
+    for (i = 0; i < ud__nfns; i++) { /* a flag changes where a worker runs the task */
+        XXH3_64bits_update(&st, &ud__fns[i].id, sizeof ud__fns[i].id);
+        XXH3_64bits_update(&st, &ud__fns[i].flags, sizeof ud__fns[i].flags);
+    }
     p->fns = XXH3_64bits_digest(&st);
     p->nfns = ud__nfns;
 #define UD__CFG_HASH(kind, field, env, def, doc)                                            \
@@ -3951,13 +3954,14 @@ static int ud__names_hold(const char *p, const char *end, const char *name) {
 }
 
 /* Names the first function some rank lacks, by name on every rank: the ranks swap the names
-   they registered (collective). */
+   they registered (collective). When none lacks one, their flags differ. */
 static ud_status ud__name_missing_fn(void) {
     int *lens = (int *)ud__alloc((size_t)ud__m.size * 2 * sizeof(int)), *displs, mine = 0, i, r;
     int found = 0;
     size_t total = 0;
     char *names = NULL, *p;
-    ud_status st = ud__fail(UD_ERR_CONFIG, "init: the ranks registered different task functions");
+    ud_status st = ud__fail(UD_ERR_CONFIG, "init: the ranks registered the same task functions with "
+                            "different flags (ud_register_flags): give each the same flags on every rank");
     for (i = 0; i < ud__nfns; i++) mine += (int)strlen(ud__fns[i].name) + 1;
     if (ud__all_have(ud__m.comm, lens)) {
         MPI_Allgather(&mine, 1, MPI_INT, lens, 1, MPI_INT, ud__m.comm);

@@ -263,7 +263,8 @@ static int add(ud_task *t) {
     return ut_arg_int(t, 0, &x) && ut_arg_int(t, 1, &y) ? ut_result_int(t, 0, x + y) : ud_task_fail(t, "add");
 }
 
-/* The known program: a map of 8 squares, then a tree of 7 adds. */
+/* The known program: a map of 8 squares, then a tree of 7 adds (registered UD_FN_INLINE: under
+   MPI the trace shows them on the workers' loop threads). */
 static void map_and_reduce(void) {
     ud_ref level[8];
     int k, n = 8;
@@ -401,7 +402,7 @@ int main(int argc, char **argv) {
     ut_watchdog(120);
     if (ud_register("big", big, NULL, &f_big) != UD_OK || ud_register("nap", nap, NULL, &f_nap) != UD_OK ||
         ud_register("len", len, NULL, &f_len) != UD_OK || ud_register("sq", sq, NULL, &f_sq) != UD_OK ||
-        ud_register("add", add, NULL, &f_add) != UD_OK)
+        ud_register_flags("add", add, NULL, UD_FN_INLINE, &f_add) != UD_OK)
         return 1;
 
     driver = start(UD_LOG_INFO);
