@@ -889,7 +889,6 @@ UD_API void ud_config_print(FILE *f) {
 #undef UD__CONFIG_PRINT
 }
 
-/* Info at init: the settings in force, a few to a line (lines stay within the log's 512). */
 /* Info lines of items packed up to a line's width: "what: a sep b sep c". */
 typedef struct ud__logline {
     const char *what, *sep;
@@ -908,6 +907,7 @@ static void ud__logline_add(ud__logline *l, const char *item) {
     if (l->len >= sizeof l->text) l->len = sizeof l->text - 1;
 }
 
+/* Info at init: the settings in force, a few to a line (lines stay within the log's 512). */
 static void ud__log_settings(void) {
     char item[256];
     ud__logline l = {"settings", " ", "", 0};

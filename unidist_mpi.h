@@ -2224,7 +2224,7 @@ static void ud__wk_ready(ud__wt *t) {
     for (i = 0; i < t->nargs && !t->error; i++)
         ud__obj_view(t->argent[i] ? t->argent[i]->obj : t->vals[i], &t->argv[i]);
     ud__task_begin(&t->ctx, t->fn, t->argv, t->nargs, t->res, t->nret, ud__wk_result_alloc, t);
-    if (t->fn && (t->fn->flags & UD_FN_INLINE)) { /* run at the end of the loop's turn */
+    if (ud__task_inline(&t->ctx)) { /* run at the end of the loop's turn */
         t->job.next = NULL;
         if (ud__wk.inl_tail) ud__wk.inl_tail->next = &t->job;
         else ud__wk.inl = &t->job;

@@ -188,12 +188,9 @@ static int inl_fail(ud_task *t) { return ud_task_fail(t, "inline failure %d", 7)
 /* sleep_ms(ms): holds its task thread. */
 static int sleep_ms(ud_task *t) {
     int ms = 0;
-    struct timespec ts;
     if (!ut_arg_int(t, 0, &ms)) return ud_task_fail(t, "sleep_ms: bad argument");
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
-    return put_result(t, &ms, sizeof ms) ? 0 : ud_task_fail(t, "sleep_ms: no memory");
+    ut_sleep(ms / 1000.0);
+    return ut_result_int(t, 0, ms);
 }
 
 /* ---- cases --------------------------------------------------------------------------------- */
@@ -316,12 +313,7 @@ static int api_in_task(ud_task *t) {
     y[k++] = ud_num_workers() > 0 && ud_num_hosts() > 0 && ud_worker_threads(0) > 0;
     y[k++] = ud_worker_id() >= 0 && ud_worker_id() < ud_num_workers();
     y[k++] = !strcmp(ud_backend_name(), UT_BACKEND);
-    {
-        int *out = (int *)ud_task_result(t, 0, sizeof y);
-        if (!out) return ud_task_fail(t, "api_in_task: no memory");
-        memcpy(out, y, sizeof y);
-    }
-    return 0;
+    return put_result(t, y, sizeof y) ? 0 : ud_task_fail(t, "api_in_task: no memory");
 }
 
 static void what_a_task_may_call(void) {
