@@ -1000,7 +1000,9 @@ static int ud__rd_next(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud__ob
 }
 
 /* ---- roles and counts ---------------------------------------------------------------------- */
+#ifndef UD__MAX_RESULTS
 #define UD__MAX_RESULTS (1 << 20) /* num_returns a task message may ask for */
+#endif
 
 static int ud__nworkers(void) { return ud__m.nworkers; }
 static int ud__is_worker(int64_t r) { return r > UD__ROOT && r < ud__m.size; }
@@ -2149,6 +2151,7 @@ static struct ud__worker {
     int npush;
     double done_since;        /* when the oldest record of the batch was made */
     int stop;
+    int ending;               /* cancelled with tasks running: their calls are refused */
     /* work stealing: tasks given to thieves, by their first result; a thief's asking */
     ud__map given;
     int stealing, victim, failed;
@@ -2631,7 +2634,8 @@ static int ud__wk_drain(void) {
         n++;
     }
     while ((r = ud__wk.serving) != NULL) { /* r lives on its thread's stack until answered */
-        ud__obj *o = ud__shm_reserve(r->key, r->sizes, r->nparts);
+        /* cancelled: the manager may be gone, and private memory serves as well */
+        ud__obj *o = ud__wk.ending ? NULL : ud__shm_reserve(r->key, r->sizes, r->nparts);
         n++;
         pthread_mutex_lock(&ud__in.mu);
         ud__wk.serving = r->next;
@@ -3017,6 +3021,14 @@ static int ud__sender_ok(const ud__hdr *h, int from) {
     }
 }
 
+/* A task that never got all its arguments: the run was cancelled before they came. */
+static void ud__wk_task_drop(ud__wt *t) {
+    int i;
+    for (i = 0; i < t->nargs; i++) ud__obj_release(t->vals[i]);
+    ud__obj_release(t->error);
+    ud__free(t, t->bytes);
+}
+
 static void ud__wk_release_all(void) {
     size_t i;
     int *victims;
@@ -3025,6 +3037,11 @@ static void ud__wk_release_all(void) {
         ud__went *e;
         if (!ud__wk.map.slots[i].key.num) continue;
         e = (ud__went *)ud__wk.map.slots[i].val;
+        while (e->waiters) { /* each waiting task goes with the last entry it waits on */
+            ud__wt *t = e->waiters->task;
+            e->waiters = e->waiters->next;
+            if (!t->call && --t->npending == 0) ud__wk_task_drop(t);
+        }
         ud__obj_release(e->obj);
         while (e->requests) {
             ud__wreq *q = e->requests;
@@ -3088,6 +3105,17 @@ static void ud__wk_call_failed(ud__call *c, ud_status st, const char *msg) {
     ud__wk_call_answered(c);
 }
 
+/* A call of a task still running when the run was cancelled: no answer would come. */
+static void ud__wk_call_refused(ud__call *c) {
+    if (c->kind == UD__NEST_FREE && c->local) { /* its thread did not wait */
+        ud__free((void *)c->refs, (size_t)c->n * sizeof *c->refs);
+        ud__free(c, sizeof *c);
+        return;
+    }
+    if (c->kind == UD__NEST_PUT) ud__obj_release(c->obj);
+    ud__wk_call_failed(c, UD_ERR_STATE, "the run was cancelled: this call gets no answer");
+}
+
 static void ud__wk_add_refs(ud__wbuf *w, const ud_ref *refs, int n) {
     int i;
     for (i = 0; i < n; i++) {
@@ -3099,9 +3127,14 @@ static void ud__wk_add_refs(ud__wbuf *w, const ud_ref *refs, int n) {
 /* On the loop: NESTED to the root, and c waits for its answer on ud__wk.calls. */
 static void ud__wk_send_call(ud__call *c) {
     ud__wbuf w;
-    ud__hdr *h = ud__wb_start(&w, UD__OP_NESTED);
+    ud__hdr *h;
     ud_status st;
     int i;
+    if (ud__wk.ending) {
+        ud__wk_call_refused(c);
+        return;
+    }
+    h = ud__wb_start(&w, UD__OP_NESTED);
     if (!h && c->kind == UD__NEST_FREE && c->local) ud__panic("worker: out of memory for a task's free");
     if (!h) {
         if (c->kind == UD__NEST_PUT) ud__obj_release(c->obj);
@@ -3735,6 +3768,49 @@ static void ud__mon_release_all(void) {
     memset(&ud__mon, 0, sizeof ud__mon);
 }
 
+/* The nested gets still waiting for objects: each caller is refused, and its getter leaves
+   the entries' waiters, since the task that ends frees it. */
+static void ud__wk_refuse_gets(void) {
+    size_t i;
+    for (i = 0; ud__wk.map.count && i < ud__wk.map.cap; i++) {
+        ud__wdep **d;
+        if (!ud__wk.map.slots[i].key.num) continue;
+        d = &((ud__went *)ud__wk.map.slots[i].val)->waiters;
+        while (*d) {
+            ud__wt *g = (*d)->task;
+            if (!g->call) {
+                d = &(*d)->next;
+                continue;
+            }
+            *d = (*d)->next;
+            if (g->npending > 0) ud__wk_call_refused(g->call); /* once: its other deps follow */
+            g->npending = 0;
+        }
+    }
+}
+
+/* A CANCEL comes once every task has finished, unless the driver gave up on them (its
+   shutdown failed) or a peer is broken. Then the calls of the tasks still running would never
+   be answered: each is refused, as is every call they make from now on, and a request for
+   store room gets private memory, while the loop waits for the tasks to end, as a shutdown
+   would. */
+static void ud__wk_wind_down(void) {
+    if (ud__wk.running <= 0) return;
+    ud__log(UD_LOG_WARN, "rank %d: cancelled with %d tasks running; their calls are refused",
+            ud__m.rank, ud__wk.running);
+    ud__wk.ending = 1;
+    while (ud__wk.calls) {
+        ud__call *c = ud__wk.calls;
+        ud__wk.calls = c->next;
+        ud__wk_call_refused(c);
+    }
+    ud__wk_refuse_gets();
+    while (ud__wk.running > 0) {
+        if (ud__wk_drain() + ud__wk_run_inline()) ud__busy();
+        else ud__idle();
+    }
+}
+
 static void ud__rank_loop(void) {
     while (!ud__wk.stop) {
         const ud__hdr *h;
@@ -3760,7 +3836,8 @@ static void ud__rank_loop(void) {
         if (events) ud__busy();
         else ud__idle();
     }
-    ud__pool_stop(&ud__wk.pool); /* every task has finished: the monitor counted them */
+    ud__wk_wind_down();
+    ud__pool_stop(&ud__wk.pool); /* every task has finished */
     ud__wk_drain();
     ud__wk_run_inline();
     ud__wk_drop_push();

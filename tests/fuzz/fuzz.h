@@ -42,13 +42,19 @@ static void fz_free(void *p);
 #define UD_MALLOC(n) fz_malloc(n)
 #define UD_REALLOC(p, n) fz_realloc(p, n)
 #define UD_FREE(p) fz_free(p)
+/* An input of a few hundred bytes could ask for a million results, and its rank would take
+   seconds to make and free them: the bound is checked alike at any size, so a small one here
+   keeps every input's work small. */
+#define UD__MAX_RESULTS 256
 #define UNIDIST_IMPLEMENTATION
 #include "unidist_mpi.h"
 
 #ifndef FZ_SIZE
 #define FZ_SIZE 4
 #endif
-#define FZ_ALLOC_MAX ((size_t)64 << 20)
+/* 4 MiB: a larger object tries nothing a smaller one does not, and each one's pages cost an
+   input its time */
+#define FZ_ALLOC_MAX ((size_t)4 << 20)
 #define FZ_SHM_MEM ((uint64_t)64 << 10)
 #define FZ_SHM_SLOTS 64
 /* seconds a rank may take to stop once its input is taken; FZ_SETTLE_MAX in the environment
@@ -186,12 +192,14 @@ static int fz_id(ud_task *t) {
 }
 
 /* Holds its task thread until the input is taken, so that the tasks after it stay queued
-   (and may be stolen). */
+   (and may be stolen); 0.1 s at most, since a rank that the input stops (a CANCEL) waits for
+   its tasks to end and takes no more of it. */
 static int fz_gate(ud_task *t) {
     struct timespec ts = {0, 100000};
+    double since = ud__now();
     (void)t;
     atomic_fetch_add(&fz_parked, 1);
-    while (!atomic_load(&fz_gate_open)) nanosleep(&ts, NULL);
+    while (!atomic_load(&fz_gate_open) && ud__now() - since < 0.1) nanosleep(&ts, NULL);
     atomic_fetch_sub(&fz_parked, 1);
     return 0;
 }
@@ -315,7 +323,7 @@ static void fz_settle(void) {
     ud__call *c;
     size_t i;
     int pushed = 0, busy;
-    if (fz_cancelled) return;
+    if (fz_cancelled || ud__wk.stop) return; /* a cancelled rank hears no more */
     if (!fz_input_done) {
         fz_input_done = 1;
         fz_settle_since = ud__now();

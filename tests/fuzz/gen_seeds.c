@@ -145,6 +145,14 @@ static void refs_op(int kind, const ud_ref *refs, int n, int64_t extra) {
     }
 }
 
+/* A task of fz_nest, which makes the nested call its argument says, and a hold, so that
+   what follows comes once the call was made. */
+static void nest_task(const unsigned char *arg, size_t n) {
+    execute_bytes((int64_t)fz_fn_nest, arg, n, 1, NUM(1, 2));
+    send_op(0);
+    hold();
+}
+
 static void task_done(int64_t first, int64_t nret, uint32_t flags) {
     ud__hdr *h = op(UD__OP_TASK_DONE);
     h->flags = flags;
@@ -290,9 +298,7 @@ static void worker_seeds(void) {
     write_seed("worker", "delegated");
 
     /* nested calls: a put answered by the root, a wait answered by the root then the monitor */
-    execute_bytes((int64_t)fz_fn_nest, nest, sizeof nest, 1, NUM(1, 2));
-    send_op(0);
-    hold();
+    nest_task(nest, sizeof nest);
     h = op(UD__OP_NESTED);
     h->aux = UD__NEST_PUT;
     h->b = 1;
@@ -304,9 +310,7 @@ static void worker_seeds(void) {
 
     nest[0] = 3;
     memcpy(nest + 8, &theirs, sizeof theirs);
-    execute_bytes((int64_t)fz_fn_nest, nest, sizeof nest, 1, NUM(1, 2));
-    send_op(0);
-    hold();
+    nest_task(nest, sizeof nest);
     h = op(UD__OP_NESTED);
     h->aux = UD__NEST_WAIT;
     h->b = 1;
@@ -323,13 +327,36 @@ static void worker_seeds(void) {
     send_op(1);
     write_seed("worker", "nested_wait");
 
+    /* cancelled while a task waits for the root's answer, then while its get waits for an
+       object: the calls are refused, and the rank stops once the task ends */
+    nest_task(nest, sizeof nest);
+    op(UD__OP_CANCEL);
+    send_op(0);
+    write_seed("worker", "cancel_nested_wait");
+
+    nest[0] = 2;
+    nest_task(nest, sizeof nest);
+    h = op(UD__OP_NESTED);
+    h->aux = UD__NEST_GET;
+    h->b = 1;
+    send_op(0);
+    hold();
+    op(UD__OP_CANCEL);
+    send_op(0);
+    write_seed("worker", "cancel_nested_get");
+
+    execute_ref((int64_t)fz_fn_id, theirs, NUM(1, 2)); /* an argument that never comes */
+    send_op(0);
+    hold();
+    op(UD__OP_CANCEL);
+    send_op(0);
+    write_seed("worker", "cancel_waiting_task");
+
     /* a nested remote, then a get of what it made, answered in turn; then the same with an
        answer that names a rank and a number no ref has */
     for (k = 0; k < 2; k++) {
         nest[0] = 6;
-        execute_bytes((int64_t)fz_fn_nest, nest, sizeof nest, 1, NUM(1, 2));
-        send_op(0);
-        hold();
+        nest_task(nest, sizeof nest);
         h = op(UD__OP_NESTED);
         h->aux = UD__NEST_REMOTE;
         h->b = 1;
@@ -350,9 +377,7 @@ static void worker_seeds(void) {
     /* a nested get of a ref that names no rank, which the root lets through */
     nest[0] = 2;
     memcpy(nest + 8, &(ud_ref){1000, NUM(1, 3)}, sizeof(ud_ref));
-    execute_bytes((int64_t)fz_fn_nest, nest, sizeof nest, 1, NUM(1, 2));
-    send_op(0);
-    hold();
+    nest_task(nest, sizeof nest);
     h = op(UD__OP_NESTED);
     h->aux = UD__NEST_GET;
     h->b = 1;
@@ -362,9 +387,7 @@ static void worker_seeds(void) {
 
     /* a nested get answered by a WAIT from the monitor, as if it were a wait */
     nest[0] = 2;
-    execute_bytes((int64_t)fz_fn_nest, nest, sizeof nest, 1, NUM(1, 2));
-    send_op(0);
-    hold();
+    nest_task(nest, sizeof nest);
     h = op(UD__OP_WAIT);
     h->flags = UD__F_REPLY;
     h->b = 1;
