@@ -2151,7 +2151,7 @@ static struct ud__worker {
     int npush;
     double done_since;        /* when the oldest record of the batch was made */
     int stop;
-    int ending;               /* cancelled with tasks running: their calls are refused */
+    int cancelled;            /* with tasks unfinished: their calls are refused (wind-down) */
     /* work stealing: tasks given to thieves, by their first result; a thief's asking */
     ud__map given;
     int stealing, victim, failed;
@@ -2216,6 +2216,21 @@ static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, i
 
 static void ud__wk_call_answered(ud__call *c);
 
+/* The loop runs t at the end of its turn: a UD_FN_INLINE task, or one that only completes. */
+static void ud__wk_queue_inline(ud__wt *t) {
+    t->job.next = NULL;
+    if (ud__wk.inl_tail) ud__wk.inl_tail->next = &t->job;
+    else ud__wk.inl = &t->job;
+    ud__wk.inl_tail = &t->job;
+}
+
+/* Cancelled before it started: its results are an error, and it never runs. */
+static void ud__wk_cancel_task(ud__wt *t) {
+    if (!t->error && !(t->error = ud__obj_error("the run was cancelled before this task started")))
+        t->error = &ud__oom_obj;
+    ud__wk_queue_inline(t);
+}
+
 /* Every argument is here: views of them, and the task goes to a task thread (a nested get's
    hold: its caller is answered). */
 static void ud__wk_ready(ud__wt *t) {
@@ -2227,11 +2242,12 @@ static void ud__wk_ready(ud__wt *t) {
     for (i = 0; i < t->nargs && !t->error; i++)
         ud__obj_view(t->argent[i] ? t->argent[i]->obj : t->vals[i], &t->argv[i]);
     ud__task_begin(&t->ctx, t->fn, t->argv, t->nargs, t->res, t->nret, ud__wk_result_alloc, t);
+    if (ud__wk.cancelled) {
+        ud__wk_cancel_task(t);
+        return;
+    }
     if (ud__task_inline(&t->ctx)) { /* run at the end of the loop's turn */
-        t->job.next = NULL;
-        if (ud__wk.inl_tail) ud__wk.inl_tail->next = &t->job;
-        else ud__wk.inl = &t->job;
-        ud__wk.inl_tail = &t->job;
+        ud__wk_queue_inline(t);
         return;
     }
     ud__wk.running++;
@@ -2239,6 +2255,7 @@ static void ud__wk_ready(ud__wt *t) {
 }
 
 static void ud__wk_serve(ud__went *e, int rank) {
+    if (ud__wk.cancelled) return; /* its reader may have left: a send could wait for good */
     ud__m.st.gets_served++;
     if (ud__send_obj(rank, e->ref, e->obj) != UD_OK) ud__panic("worker: %s", ud__errbuf);
     if (rank != UD__ROOT) e->served++;
@@ -2542,7 +2559,8 @@ static void ud__wk_push(ud__wt *t, ud__went *e, ud__obj *o) {
     ud__wreq *q;
     if (ud__rt.cfg.mpi_inline_max < most) most = ud__rt.cfg.mpi_inline_max;
     if (ud__rt.cfg.mpi_message_max < most) most = ud__rt.cfg.mpi_message_max;
-    if (!most || e->obj || (t->flags & UD__F_NESTED) || (o->flags & UD__OBJ_SHARED) || o->total > most)
+    if (!most || e->obj || (t->flags & UD__F_NESTED) || (o->flags & UD__OBJ_SHARED) || o->total > most ||
+        ud__wk.cancelled)
         return;
     for (q = e->requests; q; q = q->next)
         if (q->rank == UD__ROOT) return;
@@ -2634,8 +2652,8 @@ static int ud__wk_drain(void) {
         n++;
     }
     while ((r = ud__wk.serving) != NULL) { /* r lives on its thread's stack until answered */
-        /* cancelled: the manager may be gone, and private memory serves as well */
-        ud__obj *o = ud__wk.ending ? NULL : ud__shm_reserve(r->key, r->sizes, r->nparts);
+        /* cancelled: the manager may have left its loop, and private memory serves as well */
+        ud__obj *o = ud__wk.cancelled ? NULL : ud__shm_reserve(r->key, r->sizes, r->nparts);
         n++;
         pthread_mutex_lock(&ud__in.mu);
         ud__wk.serving = r->next;
@@ -2852,6 +2870,10 @@ static void ud__wk_give_back(ud__wt *t) {
     ud__batch b;
     int64_t rec[2];
     int i;
+    if (ud__wk.cancelled) { /* the victim may have left its loop */
+        for (i = 0; i < t->nret; i++) ud__obj_release(t->res[i]);
+        return;
+    }
     ud__batch_start(&b, t->owner, t->owner);
     b.flags = UD__F_RESULTS;
     b.first = t->first;
@@ -3021,7 +3043,7 @@ static int ud__sender_ok(const ud__hdr *h, int from) {
     }
 }
 
-/* A task that never got all its arguments: the run was cancelled before they came. */
+/* A task the run was cancelled without: its arguments never all came, or a thief has it. */
 static void ud__wk_task_drop(ud__wt *t) {
     int i;
     for (i = 0; i < t->nargs; i++) ud__obj_release(t->vals[i]);
@@ -3052,7 +3074,14 @@ static void ud__wk_release_all(void) {
     }
     ud__map_clear(&ud__wk.map);
     ud__free(ud__wk.done, (size_t)ud__wk.capdone * sizeof *ud__wk.done);
-    ud__map_clear(&ud__wk.given); /* empty: every task given away came back before shutdown */
+    for (i = 0; ud__wk.given.count && i < ud__wk.given.cap; i++) { /* after a cancel: still away */
+        ud__wt *t = (ud__wt *)ud__wk.given.slots[i].val;
+        int k;
+        if (!ud__wk.given.slots[i].key.num) continue;
+        for (k = 0; k < t->nret; k++) ud__obj_release(t->res[k]);
+        ud__wk_task_drop(t);
+    }
+    ud__map_clear(&ud__wk.given);
     victims = ud__wk.victims, refused = ud__wk.refused; /* ud__wk_stop frees these */
     memset(&ud__wk, 0, sizeof ud__wk);
     ud__wk.victims = victims, ud__wk.refused = refused;
@@ -3130,7 +3159,7 @@ static void ud__wk_send_call(ud__call *c) {
     ud__hdr *h;
     ud_status st;
     int i;
-    if (ud__wk.ending) {
+    if (ud__wk.cancelled) {
         ud__wk_call_refused(c);
         return;
     }
@@ -3768,6 +3797,12 @@ static void ud__mon_release_all(void) {
     memset(&ud__mon, 0, sizeof ud__mon);
 }
 
+static int ud__wk_any_job(ud__job *j, void *ctx) {
+    (void)j;
+    (void)ctx;
+    return 1;
+}
+
 /* The nested gets still waiting for objects: each caller is refused, and its getter leaves
    the entries' waiters, since the task that ends frees it. */
 static void ud__wk_refuse_gets(void) {
@@ -3790,23 +3825,32 @@ static void ud__wk_refuse_gets(void) {
 }
 
 /* A CANCEL comes once every task has finished, unless the driver gave up on them (its
-   shutdown failed) or a peer is broken. Then the calls of the tasks still running would never
-   be answered: each is refused, as is every call they make from now on, and a request for
-   store room gets private memory, while the loop waits for the tasks to end, as a shutdown
-   would. */
+   shutdown failed) or a peer is broken. Then the tasks not started yet never run (their
+   results are an error), the calls of those running would never be answered: each is refused,
+   as is every call they make from now on, a request for store room gets private memory, and
+   nothing more is sent to a peer that may have left; the loop waits for the running tasks to
+   end, as a shutdown would. */
 static void ud__wk_wind_down(void) {
-    if (ud__wk.running <= 0) return;
-    ud__log(UD_LOG_WARN, "rank %d: cancelled with %d tasks running; their calls are refused",
-            ud__m.rank, ud__wk.running);
-    ud__wk.ending = 1;
+    ud__job *queued[64];
+    int n, k;
+    if (ud__wk.running <= 0 && !ud__wk.inl) return;
+    ud__log(UD_LOG_WARN, "rank %d: cancelled with %d tasks unfinished; those not started are "
+            "dropped, and the calls of those running are refused", ud__m.rank, ud__wk.running);
+    ud__wk.cancelled = 1;
+    while ((n = ud__pool_reclaim(&ud__wk.pool, ud__wk_any_job, NULL, queued, 64, INT_MAX)) > 0)
+        for (k = 0; k < n; k++, ud__wk.running--) ud__wk_cancel_task((ud__wt *)queued[k]);
     while (ud__wk.calls) {
         ud__call *c = ud__wk.calls;
         ud__wk.calls = c->next;
         ud__wk_call_refused(c);
     }
     ud__wk_refuse_gets();
-    while (ud__wk.running > 0) {
-        if (ud__wk_drain() + ud__wk_run_inline()) ud__busy();
+    while (ud__wk.running > 0 || ud__wk.inl) {
+        int events = ud__wk_drain();
+        events += ud__wk_run_inline();
+        events += ud__shm_serve(); /* the host's other ranks may still ask for store room */
+        events += ud__async_progress();
+        if (events) ud__busy();
         else ud__idle();
     }
 }

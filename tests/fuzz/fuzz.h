@@ -192,14 +192,14 @@ static int fz_id(ud_task *t) {
 }
 
 /* Holds its task thread until the input is taken, so that the tasks after it stay queued
-   (and may be stolen); 0.1 s at most, since a rank that the input stops (a CANCEL) waits for
-   its tasks to end and takes no more of it. */
+   (and may be stolen), or the rank is cancelled (see fz_settle); 2 s at most, for a CANCEL
+   that ends a loop's turn, after which the rank probes no more but waits for its tasks. */
 static int fz_gate(ud_task *t) {
     struct timespec ts = {0, 100000};
     double since = ud__now();
     (void)t;
     atomic_fetch_add(&fz_parked, 1);
-    while (!atomic_load(&fz_gate_open) && ud__now() - since < 0.1) nanosleep(&ts, NULL);
+    while (!atomic_load(&fz_gate_open) && ud__now() - since < 2.0) nanosleep(&ts, NULL);
     atomic_fetch_sub(&fz_parked, 1);
     return 0;
 }
@@ -323,7 +323,11 @@ static void fz_settle(void) {
     ud__call *c;
     size_t i;
     int pushed = 0, busy;
-    if (fz_cancelled || ud__wk.stop) return; /* a cancelled rank hears no more */
+    if (fz_cancelled) return;
+    if (ud__wk.stop) { /* cancelled by its input: it hears no more, and waits for its tasks */
+        atomic_store(&fz_gate_open, 1);
+        return;
+    }
     if (!fz_input_done) {
         fz_input_done = 1;
         fz_settle_since = ud__now();

@@ -153,6 +153,17 @@ static void nest_task(const unsigned char *arg, size_t n) {
     hold();
 }
 
+/* A task held on the gate (the rank's one task thread), two queued behind it, and a hold. */
+static void gate_and_two_queued(void) {
+    execute((int64_t)fz_fn_gate, "", 1, NUM(1, 2));
+    send_op(0);
+    execute((int64_t)fz_fn_id, "a", 1, NUM(2, 2));
+    send_op(0);
+    execute((int64_t)fz_fn_id, "b", 1, NUM(3, 2));
+    send_op(0);
+    hold();
+}
+
 static void task_done(int64_t first, int64_t nret, uint32_t flags) {
     ud__hdr *h = op(UD__OP_TASK_DONE);
     h->flags = flags;
@@ -223,13 +234,7 @@ static void worker_seeds(void) {
     write_seed("worker", "batch");
 
     /* work stealing: a task held on the gate, two queued; a thief takes them and gives back */
-    execute((int64_t)fz_fn_gate, "", 1, NUM(1, 2));
-    send_op(0);
-    execute((int64_t)fz_fn_id, "a", 1, NUM(2, 2));
-    send_op(0);
-    execute((int64_t)fz_fn_id, "b", 1, NUM(3, 2));
-    send_op(0);
-    hold();
+    gate_and_two_queued();
     h = op(UD__OP_STEAL);
     h->count = 2;
     send_op(3);
@@ -250,6 +255,22 @@ static void worker_seeds(void) {
     h->aux = 2;
     send_op(1);
     write_seed("worker", "steal");
+
+    /* cancelled with a task held on the gate and two queued (dropped, never run), then with
+       one queued and one a thief took (freed, though its results never come) */
+    for (k = 0; k < 2; k++) {
+        gate_and_two_queued();
+        if (k) {
+            h = op(UD__OP_STEAL);
+            h->count = 1;
+            send_op(3);
+            put_data(2, NUM(2, 2), "stolen", UD__F_RESULTS, NUM(2, 2)); /* a result, no TASK_DONE */
+            send_op(3);
+        }
+        op(UD__OP_CANCEL);
+        send_op(0);
+        write_seed("worker", k ? "cancel_given" : "cancel_queued");
+    }
 
     /* a thief's results numbered far below the task's first */
     execute((int64_t)fz_fn_gate, "", 1, NUM(1, 2));
