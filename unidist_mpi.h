@@ -3859,8 +3859,10 @@ static void ud__rank_loop(void) {
     while (!ud__wk.stop) {
         const ud__hdr *h;
         int from, got, events = 0, k;
-        for (k = 0; k < 32 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0; k++)
+        for (k = 0; k < 32 && !ud__wk.stop && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0; k++)
             events += got > 0 ? ud__rank_handle(h, from) : 1;
+        /* the turn ends at a CANCEL: what is left, the wind-down does, sending nothing */
+        if (ud__wk.stop) break;
         events += ud__wk_drain();
         events += ud__wk_run_inline();
         ud__wk_flush_push();

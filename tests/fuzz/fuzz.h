@@ -192,8 +192,8 @@ static int fz_id(ud_task *t) {
 }
 
 /* Holds its task thread until the input is taken, so that the tasks after it stay queued
-   (and may be stolen), or the rank is cancelled (see fz_settle); 2 s at most, for a CANCEL
-   that ends a loop's turn, after which the rank probes no more but waits for its tasks. */
+   (and may be stolen), or until the rank takes a CANCEL (fz_on_taken), after which it takes no
+   more of the input but waits for its tasks; 2 s at most, whatever happens. */
 static int fz_gate(ud_task *t) {
     struct timespec ts = {0, 100000};
     double since = ud__now();
@@ -323,11 +323,7 @@ static void fz_settle(void) {
     ud__call *c;
     size_t i;
     int pushed = 0, busy;
-    if (fz_cancelled) return;
-    if (ud__wk.stop) { /* cancelled by its input: it hears no more, and waits for its tasks */
-        atomic_store(&fz_gate_open, 1);
-        return;
-    }
+    if (fz_cancelled || ud__wk.stop) return; /* cancelled by its input: it hears no more */
     if (!fz_input_done) {
         fz_input_done = 1;
         fz_settle_since = ud__now();
@@ -384,6 +380,11 @@ static void fz_on_empty(int tag, int src, int blocking) {
         static const char bad[8];
         fzs_push(UD__MONITOR, tag, bad, sizeof bad);
     }
+}
+
+static void fz_on_taken(int tag, const void *data, size_t len) {
+    if (tag == UD__TAG_OP && len >= sizeof(ud__hdr) && ((const ud__hdr *)data)->op == UD__OP_CANCEL)
+        atomic_store(&fz_gate_open, 1);
 }
 
 /* The store's sizes as its manager (rank 1) sends them. */
@@ -680,6 +681,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     fzs_on_empty = fz_on_empty;
     fzs_on_abort = fz_on_abort;
     fzs_on_bcast = fz_on_bcast;
+    fzs_on_taken = fz_on_taken;
     fzs_tag_data = UD__TAG_DATA;
     fzs_window_bytes[0] = FZ_SHM_MEM;
     fzs_window_bytes[1] = sizeof(ud__shm_head) + FZ_SHM_SLOTS * UD__SHM_SLOT_BYTES;

@@ -116,6 +116,8 @@ extern void (*fzs_on_empty)(int tag, int src, int blocking);
 extern void (*fzs_on_abort)(void);
 /* Bcast from another rank: fills buf as that rank would have sent it. */
 extern void (*fzs_on_bcast)(void *buf, int count, MPI_Datatype type);
+/* Called when a receive takes a queued message, before it is handled. */
+extern void (*fzs_on_taken)(int tag, const void *data, size_t len);
 extern size_t fzs_window_bytes[2];   /* a shared window's size when the caller asks for none */
 extern int fzs_tag_data;             /* the tag of large parts: made up when not queued */
 extern int fzs_failed;               /* a receive failed: a peer gone, or a message too long */

@@ -41,6 +41,7 @@ static size_t fzs_win_cap[2];
 void (*fzs_on_empty)(int tag, int src, int blocking);
 void (*fzs_on_abort)(void);
 void (*fzs_on_bcast)(void *buf, int count, MPI_Datatype type);
+void (*fzs_on_taken)(int tag, const void *data, size_t len);
 size_t fzs_window_bytes[2];
 int fzs_tag_data = -1;
 int fzs_failed;
@@ -164,6 +165,7 @@ static int fzs_receive(void *buf, int count, MPI_Datatype type, int src, int tag
     if (m->len > want) rc = MPI_ERR_TRUNCATE; /* MPI takes the message all the same */
     if (rc != MPI_SUCCESS) fzs_failed = 1;
     if (m->len && want) memcpy(buf, m->data, m->len < want ? m->len : want);
+    if (fzs_on_taken) fzs_on_taken(m->tag, m->data, m->len);
     if (st) {
         st->MPI_SOURCE = m->src;
         st->MPI_TAG = m->tag;
