@@ -1270,8 +1270,9 @@ static ud__obj *ud__obj_alloc(const size_t *sizes, int nparts) {
     size_t bytes = ud__obj_header(nparts), off;
     ud__obj *o;
     int k;
-    for (k = 0; k < nparts; k++) {
-        if (sizes[k] > SIZE_MAX - bytes - 32) return NULL;
+    for (k = 0; k < nparts; k++) { /* sizes come off the wire too: the sum must not wrap */
+        size_t room = SIZE_MAX - bytes;
+        if (room < 32 || sizes[k] > room - 32) return NULL;
         bytes += UD__ALIGN(sizes[k] + 1);
     }
     if ((o = (ud__obj *)ud__cache_get(bytes, &off)) != NULL) {

@@ -177,7 +177,7 @@ static uint64_t ud__shm_extent(const size_t *sizes, int nparts) {
     uint64_t n = ud__shm_up(sizeof(ud__shm_objhead) + (uint64_t)nparts * sizeof(uint64_t));
     int k;
     for (k = 0; k < nparts; k++) {
-        if (sizes[k] > UINT64_MAX / 2 - n) return UINT64_MAX;
+        if (n > UINT64_MAX / 2 || sizes[k] > UINT64_MAX / 2 - n) return UINT64_MAX; /* no wrap */
         n += ud__shm_up((uint64_t)sizes[k] + 1);
     }
     return n;
