@@ -431,23 +431,6 @@ static void fz_refuse_all(ud__call *c) {
     }
 }
 
-/* Nested gets whose objects have not all come (each waits on the entries it needs) are
-   answered with an error too. */
-static void fz_refuse_gets(void) {
-    size_t i;
-    for (i = 0; ud__wk.map.count && i < ud__wk.map.cap; i++) {
-        ud__went *e = (ud__went *)ud__wk.map.slots[i].val;
-        ud__wdep *d;
-        if (!ud__wk.map.slots[i].key.num) continue;
-        for (d = e->waiters; d; d = d->next)
-            if (d->task->call) {
-                d->task->call->status = UD_ERR_PROTO;
-                ud__atomic_store(&d->task->call->answered, 1);
-            }
-    }
-    ud__atomic_add(&ud__wk.gen, 1u);
-}
-
 /* Requests for store room answered with none (each lives on its thread's stack). */
 static void fz_answer_all(ud__resv *r) {
     while (r) {
@@ -465,7 +448,10 @@ static void fz_reset_runtime(void) {
     atomic_store(&fz_gate_open, 1);
     atomic_store(&fz_joined, 0);
     if (FZ_RANK != UD__ROOT && ud__wk.pool.q) {
-        fz_refuse_gets(); /* once: a task that ends frees its gets */
+        /* once, as a cancelled rank does: nested gets whose objects have not all come are
+           refused (a task that ends frees its gets) */
+        ud__wk_refuse_gets();
+        ud__atomic_add(&ud__wk.gen, 1u);
         if (pthread_create(&joiner, NULL, fz_join_pool, NULL) != 0) abort();
         while (!atomic_load(&fz_joined)) { /* what the task threads ask for until they end */
             pthread_mutex_lock(&ud__in.mu);

@@ -164,6 +164,15 @@ static void gate_and_two_queued(void) {
     hold();
 }
 
+/* NESTED from the root: its answer to a task's call of this kind (the worker's first call,
+   id 1), which the caller completes and sends. */
+static ud__hdr *answer(int kind) {
+    ud__hdr *h = op(UD__OP_NESTED);
+    h->aux = kind;
+    h->b = 1;
+    return h;
+}
+
 static void task_done(int64_t first, int64_t nret, uint32_t flags) {
     ud__hdr *h = op(UD__OP_TASK_DONE);
     h->flags = flags;
@@ -320,9 +329,7 @@ static void worker_seeds(void) {
 
     /* nested calls: a put answered by the root, a wait answered by the root then the monitor */
     nest_task(nest, sizeof nest);
-    h = op(UD__OP_NESTED);
-    h->aux = UD__NEST_PUT;
-    h->b = 1;
+    h = answer(UD__NEST_PUT);
     h->count = 1;
     i64(0);
     i64(NUM(5, 0));
@@ -332,9 +339,7 @@ static void worker_seeds(void) {
     nest[0] = 3;
     memcpy(nest + 8, &theirs, sizeof theirs);
     nest_task(nest, sizeof nest);
-    h = op(UD__OP_NESTED);
-    h->aux = UD__NEST_WAIT;
-    h->b = 1;
+    answer(UD__NEST_WAIT);
     send_op(0);
     hold();
     h = op(UD__OP_WAIT);
@@ -357,9 +362,7 @@ static void worker_seeds(void) {
 
     nest[0] = 2;
     nest_task(nest, sizeof nest);
-    h = op(UD__OP_NESTED);
-    h->aux = UD__NEST_GET;
-    h->b = 1;
+    answer(UD__NEST_GET);
     send_op(0);
     hold();
     op(UD__OP_CANCEL);
@@ -378,9 +381,7 @@ static void worker_seeds(void) {
     for (k = 0; k < 2; k++) {
         nest[0] = 6;
         nest_task(nest, sizeof nest);
-        h = op(UD__OP_NESTED);
-        h->aux = UD__NEST_REMOTE;
-        h->b = 1;
+        h = answer(UD__NEST_REMOTE);
         h->count = 2;
         i64(k ? 1000 : 3);
         i64(NUM(7, 3));
@@ -399,9 +400,7 @@ static void worker_seeds(void) {
     nest[0] = 2;
     memcpy(nest + 8, &(ud_ref){1000, NUM(1, 3)}, sizeof(ud_ref));
     nest_task(nest, sizeof nest);
-    h = op(UD__OP_NESTED);
-    h->aux = UD__NEST_GET;
-    h->b = 1;
+    answer(UD__NEST_GET);
     send_op(0);
     write_seed("worker", "nested_get_no_rank");
     memcpy(nest + 8, &theirs, sizeof theirs);
