@@ -52,9 +52,9 @@ static void fz_free(void *p);
 #ifndef FZ_SIZE
 #define FZ_SIZE 4
 #endif
-/* 4 MiB: a larger object tries nothing a smaller one does not, and each one's pages cost an
+/* 1 MiB: a larger object tries nothing a smaller one does not, and each one's pages cost an
    input its time */
-#define FZ_ALLOC_MAX ((size_t)4 << 20)
+#define FZ_ALLOC_MAX ((size_t)1 << 20)
 #define FZ_SHM_MEM ((uint64_t)64 << 10)
 #define FZ_SHM_SLOTS 64
 /* seconds a rank may take to stop once its input is taken; FZ_SETTLE_MAX in the environment
@@ -271,6 +271,21 @@ static int fz_input_done, fz_cancelled, fz_flip;
 static int fz_next_input(void);
 static double fz_settle_since, fz_held_since;
 
+/* Every task thread waits, in a nested call's help or parked by a gate, and nothing is queued.
+   This catches what the count below misses: a task answered while another ran on its thread's
+   stack waits for that one to return, with no call of its own. A helper just woken is still
+   counted for a moment, so this must last a quarter of a millisecond. */
+static double fz_all_wait_since;
+
+static int fz_all_waiting(void) {
+    ud__pool *p = &ud__wk.pool;
+    int i, idle = ud__atomic_load(&p->helpers) + atomic_load(&fz_parked) >= p->n;
+    for (i = 0; idle && i < p->n; i++) idle = !ud__pool_has_work(p, &p->q[i]);
+    if (!idle) return (int)(fz_all_wait_since = 0);
+    if (fz_all_wait_since == 0) fz_all_wait_since = ud__now();
+    return ud__now() - fz_all_wait_since > 0.00025;
+}
+
 /* A worker rank has caught up: no task thread works on something that could still send. A
    task waits for a call's answer, or (a nested get) for objects, in the pool's help; a gate
    parks its thread. */
@@ -284,7 +299,8 @@ static int fz_caught_up(void) {
     pthread_mutex_unlock(&ud__in.mu);
     /* with every task thread parked, the tasks queued behind them wait too; inline tasks run
        at the end of the loop's turn */
-    return !busy && !ud__wk.inl && (ud__wk.running <= waiting || atomic_load(&fz_parked) >= ud__wk.pool.n);
+    return !busy && !ud__wk.inl &&
+           (ud__wk.running <= waiting || atomic_load(&fz_parked) >= ud__wk.pool.n || fz_all_waiting());
 }
 
 /* A hold goes once the rank caught up (a worker), or on the second probe that meets it with
@@ -307,7 +323,7 @@ static void fz_hold(void) {
     }
     if (pass) {
         fzs_pass();
-        fz_held_since = 0;
+        fz_held_since = fz_all_wait_since = 0;
         fz_hold_probes = 0;
     }
 }
@@ -605,7 +621,7 @@ static void fz_driver(void);
 /* The harness's part of an input that starts. */
 static void fz_begin(void) {
     fz_input_done = fz_cancelled = fz_flip = 0;
-    fz_held_since = 0;
+    fz_held_since = fz_all_wait_since = 0;
     fz_hold_probes = 0;
     atomic_store(&fz_gate_open, 0);
     atomic_store(&fz_stopping, 0);

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FZS_MADE_UP_MAX ((uint64_t)1 << 20)
+#define FZS_MADE_UP_MAX ((uint64_t)256 << 10)
 
 typedef struct fzs_msg {
     int src, tag;
