@@ -1403,13 +1403,14 @@ static void ud__root_service(void) {
     ud__root_poll(t);
 }
 
-/* GET: a = owner, count = numbers, then the numbers. One message an owner, however many. */
+/* GET: a = owner, count = numbers, then the numbers. One message an owner, however many. The
+   messages' buffers are made at the first ref that needs one: a get of what the root or this
+   host already holds asks for no memory. */
 static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
-    ud__wbuf *w = (ud__wbuf *)ud__alloc((size_t)ud__m.size * sizeof *w);
+    size_t wbytes = (size_t)ud__m.size * sizeof(ud__wbuf);
+    ud__wbuf *w = NULL;
     ud_status st = UD_OK;
     int i, r;
-    if (!w) return ud__fail(UD_ERR_NOMEM, "get: out of memory");
-    memset(w, 0, (size_t)ud__m.size * sizeof *w);
     for (i = 0; i < n; i++) {
         ud__rent *e = ents[i];
         if (e->obj || e->fetching > 0) continue;
@@ -1418,6 +1419,13 @@ static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
             e->size = (int64_t)e->obj->total;
             ud__root_learned_done(e);
             continue;
+        }
+        if (!w) {
+            if (!(w = (ud__wbuf *)ud__alloc(wbytes))) {
+                st = ud__fail(UD_ERR_NOMEM, "get: out of memory");
+                break;
+            }
+            memset(w, 0, wbytes);
         }
         r = (int)e->ref.owner;
         if (!w[r].p && !w[r].oom && ud__wb_start(&w[r], UD__OP_GET)) ((ud__hdr *)w[r].p)->a = r;
@@ -1429,6 +1437,7 @@ static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
         e->fetching = 2; /* asked in this call: 1 once its GET has gone */
         (*missing)++;
     }
+    if (!w) return st;
     for (r = 0; r < ud__m.size; r++) {
         if (!w[r].p) continue;
         if (!w[r].oom) ((ud__hdr *)w[r].p)->count = (int32_t)((w[r].len - sizeof(ud__hdr)) / sizeof(int64_t));
@@ -1437,7 +1446,7 @@ static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
     }
     for (i = 0; i < n; i++) /* a GET that did not go leaves nothing on its way */
         if (ents[i]->fetching == 2) ents[i]->fetching = w[ents[i]->ref.owner].len == 0;
-    ud__free(w, (size_t)ud__m.size * sizeof *w);
+    ud__free(w, wbytes);
     return st;
 }
 
