@@ -803,7 +803,7 @@ kill_variant() {   # name mpi
 variant_fuzz() {
     # (memory a rank's stream needs is asked for again for a second before the job ends: the
     # fuzz inputs that ask for too much would each cost that second)
-    local dir=$OUT/fuzz src t tmp rc flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DUD__MEMORY_PATIENCE=0.001"
+    local dir=$OUT/fuzz src t tmp rc flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DUD__MEMORY_PATIENCE=0.001 -fsanitize-coverage-ignorelist=tests/fuzz/coverage.ignore"
     mkdir -p "$dir"
     if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return (int)(d && n); }' |
         $FUZZ_CC $flags -x c - -o "$dir/probe" >"$dir/probe.log" 2>&1; then
