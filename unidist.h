@@ -1164,7 +1164,9 @@ static size_t ud__obj_header(int nparts) {
    and frees large objects would pay it on every object. Freed large objects are kept instead,
    UNIDIST_BLOCK_CACHE bytes at most, for the next objects of about their size, and go back to
    the system after UNIDIST_BLOCK_CACHE_MS unused, or at shutdown. */
+#ifndef UD__CACHE_MIN
 #define UD__CACHE_MIN ((size_t)1 << 20)
+#endif
 #define UD__CACHE_SLOTS 16
 
 static struct ud__cache {

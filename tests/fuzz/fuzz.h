@@ -46,14 +46,17 @@ static void fz_free(void *p);
    seconds to make and free them: the bound is checked alike at any size, so a small one here
    keeps every input's work small. */
 #define UD__MAX_RESULTS 256
+/* the block cache and the pre-faulting of large blocks start at 1 MiB: at 64 KiB here, what
+   the stub makes up for an input reaches them without an input's pages costing much */
+#define UD__CACHE_MIN ((size_t)64 << 10)
 #define UNIDIST_IMPLEMENTATION
 #include "unidist_mpi.h"
 
 #ifndef FZ_SIZE
 #define FZ_SIZE 4
 #endif
-/* 1 MiB: a larger object tries nothing a smaller one does not, and each one's pages cost an
-   input its time */
+/* 1 MiB: past UD__CACHE_MIN (above), a larger object tries nothing a smaller one does not,
+   and each one's pages cost an input its time */
 #define FZ_ALLOC_MAX ((size_t)1 << 20)
 #define FZ_SHM_MEM ((uint64_t)64 << 10)
 #define FZ_SHM_SLOTS 64
@@ -297,10 +300,10 @@ static int fz_caught_up(void) {
     pthread_mutex_lock(&ud__in.mu);
     busy = ud__in.done || ud__in.resv || ud__in.calls;
     pthread_mutex_unlock(&ud__in.mu);
+    if (busy || ud__wk.inl) return (int)(fz_all_wait_since = 0); /* a thread was at work */
     /* with every task thread parked, the tasks queued behind them wait too; inline tasks run
        at the end of the loop's turn */
-    return !busy && !ud__wk.inl &&
-           (ud__wk.running <= waiting || atomic_load(&fz_parked) >= ud__wk.pool.n || fz_all_waiting());
+    return ud__wk.running <= waiting || atomic_load(&fz_parked) >= ud__wk.pool.n || fz_all_waiting();
 }
 
 /* A hold goes once the rank caught up (a worker), or on the second probe that meets it with

@@ -452,6 +452,23 @@ static void worker_seeds(void) {
     i64(0);
     send_op(3);
     write_seed("worker", "large_part");
+
+    /* parts the stub makes up, past the block cache's bound (UD__CACHE_MIN in fuzz.h): the
+       first task's argument is pre-faulted, and its block, kept once freed, is the second's */
+    for (k = 0; k < 2; k++) {
+        ud__wpart w;
+        h = op(UD__OP_EXECUTE);
+        h->a = (int64_t)fz_fn_id;
+        h->b = NUM(2 + k, 2);
+        h->count = 1;
+        h->aux = 1;
+        i64(UD__WARG_VAL);
+        memset(&w, 0, sizeof w);
+        w.size = 100 << 10;
+        put(&w, sizeof w);
+        send_op(0);
+    }
+    write_seed("worker", "large_made_up");
 }
 
 static void monitor_seeds(void) {
