@@ -468,9 +468,8 @@ static void fz_reset_runtime(void) {
     atomic_store(&fz_joined, 0);
     if (FZ_RANK != UD__ROOT && ud__wk.pool.q) {
         /* once, as a cancelled rank does: nested gets whose objects have not all come are
-           refused (a task that ends frees its gets) */
+           refused, each waking its helper (a task that ends frees its gets) */
         ud__wk_refuse_gets();
-        ud__atomic_add(&ud__wk.gen, 1u);
         if (pthread_create(&joiner, NULL, fz_join_pool, NULL) != 0) abort();
         while (!atomic_load(&fz_joined)) { /* what the task threads ask for until they end */
             pthread_mutex_lock(&ud__in.mu);
