@@ -35,6 +35,9 @@ typedef struct MPI_Status {
 #define MPI_ERRORS_RETURN 1
 #define MPI_MODE_NOCHECK 1024
 #define MPI_COMM_TYPE_SHARED 1
+#define MPI_WIN_MODEL 1
+#define MPI_WIN_UNIFIED 2
+#define MPI_WIN_SEPARATE 3
 #define MPI_STATUS_IGNORE ((MPI_Status *)0)
 #define MPI_STATUSES_IGNORE ((MPI_Status *)0)
 #define MPI_IN_PLACE ((void *)1)
@@ -96,6 +99,7 @@ int MPI_Request_get_status(MPI_Request req, int *flag, MPI_Status *st);
 int MPI_Win_allocate_shared(MPI_Aint size, int disp, MPI_Info info, MPI_Comm comm, void *base, MPI_Win *win);
 int MPI_Win_shared_query(MPI_Win win, int rank, MPI_Aint *size, int *disp, void *base);
 int MPI_Win_free(MPI_Win *win);
+int MPI_Win_get_attr(MPI_Win win, int key, void *value, int *flag);
 int MPI_Win_lock_all(int assert_, MPI_Win win);
 int MPI_Win_unlock_all(MPI_Win win);
 int MPI_Win_sync(MPI_Win win);

@@ -430,6 +430,14 @@ int MPI_Win_shared_query(MPI_Win win, int rank, MPI_Aint *size, int *disp, void 
     return MPI_SUCCESS;
 }
 
+int MPI_Win_get_attr(MPI_Win win, int key, void *value, int *flag) { /* the model both MPIs give */
+    static int unified = MPI_WIN_UNIFIED;
+    (void)win;
+    *flag = key == MPI_WIN_MODEL;
+    if (*flag) *(int **)value = &unified;
+    return MPI_SUCCESS;
+}
+
 int MPI_Win_free(MPI_Win *win) { /* once both are freed, their places are given again */
     if (*win > 0 && *win <= 2) fzs.live[*win - 1] = 0;
     while (fzs.nwin > 0 && !fzs.live[fzs.nwin - 1]) fzs.nwin--;
