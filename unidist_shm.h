@@ -462,9 +462,11 @@ static ud__obj *ud__shm_put_parts(ud_ref key, const ud_part *parts, int nparts) 
    The writer's bytes are ordered before this rank's loads without an MPI_Win_sync here: the
    writer syncs, then stores the entry's first reference with release; the pin (a CAS) or the
    check of a pin given by message (ud__shm_holds) loads it with acquire, and lock-free atomics
-   order memory between processes as between threads. In the unified model a sync is only a
-   memory barrier, and the acquire already is one for the loads that follow. A first get of a
-   result so saves a call into the MPI library: about 1 us when its code is cold. */
+   order memory between processes as between threads. The MPI standard speaks of windows only
+   through its own calls, so this leans on C11 atomics and on what the MPIs do: for a window
+   of the unified model, Open MPI's sync is a full memory barrier and MPICH's a read and write
+   barrier, which the acquire already is for the loads that follow. A first get of a result so
+   saves a call into the MPI library: about 1 us when its code is cold. */
 static ud__obj *ud__shm_open_pinned(int64_t slot) {
     ud__obj *o;
     if (ud__sh.separate) MPI_Win_sync(ud__sh.dwin);
