@@ -4085,15 +4085,44 @@ static int ud__names_hold(const char *p, const char *end, const char *name) {
     return 0;
 }
 
+/* When every rank registered the same names: the first function whose flags differ between
+   this rank and another, named on every rank (collective; the functions are sorted the same
+   way everywhere, so the ranks swap their flags in that order). Without memory for that, or
+   with no difference found here, the message names no function. */
+static ud_status ud__name_flags_fn(void) {
+    size_t n = (size_t)ud__nfns * (size_t)ud__m.size, at = 0;
+    unsigned *all = (unsigned *)ud__alloc(n * sizeof *all + 1);
+    int i = ud__nfns, r = 0;
+    if (ud__all_have(ud__m.comm, all)) {
+        for (i = 0; i < ud__nfns; i++) /* this rank's row, in place */
+            all[(size_t)ud__m.rank * (size_t)ud__nfns + (size_t)i] = ud__fns[i].flags;
+        MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, ud__nfns, MPI_UNSIGNED, ud__m.comm);
+        for (i = 0; i < ud__nfns; i++) {
+            for (r = 0; r < ud__m.size; r++) {
+                at = (size_t)r * (size_t)ud__nfns + (size_t)i;
+                if (all[at] != ud__fns[i].flags) break;
+            }
+            if (r < ud__m.size) break;
+        }
+        if (i < ud__nfns)
+            ud__fail(UD_ERR_CONFIG, "init: task function '%s' has flags 0x%x on rank %d and 0x%x on "
+                     "rank %d (ud_register_flags): give it the same flags on every rank",
+                     ud__fns[i].name, ud__fns[i].flags, ud__m.rank, all[at], r);
+    }
+    ud__free(all, n * sizeof *all + 1);
+    if (i < ud__nfns) return UD_ERR_CONFIG;
+    return ud__fail(UD_ERR_CONFIG, "init: the ranks registered the same task functions with "
+                    "different flags (ud_register_flags): give each the same flags on every rank");
+}
+
 /* Names the first function some rank lacks, by name on every rank: the ranks swap the names
-   they registered (collective). When none lacks one, their flags differ. */
+   they registered (collective). When none lacks one, their flags differ: that one is named. */
 static ud_status ud__name_missing_fn(void) {
     int *lens = (int *)ud__alloc((size_t)ud__m.size * 2 * sizeof(int)), *displs, mine = 0, i, r;
     int found = 0;
     size_t total = 0;
     char *names = NULL, *p;
-    ud_status st = ud__fail(UD_ERR_CONFIG, "init: the ranks registered the same task functions with "
-                            "different flags (ud_register_flags): give each the same flags on every rank");
+    ud_status st = UD_ERR_CONFIG;
     for (i = 0; i < ud__nfns; i++) mine += (int)strlen(ud__fns[i].name) + 1;
     if (ud__all_have(ud__m.comm, lens)) {
         MPI_Allgather(&mine, 1, MPI_INT, lens, 1, MPI_INT, ud__m.comm);
@@ -4122,7 +4151,7 @@ static ud_status ud__name_missing_fn(void) {
     }
     ud__free(names, total + 1);
     ud__free(lens, (size_t)ud__m.size * 2 * sizeof(int));
-    return st;
+    return found ? st : ud__name_flags_fn(); /* found on every rank or on none */
 }
 
 static ud_status ud__check_agreement(void) {

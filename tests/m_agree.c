@@ -1,7 +1,8 @@
 /* Init refuses to start when the ranks disagree, names the difference, and every rank gets
    the error back (no hang, no abort): here the last rank registers one function less, then
-   the same function with another flag. Run under mpiexec with 3 or more ranks; it initializes MPI
-   itself so that it can run init twice and finalize once. */
+   the same function with another flag, named with the flags of both ranks. Run under mpiexec
+   with 3 or more ranks; it initializes MPI itself so that it can run init twice and finalize
+   once. */
 #define UNIDIST_IMPLEMENTATION
 #include "unidist_mpi.h"
 #include "ud_test.h"
@@ -35,11 +36,14 @@ int main(int argc, char **argv) {
     if (rank == size - 1) ud_register_flags("only_some", noop, NULL, UD_FN_INLINE, NULL);
     st = ud_init(NULL, &role);
     {
-        int mine[2] = {st == UD_ERR_CONFIG, strstr(ud_last_error(), "different flags") != NULL};
+        int mine[2] = {st == UD_ERR_CONFIG, strstr(ud_last_error(), "'only_some' has flags") != NULL};
         int all[2] = {0, 0};
         MPI_Allreduce(mine, all, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
         UT_CASE("a flag that differs is refused on every rank") { UT_EQ_INT(all[0], size); }
-        UT_CASE("every rank says the flags differ") { UT_EQ_INT(all[1], size); }
+        UT_CASE("every rank names the function whose flags differ") { UT_EQ_INT(all[1], size); }
+        UT_CASE("the flags of both ranks are named") {
+            if (rank == 0) UT_CONTAINS(ud_last_error(), "flags 0x0 on rank 0 and 0x1 on rank");
+        }
     }
     return (MPI_Finalize(), ut_finish());
 }

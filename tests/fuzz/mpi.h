@@ -53,6 +53,7 @@ typedef struct MPI_Status {
 #define MPI_UINT64_T 5
 #define MPI_2INT 6
 #define MPI_DOUBLE 7
+#define MPI_UNSIGNED 8
 #define MPI_MIN 1
 #define MPI_MINLOC 2
 

@@ -51,6 +51,7 @@ uint64_t fzs_sent;
 static size_t fzs_type_size(MPI_Datatype t) {
     switch (t) {
     case MPI_INT: return sizeof(int);
+    case MPI_UNSIGNED: return sizeof(unsigned);
     case MPI_INT64_T: case MPI_UINT64_T: return 8;
     case MPI_2INT: return 2 * sizeof(int);
     case MPI_DOUBLE: return sizeof(double);
