@@ -425,7 +425,8 @@ typedef struct ud_stats {
     int64_t msgs_sent, msgs_recv;
     int64_t bytes_sent, bytes_recv;                   /* every byte of its MPI messages */
     int64_t bytes_sent_other_hosts, bytes_recv_other_hosts;
-    double task_seconds;      /* its task threads' time in tasks (a nested task counts once) */
+    double task_seconds;      /* its task threads' time in tasks (a nested task counts once),
+                                 and its MPI loop's in UD_FN_INLINE ones */
     double idle_seconds;      /* its task threads' time outside tasks since init */
     int64_t inline_bytes_sent, inline_bytes_recv;     /* objects' parts inside operations */
     int64_t separate_bytes_sent, separate_bytes_recv; /* large parts, in messages of their own */

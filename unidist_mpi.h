@@ -2174,6 +2174,7 @@ static struct ud__worker {
     ud__atomic_uint gen;
     ud__resv *serving;        /* requests for store room taken from the inbox, not yet answered */
     ud__job *inl, *inl_tail;  /* ready UD_FN_INLINE tasks, run by the loop itself */
+    int64_t inline_ns;        /* the loop's time in them, for task_seconds */
 } ud__wk;
 
 /* What task threads hand the loop: finished tasks and requests for store room. The loop
@@ -2690,7 +2691,11 @@ static int ud__wk_run_inline(void) {
     while (ud__wk.inl) {
         ud__wt *t = (ud__wt *)ud__wk.inl;
         if (!(ud__wk.inl = t->job.next)) ud__wk.inl_tail = NULL;
-        if (!t->error) ud__task_call(&t->ctx);
+        if (!t->error) {
+            int64_t t0 = ud__now_ns();
+            ud__task_call(&t->ctx);
+            ud__wk.inline_ns += ud__now_ns() - t0;
+        }
         ud__m.st.tasks_run++;
         ud__wk_complete(t);
         n++;
@@ -3697,6 +3702,7 @@ static void ud__my_stats(ud_stats *s) {
     s->host = ud_shm_host(ud__m.rank);
     s->threads = ud__m.threads[ud__m.rank];
     if (ud__m.rank != UD__ROOT && ud__wk.pool.q) ud__pool_stats(&ud__wk.pool, s);
+    if (ud__m.rank != UD__ROOT) s->task_seconds += 1e-9 * (double)ud__wk.inline_ns;
     ud__obs_stats(s);
     s->queued = ud__m.unstarted ? ud__atomic_load(ud__m.unstarted) : 0;
 }

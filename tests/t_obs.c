@@ -138,6 +138,9 @@ static int len(ud_task *t) {
     return ud_task_arg(t, 0, &v) == UD_OK ? 0 : -1;
 }
 
+/* The same nap, run by an MPI worker's loop itself: its time counts as the task threads' does. */
+static ud_func f_nap_inl;
+
 static int64_t sum_run(const ud_stats *s, int n) {
     int64_t k, sum = 0;
     for (k = 0; k < n; k++) sum += s[k].tasks_run;
@@ -145,16 +148,16 @@ static int64_t sum_run(const ud_stats *s, int n) {
 }
 
 /* Tasks run, summed over the processes, are the tasks submitted; their time shows as busy. */
-static void stats_count_tasks_and_their_time(void) {
+static void stats_count_tasks_and_their_time_with(ud_func fn, double d) {
     enum { N = 8 };
     ud_stats before[64], after[64];
     ud_ref r[N];
     int nb = 0, na = 0, k, ready[N], nready;
-    double d = 0.05, busy = 0;
+    double busy = 0;
     UT_REQUIRE_OK(ud_stats_get(before, 64, &nb));
     for (k = 0; k < N; k++) {
         ud_arg a = ud_arg_val(&d, sizeof d);
-        UT_REQUIRE_OK(ud_remote(f_nap, &a, 1, 1, &r[k]));
+        UT_REQUIRE_OK(ud_remote(fn, &a, 1, 1, &r[k]));
     }
     UT_REQUIRE_OK(ud_wait(r, N, N, 60.0, ready, &nready));
     UT_REQUIRE_OK(ud_stats_get(after, 64, &na));
@@ -168,6 +171,13 @@ static void stats_count_tasks_and_their_time(void) {
     UT_CHECK(busy >= N * d * 0.9);
     UT_CHECK(busy < N * d * 20 + 5);
     UT_OK(ud_free_many(r, N));
+}
+
+static void stats_count_tasks_and_their_time(void) { stats_count_tasks_and_their_time_with(f_nap, 0.05); }
+
+/* Under MPI a UD_FN_INLINE task runs on the worker's loop, not on a task thread. */
+static void stats_count_inline_tasks_and_their_time(void) {
+    stats_count_tasks_and_their_time_with(f_nap_inl, 0.01);
 }
 
 /* A known transfer: an object of the driver's read by a task on worker 0. The bytes the
@@ -402,7 +412,8 @@ int main(int argc, char **argv) {
     ut_watchdog(120);
     if (ud_register("big", big, NULL, &f_big) != UD_OK || ud_register("nap", nap, NULL, &f_nap) != UD_OK ||
         ud_register("len", len, NULL, &f_len) != UD_OK || ud_register("sq", sq, NULL, &f_sq) != UD_OK ||
-        ud_register_flags("add", add, NULL, UD_FN_INLINE, &f_add) != UD_OK)
+        ud_register_flags("add", add, NULL, UD_FN_INLINE, &f_add) != UD_OK ||
+        ud_register_flags("nap_inl", nap, NULL, UD_FN_INLINE, &f_nap_inl) != UD_OK)
         return 1;
 
     driver = start(UD_LOG_INFO);
@@ -417,6 +428,7 @@ int main(int argc, char **argv) {
     driver = start(UD_LOG_WARN);
     if (driver) {
         UT_RUN(stats_count_tasks_and_their_time);
+        UT_RUN(stats_count_inline_tasks_and_their_time);
         UT_RUN(stats_bytes_sent_match_bytes_received);
         UT_RUN(stats_print_one_line_a_process);
     }
