@@ -3701,8 +3701,10 @@ static void ud__my_stats(ud_stats *s) {
     s->rank = ud__m.rank;
     s->host = ud_shm_host(ud__m.rank);
     s->threads = ud__m.threads[ud__m.rank];
-    if (ud__m.rank != UD__ROOT && ud__wk.pool.q) ud__pool_stats(&ud__wk.pool, s);
-    if (ud__m.rank != UD__ROOT) s->task_seconds += 1e-9 * (double)ud__wk.inline_ns;
+    if (ud__m.rank != UD__ROOT) {
+        if (ud__wk.pool.q) ud__pool_stats(&ud__wk.pool, s);
+        s->task_seconds += 1e-9 * (double)ud__wk.inline_ns;
+    }
     ud__obs_stats(s);
     s->queued = ud__m.unstarted ? ud__atomic_load(ud__m.unstarted) : 0;
 }
