@@ -64,6 +64,32 @@
      A buffer ud_task_result or ud_task_result_parts hands out is 16-byte aligned (64 in the
      MPI backend's shared store); every part a view shows (ud_get, ud_task_arg) is at least
      8-byte aligned, on every backend and wherever the object came from.
+
+   CONTENTS (the declarations, then the implementation's sections: the building blocks a task
+   uses, then the API that submits it and the backend that runs it on the pool; each
+   implementation section opens with what it owns, the state it writes and who calls it)
+     status codes                    ud_status and its values
+     configuration                   ud_config, the UD_CONFIG_TABLE of settings, their defaults
+     objects, refs, tasks            ud_ref, ud_part, ud_view, ud_arg, ud_opts, ud_task_fn
+     the API                         init, put, remote, get, wait, free, shutdown, registry
+     what the runtime did            ud_stats and the calls that read it
+     inside a task                   the ud_task_* calls of a running task
+     errors                          the last error text and the status names
+     runtime state shared by the modules   the resolved configuration and the backend in use
+     logging                         the log hook, levels and packed info lines
+     memory                          the allocator hooks, growing tables, the clock
+     configuration: resolving it     a ud_config and the environment made into the settings
+     function registry               the registered task functions
+     the object store's map          DataID -> pointer, for every backend's store
+     the block cache                 freed large blocks kept for the next objects
+     objects                         an object's allocation, copy, views and release
+     the task context                a running task's context and its ud_task_* calls
+     trace                           per-thread events, written as Chrome trace events
+     progress                        the progress line
+     the task pool                   task threads, their queues and their sleep
+     cores                           the CPUs this process may use
+     the public API                  argument checks, then the backend in use
+     the threads backend             one process: the store under a lock, the pool (seed 002)
 */
 #ifndef UNIDIST_H
 #define UNIDIST_H
@@ -89,7 +115,7 @@ extern "C" {
 #define UD_VERSION_PATCH 0
 #define UD_VERSION_STRING "0.1.0"
 
-/* ---- status codes -------------------------------------------------------------------- */
+/* ---- status codes ---------------------------------------------------------------------------- */
 #define UD_STATUS_TABLE(X)                                                      \
     X(UD_OK,           0, "ok")                                                 \
     X(UD_ERR_ARG,     -1, "bad argument")                                       \
@@ -119,7 +145,7 @@ UD_API const char *ud_last_error(void);          /* detail of this thread's last
                                                     (a later success leaves it as it was) */
 UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 
-/* ---- configuration ---------------------------------------------------------------------
+/* ---- configuration ------------------------------------------------------------------------------
    One row a tunable: kind, field, environment variable, compile-time default, doc.
    Precedence: compile-time default < field of the ud_config given to init, when set
    < environment variable. In a ud_config filled by ud_config_init every field is UD_UNSET
@@ -244,6 +270,15 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #define UD_PROGRESS 0
 #endif
 
+/* The core's compile-time thresholds that are not rows of the table (no variable sets them):
+   define one before the include to change it. The MPI module's are in its "tuning knobs". */
+#ifndef UD__CACHE_MIN                 /* the block cache: smallest block it keeps */
+#define UD__CACHE_MIN ((size_t)1 << 20)
+#endif
+#ifndef UD__TRACE_CHUNK               /* trace: records a chunk holds (640 KiB, mapped at once) */
+#define UD__TRACE_CHUNK 16384
+#endif
+
 #define UD__CTYPE_STR  const char *
 #define UD__CTYPE_INT  int64_t
 #define UD__CTYPE_SIZE uint64_t
@@ -290,7 +325,7 @@ UD_API ud_status ud_config_resolve(const ud_config *in, ud_config *out);
    "UNIDIST_CPUS = 2" lines. */
 UD_API void ud_config_print(FILE *f);
 
-/* ---- objects, refs, tasks ------------------------------------------------------------- */
+/* ---- objects, refs, tasks -------------------------------------------------------------------- */
 typedef struct ud_ref {       /* a DataID: the rank that owns the object and its number */
     int64_t owner;
     int64_t num;
@@ -333,7 +368,7 @@ typedef int (*ud_task_fn)(ud_task *t);
 
 typedef enum ud_role { UD_ROLE_DRIVER = 0, UD_ROLE_WORKER = 1, UD_ROLE_MONITOR = 2 } ud_role;
 
-/* ---- the API ---------------------------------------------------------------------------- */
+/* ---- the API --------------------------------------------------------------------------------- */
 /* Registers a task function under a name, on every process, before ud_init. *id may be NULL. */
 UD_API ud_status ud_register(const char *name, ud_task_fn fn, void *user, ud_func *id);
 /* The same, with UD_FN_* flags (0: as ud_register). */
@@ -413,7 +448,7 @@ UD_API int ud_worker_id(void);            /* in a task: the worker running it; e
 UD_API const char *ud_backend_name(void); /* "threads", "mpi", or "none" before init */
 UD_API int ud_rank(void);                 /* this process's rank (0 on threads) */
 
-/* ---- what the runtime did ------------------------------------------------------------------
+/* ---- what the runtime did -----------------------------------------------------------------------
    One record a process: under MPI one a rank (the driver's first), on threads one for the
    process. Counts since init. */
 typedef struct ud_stats {
@@ -443,7 +478,7 @@ UD_API ud_status ud_stats_get(ud_stats *out, int cap, int *n);
 /* Driver only: one line a process to f (stderr when NULL): what ud_stats_get returns. */
 UD_API void ud_stats_print(FILE *f);
 
-/* ---- inside a task ------------------------------------------------------------------------ */
+/* ---- inside a task --------------------------------------------------------------------------- */
 UD_API int ud_task_nargs(const ud_task *t);
 UD_API int ud_task_nreturns(const ud_task *t);
 UD_API void *ud_task_user(const ud_task *t);          /* the pointer given to ud_register */
@@ -570,7 +605,9 @@ typedef struct { size_t v; } ud__atomic_size;
         if (!(c)) ud__panic("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__);         \
     } while (0)
 
-/* ---- errors --------------------------------------------------------------------------- */
+/* ---- errors -------------------------------------------------------------------------------------
+   Owns the calling thread's last error text (ud__errbuf) and the status names: every module
+   fails through ud__fail, which writes it. */
 static UD__THREAD_LOCAL char ud__errbuf[512];
 
 UD_API const char *ud_status_str(ud_status s) {
@@ -599,7 +636,9 @@ static UD__PRINTF(2, 3) ud_status ud__fail(ud_status st, const char *fmt, ...) {
     return st;
 }
 
-/* ---- runtime state shared by the modules ----------------------------------------------- */
+/* ---- runtime state shared by the modules --------------------------------------------------------
+   Owns ud__rt (the resolved configuration, the backend in use, the phase) and the MPI
+   backend's slot; init and shutdown write them, every module reads them. */
 typedef struct ud__fn {
     ud_func id;
     ud_task_fn fn;
@@ -649,7 +688,9 @@ static ud__runtime ud__rt;
 /* The MPI module fills this slot (the core never calls up into it by name). */
 UD__DEF const ud__backend *ud__mpi_backend_slot;
 
-/* ---- logging ---------------------------------------------------------------------------- */
+/* ---- logging ------------------------------------------------------------------------------------
+   Owns the log's hook and level checks, and lines of items packed to a width; no state but
+   what the configuration holds. Every module logs through ud__log. */
 static const char *ud__level_name(int level) {
     static const char *names[] = {"OFF", "ERROR", "WARN", "INFO", "DEBUG"};
     return (level >= 0 && level <= 4) ? names[level] : "?";
@@ -699,7 +740,27 @@ static UD__UNUSED UD__PRINTF(1, 2) void ud__panic(const char *fmt, ...) {
     abort();
 }
 
-/* ---- memory ------------------------------------------------------------------------------- */
+/* Info lines of items packed up to a line's width: "what: a sep b sep c". */
+typedef struct ud__logline {
+    const char *what, *sep;
+    char text[400];
+    size_t len;
+} ud__logline;
+
+static void ud__logline_flush(ud__logline *l) {
+    if (l->len) ud__log(UD_LOG_INFO, "%s: %s", l->what, l->text);
+    l->len = 0;
+}
+
+static void ud__logline_add(ud__logline *l, const char *item) {
+    if (l->len && l->len + strlen(l->sep) + strlen(item) >= sizeof l->text) ud__logline_flush(l);
+    l->len += (size_t)snprintf(l->text + l->len, sizeof l->text - l->len, "%s%s", l->len ? l->sep : "", item);
+    if (l->len >= sizeof l->text) l->len = sizeof l->text - 1;
+}
+
+/* ---- memory -------------------------------------------------------------------------------------
+   Owns the runtime's allocator (the hooks of ud_config, or UD_MALLOC), the growth of tables
+   and the clock; no state. Every module allocates through here. */
 static void *ud__alloc(size_t size) {
     if (ud__rt.cfg.alloc) return ud__rt.cfg.alloc(size, ud__rt.cfg.alloc_user);
     return UD_MALLOC(size);
@@ -718,13 +779,28 @@ static void ud__free(void *p, size_t size) {
     (void)size;
 }
 
+/* Room for need (> 0) elements of elem bytes in the array p of *cap elements, which doubles
+   from first: the array (p itself when it had room), or NULL with p and *cap as they were. */
+static void *ud__grow(void *p, size_t *cap, size_t need, size_t elem, size_t first) {
+    size_t n = *cap ? *cap : first;
+    void *q;
+    if (need <= *cap) return p;
+    while (n < need) n *= 2;
+    if (!(q = ud__realloc(p, *cap * elem, n * elem))) return NULL;
+    *cap = n;
+    return q;
+}
+
 static double ud__now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- configuration -------------------------------------------------------------------------- */
+/* ---- configuration: resolving it ----------------------------------------------------------------
+   Owns turning a ud_config and the environment into the configuration in force (each
+   UD_CONFIG_TABLE row checked, its error naming the variable), and printing it; ud_init and
+   ud_config_resolve call it. */
 static ud_status ud__bad_value(const char *env, const char *src, const char *s, const char *want) {
     return ud__fail(UD_ERR_CONFIG, "%s: '%s' (from %s) is not %s", env, s, src, want);
 }
@@ -890,24 +966,6 @@ UD_API void ud_config_print(FILE *f) {
 #undef UD__CONFIG_PRINT
 }
 
-/* Info lines of items packed up to a line's width: "what: a sep b sep c". */
-typedef struct ud__logline {
-    const char *what, *sep;
-    char text[400];
-    size_t len;
-} ud__logline;
-
-static void ud__logline_flush(ud__logline *l) {
-    if (l->len) ud__log(UD_LOG_INFO, "%s: %s", l->what, l->text);
-    l->len = 0;
-}
-
-static void ud__logline_add(ud__logline *l, const char *item) {
-    if (l->len && l->len + strlen(l->sep) + strlen(item) >= sizeof l->text) ud__logline_flush(l);
-    l->len += (size_t)snprintf(l->text + l->len, sizeof l->text - l->len, "%s%s", l->len ? l->sep : "", item);
-    if (l->len >= sizeof l->text) l->len = sizeof l->text - 1;
-}
-
 /* Info at init: the settings in force, a few to a line (lines stay within the log's 512). */
 static void ud__log_settings(void) {
     char item[256];
@@ -936,7 +994,9 @@ static void ud__log_settings(void) {
         ud__log(UD_LOG_INFO, "UNIDIST_LOG_LEVEL=4: this build has no debug lines (UD_DEBUG=0)");
 }
 
-/* ---- function registry ------------------------------------------------------------------------
+/* ---- function registry --------------------------------------------------------------------------
+   Owns the registered task functions (ud__fns); ud_register writes it before init, every
+   backend reads it.
    Kept sorted by id; registration happens before init, lookups are a binary search. */
 static ud__fn *ud__fns;
 static int ud__nfns, ud__capfns;
@@ -1003,7 +1063,9 @@ UD_API ud_status ud_register_flags(const char *name, ud_task_fn fn, void *user, 
     return UD_OK;
 }
 
-/* ---- the object store's map: DataID -> pointer -------------------------------------------------
+/* ---- the object store's map ---------------------------------------------------------------------
+   Owns the DataID -> pointer map that each backend's store keeps (the threads backend's,
+   an MPI root's, a worker's, the monitor's); it holds no state of its own.
    Open addressing with linear probing and backward-shift deletion, so that a million live
    objects cost the same per operation as a thousand (no tombstones to wade through). */
 typedef struct ud__slot {
@@ -1113,61 +1175,14 @@ static void ud__map_clear(ud__map *m) {
     m->cap = m->count = 0;
 }
 
-/* ---- objects --------------------------------------------------------------------------------
-   One allocation: header, part table, then each part's bytes 16-aligned and followed by a NUL,
-   so that text (a failed task's message above all) reads as a C string wherever it arrives.
-   A failed task's result is an object too: status UD_ERR_TASK and one part, the message. */
-#define UD__OBJ_STATIC 1u
-#define UD__OBJ_SHARED 2u    /* its parts lie in the host's shared store; released by a hook */
-#define UD__ALIGN(n) (((n) + 15) & ~(size_t)15)
-
-struct ud__obj {
-    int32_t status;
-    int32_t nparts;
-    uint32_t flags;
-    int32_t refs;             /* holders; the MPI backend pins objects under async sends */
-    size_t bytes;             /* size of the allocation, for the free hook */
-    size_t total;             /* sum of the part sizes */
-    int64_t slot;             /* UD__OBJ_SHARED: its entry in the store's service buffer */
-    ud_part parts[1];         /* nparts of them (at least one slot) */
-};
-
-/* Counts several threads add to (relaxed: read only for stats). */
-static struct ud__obs {
-    ud__atomic_llong store_bytes, store_peak, shared_written, shared_read;
-} ud__ob;
-
-static void ud__count_store(int64_t bytes) {
-    long long now = ud__atomic_add_relaxed(&ud__ob.store_bytes, bytes) + bytes;
-    long long peak = ud__atomic_load_relaxed(&ud__ob.store_peak);
-    while (now > peak && !ud__atomic_raise_relaxed(&ud__ob.store_peak, &peak, now)) {}
-}
-
-/* Counts since init; the store's peak starts at what it holds. */
-static void ud__obs_reset(void) {
-    ud__atomic_store(&ud__ob.shared_written, 0);
-    ud__atomic_store(&ud__ob.shared_read, 0);
-    ud__atomic_store(&ud__ob.store_peak, ud__atomic_load(&ud__ob.store_bytes));
-}
-
-static ud__obj ud__empty_obj = {UD_OK, 0, UD__OBJ_STATIC, 1, 0, 0, -1, {{"", 0}}};
-
-/* The shared store fills this: it drops the store's reference and frees the wrapper. */
-UD__DEF void (*ud__shared_release_hook)(ud__obj *o);
-
-static size_t ud__obj_header(int nparts) {
-    return UD__ALIGN(offsetof(ud__obj, parts) + (size_t)(nparts > 0 ? nparts : 1) * sizeof(ud_part));
-}
-
-/* ---- the block cache ----------------------------------------------------------------------
+/* ---- the block cache ----------------------------------------------------------------------------
+   Owns the freed large blocks kept for reuse (ud__cache, under its own lock); objects take
+   from it and give back to it, shutdown and the pool's idle threads trim it.
    A large allocation gets fresh pages from the system, and a first touch of each page costs
    more than copying into it (10x on some virtual machines): a pipeline that puts, transforms
    and frees large objects would pay it on every object. Freed large objects are kept instead,
    UNIDIST_BLOCK_CACHE bytes at most, for the next objects of about their size, and go back to
    the system after UNIDIST_BLOCK_CACHE_MS unused, or at shutdown. */
-#ifndef UD__CACHE_MIN
-#define UD__CACHE_MIN ((size_t)1 << 20)
-#endif
 #define UD__CACHE_SLOTS 16
 
 static struct ud__cache {
@@ -1266,6 +1281,61 @@ static int ud__map_pages(uintptr_t a, uintptr_t e) {
 /* A fresh large block's pages, mapped before its bytes are written (best effort). */
 static void ud__populate(void *p, size_t bytes) {
     (void)ud__map_pages(((uintptr_t)p + 4095) & ~(uintptr_t)4095, ((uintptr_t)p + bytes) & ~(uintptr_t)4095);
+}
+
+/* Room for extra more entries, had now so that putting them later cannot fail. */
+static int ud__map_reserve(ud__map *m, size_t extra) {
+    while ((m->count + extra) * 4 > m->cap * 3)
+        if (!ud__map_grow(m)) return 0;
+    return 1;
+}
+
+/* ---- objects ------------------------------------------------------------------------------------
+   Owns the object (ud__obj): its allocation, copy, views and release, and the counts of the
+   store's bytes (ud__ob); both backends and the shared store make and release them.
+   One allocation: header, part table, then each part's bytes 16-aligned and followed by a NUL,
+   so that text (a failed task's message above all) reads as a C string wherever it arrives.
+   A failed task's result is an object too: status UD_ERR_TASK and one part, the message. */
+#define UD__OBJ_STATIC 1u
+#define UD__OBJ_SHARED 2u    /* its parts lie in the host's shared store; released by a hook */
+#define UD__ALIGN(n) (((n) + 15) & ~(size_t)15)
+
+struct ud__obj {
+    int32_t status;
+    int32_t nparts;
+    uint32_t flags;
+    int32_t refs;             /* holders; the MPI backend pins objects under async sends */
+    size_t bytes;             /* size of the allocation, for the free hook */
+    size_t total;             /* sum of the part sizes */
+    int64_t slot;             /* UD__OBJ_SHARED: its entry in the store's service buffer */
+    ud_part parts[1];         /* nparts of them (at least one slot) */
+};
+
+/* Counts several threads add to (relaxed: read only for stats). */
+static struct ud__obs {
+    ud__atomic_llong store_bytes, store_peak, shared_written, shared_read;
+} ud__ob;
+
+static void ud__count_store(int64_t bytes) {
+    long long now = ud__atomic_add_relaxed(&ud__ob.store_bytes, bytes) + bytes;
+    long long peak = ud__atomic_load_relaxed(&ud__ob.store_peak);
+    while (now > peak && !ud__atomic_raise_relaxed(&ud__ob.store_peak, &peak, now)) {}
+}
+
+/* Counts since init; the store's peak starts at what it holds. */
+static void ud__obs_reset(void) {
+    ud__atomic_store(&ud__ob.shared_written, 0);
+    ud__atomic_store(&ud__ob.shared_read, 0);
+    ud__atomic_store(&ud__ob.store_peak, ud__atomic_load(&ud__ob.store_bytes));
+}
+
+static ud__obj ud__empty_obj = {UD_OK, 0, UD__OBJ_STATIC, 1, 0, 0, -1, {{"", 0}}};
+
+/* The shared store fills this: it drops the store's reference and frees the wrapper. */
+UD__DEF void (*ud__shared_release_hook)(ud__obj *o);
+
+static size_t ud__obj_header(int nparts) {
+    return UD__ALIGN(offsetof(ud__obj, parts) + (size_t)(nparts > 0 ? nparts : 1) * sizeof(ud_part));
 }
 
 /* Allocates an object with room for the given part sizes; parts[k].data points at its room. */
@@ -1378,7 +1448,9 @@ static ud_status ud__ref_unknown(const char *op, ud_ref r, int well_formed, int6
     return ud__fail(UD_ERR_NOREF, "%s: ref %s was never issued", op, text);
 }
 
-/* ---- the task context --------------------------------------------------------------------------
+/* ---- the task context ---------------------------------------------------------------------------
+   Owns a running task's context (ud_task) and the ud_task_* calls made on it; the backends
+   begin, call and settle it on their task threads.
    Backends fill it and run the function; results are allocated through the backend's hook so
    that a large result can land straight in shared memory. */
 struct ud_task {
@@ -1549,14 +1621,13 @@ static void ud__task_settle(ud_task *ctx) {
         if (!ctx->res[i]) ctx->res[i] = &ud__empty_obj;
 }
 
-/* ---- trace -------------------------------------------------------------------------------------
+/* ---- trace --------------------------------------------------------------------------------------
+   Owns the per-thread event buffers and the trace file; the pool and the backends record,
+   shutdown writes.
    UNIDIST_TRACE=path: each thread appends fixed-size events to a buffer of its own, without
    locks; at shutdown, once the threads are joined, the buffers of every rank are gathered to
    the driver, moved onto its clock, and written as Chrome trace events. */
 enum { UD__EV_TASK = 1, UD__EV_SEND = 2, UD__EV_RECV = 3, UD__EV_WAIT = 4 };
-#ifndef UD__TRACE_CHUNK
-#define UD__TRACE_CHUNK 16384 /* records a chunk holds: 640 KiB, mapped at once */
-#endif
 /* events a process takes at most: their bytes must fit an int (MPI counts) */
 #define UD__TRACE_MAX ((int)(INT_MAX / sizeof(ud__event)) - 1)
 
@@ -1764,7 +1835,8 @@ static void ud__trace_finish_local(void) {
     ud__free(ev, (size_t)(n ? n : 1) * sizeof *ev);
 }
 
-/* ---- progress ----------------------------------------------------------------------------------
+/* ---- progress -----------------------------------------------------------------------------------
+   Owns the progress line's counts and its printing thread; the backends publish.
    UNIDIST_PROGRESS: the backends publish counts (the threads backend as tasks are submitted
    and run; an MPI root while it serves, which is when anything moves there), and a thread of
    the driver prints them, so that printing never slows a call. */
@@ -1853,7 +1925,9 @@ static void ud__progress_stop(void) {
     ud__pg.started = 0;
 }
 
-/* ---- the task pool ---------------------------------------------------------------------------
+/* ---- the task pool ------------------------------------------------------------------------------
+   Owns the task threads, their queues and their sleep (ud__pool); the threads backend and an
+   MPI worker push jobs and reclaim queued ones.
    The threads that run tasks: the threads backend's workers, and the task threads of an MPI
    worker rank. Each thread has a queue of its own; one whose queue is empty takes the oldest
    job of another's, so no thread idles while another has jobs queued, and sleeps only when
@@ -2245,6 +2319,7 @@ static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, int steal, void
 }
 
 /* ---- cores --------------------------------------------------------------------------------------
+   Owns reading the CPUs this process may use; the backends size their pools by it.
    The CPUs this process may run on, as a bit mask (Linux: its affinity, from /proc, so that
    no feature macro is needed); elsewhere every online core. Returns how many. */
 #define UD__CPU_WORDS 16      /* 1024 CPUs */
@@ -2290,7 +2365,9 @@ static int ud__cpu_mask(uint64_t *mask) {
     return n;
 }
 
-/* ---- the public API: argument checks, then the backend ------------------------------------------ */
+/* ---- the public API -----------------------------------------------------------------------------
+   Owns the ud_* entry points: each checks its arguments and the runtime's state, then calls
+   the backend in use (ud__rt.be); init and shutdown choose and start it. */
 /* (a function: C++ cannot declare a static object ahead of its definition) */
 static const ud__backend *ud__threads_backend(void);
 
@@ -2698,7 +2775,9 @@ UD_API int ud_worker_threads(int w) {
 
 UD_API int ud_worker_id(void) { return ud__cur_task && ud__rt.be ? ud__rt.be->worker_id() : -1; }
 
-/* ---- the threads backend ----------------------------------------------------------------------
+/* ---- the threads backend ------------------------------------------------------------------------
+   Owns the threads backend's store (ud__th: refs, entries, waiters, under one lock) and its
+   pool; the public API calls it through its backend table.
    Seed 002 in C: a pool of worker threads, each with its own queue, chosen round-robin. The
    store is one map under one lock. A task whose argument refs are not ready is parked on them
    (a dependency node a ref argument) and reaches a queue only when the last one is ready, so
@@ -2758,6 +2837,7 @@ static struct ud__threads {
     ud__entry *free_entries;
     ud__entry **slabs;
     int nslabs;
+    size_t capslabs;
     ud__pool pool;
     ud__atomic_uint gen;      /* bumped when an object a get or wait may wait for is ready */
     ud__atomic_llong tasks_run;
@@ -2789,8 +2869,8 @@ static int ud__th_reserve_entries(int n) {
     ud__entry *e = ud__th.free_entries;
     for (i = 0; i < n && e; i++) e = e->next_free;
     while (i < n) {
-        ud__entry **ns = (ud__entry **)ud__realloc(ud__th.slabs, (size_t)ud__th.nslabs * sizeof *ns,
-                                                   (size_t)(ud__th.nslabs + 1) * sizeof *ns);
+        ud__entry **ns = (ud__entry **)ud__grow(ud__th.slabs, &ud__th.capslabs,
+                                                (size_t)ud__th.nslabs + 1, sizeof *ns, 8);
         ud__entry *slab;
         int k;
         if (!ns) return 0;
@@ -2803,12 +2883,6 @@ static int ud__th_reserve_entries(int n) {
         }
         i += UD__SLAB;
     }
-    return 1;
-}
-
-static int ud__map_reserve(ud__map *m, size_t extra) {
-    while ((m->count + extra) * 4 > m->cap * 3)
-        if (!ud__map_grow(m)) return 0;
     return 1;
 }
 
@@ -3197,7 +3271,8 @@ static void ud__th_release_all(void) {
             ud__obj_release(((ud__entry *)ud__th.map.slots[i].val)->obj);
     ud__map_clear(&ud__th.map);
     for (k = 0; k < ud__th.nslabs; k++) ud__free(ud__th.slabs[k], UD__SLAB * sizeof(ud__entry));
-    ud__free(ud__th.slabs, (size_t)ud__th.nslabs * sizeof *ud__th.slabs);
+    ud__free(ud__th.slabs, ud__th.capslabs * sizeof *ud__th.slabs);
+    ud__th.capslabs = 0;
     ud__th.slabs = NULL;
     ud__th.nslabs = 0;
     ud__th.free_entries = NULL;

@@ -33,6 +33,29 @@
      fails on every rank, naming the levels, when one has less. When the runtime initializes
      MPI itself it asks for MPI_THREAD_SERIALIZED, so that any one driver thread at a time may
      call the API; with MPI_THREAD_FUNNELED call it from the thread that initialized MPI.
+
+   CONTENTS (the implementation's sections, in the order a task lives; each opens with what it
+   owns, the state it writes and who calls it)
+     the wire                        operations, their header, flags and payload records
+     tuning knobs                    compile-time thresholds that are not configuration rows
+     process state                   communicator, who is who, sends in flight, counts; failing
+     transport: sends and receives   isends and what they keep alive, parts in chunks, receive
+     transport: idle backoff         how a rank polls, yields and sleeps between events
+     transport: building messages    a message or a batch of objects being written, and sent
+     transport: reading messages     a received payload's objects and arguments
+     the root: its ref store         an entry for every live ref the driver holds (seed 001)
+     the root: the driver's calls    put, get, wait, remote, free, and the cleanup batch
+     the root: what comes to it      answers and what comes unasked while the driver calls
+     the root: batches of tasks      small tasks held while a send to their worker is out
+     the root: the scheduler         where a task goes (seed 001's schedule_rank), its EXECUTE
+     the worker: its store and loop  the loop's duties and one operation handled (seed 000)
+     the worker: execute             a task's arguments, its run, its results and its report
+     the worker: GET and CLEANUP     data served to readers, data that arrives, the cleanup
+     the worker: work stealing       an idle worker asks; a busy one gives queued tasks
+     calls from inside a task        a task's API calls: its thread, its loop, the root
+     the monitor                     tasks done, waits answered in order, shutdown's count
+     stats and trace                 every rank's counts and events, gathered to the driver
+     start and stop                  MPI, the agreement check, roles, the backend tables
 */
 #ifndef UNIDIST_MPI_H
 #define UNIDIST_MPI_H
@@ -62,7 +85,6 @@ UD_API MPI_Comm ud_mpi_comm(void);
 
 #if defined(UD_MPI_IMPLEMENTATION) && !defined(UD__MPI_IMPL_DONE)
 #define UD__MPI_IMPL_DONE
-
 #ifndef UD__IMPL_DONE
 #error "unidist_mpi.h: the MPI implementation needs the core's in the same file: define UNIDIST_IMPLEMENTATION (or UD_IMPLEMENTATION as well)"
 #endif
@@ -70,29 +92,61 @@ UD_API MPI_Comm ud_mpi_comm(void);
 #define UD__ROOT 0
 #define UD__MONITOR 1         /* a worker that carries the root monitor's duty too */
 
-/* ---- the wire ------------------------------------------------------------------------------
-   Every operation is one message on UD__TAG_OP: a fixed header, then a payload; parts larger
-   than UNIDIST_MPI_INLINE_MAX follow on UD__TAG_DATA from the same sender, in order (MPI does
-   not let messages from one sender on one tag overtake each other). */
+/* ---- the wire -----------------------------------------------------------------------------------
+   Owns the format of every message between ranks: the operations, their header, flags and
+   payload records, and the encoding of sizes; it holds no state. Every operation is one
+   message on UD__TAG_OP: a fixed header, then a payload; parts larger than
+   UNIDIST_MPI_INLINE_MAX follow on UD__TAG_DATA from the same sender, in order (MPI does not
+   let messages from one sender on one tag overtake each other). The clock sync at init has a
+   tag of its own. Everything that sends or reads a message uses it. */
 #define UD__TAG_OP 0x7564
 #define UD__TAG_DATA 0x7565
+#define UD__TAG_CLOCK 0x7566
 #define UD__MAGIC 0x7564u
 #define UD__WIRE_VERSION 5
-#define UD__F_CHECKSUM 1u
-#define UD__F_NOREPLY 2u              /* GET: count the reader as served, send nothing back */
-#define UD__F_DELEGATED 16u           /* EXECUTE, TASK_DONE: a task run for another worker */
-#define UD__F_RESULTS 32u             /* PUT_DATA: the results of a task run for the receiver */
-#define UD__F_GIVEN 64u               /* GET: for a task its owner gave away: no reader to count */
-#define UD__F_REPLY 128u              /* WAIT: the monitor's answer (rank 1 both asks and answers) */
-#define UD__F_PUSHED 256u             /* PUT_DATA: small results sent to the root unasked; c = the
-                                         tasks the sender has finished */
-#define UD__F_NESTED 512u             /* EXECUTE: submitted by a task: its results are not pushed */
 
+/* The operations. In each, h is the header; fields not named are 0.
+     EXECUTE         a task: a = function id, b = its first result's number (the others follow
+                     every size-th), count = arguments, aux = results; a delegated one: c = its
+                     owner. Payload: each argument, a UD__WARG_* kind, then a ref (owner,
+                     number), an object of one part (VAL), parts counted then the object (OBJ)
+                     or (slot, number) in the receiver's host store (SHARED)
+     GET             a = owner, count = numbers; payload: the numbers
+     PUT_DATA        a = owner, count = objects; payload: a ud__wobj, its part table and inline
+                     parts each; b = the first result (UD__F_RESULTS), c = tasks the sender has
+                     finished (UD__F_PUSHED)
+     PUT_OWNER       (not sent: the seeds' op, kept so that the numbers stay)
+     PUT_SHARED_DATA a = owner, count = objects; payload: (number, slot) each, in the
+                     receiver's host store and pinned for it
+     WAIT            aux = refs wanted, c = timeout in us (-1: none), b = the asker's id,
+                     count = refs; payload: a ud__wref each (n: its index). The answer
+                     (UD__F_REPLY): status, count = done; payload: their indices, then their
+                     results' size codes (int32 each)
+     CLEANUP         count = refs; payload: a ud__wref each (n: readers the owner serves)
+     TASK_DONE       count = tasks; payload: a UD__DONE_REC record each; delegated: (first
+                     number, results) of one task a thief ran
+     GET_TASK_COUNT  asked with no payload; answered with a = tasks finished, count = ranks,
+                     payload: the tasks each rank was sent that it has finished
+     RESERVE_SHARED_MEMORY, REQUEST_SHARED_DATA   (the seeds' ops: unidist_shm.h has its own)
+     CANCEL          end the loop, dropping what has not started
+     READY_TO_SHUTDOWN  a = tasks finished, when every task submitted has
+     SHUTDOWN        a = tasks submitted: answer READY_TO_SHUTDOWN once they have finished
+     STEAL           aux 0: a thief asks for count tasks; aux 1: the answer, count = tasks
+                     given; aux 2: a victim that refused has work now
+     STATS           asked with no payload; answered with the rank's ud_stats
+     NESTED          a task's call: aux = UD__NEST_*, b = the call's id; remote: a = function
+                     id, count = arguments, status = results, reserved = its place, c = its
+                     index, then the arguments as in EXECUTE and the ref of UD_NEAR; put:
+                     count = parts, then the object as in PUT_DATA; get, wait, free: count =
+                     refs, then (owner, number) each. The answer: status, count = refs made,
+                     then them or the error's message
+     BATCH           count = EXECUTE messages, each whole, one after the other
+     RUNNING         asked with no payload; answered (UD__F_REPLY) with a = tasks running,
+                     b = tasks waiting for a thread, then the running ones' names as text */
 #define UD__OP_TABLE(X)                                                                     \
     X(EXECUTE) X(GET) X(PUT_DATA) X(PUT_OWNER) X(PUT_SHARED_DATA) X(WAIT) X(CLEANUP)        \
     X(TASK_DONE) X(GET_TASK_COUNT) X(RESERVE_SHARED_MEMORY) X(REQUEST_SHARED_DATA) X(CANCEL) \
     X(READY_TO_SHUTDOWN) X(SHUTDOWN) X(STEAL) X(STATS) X(NESTED) X(BATCH) X(RUNNING)
-
 enum {
     UD__OP_NONE = 0,
 #define UD__OP_ENUM(name) UD__OP_##name,
@@ -100,6 +154,20 @@ enum {
 #undef UD__OP_ENUM
     UD__OP_END
 };
+
+/* The header's flags, by the operations that carry them. */
+#define UD__F_CHECKSUM 1u             /* any: each part's ud__wpart.sum holds its XXH3-64 */
+#define UD__F_NOREPLY 2u              /* GET: count the reader as served, send nothing back;
+                                         NESTED: a free that needs no answer */
+#define UD__F_PINNED 4u               /* EXECUTE: runs on this worker, never moved */
+#define UD__F_HOSTBOUND 8u            /* EXECUTE: moves only to a worker of the same host */
+#define UD__F_DELEGATED 16u           /* EXECUTE, TASK_DONE: a task run for another worker */
+#define UD__F_RESULTS 32u             /* PUT_DATA: the results of a task run for the receiver */
+#define UD__F_GIVEN 64u               /* GET: for a task its owner gave away: no reader to count */
+#define UD__F_REPLY 128u              /* WAIT, RUNNING: the answer (rank 1 both asks and answers) */
+#define UD__F_PUSHED 256u             /* PUT_DATA: small results sent to the root unasked; c = the
+                                         tasks the sender has finished */
+#define UD__F_NESTED 512u             /* EXECUTE: submitted by a task: its results are not pushed */
 
 static const char *ud__op_name(int op) {
     static const char *names[] = {"NONE",
@@ -138,7 +206,82 @@ typedef struct ud__wref {     /* a ref in CLEANUP and WAIT; n: readers expected 
    (slot, number) of an entry in the receiver's host store, pinned for it. */
 enum { UD__WARG_REF = 1, UD__WARG_VAL = 2, UD__WARG_OBJ = 3, UD__WARG_SHARED = 4 };
 
-/* ---- process state ------------------------------------------------------------------------- */
+/* An object in PUT_DATA, before its part table. */
+typedef struct ud__wobj {
+    int64_t num;
+    int32_t status;
+    int32_t nparts;
+} ud__wobj;
+
+/* A record of TASK_DONE: (first number, results, size code of its largest result). */
+#define UD__DONE_REC 3
+
+/* What a NESTED call is (its aux). */
+enum { UD__NEST_REMOTE = 1, UD__NEST_PUT, UD__NEST_GET, UD__NEST_WAIT, UD__NEST_FREE };
+
+/* Sizes travel as their bit length (0 for none), enough to weigh where bytes lie. */
+static int64_t ud__size_code(uint64_t n) {
+    int64_t c = 0;
+    while (n) {
+        n >>= 1;
+        c++;
+    }
+    return c;
+}
+
+static int64_t ud__size_of_code(int64_t c) { return c <= 0 ? 0 : c > 62 ? INT64_MAX / 2 : (int64_t)1 << (c - 1); }
+
+/* ---- tuning knobs -------------------------------------------------------------------------------
+   The compile-time thresholds of this module that are not rows of UD_CONFIG_TABLE (those the
+   environment may override at init, and the README lists). Define one before the include to
+   change it; they are read in the sections named. */
+#ifndef UD__MEMORY_PATIENCE           /* process state: how long a stream waits for memory */
+#define UD__MEMORY_PATIENCE 1.0       /* seconds */
+#endif
+#ifndef UD_MPI_SPIN_WINDOW            /* idle backoff: seconds a rank polls after an event */
+#define UD_MPI_SPIN_WINDOW 100e-6
+#endif
+#ifndef UD_MPI_QUIET                  /* idle backoff: seconds without an event before the cap */
+#define UD_MPI_QUIET 0.1              /* on sleeps grows ... */
+#endif
+#ifndef UD_MPI_QUIET_BACKOFF          /* ... up to this many times UNIDIST_MPI_BACKOFF */
+#define UD_MPI_QUIET_BACKOFF 4
+#endif
+#ifndef UD__MAX_RESULTS               /* the wire: num_returns a task message may ask for */
+#define UD__MAX_RESULTS (1 << 20)
+#endif
+#ifndef UD__RBUF_MIN                  /* receives: the receive buffer's first size; every */
+#define UD__RBUF_MIN 4096             /* header-only operation fits in it */
+#endif
+#ifndef UD__ASYNC_WINDOW              /* sends: isends tested in one poll, oldest first */
+#define UD__ASYNC_WINDOW 256
+#endif
+#ifndef UD__STAGE_TASK_MAX            /* batches of tasks: larger EXECUTEs go on their own */
+#define UD__STAGE_TASK_MAX 4096
+#endif
+#ifndef UD__STAGE_BYTES               /* batches of tasks: a batch goes when it holds this much */
+#define UD__STAGE_BYTES 65536
+#endif
+#ifndef UD_TEST_HOLD_TASKS            /* tests: hold every small task, as if a send were in */
+#define UD_TEST_HOLD_TASKS 0          /* flight */
+#endif
+#ifndef UD__STEAL_MAX                 /* stealing: tasks one STEAL may take */
+#define UD__STEAL_MAX 64
+#endif
+#ifndef UD__STEAL_SCAN                /* stealing: queued tasks looked at for each one taken */
+#define UD__STEAL_SCAN 8
+#endif
+#ifndef UD__CLOCK_ROUNDS              /* trace: ping-pongs a rank for the clock sync */
+#define UD__CLOCK_ROUNDS 8
+#endif
+
+/* ---- process state ------------------------------------------------------------------------------
+   Owns this process's place in the job and what its transport holds: the communicator
+   (ud__comm), who is who, the sends in flight and the receive buffer (ud__net), the idle
+   backoff (ud__bo) and this rank's counts (ud__st). The transport writes them; start and stop
+   set them up and tear them down; the root's batches and the worker hook in through the
+   function pointers here. Then what every section uses to fail or wait: an MPI error's text,
+   ending the job when a message cannot go, waiting for memory. */
 typedef struct ud__async {     /* an isend in flight and what it keeps alive */
     void *buf;
     size_t bytes;
@@ -146,10 +289,14 @@ typedef struct ud__async {     /* an isend in flight and what it keeps alive */
     int dst;
 } ud__async;
 
-static struct ud__mpi {
-    MPI_Comm comm;
+static MPI_Comm ud__comm = MPI_COMM_NULL; /* the runtime's duplicate of the host's communicator */
+
+static struct ud__net {
     int rank, size;
     int owns_mpi;             /* MPI_Init was ours, so is MPI_Finalize */
+    int *workers;             /* the ranks that run tasks: all but the driver */
+    int *threads;             /* every rank's task threads (0: the driver) */
+    int nworkers;
     char *rbuf;               /* the receive buffer, reused */
     size_t rcap;
     MPI_Request *reqs;        /* isends in flight, with their keep-alives */
@@ -157,22 +304,26 @@ static struct ud__mpi {
     int *idx;
     MPI_Status *sts;          /* (MPICH's headers make gcc reject MPI_STATUSES_IGNORE here) */
     int nreqs, capreqs;
+    int *pending_to;          /* isends in flight, by destination */
+    int64_t sep_sent;         /* parts sent after their message, so far */
+    /* the root's batches of tasks (ud__stage_add): what it holds for dst goes before anything
+       else sent there, and a batch goes when the sends ahead of it complete */
+    void (*before_send)(int dst);
+    void (*sends_done)(void);
+} ud__net;
+
+static struct ud__backoff {
     int spins;                /* idle polls since the last event */
     double idle_since;
     long sleep_ns;
     int yield_every;          /* polls between two yields while hot (0: never) */
-    int64_t sep_sent;         /* parts sent after their message, so far */
-    void (*nap)(long ns);     /* an idle worker's sleep, which its task threads can end */
-    ud_stats st;              /* this rank's counts (ud_stats_get) */
+    void (*nap)(long ns);     /* a worker's sleep, which its task threads can end */
     ud__atomic_long *unstarted; /* a worker's tasks that no task thread has taken yet */
-    int *workers;             /* the ranks that run tasks: all but the driver */
-    int *threads;             /* every rank's task threads (0: the driver) */
-    int nworkers;
-    int *pending_to;          /* isends in flight, by destination */
-    int staged;               /* the root: workers with tasks held for a batch (ud__stage_add) */
-} ud__m = {MPI_COMM_NULL, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, NULL, NULL, NULL, 0, NULL, 0};
+} ud__bo;
 
-UD_API MPI_Comm ud_mpi_comm(void) { return ud__m.comm; }
+static ud_stats ud__st;       /* this rank's counts (ud_stats_get) */
+
+UD_API MPI_Comm ud_mpi_comm(void) { return ud__comm; }
 
 static ud_status ud__mpi_fail(int rc, const char *what) {
     char text[MPI_MAX_ERROR_STRING];
@@ -203,9 +354,6 @@ static int ud__all_have(MPI_Comm comm, const void *p) {
 /* Memory a stream cannot go on without (a received message, a store entry, a record of work
    done, a message a worker must send): asked again for a second, in case memory comes back
    (a task's objects freed), before the caller ends the job naming its rank and the cause. */
-#ifndef UD__MEMORY_PATIENCE
-#define UD__MEMORY_PATIENCE 1.0 /* seconds */
-#endif
 static int ud__memory_wait(double *end) {
     struct timespec ms = {0, 1000000};
     if (*end == 0) *end = ud__now() + UD__MEMORY_PATIENCE;
@@ -219,17 +367,243 @@ static int ud__memory_wait(double *end) {
         while (!(ok) && ud__memory_wait(&ud__end_)) {}         \
     } while (0)
 
-static void *ud__realloc_patient(void *p, size_t old_size, size_t new_size) {
+/* ud__grow, patiently: for what a worker's loop cannot go on without. */
+static void *ud__grow_patient(void *p, size_t *cap, size_t need, size_t elem, size_t first) {
     void *q = NULL;
-    UD__PATIENTLY((q = ud__realloc(p, old_size, new_size)) != NULL);
+    UD__PATIENTLY((q = ud__grow(p, cap, need, elem, first)) != NULL);
     return q;
 }
 
 static void ud__mpi_abort(void) {
-    MPI_Abort(ud__m.comm != MPI_COMM_NULL ? ud__m.comm : MPI_COMM_WORLD, 1);
+    MPI_Abort(ud__comm != MPI_COMM_NULL ? ud__comm : MPI_COMM_WORLD, 1);
 }
 
-/* ---- idle backoff ---------------------------------------------------------------------------
+static int ud__nworkers(void) { return ud__net.nworkers; }
+static int ud__is_worker(int64_t r) { return r > UD__ROOT && r < ud__net.size; }
+static int ud__owner_ok(int64_t r) { return r == UD__ROOT || ud__is_worker(r); }
+
+/* ---- transport: sends and receives --------------------------------------------------------------
+   Owns the isends in flight (each with what it keeps alive), the large parts sent and
+   received in chunks, and the receive of one operation. Writes ud__net's send and receive
+   tables and ud__st's counts; every section that talks to another rank calls it. */
+static void ud__count_sent(int dst, size_t bytes) {
+    ud__st.msgs_sent++;
+    ud__st.bytes_sent += (int64_t)bytes;
+    if (ud_shm_host(dst) != ud_shm_host(ud__net.rank)) ud__st.bytes_sent_other_hosts += (int64_t)bytes;
+}
+static void ud__count_recv(int src, size_t bytes) {
+    ud__st.msgs_recv++;
+    ud__st.bytes_recv += (int64_t)bytes;
+    if (ud_shm_host(src) != ud_shm_host(ud__net.rank)) ud__st.bytes_recv_other_hosts += (int64_t)bytes;
+}
+
+static int ud__async_progress(void);
+
+/* Room for one more send. The four arrays grow together, into new ones, so that a failure
+   leaves the old ones whole; when they cannot grow, the send waits a while for one in flight
+   to complete (a peer that receives completes it), then gives up: 0. */
+static int ud__async_room(void) {
+    int cap = ud__net.capreqs ? 2 * ud__net.capreqs : 64;
+    MPI_Request *r;
+    ud__async *a;
+    int *x;
+    MPI_Status *s;
+    if (ud__net.nreqs < ud__net.capreqs) return 1;
+    r = (MPI_Request *)ud__alloc((size_t)cap * sizeof *r);
+    a = (ud__async *)ud__alloc((size_t)cap * sizeof *a);
+    x = (int *)ud__alloc((size_t)cap * sizeof *x);
+    s = (MPI_Status *)ud__alloc((size_t)cap * sizeof *s);
+    if (r && a && x && s) {
+        if (ud__net.nreqs) {
+            memcpy(r, ud__net.reqs, (size_t)ud__net.nreqs * sizeof *r);
+            memcpy(a, ud__net.recs, (size_t)ud__net.nreqs * sizeof *a);
+        }
+        ud__free(ud__net.reqs, (size_t)ud__net.capreqs * sizeof *r);
+        ud__free(ud__net.recs, (size_t)ud__net.capreqs * sizeof *a);
+        ud__free(ud__net.idx, (size_t)ud__net.capreqs * sizeof *x);
+        ud__free(ud__net.sts, (size_t)ud__net.capreqs * sizeof *s);
+        ud__net.reqs = r;
+        ud__net.recs = a;
+        ud__net.idx = x;
+        ud__net.sts = s;
+        ud__net.capreqs = cap;
+        return 1;
+    }
+    ud__free(r, (size_t)cap * sizeof *r);
+    ud__free(a, (size_t)cap * sizeof *a);
+    ud__free(x, (size_t)cap * sizeof *x);
+    ud__free(s, (size_t)cap * sizeof *s);
+    if (ud__net.capreqs) {
+        double end = 0;
+        while (ud__net.nreqs >= ud__net.capreqs)
+            if (!ud__async_progress() && !ud__memory_wait(&end)) return 0;
+    }
+    return ud__net.capreqs > 0;
+}
+
+static void ud__async_done(ud__async *a) {
+    if (a->dst >= 0 && ud__net.pending_to) ud__net.pending_to[a->dst]--;
+    if (a->buf) ud__free(a->buf, a->bytes);
+    if (a->obj) ud__obj_release(a->obj);
+}
+
+/* Frees what completed sends kept alive. Returns how many completed. */
+static int ud__async_progress(void) {
+    int n = 0, k, j, rc, win = ud__net.nreqs < UD__ASYNC_WINDOW ? ud__net.nreqs : UD__ASYNC_WINDOW;
+    if (!ud__net.nreqs) return 0;
+    /* The oldest sends complete first: testing a window keeps a poll O(1) with many in flight. */
+    rc = MPI_Testsome(win, ud__net.reqs, &n, ud__net.idx, ud__net.sts);
+    if (rc != MPI_SUCCESS) {
+        ud__mpi_fail(rc, "MPI_Testsome");
+        ud__panic("%s", ud__errbuf);
+    }
+    if (n == MPI_UNDEFINED || n <= 0) return 0;
+    for (k = 0; k < n; k++) ud__async_done(&ud__net.recs[ud__net.idx[k]]);
+    for (k = 0, j = 0; k < win; k++) /* compact: completed requests are MPI_REQUEST_NULL */
+        if (ud__net.reqs[k] != MPI_REQUEST_NULL) {
+            ud__net.reqs[j] = ud__net.reqs[k];
+            ud__net.recs[j++] = ud__net.recs[k];
+        }
+    if (j < win) {
+        memmove(ud__net.reqs + j, ud__net.reqs + win, (size_t)(ud__net.nreqs - win) * sizeof *ud__net.reqs);
+        memmove(ud__net.recs + j, ud__net.recs + win, (size_t)(ud__net.nreqs - win) * sizeof *ud__net.recs);
+    }
+    ud__net.nreqs -= win - j;
+    if (ud__net.sends_done) ud__net.sends_done();
+    return n;
+}
+
+static void ud__async_drain(void) {
+    while (ud__net.nreqs) {
+        if (!ud__async_progress()) sched_yield();
+    }
+}
+
+static ud_status ud__isend(const void *data, size_t size, int dst, int tag, void *owned,
+                           size_t owned_bytes, ud__obj *pin) {
+    int rc;
+    if (size > INT_MAX) { /* callers chunk and cap; this is the last line of defence */
+        ud__free(owned, owned_bytes);
+        return ud__fail(UD_ERR_INTERNAL, "send of %zu bytes to rank %d: over one message", size, dst);
+    }
+    if (ud__net.before_send) ud__net.before_send(dst); /* tasks held for dst go first (a send of its own) */
+    if (!ud__async_room()) {
+        ud__free(owned, owned_bytes);
+        return ud__fail(UD_ERR_NOMEM, "send to rank %d: out of memory", dst);
+    }
+    rc = MPI_Isend(data, (int)size, MPI_BYTE, dst, tag, ud__comm, &ud__net.reqs[ud__net.nreqs]);
+    if (rc != MPI_SUCCESS) {
+        ud__free(owned, owned_bytes);
+        return ud__mpi_fail(rc, "MPI_Isend");
+    }
+    ud__net.recs[ud__net.nreqs].buf = owned;
+    ud__net.recs[ud__net.nreqs].bytes = owned_bytes;
+    ud__net.recs[ud__net.nreqs].obj = pin;
+    ud__net.recs[ud__net.nreqs].dst = ud__net.pending_to ? dst : -1;
+    if (ud__net.pending_to) ud__net.pending_to[dst]++;
+    if (pin) pin->refs++;
+    ud__net.nreqs++;
+    ud__count_sent(dst, size);
+    return UD_OK;
+}
+
+/* Sends a large part as messages of at most UNIDIST_MPI_CHUNK_SIZE bytes, pinning its object. */
+static ud_status ud__isend_part(const ud_part *p, ud__obj *pin, int dst) {
+    size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, off;
+    ud_status st;
+    if (ud__tracing()) {
+        double t = ud__now();
+        ud__trace(UD__EV_SEND, t, t, "send part", 0, dst, (int64_t)p->size);
+    }
+    for (off = 0; off < p->size; off += chunk) {
+        size_t n = p->size - off < chunk ? p->size - off : chunk;
+        if ((st = ud__isend((const char *)p->data + off, n, dst, UD__TAG_DATA, NULL, 0, pin)) != UD_OK)
+            return st;
+    }
+    return UD_OK;
+}
+
+static ud_status ud__recv_part(void *dst, size_t size, int src) {
+    size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, off;
+    double t0 = ud__tracing() ? ud__now() : 0;
+    int rc;
+    for (off = 0; off < size; off += chunk) {
+        size_t n = size - off < chunk ? size - off : chunk;
+        rc = MPI_Recv((char *)dst + off, (int)n, MPI_BYTE, src, UD__TAG_DATA, ud__comm,
+                      MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return ud__mpi_fail(rc, "MPI_Recv of a large part");
+        ud__count_recv(src, n);
+    }
+    if (t0 > 0) ud__trace(UD__EV_RECV, t0, ud__now(), "receive part", 0, src, (int64_t)size);
+    return UD_OK;
+}
+
+/* A part the runtime's allocator refused still has to come off the wire, or the sender's later
+   messages would not line up. It goes through a scratch buffer from the system allocator
+   (one chunk at a time): MPI offers no way to discard a message, and a truncating receive is
+   not safe (Open MPI's single-copy path writes past the buffer). */
+static void ud__drain_part(size_t size, int src) {
+    size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, n = size < chunk ? size : chunk, off;
+    char *scratch = (char *)UD_MALLOC(n ? n : 1);
+    if (!scratch) ud__panic("no memory at all to receive %zu bytes from rank %d", size, src);
+    for (off = 0; off < size; off += chunk) {
+        size_t m = size - off < chunk ? size - off : chunk;
+        int rc = MPI_Recv(scratch, (int)m, MPI_BYTE, src, UD__TAG_DATA, ud__comm, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) {
+            ud__mpi_fail(rc, "MPI_Recv draining a part");
+            ud__panic("%s", ud__errbuf);
+        }
+    }
+    UD_FREE(scratch);
+}
+
+/* Whether a message header that has avail bytes from h on is well formed, its message whole
+   within them: every received header goes through here, a BATCH's inner ones too. */
+static int ud__hdr_ok(const ud__hdr *h, size_t avail) {
+    return avail >= sizeof *h && h->magic == UD__MAGIC && h->version == UD__WIRE_VERSION &&
+           h->op > UD__OP_NONE && h->op < UD__OP_END && h->length >= sizeof *h &&
+           h->length <= (uint64_t)avail && h->count >= 0 && h->aux >= 0;
+}
+
+/* A receive buffer of n bytes at least; patient: ask again for a second before failing. Init
+   makes one that every header-only operation fits, so that those always arrive. */
+static int ud__rbuf_fit(size_t n, int patient) {
+    char *p = (char *)(patient ? ud__grow_patient : ud__grow)(ud__net.rbuf, &ud__net.rcap, n, 1, UD__RBUF_MIN);
+    if (!p) return 0;
+    ud__net.rbuf = p;
+    return 1;
+}
+
+static void ud__debug_op(const char *dir, const ud__hdr *h, int peer);
+
+/* Receives one operation, from src or anyone; 0 when none is waiting. The header is checked
+   before anything reads it; a bad message is logged and dropped (-1). */
+static int ud__try_recv(int src, const ud__hdr **out, int *from) {
+    MPI_Status s;
+    int flag = 0, n = 0;
+    const ud__hdr *h;
+    UD__MPI_MUST(MPI_Iprobe(src, UD__TAG_OP, ud__comm, &flag, &s));
+    if (!flag) return 0;
+    UD__MPI_MUST(MPI_Get_count(&s, MPI_BYTE, &n));
+    if (n == MPI_UNDEFINED || n < 0) n = 0; /* received below, then dropped as malformed */
+    if (!ud__rbuf_fit((size_t)n, 1))
+        ud__panic("receive of %d bytes from rank %d: out of memory (the message cannot be "
+                  "left unreceived)", n, s.MPI_SOURCE);
+    UD__MPI_MUST(MPI_Recv(ud__net.rbuf, n, MPI_BYTE, s.MPI_SOURCE, UD__TAG_OP, ud__comm,
+                          MPI_STATUS_IGNORE));
+    ud__count_recv(s.MPI_SOURCE, (size_t)n);
+    h = (const ud__hdr *)ud__net.rbuf;
+    *from = s.MPI_SOURCE;
+    if (!ud__hdr_ok(h, (size_t)n) || h->length != (uint64_t)n) {
+        ud__log(UD_LOG_ERROR, "dropped a malformed message of %d bytes from rank %d", n, s.MPI_SOURCE);
+        return -1;
+    }
+    if (UD__DEBUGGING() && h->op != UD__OP_BATCH) ud__debug_op("received", h, s.MPI_SOURCE);
+    *out = h;
+    return 1;
+}
+
+/* ---- transport: idle backoff --------------------------------------------------------------------
    After an event a rank polls for UD_MPI_SPIN_WINDOW seconds; then it sleeps, doubling from a
    microsecond up to UNIDIST_MPI_BACKOFF, so that an idle rank costs almost no CPU but a busy
    one answers at once. While it polls it yields the core now and then when the machine runs
@@ -241,43 +615,33 @@ static void ud__mpi_abort(void) {
    costs 100 us and more in a virtual machine once a rank maps much memory, and a rank that
    has heard nothing for that long can answer its next message a few milliseconds late.
    Linux rounds sleeps up by the timer slack (50 us by default): the runtime asks for 1 us. */
-#ifndef UD_MPI_SPIN_WINDOW
-#define UD_MPI_SPIN_WINDOW 100e-6
-#endif
-#ifndef UD_MPI_QUIET
-#define UD_MPI_QUIET 0.1
-#endif
-#ifndef UD_MPI_QUIET_BACKOFF
-#define UD_MPI_QUIET_BACKOFF 4
-#endif
-
 #if defined(__linux__)
 #include <sys/prctl.h>
 #endif
 
 static void ud__busy(void) {
-    ud__m.spins = 0;
-    ud__m.sleep_ns = 0;
+    ud__bo.spins = 0;
+    ud__bo.sleep_ns = 0;
 }
 
 static void ud__idle(void) {
     struct timespec ts;
     long cap = (long)ud__rt.cfg.mpi_backoff * 1000;
     double idle;
-    if (ud__m.spins++ == 0) ud__m.idle_since = ud__now();
+    if (ud__bo.spins++ == 0) ud__bo.idle_since = ud__now();
     if (cap == 0) return;
-    idle = ud__now() - ud__m.idle_since;
+    idle = ud__now() - ud__bo.idle_since;
     /* Hot: poll (sends progress only as we poll); then, with sends in flight or in the first
        10 ms of quiet, yield at every poll but one in eight, which sleeps; then sleep always. */
     if (idle < UD_MPI_SPIN_WINDOW) {
         /* a task handed over and not yet taken: its thread may be waiting for this core */
-        if ((ud__m.unstarted && ud__atomic_load(ud__m.unstarted) > 0) ||
-            (ud__m.yield_every && ud__m.spins % ud__m.yield_every == 0))
+        if ((ud__bo.unstarted && ud__atomic_load(ud__bo.unstarted) > 0) ||
+            (ud__bo.yield_every && ud__bo.spins % ud__bo.yield_every == 0))
             sched_yield();
         return;
     }
-    if ((ud__m.nreqs > 0 && idle < 50 * UD_MPI_SPIN_WINDOW) ||
-        ((ud__m.spins & 7) != 0 && idle < 100 * UD_MPI_SPIN_WINDOW)) {
+    if ((ud__net.nreqs > 0 && idle < 50 * UD_MPI_SPIN_WINDOW) ||
+        ((ud__bo.spins & 7) != 0 && idle < 100 * UD_MPI_SPIN_WINDOW)) {
         sched_yield();
         return;
     }
@@ -285,14 +649,14 @@ static void ud__idle(void) {
         double grow = idle / UD_MPI_QUIET;
         cap = (long)((double)cap * (grow < UD_MPI_QUIET_BACKOFF ? grow : UD_MPI_QUIET_BACKOFF));
     }
-    ud__m.sleep_ns = ud__m.sleep_ns ? ud__m.sleep_ns * 2 : 1000;
-    if (ud__m.sleep_ns > cap) ud__m.sleep_ns = cap;
-    if (ud__m.nap) {
-        ud__m.nap(ud__m.sleep_ns);
+    ud__bo.sleep_ns = ud__bo.sleep_ns ? ud__bo.sleep_ns * 2 : 1000;
+    if (ud__bo.sleep_ns > cap) ud__bo.sleep_ns = cap;
+    if (ud__bo.nap) {
+        ud__bo.nap(ud__bo.sleep_ns);
         return;
     }
-    ts.tv_sec = ud__m.sleep_ns / 1000000000L;
-    ts.tv_nsec = ud__m.sleep_ns % 1000000000L;
+    ts.tv_sec = ud__bo.sleep_ns / 1000000000L;
+    ts.tv_nsec = ud__bo.sleep_ns % 1000000000L;
     nanosleep(&ts, NULL);
 }
 
@@ -324,201 +688,23 @@ static void ud__idle_setup(MPI_Comm machine) {
 #if defined(__linux__) && defined(PR_SET_TIMERSLACK)
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 #endif
-    ud__m.yield_every = ud__yield_every(machine);
+    ud__bo.yield_every = ud__yield_every(machine);
 }
 
-/* ---- counts ------------------------------------------------------------------------------------ */
-static void ud__count_sent(int dst, size_t bytes) {
-    ud__m.st.msgs_sent++;
-    ud__m.st.bytes_sent += (int64_t)bytes;
-    if (ud_shm_host(dst) != ud_shm_host(ud__m.rank)) ud__m.st.bytes_sent_other_hosts += (int64_t)bytes;
-}
-
-static void ud__count_recv(int src, size_t bytes) {
-    ud__m.st.msgs_recv++;
-    ud__m.st.bytes_recv += (int64_t)bytes;
-    if (ud_shm_host(src) != ud_shm_host(ud__m.rank)) ud__m.st.bytes_recv_other_hosts += (int64_t)bytes;
-}
-
-static void ud__debug_op(const char *dir, const struct ud__hdr *h, int peer);
-
-/* ---- async sends ------------------------------------------------------------------------------ */
-static int ud__async_progress(void);
-
-/* Room for one more send. The four arrays grow together, into new ones, so that a failure
-   leaves the old ones whole; when they cannot grow, the send waits a while for one in flight
-   to complete (a peer that receives completes it), then gives up: 0. */
-static int ud__async_room(void) {
-    int cap = ud__m.capreqs ? 2 * ud__m.capreqs : 64;
-    MPI_Request *r;
-    ud__async *a;
-    int *x;
-    MPI_Status *s;
-    if (ud__m.nreqs < ud__m.capreqs) return 1;
-    r = (MPI_Request *)ud__alloc((size_t)cap * sizeof *r);
-    a = (ud__async *)ud__alloc((size_t)cap * sizeof *a);
-    x = (int *)ud__alloc((size_t)cap * sizeof *x);
-    s = (MPI_Status *)ud__alloc((size_t)cap * sizeof *s);
-    if (r && a && x && s) {
-        if (ud__m.nreqs) {
-            memcpy(r, ud__m.reqs, (size_t)ud__m.nreqs * sizeof *r);
-            memcpy(a, ud__m.recs, (size_t)ud__m.nreqs * sizeof *a);
-        }
-        ud__free(ud__m.reqs, (size_t)ud__m.capreqs * sizeof *r);
-        ud__free(ud__m.recs, (size_t)ud__m.capreqs * sizeof *a);
-        ud__free(ud__m.idx, (size_t)ud__m.capreqs * sizeof *x);
-        ud__free(ud__m.sts, (size_t)ud__m.capreqs * sizeof *s);
-        ud__m.reqs = r;
-        ud__m.recs = a;
-        ud__m.idx = x;
-        ud__m.sts = s;
-        ud__m.capreqs = cap;
-        return 1;
-    }
-    ud__free(r, (size_t)cap * sizeof *r);
-    ud__free(a, (size_t)cap * sizeof *a);
-    ud__free(x, (size_t)cap * sizeof *x);
-    ud__free(s, (size_t)cap * sizeof *s);
-    if (ud__m.capreqs) {
-        double end = 0;
-        while (ud__m.nreqs >= ud__m.capreqs)
-            if (!ud__async_progress() && !ud__memory_wait(&end)) return 0;
-    }
-    return ud__m.capreqs > 0;
-}
-
-static void ud__stage_flush_ready(void);
-
-static void ud__async_done(ud__async *a) {
-    if (a->dst >= 0 && ud__m.pending_to) ud__m.pending_to[a->dst]--;
-    if (a->buf) ud__free(a->buf, a->bytes);
-    if (a->obj) ud__obj_release(a->obj);
-}
-
-/* Frees what completed sends kept alive. Returns how many completed. */
-static int ud__async_progress(void) {
-    int n = 0, k, j, rc, win = ud__m.nreqs < 256 ? ud__m.nreqs : 256;
-    if (!ud__m.nreqs) return 0;
-    /* The oldest sends complete first: testing a window keeps a poll O(1) with many in flight. */
-    rc = MPI_Testsome(win, ud__m.reqs, &n, ud__m.idx, ud__m.sts);
-    if (rc != MPI_SUCCESS) {
-        ud__mpi_fail(rc, "MPI_Testsome");
-        ud__panic("%s", ud__errbuf);
-    }
-    if (n == MPI_UNDEFINED || n <= 0) return 0;
-    for (k = 0; k < n; k++) ud__async_done(&ud__m.recs[ud__m.idx[k]]);
-    for (k = 0, j = 0; k < win; k++) /* compact: completed requests are MPI_REQUEST_NULL */
-        if (ud__m.reqs[k] != MPI_REQUEST_NULL) {
-            ud__m.reqs[j] = ud__m.reqs[k];
-            ud__m.recs[j++] = ud__m.recs[k];
-        }
-    if (j < win) {
-        memmove(ud__m.reqs + j, ud__m.reqs + win, (size_t)(ud__m.nreqs - win) * sizeof *ud__m.reqs);
-        memmove(ud__m.recs + j, ud__m.recs + win, (size_t)(ud__m.nreqs - win) * sizeof *ud__m.recs);
-    }
-    ud__m.nreqs -= win - j;
-    if (ud__m.staged) ud__stage_flush_ready();
-    return n;
-}
-
-static void ud__async_drain(void) {
-    while (ud__m.nreqs) {
-        if (!ud__async_progress()) sched_yield();
-    }
-}
-
-/* Starts an isend; buf (if owned) is freed and obj released when it completes. */
-static void ud__stage_flush_to(int w);
-
-static ud_status ud__isend(const void *data, size_t size, int dst, int tag, void *owned,
-                           size_t owned_bytes, ud__obj *pin) {
-    int rc;
-    if (size > INT_MAX) { /* callers chunk and cap; this is the last line of defence */
-        ud__free(owned, owned_bytes);
-        return ud__fail(UD_ERR_INTERNAL, "send of %zu bytes to rank %d: over one message", size, dst);
-    }
-    if (ud__m.staged) ud__stage_flush_to(dst); /* tasks held for dst go first (a send of its own) */
-    if (!ud__async_room()) {
-        ud__free(owned, owned_bytes);
-        return ud__fail(UD_ERR_NOMEM, "send to rank %d: out of memory", dst);
-    }
-    rc = MPI_Isend(data, (int)size, MPI_BYTE, dst, tag, ud__m.comm, &ud__m.reqs[ud__m.nreqs]);
-    if (rc != MPI_SUCCESS) {
-        ud__free(owned, owned_bytes);
-        return ud__mpi_fail(rc, "MPI_Isend");
-    }
-    ud__m.recs[ud__m.nreqs].buf = owned;
-    ud__m.recs[ud__m.nreqs].bytes = owned_bytes;
-    ud__m.recs[ud__m.nreqs].obj = pin;
-    ud__m.recs[ud__m.nreqs].dst = ud__m.pending_to ? dst : -1;
-    if (ud__m.pending_to) ud__m.pending_to[dst]++;
-    if (pin) pin->refs++;
-    ud__m.nreqs++;
-    ud__count_sent(dst, size);
-    return UD_OK;
-}
-
-/* Sends a large part as messages of at most UNIDIST_MPI_CHUNK_SIZE bytes, pinning its object. */
-static ud_status ud__isend_part(const ud_part *p, ud__obj *pin, int dst) {
-    size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, off;
-    ud_status st;
-    if (ud__tracing()) {
-        double t = ud__now();
-        ud__trace(UD__EV_SEND, t, t, "send part", 0, dst, (int64_t)p->size);
-    }
-    for (off = 0; off < p->size; off += chunk) {
-        size_t n = p->size - off < chunk ? p->size - off : chunk;
-        if ((st = ud__isend((const char *)p->data + off, n, dst, UD__TAG_DATA, NULL, 0, pin)) != UD_OK)
-            return st;
-    }
-    return UD_OK;
-}
-
-static ud_status ud__recv_part(void *dst, size_t size, int src) {
-    size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, off;
-    double t0 = ud__tracing() ? ud__now() : 0;
-    int rc;
-    for (off = 0; off < size; off += chunk) {
-        size_t n = size - off < chunk ? size - off : chunk;
-        rc = MPI_Recv((char *)dst + off, (int)n, MPI_BYTE, src, UD__TAG_DATA, ud__m.comm,
-                      MPI_STATUS_IGNORE);
-        if (rc != MPI_SUCCESS) return ud__mpi_fail(rc, "MPI_Recv of a large part");
-        ud__count_recv(src, n);
-    }
-    if (t0 > 0) ud__trace(UD__EV_RECV, t0, ud__now(), "receive part", 0, src, (int64_t)size);
-    return UD_OK;
-}
-
-/* A part the runtime's allocator refused still has to come off the wire, or the sender's later
-   messages would not line up. It goes through a scratch buffer from the system allocator
-   (one chunk at a time): MPI offers no way to discard a message, and a truncating receive is
-   not safe (Open MPI's single-copy path writes past the buffer). */
-static void ud__drain_part(size_t size, int src) {
-    size_t chunk = (size_t)ud__rt.cfg.mpi_chunk_size, n = size < chunk ? size : chunk, off;
-    char *scratch = (char *)UD_MALLOC(n ? n : 1);
-    if (!scratch) ud__panic("no memory at all to receive %zu bytes from rank %d", size, src);
-    for (off = 0; off < size; off += chunk) {
-        size_t m = size - off < chunk ? size - off : chunk;
-        int rc = MPI_Recv(scratch, (int)m, MPI_BYTE, src, UD__TAG_DATA, ud__m.comm, MPI_STATUS_IGNORE);
-        if (rc != MPI_SUCCESS) {
-            ud__mpi_fail(rc, "MPI_Recv draining a part");
-            ud__panic("%s", ud__errbuf);
-        }
-    }
-    UD_FREE(scratch);
-}
-
-/* ---- building messages ------------------------------------------------------------------------
-   A message holds the header, tables and small parts; the parts that go on their own (too
-   large, or past UNIDIST_MPI_MESSAGE_MAX for one message) are listed with the object that
-   keeps them alive, and sent right after the message, in order. */
+/* ---- transport: building messages ---------------------------------------------------------------
+   Owns a message while it is being written (ud__wbuf) and a batch of objects for one peer
+   (ud__batch): the header, tables and small parts go in the message; the parts that go on
+   their own (too large, or past UNIDIST_MPI_MESSAGE_MAX for one message) are listed with the
+   object that keeps them alive, and sent right after the message, in order. Writes nothing
+   outside the buffers it is given (and ud__st's byte counts). */
 typedef struct ud__wbuf {
     char *p;
     size_t len, cap;
     size_t inl;               /* inline part bytes so far */
     ud_part *sep;             /* parts to send after the message */
     ud__obj **pins;
-    int nsep, capsep;
+    int nsep;
+    size_t capsep;
     int oom;
 } ud__wbuf;
 
@@ -529,17 +715,13 @@ static void *ud__wb_grow(ud__wbuf *b, size_t n) {
     void *at;
     if (b->oom) return NULL;
     if (need > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-        while (cap < need) cap *= 2;
         /* the driver's calls report a failure; a worker's messages must go, so it waits */
-        if (!(p = (char *)ud__realloc(b->p, b->cap, cap)) &&
-            !(ud__m.rank != UD__ROOT && (p = (char *)ud__realloc_patient(b->p, b->cap, cap)))) {
+        char *p = (char *)(ud__net.rank != UD__ROOT ? ud__grow_patient : ud__grow)(b->p, &b->cap, need, 1, 256);
+        if (!p) {
             b->oom = 1;
             return NULL;
         }
         b->p = p;
-        b->cap = cap;
     }
     at = b->p + b->len;
     memset((char *)at + n, 0, UD__ALIGN8(n) - n);
@@ -579,12 +761,12 @@ static ud__hdr *ud__wb_start(ud__wbuf *b, int op) {
 /* Lists a part to send after the message; pin keeps it alive (NULL: copy it first, since the
    caller's buffer may change as soon as the call returns). */
 static void ud__wb_separate(ud__wbuf *b, const ud_part *part, ud__obj *pin) {
-    if (b->nsep == b->capsep) {
-        int cap = b->capsep ? 2 * b->capsep : 4;
-        ud_part *p = (ud_part *)ud__realloc(b->sep, (size_t)b->capsep * sizeof *p, (size_t)cap * sizeof *p);
+    if ((size_t)b->nsep == b->capsep) { /* the two tables grow together */
+        size_t cap = b->capsep, cap2 = b->capsep;
+        ud_part *p = (ud_part *)ud__grow(b->sep, &cap, (size_t)b->nsep + 1, sizeof *p, 4);
         ud__obj **q;
         if (p) b->sep = p;
-        q = p ? (ud__obj **)ud__realloc(b->pins, (size_t)b->capsep * sizeof *q, (size_t)cap * sizeof *q) : NULL;
+        q = p ? (ud__obj **)ud__grow(b->pins, &cap2, (size_t)b->nsep + 1, sizeof *q, 4) : NULL;
         if (!q) {
             b->oom = 1;
             return;
@@ -619,11 +801,11 @@ static void ud__wb_obj(ud__wbuf *b, const ud_part *parts, int nparts, ud__obj *p
         w->inl = size <= (size_t)ud__rt.cfg.mpi_inline_max &&
                  b->inl + size <= (size_t)ud__rt.cfg.mpi_message_max;
         if (w->inl) {
-            ud__m.st.inline_bytes_sent += (int64_t)size;
+            ud__st.inline_bytes_sent += (int64_t)size;
             b->inl += size;
             ud__wb_add(b, parts[k].data, size);
         } else {
-            ud__m.st.separate_bytes_sent += (int64_t)size;
+            ud__st.separate_bytes_sent += (int64_t)size;
             ud__wb_separate(b, &parts[k], pin);
         }
     }
@@ -634,6 +816,11 @@ static void ud__wb_release(ud__wbuf *b) {
     for (k = 0; k < b->nsep; k++) ud__obj_release(b->pins[k]);
     ud__free(b->sep, (size_t)b->capsep * sizeof *b->sep);
     ud__free(b->pins, (size_t)b->capsep * sizeof *b->pins);
+}
+
+static void ud__wb_discard(ud__wbuf *b) {
+    ud__free(b->p, b->cap);
+    ud__wb_release(b);
 }
 
 /* Sends the message in b (consumed) to dst, then its separate parts. Once the message is out,
@@ -652,12 +839,24 @@ static ud_status ud__wb_send(ud__wbuf *b, int dst) {
         ud__wb_release(b);
         return st;
     }
-    ud__m.sep_sent += b->nsep;
+    ud__net.sep_sent += b->nsep;
     for (k = 0; k < b->nsep; k++)
         if (ud__isend_part(&b->sep[k], b->pins[k], dst) != UD_OK)
             ud__panic("a part could not follow its message to rank %d: %s", dst, ud__errbuf);
     ud__wb_release(b);
     return UD_OK;
+}
+
+/* A worker's loop and the monitor have no caller to tell: a message that must go and cannot
+   be made or sent ends the job, naming who and why. */
+static ud__hdr *ud__start_or_end(ud__wbuf *b, int op, const char *who) {
+    ud__hdr *h = ud__wb_start(b, op);
+    if (!h) ud__panic("%s: out of memory", who);
+    return h;
+}
+
+static void ud__or_end(ud_status st, const char *who) {
+    if (st != UD_OK) ud__panic("%s: %s", who, ud__errbuf);
 }
 
 /* A header alone, from the caller's stack, when no buffer can be had: a blocking send of a
@@ -668,8 +867,8 @@ static ud_status ud__send_hdr(int dst, ud__hdr *h) {
     int rc;
     h->length = sizeof *h;
     if (UD__DEBUGGING()) ud__debug_op("sent", h, dst);
-    if (ud__m.staged) ud__stage_flush_to(dst); /* in order behind what is held for dst */
-    if ((rc = MPI_Send(h, (int)sizeof *h, MPI_BYTE, dst, UD__TAG_OP, ud__m.comm)) != MPI_SUCCESS)
+    if (ud__net.before_send) ud__net.before_send(dst); /* in order behind what is held for dst */
+    if ((rc = MPI_Send(h, (int)sizeof *h, MPI_BYTE, dst, UD__TAG_OP, ud__comm)) != MPI_SUCCESS)
         return ud__mpi_fail(rc, "MPI_Send");
     ud__count_sent(dst, sizeof *h);
     return UD_OK;
@@ -685,176 +884,6 @@ static ud_status ud__send_op(int dst, int op, int32_t status, int64_t a, int64_t
     h->b = b;
     h->c = c;
     return h == &mine ? ud__send_hdr(dst, &mine) : ud__wb_send(&w, dst);
-}
-
-/* ---- reading messages ------------------------------------------------------------------------ */
-typedef struct ud__rd {       /* a cursor over a received payload */
-    const char *p, *end;
-    int bad;
-} ud__rd;
-
-static const void *ud__rd_take(ud__rd *r, size_t n) {
-    const char *at = r->p;
-    if (r->bad || (size_t)(r->end - r->p) < UD__ALIGN8(n)) {
-        r->bad = 1;
-        return NULL;
-    }
-    r->p += UD__ALIGN8(n);
-    return at;
-}
-
-/* Receives one operation, from src or anyone; 0 when none is waiting. The header is checked
-   before anything reads it; a bad message is logged and dropped (-1). */
-/* Whether a message header that has avail bytes from h on is well formed, its message whole
-   within them: every received header goes through here, a BATCH's inner ones too. */
-static int ud__hdr_ok(const ud__hdr *h, size_t avail) {
-    return avail >= sizeof *h && h->magic == UD__MAGIC && h->version == UD__WIRE_VERSION &&
-           h->op > UD__OP_NONE && h->op < UD__OP_END && h->length >= sizeof *h &&
-           h->length <= (uint64_t)avail && h->count >= 0 && h->aux >= 0;
-}
-
-#define UD__RBUF_MIN 4096
-
-
-/* A receive buffer of n bytes at least; patient: ask again for a second before failing. Init
-   makes one that every header-only operation fits, so that those always arrive. */
-static int ud__rbuf_fit(size_t n, int patient) {
-    size_t cap = ud__m.rcap ? ud__m.rcap : UD__RBUF_MIN;
-    char *p;
-    if (n <= ud__m.rcap) return 1;
-    while (cap < n) cap *= 2;
-    if (!(p = (char *)ud__realloc(ud__m.rbuf, ud__m.rcap, cap)) &&
-        !(patient && (p = (char *)ud__realloc_patient(ud__m.rbuf, ud__m.rcap, cap))))
-        return 0;
-    ud__m.rbuf = p;
-    ud__m.rcap = cap;
-    return 1;
-}
-
-static int ud__try_recv(int src, const ud__hdr **out, int *from) {
-    MPI_Status s;
-    int flag = 0, n = 0;
-    const ud__hdr *h;
-    UD__MPI_MUST(MPI_Iprobe(src, UD__TAG_OP, ud__m.comm, &flag, &s));
-    if (!flag) return 0;
-    UD__MPI_MUST(MPI_Get_count(&s, MPI_BYTE, &n));
-    if (n == MPI_UNDEFINED || n < 0) n = 0; /* received below, then dropped as malformed */
-    if (!ud__rbuf_fit((size_t)n, 1))
-        ud__panic("receive of %d bytes from rank %d: out of memory (the message cannot be "
-                  "left unreceived)", n, s.MPI_SOURCE);
-    UD__MPI_MUST(MPI_Recv(ud__m.rbuf, n, MPI_BYTE, s.MPI_SOURCE, UD__TAG_OP, ud__m.comm,
-                          MPI_STATUS_IGNORE));
-    ud__count_recv(s.MPI_SOURCE, (size_t)n);
-    h = (const ud__hdr *)ud__m.rbuf;
-    *from = s.MPI_SOURCE;
-    if (!ud__hdr_ok(h, (size_t)n) || h->length != (uint64_t)n) {
-        ud__log(UD_LOG_ERROR, "dropped a malformed message of %d bytes from rank %d", n, s.MPI_SOURCE);
-        return -1;
-    }
-    if (UD__DEBUGGING() && h->op != UD__OP_BATCH) ud__debug_op("received", h, s.MPI_SOURCE);
-    *out = h;
-    return 1;
-}
-
-static ud__rd ud__payload(const ud__hdr *h) {
-    ud__rd r;
-    r.p = (const char *)(h + 1);
-    r.end = (const char *)h + h->length;
-    r.bad = 0;
-    return r;
-}
-
-/* Reads an object of nparts parts: its table and inline parts from r, its large parts from
-   src. A large object from another host that has a key lands in this host's shared store,
-   where the other ranks of the host find it. Returns NULL with *st set when the message is malformed, memory is short or a
-   checksum does not match (the large parts are still received, so the stream stays whole). */
-static ud__obj *ud__rd_obj(ud__rd *r, int nparts, int src, uint32_t flags, const ud_ref *key,
-                           ud_status *st) {
-    const ud__wpart *tab = (const ud__wpart *)ud__rd_take(r, (size_t)nparts * sizeof(ud__wpart));
-    size_t small[8] = {0}, *sizes = small;
-    ud__obj *o = NULL;
-    int k;
-    *st = UD_OK;
-    if (!tab) {
-        *st = ud__fail(UD_ERR_PROTO, "object from rank %d: part table cut short", src);
-        return NULL;
-    }
-    if (nparts > 8 && !(sizes = (size_t *)ud__alloc((size_t)nparts * sizeof *sizes))) sizes = NULL;
-    if (sizes) {
-        for (k = 0; k < nparts; k++) sizes[k] = (size_t)tab[k].size;
-        if (key && !ud__shm_same_host(src)) o = ud__shm_reserve(*key, sizes, nparts);
-        if (!o) o = ud__obj_alloc(sizes, nparts);
-        if (sizes != small) ud__free(sizes, (size_t)nparts * sizeof *sizes);
-    }
-    for (k = 0; k < nparts; k++) {
-        size_t size = (size_t)tab[k].size;
-        void *dst = o ? (void *)o->parts[k].data : NULL;
-        if (tab[k].inl) {
-            const void *at = ud__rd_take(r, size);
-            if (!at) {
-                *st = ud__fail(UD_ERR_PROTO, "object from rank %d: part %d cut short", src, k);
-                break;
-            }
-            if (dst && size) memcpy(dst, at, size);
-            ud__m.st.inline_bytes_recv += (int64_t)size;
-        } else if (dst) {
-            ud__m.st.separate_bytes_recv += (int64_t)size;
-            if (ud__recv_part(dst, size, src) != UD_OK) ud__panic("%s", ud__errbuf);
-        } else {
-            ud__drain_part(size, src); /* no room for it: take it off the wire all the same */
-        }
-        if (o && (flags & UD__F_CHECKSUM) && *st == UD_OK &&
-            XXH3_64bits(o->parts[k].data, size) != tab[k].sum)
-            *st = ud__fail(UD_ERR_PROTO, "checksum mismatch in part %d (%zu bytes) from rank %d",
-                           k, size, src);
-    }
-    if (!o && *st == UD_OK) *st = ud__fail(UD_ERR_NOMEM, "object from rank %d: out of memory", src);
-    if (*st != UD_OK && o) {
-        ud__obj_release(o);
-        o = NULL;
-    }
-    if (o) ud__shm_publish(o);
-    return o;
-}
-
-/* PUT_DATA: a = owner, count = objects; each object is a ud__wobj, its part table and its
-   inline parts. Large parts follow the message, object by object. A batch of small objects
-   is one message, not one each. */
-typedef struct ud__wobj {
-    int64_t num;
-    int32_t status;
-    int32_t nparts;
-} ud__wobj;
-
-/* Debug: one line an operation sent or received, naming its peer and the ref it is about.
-   The payload is read only where its header says it is whole (a received one was checked). */
-static void ud__debug_op(const char *dir, const ud__hdr *h, int peer) {
-    const int64_t *pay = (const int64_t *)(h + 1);
-    int more = h->length >= sizeof *h + sizeof(int64_t);
-    const char *to = dir[0] == 's' ? "to" : "from";
-    switch (h->op) {
-    case UD__OP_EXECUTE: {
-        const ud__fn *fn = ud__find_fn((ud_func)h->a);
-        ud__log(UD_LOG_DEBUG, "%s EXECUTE %s rank %d: task %s, %d args, %d results from ref %lld:%lld",
-                dir, to, peer, fn ? fn->name : "?", h->count, h->aux,
-                (long long)(h->b % (ud__m.size ? ud__m.size : 1)), (long long)h->b);
-        break;
-    }
-    case UD__OP_GET:
-        ud__log(UD_LOG_DEBUG, "%s GET %s rank %d: ref %lld:%lld%s%s", dir, to, peer, (long long)h->a,
-                (long long)(h->count > 0 && more ? pay[0] : -1), h->count > 1 ? " and more" : "",
-                (h->flags & UD__F_NOREPLY) ? " (no reply)" : "");
-        break;
-    case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA:
-        ud__log(UD_LOG_DEBUG, "%s %s %s rank %d: %d object%s, ref %lld:%lld%s", dir, ud__op_name(h->op),
-                to, peer, h->count, h->count == 1 ? "" : "s", (long long)h->a,
-                (long long)(h->count > 0 && more ? pay[0] : -1),
-                (h->flags & UD__F_PUSHED) ? " (pushed)" : (h->flags & UD__F_RESULTS) ? " (results)" : "");
-        break;
-    default:
-        ud__log(UD_LOG_DEBUG, "%s %s %s rank %d: count %d, a %lld, b %lld, c %lld", dir,
-                ud__op_name(h->op), to, peer, h->count, (long long)h->a, (long long)h->b, (long long)h->c);
-    }
 }
 
 /* PUT_SHARED_DATA: a = owner, count = objects, then (number, slot) for each: the object is in
@@ -898,11 +927,6 @@ static void ud__batch_add(ud__batch *b, int64_t num, ud__obj *o) {
     b->n++;
 }
 
-static void ud__wb_discard(ud__wbuf *b) {
-    ud__free(b->p, b->cap);
-    ud__wb_release(b);
-}
-
 /* Sends what the batch holds (nothing when it is empty). */
 static void ud__batch_stamp(ud__batch *b, ud__wbuf *w, int count) {
     ud__hdr *h = (ud__hdr *)w->p;
@@ -934,6 +958,86 @@ static ud_status ud__send_obj(int dst, ud_ref ref, ud__obj *o) {
     ud__batch_start(&b, ref.owner, dst);
     ud__batch_add(&b, ref.num, o);
     return ud__batch_send(&b);
+}
+
+/* ---- transport: reading messages ----------------------------------------------------------------
+   Owns the cursor over a received payload (ud__rd) and the reading of objects and arguments
+   from it, whose large parts it receives; a malformed message never reads past its end.
+   Writes ud__st's byte counts; the root, the worker and the monitor call it. */
+typedef struct ud__rd {       /* a cursor over a received payload */
+    const char *p, *end;
+    int bad;
+} ud__rd;
+
+static const void *ud__rd_take(ud__rd *r, size_t n) {
+    const char *at = r->p;
+    if (r->bad || (size_t)(r->end - r->p) < UD__ALIGN8(n)) {
+        r->bad = 1;
+        return NULL;
+    }
+    r->p += UD__ALIGN8(n);
+    return at;
+}
+
+static ud__rd ud__payload(const ud__hdr *h) {
+    ud__rd r;
+    r.p = (const char *)(h + 1);
+    r.end = (const char *)h + h->length;
+    r.bad = 0;
+    return r;
+}
+
+/* Reads an object of nparts parts: its table and inline parts from r, its large parts from
+   src. A large object from another host that has a key lands in this host's shared store,
+   where the other ranks of the host find it. Returns NULL with *st set when the message is malformed, memory is short or a
+   checksum does not match (the large parts are still received, so the stream stays whole). */
+static ud__obj *ud__rd_obj(ud__rd *r, int nparts, int src, uint32_t flags, const ud_ref *key,
+                           ud_status *st) {
+    const ud__wpart *tab = (const ud__wpart *)ud__rd_take(r, (size_t)nparts * sizeof(ud__wpart));
+    size_t small[8] = {0}, *sizes = small;
+    ud__obj *o = NULL;
+    int k;
+    *st = UD_OK;
+    if (!tab) {
+        *st = ud__fail(UD_ERR_PROTO, "object from rank %d: part table cut short", src);
+        return NULL;
+    }
+    if (nparts > 8 && !(sizes = (size_t *)ud__alloc((size_t)nparts * sizeof *sizes))) sizes = NULL;
+    if (sizes) {
+        for (k = 0; k < nparts; k++) sizes[k] = (size_t)tab[k].size;
+        if (key && !ud__shm_same_host(src)) o = ud__shm_reserve(*key, sizes, nparts);
+        if (!o) o = ud__obj_alloc(sizes, nparts);
+        if (sizes != small) ud__free(sizes, (size_t)nparts * sizeof *sizes);
+    }
+    for (k = 0; k < nparts; k++) {
+        size_t size = (size_t)tab[k].size;
+        void *dst = o ? (void *)o->parts[k].data : NULL;
+        if (tab[k].inl) {
+            const void *at = ud__rd_take(r, size);
+            if (!at) {
+                *st = ud__fail(UD_ERR_PROTO, "object from rank %d: part %d cut short", src, k);
+                break;
+            }
+            if (dst && size) memcpy(dst, at, size);
+            ud__st.inline_bytes_recv += (int64_t)size;
+        } else if (dst) {
+            ud__st.separate_bytes_recv += (int64_t)size;
+            if (ud__recv_part(dst, size, src) != UD_OK) ud__panic("%s", ud__errbuf);
+        } else {
+            ud__drain_part(size, src); /* no room for it: take it off the wire all the same */
+        }
+        if (o && (flags & UD__F_CHECKSUM) && *st == UD_OK &&
+            XXH3_64bits(o->parts[k].data, size) != tab[k].sum)
+            *st = ud__fail(UD_ERR_PROTO, "checksum mismatch in part %d (%zu bytes) from rank %d",
+                           k, size, src);
+    }
+    if (!o && *st == UD_OK) *st = ud__fail(UD_ERR_NOMEM, "object from rank %d: out of memory", src);
+    if (*st != UD_OK && o) {
+        ud__obj_release(o);
+        o = NULL;
+    }
+    if (o) ud__shm_publish(o);
+    return o;
 }
 
 /* The next object of a PUT_DATA; 0 at the end. A bad object becomes an error object, so a
@@ -999,35 +1103,74 @@ static int ud__rd_next(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud__ob
                                           : ud__rd_next_obj(r, h, src, ref, out);
 }
 
-/* ---- roles and counts ---------------------------------------------------------------------- */
-#ifndef UD__MAX_RESULTS
-#define UD__MAX_RESULTS (1 << 20) /* num_returns a task message may ask for */
-#endif
-
-static int ud__nworkers(void) { return ud__m.nworkers; }
-static int ud__is_worker(int64_t r) { return r > UD__ROOT && r < ud__m.size; }
-static int ud__owner_ok(int64_t r) { return r == UD__ROOT || ud__is_worker(r); }
-
-/* A record of TASK_DONE: (first number, results, size code of its largest result). */
-#define UD__DONE_REC 3
-
-/* Sizes travel as their bit length (0 for none), enough to weigh where bytes lie. */
-static int64_t ud__size_code(uint64_t n) {
-    int64_t c = 0;
-    while (n) {
-        n >>= 1;
-        c++;
+/* An argument given whole (OBJ) or in this host's store (SHARED); NULL when malformed. A
+   value that cannot be read (checksum, memory) becomes an error that fails the task. */
+static ud__obj *ud__rd_arg_obj(ud__rd *r, int64_t kind, int from, uint32_t flags) {
+    ud__obj *o = NULL;
+    ud_status st;
+    if (kind == UD__WARG_SHARED) {
+        const int64_t *rec = (const int64_t *)ud__rd_take(r, 2 * sizeof(int64_t));
+        if (!rec) return NULL;
+        if ((o = ud__shm_attach(rec[0], rec[1])) != NULL) return o;
+        ud__fail(UD_ERR_PROTO, "argument in entry %lld of the host's store, which does not hold it",
+                 (long long)rec[0]);
+    } else if (kind == UD__WARG_VAL) {
+        o = ud__rd_obj(r, 1, from, flags, NULL, &st);
+    } else {
+        const int64_t *nparts = (const int64_t *)ud__rd_take(r, sizeof(int64_t));
+        if (nparts && *nparts >= 0 && *nparts <= (int64_t)(r->end - r->p) / (int64_t)sizeof(ud__wpart))
+            o = ud__rd_obj(r, (int)*nparts, from, flags, NULL, &st);
+        else r->bad = 1;
     }
-    return c;
+    if (kind != UD__WARG_SHARED) {
+        if (r->bad) {
+            ud__obj_release(o);
+            return NULL;
+        }
+        if (o) return o;
+    }
+    return (o = ud__obj_error(ud__errbuf)) != NULL ? o : &ud__oom_obj;
 }
 
-static int64_t ud__size_of_code(int64_t c) { return c <= 0 ? 0 : c > 62 ? INT64_MAX / 2 : (int64_t)1 << (c - 1); }
+/* Debug: one line an operation sent or received, naming its peer and the ref it is about.
+   The payload is read only where its header says it is whole (a received one was checked). */
+static void ud__debug_op(const char *dir, const ud__hdr *h, int peer) {
+    const int64_t *pay = (const int64_t *)(h + 1);
+    int more = h->length >= sizeof *h + sizeof(int64_t);
+    const char *to = dir[0] == 's' ? "to" : "from";
+    switch (h->op) {
+    case UD__OP_EXECUTE: {
+        const ud__fn *fn = ud__find_fn((ud_func)h->a);
+        ud__log(UD_LOG_DEBUG, "%s EXECUTE %s rank %d: task %s, %d args, %d results from ref %lld:%lld",
+                dir, to, peer, fn ? fn->name : "?", h->count, h->aux,
+                (long long)(h->b % (ud__net.size ? ud__net.size : 1)), (long long)h->b);
+        break;
+    }
+    case UD__OP_GET:
+        ud__log(UD_LOG_DEBUG, "%s GET %s rank %d: ref %lld:%lld%s%s", dir, to, peer, (long long)h->a,
+                (long long)(h->count > 0 && more ? pay[0] : -1), h->count > 1 ? " and more" : "",
+                (h->flags & UD__F_NOREPLY) ? " (no reply)" : "");
+        break;
+    case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA:
+        ud__log(UD_LOG_DEBUG, "%s %s %s rank %d: %d object%s, ref %lld:%lld%s", dir, ud__op_name(h->op),
+                to, peer, h->count, h->count == 1 ? "" : "s", (long long)h->a,
+                (long long)(h->count > 0 && more ? pay[0] : -1),
+                (h->flags & UD__F_PUSHED) ? " (pushed)" : (h->flags & UD__F_RESULTS) ? " (results)" : "");
+        break;
+    default:
+        ud__log(UD_LOG_DEBUG, "%s %s %s rank %d: count %d, a %lld, b %lld, c %lld", dir,
+                ud__op_name(h->op), to, peer, h->count, (long long)h->a, (long long)h->b, (long long)h->c);
+    }
+}
 
-/* ---- the root's executor (seed 001) -----------------------------------------------------------
-   The root keeps an entry for every live ref the user holds: the data itself when the root put
-   it or got it, and the set of ranks that were given it as a task argument. The owner serves
-   each reader once; the cleanup tells the owner how many readers to expect, so it never drops
-   data a reader has still to ask for, without waiting for the whole system to be idle. */
+/* ---- the root: its ref store --------------------------------------------------------------------
+   Owns the root's state (ud__root): an entry for every live ref the user holds (ud__rent),
+   with the data itself when the root put it or got it, and the set of ranks that were given it
+   as a task argument; and the scheduler's counts, the garbage batch and the batches of tasks
+   that the sections below keep in it. Only the driver's rank has one; start and stop make and
+   free it. The owner serves each reader once; the cleanup tells the owner how many readers to
+   expect, so it never drops data a reader has still to ask for, without waiting for the whole
+   system to be idle. */
 typedef struct ud__rent {
     ud_ref ref;
     ud__obj *obj;             /* NULL until the root has the data */
@@ -1046,7 +1189,8 @@ static struct ud__root {
     int next_worker;
     int64_t submitted;
     ud__wref *garbage;
-    int ngarbage, capgarbage;
+    int ngarbage;
+    size_t capgarbage;
     double garbage_since;     /* when the oldest ref of the batch was freed */
     uint64_t garbage_bytes;   /* of the batch's objects whose size the root knows */
     size_t rent_bytes;
@@ -1059,109 +1203,12 @@ static struct ud__root {
     int polling;              /* a GET_TASK_COUNT is out */
     double polled_at, probed_at; /* when counts were asked for; when the root last probed */
     int stopping;             /* SHUTDOWN is out: a nested task submitted now raises its count */
+    int staged;               /* workers with tasks held for a batch (ud__stage_add) */
     ud_ref *later;            /* refs tasks freed, let go at the driver's next call */
-    int nlater, caplater;
+    int nlater;
+    size_t caplater;
     struct ud__stage *stage;  /* a rank each: tasks held for one message (ud__stage_add) */
 } ud__root;
-
-/* ---- batches of tasks ---------------------------------------------------------------------------
-   While a send to a worker is still in flight (MPI could not hand it over yet: the worker is
-   behind), the driver's next small tasks for it wait in a batch, which goes as one BATCH
-   message when those sends complete, when it holds UNIDIST_MPI_BATCH tasks, or before
-   anything else goes to that worker; every driver call but remote sends them all. A task
-   held so waits for nothing it would not wait for anyway: the send ahead of it also moves
-   only while the driver is in a call. One message for many tasks saves the driver a send a
-   task and the worker a receive, and keeps the driver's core its own under load. */
-typedef struct ud__stage {
-    char *p;                  /* room for the BATCH header, then EXECUTE messages, 8-aligned */
-    size_t len, cap;
-    int n;
-} ud__stage;
-
-#define UD__STAGE_TASK_MAX 4096 /* larger EXECUTEs go on their own */
-#ifndef UD_TEST_HOLD_TASKS
-#define UD_TEST_HOLD_TASKS 0    /* tests: hold every small task, as if a send were in flight */
-#endif
-#define UD__STAGE_BYTES 65536   /* a batch goes when it holds this much */
-
-static ud_status ud__stage_flush(int w) {
-    ud__stage *s = &ud__root.stage[w];
-    ud__hdr *h = (ud__hdr *)s->p;
-    size_t len = s->len, cap = s->cap;
-    int n = s->n;
-    if (n == 0) return UD_OK;
-    memset(s, 0, sizeof *s);
-    ud__m.staged--;
-    ud__hdr_init(h, UD__OP_BATCH);
-    h->count = n;
-    h->length = len;
-    return ud__isend(h, len, w, UD__TAG_OP, h, cap, NULL);
-}
-
-/* The tasks of a batch were handed out as refs: if they cannot be sent, nothing can make
-   those refs, and a wait on them would never end. */
-static void ud__stage_flush_to(int w) {
-    int n = ud__root.stage ? ud__root.stage[w].n : 0;
-    if (n && ud__stage_flush(w) != UD_OK)
-        ud__panic("a batch of %d tasks could not be sent to rank %d: %s", n, w, ud__errbuf);
-}
-
-static void ud__stage_flush_all(void) {
-    int k;
-    for (k = 0; k < ud__m.nworkers && ud__m.staged; k++) ud__stage_flush_to(ud__m.workers[k]);
-}
-
-/* After sends completed: the batches of workers that have nothing in flight any more. */
-static void ud__stage_flush_ready(void) {
-    int k;
-    for (k = 0; k < ud__m.nworkers && ud__m.staged; k++) {
-        int w = ud__m.workers[k];
-        if (ud__m.pending_to[w] == 0) ud__stage_flush_to(w);
-    }
-}
-
-/* Whether the last send to w has completed; MPI_Request_get_status leaves the request for
-   ud__async_progress to reap (sends reaped late still count in pending_to). */
-static int ud__last_send_done(int w) {
-    int k, flag = 1;
-    for (k = ud__m.nreqs - 1; k >= 0; k--)
-        if (ud__m.recs[k].dst == w) {
-            UD__MPI_MUST(MPI_Request_get_status(ud__m.reqs[k], &flag, MPI_STATUS_IGNORE));
-            break;
-        }
-    return flag;
-}
-
-/* Holds the EXECUTE in b for worker w when a send to w is in flight. 1: held (b consumed);
-   0: the caller sends it as usual. */
-static int ud__stage_add(int w, ud__wbuf *b) {
-    ud__stage *s = &ud__root.stage[w];
-    size_t need = (s->len ? s->len : sizeof(ud__hdr)) + b->len;
-    if (ud__rt.cfg.mpi_batch <= 1 || b->nsep || b->oom || b->len > UD__STAGE_TASK_MAX ||
-        (s->n == 0 && !UD_TEST_HOLD_TASKS && (ud__m.pending_to[w] == 0 || ud__last_send_done(w))))
-        return 0;
-    if (need > s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 4096;
-        char *p;
-        while (cap < need) cap *= 2;
-        if (!(p = (char *)ud__realloc(s->p, s->cap, cap))) {
-            ud__stage_flush_to(w); /* what is held goes first, then this on its own */
-            return 0;
-        }
-        s->p = p;
-        s->cap = cap;
-    }
-    if (!s->len) s->len = sizeof(ud__hdr);
-    ((ud__hdr *)b->p)->length = b->len; /* a multiple of 8, as every message's */
-    if (UD__DEBUGGING()) ud__debug_op("batched", (const ud__hdr *)b->p, w);
-    memcpy(s->p + s->len, b->p, b->len);
-    s->len += b->len;
-    if (s->n++ == 0) ud__m.staged++;
-    ud__free(b->p, b->cap);
-    ud__wb_release(b);
-    if (s->n >= ud__rt.cfg.mpi_batch || s->len >= UD__STAGE_BYTES) ud__stage_flush_to(w);
-    return 1;
-}
 
 static int ud__seen_has(const ud__rent *e, int rank) { return (int)((e->seen[rank / 64] >> (rank % 64)) & 1u); }
 static void ud__seen_set(ud__rent *e, int rank) { e->seen[rank / 64] |= (uint64_t)1 << (rank % 64); }
@@ -1202,23 +1249,35 @@ static ud_status ud__root_lookup(const char *op, ud_ref r, ud__rent **out) {
         *out = e;
         return UD_OK;
     }
-    return ud__ref_unknown(op, r, ud__owner_ok(r.owner) && r.num > 0 && r.num % ud__m.size == r.owner,
-                           r.num / ud__m.size, ud__root.next_num);
+    return ud__ref_unknown(op, r, ud__owner_ok(r.owner) && r.num > 0 && r.num % ud__net.size == r.owner,
+                           r.num / ud__net.size, ud__root.next_num);
 }
 
-static ud_status ud__nest_put(const ud_part *parts, int nparts, ud_ref *out);
-static ud_status ud__nest_get(const ud_ref *refs, int n, ud_view *out);
-static ud_status ud__nest_wait(const ud_ref *refs, int n, int num_returns, double timeout,
-                               int *ready, int *nready);
-static ud_status ud__nest_free(const ud_ref *refs, int n);
+/* The root knows a task is done: its result came, or the monitor named it in a wait. */
+static void ud__root_learned_done(ud__rent *e) {
+    if (!e->first || e->counted) return;
+    e->counted = 1;
+    ud__root.done_seen[e->ref.owner]++;
+}
 
+static int ud__readers(const ud__rent *e) {
+    int k, n = 0, words = (ud__net.size + 63) / 64;
+    for (k = 0; k < words; k++) n += __builtin_popcountll(e->seen[k]);
+    return n - (e->ref.owner != UD__ROOT && ud__seen_has(e, (int)e->ref.owner));
+}
+
+static void ud__stage_flush_all(void);
+
+/* ---- the root: the driver's calls ---------------------------------------------------------------
+   Owns the driver's put, get, wait, remote and free, and the batch of freed refs (cleanup).
+   Writes the ref store and the garbage batch; the driver's backend table (start and stop)
+   calls these. */
 static ud_status ud__mpi_put(const ud_part *parts, int nparts, ud_ref *out) {
     ud__obj *o;
     ud_ref ref;
-    if (ud__m.rank != UD__ROOT) return ud__nest_put(parts, nparts, out);
     ud__stage_flush_all();
     ref.owner = UD__ROOT;
-    ref.num = ud__root.next_num * ud__m.size + UD__ROOT;
+    ref.num = ud__root.next_num * ud__net.size + UD__ROOT;
     if (!(o = ud__shm_put_parts(ref, parts, nparts)) && !(o = ud__obj_copy(parts, nparts)))
         return ud__fail(UD_ERR_NOMEM, "put: out of memory");
     ud__root.next_num++;
@@ -1231,22 +1290,248 @@ static ud_status ud__mpi_put(const ud_part *parts, int nparts, ud_ref *out) {
     return UD_OK;
 }
 
-static int ud__root_take_data(const ud__hdr *h, int from);
-static void ud__root_take_counts(const ud__hdr *h, int from);
-static void ud__root_nested(const ud__hdr *h, int from);
-static void ud__root_free_later(void);
-static ud_status ud__root_flush_garbage(void);
-static void ud__root_progress_tick(void);
-static int64_t ud__done_of(int r);
-static int ud__root_garbage_due(void);
-
-/* The root knows a task is done: its result came, or the monitor named it in a wait. */
-static void ud__root_learned_done(ud__rent *e) {
-    if (!e->first || e->counted) return;
-    e->counted = 1;
-    ud__root.done_seen[e->ref.owner]++;
+/* GET: a = owner, count = numbers, then the numbers. One message an owner, however many. The
+   messages' buffers are made at the first ref that needs one: a get of what the root or this
+   host already holds asks for no memory. */
+static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
+    size_t wbytes = (size_t)ud__net.size * sizeof(ud__wbuf);
+    ud__wbuf *w = NULL;
+    ud_status st = UD_OK;
+    int i, r;
+    for (i = 0; i < n; i++) {
+        ud__rent *e = ents[i];
+        if (e->obj || e->fetching > 0) continue;
+        if ((e->obj = ud__shm_find(e->ref)) != NULL) { /* a rank of this host has it: no message */
+            e->seq = ++ud__root.seq;
+            e->size = (int64_t)e->obj->total;
+            ud__root_learned_done(e);
+            continue;
+        }
+        if (!w) {
+            if (!(w = (ud__wbuf *)ud__alloc(wbytes))) {
+                st = ud__fail(UD_ERR_NOMEM, "get: out of memory");
+                break;
+            }
+            memset(w, 0, wbytes);
+        }
+        r = (int)e->ref.owner;
+        if (!w[r].p && !w[r].oom && ud__wb_start(&w[r], UD__OP_GET)) ((ud__hdr *)w[r].p)->a = r;
+        ud__wb_add(&w[r], &e->ref.num, sizeof e->ref.num);
+        if (w[r].oom) { /* a GET that cannot be written is not sent: nothing is on its way */
+            st = ud__fail(UD_ERR_NOMEM, "get: out of memory for the request to rank %d", r);
+            break;
+        }
+        e->fetching = 2; /* asked in this call: 1 once its GET has gone */
+        (*missing)++;
+    }
+    if (!w) return st;
+    for (r = 0; r < ud__net.size; r++) {
+        if (!w[r].p) continue;
+        if (!w[r].oom) ((ud__hdr *)w[r].p)->count = (int32_t)((w[r].len - sizeof(ud__hdr)) / sizeof(int64_t));
+        if (st != UD_OK) ud__free(w[r].p, w[r].cap);
+        else if ((st = ud__wb_send(&w[r], r)) == UD_OK) w[r].len = 0; /* gone (else: freed) */
+    }
+    for (i = 0; i < n; i++) /* a GET that did not go leaves nothing on its way */
+        if (ents[i]->fetching == 2) ents[i]->fetching = w[ents[i]->ref.owner].len == 0;
+    ud__free(w, wbytes);
+    return st;
 }
 
+static ud_status ud__root_recv(int op, const ud__hdr **h, int *from);
+static int ud__root_take_data(const ud__hdr *h, int from);
+
+static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
+    ud__rent *small[16], **ents = n <= 16 ? small : (ud__rent **)ud__alloc((size_t)n * sizeof *ents);
+    ud_status st = UD_OK, first = UD_OK;
+    int i, missing = 0, asked = 0;
+    ud__stage_flush_all();
+    if (!ents) return ud__fail(UD_ERR_NOMEM, "get: out of memory");
+    for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("get", refs[i], &ents[i]);
+    if (st == UD_OK && (st = ud__root_ask(ents, n, &missing)) == UD_OK) asked = 1;
+    for (i = 0; st == UD_OK && i < n; i++) { /* every answer moves i on as far as it can */
+        while (!ents[i]->obj && st == UD_OK) {
+            const ud__hdr *h;
+            int from;
+            if (ents[i]->fetching < 0) {
+                char text[48];
+                ud__ref_text(refs[i], text, sizeof text);
+                st = ud__fail(UD_ERR_NOMEM, "get: out of memory for ref %s (rank %lld still has it)",
+                              text, (long long)refs[i].owner);
+                break;
+            }
+            if ((st = ud__root_recv(UD__OP_PUT_DATA, &h, &from)) == UD_OK) ud__root_take_data(h, from);
+        }
+    }
+    /* after a broken stream a later call asks again for what did not come; after memory ran
+       out, what is on its way still comes (and what found no room says so: fetching -1) */
+    if (st != UD_OK && st != UD_ERR_NOMEM && asked)
+        for (i = 0; i < n; i++)
+            if (!ents[i]->obj) ents[i]->fetching = 0;
+    (void)missing;
+    for (i = 0; i < n && st == UD_OK; i++) first = ud__get_view(ents[i]->obj, refs[i], &out[i], first);
+    if (ents != small) ud__free(ents, (size_t)n * sizeof *ents);
+    return st != UD_OK ? st : first;
+}
+
+static void ud__root_service(void);
+static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
+                                 ud_ref *outs, const ud_opts *opts, int may_hold);
+
+static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
+                                ud_ref *outs, const ud_opts *opts) {
+    ud__root_service();
+    return ud__root_submit(fn, args, nargs, nret, outs, opts, 1);
+}
+
+/* What the root knows is done (what it put or got) comes first, oldest first; the monitor
+   answers for the rest in the order the tasks finished, and handles the timeout. */
+static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double timeout,
+                              int *ready, int *nready) {
+    size_t bytes = (size_t)n * (sizeof(ud__rent *) + sizeof(ud__done));
+    ud__rent **ents = (ud__rent **)ud__alloc(bytes);
+    ud__done *done = (ud__done *)(ents + n);
+    ud_status st = UD_OK;
+    int i, nlocal = 0, nremote = 0;
+    ud__wbuf w;
+    ud__hdr *h;
+    ud__stage_flush_all();
+    if (!ents) return ud__fail(UD_ERR_NOMEM, "wait: out of memory");
+    for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("wait", refs[i], &ents[i]);
+    if (st != UD_OK) goto out;
+    /* The root's own puts were done before any task; a task's result is ordered by the
+       monitor, even when the root has fetched it, so that the first completed comes first. */
+    for (i = 0; i < n; i++)
+        if (ents[i]->ref.owner == UD__ROOT) { done[nlocal].seq = ents[i]->seq; done[nlocal++].idx = i; }
+    qsort(done, (size_t)nlocal, sizeof *done, ud__done_cmp);
+    for (i = 0; i < nlocal && i < num_returns; i++) ready[i] = done[i].idx;
+    *nready = i;
+    if (nlocal >= num_returns) goto out;
+    if (!(h = ud__wb_start(&w, UD__OP_WAIT))) {
+        st = ud__fail(UD_ERR_NOMEM, "wait: out of memory");
+        goto out;
+    }
+    h->aux = num_returns - nlocal;
+    h->c = timeout < 0 ? -1 : (int64_t)(timeout * 1e6);
+    for (i = 0; i < n; i++) {
+        ud__wref r;
+        if (ents[i]->ref.owner == UD__ROOT) continue;
+        r.owner = refs[i].owner;
+        r.num = refs[i].num;
+        r.n = i;
+        ud__wb_add(&w, &r, sizeof r);
+        nremote++;
+    }
+    if (w.p) ((ud__hdr *)w.p)->count = nremote;
+    if ((st = ud__wb_send(&w, UD__MONITOR)) != UD_OK) goto out;
+    for (;;) {
+        const ud__hdr *rh;
+        const int32_t *idx;
+        ud__rd r;
+        int from, k;
+        if ((st = ud__root_recv(UD__OP_WAIT, &rh, &from)) != UD_OK) goto out;
+        r = ud__payload(rh);
+        idx = (const int32_t *)ud__rd_take(&r, (size_t)rh->count * 2 * sizeof *idx);
+        if (!idx || rh->count > num_returns - nlocal) {
+            st = ud__fail(UD_ERR_PROTO, "wait: malformed answer from the monitor");
+            goto out;
+        }
+        for (k = 0; k < rh->count; k++) {
+            ud__rent *e;
+            if (idx[k] < 0 || idx[k] >= n) {
+                st = ud__fail(UD_ERR_PROTO, "wait: the monitor named index %d of %d", idx[k], n);
+                goto out;
+            }
+            ready[(*nready)++] = idx[k];
+            e = ents[idx[k]]; /* done: the scheduler learns it, and how large it is */
+            if (e->size < 0) e->size = ud__size_of_code(idx[rh->count + k]);
+            ud__root_learned_done(e);
+        }
+        if (*nready < num_returns)
+            st = ud__fail(UD_ERR_TIMEOUT, "wait: %d of %d refs done after %.3f s, %d asked for",
+                          *nready, n, timeout, num_returns);
+        break;
+    }
+out:
+    ud__free(ents, bytes);
+    return st;
+}
+
+/* CLEANUP to every worker and the monitor: count = refs, then one ud__wref each. */
+static ud_status ud__root_flush_garbage(void) {
+    ud_status st = UD_OK;
+    int dst;
+    for (dst = UD__ROOT + 1; dst < ud__net.size && st == UD_OK; dst++) {
+        ud__wbuf w;
+        ud__hdr *h = ud__wb_start(&w, UD__OP_CLEANUP);
+        if (!h) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
+        h->count = ud__root.ngarbage;
+        ud__wb_add(&w, ud__root.garbage, (size_t)ud__root.ngarbage * sizeof(ud__wref));
+        st = ud__wb_send(&w, dst);
+    }
+    ud__root.ngarbage = 0;
+    ud__root.garbage_bytes = 0;
+    /* A message past the eager size moves only while its sender is inside MPI: finish it
+       here rather than leave the workers waiting on it while the driver computes. */
+    ud__async_drain();
+    return st;
+}
+
+/* A batch waits no longer than UNIDIST_MPI_GC_DELAY_MS: its objects may be large. */
+static int ud__root_garbage_due(void) {
+    return ud__root.ngarbage > 0 && ud__rt.cfg.mpi_gc_delay_ms > 0 &&
+           ud__now() - ud__root.garbage_since >= 1e-3 * (double)ud__rt.cfg.mpi_gc_delay_ms;
+}
+
+static ud_status ud__mpi_free(const ud_ref *refs, int n) {
+    ud_status st, first = UD_OK;
+    int i;
+    ud__stage_flush_all();
+    for (i = 0; i < n; i++) {
+        ud__rent *e;
+        if ((st = ud__root_lookup("free", refs[i], &e)) != UD_OK) {
+            if (first == UD_OK) first = st;
+            continue;
+        }
+        /* Workers hold a ref the root put only if it was pushed to them. */
+        if (e->ref.owner != UD__ROOT || ud__readers(e) > 0) {
+            ud__wref *g = (ud__wref *)ud__grow(ud__root.garbage, &ud__root.capgarbage,
+                                               (size_t)ud__root.ngarbage + 1, sizeof *g, 256);
+            if (!g) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
+            ud__root.garbage = g;
+            if (ud__root.ngarbage == 0) ud__root.garbage_since = ud__now();
+            ud__root.garbage[ud__root.ngarbage].owner = e->ref.owner;
+            ud__root.garbage[ud__root.ngarbage].num = e->ref.num;
+            ud__root.garbage[ud__root.ngarbage++].n = ud__readers(e);
+            if (e->size > 0) ud__root.garbage_bytes += (uint64_t)e->size;
+        }
+        if (e->pushed) ud__root.late[e->ref.owner]++;
+        ud__map_del(&ud__root.map, e->ref);
+        ud__obj_release(e->obj);
+        ud__free(e, ud__root.rent_bytes);
+        /* a batch at a time, so that a cleanup message stays the size of one batch */
+        if (ud__root.ngarbage >= ud__rt.cfg.mpi_gc_threshold && (st = ud__root_flush_garbage()) != UD_OK)
+            return st;
+    }
+    /* at once when the batch frees much memory, which the next large object may then reuse */
+    if ((ud__root_garbage_due() ||
+         (ud__rt.cfg.mpi_gc_bytes && ud__root.garbage_bytes >= ud__rt.cfg.mpi_gc_bytes)) &&
+        (st = ud__root_flush_garbage()) != UD_OK)
+        return st;
+    ud__async_progress();
+    return first;
+}
+
+static void ud__root_free_later(void) {
+    ud_status st = ud__mpi_free(ud__root.later, ud__root.nlater);
+    if (st != UD_OK && st != UD_ERR_FREED)
+        ud__log(UD_LOG_WARN, "root: freeing the refs tasks freed: %s", ud__errbuf);
+    ud__root.nlater = 0;
+}
+
+/* ---- the root: what comes to it -----------------------------------------------------------------
+   Owns the root's receiving: answers it waits for, and what comes unasked (data for an earlier
+   GET or pushed by a worker, the monitor's counts, a task's nested call, a worker's RUNNING).
+   Writes the ref store's entries and the scheduler's counts; the driver's calls wait here. */
 /* A worker's answer to RUNNING: what it runs, by function name. */
 static void ud__root_running(const ud__hdr *h, int from) {
     ud__rd r = ud__payload(h);
@@ -1258,6 +1543,9 @@ static void ud__root_running(const ud__hdr *h, int from) {
             from, (long long)h->a, h->a == 1 ? "" : "s", *text ? " (" : "", text, *text ? ")" : "",
             (long long)h->b);
 }
+
+static void ud__root_take_counts(const ud__hdr *h, int from);
+static void ud__root_nested(const ud__hdr *h, int from);
 
 /* Handles what may come unasked for at any time: data for an earlier GET (kept whoever
    asked, so that the stream never misaligns) and the monitor's task counts. 0 for others. */
@@ -1277,6 +1565,8 @@ static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, doubl
 static ud_status ud__root_recv(int op, const ud__hdr **h, int *from) {
     return ud__root_recv_until(op, h, from, 0);
 }
+
+static void ud__root_progress_tick(void);
 
 /* The same, giving up with UD_ERR_TIMEOUT at time until (0: never). */
 static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, double until) {
@@ -1347,16 +1637,18 @@ static int ud__root_take_data(const ud__hdr *h, int from) {
    scheduler knows the load without a message a task. */
 static void ud__root_take_counts(const ud__hdr *h, int from) {
     ud__rd r = ud__payload(h);
-    const int64_t *done = (const int64_t *)ud__rd_take(&r, (size_t)ud__m.size * sizeof *done);
+    const int64_t *done = (const int64_t *)ud__rd_take(&r, (size_t)ud__net.size * sizeof *done);
     int k;
     ud__root.polling = 0;
-    if (!done || h->count != ud__m.size) {
+    if (!done || h->count != ud__net.size) {
         ud__log(UD_LOG_ERROR, "root: dropped a malformed GET_TASK_COUNT from rank %d", from);
         return;
     }
-    for (k = 0; k < ud__m.size; k++)
+    for (k = 0; k < ud__net.size; k++)
         if (done[k] > ud__root.done_mon[k]) ud__root.done_mon[k] = done[k];
 }
+
+static int64_t ud__done_of(int r);
 
 /* What the progress line shows: tasks numbered, tasks the root knows are done, and the bytes
    the driver's rank sent and received. */
@@ -1364,8 +1656,8 @@ static void ud__root_publish_progress(void) {
     int64_t done = 0;
     int r;
     if (!ud__pg.on) return;
-    for (r = 0; r < ud__m.size; r++) done += ud__done_of(r);
-    ud__progress_publish(ud__root.submitted, done, ud__m.st.bytes_sent + ud__m.st.bytes_recv);
+    for (r = 0; r < ud__net.size; r++) done += ud__done_of(r);
+    ud__progress_publish(ud__root.submitted, done, ud__st.bytes_sent + ud__st.bytes_recv);
 }
 
 static void ud__root_poll(double now) {
@@ -1403,100 +1695,108 @@ static void ud__root_service(void) {
     ud__root_poll(t);
 }
 
-/* GET: a = owner, count = numbers, then the numbers. One message an owner, however many. The
-   messages' buffers are made at the first ref that needs one: a get of what the root or this
-   host already holds asks for no memory. */
-static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
-    size_t wbytes = (size_t)ud__m.size * sizeof(ud__wbuf);
-    ud__wbuf *w = NULL;
-    ud_status st = UD_OK;
-    int i, r;
-    for (i = 0; i < n; i++) {
-        ud__rent *e = ents[i];
-        if (e->obj || e->fetching > 0) continue;
-        if ((e->obj = ud__shm_find(e->ref)) != NULL) { /* a rank of this host has it: no message */
-            e->seq = ++ud__root.seq;
-            e->size = (int64_t)e->obj->total;
-            ud__root_learned_done(e);
-            continue;
-        }
-        if (!w) {
-            if (!(w = (ud__wbuf *)ud__alloc(wbytes))) {
-                st = ud__fail(UD_ERR_NOMEM, "get: out of memory");
-                break;
-            }
-            memset(w, 0, wbytes);
-        }
-        r = (int)e->ref.owner;
-        if (!w[r].p && !w[r].oom && ud__wb_start(&w[r], UD__OP_GET)) ((ud__hdr *)w[r].p)->a = r;
-        ud__wb_add(&w[r], &e->ref.num, sizeof e->ref.num);
-        if (w[r].oom) { /* a GET that cannot be written is not sent: nothing is on its way */
-            st = ud__fail(UD_ERR_NOMEM, "get: out of memory for the request to rank %d", r);
+/* ---- the root: batches of tasks -----------------------------------------------------------------
+   Owns the tasks held for one message (ud__root.stage, .staged); the transport calls in
+   through ud__net's hooks before a send and when sends complete, the scheduler's submit adds
+   to it, and every driver call but remote flushes it. While a send to a worker is still in flight (MPI could not hand it over yet: the worker is
+   behind), the driver's next small tasks for it wait in a batch, which goes as one BATCH
+   message when those sends complete, when it holds UNIDIST_MPI_BATCH tasks, or before
+   anything else goes to that worker; every driver call but remote sends them all. A task
+   held so waits for nothing it would not wait for anyway: the send ahead of it also moves
+   only while the driver is in a call. One message for many tasks saves the driver a send a
+   task and the worker a receive, and keeps the driver's core its own under load. */
+typedef struct ud__stage {
+    char *p;                  /* room for the BATCH header, then EXECUTE messages, 8-aligned */
+    size_t len, cap;
+    int n;
+} ud__stage;
+
+static ud_status ud__stage_flush(int w) {
+    ud__stage *s = &ud__root.stage[w];
+    ud__hdr *h = (ud__hdr *)s->p;
+    size_t len = s->len, cap = s->cap;
+    int n = s->n;
+    if (n == 0) return UD_OK;
+    memset(s, 0, sizeof *s);
+    ud__root.staged--;
+    ud__hdr_init(h, UD__OP_BATCH);
+    h->count = n;
+    h->length = len;
+    return ud__isend(h, len, w, UD__TAG_OP, h, cap, NULL);
+}
+
+/* The tasks of a batch were handed out as refs: if they cannot be sent, nothing can make
+   those refs, and a wait on them would never end. */
+static void ud__stage_flush_to(int w) {
+    int n = ud__root.stage ? ud__root.stage[w].n : 0;
+    if (n && ud__stage_flush(w) != UD_OK)
+        ud__panic("a batch of %d tasks could not be sent to rank %d: %s", n, w, ud__errbuf);
+}
+
+static void ud__stage_flush_all(void) {
+    int k;
+    for (k = 0; k < ud__net.nworkers && ud__root.staged; k++) ud__stage_flush_to(ud__net.workers[k]);
+}
+
+/* After sends completed: the batches of workers that have nothing in flight any more. */
+static void ud__stage_flush_ready(void) {
+    int k;
+    for (k = 0; k < ud__net.nworkers && ud__root.staged; k++) {
+        int w = ud__net.workers[k];
+        if (ud__net.pending_to[w] == 0) ud__stage_flush_to(w);
+    }
+}
+
+/* Whether the last send to w has completed; MPI_Request_get_status leaves the request for
+   ud__async_progress to reap (sends reaped late still count in pending_to). */
+static int ud__last_send_done(int w) {
+    int k, flag = 1;
+    for (k = ud__net.nreqs - 1; k >= 0; k--)
+        if (ud__net.recs[k].dst == w) {
+            UD__MPI_MUST(MPI_Request_get_status(ud__net.reqs[k], &flag, MPI_STATUS_IGNORE));
             break;
         }
-        e->fetching = 2; /* asked in this call: 1 once its GET has gone */
-        (*missing)++;
-    }
-    if (!w) return st;
-    for (r = 0; r < ud__m.size; r++) {
-        if (!w[r].p) continue;
-        if (!w[r].oom) ((ud__hdr *)w[r].p)->count = (int32_t)((w[r].len - sizeof(ud__hdr)) / sizeof(int64_t));
-        if (st != UD_OK) ud__free(w[r].p, w[r].cap);
-        else if ((st = ud__wb_send(&w[r], r)) == UD_OK) w[r].len = 0; /* gone (else: freed) */
-    }
-    for (i = 0; i < n; i++) /* a GET that did not go leaves nothing on its way */
-        if (ents[i]->fetching == 2) ents[i]->fetching = w[ents[i]->ref.owner].len == 0;
-    ud__free(w, wbytes);
-    return st;
+    return flag;
 }
 
-static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
-    ud__rent *small[16], **ents = n <= 16 ? small : (ud__rent **)ud__alloc((size_t)n * sizeof *ents);
-    ud_status st = UD_OK, first = UD_OK;
-    int i, missing = 0, asked = 0;
-    if (ud__m.rank != UD__ROOT) {
-        if (ents != small) ud__free(ents, (size_t)n * sizeof *ents);
-        return ud__nest_get(refs, n, out);
-    }
-    ud__stage_flush_all();
-    if (!ents) return ud__fail(UD_ERR_NOMEM, "get: out of memory");
-    for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("get", refs[i], &ents[i]);
-    if (st == UD_OK && (st = ud__root_ask(ents, n, &missing)) == UD_OK) asked = 1;
-    for (i = 0; st == UD_OK && i < n; i++) { /* every answer moves i on as far as it can */
-        while (!ents[i]->obj && st == UD_OK) {
-            const ud__hdr *h;
-            int from;
-            if (ents[i]->fetching < 0) {
-                char text[48];
-                ud__ref_text(refs[i], text, sizeof text);
-                st = ud__fail(UD_ERR_NOMEM, "get: out of memory for ref %s (rank %lld still has it)",
-                              text, (long long)refs[i].owner);
-                break;
-            }
-            if ((st = ud__root_recv(UD__OP_PUT_DATA, &h, &from)) == UD_OK) ud__root_take_data(h, from);
+/* Holds the EXECUTE in b for worker w when a send to w is in flight. 1: held (b consumed);
+   0: the caller sends it as usual. */
+static int ud__stage_add(int w, ud__wbuf *b) {
+    ud__stage *s = &ud__root.stage[w];
+    size_t need = (s->len ? s->len : sizeof(ud__hdr)) + b->len;
+    if (ud__rt.cfg.mpi_batch <= 1 || b->nsep || b->oom || b->len > UD__STAGE_TASK_MAX ||
+        (s->n == 0 && !UD_TEST_HOLD_TASKS && (ud__net.pending_to[w] == 0 || ud__last_send_done(w))))
+        return 0;
+    if (need > s->cap) {
+        char *p = (char *)ud__grow(s->p, &s->cap, need, 1, 4096);
+        if (!p) {
+            ud__stage_flush_to(w); /* what is held goes first, then this on its own */
+            return 0;
         }
+        s->p = p;
     }
-    /* after a broken stream a later call asks again for what did not come; after memory ran
-       out, what is on its way still comes (and what found no room says so: fetching -1) */
-    if (st != UD_OK && st != UD_ERR_NOMEM && asked)
-        for (i = 0; i < n; i++)
-            if (!ents[i]->obj) ents[i]->fetching = 0;
-    (void)missing;
-    for (i = 0; i < n && st == UD_OK; i++) first = ud__get_view(ents[i]->obj, refs[i], &out[i], first);
-    if (ents != small) ud__free(ents, (size_t)n * sizeof *ents);
-    return st != UD_OK ? st : first;
+    if (!s->len) s->len = sizeof(ud__hdr);
+    ((ud__hdr *)b->p)->length = b->len; /* a multiple of 8, as every message's */
+    if (UD__DEBUGGING()) ud__debug_op("batched", (const ud__hdr *)b->p, w);
+    memcpy(s->p + s->len, b->p, b->len);
+    s->len += b->len;
+    if (s->n++ == 0) ud__root.staged++;
+    ud__free(b->p, b->cap);
+    ud__wb_release(b);
+    if (s->n >= ud__rt.cfg.mpi_batch || s->len >= UD__STAGE_BYTES) ud__stage_flush_to(w);
+    return 1;
 }
 
-/* ---- the scheduler ---------------------------------------------------------------------------
-   round_robin is the seeds' schedule_rank: the next worker in turn. auto (the default) sends a
+/* ---- the root: the scheduler --------------------------------------------------------------------
+   Owns where a task goes and its EXECUTE (ud__root_submit, for the driver's remote and a
+   task's); writes the root's counts (assigned, next_worker, last) and the result entries it
+   enters. round_robin is the seeds' schedule_rank: the next worker in turn. auto (the default) sends a
    task where most of its argument bytes already are: the host with the most, then the worker
    there with the most, ties broken by load. Arguments under UNIDIST_SCHED_LOCALITY_MIN bytes
    draw nothing; a result the root has not seen counts as that much, since it may be large and
    the task that makes it knows where. Load is tasks sent less tasks done, per task thread; a
    worker with a free thread that ran the last task takes the next (its threads are awake).
    Balance is kept afterwards too: an idle worker takes queued tasks from a busy one (below). */
-#define UD__F_PINNED 4u               /* EXECUTE: runs on this worker, never moved */
-#define UD__F_HOSTBOUND 8u            /* EXECUTE: moves only to a worker of the same host */
 
 static int ud__auto(void) { return strcmp(ud__rt.cfg.scheduler, "round_robin") != 0; }
 
@@ -1504,7 +1804,7 @@ static int ud__auto(void) { return strcmp(ud__rt.cfg.scheduler, "round_robin") !
 static int ud__schedule_rank(int host) {
     int k;
     for (k = 0; k < ud__nworkers(); k++) {
-        int w = ud__m.workers[ud__root.next_worker];
+        int w = ud__net.workers[ud__root.next_worker];
         ud__root.next_worker = (ud__root.next_worker + 1) % ud__nworkers();
         if (host < 0 || ud_shm_host(w) == host) return w;
     }
@@ -1514,7 +1814,7 @@ static int ud__schedule_rank(int host) {
 static int ud__host_has_worker(int host) {
     int k;
     for (k = 0; k < ud__nworkers(); k++)
-        if (ud_shm_host(ud__m.workers[k]) == host) return 1;
+        if (ud_shm_host(ud__net.workers[k]) == host) return 1;
     return 0;
 }
 
@@ -1524,13 +1824,13 @@ static int64_t ud__done_of(int r) {
 }
 
 static double ud__load(int r) {
-    return (double)(ud__root.assigned[r] - ud__done_of(r)) / (double)ud__m.threads[r];
+    return (double)(ud__root.assigned[r] - ud__done_of(r)) / (double)ud__net.threads[r];
 }
 
 /* Whether worker w is on host (-1: any), has the best score (top) and a free thread. */
 static int ud__free_pick(int w, int host, const double *score, double top) {
-    return w > 0 && w < ud__m.size && ud__m.threads[w] > 0 && (host < 0 || ud_shm_host(w) == host) &&
-           (!score || score[w] == top) && ud__load(w) * ud__m.threads[w] < ud__m.threads[w];
+    return w > 0 && w < ud__net.size && ud__net.threads[w] > 0 && (host < 0 || ud_shm_host(w) == host) &&
+           (!score || score[w] == top) && ud__load(w) * ud__net.threads[w] < ud__net.threads[w];
 }
 
 /* The least loaded of the workers on host (-1: any) whose score is best (NULL: all equal):
@@ -1541,13 +1841,13 @@ static int ud__least_loaded(int host, const double *score) {
     int k, best = -1, n = ud__nworkers();
     double top = -1, load = 0;
     for (k = 0; k < n; k++) { /* the best score on the host */
-        int w = ud__m.workers[k];
+        int w = ud__net.workers[k];
         if ((host < 0 || ud_shm_host(w) == host) && (!score || score[w] > top)) top = score ? score[w] : 0;
     }
     if (ud__free_pick(UD__MONITOR, host, score, top)) return UD__MONITOR;
     if (ud__free_pick(ud__root.last, host, score, top)) return ud__root.last;
     for (k = 0; k < n; k++) {
-        int w = ud__m.workers[(ud__root.next_worker + k) % n];
+        int w = ud__net.workers[(ud__root.next_worker + k) % n];
         if ((host >= 0 && ud_shm_host(w) != host) || (score && score[w] != top)) continue;
         if (best < 0 || ud__load(w) < load) {
             best = w;
@@ -1560,10 +1860,10 @@ static int ud__least_loaded(int host, const double *score) {
 
 /* auto: where the ref arguments' bytes are (see above); -1 when no argument draws. */
 static int ud__place_by_data(ud__rent **ents, int nargs) {
-    double *rank_bytes = ud__root.score, *host_bytes = ud__root.score + ud__m.size, min;
+    double *rank_bytes = ud__root.score, *host_bytes = ud__root.score + ud__net.size, min;
     int i, h, best = -1, any = 0;
     min = (double)ud__rt.cfg.sched_locality_min;
-    memset(ud__root.score, 0, (size_t)(ud__m.size + ud__sh.nhosts) * sizeof *ud__root.score);
+    memset(ud__root.score, 0, (size_t)(ud__net.size + ud__sh.nhosts) * sizeof *ud__root.score);
     for (i = 0; i < nargs; i++) {
         ud__rent *e = ents[i];
         double bytes;
@@ -1595,7 +1895,7 @@ static int ud__place_rank(const ud__fn *fn, const ud_opts *o, ud__rent **ents, i
         if (!ud__auto()) return ud__schedule_rank(-1);
         return (r = ud__place_by_data(ents, nargs)) > 0 ? r : ud__least_loaded(-1, NULL);
     }
-    if (o->place == UD_ON_WORKER) return ud__m.workers[o->index];
+    if (o->place == UD_ON_WORKER) return ud__net.workers[o->index];
     if (o->place == UD_ON_HOST) {
         if ((r = ud__auto() ? ud__least_loaded(o->index, NULL) : ud__schedule_rank(o->index)) < 0)
             ud__fail(UD_ERR_ARG, "remote '%s': host %d has no worker", fn->name, o->index);
@@ -1632,8 +1932,8 @@ static void ud__root_prefetch(void) {
     if (ud__nworkers() > 8) return;
     for (k = 0; k < ud__nworkers(); k++) {
         ud_ref r;
-        r.owner = ud__m.workers[k];
-        r.num = ud__root.next_num * ud__m.size + r.owner;
+        r.owner = ud__net.workers[k];
+        r.num = ud__root.next_num * ud__net.size + r.owner;
         ud__map_prefetch(&ud__root.map, r);
     }
 }
@@ -1670,8 +1970,8 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
         st = UD_ERR_ARG;
         goto done;
     }
-    sep_before = ud__m.sep_sent;
-    first = ud__root.next_num * ud__m.size + worker; /* then every size-th number */
+    sep_before = ud__net.sep_sent;
+    first = ud__root.next_num * ud__net.size + worker; /* then every size-th number */
     if ((st = ud__root_route_args(args, nargs, ents, worker)) != UD_OK) goto done;
     if (!(h = ud__wb_start(&w, UD__OP_EXECUTE))) {
         st = ud__fail(UD_ERR_NOMEM, "remote: out of memory for the task's message");
@@ -1700,11 +2000,11 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
     if (!(may_hold && ud__stage_add(worker, &w)) && (st = ud__wb_send(&w, worker)) != UD_OK) goto done;
     /* Large parts move only while the root is inside MPI (MPICH without single copy): finish
        them here, so that the task can start while the driver does other work. */
-    if (ud__m.sep_sent != sep_before) ud__async_drain();
+    if (ud__net.sep_sent != sep_before) ud__async_drain();
     ud__root.next_num += nret;
     for (i = 0; i < nret; i++) {
         outs[i].owner = worker;
-        outs[i].num = first + (int64_t)i * ud__m.size;
+        outs[i].num = first + (int64_t)i * ud__net.size;
         ud__root_enter(made[i], outs[i], NULL)->first = i == 0;
     }
     nmade = 0; /* entered */
@@ -1713,7 +2013,7 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
     ud__root.last = worker;
     /* Completed sends are reaped every 64th task, or sooner when many are out: a test that
        finds nothing done yields the core (Open MPI, oversubscribed), as a probe does. */
-    if ((ud__root.submitted & 63) == 0 || ud__m.nreqs > 256) ud__async_progress();
+    if ((ud__root.submitted & 63) == 0 || ud__net.nreqs > 256) ud__async_progress();
     ud__root_prefetch();
 done:
     for (i = 0; i < nmade; i++) ud__free(made[i], ud__root.rent_bytes);
@@ -1722,354 +2022,20 @@ done:
     return st;
 }
 
-static ud_status ud__nest_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
-                                 ud_ref *outs, const ud_opts *opts);
-
-static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
-                                ud_ref *outs, const ud_opts *opts) {
-    if (ud__m.rank != UD__ROOT) return ud__nest_remote(fn, args, nargs, nret, outs, opts);
-    ud__root_service();
-    return ud__root_submit(fn, args, nargs, nret, outs, opts, 1);
-}
-
-/* What the root knows is done (what it put or got) comes first, oldest first; the monitor
-   answers for the rest in the order the tasks finished, and handles the timeout. */
-static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double timeout,
-                              int *ready, int *nready) {
-    size_t bytes = (size_t)n * (sizeof(ud__rent *) + sizeof(ud__done));
-    ud__rent **ents = (ud__rent **)ud__alloc(bytes);
-    ud__done *done = (ud__done *)(ents + n);
-    ud_status st = UD_OK;
-    int i, nlocal = 0, nremote = 0;
-    ud__wbuf w;
-    ud__hdr *h;
-    if (ud__m.rank != UD__ROOT) {
-        ud__free(ents, bytes);
-        return ud__nest_wait(refs, n, num_returns, timeout, ready, nready);
-    }
-    ud__stage_flush_all();
-    if (!ents) return ud__fail(UD_ERR_NOMEM, "wait: out of memory");
-    for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("wait", refs[i], &ents[i]);
-    if (st != UD_OK) goto out;
-    /* The root's own puts were done before any task; a task's result is ordered by the
-       monitor, even when the root has fetched it, so that the first completed comes first. */
-    for (i = 0; i < n; i++)
-        if (ents[i]->ref.owner == UD__ROOT) { done[nlocal].seq = ents[i]->seq; done[nlocal++].idx = i; }
-    qsort(done, (size_t)nlocal, sizeof *done, ud__done_cmp);
-    for (i = 0; i < nlocal && i < num_returns; i++) ready[i] = done[i].idx;
-    *nready = i;
-    if (nlocal >= num_returns) goto out;
-    if (!(h = ud__wb_start(&w, UD__OP_WAIT))) {
-        st = ud__fail(UD_ERR_NOMEM, "wait: out of memory");
-        goto out;
-    }
-    h->aux = num_returns - nlocal;
-    h->c = timeout < 0 ? -1 : (int64_t)(timeout * 1e6);
-    for (i = 0; i < n; i++) {
-        ud__wref r;
-        if (ents[i]->ref.owner == UD__ROOT) continue;
-        r.owner = refs[i].owner;
-        r.num = refs[i].num;
-        r.n = i;
-        ud__wb_add(&w, &r, sizeof r);
-        nremote++;
-    }
-    if (w.p) ((ud__hdr *)w.p)->count = nremote;
-    if ((st = ud__wb_send(&w, UD__MONITOR)) != UD_OK) goto out;
-    for (;;) {
-        const ud__hdr *rh;
-        const int32_t *idx;
-        ud__rd r;
-        int from, k;
-        if ((st = ud__root_recv(UD__OP_WAIT, &rh, &from)) != UD_OK) goto out;
-        r = ud__payload(rh);
-        idx = (const int32_t *)ud__rd_take(&r, (size_t)rh->count * 2 * sizeof *idx);
-        if (!idx || rh->count > num_returns - nlocal) {
-            st = ud__fail(UD_ERR_PROTO, "wait: malformed answer from the monitor");
-            goto out;
-        }
-        for (k = 0; k < rh->count; k++) {
-            ud__rent *e;
-            if (idx[k] < 0 || idx[k] >= n) {
-                st = ud__fail(UD_ERR_PROTO, "wait: the monitor named index %d of %d", idx[k], n);
-                goto out;
-            }
-            ready[(*nready)++] = idx[k];
-            e = ents[idx[k]]; /* done: the scheduler learns it, and how large it is */
-            if (e->size < 0) e->size = ud__size_of_code(idx[rh->count + k]);
-            ud__root_learned_done(e);
-        }
-        if (*nready < num_returns)
-            st = ud__fail(UD_ERR_TIMEOUT, "wait: %d of %d refs done after %.3f s, %d asked for",
-                          *nready, n, timeout, num_returns);
-        break;
-    }
-out:
-    ud__free(ents, bytes);
-    return st;
-}
-
-/* CLEANUP to every worker and the monitor: count = refs, then one ud__wref each. */
-static ud_status ud__root_flush_garbage(void) {
-    ud_status st = UD_OK;
-    int dst;
-    for (dst = UD__ROOT + 1; dst < ud__m.size && st == UD_OK; dst++) {
-        ud__wbuf w;
-        ud__hdr *h = ud__wb_start(&w, UD__OP_CLEANUP);
-        if (!h) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
-        h->count = ud__root.ngarbage;
-        ud__wb_add(&w, ud__root.garbage, (size_t)ud__root.ngarbage * sizeof(ud__wref));
-        st = ud__wb_send(&w, dst);
-    }
-    ud__root.ngarbage = 0;
-    ud__root.garbage_bytes = 0;
-    /* A message past the eager size moves only while its sender is inside MPI: finish it
-       here rather than leave the workers waiting on it while the driver computes. */
-    ud__async_drain();
-    return st;
-}
-
-/* A batch waits no longer than UNIDIST_MPI_GC_DELAY_MS: its objects may be large. */
-static int ud__root_garbage_due(void) {
-    return ud__root.ngarbage > 0 && ud__rt.cfg.mpi_gc_delay_ms > 0 &&
-           ud__now() - ud__root.garbage_since >= 1e-3 * (double)ud__rt.cfg.mpi_gc_delay_ms;
-}
-
-static int ud__readers(const ud__rent *e) {
-    int k, n = 0, words = (ud__m.size + 63) / 64;
-    for (k = 0; k < words; k++) n += __builtin_popcountll(e->seen[k]);
-    return n - (e->ref.owner != UD__ROOT && ud__seen_has(e, (int)e->ref.owner));
-}
-
-static ud_status ud__mpi_free(const ud_ref *refs, int n) {
-    ud_status st, first = UD_OK;
-    int i;
-    if (ud__m.rank != UD__ROOT) return ud__nest_free(refs, n);
-    ud__stage_flush_all();
-    for (i = 0; i < n; i++) {
-        ud__rent *e;
-        if ((st = ud__root_lookup("free", refs[i], &e)) != UD_OK) {
-            if (first == UD_OK) first = st;
-            continue;
-        }
-        /* Workers hold a ref the root put only if it was pushed to them. */
-        if (e->ref.owner != UD__ROOT || ud__readers(e) > 0) {
-            if (ud__root.ngarbage == ud__root.capgarbage) {
-                int cap = ud__root.capgarbage ? 2 * ud__root.capgarbage : 256;
-                ud__wref *g = (ud__wref *)ud__realloc(ud__root.garbage,
-                                                      (size_t)ud__root.capgarbage * sizeof *g,
-                                                      (size_t)cap * sizeof *g);
-                if (!g) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
-                ud__root.garbage = g;
-                ud__root.capgarbage = cap;
-            }
-            if (ud__root.ngarbage == 0) ud__root.garbage_since = ud__now();
-            ud__root.garbage[ud__root.ngarbage].owner = e->ref.owner;
-            ud__root.garbage[ud__root.ngarbage].num = e->ref.num;
-            ud__root.garbage[ud__root.ngarbage++].n = ud__readers(e);
-            if (e->size > 0) ud__root.garbage_bytes += (uint64_t)e->size;
-        }
-        if (e->pushed) ud__root.late[e->ref.owner]++;
-        ud__map_del(&ud__root.map, e->ref);
-        ud__obj_release(e->obj);
-        ud__free(e, ud__root.rent_bytes);
-        /* a batch at a time, so that a cleanup message stays the size of one batch */
-        if (ud__root.ngarbage >= ud__rt.cfg.mpi_gc_threshold && (st = ud__root_flush_garbage()) != UD_OK)
-            return st;
-    }
-    /* at once when the batch frees much memory, which the next large object may then reuse */
-    if ((ud__root_garbage_due() ||
-         (ud__rt.cfg.mpi_gc_bytes && ud__root.garbage_bytes >= ud__rt.cfg.mpi_gc_bytes)) &&
-        (st = ud__root_flush_garbage()) != UD_OK)
-        return st;
-    ud__async_progress();
-    return first;
-}
-
-/* ---- nested calls at the root ------------------------------------------------------------------
-   A task on a worker calls put, remote, get, wait or free: its rank sends NESTED (aux = what,
-   b = the call's id), and the root answers in kind, with status, then the refs it made or
-   the error's message. It does what needs its store: it numbers and places a nested task
-   and keeps a nested put as the driver's own do; for a get it checks the refs and makes the
-   caller a reader of each (pushing its own data ahead, as for a task's argument), so that
-   cleanup waits for it; for a wait it checks them; a free it checks now and does at the
-   driver's next call, since the driver may be inside a get or wait of the same refs. The
-   root does this whenever the driver is inside a call, as it does all its work. */
-enum { UD__NEST_REMOTE = 1, UD__NEST_PUT, UD__NEST_GET, UD__NEST_WAIT, UD__NEST_FREE };
-
-static ud__obj *ud__rd_arg_obj(ud__rd *r, int64_t kind, int from, uint32_t flags);
-
-static void ud__root_free_later(void) {
-    ud_status st = ud__mpi_free(ud__root.later, ud__root.nlater);
-    if (st != UD_OK && st != UD_ERR_FREED)
-        ud__log(UD_LOG_WARN, "root: freeing the refs tasks freed: %s", ud__errbuf);
-    ud__root.nlater = 0;
-}
-
-/* The refs of a nested get, wait or free: each live, else the first that is not. */
-static ud_status ud__root_nested_refs(const char *op, const int64_t *p, int n, int reader,
-                                      int later) {
-    ud_status st = UD_OK;
-    int i;
-    for (i = 0; i < n && st == UD_OK; i++) {
-        ud__rent *e;
-        ud_arg a;
-        a.kind = UD_ARG_REF;
-        a.ref.owner = p[2 * i];
-        a.ref.num = p[2 * i + 1];
-        if ((st = ud__root_lookup(op, a.ref, &e)) != UD_OK) break;
-        if (reader && e->ref.owner != reader) st = ud__root_route_args(&a, 1, &e, reader);
-        if (later && ud__root.nlater == ud__root.caplater) {
-            int cap = ud__root.caplater ? 2 * ud__root.caplater : 64;
-            ud_ref *g = (ud_ref *)ud__realloc(ud__root.later, (size_t)ud__root.caplater * sizeof *g,
-                                              (size_t)cap * sizeof *g);
-            if (!g) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
-            ud__root.later = g;
-            ud__root.caplater = cap;
-        }
-        if (later) ud__root.later[ud__root.nlater++] = a.ref;
-    }
-    return st;
-}
-
-/* A nested remote: count = arguments, status = results, reserved = placement and c = its
-   index, the arguments as in EXECUTE, then the ref of UD_NEAR. */
-static ud_status ud__root_nested_remote(const ud__hdr *h, ud__rd *r, int from, ud_ref *outs) {
-    const ud__fn *fn = ud__find_fn((ud_func)h->a);
-    ud_arg small[16], *args = h->count <= 16 ? small : (ud_arg *)ud__alloc((size_t)h->count * sizeof *args);
-    ud__obj *osmall[16], **vals = h->count <= 16 ? osmall : (ud__obj **)ud__alloc((size_t)h->count * sizeof *vals);
-    ud_status st = UD_OK;
-    ud_opts o;
-    int i, n = 0;
-    if (!fn) st = ud__fail(UD_ERR_NOFUNC, "remote: no function with id %016llx", (unsigned long long)h->a);
-    else if (!args || !vals) st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
-    for (i = 0; i < h->count && st == UD_OK; i++, n++) {
-        const int64_t *kind = (const int64_t *)ud__rd_take(r, sizeof(int64_t)), *ref;
-        vals[i] = NULL;
-        if (kind && *kind == UD__WARG_REF && (ref = (const int64_t *)ud__rd_take(r, 2 * sizeof *ref))) {
-            args[i].kind = UD_ARG_REF;
-            args[i].ref.owner = ref[0];
-            args[i].ref.num = ref[1];
-        } else if (kind && *kind == UD__WARG_VAL && (vals[i] = ud__rd_arg_obj(r, *kind, from, h->flags))) {
-            if (vals[i]->status != UD_OK) st = ud__fail(UD_ERR_PROTO, "remote: an argument from rank %d: %s",
-                                                        from, (const char *)vals[i]->parts[0].data);
-            args[i] = ud_arg_val(vals[i]->parts[0].data, vals[i]->parts[0].size);
-        } else {
-            st = ud__fail(UD_ERR_PROTO, "remote: a malformed argument %d from rank %d", i, from);
-        }
-    }
-    o.place = (ud_place)h->reserved;
-    o.index = (int)h->c;
-    o.near.owner = -1;
-    o.near.num = 0;
-    if (st == UD_OK && o.place == UD_NEAR) {
-        const int64_t *ref = (const int64_t *)ud__rd_take(r, 2 * sizeof *ref);
-        if (ref) o.near.owner = ref[0], o.near.num = ref[1];
-    }
-    /* the place as the caller's ud_remote_opts checks it: its worker indexes the workers */
-    if (st == UD_OK) st = ud__check_opts(fn, &o);
-    if (st == UD_OK) st = ud__root_submit(fn, args, h->count, h->status, outs, &o, 0);
-    if (st == UD_OK && ud__root.stopping) /* the monitor waits for this one too */
-        st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0);
-    for (i = 0; i < n; i++) ud__obj_release(vals[i]);
-    if (args != small) ud__free(args, (size_t)h->count * sizeof *args);
-    if (vals != osmall) ud__free(vals, (size_t)h->count * sizeof *vals);
-    return st;
-}
-
-/* A nested put: the object, as in PUT_DATA; the root keeps it as its own put. */
-static ud_status ud__root_nested_put(const ud__hdr *h, ud__rd *r, int from, ud_ref *out) {
-    ud_status st;
-    ud__obj *o = ud__rd_obj(r, h->count, from, h->flags, NULL, &st), *shared;
-    if (!o) return st;
-    out->owner = UD__ROOT;
-    out->num = ud__root.next_num * ud__m.size + UD__ROOT;
-    if ((shared = ud__shm_put_parts(*out, o->parts, o->nparts)) != NULL) { /* large: in the store */
-        ud__obj_release(o);
-        o = shared;
-    }
-    if (!ud__root_new(*out, o)) {
-        ud__obj_release(o);
-        return ud__fail(UD_ERR_NOMEM, "put: out of memory");
-    }
-    ud__root.next_num++;
-    return UD_OK;
-}
-
-static void ud__root_nested(const ud__hdr *h, int from) {
-    ud__rd r = ud__payload(h);
-    ud_ref small[8], *outs = small;
-    const int64_t *refs = NULL;
-    ud_status st = UD_OK;
-    ud__wbuf w;
-    ud__hdr *a;
-    int nout = 0;
-    if (h->aux == UD__NEST_GET || h->aux == UD__NEST_WAIT || h->aux == UD__NEST_FREE) {
-        if (h->count < 0 || !(refs = (const int64_t *)ud__rd_take(&r, (size_t)h->count * 2 * sizeof *refs)))
-            st = ud__fail(UD_ERR_PROTO, "a malformed NESTED from rank %d", from);
-    } else if (h->aux == UD__NEST_REMOTE && (h->status < 0 || h->status > UD__MAX_RESULTS || h->count < 0 ||
-                                              (uint64_t)h->count * 8 > h->length - sizeof *h)) {
-        st = ud__fail(UD_ERR_PROTO, "a malformed NESTED remote from rank %d", from);
-    }
-    if (st == UD_OK && h->aux == UD__NEST_REMOTE && h->status > 8 &&
-        !(outs = (ud_ref *)ud__alloc((size_t)h->status * sizeof *outs)))
-        st = ud__fail(UD_ERR_NOMEM, "a task's remote: out of memory for its refs");
-    /* The answer's room comes before the call: a call made but not answered would leave the
-       task waiting for ever (and a remote's results with no one to hold their refs). */
-    memset(&w, 0, sizeof w);
-    if (!(h->flags & UD__F_NOREPLY) &&
-        (!ud__wb_start(&w, UD__OP_NESTED) ||
-         !ud__wb_room(&w, (h->aux == UD__NEST_REMOTE && h->status > 0 ? (size_t)h->status : 1) * sizeof(ud_ref) +
-                              sizeof ud__errbuf))) {
-        ud__free(w.p, w.cap);
-        memset(&w, 0, sizeof w);
-        if (st == UD_OK) st = ud__fail(UD_ERR_NOMEM, "a task's call: out of memory for its answer");
-    }
-    if (st == UD_OK) switch (h->aux) {
-    case UD__NEST_REMOTE:
-        if ((st = ud__root_nested_remote(h, &r, from, outs)) == UD_OK) nout = h->status;
-        break;
-    case UD__NEST_PUT: if ((st = ud__root_nested_put(h, &r, from, outs)) == UD_OK) nout = 1; break;
-    case UD__NEST_GET: st = ud__root_nested_refs("get", refs, h->count, from, 0); break;
-    case UD__NEST_WAIT: st = ud__root_nested_refs("wait", refs, h->count, 0, 0); break;
-    case UD__NEST_FREE: st = ud__root_nested_refs("free", refs, h->count, 0, 1); break;
-    default: st = ud__fail(UD_ERR_PROTO, "NESTED of unknown kind %d from rank %d", h->aux, from);
-    }
-    if (h->flags & UD__F_NOREPLY) { /* a task freeing what it made: nothing to answer */
-        if (st != UD_OK) ud__log(UD_LOG_WARN, "root: a task's free: %s", ud__errbuf);
-        if (outs != small) ud__free(outs, (size_t)h->status * sizeof *outs); /* any other kind's */
-        return;
-    }
-    if (w.p) {
-        a = (ud__hdr *)w.p;
-        a->aux = h->aux;
-        a->b = h->b;
-        a->status = st;
-        a->count = nout;
-        if (st == UD_OK) ud__wb_add(&w, outs, (size_t)nout * sizeof *outs);
-        else ud__wb_add(&w, ud__errbuf, strlen(ud__errbuf) + 1);
-        st = ud__wb_send(&w, from);
-    } else { /* no room for an answer with a payload: the status alone, from the stack */
-        ud__hdr mine;
-        ud__hdr_init(&mine, UD__OP_NESTED);
-        mine.aux = h->aux;
-        mine.b = h->b;
-        mine.status = st;
-        st = ud__send_hdr(from, &mine);
-    }
-    if (st != UD_OK) ud__log(UD_LOG_ERROR, "root: answering a task's call: %s", ud__errbuf);
-    if (outs != small) ud__free(outs, (size_t)h->status * sizeof *outs);
-}
-
-/* ---- the worker (seed 000) -------------------------------------------------------------------
-   Every rank but the driver is a worker. Its loop thread owns the store, the request store
+/* ---- the worker: its store and loop -------------------------------------------------------------
+   Owns the worker's state (ud__wk) and the inbox its task threads report to (ud__in); start
+   and stop make them, and ud__mpi_start runs the loop. Every rank but the driver is a worker.
+   Its loop thread owns the store, the request store
    (GETs that came before their data) and the task store (tasks waiting for arguments), and it
    alone calls MPI. A task whose data is here goes to the rank's task threads (the pool); a
    finished one comes back through the inbox, and the loop publishes its results, wakes what
    waited on them and reports it. So the loop keeps receiving and serving while tasks run.
    An entry lives until the root's cleanup has come, no local task needs it, and (on its
-   owner) every reader the root announced has been served. */
+   owner) every reader the root announced has been served. The loop reads as a list of its
+   duties; the monitor's and the store manager's are each one call that does nothing on a rank
+   without the duty. */
 typedef struct ud__wt ud__wt;
+typedef struct ud__call ud__call; /* a task's call to the API (calls from inside a task) */
 
 typedef struct ud__wdep {
     ud__wt *task;
@@ -2112,12 +2078,13 @@ struct ud__wt {
     ud__wt *getters;          /* the nested gets of this task, let go when it ends */
     ud__wt *next_getter;
     ud_ref *made;             /* results of its nested remotes it has not freed (its thread's) */
-    int nmade, capmade;
+    int nmade;
+    size_t capmade;
 };
 
 /* A task's nested call (see ud__root_nested), handed to the loop by its thread, which runs
    other tasks until the loop answers. */
-typedef struct ud__call {
+struct ud__call {
     int kind;                 /* UD__NEST_REMOTE ... */
     int64_t id;
     ud__wt *task;             /* the caller */
@@ -2138,7 +2105,7 @@ typedef struct ud__call {
     char err[512];            /* as long as ud_last_error's */
     ud__atomic_int answered;
     struct ud__call *next;
-} ud__call;
+};
 
 /* A task thread's request for room in the host's shared store: only the loop may ask. */
 typedef struct ud__resv {
@@ -2154,7 +2121,8 @@ static struct ud__worker {
     ud__pool pool;            /* the task threads */
     int running;              /* tasks given to the task threads and not back yet */
     int64_t *done;            /* TASK_DONE batch: (first number, results) pairs */
-    int ndone, capdone;
+    int ndone;
+    size_t capdone;
     int64_t recorded;         /* tasks it has finished (its own; the monitor counts the same) */
     ud__batch push;           /* small results for the root, sent at the end of the loop's turn */
     int npush;
@@ -2188,14 +2156,14 @@ static struct ud__inbox {
     int sleeping;
 } ud__in;
 
-static int ud__is_mine(ud_ref r) { return r.owner == ud__m.rank; }
+static int ud__is_mine(ud_ref r) { return r.owner == ud__net.rank; }
 
 static ud__went *ud__wk_entry(ud_ref ref) {
     ud__went *e = (ud__went *)ud__map_get(&ud__wk.map, ref);
     int ok;
     if (e) return e;
     UD__PATIENTLY(ok = ud__map_reserve(&ud__wk.map, 1) && (e = (ud__went *)ud__alloc(sizeof *e)) != NULL);
-    if (!ok) ud__panic("worker (rank %d): out of memory for its store's entries", ud__m.rank);
+    if (!ok) ud__panic("worker (rank %d): out of memory for its store's entries", ud__net.rank);
     memset(e, 0, sizeof *e);
     e->ref = ref;
     ud__map_put(&ud__wk.map, ref, e);
@@ -2208,759 +2176,6 @@ static void ud__wk_maybe_delete(ud__went *e) {
     ud__map_del(&ud__wk.map, e->ref);
     ud__obj_release(e->obj);
     ud__free(e, sizeof *e);
-}
-
-/* Parked tasks are pushed at the head; reversed, they wake first come, first served. */
-static ud__wdep *ud__deps_fifo(ud__wdep *d) {
-    ud__wdep *out = NULL;
-    while (d) {
-        ud__wdep *next = d->next;
-        d->next = out;
-        out = d;
-        d = next;
-    }
-    return out;
-}
-
-static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, int nparts);
-
-static void ud__wk_call_answered(ud__call *c);
-
-/* The loop runs t at the end of its turn: a UD_FN_INLINE task, or one that only completes. */
-static void ud__wk_queue_inline(ud__wt *t) {
-    t->job.next = NULL;
-    if (ud__wk.inl_tail) ud__wk.inl_tail->next = &t->job;
-    else ud__wk.inl = &t->job;
-    ud__wk.inl_tail = &t->job;
-}
-
-/* Cancelled before it started: its results are an error, and it never runs. */
-static void ud__wk_cancel_task(ud__wt *t) {
-    if (!t->error && !(t->error = ud__obj_error("the run was cancelled before this task started")))
-        t->error = &ud__oom_obj;
-    ud__wk_queue_inline(t);
-}
-
-/* Every argument is here: views of them, and the task goes to a task thread (a nested get's
-   hold: its caller is answered). */
-static void ud__wk_ready(ud__wt *t) {
-    int i;
-    if (t->call) {
-        ud__wk_call_answered(t->call);
-        return;
-    }
-    for (i = 0; i < t->nargs && !t->error; i++)
-        ud__obj_view(t->argent[i] ? t->argent[i]->obj : t->vals[i], &t->argv[i]);
-    ud__task_begin(&t->ctx, t->fn, t->argv, t->nargs, t->res, t->nret, ud__wk_result_alloc, t);
-    if (ud__wk.cancelled) {
-        ud__wk_cancel_task(t);
-        return;
-    }
-    if (ud__task_inline(&t->ctx)) { /* run at the end of the loop's turn */
-        ud__wk_queue_inline(t);
-        return;
-    }
-    ud__wk.running++;
-    ud__pool_push(&ud__wk.pool, &t->job, -1);
-}
-
-static void ud__wk_serve(ud__went *e, int rank) {
-    if (ud__wk.cancelled) return; /* its reader may have left: a send could wait for good */
-    ud__m.st.gets_served++;
-    if (ud__send_obj(rank, e->ref, e->obj) != UD_OK) ud__panic("worker: %s", ud__errbuf);
-    if (rank != UD__ROOT) e->served++;
-}
-
-/* The data of e is here: wake the tasks parked on it and answer the GETs that waited. */
-static void ud__wk_arrived(ud__went *e, ud__obj *o) {
-    ud__wdep *d;
-    if (e->obj) { /* a second copy (a push after a fetch): keep the first */
-        ud__obj_release(o);
-        return;
-    }
-    e->obj = o;
-    e->requested = 0;
-    for (d = ud__deps_fifo(e->waiters); d; d = d->next) /* in the order they were submitted */
-        if (--d->task->npending == 0) ud__wk_ready(d->task);
-    e->waiters = NULL;
-    while (e->requests) {
-        ud__wreq *r = e->requests;
-        e->requests = r->next;
-        ud__wk_serve(e, r->rank);
-        ud__free(r, sizeof *r);
-    }
-}
-
-static ud__wt *ud__wk_task_alloc(int nargs, int nret) {
-    size_t bytes = UD__ALIGN(sizeof(ud__wt)) +
-                   (size_t)nargs * (sizeof(ud_view) + sizeof(ud__went *) + sizeof(ud__obj *) +
-                                    sizeof(ud__wdep)) +
-                   (size_t)nret * (sizeof(ud__went *) + sizeof(ud__obj *));
-    ud__wt *t = NULL;
-    UD__PATIENTLY((t = (ud__wt *)ud__alloc(bytes)) != NULL);
-    if (!t) ud__panic("worker (rank %d): out of memory for a task's table", ud__m.rank);
-    memset(t, 0, bytes);
-    t->bytes = bytes;
-    t->nargs = nargs;
-    t->nret = nret;
-    t->argv = (ud_view *)((char *)t + UD__ALIGN(sizeof(ud__wt)));
-    t->argent = (ud__went **)(t->argv + nargs);
-    t->vals = (ud__obj **)(t->argent + nargs);
-    t->deps = (ud__wdep *)(t->vals + nargs);
-    t->outent = (ud__went **)(t->deps + nargs);
-    t->res = (ud__obj **)(t->outent + nret);
-    return t;
-}
-
-/* GET that tells the owner of ref it need not answer this rank. */
-/* GET of one ref from its owner; UD__F_NOREPLY: only say it was read elsewhere. */
-static void ud__wk_ask(ud_ref ref, uint32_t flags) {
-    ud__wbuf w;
-    ud__hdr *h = ud__wb_start(&w, UD__OP_GET);
-    if (!h) ud__panic("worker: out of memory");
-    h->flags |= flags;
-    h->a = ref.owner;
-    h->count = 1;
-    ud__wb_add(&w, &ref.num, sizeof ref.num);
-    if (ud__wb_send(&w, (int)ref.owner) != UD_OK) ud__panic("worker: %s", ud__errbuf);
-}
-
-/* Argument i of t is ref: here, or asked for. flags (UD__F_GIVEN for a stolen task) go with
-   the GET, so that its owner knows whether to count this rank among its readers. */
-static void ud__wk_need(ud__wt *t, int i, ud_ref ref, uint32_t flags) {
-    ud__went *e = ud__wk_entry(ref);
-    e->holds++;
-    t->argent[i] = e;
-    /* Another rank of this host may have it in the shared store: read it there. The owner
-       still counts this rank among the readers it serves (the root pushes its own data). */
-    if (!e->obj && !e->requested && !ud__is_mine(ref) && ref.owner != UD__ROOT) {
-        ud__obj *o = ud__shm_find(ref);
-        if (o) {
-            ud__wk_arrived(e, o);
-            ud__wk_ask(ref, UD__F_NOREPLY | flags);
-        }
-    }
-    if (e->obj) return;
-    t->deps[i].task = t;
-    t->deps[i].next = e->waiters;
-    e->waiters = &t->deps[i];
-    t->npending++;
-    if (!ud__is_mine(ref) && !e->requested) { /* ask the owner directly */
-        ud__wk_ask(ref, flags);
-        e->requested = 1;
-    }
-}
-
-/* A task this worker cannot run (a malformed message, an unknown function) still produces its
-   results, as errors that say why, so that no reader waits forever. */
-static void ud__wk_bad_task(ud__wt *t, int from, const char *why) {
-    char msg[700];
-    snprintf(msg, sizeof msg, "rank %d could not run a task from rank %d: %s", ud__m.rank, from, why);
-    ud__log(UD_LOG_ERROR, "%s", msg);
-    if (!t->error && !(t->error = ud__obj_error(msg))) t->error = &ud__oom_obj;
-}
-
-/* An argument given whole (OBJ) or in this host's store (SHARED); NULL when malformed. A
-   value that cannot be read (checksum, memory) becomes an error that fails the task. */
-static ud__obj *ud__rd_arg_obj(ud__rd *r, int64_t kind, int from, uint32_t flags) {
-    ud__obj *o = NULL;
-    ud_status st;
-    if (kind == UD__WARG_SHARED) {
-        const int64_t *rec = (const int64_t *)ud__rd_take(r, 2 * sizeof(int64_t));
-        if (!rec) return NULL;
-        if ((o = ud__shm_attach(rec[0], rec[1])) != NULL) return o;
-        ud__fail(UD_ERR_PROTO, "argument in entry %lld of the host's store, which does not hold it",
-                 (long long)rec[0]);
-    } else if (kind == UD__WARG_VAL) {
-        o = ud__rd_obj(r, 1, from, flags, NULL, &st);
-    } else {
-        const int64_t *nparts = (const int64_t *)ud__rd_take(r, sizeof(int64_t));
-        if (nparts && *nparts >= 0 && *nparts <= (int64_t)(r->end - r->p) / (int64_t)sizeof(ud__wpart))
-            o = ud__rd_obj(r, (int)*nparts, from, flags, NULL, &st);
-        else r->bad = 1;
-    }
-    if (kind != UD__WARG_SHARED) {
-        if (r->bad) {
-            ud__obj_release(o);
-            return NULL;
-        }
-        if (o) return o;
-    }
-    return (o = ud__obj_error(ud__errbuf)) != NULL ? o : &ud__oom_obj;
-}
-
-static void ud__wk_execute(const ud__hdr *h, int from) {
-    ud__wt *t;
-    int given = (h->flags & UD__F_DELEGATED) != 0; /* a thief's: results go back to from */
-    /* each argument takes 8 bytes or more of the payload; results are bounded */
-    if ((uint64_t)h->count * 8 > h->length - sizeof *h || h->aux > UD__MAX_RESULTS || h->b <= 0 ||
-        h->b > INT64_MAX - (int64_t)h->aux * ud__m.size || /* its result numbers would overflow */
-        (given && (!ud__is_worker(from) || from == ud__m.rank || h->c != from))) {
-        ud__log(UD_LOG_ERROR, "worker: dropped an EXECUTE with %d arguments and %d results from rank %d",
-                h->count, h->aux, from);
-        return;
-    }
-    t = ud__wk_task_alloc(h->count, h->aux);
-    ud__rd r = ud__payload(h);
-    int i;
-    t->fn = ud__find_fn((ud_func)h->a);
-    t->flags = h->flags & (UD__F_PINNED | UD__F_HOSTBOUND | UD__F_NESTED);
-    t->owner = given ? from : ud__m.rank;
-    ud__m.st.tasks_stolen += given;
-    for (i = 0; i < h->count; i++) {
-        const int64_t *kind = (const int64_t *)ud__rd_take(&r, sizeof(int64_t));
-        if (kind && *kind == UD__WARG_REF) {
-            const int64_t *ref = (const int64_t *)ud__rd_take(&r, 2 * sizeof(int64_t));
-            ud_ref a;
-            if (!ref) break;
-            a.owner = ref[0];
-            a.num = ref[1];
-            if (!ud__owner_ok(a.owner) || a.num <= 0 || (given && a.owner != from)) {
-                r.bad = 1;
-                break;
-            }
-            ud__wk_need(t, i, a, given ? UD__F_GIVEN : 0); /* a stolen task's: its victim's own */
-        } else if (kind && (*kind == UD__WARG_VAL || (given && *kind >= UD__WARG_OBJ))) {
-            if (!(t->vals[i] = ud__rd_arg_obj(&r, *kind, from, h->flags))) {
-                r.bad = 1;
-                break;
-            }
-        } else {
-            r.bad = 1;
-            break;
-        }
-    }
-    t->first = h->b;
-    for (i = 0; i < t->nret && !given; i++) { /* a thief keeps no entry: they go back */
-        ud_ref o;
-        o.owner = ud__m.rank;
-        o.num = h->b + (int64_t)i * ud__m.size;
-        t->outent[i] = ud__wk_entry(o);
-        t->outent[i]->holds++; /* until this task has produced it */
-    }
-    if (r.bad) ud__wk_bad_task(t, from, "malformed EXECUTE message");
-    else if (!t->fn) {
-        char why[80];
-        snprintf(why, sizeof why, "no function with id %016llx is registered", (unsigned long long)h->a);
-        ud__wk_bad_task(t, from, why);
-    }
-    if (t->npending == 0) ud__wk_ready(t);
-}
-
-/* BATCH: count EXECUTE messages from the driver, each whole (header, length a multiple of 8)
-   and checked as a message of its own would be. */
-static void ud__wk_batch(const ud__hdr *h, int from) {
-    const char *p = (const char *)(h + 1), *end = (const char *)h + h->length;
-    int i;
-    for (i = 0; i < h->count; i++) {
-        const ud__hdr *e = (const ud__hdr *)p;
-        if (!ud__hdr_ok(e, (size_t)(end - p)) || e->op != UD__OP_EXECUTE ||
-            (e->flags & UD__F_DELEGATED) || (e->length & 7) != 0) {
-            ud__log(UD_LOG_ERROR, "worker: dropped a malformed BATCH from rank %d at task %d of %d",
-                    from, i, h->count);
-            return;
-        }
-        if (UD__DEBUGGING()) ud__debug_op("received (batched)", e, from);
-        ud__wk_execute(e, from);
-        p += e->length;
-    }
-}
-
-/* The size code of a task's largest result, taken before its results go to the store. */
-static int64_t ud__largest_code(ud__obj **res, int nret) {
-    uint64_t big = 0;
-    int i;
-    for (i = 0; i < nret; i++)
-        if (res[i]->total > big) big = res[i]->total;
-    return ud__size_code(big);
-}
-
-static void ud__wk_record_done(int64_t first, int nret, int64_t code) {
-    if (ud__wk.ndone + UD__DONE_REC > ud__wk.capdone) {
-        int cap = ud__wk.capdone ? 2 * ud__wk.capdone : 512;
-        int64_t *p = (int64_t *)ud__realloc_patient(ud__wk.done, (size_t)ud__wk.capdone * sizeof *p,
-                                                    (size_t)cap * sizeof *p);
-        if (!p) ud__panic("worker (rank %d): out of memory for its record of tasks done", ud__m.rank);
-        ud__wk.done = p;
-        ud__wk.capdone = cap;
-    }
-    if (!ud__wk.ndone) ud__wk.done_since = ud__now();
-    ud__wk.recorded++;
-    ud__wk.done[ud__wk.ndone++] = first;
-    ud__wk.done[ud__wk.ndone++] = nret;
-    ud__wk.done[ud__wk.ndone++] = code;
-}
-
-static void ud__mon_record(const int64_t *rec, int count, int from);
-
-/* TASK_DONE to the monitor: count = tasks, then a record each (UD__DONE_REC); the results are
-   numbered every size-th from the first. The monitor's own rank records them at once. */
-static void ud__wk_flush_done(void) {
-    ud__wbuf w;
-    ud__hdr *h;
-    if (!ud__wk.ndone) return;
-    if (ud__m.rank == UD__MONITOR) {
-        ud__mon_record(ud__wk.done, ud__wk.ndone / UD__DONE_REC, ud__m.rank);
-        ud__wk.ndone = 0;
-        return;
-    }
-    if (!(h = ud__wb_start(&w, UD__OP_TASK_DONE))) ud__panic("worker: out of memory");
-    h->count = ud__wk.ndone / UD__DONE_REC;
-    ud__wb_add(&w, ud__wk.done, (size_t)ud__wk.ndone * sizeof(int64_t));
-    if (ud__wb_send(&w, UD__MONITOR) != UD_OK) ud__panic("worker: %s", ud__errbuf);
-    ud__wk.ndone = 0;
-}
-
-/* A task's result: a large one goes straight to the shared store, under its ref, in room
-   the loop asks the host's manager for (on a task thread, which must not call MPI). */
-static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, int nparts) {
-    ud__wt *t = (ud__wt *)task->be;
-    ud__obj *o = NULL;
-    /* an inline task runs on the loop, which cannot wait for itself */
-    if (!ud__task_inline(task) && ud__shm_wants(sizes, nparts)) {
-        ud__resv r;
-        r.key.owner = t->owner;
-        r.key.num = t->first + (int64_t)i * ud__m.size;
-        r.sizes = sizes;
-        r.nparts = nparts;
-        r.answered = 0;
-        r.out = NULL;
-        pthread_mutex_lock(&ud__in.mu);
-        r.next = ud__in.resv;
-        ud__in.resv = &r;
-        if (ud__in.sleeping) pthread_cond_signal(&ud__in.wake);
-        while (!r.answered) pthread_cond_wait(&ud__in.answered, &ud__in.mu);
-        pthread_mutex_unlock(&ud__in.mu);
-        o = r.out;
-    }
-    return o ? o : ud__obj_alloc(sizes, nparts);
-}
-
-/* On a task thread: the call, then the task goes back to the loop. */
-static void ud__wk_job(ud__job *j) {
-    ud__wt *t = (ud__wt *)j;
-    if (!t->error) ud__task_call(&t->ctx);
-    j->next = NULL;
-    pthread_mutex_lock(&ud__in.mu);
-    if (ud__in.done_tail) ud__in.done_tail->next = j;
-    else ud__in.done = j;
-    ud__in.done_tail = j;
-    if (ud__in.sleeping) pthread_cond_signal(&ud__in.wake);
-    pthread_mutex_unlock(&ud__in.mu);
-}
-
-static void ud__wk_flush_push(void) {
-    ud_status st;
-    if (!ud__wk.npush) return;
-    if (ud__wk.push.w.p && !ud__wk.push.w.oom) ((ud__hdr *)ud__wk.push.w.p)->c = ud__wk.recorded;
-    ud__wk.npush = 0;
-    /* a push that finds no memory is only lost: the driver's get asks for the result */
-    if ((st = ud__batch_send(&ud__wk.push)) != UD_OK && st != UD_ERR_NOMEM) ud__panic("worker: %s", ud__errbuf);
-}
-
-/* Small results go to the root as they are made (UNIDIST_MPI_PUSH_MAX), so that the driver's
-   get finds them there and waits for no round trip; several finished together go as one
-   message, with the count of tasks done, which keeps the root's view of this worker's load
-   current. Not one the root has asked for already: the answer to its GET carries that; not
-   a nested task's, which the task that made it reads; and never a part that would travel on
-   its own. */
-static void ud__wk_push(ud__wt *t, ud__went *e, ud__obj *o) {
-    uint64_t most = ud__rt.cfg.mpi_push_max;
-    ud__wreq *q;
-    if (ud__rt.cfg.mpi_inline_max < most) most = ud__rt.cfg.mpi_inline_max;
-    if (ud__rt.cfg.mpi_message_max < most) most = ud__rt.cfg.mpi_message_max;
-    if (!most || e->obj || (t->flags & UD__F_NESTED) || (o->flags & UD__OBJ_SHARED) || o->total > most ||
-        ud__wk.cancelled)
-        return;
-    for (q = e->requests; q; q = q->next)
-        if (q->rank == UD__ROOT) return;
-    if (ud__wk.npush && ud__wk.push.w.inl + o->total > ud__rt.cfg.mpi_message_max) ud__wk_flush_push();
-    if (!ud__wk.npush) {
-        ud__batch_start(&ud__wk.push, ud__m.rank, UD__ROOT);
-        ud__wk.push.flags = UD__F_PUSHED;
-    }
-    ud__batch_add(&ud__wk.push, e->ref.num, o);
-    ud__wk.npush++;
-}
-
-/* At the end: the root has stopped reading. */
-static void ud__wk_drop_push(void) {
-    if (!ud__wk.npush) return;
-    ud__wb_discard(&ud__wk.push.w);
-    ud__wb_discard(&ud__wk.push.sh);
-    ud__wk.npush = 0;
-}
-
-/* On the loop: a task has run. Its results become the store's, and it lets go of its
-   arguments; then it is reported. */
-static void ud__wk_give_back(ud__wt *t);
-
-static void ud__wk_complete(ud__wt *t) {
-    int64_t code;
-    int i;
-    if (t->error) {
-        for (i = 0; i < t->nret; i++) {
-            t->res[i] = t->error;
-            t->error->refs++;
-        }
-    } else {
-        ud__task_settle(&t->ctx);
-    }
-    for (i = 0; i < t->nret; i++) ud__shm_publish(t->res[i]); /* a large one was written in the store */
-    code = ud__largest_code(t->res, t->nret);
-    if (t->owner != ud__m.rank) ud__wk_give_back(t); /* run for a victim: the results are its */
-    for (i = 0; i < t->nret && t->owner == ud__m.rank; i++) {
-        ud__went *e = t->outent[i];
-        ud__wk_push(t, e, t->res[i]);
-        ud__wk_arrived(e, t->res[i]);
-        e->holds--;
-        ud__wk_maybe_delete(e);
-    }
-    for (i = 0; i < t->nargs; i++) {
-        if (t->argent[i]) {
-            t->argent[i]->holds--;
-            ud__wk_maybe_delete(t->argent[i]);
-        }
-        ud__obj_release(t->vals[i]);
-    }
-    ud__obj_release(t->error);
-    if (t->owner == ud__m.rank) ud__wk_record_done(t->first, t->nret, code);
-    ud__free(t->made, (size_t)t->capmade * sizeof *t->made);
-    while (t->getters) { /* the objects its nested gets read */
-        ud__wt *g = t->getters;
-        t->getters = g->next_getter;
-        for (i = 0; i < g->nargs; i++) {
-            g->argent[i]->holds--;
-            ud__wk_maybe_delete(g->argent[i]);
-        }
-        ud__free(g, g->bytes);
-    }
-    ud__free(t, t->bytes);
-}
-
-/* Answers the task threads' requests for store room and completes the tasks they finished,
-   in the order they finished. Returns how many. */
-static void ud__wk_send_call(ud__call *c);
-
-static int ud__wk_drain(void) {
-    ud__job *done;
-    ud__resv *r;
-    ud__call *calls;
-    int n = 0;
-    pthread_mutex_lock(&ud__in.mu);
-    done = ud__in.done;
-    ud__wk.serving = ud__in.resv;
-    calls = ud__in.calls;
-    ud__in.done = ud__in.done_tail = NULL;
-    ud__in.resv = NULL;
-    ud__in.calls = NULL;
-    pthread_mutex_unlock(&ud__in.mu);
-    while (calls) {
-        ud__call *c = calls;
-        calls = c->next;
-        ud__wk_send_call(c);
-        n++;
-    }
-    while ((r = ud__wk.serving) != NULL) { /* r lives on its thread's stack until answered */
-        /* cancelled: the manager may have left its loop, and private memory serves as well */
-        ud__obj *o = ud__wk.cancelled ? NULL : ud__shm_reserve(r->key, r->sizes, r->nparts);
-        n++;
-        pthread_mutex_lock(&ud__in.mu);
-        ud__wk.serving = r->next;
-        r->out = o;
-        r->answered = 1;
-        pthread_cond_broadcast(&ud__in.answered);
-        pthread_mutex_unlock(&ud__in.mu);
-    }
-    while (done) {
-        ud__job *j = done;
-        done = j->next;
-        ud__wk.running--;
-        ud__m.st.tasks_run++;
-        ud__wk_complete((ud__wt *)j);
-        n++;
-    }
-    return n;
-}
-
-/* The ready UD_FN_INLINE tasks, on the loop's thread, in the order they became ready (one
-   that completes may make another ready: it runs in the same turn). Not from inside the
-   handling of a message, where a completion could free what the handler walks. */
-static int ud__wk_run_inline(void) {
-    int n = 0;
-    while (ud__wk.inl) {
-        ud__wt *t = (ud__wt *)ud__wk.inl;
-        if (!(ud__wk.inl = t->job.next)) ud__wk.inl_tail = NULL;
-        if (!t->error) {
-            int64_t t0 = ud__now_ns();
-            ud__task_call(&t->ctx);
-            ud__wk.inline_ns += ud__now_ns() - t0;
-        }
-        ud__m.st.tasks_run++;
-        ud__wk_complete(t);
-        n++;
-    }
-    return n;
-}
-
-/* ---- work stealing (UNIDIST_SCHEDULER=auto) -------------------------------------------------
-   A worker whose task threads are idle and who has nothing queued asks another for work
-   (STEAL: aux 0, count = tasks wanted), the workers of its own host first, in turn; after a
-   round of refusals it waits, from 1 ms doubling to a second, before the next round. A worker
-   that refused remembers the thief, and tells it (STEAL: aux 2) once it has more queued than
-   its own idle threads can take: so idle workers stay quiet, and still hear of work at once.
-   The victim gives up to half of its queued tasks (less what its own idle threads will take)
-   that have not started and whose arguments move at most once: values, objects it owns, or
-   objects in a store the thief shares. Each goes as an EXECUTE marked UD__F_DELEGATED: values
-   whole (UD__WARG_OBJ), its own objects as refs the thief fetches once and keeps (its GET
-   marked UD__F_GIVEN, which the owner does not count among the readers the root announced),
-   objects in the shared store by their entry (UD__WARG_SHARED); then the answer (STEAL:
-   aux 1, count = tasks given). The thief runs them and sends the results
-   back (PUT_DATA marked UD__F_RESULTS, b = the first result), then a TASK_DONE marked
-   UD__F_DELEGATED; the victim completes the task as its own, so a ref's owner never changes
-   and cleanup, GETs and the monitor's counts stay as they were. */
-#define UD__STEAL_MAX 64              /* tasks one STEAL may take */
-#define UD__STEAL_SCAN 8              /* queued tasks looked at for each one taken */
-
-static int ud__auto(void);
-
-static int ud__wk_same_host(int rank) { return ud_shm_host(rank) == ud_shm_host(ud__m.rank); }
-
-/* May t go to thief? On the loop, under the pool's lock: t is queued, unstarted. */
-static int ud__wk_stealable(ud__job *j, void *ctx) {
-    ud__wt *t = (ud__wt *)j;
-    int thief = *(const int *)ctx, i;
-    if (t->error || t->owner != ud__m.rank || (t->flags & UD__F_PINNED) ||
-        ((t->flags & UD__F_HOSTBOUND) && !ud__wk_same_host(thief)))
-        return 0;
-    for (i = 0; i < t->nargs; i++) {
-        const ud__obj *o = t->argent[i] ? t->argent[i]->obj : t->vals[i];
-        if (o->status != UD_OK) return 0; /* it would fail at once here anyway */
-        if ((o->flags & UD__OBJ_SHARED) && ud__wk_same_host(thief)) continue;
-        if (t->argent[i] ? t->argent[i]->ref.owner != ud__m.rank
-                         : o->total > (size_t)ud__rt.cfg.mpi_inline_max)
-            return 0; /* it came from elsewhere: it would move twice */
-    }
-    return 1;
-}
-
-/* A stolen task to its thief: the EXECUTE, with every argument whole. */
-static void ud__wk_send_given(ud__wt *t, int thief) {
-    ud__wbuf w;
-    ud__hdr *h = ud__wb_start(&w, UD__OP_EXECUTE);
-    int i;
-    if (!h) ud__panic("worker: out of memory");
-    h->flags |= UD__F_DELEGATED;
-    h->a = (int64_t)t->fn->id;
-    h->b = t->first;
-    h->c = ud__m.rank;
-    h->count = t->nargs;
-    h->aux = t->nret;
-    for (i = 0; i < t->nargs; i++) {
-        ud__obj *o = t->argent[i] ? t->argent[i]->obj : t->vals[i];
-        int64_t rec[2];
-        if ((o->flags & UD__OBJ_SHARED) && ud__wk_same_host(thief)) {
-            rec[0] = UD__WARG_SHARED;
-            ud__wb_add(&w, rec, sizeof rec[0]);
-            rec[0] = o->slot;
-            rec[1] = ud__shm_load(&ud__shm_entry(o->slot)[UD__SE_NUM]);
-            ud__wb_add(&w, rec, sizeof rec);
-            ud__shm_pin_for_peer(o);
-        } else if (t->argent[i]) { /* this worker's own: the thief fetches it once, and keeps it */
-            rec[0] = UD__WARG_REF;
-            ud__wb_add(&w, rec, sizeof rec[0]);
-            ud__wb_add(&w, &t->argent[i]->ref, sizeof t->argent[i]->ref);
-        } else {
-            rec[0] = UD__WARG_OBJ;
-            rec[1] = o->nparts;
-            ud__wb_add(&w, rec, sizeof rec);
-            ud__wb_obj(&w, o->parts, o->nparts, o);
-        }
-    }
-    if (ud__wb_send(&w, thief) != UD_OK) ud__panic("worker: %s", ud__errbuf);
-}
-
-static void ud__send_steal(int dst, int answer, int count) {
-    ud__wbuf w;
-    ud__hdr *h = ud__wb_start(&w, UD__OP_STEAL);
-    if (!h) ud__panic("worker: out of memory");
-    h->aux = answer;
-    h->count = count;
-    if (ud__wb_send(&w, dst) != UD_OK) ud__panic("worker: %s", ud__errbuf);
-}
-
-/* A STEAL asking for tasks: up to half of what waits here, to the thief, then the answer. */
-/* Queued tasks that this worker's own idle threads will not take. */
-static int ud__wk_surplus(void) {
-    long queued = ud__atomic_load(&ud__wk.pool.open);
-    long busy = ud__wk.running - queued;
-    long idle = ud__wk.pool.n - (busy > 0 ? busy : 0);
-    return queued > idle ? (int)(queued - idle) : 0;
-}
-
-static void ud__wk_give(int thief, int want) {
-    ud__job *jobs[UD__STEAL_MAX];
-    int n = 0, k, surplus = ud__wk_surplus(), most = (surplus + 1) / 2;
-    if (want > most) want = most;
-    if (want > UD__STEAL_MAX) want = UD__STEAL_MAX;
-    if (want > 0 && ud__auto())
-        n = ud__pool_reclaim(&ud__wk.pool, ud__wk_stealable, &thief, jobs, want, UD__STEAL_SCAN * want);
-    for (k = 0; k < n; k++) {
-        ud__wt *t = (ud__wt *)jobs[k];
-        ud_ref key;
-        int ok;
-        key.owner = ud__m.rank;
-        key.num = t->first;
-        UD__PATIENTLY(ok = ud__map_reserve(&ud__wk.given, 1));
-        if (!ok) ud__panic("worker (rank %d): out of memory for the table of tasks it gave", ud__m.rank);
-        ud__map_put(&ud__wk.given, key, t);
-        ud__wk.running--;
-        ud__m.st.tasks_given++;
-        ud__wk_send_given(t, thief);
-    }
-    ud__send_steal(thief, 1, n);
-    if (!n && !(ud__wk.refused[thief / 64] >> (thief % 64) & 1)) {
-        ud__wk.refused[thief / 64] |= (uint64_t)1 << (thief % 64);
-        ud__wk.nrefused++;
-    }
-}
-
-/* A worker with tasks to spare tells the thieves it refused (once each) to ask again. */
-static void ud__wk_hint(void) {
-    int r;
-    if (!ud__wk.nrefused || !ud__wk_surplus() || ud__wk.stop) return;
-    for (r = 0; r < ud__m.size; r++)
-        if (ud__wk.refused[r / 64] >> (r % 64) & 1) {
-            ud__wk.refused[r / 64] &= ~((uint64_t)1 << (r % 64));
-            ud__send_steal(r, 2, 0);
-        }
-    ud__wk.nrefused = 0;
-}
-
-static ud__wt *ud__wk_given_task(int64_t first, int from, const char *what) {
-    ud_ref key;
-    ud__wt *t;
-    key.owner = ud__m.rank;
-    key.num = first;
-    if (first > 0 && (t = (ud__wt *)ud__map_get(&ud__wk.given, key)) != NULL) return t;
-    ud__log(UD_LOG_ERROR, "worker: %s from rank %d for a task it was not given (%lld)", what, from,
-            (long long)first);
-    return NULL;
-}
-
-/* PUT_DATA marked UD__F_RESULTS: results of a task a thief ran for this worker. */
-static void ud__wk_take_results(const ud__hdr *h, int from) {
-    ud__wt *t = ud__wk_given_task(h->b, from, "results");
-    ud__rd r = ud__payload(h);
-    ud_ref ref;
-    ud__obj *o;
-    int i;
-    for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
-        /* a number below the first is none of its results (and would overflow the difference) */
-        int64_t k = t && ref.owner == ud__m.rank && ref.num >= t->first ? (ref.num - t->first) / ud__m.size : -1;
-        if (k < 0 || k >= t->nret || ref.num != t->first + k * ud__m.size || t->res[k]) {
-            ud__obj_release(o);
-            continue;
-        }
-        t->res[k] = o;
-    }
-}
-
-/* TASK_DONE marked UD__F_DELEGATED: every result has come; the task is done here. */
-static void ud__wk_given_done(const ud__hdr *h, int from) {
-    ud__rd r = ud__payload(h);
-    const int64_t *rec = (const int64_t *)ud__rd_take(&r, 2 * sizeof(int64_t));
-    ud__wt *t = rec ? ud__wk_given_task(rec[0], from, "TASK_DONE") : NULL;
-    ud_ref key;
-    if (!t) return;
-    key.owner = ud__m.rank;
-    key.num = t->first;
-    ud__map_del(&ud__wk.given, key);
-    ud__wk_complete(t); /* the thief settled it: a result that did not come is empty */
-}
-
-/* On the thief: the results go to the task's owner, then the word that it is done. */
-static void ud__wk_give_back(ud__wt *t) {
-    ud__batch b;
-    int64_t rec[2];
-    int i;
-    if (ud__wk.cancelled) { /* the victim may have left its loop */
-        for (i = 0; i < t->nret; i++) ud__obj_release(t->res[i]);
-        return;
-    }
-    ud__batch_start(&b, t->owner, t->owner);
-    b.flags = UD__F_RESULTS;
-    b.first = t->first;
-    for (i = 0; i < t->nret; i++) ud__batch_add(&b, t->first + (int64_t)i * ud__m.size, t->res[i]);
-    if (ud__batch_send(&b) != UD_OK) ud__panic("worker: %s", ud__errbuf);
-    for (i = 0; i < t->nret; i++) ud__obj_release(t->res[i]);
-    rec[0] = t->first;
-    rec[1] = t->nret;
-    {
-        ud__wbuf w;
-        ud__hdr *h = ud__wb_start(&w, UD__OP_TASK_DONE);
-        if (!h) ud__panic("worker: out of memory");
-        h->flags |= UD__F_DELEGATED;
-        h->count = 1;
-        ud__wb_add(&w, rec, sizeof rec);
-        if (ud__wb_send(&w, t->owner) != UD_OK) ud__panic("worker: %s", ud__errbuf);
-    }
-}
-
-/* The other workers in the order a thief asks them: its own host's first. */
-static int ud__wk_victims(void) {
-    int i, pass, n = 0, words = (ud__m.size + 63) / 64;
-    if (!(ud__wk.victims = (int *)ud__alloc((size_t)ud__m.size * sizeof(int)))) return 0;
-    if (!(ud__wk.refused = (uint64_t *)ud__alloc((size_t)words * sizeof(uint64_t)))) return 0;
-    memset(ud__wk.refused, 0, (size_t)words * sizeof(uint64_t));
-    for (pass = 0; pass < 2; pass++)
-        for (i = 0; i < ud__nworkers(); i++) {
-            int w = ud__m.workers[i];
-            if (w != ud__m.rank && ud__wk_same_host(w) == !pass) ud__wk.victims[n++] = w;
-        }
-    ud__wk.nvictims = n;
-    return 1;
-}
-
-/* With idle task threads and nothing queued: ask the next worker for tasks. */
-static void ud__wk_steal(void) {
-    int idle = ud__wk.pool.n - ud__wk.running;
-    if (ud__wk.stealing || idle <= 0 || !ud__wk.nvictims || !ud__auto() || ud__wk.stop ||
-        ud__atomic_load(&ud__wk.pool.open) > 0 || ud__now() < ud__wk.next_steal)
-        return;
-    ud__send_steal(ud__wk.victims[ud__wk.victim % ud__wk.nvictims], 0, idle);
-    ud__wk.stealing = 1;
-}
-
-/* STEAL from another worker: a request (aux 0), or the answer to this worker's (aux 1). */
-/* STEAL from another worker: a request (aux 0), the answer to this worker's (aux 1), or a
-   worker that refused it saying it has work now (aux 2). Returns 1 when work moved (an
-   event), 0 for a refusal, which must not keep idle ranks polling. */
-static int ud__wk_on_steal(const ud__hdr *h, int from) {
-    int k;
-    if (h->aux == 0) {
-        ud__wk_give(from, (int)h->count);
-        return (int)(~ud__wk.refused[from / 64] >> (from % 64) & 1);
-    }
-    if (h->aux == 2) { /* ask it next, now */
-        for (k = 0; k < ud__wk.nvictims; k++)
-            if (ud__wk.victims[k] == from) ud__wk.victim = k;
-        ud__wk.failed = 0;
-        ud__wk.next_steal = 0;
-        return 1;
-    }
-    ud__wk.stealing = 0;
-    if (h->count > 0) { /* ask the same one again when idle */
-        ud__wk.failed = 0;
-        ud__wk.next_steal = 0;
-        return 1;
-    }
-    ud__wk.victim++;
-    if (++ud__wk.failed % ud__wk.nvictims == 0) { /* a round of refusals: wait */
-        int rounds = ud__wk.failed / ud__wk.nvictims - 1;
-        ud__wk.next_steal = ud__now() + 1e-3 * (double)(1 << (rounds < 10 ? rounds : 10));
-    }
-    return 0;
 }
 
 /* The loop's sleep: a finished task or a request for room ends it early. */
@@ -2977,79 +2192,185 @@ static void ud__wk_nap(long ns) {
     pthread_mutex_unlock(&ud__in.mu);
 }
 
-/* Answers what is here in one PUT_DATA; what is still being made waits on its entry. */
-static void ud__wk_get(const ud__hdr *h, int from) {
-    ud__rd r = ud__payload(h);
-    const int64_t *nums = (const int64_t *)ud__rd_take(&r, (size_t)h->count * sizeof(int64_t));
-    ud__batch b;
-    int i;
-    if (!nums || h->a != ud__m.rank) {
-        ud__log(UD_LOG_ERROR, "worker: dropped a malformed GET from rank %d", from);
-        return;
-    }
-    if (h->flags & UD__F_NOREPLY) { /* the reader found it in its host's shared store */
-        for (i = 0; i < h->count; i++) {
-            ud_ref ref;
-            ud__went *e;
-            ref.owner = ud__m.rank;
-            ref.num = nums[i];
-            if (ref.num <= 0 || !(e = (ud__went *)ud__map_get(&ud__wk.map, ref))) continue;
-            e->served += !(h->flags & UD__F_GIVEN);
-            ud__wk_maybe_delete(e);
-        }
-        return;
-    }
-    ud__batch_start(&b, ud__m.rank, from);
-    for (i = 0; i < h->count; i++) {
-        ud_ref ref;
-        ud__went *e;
-        ref.owner = ud__m.rank;
-        ref.num = nums[i];
-        if (ref.num <= 0) continue; /* 0 is the map's empty key; no ref has it */
-        e = ud__wk_entry(ref); /* a GET may come before the EXECUTE that makes the data */
-        if (e->obj) {
-            ud__m.st.gets_served++;
-            ud__batch_add(&b, ref.num, e->obj);
-            if (from != UD__ROOT && !(h->flags & UD__F_GIVEN)) e->served++;
-            ud__wk_maybe_delete(e);
-        } else {
-            ud__wreq *q = NULL;
-            UD__PATIENTLY((q = (ud__wreq *)ud__alloc(sizeof *q)) != NULL);
-            if (!q) ud__panic("worker (rank %d): out of memory for a request to serve", ud__m.rank);
-            q->rank = from;
-            q->next = e->requests;
-            e->requests = q;
-        }
-    }
-    if (ud__batch_send(&b) != UD_OK) ud__panic("worker: %s", ud__errbuf);
+/* RUNNING, asked by a shutdown that waits: a = tasks its threads run now, b = tasks handed to
+   them that wait for a thread; then the running ones' function names as text. */
+static void ud__wk_running(int to) {
+    char text[1024];
+    int n = ud__pool_running_text(&ud__wk.pool, text, sizeof text);
+    ud__wbuf w;
+    ud__hdr *h = ud__wb_start(&w, UD__OP_RUNNING);
+    if (!h) return; /* the driver asks again */
+    h->a = n;
+    h->b = ud__wk.running > n ? ud__wk.running - n : 0;
+    h->flags |= UD__F_REPLY;
+    ud__wb_add(&w, text, strlen(text) + 1);
+    if (ud__wb_send(&w, to) != UD_OK) ud__log(UD_LOG_WARN, "rank %d: RUNNING: %s", ud__net.rank, ud__errbuf);
 }
 
-static void ud__wk_cleanup(const ud__hdr *h) {
-    ud__rd r = ud__payload(h);
-    const ud__wref *refs = (const ud__wref *)ud__rd_take(&r, (size_t)h->count * sizeof(ud__wref));
-    int i;
-    if (!refs) {
-        ud__log(UD_LOG_ERROR, "dropped a malformed CLEANUP");
-        return;
+static int ud__sender_ok(const ud__hdr *h, int from);
+static void ud__wk_execute(const ud__hdr *h, int from);
+static void ud__wk_batch(const ud__hdr *h, int from);
+static void ud__wk_get(const ud__hdr *h, int from);
+static void ud__wk_take_results(const ud__hdr *h, int from);
+static void ud__wk_put_data(const ud__hdr *h, int from);
+static int ud__wk_on_steal(const ud__hdr *h, int from);
+static void ud__send_stats(int to);
+static void ud__wk_call_answer(const ud__hdr *h);
+static void ud__wk_cleanup(const ud__hdr *h);
+static int ud__mon_take(const ud__hdr *h, int from);
+static void ud__wk_given_done(const ud__hdr *h, int from);
+static void ud__wk_wait_answer(const ud__hdr *h);
+
+/* Handles one operation; 0 only for a STEAL that moved no work (not an event: idle ranks
+   stay idle), else 1. A worker's own operations first, then the monitor's. */
+static int ud__rank_handle(const ud__hdr *h, int from) {
+    if (!ud__sender_ok(h, from)) {
+        ud__log(UD_LOG_ERROR, "rank %d: dropped %s from rank %d", ud__net.rank, ud__op_name(h->op), from);
+        return 1;
     }
-    for (i = 0; i < h->count; i++) {
-        ud_ref ref;
-        ud__went *e;
-        ref.owner = refs[i].owner;
-        ref.num = refs[i].num;
-        if (!(e = (ud__went *)ud__map_get(&ud__wk.map, ref))) continue;
-        ud__m.st.cleanups++;
-        e->freed = 1;
-        e->expected = refs[i].n;
-        ud__wk_maybe_delete(e);
+    switch (h->op) {
+    case UD__OP_EXECUTE: ud__wk_execute(h, from); return 1;
+    case UD__OP_BATCH: ud__wk_batch(h, from); return 1;
+    case UD__OP_GET: ud__wk_get(h, from); return 1;
+    case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA:
+        if (h->flags & UD__F_RESULTS) ud__wk_take_results(h, from);
+        else ud__wk_put_data(h, from);
+        return 1;
+    case UD__OP_STEAL: return ud__wk_on_steal(h, from);
+    case UD__OP_STATS: ud__send_stats(from); return 1;
+    case UD__OP_RUNNING: ud__wk_running(from); return 1;
+    case UD__OP_NESTED: ud__wk_call_answer(h); return 1;
+    case UD__OP_CLEANUP:
+        ud__wk_cleanup(h);
+        ud__mon_take(h, from); /* the monitor's done map forgets them too */
+        return 1;
+    case UD__OP_CANCEL: ud__wk.stop = 1; return 1;
+    default: break;
     }
+    if (h->op == UD__OP_TASK_DONE && (h->flags & UD__F_DELEGATED)) {
+        ud__wk_given_done(h, from);
+        return 1;
+    }
+    if (h->op == UD__OP_WAIT && (h->flags & UD__F_REPLY)) {
+        ud__wk_wait_answer(h);
+        return 1;
+    }
+    if (ud__mon_take(h, from)) return 1;
+    ud__log(UD_LOG_ERROR, "rank %d: unexpected %s from rank %d", ud__net.rank, ud__op_name(h->op), from);
+    return 1;
+}
+
+static int ud__wk_any_job(ud__job *j, void *ctx) {
+    (void)j;
+    (void)ctx;
+    return 1;
+}
+
+static void ud__wk_call_refused(ud__call *c);
+
+/* The nested gets still waiting for objects: each caller is refused, and its getter leaves
+   the entries' waiters, since the task that ends frees it. */
+static void ud__wk_refuse_gets(void) {
+    size_t i;
+    for (i = 0; ud__wk.map.count && i < ud__wk.map.cap; i++) {
+        ud__wdep **d;
+        if (!ud__wk.map.slots[i].key.num) continue;
+        d = &((ud__went *)ud__wk.map.slots[i].val)->waiters;
+        while (*d) {
+            ud__wt *g = (*d)->task;
+            if (!g->call) {
+                d = &(*d)->next;
+                continue;
+            }
+            *d = (*d)->next;
+            if (g->npending > 0) ud__wk_call_refused(g->call); /* once: its other deps follow */
+            g->npending = 0;
+        }
+    }
+}
+
+static void ud__wk_cancel_task(ud__wt *t);
+static int ud__wk_drain(void);
+static int ud__wk_run_inline(void);
+
+/* A CANCEL comes once every task has finished, unless the driver gave up on them (its
+   shutdown failed) or a peer is broken. Then the tasks not started yet never run (their
+   results are an error), the calls of those running would never be answered: each is refused,
+   as is every call they make from now on, a request for store room gets private memory, and
+   nothing more is sent to a peer that may have left; the loop waits for the running tasks to
+   end, as a shutdown would. */
+static void ud__wk_wind_down(void) {
+    ud__job *queued[64];
+    int n, k;
+    if (ud__wk.running <= 0 && !ud__wk.inl) return;
+    ud__log(UD_LOG_WARN, "rank %d: cancelled with %d tasks unfinished; those not started are "
+            "dropped, and the calls of those running are refused", ud__net.rank, ud__wk.running);
+    ud__wk.cancelled = 1;
+    while ((n = ud__pool_reclaim(&ud__wk.pool, ud__wk_any_job, NULL, queued, 64, INT_MAX)) > 0)
+        for (k = 0; k < n; k++, ud__wk.running--) ud__wk_cancel_task((ud__wt *)queued[k]);
+    while (ud__wk.calls) {
+        ud__call *c = ud__wk.calls;
+        ud__wk.calls = c->next;
+        ud__wk_call_refused(c);
+    }
+    ud__wk_refuse_gets();
+    while (ud__wk.running > 0 || ud__wk.inl) {
+        int events = ud__wk_drain();
+        events += ud__wk_run_inline();
+        events += ud__shm_serve(); /* the host's other ranks may still ask for store room */
+        events += ud__async_progress();
+        if (events) ud__busy();
+        else ud__idle();
+    }
+}
+
+static void ud__wk_flush_push(void);
+static void ud__wk_flush_done(void);
+static void ud__mon_turn(void);
+static void ud__wk_steal(void);
+static void ud__wk_hint(void);
+static void ud__wk_drop_push(void);
+static void ud__wk_release_all(void);
+
+static void ud__rank_loop(void) {
+    while (!ud__wk.stop) {
+        const ud__hdr *h;
+        int from, got, events = 0, k;
+        for (k = 0; k < 32 && !ud__wk.stop && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0; k++)
+            events += got > 0 ? ud__rank_handle(h, from) : 1;
+        /* the turn ends at a CANCEL: what is left, the wind-down does, sending nothing */
+        if (ud__wk.stop) break;
+        events += ud__wk_drain();
+        events += ud__wk_run_inline();
+        ud__wk_flush_push();
+        /* batch under load, but tell the monitor at once when no task waits for a thread, or
+           within a millisecond, so that a wait never lags behind long tasks */
+        if (ud__wk.ndone &&
+            (ud__atomic_load(&ud__wk.pool.open) <= 0 || ud__now() - ud__wk.done_since > 1e-3))
+            ud__wk_flush_done();
+        ud__mon_turn();
+        ud__wk_steal();
+        ud__wk_hint();
+        events += ud__shm_serve(); /* nothing unless this rank manages its host's store */
+        events += ud__async_progress();
+        if (events) ud__busy();
+        else ud__idle();
+    }
+    ud__wk_wind_down();
+    ud__pool_stop(&ud__wk.pool); /* every task has finished */
+    ud__wk_drain();
+    ud__wk_run_inline();
+    ud__wk_drop_push();
+    ud__async_drain();
+    ud__shm_quiet();
+    ud__wk_release_all();
 }
 
 /* Which rank may send an operation: the root drives, workers only ask for and send data. */
 static int ud__sender_ok(const ud__hdr *h, int from) {
     switch (h->op) {
     case UD__OP_GET: case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA: return ud__owner_ok(from);
-    case UD__OP_TASK_DONE: case UD__OP_STEAL: return ud__is_worker(from) && from != ud__m.rank;
+    case UD__OP_TASK_DONE: case UD__OP_STEAL: return ud__is_worker(from) && from != ud__net.rank;
     case UD__OP_EXECUTE: return h->flags & UD__F_DELEGATED ? ud__is_worker(from) : from == UD__ROOT;
     case UD__OP_READY_TO_SHUTDOWN: return from == UD__MONITOR;
     case UD__OP_WAIT: return h->flags & UD__F_REPLY ? from == UD__MONITOR : ud__owner_ok(from);
@@ -3087,7 +2408,7 @@ static void ud__wk_release_all(void) {
         ud__free(e, sizeof *e);
     }
     ud__map_clear(&ud__wk.map);
-    ud__free(ud__wk.done, (size_t)ud__wk.capdone * sizeof *ud__wk.done);
+    ud__free(ud__wk.done, ud__wk.capdone * sizeof *ud__wk.done);
     for (i = 0; ud__wk.given.count && i < ud__wk.given.cap; i++) { /* after a cancel: still away */
         ud__wt *t = (ud__wt *)ud__wk.given.slots[i].val;
         int k;
@@ -3101,15 +2422,899 @@ static void ud__wk_release_all(void) {
     ud__wk.victims = victims, ud__wk.refused = refused;
 }
 
-/* ---- nested calls on a worker ------------------------------------------------------------------
-   A task's put, remote, get, wait and free (see ud__root_nested). Its thread hands the call
-   to the loop, which alone calls MPI, and runs other tasks until the answer comes, so a task
-   that waits never holds its thread idle. A get's objects come like a task's arguments (from
-   this rank's store, or fetched once from their owners) and stay held until the calling task
-   ends, so its views stay valid that long; a wait goes to the monitor, which answers it in
-   the order the tasks finished, as the driver's. */
+static int ud__mon_start(void);
+static int ud__wk_victims(void);
+static void ud__wk_job(ud__job *j);
 
-static void ud__wk_nested_get(ud__call *c);
+/* A worker's task threads and the inbox they report to. */
+static ud_status ud__wk_start(int threads) {
+    memset(&ud__wk, 0, sizeof ud__wk);
+    memset(&ud__in, 0, sizeof ud__in);
+    pthread_mutex_init(&ud__in.mu, NULL);
+    ud__cond_init(&ud__in.wake); /* the loop's naps end by the clock */
+    pthread_cond_init(&ud__in.answered, NULL);
+    ud__bo.nap = ud__wk_nap;
+    ud__bo.unstarted = &ud__wk.pool.open;
+    if (ud__net.rank == UD__MONITOR && !ud__mon_start())
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the monitor");
+    if (!ud__wk_victims()) return ud__fail(UD_ERR_NOMEM, "init: out of memory for the worker");
+    return ud__pool_start(&ud__wk.pool, threads, (int)ud__rt.cfg.spin_us, 1, ud__wk_job);
+}
+
+static void ud__mon_stop(void);
+
+static void ud__wk_stop(void) {
+    ud__mon_stop();
+    ud__free(ud__wk.victims, (size_t)ud__net.size * sizeof(int));
+    ud__free(ud__wk.refused, (size_t)((ud__net.size + 63) / 64) * sizeof(uint64_t));
+    ud__wk.victims = NULL;
+    ud__wk.refused = NULL;
+    ud__bo.nap = NULL;
+    ud__bo.unstarted = NULL;
+    pthread_cond_destroy(&ud__in.wake);
+    pthread_cond_destroy(&ud__in.answered);
+    pthread_mutex_destroy(&ud__in.mu);
+}
+
+/* ---- the worker: execute ------------------------------------------------------------------------
+   Owns a task's way through the worker: its arguments found or fetched, a task thread runs it
+   (or the loop, UD_FN_INLINE), its results stored, pushed to the root when small, and reported
+   to the monitor. Writes ud__wk's store, its counts of tasks and its records of tasks done; the
+   loop's handlers (EXECUTE, BATCH, data that arrives) and the loop's turn call it.
+   Parked tasks are pushed at the head; reversed, they wake first come, first served. */
+static ud__wdep *ud__deps_fifo(ud__wdep *d) {
+    ud__wdep *out = NULL;
+    while (d) {
+        ud__wdep *next = d->next;
+        d->next = out;
+        out = d;
+        d = next;
+    }
+    return out;
+}
+
+/* The loop runs t at the end of its turn: a UD_FN_INLINE task, or one that only completes. */
+static void ud__wk_queue_inline(ud__wt *t) {
+    t->job.next = NULL;
+    if (ud__wk.inl_tail) ud__wk.inl_tail->next = &t->job;
+    else ud__wk.inl = &t->job;
+    ud__wk.inl_tail = &t->job;
+}
+
+/* Cancelled before it started: its results are an error, and it never runs. */
+static void ud__wk_cancel_task(ud__wt *t) {
+    if (!t->error && !(t->error = ud__obj_error("the run was cancelled before this task started")))
+        t->error = &ud__oom_obj;
+    ud__wk_queue_inline(t);
+}
+
+static ud__wt *ud__wk_task_alloc(int nargs, int nret) {
+    size_t bytes = UD__ALIGN(sizeof(ud__wt)) +
+                   (size_t)nargs * (sizeof(ud_view) + sizeof(ud__went *) + sizeof(ud__obj *) +
+                                    sizeof(ud__wdep)) +
+                   (size_t)nret * (sizeof(ud__went *) + sizeof(ud__obj *));
+    ud__wt *t = NULL;
+    UD__PATIENTLY((t = (ud__wt *)ud__alloc(bytes)) != NULL);
+    if (!t) ud__panic("worker (rank %d): out of memory for a task's table", ud__net.rank);
+    memset(t, 0, bytes);
+    t->bytes = bytes;
+    t->nargs = nargs;
+    t->nret = nret;
+    t->argv = (ud_view *)((char *)t + UD__ALIGN(sizeof(ud__wt)));
+    t->argent = (ud__went **)(t->argv + nargs);
+    t->vals = (ud__obj **)(t->argent + nargs);
+    t->deps = (ud__wdep *)(t->vals + nargs);
+    t->outent = (ud__went **)(t->deps + nargs);
+    t->res = (ud__obj **)(t->outent + nret);
+    return t;
+}
+
+/* GET of one ref from its owner; UD__F_NOREPLY: only say it was read elsewhere. */
+static void ud__wk_ask(ud_ref ref, uint32_t flags) {
+    ud__wbuf w;
+    ud__hdr *h = ud__start_or_end(&w, UD__OP_GET, "worker");
+    h->flags |= flags;
+    h->a = ref.owner;
+    h->count = 1;
+    ud__wb_add(&w, &ref.num, sizeof ref.num);
+    ud__or_end(ud__wb_send(&w, (int)ref.owner), "worker");
+}
+
+/* A task this worker cannot run (a malformed message, an unknown function) still produces its
+   results, as errors that say why, so that no reader waits forever. */
+static void ud__wk_bad_task(ud__wt *t, int from, const char *why) {
+    char msg[700];
+    snprintf(msg, sizeof msg, "rank %d could not run a task from rank %d: %s", ud__net.rank, from, why);
+    ud__log(UD_LOG_ERROR, "%s", msg);
+    if (!t->error && !(t->error = ud__obj_error(msg))) t->error = &ud__oom_obj;
+}
+
+static void ud__wk_need(ud__wt *t, int i, ud_ref ref, uint32_t flags);
+static void ud__wk_ready(ud__wt *t);
+
+static void ud__wk_execute(const ud__hdr *h, int from) {
+    ud__wt *t;
+    int given = (h->flags & UD__F_DELEGATED) != 0; /* a thief's: results go back to from */
+    /* each argument takes 8 bytes or more of the payload; results are bounded */
+    if ((uint64_t)h->count * 8 > h->length - sizeof *h || h->aux > UD__MAX_RESULTS || h->b <= 0 ||
+        h->b > INT64_MAX - (int64_t)h->aux * ud__net.size || /* its result numbers would overflow */
+        (given && (!ud__is_worker(from) || from == ud__net.rank || h->c != from))) {
+        ud__log(UD_LOG_ERROR, "worker: dropped an EXECUTE with %d arguments and %d results from rank %d",
+                h->count, h->aux, from);
+        return;
+    }
+    t = ud__wk_task_alloc(h->count, h->aux);
+    ud__rd r = ud__payload(h);
+    int i;
+    t->fn = ud__find_fn((ud_func)h->a);
+    t->flags = h->flags & (UD__F_PINNED | UD__F_HOSTBOUND | UD__F_NESTED);
+    t->owner = given ? from : ud__net.rank;
+    ud__st.tasks_stolen += given;
+    for (i = 0; i < h->count; i++) {
+        const int64_t *kind = (const int64_t *)ud__rd_take(&r, sizeof(int64_t));
+        if (kind && *kind == UD__WARG_REF) {
+            const int64_t *ref = (const int64_t *)ud__rd_take(&r, 2 * sizeof(int64_t));
+            ud_ref a;
+            if (!ref) break;
+            a.owner = ref[0];
+            a.num = ref[1];
+            if (!ud__owner_ok(a.owner) || a.num <= 0 || (given && a.owner != from)) {
+                r.bad = 1;
+                break;
+            }
+            ud__wk_need(t, i, a, given ? UD__F_GIVEN : 0); /* a stolen task's: its victim's own */
+        } else if (kind && (*kind == UD__WARG_VAL || (given && *kind >= UD__WARG_OBJ))) {
+            if (!(t->vals[i] = ud__rd_arg_obj(&r, *kind, from, h->flags))) {
+                r.bad = 1;
+                break;
+            }
+        } else {
+            r.bad = 1;
+            break;
+        }
+    }
+    t->first = h->b;
+    for (i = 0; i < t->nret && !given; i++) { /* a thief keeps no entry: they go back */
+        ud_ref o;
+        o.owner = ud__net.rank;
+        o.num = h->b + (int64_t)i * ud__net.size;
+        t->outent[i] = ud__wk_entry(o);
+        t->outent[i]->holds++; /* until this task has produced it */
+    }
+    if (r.bad) ud__wk_bad_task(t, from, "malformed EXECUTE message");
+    else if (!t->fn) {
+        char why[80];
+        snprintf(why, sizeof why, "no function with id %016llx is registered", (unsigned long long)h->a);
+        ud__wk_bad_task(t, from, why);
+    }
+    if (t->npending == 0) ud__wk_ready(t);
+}
+
+/* BATCH: count EXECUTE messages from the driver, each whole (header, length a multiple of 8)
+   and checked as a message of its own would be. */
+static void ud__wk_batch(const ud__hdr *h, int from) {
+    const char *p = (const char *)(h + 1), *end = (const char *)h + h->length;
+    int i;
+    for (i = 0; i < h->count; i++) {
+        const ud__hdr *e = (const ud__hdr *)p;
+        if (!ud__hdr_ok(e, (size_t)(end - p)) || e->op != UD__OP_EXECUTE ||
+            (e->flags & UD__F_DELEGATED) || (e->length & 7) != 0) {
+            ud__log(UD_LOG_ERROR, "worker: dropped a malformed BATCH from rank %d at task %d of %d",
+                    from, i, h->count);
+            return;
+        }
+        if (UD__DEBUGGING()) ud__debug_op("received (batched)", e, from);
+        ud__wk_execute(e, from);
+        p += e->length;
+    }
+}
+
+static void ud__wk_arrived(ud__went *e, ud__obj *o);
+
+/* Argument i of t is ref: here, or asked for. flags (UD__F_GIVEN for a stolen task) go with
+   the GET, so that its owner knows whether to count this rank among its readers. */
+static void ud__wk_need(ud__wt *t, int i, ud_ref ref, uint32_t flags) {
+    ud__went *e = ud__wk_entry(ref);
+    e->holds++;
+    t->argent[i] = e;
+    /* Another rank of this host may have it in the shared store: read it there. The owner
+       still counts this rank among the readers it serves (the root pushes its own data). */
+    if (!e->obj && !e->requested && !ud__is_mine(ref) && ref.owner != UD__ROOT) {
+        ud__obj *o = ud__shm_find(ref);
+        if (o) {
+            ud__wk_arrived(e, o);
+            ud__wk_ask(ref, UD__F_NOREPLY | flags);
+        }
+    }
+    if (e->obj) return;
+    t->deps[i].task = t;
+    t->deps[i].next = e->waiters;
+    e->waiters = &t->deps[i];
+    t->npending++;
+    if (!ud__is_mine(ref) && !e->requested) { /* ask the owner directly */
+        ud__wk_ask(ref, flags);
+        e->requested = 1;
+    }
+}
+
+static void ud__wk_serve(ud__went *e, int rank);
+
+/* The data of e is here: wake the tasks parked on it and answer the GETs that waited. */
+static void ud__wk_arrived(ud__went *e, ud__obj *o) {
+    ud__wdep *d;
+    if (e->obj) { /* a second copy (a push after a fetch): keep the first */
+        ud__obj_release(o);
+        return;
+    }
+    e->obj = o;
+    e->requested = 0;
+    for (d = ud__deps_fifo(e->waiters); d; d = d->next) /* in the order they were submitted */
+        if (--d->task->npending == 0) ud__wk_ready(d->task);
+    e->waiters = NULL;
+    while (e->requests) {
+        ud__wreq *r = e->requests;
+        e->requests = r->next;
+        ud__wk_serve(e, r->rank);
+        ud__free(r, sizeof *r);
+    }
+}
+
+static void ud__wk_call_answered(ud__call *c);
+static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, int nparts);
+
+/* Every argument is here: views of them, and the task goes to a task thread (a nested get's
+   hold: its caller is answered). */
+static void ud__wk_ready(ud__wt *t) {
+    int i;
+    if (t->call) {
+        ud__wk_call_answered(t->call);
+        return;
+    }
+    for (i = 0; i < t->nargs && !t->error; i++)
+        ud__obj_view(t->argent[i] ? t->argent[i]->obj : t->vals[i], &t->argv[i]);
+    ud__task_begin(&t->ctx, t->fn, t->argv, t->nargs, t->res, t->nret, ud__wk_result_alloc, t);
+    if (ud__wk.cancelled) {
+        ud__wk_cancel_task(t);
+        return;
+    }
+    if (ud__task_inline(&t->ctx)) { /* run at the end of the loop's turn */
+        ud__wk_queue_inline(t);
+        return;
+    }
+    ud__wk.running++;
+    ud__pool_push(&ud__wk.pool, &t->job, -1);
+}
+
+/* On a task thread: the call, then the task goes back to the loop. */
+static void ud__wk_job(ud__job *j) {
+    ud__wt *t = (ud__wt *)j;
+    if (!t->error) ud__task_call(&t->ctx);
+    j->next = NULL;
+    pthread_mutex_lock(&ud__in.mu);
+    if (ud__in.done_tail) ud__in.done_tail->next = j;
+    else ud__in.done = j;
+    ud__in.done_tail = j;
+    if (ud__in.sleeping) pthread_cond_signal(&ud__in.wake);
+    pthread_mutex_unlock(&ud__in.mu);
+}
+
+/* A task's result: a large one goes straight to the shared store, under its ref, in room
+   the loop asks the host's manager for (on a task thread, which must not call MPI). */
+static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, int nparts) {
+    ud__wt *t = (ud__wt *)task->be;
+    ud__obj *o = NULL;
+    /* an inline task runs on the loop, which cannot wait for itself */
+    if (!ud__task_inline(task) && ud__shm_wants(sizes, nparts)) {
+        ud__resv r;
+        r.key.owner = t->owner;
+        r.key.num = t->first + (int64_t)i * ud__net.size;
+        r.sizes = sizes;
+        r.nparts = nparts;
+        r.answered = 0;
+        r.out = NULL;
+        pthread_mutex_lock(&ud__in.mu);
+        r.next = ud__in.resv;
+        ud__in.resv = &r;
+        if (ud__in.sleeping) pthread_cond_signal(&ud__in.wake);
+        while (!r.answered) pthread_cond_wait(&ud__in.answered, &ud__in.mu);
+        pthread_mutex_unlock(&ud__in.mu);
+        o = r.out;
+    }
+    return o ? o : ud__obj_alloc(sizes, nparts);
+}
+
+static void ud__wk_send_call(ud__call *c);
+static void ud__wk_complete(ud__wt *t);
+
+/* Answers the task threads' requests for store room and completes the tasks they finished,
+   in the order they finished. Returns how many. */
+static int ud__wk_drain(void) {
+    ud__job *done;
+    ud__resv *r;
+    ud__call *calls;
+    int n = 0;
+    pthread_mutex_lock(&ud__in.mu);
+    done = ud__in.done;
+    ud__wk.serving = ud__in.resv;
+    calls = ud__in.calls;
+    ud__in.done = ud__in.done_tail = NULL;
+    ud__in.resv = NULL;
+    ud__in.calls = NULL;
+    pthread_mutex_unlock(&ud__in.mu);
+    while (calls) {
+        ud__call *c = calls;
+        calls = c->next;
+        ud__wk_send_call(c);
+        n++;
+    }
+    while ((r = ud__wk.serving) != NULL) { /* r lives on its thread's stack until answered */
+        /* cancelled: the manager may have left its loop, and private memory serves as well */
+        ud__obj *o = ud__wk.cancelled ? NULL : ud__shm_reserve(r->key, r->sizes, r->nparts);
+        n++;
+        pthread_mutex_lock(&ud__in.mu);
+        ud__wk.serving = r->next;
+        r->out = o;
+        r->answered = 1;
+        pthread_cond_broadcast(&ud__in.answered);
+        pthread_mutex_unlock(&ud__in.mu);
+    }
+    while (done) {
+        ud__job *j = done;
+        done = j->next;
+        ud__wk.running--;
+        ud__st.tasks_run++;
+        ud__wk_complete((ud__wt *)j);
+        n++;
+    }
+    return n;
+}
+
+/* The ready UD_FN_INLINE tasks, on the loop's thread, in the order they became ready (one
+   that completes may make another ready: it runs in the same turn). Not from inside the
+   handling of a message, where a completion could free what the handler walks. */
+static int ud__wk_run_inline(void) {
+    int n = 0;
+    while (ud__wk.inl) {
+        ud__wt *t = (ud__wt *)ud__wk.inl;
+        if (!(ud__wk.inl = t->job.next)) ud__wk.inl_tail = NULL;
+        if (!t->error) {
+            int64_t t0 = ud__now_ns();
+            ud__task_call(&t->ctx);
+            ud__wk.inline_ns += ud__now_ns() - t0;
+        }
+        ud__st.tasks_run++;
+        ud__wk_complete(t);
+        n++;
+    }
+    return n;
+}
+
+static int64_t ud__largest_code(ud__obj **res, int nret);
+static void ud__wk_give_back(ud__wt *t);
+static void ud__wk_push(ud__wt *t, ud__went *e, ud__obj *o);
+static void ud__wk_record_done(int64_t first, int nret, int64_t code);
+
+/* On the loop: a task has run. Its results become the store's, and it lets go of its
+   arguments; then it is reported. */
+static void ud__wk_complete(ud__wt *t) {
+    int64_t code;
+    int i;
+    if (t->error) {
+        for (i = 0; i < t->nret; i++) {
+            t->res[i] = t->error;
+            t->error->refs++;
+        }
+    } else {
+        ud__task_settle(&t->ctx);
+    }
+    for (i = 0; i < t->nret; i++) ud__shm_publish(t->res[i]); /* a large one was written in the store */
+    code = ud__largest_code(t->res, t->nret);
+    if (t->owner != ud__net.rank) ud__wk_give_back(t); /* run for a victim: the results are its */
+    for (i = 0; i < t->nret && t->owner == ud__net.rank; i++) {
+        ud__went *e = t->outent[i];
+        ud__wk_push(t, e, t->res[i]);
+        ud__wk_arrived(e, t->res[i]);
+        e->holds--;
+        ud__wk_maybe_delete(e);
+    }
+    for (i = 0; i < t->nargs; i++) {
+        if (t->argent[i]) {
+            t->argent[i]->holds--;
+            ud__wk_maybe_delete(t->argent[i]);
+        }
+        ud__obj_release(t->vals[i]);
+    }
+    ud__obj_release(t->error);
+    if (t->owner == ud__net.rank) ud__wk_record_done(t->first, t->nret, code);
+    ud__free(t->made, t->capmade * sizeof *t->made);
+    while (t->getters) { /* the objects its nested gets read */
+        ud__wt *g = t->getters;
+        t->getters = g->next_getter;
+        for (i = 0; i < g->nargs; i++) {
+            g->argent[i]->holds--;
+            ud__wk_maybe_delete(g->argent[i]);
+        }
+        ud__free(g, g->bytes);
+    }
+    ud__free(t, t->bytes);
+}
+
+/* Small results go to the root as they are made (UNIDIST_MPI_PUSH_MAX), so that the driver's
+   get finds them there and waits for no round trip; several finished together go as one
+   message, with the count of tasks done, which keeps the root's view of this worker's load
+   current. Not one the root has asked for already: the answer to its GET carries that; not
+   a nested task's, which the task that made it reads; and never a part that would travel on
+   its own. */
+static void ud__wk_push(ud__wt *t, ud__went *e, ud__obj *o) {
+    uint64_t most = ud__rt.cfg.mpi_push_max;
+    ud__wreq *q;
+    if (ud__rt.cfg.mpi_inline_max < most) most = ud__rt.cfg.mpi_inline_max;
+    if (ud__rt.cfg.mpi_message_max < most) most = ud__rt.cfg.mpi_message_max;
+    if (!most || e->obj || (t->flags & UD__F_NESTED) || (o->flags & UD__OBJ_SHARED) || o->total > most ||
+        ud__wk.cancelled)
+        return;
+    for (q = e->requests; q; q = q->next)
+        if (q->rank == UD__ROOT) return;
+    if (ud__wk.npush && ud__wk.push.w.inl + o->total > ud__rt.cfg.mpi_message_max) ud__wk_flush_push();
+    if (!ud__wk.npush) {
+        ud__batch_start(&ud__wk.push, ud__net.rank, UD__ROOT);
+        ud__wk.push.flags = UD__F_PUSHED;
+    }
+    ud__batch_add(&ud__wk.push, e->ref.num, o);
+    ud__wk.npush++;
+}
+
+static void ud__wk_flush_push(void) {
+    ud_status st;
+    if (!ud__wk.npush) return;
+    if (ud__wk.push.w.p && !ud__wk.push.w.oom) ((ud__hdr *)ud__wk.push.w.p)->c = ud__wk.recorded;
+    ud__wk.npush = 0;
+    /* a push that finds no memory is only lost: the driver's get asks for the result */
+    if ((st = ud__batch_send(&ud__wk.push)) != UD_ERR_NOMEM) ud__or_end(st, "worker");
+}
+
+/* At the end: the root has stopped reading. */
+static void ud__wk_drop_push(void) {
+    if (!ud__wk.npush) return;
+    ud__wb_discard(&ud__wk.push.w);
+    ud__wb_discard(&ud__wk.push.sh);
+    ud__wk.npush = 0;
+}
+
+/* The size code of a task's largest result, taken before its results go to the store. */
+static int64_t ud__largest_code(ud__obj **res, int nret) {
+    uint64_t big = 0;
+    int i;
+    for (i = 0; i < nret; i++)
+        if (res[i]->total > big) big = res[i]->total;
+    return ud__size_code(big);
+}
+
+static void ud__wk_record_done(int64_t first, int nret, int64_t code) {
+    int64_t *p = (int64_t *)ud__grow_patient(ud__wk.done, &ud__wk.capdone,
+                                             (size_t)ud__wk.ndone + UD__DONE_REC, sizeof *p, 512);
+    if (!p) ud__panic("worker (rank %d): out of memory for its record of tasks done", ud__net.rank);
+    ud__wk.done = p;
+    if (!ud__wk.ndone) ud__wk.done_since = ud__now();
+    ud__wk.recorded++;
+    ud__wk.done[ud__wk.ndone++] = first;
+    ud__wk.done[ud__wk.ndone++] = nret;
+    ud__wk.done[ud__wk.ndone++] = code;
+}
+
+static void ud__mon_record(const int64_t *rec, int count, int from);
+
+/* TASK_DONE to the monitor: count = tasks, then a record each (UD__DONE_REC); the results are
+   numbered every size-th from the first. The monitor's own rank records them at once. */
+static void ud__wk_flush_done(void) {
+    ud__wbuf w;
+    ud__hdr *h;
+    if (!ud__wk.ndone) return;
+    if (ud__net.rank == UD__MONITOR) {
+        ud__mon_record(ud__wk.done, ud__wk.ndone / UD__DONE_REC, ud__net.rank);
+        ud__wk.ndone = 0;
+        return;
+    }
+    h = ud__start_or_end(&w, UD__OP_TASK_DONE, "worker");
+    h->count = ud__wk.ndone / UD__DONE_REC;
+    ud__wb_add(&w, ud__wk.done, (size_t)ud__wk.ndone * sizeof(int64_t));
+    ud__or_end(ud__wb_send(&w, UD__MONITOR), "worker");
+    ud__wk.ndone = 0;
+}
+
+/* ---- the worker: GET and CLEANUP ----------------------------------------------------------------
+   Owns the answers to other ranks' GETs (served now, or when the data is made) and the root's
+   cleanup of entries. Writes the entries' served and freed counts and the request lists; the
+   loop's handlers call it, and execute when data arrives for a waiting GET. */
+static void ud__wk_serve(ud__went *e, int rank) {
+    if (ud__wk.cancelled) return; /* its reader may have left: a send could wait for good */
+    ud__st.gets_served++;
+    ud__or_end(ud__send_obj(rank, e->ref, e->obj), "worker");
+    if (rank != UD__ROOT) e->served++;
+}
+
+/* Answers what is here in one PUT_DATA; what is still being made waits on its entry. */
+static void ud__wk_get(const ud__hdr *h, int from) {
+    ud__rd r = ud__payload(h);
+    const int64_t *nums = (const int64_t *)ud__rd_take(&r, (size_t)h->count * sizeof(int64_t));
+    ud__batch b;
+    int i;
+    if (!nums || h->a != ud__net.rank) {
+        ud__log(UD_LOG_ERROR, "worker: dropped a malformed GET from rank %d", from);
+        return;
+    }
+    if (h->flags & UD__F_NOREPLY) { /* the reader found it in its host's shared store */
+        for (i = 0; i < h->count; i++) {
+            ud_ref ref;
+            ud__went *e;
+            ref.owner = ud__net.rank;
+            ref.num = nums[i];
+            if (ref.num <= 0 || !(e = (ud__went *)ud__map_get(&ud__wk.map, ref))) continue;
+            e->served += !(h->flags & UD__F_GIVEN);
+            ud__wk_maybe_delete(e);
+        }
+        return;
+    }
+    ud__batch_start(&b, ud__net.rank, from);
+    for (i = 0; i < h->count; i++) {
+        ud_ref ref;
+        ud__went *e;
+        ref.owner = ud__net.rank;
+        ref.num = nums[i];
+        if (ref.num <= 0) continue; /* 0 is the map's empty key; no ref has it */
+        e = ud__wk_entry(ref); /* a GET may come before the EXECUTE that makes the data */
+        if (e->obj) {
+            ud__st.gets_served++;
+            ud__batch_add(&b, ref.num, e->obj);
+            if (from != UD__ROOT && !(h->flags & UD__F_GIVEN)) e->served++;
+            ud__wk_maybe_delete(e);
+        } else {
+            ud__wreq *q = NULL;
+            UD__PATIENTLY((q = (ud__wreq *)ud__alloc(sizeof *q)) != NULL);
+            if (!q) ud__panic("worker (rank %d): out of memory for a request to serve", ud__net.rank);
+            q->rank = from;
+            q->next = e->requests;
+            e->requests = q;
+        }
+    }
+    ud__or_end(ud__batch_send(&b), "worker");
+}
+
+/* PUT_DATA, PUT_SHARED_DATA: objects this worker asked for, or the root pushed ahead of a task. */
+static void ud__wk_put_data(const ud__hdr *h, int from) {
+    ud__rd r = ud__payload(h);
+    ud_ref ref;
+    ud__obj *o;
+    int i;
+    for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
+        if (ref.num <= 0) { /* 0 is the map's empty key: such an entry would be lost */
+            ud__log(UD_LOG_ERROR, "worker: dropped data for number %lld from rank %d",
+                    (long long)ref.num, from);
+            ud__obj_release(o);
+            continue;
+        }
+        ud__wk_arrived(ud__wk_entry(ref), o);
+    }
+}
+
+static void ud__wk_cleanup(const ud__hdr *h) {
+    ud__rd r = ud__payload(h);
+    const ud__wref *refs = (const ud__wref *)ud__rd_take(&r, (size_t)h->count * sizeof(ud__wref));
+    int i;
+    if (!refs) {
+        ud__log(UD_LOG_ERROR, "dropped a malformed CLEANUP");
+        return;
+    }
+    for (i = 0; i < h->count; i++) {
+        ud_ref ref;
+        ud__went *e;
+        ref.owner = refs[i].owner;
+        ref.num = refs[i].num;
+        if (!(e = (ud__went *)ud__map_get(&ud__wk.map, ref))) continue;
+        ud__st.cleanups++;
+        e->freed = 1;
+        e->expected = refs[i].n;
+        ud__wk_maybe_delete(e);
+    }
+}
+
+/* ---- the worker: work stealing ------------------------------------------------------------------
+   Owns the worker's asking (stealing, victim, next_steal), its refusals (refused) and the tasks
+   it gave away (ud__wk.given); the loop's turn and its STEAL handler call it. A worker whose task threads are idle and who has nothing queued asks another for work
+   (STEAL: aux 0, count = tasks wanted), the workers of its own host first, in turn; after a
+   round of refusals it waits, from 1 ms doubling to a second, before the next round. A worker
+   that refused remembers the thief, and tells it (STEAL: aux 2) once it has more queued than
+   its own idle threads can take: so idle workers stay quiet, and still hear of work at once.
+   The victim gives up to half of its queued tasks (less what its own idle threads will take)
+   that have not started and whose arguments move at most once: values, objects it owns, or
+   objects in a store the thief shares. Each goes as an EXECUTE marked UD__F_DELEGATED: values
+   whole (UD__WARG_OBJ), its own objects as refs the thief fetches once and keeps (its GET
+   marked UD__F_GIVEN, which the owner does not count among the readers the root announced),
+   objects in the shared store by their entry (UD__WARG_SHARED); then the answer (STEAL:
+   aux 1, count = tasks given). The thief runs them and sends the results
+   back (PUT_DATA marked UD__F_RESULTS, b = the first result), then a TASK_DONE marked
+   UD__F_DELEGATED; the victim completes the task as its own, so a ref's owner never changes
+   and cleanup, GETs and the monitor's counts stay as they were. */
+static int ud__wk_same_host(int rank) { return ud_shm_host(rank) == ud_shm_host(ud__net.rank); }
+
+/* May t go to thief? On the loop, under the pool's lock: t is queued, unstarted. */
+static int ud__wk_stealable(ud__job *j, void *ctx) {
+    ud__wt *t = (ud__wt *)j;
+    int thief = *(const int *)ctx, i;
+    if (t->error || t->owner != ud__net.rank || (t->flags & UD__F_PINNED) ||
+        ((t->flags & UD__F_HOSTBOUND) && !ud__wk_same_host(thief)))
+        return 0;
+    for (i = 0; i < t->nargs; i++) {
+        const ud__obj *o = t->argent[i] ? t->argent[i]->obj : t->vals[i];
+        if (o->status != UD_OK) return 0; /* it would fail at once here anyway */
+        if ((o->flags & UD__OBJ_SHARED) && ud__wk_same_host(thief)) continue;
+        if (t->argent[i] ? t->argent[i]->ref.owner != ud__net.rank
+                         : o->total > (size_t)ud__rt.cfg.mpi_inline_max)
+            return 0; /* it came from elsewhere: it would move twice */
+    }
+    return 1;
+}
+
+/* A stolen task to its thief: the EXECUTE, with every argument whole. */
+static void ud__wk_send_given(ud__wt *t, int thief) {
+    ud__wbuf w;
+    ud__hdr *h = ud__start_or_end(&w, UD__OP_EXECUTE, "worker");
+    int i;
+    h->flags |= UD__F_DELEGATED;
+    h->a = (int64_t)t->fn->id;
+    h->b = t->first;
+    h->c = ud__net.rank;
+    h->count = t->nargs;
+    h->aux = t->nret;
+    for (i = 0; i < t->nargs; i++) {
+        ud__obj *o = t->argent[i] ? t->argent[i]->obj : t->vals[i];
+        int64_t rec[2];
+        if ((o->flags & UD__OBJ_SHARED) && ud__wk_same_host(thief)) {
+            rec[0] = UD__WARG_SHARED;
+            ud__wb_add(&w, rec, sizeof rec[0]);
+            rec[0] = o->slot;
+            rec[1] = ud__shm_load(&ud__shm_entry(o->slot)[UD__SE_NUM]);
+            ud__wb_add(&w, rec, sizeof rec);
+            ud__shm_pin_for_peer(o);
+        } else if (t->argent[i]) { /* this worker's own: the thief fetches it once, and keeps it */
+            rec[0] = UD__WARG_REF;
+            ud__wb_add(&w, rec, sizeof rec[0]);
+            ud__wb_add(&w, &t->argent[i]->ref, sizeof t->argent[i]->ref);
+        } else {
+            rec[0] = UD__WARG_OBJ;
+            rec[1] = o->nparts;
+            ud__wb_add(&w, rec, sizeof rec);
+            ud__wb_obj(&w, o->parts, o->nparts, o);
+        }
+    }
+    ud__or_end(ud__wb_send(&w, thief), "worker");
+}
+
+static void ud__send_steal(int dst, int answer, int count) {
+    ud__wbuf w;
+    ud__hdr *h = ud__start_or_end(&w, UD__OP_STEAL, "worker");
+    h->aux = answer;
+    h->count = count;
+    ud__or_end(ud__wb_send(&w, dst), "worker");
+}
+
+/* Queued tasks that this worker's own idle threads will not take. */
+static int ud__wk_surplus(void) {
+    long queued = ud__atomic_load(&ud__wk.pool.open);
+    long busy = ud__wk.running - queued;
+    long idle = ud__wk.pool.n - (busy > 0 ? busy : 0);
+    return queued > idle ? (int)(queued - idle) : 0;
+}
+
+/* A STEAL asking for tasks: up to half of what waits here, to the thief, then the answer. */
+static void ud__wk_give(int thief, int want) {
+    ud__job *jobs[UD__STEAL_MAX];
+    int n = 0, k, surplus = ud__wk_surplus(), most = (surplus + 1) / 2;
+    if (want > most) want = most;
+    if (want > UD__STEAL_MAX) want = UD__STEAL_MAX;
+    if (want > 0 && ud__auto())
+        n = ud__pool_reclaim(&ud__wk.pool, ud__wk_stealable, &thief, jobs, want, UD__STEAL_SCAN * want);
+    for (k = 0; k < n; k++) {
+        ud__wt *t = (ud__wt *)jobs[k];
+        ud_ref key;
+        int ok;
+        key.owner = ud__net.rank;
+        key.num = t->first;
+        UD__PATIENTLY(ok = ud__map_reserve(&ud__wk.given, 1));
+        if (!ok) ud__panic("worker (rank %d): out of memory for the table of tasks it gave", ud__net.rank);
+        ud__map_put(&ud__wk.given, key, t);
+        ud__wk.running--;
+        ud__st.tasks_given++;
+        ud__wk_send_given(t, thief);
+    }
+    ud__send_steal(thief, 1, n);
+    if (!n && !(ud__wk.refused[thief / 64] >> (thief % 64) & 1)) {
+        ud__wk.refused[thief / 64] |= (uint64_t)1 << (thief % 64);
+        ud__wk.nrefused++;
+    }
+}
+
+/* A worker with tasks to spare tells the thieves it refused (once each) to ask again. */
+static void ud__wk_hint(void) {
+    int r;
+    if (!ud__wk.nrefused || !ud__wk_surplus() || ud__wk.stop) return;
+    for (r = 0; r < ud__net.size; r++)
+        if (ud__wk.refused[r / 64] >> (r % 64) & 1) {
+            ud__wk.refused[r / 64] &= ~((uint64_t)1 << (r % 64));
+            ud__send_steal(r, 2, 0);
+        }
+    ud__wk.nrefused = 0;
+}
+
+static ud__wt *ud__wk_given_task(int64_t first, int from, const char *what) {
+    ud_ref key;
+    ud__wt *t;
+    key.owner = ud__net.rank;
+    key.num = first;
+    if (first > 0 && (t = (ud__wt *)ud__map_get(&ud__wk.given, key)) != NULL) return t;
+    ud__log(UD_LOG_ERROR, "worker: %s from rank %d for a task it was not given (%lld)", what, from,
+            (long long)first);
+    return NULL;
+}
+
+/* PUT_DATA marked UD__F_RESULTS: results of a task a thief ran for this worker. */
+static void ud__wk_take_results(const ud__hdr *h, int from) {
+    ud__wt *t = ud__wk_given_task(h->b, from, "results");
+    ud__rd r = ud__payload(h);
+    ud_ref ref;
+    ud__obj *o;
+    int i;
+    for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
+        /* a number below the first is none of its results (and would overflow the difference) */
+        int64_t k = t && ref.owner == ud__net.rank && ref.num >= t->first ? (ref.num - t->first) / ud__net.size : -1;
+        if (k < 0 || k >= t->nret || ref.num != t->first + k * ud__net.size || t->res[k]) {
+            ud__obj_release(o);
+            continue;
+        }
+        t->res[k] = o;
+    }
+}
+
+/* TASK_DONE marked UD__F_DELEGATED: every result has come; the task is done here. */
+static void ud__wk_given_done(const ud__hdr *h, int from) {
+    ud__rd r = ud__payload(h);
+    const int64_t *rec = (const int64_t *)ud__rd_take(&r, 2 * sizeof(int64_t));
+    ud__wt *t = rec ? ud__wk_given_task(rec[0], from, "TASK_DONE") : NULL;
+    ud_ref key;
+    if (!t) return;
+    key.owner = ud__net.rank;
+    key.num = t->first;
+    ud__map_del(&ud__wk.given, key);
+    ud__wk_complete(t); /* the thief settled it: a result that did not come is empty */
+}
+
+/* On the thief: the results go to the task's owner, then the word that it is done. */
+static void ud__wk_give_back(ud__wt *t) {
+    ud__batch b;
+    int64_t rec[2];
+    int i;
+    if (ud__wk.cancelled) { /* the victim may have left its loop */
+        for (i = 0; i < t->nret; i++) ud__obj_release(t->res[i]);
+        return;
+    }
+    ud__batch_start(&b, t->owner, t->owner);
+    b.flags = UD__F_RESULTS;
+    b.first = t->first;
+    for (i = 0; i < t->nret; i++) ud__batch_add(&b, t->first + (int64_t)i * ud__net.size, t->res[i]);
+    ud__or_end(ud__batch_send(&b), "worker");
+    for (i = 0; i < t->nret; i++) ud__obj_release(t->res[i]);
+    rec[0] = t->first;
+    rec[1] = t->nret;
+    {
+        ud__wbuf w;
+        ud__hdr *h = ud__start_or_end(&w, UD__OP_TASK_DONE, "worker");
+        h->flags |= UD__F_DELEGATED;
+        h->count = 1;
+        ud__wb_add(&w, rec, sizeof rec);
+        ud__or_end(ud__wb_send(&w, t->owner), "worker");
+    }
+}
+
+/* The other workers in the order a thief asks them: its own host's first. */
+static int ud__wk_victims(void) {
+    int i, pass, n = 0, words = (ud__net.size + 63) / 64;
+    if (!(ud__wk.victims = (int *)ud__alloc((size_t)ud__net.size * sizeof(int)))) return 0;
+    if (!(ud__wk.refused = (uint64_t *)ud__alloc((size_t)words * sizeof(uint64_t)))) return 0;
+    memset(ud__wk.refused, 0, (size_t)words * sizeof(uint64_t));
+    for (pass = 0; pass < 2; pass++)
+        for (i = 0; i < ud__nworkers(); i++) {
+            int w = ud__net.workers[i];
+            if (w != ud__net.rank && ud__wk_same_host(w) == !pass) ud__wk.victims[n++] = w;
+        }
+    ud__wk.nvictims = n;
+    return 1;
+}
+
+/* With idle task threads and nothing queued: ask the next worker for tasks. */
+static void ud__wk_steal(void) {
+    int idle = ud__wk.pool.n - ud__wk.running;
+    if (ud__wk.stealing || idle <= 0 || !ud__wk.nvictims || !ud__auto() || ud__wk.stop ||
+        ud__atomic_load(&ud__wk.pool.open) > 0 || ud__now() < ud__wk.next_steal)
+        return;
+    ud__send_steal(ud__wk.victims[ud__wk.victim % ud__wk.nvictims], 0, idle);
+    ud__wk.stealing = 1;
+}
+
+/* STEAL from another worker: a request (aux 0), the answer to this worker's (aux 1), or a
+   worker that refused it saying it has work now (aux 2). Returns 1 when work moved (an
+   event), 0 for a refusal, which must not keep idle ranks polling. */
+static int ud__wk_on_steal(const ud__hdr *h, int from) {
+    int k;
+    if (h->aux == 0) {
+        ud__wk_give(from, (int)h->count);
+        return (int)(~ud__wk.refused[from / 64] >> (from % 64) & 1);
+    }
+    if (h->aux == 2) { /* ask it next, now */
+        for (k = 0; k < ud__wk.nvictims; k++)
+            if (ud__wk.victims[k] == from) ud__wk.victim = k;
+        ud__wk.failed = 0;
+        ud__wk.next_steal = 0;
+        return 1;
+    }
+    ud__wk.stealing = 0;
+    if (h->count > 0) { /* ask the same one again when idle */
+        ud__wk.failed = 0;
+        ud__wk.next_steal = 0;
+        return 1;
+    }
+    ud__wk.victim++;
+    if (++ud__wk.failed % ud__wk.nvictims == 0) { /* a round of refusals: wait */
+        int rounds = ud__wk.failed / ud__wk.nvictims - 1;
+        ud__wk.next_steal = ud__now() + 1e-3 * (double)(1 << (rounds < 10 ? rounds : 10));
+    }
+    return 0;
+}
+
+/* ---- calls from inside a task -------------------------------------------------------------------
+   A task's put, remote, get, wait and free under MPI, told in the order a call travels: the
+   call itself (ud__call), on the task's thread (ud__nest_*: the in-task backend table calls
+   these), which hands it to its rank's loop, which alone calls MPI; the loop's side
+   (ud__wk_*call*: NESTED to the root, then the answer back to the thread); and the root's
+   side (ud__root_nested*), which does what needs its store: it numbers and places a nested
+   task and keeps a nested put as the driver's own; for a get it checks the refs and makes
+   the caller a reader of each (pushing its own data ahead, as for a task's argument), so that
+   cleanup waits for it; for a wait it checks them; a free it checks now and does at the
+   driver's next call, since the driver may be inside a get or wait of the same refs. The
+   root does this whenever the driver is inside a call, as it does all its work. The waiting
+   thread runs other tasks until the answer comes, so a task that waits never holds its
+   thread idle. A get's objects come like a task's arguments (from this rank's store, or
+   fetched once from their owners) and stay held until the calling task ends, so its views
+   stay valid that long; a wait goes to the monitor, which answers it in the order the tasks
+   finished, as the driver's. Writes the call records, the task's list of refs it made and
+   the worker's list of calls out (ud__wk.calls). */
+
+/* The refs a task made with nested remotes and has not freed: it may get and free these
+   without asking the root whether they are live (a worker owns them, and the task holds them). */
+static void ud__nest_made(ud__wt *t, const ud_ref *refs, int n) {
+    ud_ref *p = (ud_ref *)ud__grow(t->made, &t->capmade, (size_t)t->nmade + (size_t)n, sizeof *p, 8);
+    int i;
+    if (!p) return; /* then its gets and frees ask the root */
+    t->made = p;
+    for (i = 0; i < n; i++) t->made[t->nmade++] = refs[i];
+}
+
+/* Whether every ref is one t made (and, take: forget them, as they are being freed). */
+static int ud__nest_all_made(ud__wt *t, const ud_ref *refs, int n, int take) {
+    int i, k, found = 0;
+    for (i = 0; i < n; i++) {
+        for (k = t->nmade - 1; k >= 0; k--)
+            if (t->made[k].owner == refs[i].owner && t->made[k].num == refs[i].num) break;
+        if (k < 0) return 0;
+    }
+    for (i = 0; take && i < n; i++)
+        for (k = t->nmade - 1; k >= 0; k--)
+            if (t->made[k].owner == refs[i].owner && t->made[k].num == refs[i].num) {
+                t->made[k] = t->made[--t->nmade];
+                found++;
+                break;
+            }
+    return !take || found == n; /* a ref given twice is freed twice: the root says so */
+}
 
 /* On the task's thread: the call goes to the loop. */
 static void ud__nest_post(ud__call *c) {
@@ -3133,6 +3338,94 @@ static ud_status ud__nest(ud__call *c) {
         ud__pool_help(&ud__wk.pool, &ud__wk.gen, seen, -1.0);
     }
     return c->status == UD_OK ? UD_OK : ud__fail(c->status, "%s", c->err);
+}
+
+static ud_status ud__nest_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
+                                 ud_ref *outs, const ud_opts *opts) {
+    ud__call c;
+    ud_status st;
+    memset(&c, 0, sizeof c);
+    c.kind = UD__NEST_REMOTE;
+    c.fn = fn;
+    c.args = args;
+    c.nargs = nargs;
+    c.nret = nret;
+    c.opts = opts;
+    c.outs = outs;
+    if (nret > UD__MAX_RESULTS)
+        return ud__fail(UD_ERR_ARG, "remote '%s': num_returns %d is more than %d", fn->name, nret,
+                        UD__MAX_RESULTS);
+    if ((st = ud__nest(&c)) == UD_OK) ud__nest_made(c.task, outs, nret);
+    return st;
+}
+
+static ud_status ud__nest_put(const ud_part *parts, int nparts, ud_ref *out) {
+    ud__call c;
+    memset(&c, 0, sizeof c);
+    c.kind = UD__NEST_PUT;
+    c.outs = out;
+    /* a copy, which the loop sends and lets go of: the caller's buffers may change at once */
+    if (!(c.obj = ud__obj_copy(parts, nparts))) return ud__fail(UD_ERR_NOMEM, "put: out of memory");
+    return ud__nest(&c);
+}
+
+static ud_status ud__nest_get(const ud_ref *refs, int n, ud_view *out) {
+    ud__call c;
+    ud_status st, first = UD_OK;
+    int i;
+    memset(&c, 0, sizeof c);
+    c.kind = UD__NEST_GET;
+    c.refs = refs;
+    c.n = n;
+    c.local = ud__nest_all_made((ud__wt *)ud__cur_task->be, refs, n, 0);
+    if ((st = ud__nest(&c)) != UD_OK) return st;
+    for (i = 0; i < n; i++) first = ud__get_view(c.getter->argent[i]->obj, refs[i], &out[i], first);
+    return first;
+}
+
+static ud_status ud__nest_wait(const ud_ref *refs, int n, int num_returns, double timeout,
+                               int *ready, int *nready) {
+    ud__call c;
+    ud_status st;
+    memset(&c, 0, sizeof c);
+    c.kind = UD__NEST_WAIT;
+    c.refs = refs;
+    c.n = n;
+    c.num_returns = num_returns;
+    c.timeout = timeout;
+    c.ready = ready;
+    st = ud__nest(&c);
+    *nready = c.nready;
+    return st;
+}
+
+/* A free of refs the task made needs no answer: the loop sends it on, and the task goes on. */
+static ud_status ud__nest_free(const ud_ref *refs, int n) {
+    ud__wt *t = (ud__wt *)ud__cur_task->be;
+    ud__call c, *async;
+    ud_ref *copy;
+    if (ud__nest_all_made(t, refs, n, 0) && (async = (ud__call *)ud__alloc(sizeof *async)) != NULL) {
+        if (!(copy = (ud_ref *)ud__alloc((size_t)n * sizeof *copy))) {
+            ud__free(async, sizeof *async);
+        } else {
+            ud__nest_all_made(t, refs, n, 1);
+            memcpy(copy, refs, (size_t)n * sizeof *copy);
+            memset(async, 0, sizeof *async);
+            async->kind = UD__NEST_FREE;
+            async->refs = copy;
+            async->n = n;
+            async->local = 1;
+            ud__nest_post(async);
+            return UD_OK;
+        }
+    }
+    memset(&c, 0, sizeof c);
+    c.kind = UD__NEST_FREE;
+    c.refs = refs;
+    c.n = n;
+    if (ud__nest(&c) != UD_OK) return c.status;
+    ud__nest_all_made(t, refs, n, 1);
+    return UD_OK;
 }
 
 /* On the loop: c is answered; its thread (helping or asleep) takes it up. */
@@ -3166,6 +3459,8 @@ static void ud__wk_add_refs(ud__wbuf *w, const ud_ref *refs, int n) {
         ud__wb_add(w, &refs[i].num, sizeof(int64_t));
     }
 }
+
+static void ud__wk_nested_get(ud__call *c);
 
 /* On the loop: NESTED to the root, and c waits for its answer on ud__wk.calls. */
 static void ud__wk_send_call(ud__call *c) {
@@ -3266,7 +3561,7 @@ static void ud__wk_nested_get(ud__call *c) {
         }
     g = ud__wk_task_alloc(c->n, 0);
     g->call = c;
-    g->owner = ud__m.rank;
+    g->owner = ud__net.rank;
     c->getter = g;
     g->next_getter = c->task->getters;
     c->task->getters = g;
@@ -3374,132 +3669,165 @@ static void ud__wk_wait_answer(const ud__hdr *h) {
     ud__wk_call_answered(c);
 }
 
-/* ---- the backend's calls inside a task on a worker ---------------------------------------------- */
-/* The refs a task made with nested remotes and has not freed: it may get and free these
-   without asking the root whether they are live (a worker owns them, and the task holds them). */
-static void ud__nest_made(ud__wt *t, const ud_ref *refs, int n) {
+/* The refs of a nested get, wait or free: each live, else the first that is not. */
+static ud_status ud__root_nested_refs(const char *op, const int64_t *p, int n, int reader,
+                                      int later) {
+    ud_status st = UD_OK;
     int i;
-    if (t->nmade + n > t->capmade) {
-        int cap = t->capmade ? 2 * t->capmade : 8;
-        ud_ref *p;
-        while (cap < t->nmade + n) cap *= 2;
-        if (!(p = (ud_ref *)ud__realloc(t->made, (size_t)t->capmade * sizeof *p, (size_t)cap * sizeof *p)))
-            return; /* then its gets and frees ask the root */
-        t->made = p;
-        t->capmade = cap;
-    }
-    for (i = 0; i < n; i++) t->made[t->nmade++] = refs[i];
-}
-
-/* Whether every ref is one t made (and, take: forget them, as they are being freed). */
-static int ud__nest_all_made(ud__wt *t, const ud_ref *refs, int n, int take) {
-    int i, k, found = 0;
-    for (i = 0; i < n; i++) {
-        for (k = t->nmade - 1; k >= 0; k--)
-            if (t->made[k].owner == refs[i].owner && t->made[k].num == refs[i].num) break;
-        if (k < 0) return 0;
-    }
-    for (i = 0; take && i < n; i++)
-        for (k = t->nmade - 1; k >= 0; k--)
-            if (t->made[k].owner == refs[i].owner && t->made[k].num == refs[i].num) {
-                t->made[k] = t->made[--t->nmade];
-                found++;
-                break;
-            }
-    return !take || found == n; /* a ref given twice is freed twice: the root says so */
-}
-
-static ud_status ud__nest_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
-                                 ud_ref *outs, const ud_opts *opts) {
-    ud__call c;
-    ud_status st;
-    memset(&c, 0, sizeof c);
-    c.kind = UD__NEST_REMOTE;
-    c.fn = fn;
-    c.args = args;
-    c.nargs = nargs;
-    c.nret = nret;
-    c.opts = opts;
-    c.outs = outs;
-    if (nret > UD__MAX_RESULTS)
-        return ud__fail(UD_ERR_ARG, "remote '%s': num_returns %d is more than %d", fn->name, nret,
-                        UD__MAX_RESULTS);
-    if ((st = ud__nest(&c)) == UD_OK) ud__nest_made(c.task, outs, nret);
-    return st;
-}
-
-static ud_status ud__nest_put(const ud_part *parts, int nparts, ud_ref *out) {
-    ud__call c;
-    memset(&c, 0, sizeof c);
-    c.kind = UD__NEST_PUT;
-    c.outs = out;
-    /* a copy, which the loop sends and lets go of: the caller's buffers may change at once */
-    if (!(c.obj = ud__obj_copy(parts, nparts))) return ud__fail(UD_ERR_NOMEM, "put: out of memory");
-    return ud__nest(&c);
-}
-
-static ud_status ud__nest_get(const ud_ref *refs, int n, ud_view *out) {
-    ud__call c;
-    ud_status st, first = UD_OK;
-    int i;
-    memset(&c, 0, sizeof c);
-    c.kind = UD__NEST_GET;
-    c.refs = refs;
-    c.n = n;
-    c.local = ud__nest_all_made((ud__wt *)ud__cur_task->be, refs, n, 0);
-    if ((st = ud__nest(&c)) != UD_OK) return st;
-    for (i = 0; i < n; i++) first = ud__get_view(c.getter->argent[i]->obj, refs[i], &out[i], first);
-    return first;
-}
-
-static ud_status ud__nest_wait(const ud_ref *refs, int n, int num_returns, double timeout,
-                               int *ready, int *nready) {
-    ud__call c;
-    ud_status st;
-    memset(&c, 0, sizeof c);
-    c.kind = UD__NEST_WAIT;
-    c.refs = refs;
-    c.n = n;
-    c.num_returns = num_returns;
-    c.timeout = timeout;
-    c.ready = ready;
-    st = ud__nest(&c);
-    *nready = c.nready;
-    return st;
-}
-
-/* A free of refs the task made needs no answer: the loop sends it on, and the task goes on. */
-static ud_status ud__nest_free(const ud_ref *refs, int n) {
-    ud__wt *t = (ud__wt *)ud__cur_task->be;
-    ud__call c, *async;
-    ud_ref *copy;
-    if (ud__nest_all_made(t, refs, n, 0) && (async = (ud__call *)ud__alloc(sizeof *async)) != NULL) {
-        if (!(copy = (ud_ref *)ud__alloc((size_t)n * sizeof *copy))) {
-            ud__free(async, sizeof *async);
-        } else {
-            ud__nest_all_made(t, refs, n, 1);
-            memcpy(copy, refs, (size_t)n * sizeof *copy);
-            memset(async, 0, sizeof *async);
-            async->kind = UD__NEST_FREE;
-            async->refs = copy;
-            async->n = n;
-            async->local = 1;
-            ud__nest_post(async);
-            return UD_OK;
+    for (i = 0; i < n && st == UD_OK; i++) {
+        ud__rent *e;
+        ud_arg a;
+        a.kind = UD_ARG_REF;
+        a.ref.owner = p[2 * i];
+        a.ref.num = p[2 * i + 1];
+        if ((st = ud__root_lookup(op, a.ref, &e)) != UD_OK) break;
+        if (reader && e->ref.owner != reader) st = ud__root_route_args(&a, 1, &e, reader);
+        if (later) {
+            ud_ref *g = (ud_ref *)ud__grow(ud__root.later, &ud__root.caplater,
+                                           (size_t)ud__root.nlater + 1, sizeof *g, 64);
+            if (!g) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
+            ud__root.later = g;
+            ud__root.later[ud__root.nlater++] = a.ref;
         }
     }
-    memset(&c, 0, sizeof c);
-    c.kind = UD__NEST_FREE;
-    c.refs = refs;
-    c.n = n;
-    if (ud__nest(&c) != UD_OK) return c.status;
-    ud__nest_all_made(t, refs, n, 1);
+    return st;
+}
+
+/* A nested remote: count = arguments, status = results, reserved = placement and c = its
+   index, the arguments as in EXECUTE, then the ref of UD_NEAR. */
+static ud_status ud__root_nested_remote(const ud__hdr *h, ud__rd *r, int from, ud_ref *outs) {
+    const ud__fn *fn = ud__find_fn((ud_func)h->a);
+    ud_arg small[16], *args = h->count <= 16 ? small : (ud_arg *)ud__alloc((size_t)h->count * sizeof *args);
+    ud__obj *osmall[16], **vals = h->count <= 16 ? osmall : (ud__obj **)ud__alloc((size_t)h->count * sizeof *vals);
+    ud_status st = UD_OK;
+    ud_opts o;
+    int i, n = 0;
+    if (!fn) st = ud__fail(UD_ERR_NOFUNC, "remote: no function with id %016llx", (unsigned long long)h->a);
+    else if (!args || !vals) st = ud__fail(UD_ERR_NOMEM, "remote: out of memory");
+    for (i = 0; i < h->count && st == UD_OK; i++, n++) {
+        const int64_t *kind = (const int64_t *)ud__rd_take(r, sizeof(int64_t)), *ref;
+        vals[i] = NULL;
+        if (kind && *kind == UD__WARG_REF && (ref = (const int64_t *)ud__rd_take(r, 2 * sizeof *ref))) {
+            args[i].kind = UD_ARG_REF;
+            args[i].ref.owner = ref[0];
+            args[i].ref.num = ref[1];
+        } else if (kind && *kind == UD__WARG_VAL && (vals[i] = ud__rd_arg_obj(r, *kind, from, h->flags))) {
+            if (vals[i]->status != UD_OK) st = ud__fail(UD_ERR_PROTO, "remote: an argument from rank %d: %s",
+                                                        from, (const char *)vals[i]->parts[0].data);
+            args[i] = ud_arg_val(vals[i]->parts[0].data, vals[i]->parts[0].size);
+        } else {
+            st = ud__fail(UD_ERR_PROTO, "remote: a malformed argument %d from rank %d", i, from);
+        }
+    }
+    o.place = (ud_place)h->reserved;
+    o.index = (int)h->c;
+    o.near.owner = -1;
+    o.near.num = 0;
+    if (st == UD_OK && o.place == UD_NEAR) {
+        const int64_t *ref = (const int64_t *)ud__rd_take(r, 2 * sizeof *ref);
+        if (ref) o.near.owner = ref[0], o.near.num = ref[1];
+    }
+    /* the place as the caller's ud_remote_opts checks it: its worker indexes the workers */
+    if (st == UD_OK) st = ud__check_opts(fn, &o);
+    if (st == UD_OK) st = ud__root_submit(fn, args, h->count, h->status, outs, &o, 0);
+    if (st == UD_OK && ud__root.stopping) /* the monitor waits for this one too */
+        st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0);
+    for (i = 0; i < n; i++) ud__obj_release(vals[i]);
+    if (args != small) ud__free(args, (size_t)h->count * sizeof *args);
+    if (vals != osmall) ud__free(vals, (size_t)h->count * sizeof *vals);
+    return st;
+}
+
+/* A nested put: the object, as in PUT_DATA; the root keeps it as its own put. */
+static ud_status ud__root_nested_put(const ud__hdr *h, ud__rd *r, int from, ud_ref *out) {
+    ud_status st;
+    ud__obj *o = ud__rd_obj(r, h->count, from, h->flags, NULL, &st), *shared;
+    if (!o) return st;
+    out->owner = UD__ROOT;
+    out->num = ud__root.next_num * ud__net.size + UD__ROOT;
+    if ((shared = ud__shm_put_parts(*out, o->parts, o->nparts)) != NULL) { /* large: in the store */
+        ud__obj_release(o);
+        o = shared;
+    }
+    if (!ud__root_new(*out, o)) {
+        ud__obj_release(o);
+        return ud__fail(UD_ERR_NOMEM, "put: out of memory");
+    }
+    ud__root.next_num++;
     return UD_OK;
 }
 
-/* ---- the monitor ------------------------------------------------------------------------------
-   Counts finished tasks, answers waits in the order tasks finished (a failed task is done too)
-   and tells the root when every submitted task has finished, so shutdown loses nothing. */
+static void ud__root_nested(const ud__hdr *h, int from) {
+    ud__rd r = ud__payload(h);
+    ud_ref small[8], *outs = small;
+    const int64_t *refs = NULL;
+    ud_status st = UD_OK;
+    ud__wbuf w;
+    ud__hdr *a;
+    int nout = 0;
+    if (h->aux == UD__NEST_GET || h->aux == UD__NEST_WAIT || h->aux == UD__NEST_FREE) {
+        if (h->count < 0 || !(refs = (const int64_t *)ud__rd_take(&r, (size_t)h->count * 2 * sizeof *refs)))
+            st = ud__fail(UD_ERR_PROTO, "a malformed NESTED from rank %d", from);
+    } else if (h->aux == UD__NEST_REMOTE && (h->status < 0 || h->status > UD__MAX_RESULTS || h->count < 0 ||
+                                              (uint64_t)h->count * 8 > h->length - sizeof *h)) {
+        st = ud__fail(UD_ERR_PROTO, "a malformed NESTED remote from rank %d", from);
+    }
+    if (st == UD_OK && h->aux == UD__NEST_REMOTE && h->status > 8 &&
+        !(outs = (ud_ref *)ud__alloc((size_t)h->status * sizeof *outs)))
+        st = ud__fail(UD_ERR_NOMEM, "a task's remote: out of memory for its refs");
+    /* The answer's room comes before the call: a call made but not answered would leave the
+       task waiting for ever (and a remote's results with no one to hold their refs). */
+    memset(&w, 0, sizeof w);
+    if (!(h->flags & UD__F_NOREPLY) &&
+        (!ud__wb_start(&w, UD__OP_NESTED) ||
+         !ud__wb_room(&w, (h->aux == UD__NEST_REMOTE && h->status > 0 ? (size_t)h->status : 1) * sizeof(ud_ref) +
+                              sizeof ud__errbuf))) {
+        ud__free(w.p, w.cap);
+        memset(&w, 0, sizeof w);
+        if (st == UD_OK) st = ud__fail(UD_ERR_NOMEM, "a task's call: out of memory for its answer");
+    }
+    if (st == UD_OK) switch (h->aux) {
+    case UD__NEST_REMOTE:
+        if ((st = ud__root_nested_remote(h, &r, from, outs)) == UD_OK) nout = h->status;
+        break;
+    case UD__NEST_PUT: if ((st = ud__root_nested_put(h, &r, from, outs)) == UD_OK) nout = 1; break;
+    case UD__NEST_GET: st = ud__root_nested_refs("get", refs, h->count, from, 0); break;
+    case UD__NEST_WAIT: st = ud__root_nested_refs("wait", refs, h->count, 0, 0); break;
+    case UD__NEST_FREE: st = ud__root_nested_refs("free", refs, h->count, 0, 1); break;
+    default: st = ud__fail(UD_ERR_PROTO, "NESTED of unknown kind %d from rank %d", h->aux, from);
+    }
+    if (h->flags & UD__F_NOREPLY) { /* a task freeing what it made: nothing to answer */
+        if (st != UD_OK) ud__log(UD_LOG_WARN, "root: a task's free: %s", ud__errbuf);
+        if (outs != small) ud__free(outs, (size_t)h->status * sizeof *outs); /* any other kind's */
+        return;
+    }
+    if (w.p) {
+        a = (ud__hdr *)w.p;
+        a->aux = h->aux;
+        a->b = h->b;
+        a->status = st;
+        a->count = nout;
+        if (st == UD_OK) ud__wb_add(&w, outs, (size_t)nout * sizeof *outs);
+        else ud__wb_add(&w, ud__errbuf, strlen(ud__errbuf) + 1);
+        st = ud__wb_send(&w, from);
+    } else { /* no room for an answer with a payload: the status alone, from the stack */
+        ud__hdr mine;
+        ud__hdr_init(&mine, UD__OP_NESTED);
+        mine.aux = h->aux;
+        mine.b = h->b;
+        mine.status = st;
+        st = ud__send_hdr(from, &mine);
+    }
+    if (st != UD_OK) ud__log(UD_LOG_ERROR, "root: answering a task's call: %s", ud__errbuf);
+    if (outs != small) ud__free(outs, (size_t)h->status * sizeof *outs);
+}
+
+/* ---- the monitor --------------------------------------------------------------------------------
+   A duty of rank 1 (UD__MONITOR), carried by its loop: owns ud__mon, counts finished tasks,
+   answers waits in the order tasks finished (a failed task is done too) and tells the root
+   when every submitted task has finished, so shutdown loses nothing. The loop hands it what
+   comes for it (ud__mon_take) and gives it a turn (ud__mon_turn); both do nothing on a rank
+   without the duty. The worker of its own rank hands it records of tasks done directly. */
 /* The root's CLEANUP and a worker's TASK_DONE come from different ranks, in either order: a
    ref cleaned before the monitor heard it was done leaves a tombstone, which its TASK_DONE
    then removes, so the map holds only live refs. */
@@ -3524,6 +3852,7 @@ static struct ud__monitor {
     double next_deadline;     /* the earliest deadline of a pending wait (0: none) */
     int stop;
     int64_t *done_by;         /* tasks finished, by the rank the root sent them to */
+    int on;                   /* this rank carries the duty */
 } ud__mon;
 
 /* Answers w if enough of its refs are done or its time is up; returns 1 when answered. */
@@ -3534,7 +3863,7 @@ static int ud__mon_try_answer(ud__mwait *w, int force_timeout) {
     ud__wbuf b;
     ud__hdr *h;
     UD__PATIENTLY((d = (ud__done *)ud__alloc(bytes ? bytes : 1)) != NULL);
-    if (!d) ud__panic("monitor (rank %d): out of memory for a wait's answer", ud__m.rank);
+    if (!d) ud__panic("monitor (rank %d): out of memory for a wait's answer", ud__net.rank);
     for (i = 0; i < w->n; i++) {
         ud_ref r;
         void *v;
@@ -3551,7 +3880,7 @@ static int ud__mon_try_answer(ud__mwait *w, int force_timeout) {
     }
     qsort(d, (size_t)count, sizeof *d, ud__done_cmp);
     k = count < w->need ? count : w->need;
-    if (!(h = ud__wb_start(&b, UD__OP_WAIT))) ud__panic("monitor: out of memory");
+    h = ud__start_or_end(&b, UD__OP_WAIT, "monitor");
     h->count = k;
     h->status = k < w->need ? UD_ERR_TIMEOUT : UD_OK;
     h->flags |= UD__F_REPLY;
@@ -3563,7 +3892,7 @@ static int ud__mon_try_answer(ud__mwait *w, int force_timeout) {
             idx[k + i] = (int32_t)(d[i].seq & 0xFF);
         }
     }
-    if (ud__wb_send(&b, w->rank) != UD_OK) ud__panic("monitor: %s", ud__errbuf);
+    ud__or_end(ud__wb_send(&b, w->rank), "monitor");
     ud__free(d, bytes ? bytes : 1);
     return 1;
 }
@@ -3590,13 +3919,10 @@ static void ud__mon_check_waits(void) {
 
 static void ud__mon_check_shutdown(void) {
     if (!ud__mon.shutdown_asked || ud__mon.ntasks < ud__mon.target) return;
-    if (ud__send_op(UD__ROOT, UD__OP_READY_TO_SHUTDOWN, 0, ud__mon.ntasks, 0, 0) != UD_OK)
-        ud__panic("monitor: %s", ud__errbuf);
+    ud__or_end(ud__send_op(UD__ROOT, UD__OP_READY_TO_SHUTDOWN, 0, ud__mon.ntasks, 0, 0), "monitor");
     ud__mon.shutdown_asked = 0;
 }
 
-
-/* count records of (first number, results) of tasks that finished on rank from. */
 /* The done map's value: the completion order, and the size code of the task's largest result
    in the low byte. */
 #define UD__MON_VAL(seq, code) ((void *)(uintptr_t)(((uint64_t)(seq) << 8) | (uint64_t)(code)))
@@ -3604,14 +3930,16 @@ static void ud__mon_check_shutdown(void) {
 static void ud__mon_reserve(void) {
     int ok;
     UD__PATIENTLY(ok = ud__map_reserve(&ud__mon.done, 1));
-    if (!ok) ud__panic("monitor (rank %d): out of memory for its table of tasks done", ud__m.rank);
+    if (!ok) ud__panic("monitor (rank %d): out of memory for its table of tasks done", ud__net.rank);
 }
 
+/* count records of TASK_DONE (UD__DONE_REC words each: first number, results, size code) of
+   tasks that finished on rank from. */
 static void ud__mon_record(const int64_t *rec, int count, int from) {
     int i, k;
     for (i = 0; i < count; i++, rec += UD__DONE_REC) {
         if (rec[1] < 0 || rec[1] > UD__MAX_RESULTS || (rec[1] > 0 && rec[0] <= 0) || rec[2] < 0 ||
-            rec[2] > 64 || rec[0] > INT64_MAX - rec[1] * ud__m.size) { /* its numbers overflow */
+            rec[2] > 64 || rec[0] > INT64_MAX - rec[1] * ud__net.size) { /* its numbers overflow */
             ud__log(UD_LOG_ERROR, "monitor: dropped a bad TASK_DONE record from rank %d", from);
             continue;
         }
@@ -3619,7 +3947,7 @@ static void ud__mon_record(const int64_t *rec, int count, int from) {
             ud_ref ref;
             void *v;
             ref.owner = from;
-            ref.num = rec[0] + (int64_t)k * ud__m.size;
+            ref.num = rec[0] + (int64_t)k * ud__net.size;
             if ((v = ud__map_get(&ud__mon.done, ref)) == UD__TOMBSTONE) ud__map_del(&ud__mon.done, ref);
             if (v) continue;
             ud__mon_reserve();
@@ -3649,7 +3977,7 @@ static void ud__mon_wait(const ud__hdr *h, int from) {
     size_t bytes = (size_t)(refs ? h->count : 0) * sizeof(ud__wref) + 1;
     UD__PATIENTLY((w || (w = (ud__mwait *)ud__alloc(sizeof *w)) != NULL) &&
                   (copy = (ud__wref *)ud__alloc(bytes)) != NULL);
-    if (!copy) ud__panic("monitor (rank %d): out of memory for a wait", ud__m.rank);
+    if (!copy) ud__panic("monitor (rank %d): out of memory for a wait", ud__net.rank);
     w->refs = copy;
     w->bytes = bytes;
     w->rank = from;
@@ -3687,122 +4015,50 @@ static void ud__mon_cleanup(const ud__hdr *h) {
    was sent that it has finished (the scheduler's load). */
 static void ud__mon_counts(int to) {
     ud__wbuf w;
-    ud__hdr *h = ud__wb_start(&w, UD__OP_GET_TASK_COUNT);
-    if (!h) ud__panic("monitor: out of memory");
+    ud__hdr *h = ud__start_or_end(&w, UD__OP_GET_TASK_COUNT, "monitor");
     h->a = ud__mon.ntasks;
-    h->count = ud__m.size;
-    ud__wb_add(&w, ud__mon.done_by, (size_t)ud__m.size * sizeof *ud__mon.done_by);
-    if (ud__wb_send(&w, to) != UD_OK) ud__panic("monitor: %s", ud__errbuf);
+    h->count = ud__net.size;
+    ud__wb_add(&w, ud__mon.done_by, (size_t)ud__net.size * sizeof *ud__mon.done_by);
+    ud__or_end(ud__wb_send(&w, to), "monitor");
 }
 
-/* This rank's record, for ud_stats_get. */
-static void ud__my_stats(ud_stats *s) {
-    *s = ud__m.st;
-    s->rank = ud__m.rank;
-    s->host = ud_shm_host(ud__m.rank);
-    s->threads = ud__m.threads[ud__m.rank];
-    if (ud__m.rank != UD__ROOT) {
-        if (ud__wk.pool.q) ud__pool_stats(&ud__wk.pool, s);
-        s->task_seconds += 1e-9 * (double)ud__wk.inline_ns;
-    }
-    ud__obs_stats(s);
-    s->queued = ud__m.unstarted ? ud__atomic_load(ud__m.unstarted) : 0;
+/* Only on the monitor's rank: its state. 0 when memory is short. */
+static int ud__mon_start(void) {
+    size_t bytes = (size_t)ud__net.size * sizeof *ud__mon.done_by;
+    memset(&ud__mon, 0, sizeof ud__mon);
+    if (!(ud__mon.done_by = (int64_t *)ud__alloc(bytes))) return 0;
+    memset(ud__mon.done_by, 0, bytes);
+    ud__mon.on = 1;
+    return 1;
 }
 
-/* STATS: the root asks (no payload); a worker answers with its ud_stats. */
-static void ud__send_stats(int to) {
-    ud__wbuf w;
-    ud_stats s;
-    if (!ud__wb_start(&w, UD__OP_STATS)) ud__panic("worker: out of memory");
-    ud__my_stats(&s);
-    ud__wb_add(&w, &s, sizeof s);
-    if (ud__wb_send(&w, to) != UD_OK) ud__panic("worker: %s", ud__errbuf);
-}
-
-/* ---- a rank's loop ------------------------------------------------------------------------------
-   Every rank but the driver runs one: it is a worker, and carries whatever duty its rank was
-   given on top: the root monitor's (rank 1) and its host's store manager's. */
-/* Handles one operation; 0 when it was only a refused STEAL (no event: idle ranks stay idle). */
-/* RUNNING, asked by a shutdown that waits: a = tasks its threads run now, b = tasks handed to
-   them that wait for a thread; then the running ones' function names as text. */
-static void ud__wk_running(int to) {
-    char text[1024];
-    int n = ud__pool_running_text(&ud__wk.pool, text, sizeof text);
-    ud__wbuf w;
-    ud__hdr *h = ud__wb_start(&w, UD__OP_RUNNING);
-    if (!h) return; /* the driver asks again */
-    h->a = n;
-    h->b = ud__wk.running > n ? ud__wk.running - n : 0;
-    h->flags |= UD__F_REPLY;
-    ud__wb_add(&w, text, strlen(text) + 1);
-    if (ud__wb_send(&w, to) != UD_OK) ud__log(UD_LOG_WARN, "rank %d: RUNNING: %s", ud__m.rank, ud__errbuf);
-}
-
-static int ud__rank_handle(const ud__hdr *h, int from) {
-    int monitor = ud__m.rank == UD__MONITOR;
-    if (!ud__sender_ok(h, from)) {
-        ud__log(UD_LOG_ERROR, "rank %d: dropped %s from rank %d", ud__m.rank, ud__op_name(h->op), from);
-        return 1;
-    }
+/* What the loop hands the monitor: 1 when it was the monitor's to take (a CLEANUP, which the
+   worker takes as well, says 1 too). Nothing on a rank without the duty. */
+static int ud__mon_take(const ud__hdr *h, int from) {
+    if (!ud__mon.on) return 0;
     switch (h->op) {
-    case UD__OP_EXECUTE: ud__wk_execute(h, from); return 1;
-    case UD__OP_BATCH: ud__wk_batch(h, from); return 1;
-    case UD__OP_GET: ud__wk_get(h, from); return 1;
-    case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA: {
-        ud__rd r = ud__payload(h);
-        ud_ref ref;
-        ud__obj *o;
-        int i;
-        if (h->flags & UD__F_RESULTS) {
-            ud__wk_take_results(h, from);
-            return 1;
-        }
-        for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
-            if (ref.num <= 0) { /* 0 is the map's empty key: such an entry would be lost */
-                ud__log(UD_LOG_ERROR, "worker: dropped data for number %lld from rank %d",
-                        (long long)ref.num, from);
-                ud__obj_release(o);
-                continue;
-            }
-            ud__wk_arrived(ud__wk_entry(ref), o);
-        }
-        return 1;
-    }
-    case UD__OP_STEAL: return ud__wk_on_steal(h, from);
-    case UD__OP_STATS: ud__send_stats(from); return 1;
-    case UD__OP_RUNNING: ud__wk_running(from); return 1;
-    case UD__OP_NESTED: ud__wk_call_answer(h); return 1;
-    case UD__OP_CLEANUP:
-        ud__wk_cleanup(h);
-        if (monitor) ud__mon_cleanup(h);
-        return 1;
-    case UD__OP_CANCEL: ud__wk.stop = 1; return 1;
-    default: break;
-    }
-    if (h->op == UD__OP_TASK_DONE && (h->flags & UD__F_DELEGATED)) {
-        ud__wk_given_done(h, from);
-        return 1;
-    }
-    if (h->op == UD__OP_WAIT && (h->flags & UD__F_REPLY)) {
-        ud__wk_wait_answer(h);
-        return 1;
-    }
-    if (monitor) switch (h->op) {
     case UD__OP_TASK_DONE: ud__mon_task_done(h, from); return 1;
     case UD__OP_WAIT: ud__mon_wait(h, from); return 1;
     case UD__OP_GET_TASK_COUNT: ud__mon_counts(from); return 1;
+    case UD__OP_CLEANUP: ud__mon_cleanup(h); return 1;
     case UD__OP_SHUTDOWN: /* again with a larger count when a task submitted more */
         ud__mon.target = h->a;
         ud__mon.shutdown_asked = 1;
         ud__mon_check_shutdown();
         return 1;
-    default: break;
+    default: return 0;
     }
-    ud__log(UD_LOG_ERROR, "rank %d: unexpected %s from rank %d", ud__m.rank, ud__op_name(h->op), from);
-    return 1;
 }
 
-static void ud__mon_release_all(void) {
+/* The monitor's turn in its rank's loop: waits with new completions or a passed deadline are
+   answered, and shutdown told when every task is done. Nothing on a rank without the duty. */
+static void ud__mon_turn(void) {
+    if (!ud__mon.on) return;
+    if (ud__mon.waits) ud__mon_check_waits();
+    ud__mon_check_shutdown();
+}
+
+static void ud__mon_stop(void) {
     while (ud__mon.waits) { /* only after a protocol failure */
         ud__mwait *w = ud__mon.waits;
         ud__mon.waits = w->next;
@@ -3810,183 +4066,185 @@ static void ud__mon_release_all(void) {
         ud__free(w, sizeof *w);
     }
     ud__map_clear(&ud__mon.done);
-    ud__free(ud__mon.done_by, (size_t)ud__m.size * sizeof *ud__mon.done_by);
+    ud__free(ud__mon.done_by, (size_t)ud__net.size * sizeof *ud__mon.done_by);
     memset(&ud__mon, 0, sizeof ud__mon);
 }
 
-static int ud__wk_any_job(ud__job *j, void *ctx) {
-    (void)j;
-    (void)ctx;
-    return 1;
+/* ---- stats and trace ----------------------------------------------------------------------------
+   Owns the gathering of every rank's counts (STATS) and of the trace: each rank's clock is put
+   on the driver's (at init the driver ping-pongs a few times with every rank and keeps, for
+   each, the offset of the round trip that took least time: the one least disturbed), and at
+   shutdown every rank's events are gathered to the driver. Writes ud__clock_offset; the
+   driver's stats call, a worker's STATS handler and start and stop call it. */
+static double *ud__clock_offset; /* the driver's: each rank's clock minus its own */
+
+/* This rank's record, for ud_stats_get. */
+static void ud__my_stats(ud_stats *s) {
+    *s = ud__st;
+    s->rank = ud__net.rank;
+    s->host = ud_shm_host(ud__net.rank);
+    s->threads = ud__net.threads[ud__net.rank];
+    if (ud__net.rank != UD__ROOT) {
+        if (ud__wk.pool.q) ud__pool_stats(&ud__wk.pool, s);
+        s->task_seconds += 1e-9 * (double)ud__wk.inline_ns;
+    }
+    ud__obs_stats(s);
+    s->queued = ud__bo.unstarted ? ud__atomic_load(ud__bo.unstarted) : 0;
 }
 
-/* The nested gets still waiting for objects: each caller is refused, and its getter leaves
-   the entries' waiters, since the task that ends frees it. */
-static void ud__wk_refuse_gets(void) {
-    size_t i;
-    for (i = 0; ud__wk.map.count && i < ud__wk.map.cap; i++) {
-        ud__wdep **d;
-        if (!ud__wk.map.slots[i].key.num) continue;
-        d = &((ud__went *)ud__wk.map.slots[i].val)->waiters;
-        while (*d) {
-            ud__wt *g = (*d)->task;
-            if (!g->call) {
-                d = &(*d)->next;
-                continue;
-            }
-            *d = (*d)->next;
-            if (g->npending > 0) ud__wk_call_refused(g->call); /* once: its other deps follow */
-            g->npending = 0;
-        }
-    }
+/* STATS: the root asks (no payload); a worker answers with its ud_stats. */
+static void ud__send_stats(int to) {
+    ud__wbuf w;
+    ud_stats s;
+    ud__start_or_end(&w, UD__OP_STATS, "worker");
+    ud__my_stats(&s);
+    ud__wb_add(&w, &s, sizeof s);
+    ud__or_end(ud__wb_send(&w, to), "worker");
 }
 
-/* A CANCEL comes once every task has finished, unless the driver gave up on them (its
-   shutdown failed) or a peer is broken. Then the tasks not started yet never run (their
-   results are an error), the calls of those running would never be answered: each is refused,
-   as is every call they make from now on, a request for store room gets private memory, and
-   nothing more is sent to a peer that may have left; the loop waits for the running tasks to
-   end, as a shutdown would. */
-static void ud__wk_wind_down(void) {
-    ud__job *queued[64];
-    int n, k;
-    if (ud__wk.running <= 0 && !ud__wk.inl) return;
-    ud__log(UD_LOG_WARN, "rank %d: cancelled with %d tasks unfinished; those not started are "
-            "dropped, and the calls of those running are refused", ud__m.rank, ud__wk.running);
-    ud__wk.cancelled = 1;
-    while ((n = ud__pool_reclaim(&ud__wk.pool, ud__wk_any_job, NULL, queued, 64, INT_MAX)) > 0)
-        for (k = 0; k < n; k++, ud__wk.running--) ud__wk_cancel_task((ud__wt *)queued[k]);
-    while (ud__wk.calls) {
-        ud__call *c = ud__wk.calls;
-        ud__wk.calls = c->next;
-        ud__wk_call_refused(c);
-    }
-    ud__wk_refuse_gets();
-    while (ud__wk.running > 0 || ud__wk.inl) {
-        int events = ud__wk_drain();
-        events += ud__wk_run_inline();
-        events += ud__shm_serve(); /* the host's other ranks may still ask for store room */
-        events += ud__async_progress();
-        if (events) ud__busy();
-        else ud__idle();
-    }
-}
-
-static void ud__rank_loop(void) {
-    while (!ud__wk.stop) {
+/* One record a rank, the driver's first; every worker answers one STATS. */
+static ud_status ud__mpi_stats(ud_stats *out, int cap, int *n) {
+    ud_status st = UD_OK;
+    int r, left = 0;
+    ud__stage_flush_all();
+    ud__root_service();
+    *n = cap < ud__net.size ? cap : ud__net.size;
+    if (cap > 0) ud__my_stats(&out[0]);
+    for (r = 1; r < *n && st == UD_OK; r++, left++) st = ud__send_op(r, UD__OP_STATS, 0, 0, 0, 0);
+    while (left > 0 && st == UD_OK) {
         const ud__hdr *h;
-        int from, got, events = 0, k;
-        for (k = 0; k < 32 && !ud__wk.stop && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0; k++)
-            events += got > 0 ? ud__rank_handle(h, from) : 1;
-        /* the turn ends at a CANCEL: what is left, the wind-down does, sending nothing */
-        if (ud__wk.stop) break;
-        events += ud__wk_drain();
-        events += ud__wk_run_inline();
-        ud__wk_flush_push();
-        /* batch under load, but tell the monitor at once when no task waits for a thread, or
-           within a millisecond, so that a wait never lags behind long tasks */
-        if (ud__wk.ndone &&
-            (ud__atomic_load(&ud__wk.pool.open) <= 0 || ud__now() - ud__wk.done_since > 1e-3))
-            ud__wk_flush_done();
-        if (ud__m.rank == UD__MONITOR) {
-            if (ud__mon.waits) ud__mon_check_waits(); /* new completions, or a deadline passed */
-            ud__mon_check_shutdown();
+        int from;
+        ud__rd rd;
+        const ud_stats *s;
+        if ((st = ud__root_recv(UD__OP_STATS, &h, &from)) != UD_OK) break;
+        rd = ud__payload(h);
+        if ((s = (const ud_stats *)ud__rd_take(&rd, sizeof *s)) == NULL || from >= *n)
+            st = ud__fail(UD_ERR_PROTO, "stats_get: a malformed answer from rank %d", from);
+        else out[from] = *s;
+        left--;
+    }
+    return st;
+}
+
+/* Collective (when tracing). */
+static ud_status ud__clock_sync(void) {
+    int r, k;
+    double t;
+    if (!ud__tracing()) return UD_OK;
+    if (ud__net.rank != UD__ROOT) {
+        for (k = 0; k < UD__CLOCK_ROUNDS; k++) {
+            if (MPI_Recv(&t, 1, MPI_DOUBLE, UD__ROOT, UD__TAG_CLOCK, ud__comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+                return ud__fail(UD_ERR_MPI, "init: clock sync");
+            t = ud__now();
+            if (MPI_Send(&t, 1, MPI_DOUBLE, UD__ROOT, UD__TAG_CLOCK, ud__comm) != MPI_SUCCESS)
+                return ud__fail(UD_ERR_MPI, "init: clock sync");
         }
-        ud__wk_steal();
-        ud__wk_hint();
-        events += ud__shm_serve(); /* nothing unless this rank manages its host's store */
-        events += ud__async_progress();
-        if (events) ud__busy();
-        else ud__idle();
+        return UD_OK;
     }
-    ud__wk_wind_down();
-    ud__pool_stop(&ud__wk.pool); /* every task has finished */
-    ud__wk_drain();
-    ud__wk_run_inline();
-    ud__wk_drop_push();
-    ud__async_drain();
-    ud__shm_quiet();
-    ud__wk_release_all();
-}
-
-/* Who does what: rank 0 drives and every other rank runs tasks, on the task threads it
-   starts; rank 1 carries the root monitor's duty too, and the lowest rank but the driver of
-   each host its shared store's (unidist_shm.h). Collective: every rank learns how many task
-   threads each has. */
-static ud_status ud__mpi_roles(int threads) {
-    int r, rc;
-    ud__m.workers = (int *)ud__alloc((size_t)ud__m.size * 3 * sizeof(int));
-    if (!ud__all_have(ud__m.comm, ud__m.workers)) {
-        ud__free(ud__m.workers, (size_t)ud__m.size * 3 * sizeof(int));
-        ud__m.workers = NULL;
-        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the ranks' table (on this rank or another)");
+    if (!(ud__clock_offset = (double *)ud__alloc((size_t)ud__net.size * sizeof(double))))
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the trace's clocks");
+    ud__clock_offset[0] = 0;
+    for (r = 1; r < ud__net.size; r++) {
+        double best = 1e30;
+        for (k = 0; k < UD__CLOCK_ROUNDS; k++) {
+            double t0 = ud__now(), t1, theirs = 0;
+            if (MPI_Send(&t0, 1, MPI_DOUBLE, r, UD__TAG_CLOCK, ud__comm) != MPI_SUCCESS ||
+                MPI_Recv(&theirs, 1, MPI_DOUBLE, r, UD__TAG_CLOCK, ud__comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+                return ud__fail(UD_ERR_MPI, "init: clock sync with rank %d", r);
+            t1 = ud__now();
+            if (t1 - t0 < best) {
+                best = t1 - t0;
+                ud__clock_offset[r] = theirs - (t0 + t1) / 2;
+            }
+        }
     }
-    ud__m.threads = ud__m.workers + ud__m.size;
-    ud__m.pending_to = ud__m.threads + ud__m.size;
-    memset(ud__m.pending_to, 0, (size_t)ud__m.size * sizeof(int));
-    ud__m.nworkers = 0;
-    for (r = UD__ROOT + 1; r < ud__m.size; r++) ud__m.workers[ud__m.nworkers++] = r;
-    rc = MPI_Allgather(&threads, 1, MPI_INT, ud__m.threads, 1, MPI_INT, ud__m.comm);
-    return rc == MPI_SUCCESS ? UD_OK : ud__mpi_fail(rc, "init: MPI_Allgather");
+    return UD_OK;
 }
 
-/* Task threads for this rank: UNIDIST_CPUS, or the cores of its affinity mask shared out
-   among the ranks of its machine whose masks meet it (bound ranks keep their cores, unbound
-   ones split them); -1 when a rank of the machine is out of memory. Collective over machine. */
-static int ud__task_threads(MPI_Comm machine, int *cores) {
-    uint64_t mine[UD__CPU_WORDS], *all;
-    int n = 1, r, k, sharers = 0;
-    *cores = ud__cpu_mask(mine);
-    MPI_Comm_size(machine, &n);
-    all = (uint64_t *)ud__alloc((size_t)n * sizeof mine);
-    if (!ud__all_have(machine, all)) {
-        ud__free(all, (size_t)n * sizeof mine);
-        return -1;
+/* Whether every rank may go on: the root's verdict, to all (collective). */
+static int ud__root_says(int ok) {
+    return MPI_Bcast(&ok, 1, MPI_INT, UD__ROOT, ud__comm) == MPI_SUCCESS && ok;
+}
+
+/* The root's events moved onto its clock and written, the run spanning every rank's (a rank
+   may enter init before the driver, and leave after it). */
+static void ud__trace_write_all(ud__event *all, int m) {
+    int k;
+    for (k = 0; k < m; k++) {
+        ud__event *e = &all[k];
+        double off = e->rank >= 0 && e->rank < ud__net.size ? ud__clock_offset[e->rank] : 0;
+        e->t0 -= off;
+        e->t1 -= off;
+        if (e->tid == -1 && e->t0 < ud__tr.start) ud__tr.start = e->t0;
+        if (e->tid == -1 && e->t1 > ud__tr.end) ud__tr.end = e->t1;
     }
-    MPI_Allgather(mine, UD__CPU_WORDS, MPI_UINT64_T, all, UD__CPU_WORDS, MPI_UINT64_T, machine);
-    for (r = 0; r < n; r++) {
-        int meets = 0;
-        for (k = 0; k < UD__CPU_WORDS; k++) meets |= (all[r * UD__CPU_WORDS + k] & mine[k]) != 0;
-        sharers += meets;
+    ud__trace_write(all, m, ud__net.size);
+}
+
+/* Collective at shutdown (when tracing): every rank's events to the driver, which writes them
+   on its clock. A rank's run (start, end) travels as an event of its own, its last. The
+   counts are bytes in an int: a rank sends at most its share of INT_MAX bytes (its last
+   events dropped, its run kept, and said), and the root's failures to allocate are told to
+   every rank, so that all skip the same collectives. */
+static void ud__trace_gather(void) {
+    int n = 0, k, send, total = 0, *counts = NULL, *displs = NULL;
+    int share = (int)(INT_MAX / sizeof(ud__event)) / ud__net.size;
+    ud__event *mine, *all = NULL;
+    if (!ud__tracing()) return;
+    mine = ud__trace_take_with_run(&n);
+    if (share < 1) share = 1;
+    if ((send = n < share ? n : share) < n) {
+        mine[send - 1] = mine[n - 1];
+        ud__log(UD_LOG_WARN, "UNIDIST_TRACE: %d of this rank's %d events dropped (the gather's limit)", n - send, n);
     }
-    ud__free(all, (size_t)n * sizeof mine);
-    if (ud__rt.cfg.cpus > 0) return (int)ud__rt.cfg.cpus;
-    return sharers > 0 && *cores / sharers > 1 ? *cores / sharers : 1;
+    if (ud__net.rank == UD__ROOT) {
+        counts = (int *)ud__alloc((size_t)ud__net.size * sizeof(int));
+        displs = (int *)ud__alloc((size_t)ud__net.size * sizeof(int));
+    }
+    k = send * (int)sizeof(ud__event);
+    if (ud__root_says(ud__net.rank != UD__ROOT || (counts && displs)) &&
+        MPI_Gather(&k, 1, MPI_INT, counts, 1, MPI_INT, UD__ROOT, ud__comm) == MPI_SUCCESS) {
+        for (k = 0; ud__net.rank == UD__ROOT && k < ud__net.size; k++) {
+            displs[k] = total;
+            total += counts[k];
+        }
+        if (ud__net.rank == UD__ROOT) all = (ud__event *)ud__alloc((size_t)(total ? total : 1));
+        if (ud__root_says(ud__net.rank != UD__ROOT || all) &&
+            MPI_Gatherv(mine, send * (int)sizeof(ud__event), MPI_BYTE, all, counts, displs, MPI_BYTE,
+                        UD__ROOT, ud__comm) == MPI_SUCCESS && all)
+            ud__trace_write_all(all, total / (int)sizeof(ud__event));
+        else if (ud__net.rank == UD__ROOT)
+            ud__log(UD_LOG_ERROR, "UNIDIST_TRACE: no memory or MPI failed to gather %d bytes of events", total);
+    }
+    ud__free(all, (size_t)(total ? total : 1));
+    ud__free(counts, (size_t)ud__net.size * sizeof(int));
+    ud__free(displs, (size_t)ud__net.size * sizeof(int));
+    ud__free(mine, (size_t)(n ? n : 1) * sizeof *mine);
+    ud__free(ud__clock_offset, (size_t)ud__net.size * sizeof(double));
+    ud__clock_offset = NULL;
 }
 
-/* UNIDIST_CPUS above the cores a rank may use is allowed: the lowest such rank says so, once.
-   Collective over comm. */
-static void ud__warn_cpus(int cores) {
-    int over = ud__m.rank != UD__ROOT && ud__rt.cfg.cpus > cores ? ud__m.rank : INT_MAX;
-    MPI_Allreduce(MPI_IN_PLACE, &over, 1, MPI_INT, MPI_MIN, ud__m.comm);
-    if (over == ud__m.rank)
-        ud__log(UD_LOG_WARN, "UNIDIST_CPUS=%lld is more than the %d core%s rank %d may use: its "
-                "task threads will share them", (long long)ud__rt.cfg.cpus, cores, cores == 1 ? "" : "s",
-                ud__m.rank);
+/* Info at init, on the driver: ranks, hosts, and what each rank does. */
+static void ud__log_topology(void) {
+    ud__logline l = {"ranks", "; ", "", 0};
+    int r;
+    if (ud__rt.cfg.log_level < UD_LOG_INFO) return;
+    ud__log(UD_LOG_INFO, "mpi backend: %d ranks, %d workers, %d host%s; rank 0 drives, rank %d monitors",
+            ud__net.size, ud__nworkers(), ud__sh.nhosts, ud__sh.nhosts == 1 ? "" : "s", UD__MONITOR);
+    for (r = 0; r < ud__net.size; r++) {
+        char item[64];
+        snprintf(item, sizeof item, "r%d: host %d, %d thread%s", r, ud_shm_host(r), ud__net.threads[r],
+                 ud__net.threads[r] == 1 ? "" : "s");
+        ud__logline_add(&l, item);
+    }
+    ud__logline_flush(&l);
 }
 
-static const char *ud__thread_level_name(int level) {
-    return level == MPI_THREAD_SINGLE ? "MPI_THREAD_SINGLE" : level == MPI_THREAD_FUNNELED ? "MPI_THREAD_FUNNELED"
-         : level == MPI_THREAD_SERIALIZED ? "MPI_THREAD_SERIALIZED" : level == MPI_THREAD_MULTIPLE ? "MPI_THREAD_MULTIPLE"
-         : "an unknown level";
-}
-
-/* Worker ranks run tasks on threads while one thread calls MPI: every rank needs
-   MPI_THREAD_FUNNELED at least. Collective: all ranks fail together, naming the lowest. */
-static ud_status ud__check_thread_level(void) {
-    struct { int level, rank; } mine, low;
-    MPI_Query_thread(&mine.level);
-    mine.rank = ud__m.rank;
-    if (MPI_Allreduce(&mine, &low, 1, MPI_2INT, MPI_MINLOC, ud__m.comm) != MPI_SUCCESS)
-        return ud__fail(UD_ERR_MPI, "init: MPI_Allreduce of the thread levels failed");
-    if (low.level >= MPI_THREAD_FUNNELED) return UD_OK;
-    return ud__fail(UD_ERR_CONFIG, "init: the MPI backend needs MPI_THREAD_FUNNELED on every rank "
-                    "(worker ranks run tasks on threads while one thread calls MPI), but MPI gives "
-                    "%s on rank %d: initialize MPI with MPI_Init_thread(..., MPI_THREAD_FUNNELED or "
-                    "higher, ...)", ud__thread_level_name(low.level), low.rank);
-}
-
-/* ---- start and stop ---------------------------------------------------------------------------- */
+/* ---- start and stop -----------------------------------------------------------------------------
+   Owns MPI's own start and end (when the runtime began it), the communicator, the check that
+   every rank agrees (thread level, functions, configuration), who does what, and the backend
+   tables: the driver's, and the one for calls inside a task, each rank taking its own once at
+   start. ud_init and ud_shutdown call in through the core's backend slot. */
 static int ud__mpi_launched(void) { /* set by mpiexec of Open MPI, MPICH (Hydra), PMIx, Slurm */
     static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK",
                                  "MPI_LOCALNRANKS", "PMI_FD"};
@@ -4002,8 +4260,8 @@ static int ud__mpi_launched(void) { /* set by mpiexec of Open MPI, MPICH (Hydra)
 static void ud__mpi_finalize_if_ours(void) {
     int done = 0;
     MPI_Finalized(&done);
-    if (ud__m.owns_mpi && !done) MPI_Finalize();
-    ud__m.owns_mpi = 0;
+    if (ud__net.owns_mpi && !done) MPI_Finalize();
+    ud__net.owns_mpi = 0;
 }
 
 static ud_status ud__mpi_ensure_init(void) {
@@ -4017,7 +4275,7 @@ static ud_status ud__mpi_ensure_init(void) {
     }
     if ((rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided)) != MPI_SUCCESS)
         return ud__mpi_fail(rc, "MPI_Init_thread");
-    ud__m.owns_mpi = 1; /* the level it gives is checked on every rank at start */
+    ud__net.owns_mpi = 1; /* the level it gives is checked on every rank at start */
     atexit(ud__mpi_finalize_if_ours);
     return UD_OK;
 }
@@ -4098,24 +4356,24 @@ static int ud__names_hold(const char *p, const char *end, const char *name) {
    way everywhere, so the ranks swap their flags in that order). Without memory for that, or
    with no difference found here, the message names no function. */
 static ud_status ud__name_flags_fn(void) {
-    size_t n = (size_t)ud__nfns * (size_t)ud__m.size, at = 0;
+    size_t n = (size_t)ud__nfns * (size_t)ud__net.size, at = 0;
     unsigned *all = (unsigned *)ud__alloc(n * sizeof *all + 1);
     int i = ud__nfns, r = 0;
-    if (ud__all_have(ud__m.comm, all)) {
+    if (ud__all_have(ud__comm, all)) {
         for (i = 0; i < ud__nfns; i++) /* this rank's row, in place */
-            all[(size_t)ud__m.rank * (size_t)ud__nfns + (size_t)i] = ud__fns[i].flags;
-        MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, ud__nfns, MPI_UNSIGNED, ud__m.comm);
+            all[(size_t)ud__net.rank * (size_t)ud__nfns + (size_t)i] = ud__fns[i].flags;
+        MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, ud__nfns, MPI_UNSIGNED, ud__comm);
         for (i = 0; i < ud__nfns; i++) {
-            for (r = 0; r < ud__m.size; r++) {
+            for (r = 0; r < ud__net.size; r++) {
                 at = (size_t)r * (size_t)ud__nfns + (size_t)i;
                 if (all[at] != ud__fns[i].flags) break;
             }
-            if (r < ud__m.size) break;
+            if (r < ud__net.size) break;
         }
         if (i < ud__nfns)
             ud__fail(UD_ERR_CONFIG, "init: task function '%s' has flags 0x%x on rank %d and 0x%x on "
                      "rank %d (ud_register_flags): give it the same flags on every rank",
-                     ud__fns[i].name, ud__fns[i].flags, ud__m.rank, all[at], r);
+                     ud__fns[i].name, ud__fns[i].flags, ud__net.rank, all[at], r);
     }
     ud__free(all, n * sizeof *all + 1);
     if (i < ud__nfns) return UD_ERR_CONFIG;
@@ -4126,64 +4384,141 @@ static ud_status ud__name_flags_fn(void) {
 /* Names the first function some rank lacks, by name on every rank: the ranks swap the names
    they registered (collective). When none lacks one, their flags differ: that one is named. */
 static ud_status ud__name_missing_fn(void) {
-    int *lens = (int *)ud__alloc((size_t)ud__m.size * 2 * sizeof(int)), *displs, mine = 0, i, r;
+    int *lens = (int *)ud__alloc((size_t)ud__net.size * 2 * sizeof(int)), *displs, mine = 0, i, r;
     int found = 0;
     size_t total = 0;
     char *names = NULL, *p;
     ud_status st = UD_ERR_CONFIG;
     for (i = 0; i < ud__nfns; i++) mine += (int)strlen(ud__fns[i].name) + 1;
-    if (ud__all_have(ud__m.comm, lens)) {
-        MPI_Allgather(&mine, 1, MPI_INT, lens, 1, MPI_INT, ud__m.comm);
-        for (r = 0; r < ud__m.size; r++) total += (size_t)lens[r];
+    if (ud__all_have(ud__comm, lens)) {
+        MPI_Allgather(&mine, 1, MPI_INT, lens, 1, MPI_INT, ud__comm);
+        for (r = 0; r < ud__net.size; r++) total += (size_t)lens[r];
         names = total < INT_MAX ? (char *)ud__alloc(total + 1) : NULL;
     }
-    if (!ud__all_have(ud__m.comm, names)) { /* NULL everywhere when lens was missing anywhere */
+    if (!ud__all_have(ud__comm, names)) { /* NULL everywhere when lens was missing anywhere */
         ud__free(names, total + 1);
-        ud__free(lens, (size_t)ud__m.size * 2 * sizeof(int));
+        ud__free(lens, (size_t)ud__net.size * 2 * sizeof(int));
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for the task functions' check");
     }
-    displs = lens + ud__m.size;
-    for (r = 0, total = 0; r < ud__m.size; r++) { displs[r] = (int)total; total += (size_t)lens[r]; }
-    for (i = 0, p = names + displs[ud__m.rank]; i < ud__nfns; i++) p += sprintf(p, "%s", ud__fns[i].name) + 1;
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, names, lens, displs, MPI_CHAR, ud__m.comm);
-    for (r = 0; r < ud__m.size && !found; r++) {
+    displs = lens + ud__net.size;
+    for (r = 0, total = 0; r < ud__net.size; r++) { displs[r] = (int)total; total += (size_t)lens[r]; }
+    for (i = 0, p = names + displs[ud__net.rank]; i < ud__nfns; i++) p += sprintf(p, "%s", ud__fns[i].name) + 1;
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, names, lens, displs, MPI_CHAR, ud__comm);
+    for (r = 0; r < ud__net.size && !found; r++) {
         const char *theirs = names + displs[r], *end = theirs + lens[r];
         for (i = 0; i < ud__nfns && !found; i++) /* one of mine that rank r lacks? */
             if ((found = !ud__names_hold(theirs, end, ud__fns[i].name)))
                 ud__fail(st, "init: task function '%s' is registered on rank %d but not on rank %d",
-                         ud__fns[i].name, ud__m.rank, r);
+                         ud__fns[i].name, ud__net.rank, r);
         for (p = names + displs[r]; p < end && !found; p += strlen(p) + 1)
             if ((found = !ud__find_fn(ud_func_id(p)))) /* one of rank r's that I lack? */
                 ud__fail(st, "init: task function '%s' is registered on rank %d but not on rank %d",
-                         p, r, ud__m.rank);
+                         p, r, ud__net.rank);
     }
     ud__free(names, total + 1);
-    ud__free(lens, (size_t)ud__m.size * 2 * sizeof(int));
+    ud__free(lens, (size_t)ud__net.size * 2 * sizeof(int));
     return found ? st : ud__name_flags_fn(); /* found on every rank or on none */
 }
 
 static ud_status ud__check_agreement(void) {
-    ud__print mine, *all = (ud__print *)ud__alloc((size_t)ud__m.size * sizeof *all);
+    ud__print mine, *all = (ud__print *)ud__alloc((size_t)ud__net.size * sizeof *all);
     int r, k, rc;
     ud_status st = UD_OK;
-    if (!ud__all_have(ud__m.comm, all)) {
-        ud__free(all, (size_t)ud__m.size * sizeof *all);
+    if (!ud__all_have(ud__comm, all)) {
+        ud__free(all, (size_t)ud__net.size * sizeof *all);
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for the configurations' check (on this rank or another)");
     }
     ud__fingerprint(&mine);
-    rc = MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, ud__m.comm);
+    rc = MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, ud__comm);
     if (rc != MPI_SUCCESS) st = ud__mpi_fail(rc, "init: MPI_Allgather");
-    for (r = 0; r < ud__m.size && st == UD_OK; r++)
+    for (r = 0; r < ud__net.size && st == UD_OK; r++)
         for (k = 0; k < UD__NCFG; k++)
             if (all[r].cfg[k] != all[0].cfg[k]) {
                 st = ud__fail(UD_ERR_CONFIG, "init: %s differs between rank 0 and rank %d",
                               ud__cfg_env(k), r);
                 break;
             }
-    for (r = 0; r < ud__m.size && st == UD_OK; r++)
+    for (r = 0; r < ud__net.size && st == UD_OK; r++)
         if (all[r].fns != all[0].fns || all[r].nfns != all[0].nfns) st = ud__name_missing_fn();
-    ud__free(all, (size_t)ud__m.size * sizeof *all);
+    ud__free(all, (size_t)ud__net.size * sizeof *all);
     return st;
+}
+
+/* Who does what: rank 0 drives and every other rank runs tasks, on the task threads it
+   starts; rank 1 carries the root monitor's duty too, and the lowest rank but the driver of
+   each host its shared store's (unidist_shm.h). Collective: every rank learns how many task
+   threads each has. */
+static ud_status ud__mpi_roles(int threads) {
+    int r, rc;
+    ud__net.workers = (int *)ud__alloc((size_t)ud__net.size * 3 * sizeof(int));
+    if (!ud__all_have(ud__comm, ud__net.workers)) {
+        ud__free(ud__net.workers, (size_t)ud__net.size * 3 * sizeof(int));
+        ud__net.workers = NULL;
+        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the ranks' table (on this rank or another)");
+    }
+    ud__net.threads = ud__net.workers + ud__net.size;
+    ud__net.pending_to = ud__net.threads + ud__net.size;
+    memset(ud__net.pending_to, 0, (size_t)ud__net.size * sizeof(int));
+    ud__net.nworkers = 0;
+    for (r = UD__ROOT + 1; r < ud__net.size; r++) ud__net.workers[ud__net.nworkers++] = r;
+    rc = MPI_Allgather(&threads, 1, MPI_INT, ud__net.threads, 1, MPI_INT, ud__comm);
+    return rc == MPI_SUCCESS ? UD_OK : ud__mpi_fail(rc, "init: MPI_Allgather");
+}
+
+/* Task threads for this rank: UNIDIST_CPUS, or the cores of its affinity mask shared out
+   among the ranks of its machine whose masks meet it (bound ranks keep their cores, unbound
+   ones split them); -1 when a rank of the machine is out of memory. Collective over machine. */
+static int ud__task_threads(MPI_Comm machine, int *cores) {
+    uint64_t mine[UD__CPU_WORDS], *all;
+    int n = 1, r, k, sharers = 0;
+    *cores = ud__cpu_mask(mine);
+    MPI_Comm_size(machine, &n);
+    all = (uint64_t *)ud__alloc((size_t)n * sizeof mine);
+    if (!ud__all_have(machine, all)) {
+        ud__free(all, (size_t)n * sizeof mine);
+        return -1;
+    }
+    MPI_Allgather(mine, UD__CPU_WORDS, MPI_UINT64_T, all, UD__CPU_WORDS, MPI_UINT64_T, machine);
+    for (r = 0; r < n; r++) {
+        int meets = 0;
+        for (k = 0; k < UD__CPU_WORDS; k++) meets |= (all[r * UD__CPU_WORDS + k] & mine[k]) != 0;
+        sharers += meets;
+    }
+    ud__free(all, (size_t)n * sizeof mine);
+    if (ud__rt.cfg.cpus > 0) return (int)ud__rt.cfg.cpus;
+    return sharers > 0 && *cores / sharers > 1 ? *cores / sharers : 1;
+}
+
+/* UNIDIST_CPUS above the cores a rank may use is allowed: the lowest such rank says so, once.
+   Collective over comm. */
+static void ud__warn_cpus(int cores) {
+    int over = ud__net.rank != UD__ROOT && ud__rt.cfg.cpus > cores ? ud__net.rank : INT_MAX;
+    MPI_Allreduce(MPI_IN_PLACE, &over, 1, MPI_INT, MPI_MIN, ud__comm);
+    if (over == ud__net.rank)
+        ud__log(UD_LOG_WARN, "UNIDIST_CPUS=%lld is more than the %d core%s rank %d may use: its "
+                "task threads will share them", (long long)ud__rt.cfg.cpus, cores, cores == 1 ? "" : "s",
+                ud__net.rank);
+}
+
+static const char *ud__thread_level_name(int level) {
+    return level == MPI_THREAD_SINGLE ? "MPI_THREAD_SINGLE" : level == MPI_THREAD_FUNNELED ? "MPI_THREAD_FUNNELED"
+         : level == MPI_THREAD_SERIALIZED ? "MPI_THREAD_SERIALIZED" : level == MPI_THREAD_MULTIPLE ? "MPI_THREAD_MULTIPLE"
+         : "an unknown level";
+}
+
+/* Worker ranks run tasks on threads while one thread calls MPI: every rank needs
+   MPI_THREAD_FUNNELED at least. Collective: all ranks fail together, naming the lowest. */
+static ud_status ud__check_thread_level(void) {
+    struct { int level, rank; } mine, low;
+    MPI_Query_thread(&mine.level);
+    mine.rank = ud__net.rank;
+    if (MPI_Allreduce(&mine, &low, 1, MPI_2INT, MPI_MINLOC, ud__comm) != MPI_SUCCESS)
+        return ud__fail(UD_ERR_MPI, "init: MPI_Allreduce of the thread levels failed");
+    if (low.level >= MPI_THREAD_FUNNELED) return UD_OK;
+    return ud__fail(UD_ERR_CONFIG, "init: the MPI backend needs MPI_THREAD_FUNNELED on every rank "
+                    "(worker ranks run tasks on threads while one thread calls MPI), but MPI gives "
+                    "%s on rank %d: initialize MPI with MPI_Init_thread(..., MPI_THREAD_FUNNELED or "
+                    "higher, ...)", ud__thread_level_name(low.level), low.rank);
 }
 
 /* Operations still on their way once every rank has stopped (a STEAL that crossed the end
@@ -4196,28 +4531,28 @@ static void ud__drain_stray(void) {
 }
 
 static void ud__mpi_teardown(void) {
-    if (ud__m.comm != MPI_COMM_NULL) {
+    if (ud__comm != MPI_COMM_NULL) {
         ud__shm_close(); /* collective over the host: every rank gets here */
-        MPI_Barrier(ud__m.comm); /* nobody leaves while a peer may still talk to it */
+        MPI_Barrier(ud__comm); /* nobody leaves while a peer may still talk to it */
         ud__drain_stray();
-        MPI_Comm_free(&ud__m.comm);
+        MPI_Comm_free(&ud__comm);
     }
-    ud__m.comm = MPI_COMM_NULL;
-    ud__free(ud__m.rbuf, ud__m.rcap);
-    ud__free(ud__m.reqs, (size_t)ud__m.capreqs * sizeof *ud__m.reqs);
-    ud__free(ud__m.recs, (size_t)ud__m.capreqs * sizeof *ud__m.recs);
-    ud__free(ud__m.idx, (size_t)ud__m.capreqs * sizeof *ud__m.idx);
-    ud__free(ud__m.sts, (size_t)ud__m.capreqs * sizeof *ud__m.sts);
-    ud__free(ud__m.workers, (size_t)ud__m.size * 3 * sizeof(int));
-    ud__m.workers = ud__m.threads = ud__m.pending_to = NULL;
-    ud__m.nworkers = 0;
-    ud__m.sts = NULL;
-    ud__m.rbuf = NULL;
-    ud__m.reqs = NULL;
-    ud__m.recs = NULL;
-    ud__m.idx = NULL;
-    ud__m.rcap = 0;
-    ud__m.nreqs = ud__m.capreqs = 0;
+    ud__comm = MPI_COMM_NULL;
+    ud__free(ud__net.rbuf, ud__net.rcap);
+    ud__free(ud__net.reqs, (size_t)ud__net.capreqs * sizeof *ud__net.reqs);
+    ud__free(ud__net.recs, (size_t)ud__net.capreqs * sizeof *ud__net.recs);
+    ud__free(ud__net.idx, (size_t)ud__net.capreqs * sizeof *ud__net.idx);
+    ud__free(ud__net.sts, (size_t)ud__net.capreqs * sizeof *ud__net.sts);
+    ud__free(ud__net.workers, (size_t)ud__net.size * 3 * sizeof(int));
+    ud__net.workers = ud__net.threads = ud__net.pending_to = NULL;
+    ud__net.nworkers = 0;
+    ud__net.sts = NULL;
+    ud__net.rbuf = NULL;
+    ud__net.reqs = NULL;
+    ud__net.recs = NULL;
+    ud__net.idx = NULL;
+    ud__net.rcap = 0;
+    ud__net.nreqs = ud__net.capreqs = 0;
     ud__abort_hook = NULL;
 }
 
@@ -4225,21 +4560,20 @@ static void ud__mpi_teardown(void) {
    message, the others name it. Collective. */
 static ud_status ud__all_ok(ud_status st, const char *what) {
     struct { int rank, status; } mine, bad;
-    mine.rank = st == UD_OK ? INT_MAX : ud__m.rank;
+    mine.rank = st == UD_OK ? INT_MAX : ud__net.rank;
     mine.status = (int)st;
-    MPI_Allreduce(&mine, &bad, 1, MPI_2INT, MPI_MINLOC, ud__m.comm);
+    MPI_Allreduce(&mine, &bad, 1, MPI_2INT, MPI_MINLOC, ud__comm);
     if (bad.rank == INT_MAX || st != UD_OK) return st;
     return ud__fail((ud_status)bad.status, "init: rank %d could not %s (%s)", bad.rank, what,
                     ud_status_str((ud_status)bad.status));
 }
 
-
 /* The root's store and the scheduler's view: 3 counts and 2 scores a rank, a score a host. */
 static ud_status ud__root_start(void) {
-    size_t n = (size_t)ud__m.size;
+    size_t n = (size_t)ud__net.size;
     memset(&ud__root, 0, sizeof ud__root);
     ud__root.next_num = ud__run_first();
-    ud__root.rent_bytes = sizeof(ud__rent) + (size_t)((ud__m.size + 63) / 64) * sizeof(uint64_t);
+    ud__root.rent_bytes = sizeof(ud__rent) + (size_t)((ud__net.size + 63) / 64) * sizeof(uint64_t);
     ud__root.assigned = (int64_t *)ud__alloc(4 * n * sizeof(int64_t));
     ud__root.score = (double *)ud__alloc((n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
     ud__root.stage = (ud__stage *)ud__alloc(n * sizeof *ud__root.stage);
@@ -4255,11 +4589,13 @@ static ud_status ud__root_start(void) {
     ud__root.done_mon = ud__root.assigned + n;
     ud__root.done_seen = ud__root.done_mon + n;
     ud__root.late = ud__root.done_seen + n;
+    ud__net.before_send = ud__stage_flush_to;
+    ud__net.sends_done = ud__stage_flush_ready;
     return UD_OK;
 }
 
 static void ud__root_stop(void) {
-    size_t i, n = (size_t)ud__m.size;
+    size_t i, n = (size_t)ud__net.size;
     for (i = 0; i < ud__root.map.cap; i++)
         if (ud__root.map.slots[i].key.num) {
             ud__rent *e = (ud__rent *)ud__root.map.slots[i].val;
@@ -4267,48 +4603,16 @@ static void ud__root_stop(void) {
             ud__free(e, ud__root.rent_bytes);
         }
     ud__map_clear(&ud__root.map);
-    ud__free(ud__root.garbage, (size_t)ud__root.capgarbage * sizeof *ud__root.garbage);
-    ud__free(ud__root.later, (size_t)ud__root.caplater * sizeof *ud__root.later);
+    ud__free(ud__root.garbage, ud__root.capgarbage * sizeof *ud__root.garbage);
+    ud__free(ud__root.later, ud__root.caplater * sizeof *ud__root.later);
     ud__free(ud__root.assigned, 4 * n * sizeof(int64_t));
     ud__free(ud__root.score, (n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
     for (i = 0; ud__root.stage && i < n; i++) ud__free(ud__root.stage[i].p, ud__root.stage[i].cap);
     ud__free(ud__root.stage, n * sizeof *ud__root.stage);
-    ud__m.staged = 0;
+    ud__net.before_send = NULL;
+    ud__net.sends_done = NULL;
     memset(&ud__root, 0, sizeof ud__root);
 }
-
-/* A worker's task threads and the inbox they report to. */
-static ud_status ud__wk_start(int threads) {
-    memset(&ud__wk, 0, sizeof ud__wk);
-    memset(&ud__in, 0, sizeof ud__in);
-    pthread_mutex_init(&ud__in.mu, NULL);
-    ud__cond_init(&ud__in.wake); /* the loop's naps end by the clock */
-    pthread_cond_init(&ud__in.answered, NULL);
-    ud__m.nap = ud__wk_nap;
-    ud__m.unstarted = &ud__wk.pool.open;
-    memset(&ud__mon, 0, sizeof ud__mon);
-    if (ud__m.rank == UD__MONITOR &&
-        !(ud__mon.done_by = (int64_t *)ud__alloc((size_t)ud__m.size * sizeof *ud__mon.done_by)))
-        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the monitor");
-    if (ud__mon.done_by) memset(ud__mon.done_by, 0, (size_t)ud__m.size * sizeof *ud__mon.done_by);
-    if (!ud__wk_victims()) return ud__fail(UD_ERR_NOMEM, "init: out of memory for the worker");
-    return ud__pool_start(&ud__wk.pool, threads, (int)ud__rt.cfg.spin_us, 1, ud__wk_job);
-}
-
-static void ud__wk_stop(void) {
-    ud__mon_release_all();
-    ud__free(ud__wk.victims, (size_t)ud__m.size * sizeof(int));
-    ud__free(ud__wk.refused, (size_t)((ud__m.size + 63) / 64) * sizeof(uint64_t));
-    ud__wk.victims = NULL;
-    ud__wk.refused = NULL;
-    ud__m.nap = NULL;
-    ud__m.unstarted = NULL;
-    pthread_cond_destroy(&ud__in.wake);
-    pthread_cond_destroy(&ud__in.answered);
-    pthread_mutex_destroy(&ud__in.mu);
-}
-
-static ud_status ud__clock_sync(void);
 
 /* Init's collective steps: every rank takes part in each, and they fail together. */
 static ud_status ud__mpi_setup(int *threads) {
@@ -4316,187 +4620,66 @@ static ud_status ud__mpi_setup(int *threads) {
     MPI_Comm machine;
     int rc, cores = 1;
     if ((st = ud__check_thread_level()) != UD_OK) return st;
-    if (ud__m.size < 2)
+    if (ud__net.size < 2)
         return ud__fail(UD_ERR_CONFIG, "init: the MPI backend needs 2 or more ranks (the driver "
-                        "and a worker); this communicator has %d", ud__m.size);
-    if ((rc = MPI_Comm_split_type(ud__m.comm, MPI_COMM_TYPE_SHARED, ud__m.rank, MPI_INFO_NULL,
+                        "and a worker); this communicator has %d", ud__net.size);
+    if ((rc = MPI_Comm_split_type(ud__comm, MPI_COMM_TYPE_SHARED, ud__net.rank, MPI_INFO_NULL,
                                   &machine)) != MPI_SUCCESS)
         return ud__mpi_fail(rc, "init: MPI_Comm_split_type");
     /* the ranks of this machine: the backoff, the task threads and the shared store ask */
     ud__idle_setup(machine);
     rc = ud__task_threads(machine, &cores); /* collective over the machine */
-    *threads = ud__m.rank == UD__ROOT ? 0 : rc;
+    *threads = ud__net.rank == UD__ROOT ? 0 : rc;
     st = rc < 0 ? ud__fail(UD_ERR_NOMEM, "init: out of memory for the cores' masks") : UD_OK;
     if ((st = ud__all_ok(st, "count its cores")) == UD_OK &&
         (st = ud__check_agreement()) == UD_OK &&
-        (st = ud__shm_open(ud__m.comm, machine, ud__m.rank, ud__m.size, &ud__rt.cfg)) == UD_OK &&
+        (st = ud__shm_open(ud__comm, machine, ud__net.rank, ud__net.size, &ud__rt.cfg)) == UD_OK &&
         (st = ud__mpi_roles(*threads)) == UD_OK && (st = ud__all_ok(ud__clock_sync(), "sync clocks")) == UD_OK)
         ud__warn_cpus(cores);
     MPI_Comm_free(&machine);
     return st;
 }
 
-/* ---- the trace across ranks ----------------------------------------------------------------
-   Each rank's clock is put on the driver's: at init the driver ping-pongs a few times with
-   every rank and keeps, for each, the offset of the round trip that took least time (the one
-   least disturbed); at shutdown every rank's events are gathered to the driver. */
-#define UD__TAG_CLOCK 0x7566
-#ifndef UD__CLOCK_ROUNDS
-#define UD__CLOCK_ROUNDS 8
-#endif
-static double *ud__clock_offset; /* the driver's: each rank's clock minus its own */
-
-/* Collective (when tracing). */
-static ud_status ud__clock_sync(void) {
-    int r, k;
-    double t;
-    if (!ud__tracing()) return UD_OK;
-    if (ud__m.rank != UD__ROOT) {
-        for (k = 0; k < UD__CLOCK_ROUNDS; k++) {
-            if (MPI_Recv(&t, 1, MPI_DOUBLE, UD__ROOT, UD__TAG_CLOCK, ud__m.comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-                return ud__fail(UD_ERR_MPI, "init: clock sync");
-            t = ud__now();
-            if (MPI_Send(&t, 1, MPI_DOUBLE, UD__ROOT, UD__TAG_CLOCK, ud__m.comm) != MPI_SUCCESS)
-                return ud__fail(UD_ERR_MPI, "init: clock sync");
-        }
-        return UD_OK;
-    }
-    if (!(ud__clock_offset = (double *)ud__alloc((size_t)ud__m.size * sizeof(double))))
-        return ud__fail(UD_ERR_NOMEM, "init: out of memory for the trace's clocks");
-    ud__clock_offset[0] = 0;
-    for (r = 1; r < ud__m.size; r++) {
-        double best = 1e30;
-        for (k = 0; k < UD__CLOCK_ROUNDS; k++) {
-            double t0 = ud__now(), t1, theirs = 0;
-            if (MPI_Send(&t0, 1, MPI_DOUBLE, r, UD__TAG_CLOCK, ud__m.comm) != MPI_SUCCESS ||
-                MPI_Recv(&theirs, 1, MPI_DOUBLE, r, UD__TAG_CLOCK, ud__m.comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-                return ud__fail(UD_ERR_MPI, "init: clock sync with rank %d", r);
-            t1 = ud__now();
-            if (t1 - t0 < best) {
-                best = t1 - t0;
-                ud__clock_offset[r] = theirs - (t0 + t1) / 2;
-            }
-        }
-    }
-    return UD_OK;
-}
-
-/* Whether every rank may go on: the root's verdict, to all (collective). */
-static int ud__root_says(int ok) {
-    return MPI_Bcast(&ok, 1, MPI_INT, UD__ROOT, ud__m.comm) == MPI_SUCCESS && ok;
-}
-
-/* The root's events moved onto its clock and written, the run spanning every rank's (a rank
-   may enter init before the driver, and leave after it). */
-static void ud__trace_write_all(ud__event *all, int m) {
-    int k;
-    for (k = 0; k < m; k++) {
-        ud__event *e = &all[k];
-        double off = e->rank >= 0 && e->rank < ud__m.size ? ud__clock_offset[e->rank] : 0;
-        e->t0 -= off;
-        e->t1 -= off;
-        if (e->tid == -1 && e->t0 < ud__tr.start) ud__tr.start = e->t0;
-        if (e->tid == -1 && e->t1 > ud__tr.end) ud__tr.end = e->t1;
-    }
-    ud__trace_write(all, m, ud__m.size);
-}
-
-/* Collective at shutdown (when tracing): every rank's events to the driver, which writes them
-   on its clock. A rank's run (start, end) travels as an event of its own, its last. The
-   counts are bytes in an int: a rank sends at most its share of INT_MAX bytes (its last
-   events dropped, its run kept, and said), and the root's failures to allocate are told to
-   every rank, so that all skip the same collectives. */
-static void ud__trace_gather(void) {
-    int n = 0, k, send, total = 0, *counts = NULL, *displs = NULL;
-    int share = (int)(INT_MAX / sizeof(ud__event)) / ud__m.size;
-    ud__event *mine, *all = NULL;
-    if (!ud__tracing()) return;
-    mine = ud__trace_take_with_run(&n);
-    if (share < 1) share = 1;
-    if ((send = n < share ? n : share) < n) {
-        mine[send - 1] = mine[n - 1];
-        ud__log(UD_LOG_WARN, "UNIDIST_TRACE: %d of this rank's %d events dropped (the gather's limit)", n - send, n);
-    }
-    if (ud__m.rank == UD__ROOT) {
-        counts = (int *)ud__alloc((size_t)ud__m.size * sizeof(int));
-        displs = (int *)ud__alloc((size_t)ud__m.size * sizeof(int));
-    }
-    k = send * (int)sizeof(ud__event);
-    if (ud__root_says(ud__m.rank != UD__ROOT || (counts && displs)) &&
-        MPI_Gather(&k, 1, MPI_INT, counts, 1, MPI_INT, UD__ROOT, ud__m.comm) == MPI_SUCCESS) {
-        for (k = 0; ud__m.rank == UD__ROOT && k < ud__m.size; k++) {
-            displs[k] = total;
-            total += counts[k];
-        }
-        if (ud__m.rank == UD__ROOT) all = (ud__event *)ud__alloc((size_t)(total ? total : 1));
-        if (ud__root_says(ud__m.rank != UD__ROOT || all) &&
-            MPI_Gatherv(mine, send * (int)sizeof(ud__event), MPI_BYTE, all, counts, displs, MPI_BYTE,
-                        UD__ROOT, ud__m.comm) == MPI_SUCCESS && all)
-            ud__trace_write_all(all, total / (int)sizeof(ud__event));
-        else if (ud__m.rank == UD__ROOT)
-            ud__log(UD_LOG_ERROR, "UNIDIST_TRACE: no memory or MPI failed to gather %d bytes of events", total);
-    }
-    ud__free(all, (size_t)(total ? total : 1));
-    ud__free(counts, (size_t)ud__m.size * sizeof(int));
-    ud__free(displs, (size_t)ud__m.size * sizeof(int));
-    ud__free(mine, (size_t)(n ? n : 1) * sizeof *mine);
-    ud__free(ud__clock_offset, (size_t)ud__m.size * sizeof(double));
-    ud__clock_offset = NULL;
-}
-
-/* Info at init, on the driver: ranks, hosts, and what each rank does. */
-static void ud__log_topology(void) {
-    ud__logline l = {"ranks", "; ", "", 0};
-    int r;
-    if (ud__rt.cfg.log_level < UD_LOG_INFO) return;
-    ud__log(UD_LOG_INFO, "mpi backend: %d ranks, %d workers, %d host%s; rank 0 drives, rank %d monitors",
-            ud__m.size, ud__nworkers(), ud__sh.nhosts, ud__sh.nhosts == 1 ? "" : "s", UD__MONITOR);
-    for (r = 0; r < ud__m.size; r++) {
-        char item[64];
-        snprintf(item, sizeof item, "r%d: host %d, %d thread%s", r, ud_shm_host(r), ud__m.threads[r],
-                 ud__m.threads[r] == 1 ? "" : "s");
-        ud__logline_add(&l, item);
-    }
-    ud__logline_flush(&l);
-}
+static const ud__backend *ud__mpi_in_task(void);
 
 static ud_status ud__mpi_start(ud_role *role) {
     ud_status st;
     int rc, threads = 0;
     if ((st = ud__mpi_ensure_init()) != UD_OK) return st;
-    if ((rc = MPI_Comm_dup(ud__mpi_base(), &ud__m.comm)) != MPI_SUCCESS) {
+    if ((rc = MPI_Comm_dup(ud__mpi_base(), &ud__comm)) != MPI_SUCCESS) {
         return ud__mpi_fail(rc, "init: MPI_Comm_dup");
     }
-    MPI_Comm_set_errhandler(ud__m.comm, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(ud__m.comm, &ud__m.rank);
-    MPI_Comm_size(ud__m.comm, &ud__m.size);
-    ud__rt.rank = ud__m.rank;
+    MPI_Comm_set_errhandler(ud__comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(ud__comm, &ud__net.rank);
+    MPI_Comm_size(ud__comm, &ud__net.size);
+    ud__rt.rank = ud__net.rank;
     ud__abort_hook = ud__mpi_abort;
-    memset(&ud__m.st, 0, sizeof ud__m.st);
+    memset(&ud__st, 0, sizeof ud__st);
     if ((st = ud__mpi_setup(&threads)) == UD_OK) {
         if (!ud__async_room() || !ud__rbuf_fit(UD__RBUF_MIN, 0))
             st = ud__fail(UD_ERR_NOMEM, "init: out of memory for the tables of sends and receives");
-        else if (ud__m.rank == UD__ROOT)
+        else if (ud__net.rank == UD__ROOT)
             st = ud__root_start();
         else
             st = ud__wk_start(threads);
         st = ud__all_ok(st, "start");
     }
     if (st != UD_OK) {
-        ud__free(ud__clock_offset, ud__clock_offset ? (size_t)ud__m.size * sizeof(double) : 0);
+        ud__free(ud__clock_offset, ud__clock_offset ? (size_t)ud__net.size * sizeof(double) : 0);
         ud__clock_offset = NULL;
-        if (ud__m.rank == UD__ROOT && ud__root.assigned) ud__root_stop();
-        if (ud__m.rank != UD__ROOT && ud__wk.pool.q) ud__pool_stop(&ud__wk.pool);
-        if (ud__m.rank != UD__ROOT) ud__wk_stop();
+        if (ud__net.rank == UD__ROOT && ud__root.assigned) ud__root_stop();
+        if (ud__net.rank != UD__ROOT && ud__wk.pool.q) ud__pool_stop(&ud__wk.pool);
+        if (ud__net.rank != UD__ROOT) ud__wk_stop();
         ud__mpi_teardown();
         return st;
     }
-    if (ud__m.rank == UD__ROOT) {
+    if (ud__net.rank == UD__ROOT) {
         *role = UD_ROLE_DRIVER;
         ud__log_topology();
         return UD_OK;
     }
-    *role = ud__m.rank == UD__MONITOR ? UD_ROLE_MONITOR : UD_ROLE_WORKER;
+    *role = ud__net.rank == UD__MONITOR ? UD_ROLE_MONITOR : UD_ROLE_WORKER;
+    ud__rt.be = ud__mpi_in_task(); /* chosen once: this rank's calls are its tasks' */
     ud__atomic_store(&ud__rt.nested, 1); /* its tasks may call the API now */
     ud__rank_loop();
     ud__atomic_store(&ud__rt.nested, 0);
@@ -4513,8 +4696,8 @@ static void ud__root_ask_running(double waited) {
     ud__log(UD_LOG_WARN, "shutdown has waited %.0f s for tasks to finish (%lld submitted); asking "
             "the workers which still run", waited, (long long)ud__root.submitted);
     for (k = 0; k < ud__nworkers(); k++)
-        if (ud__send_op(ud__m.workers[k], UD__OP_RUNNING, 0, 0, 0, 0) != UD_OK)
-            ud__log(UD_LOG_WARN, "shutdown: asking rank %d: %s", ud__m.workers[k], ud__errbuf);
+        if (ud__send_op(ud__net.workers[k], UD__OP_RUNNING, 0, 0, 0, 0) != UD_OK)
+            ud__log(UD_LOG_WARN, "shutdown: asking rank %d: %s", ud__net.workers[k], ud__errbuf);
 }
 
 static ud_status ud__mpi_stop(void) {
@@ -4539,7 +4722,7 @@ static ud_status ud__mpi_stop(void) {
             if (st != UD_OK || h->a == ud__root.submitted) break;
         }
     }
-    for (r = UD__ROOT + 1; r < ud__m.size; r++)
+    for (r = UD__ROOT + 1; r < ud__net.size; r++)
         if (ud__send_op(r, UD__OP_CANCEL, 0, 0, 0, 0) != UD_OK && st == UD_OK) st = UD_ERR_MPI;
     ud__async_drain();
     ud__shm_quiet();
@@ -4549,44 +4732,35 @@ static ud_status ud__mpi_stop(void) {
     return st;
 }
 
-/* One record a rank, the driver's first; every worker answers one STATS. */
-static ud_status ud__mpi_stats(ud_stats *out, int cap, int *n) {
-    ud_status st = UD_OK;
-    int r, left = 0;
-    ud__stage_flush_all();
-    ud__root_service();
-    *n = cap < ud__m.size ? cap : ud__m.size;
-    if (cap > 0) ud__my_stats(&out[0]);
-    for (r = 1; r < *n && st == UD_OK; r++, left++) st = ud__send_op(r, UD__OP_STATS, 0, 0, 0, 0);
-    while (left > 0 && st == UD_OK) {
-        const ud__hdr *h;
-        int from;
-        ud__rd rd;
-        const ud_stats *s;
-        if ((st = ud__root_recv(UD__OP_STATS, &h, &from)) != UD_OK) break;
-        rd = ud__payload(h);
-        if ((s = (const ud_stats *)ud__rd_take(&rd, sizeof *s)) == NULL || from >= *n)
-            st = ud__fail(UD_ERR_PROTO, "stats_get: a malformed answer from rank %d", from);
-        else out[from] = *s;
-        left--;
-    }
-    return st;
-}
-
 static int ud__mpi_num_workers(void) { return ud__nworkers(); }
-static int ud__mpi_rank(void) { return ud__m.rank; }
-static int ud__mpi_worker_host(int w) { return ud_shm_host(ud__m.workers[w]); }
-static int ud__mpi_worker_threads(int w) { return ud__m.threads[ud__m.workers[w]]; }
-static int ud__mpi_worker_id(void) { return ud__m.rank - 1; }
+static int ud__mpi_rank(void) { return ud__net.rank; }
+static int ud__mpi_worker_host(int w) { return ud_shm_host(ud__net.workers[w]); }
+static int ud__mpi_worker_threads(int w) { return ud__net.threads[ud__net.workers[w]]; }
+static int ud__mpi_worker_id(void) { return ud__net.rank - 1; }
 
 /* Host 0 is the driver's, which has workers only when a second rank shares it. */
 static int ud__mpi_num_hosts(void) { return ud__sh.nhosts; }
 
+/* The driver's calls: what the core finds in its slot, and rank 0 keeps. */
 static const ud__backend ud__mpi_backend = {
     "mpi", ud__mpi_available, ud__mpi_start, ud__mpi_stop, ud__mpi_put, ud__mpi_get,
     ud__mpi_wait, ud__mpi_remote, ud__mpi_free, ud__mpi_num_workers, ud__mpi_rank,
     ud__mpi_num_hosts, ud__mpi_worker_host, ud__mpi_worker_threads, ud__mpi_worker_id, ud__mpi_stats,
 };
+
+/* Calls inside a task on a worker: the driver's table, but for a task's put, get, wait, remote
+   and free, which go to its rank's loop (ud__nest_*). Every other rank takes it once, at start,
+   before any task runs. */
+static const ud__backend *ud__mpi_in_task(void) {
+    static ud__backend be;
+    be = ud__mpi_backend;
+    be.put = ud__nest_put;
+    be.get = ud__nest_get;
+    be.wait = ud__nest_wait;
+    be.remote = ud__nest_remote;
+    be.free = ud__nest_free;
+    return &be;
+}
 
 /* The core finds the backend through this slot, filled before main runs. */
 #if defined(__GNUC__) || defined(__clang__)

@@ -36,6 +36,12 @@
    THREAD SAFETY
      As the MPI backend: one thread of each rank calls in (a worker's task threads ask its loop
      thread for room in the store).
+
+   CONTENTS (the implementation's sections, in order)
+     the store's layout and state   the windows' format, and this rank's view of its host's store
+     talking to the manager         reserve, publish, pin, find and read entries: any rank
+     the manager                    free ranges and entries, on one rank of each host
+     opening and closing            the store's size, windows, manager and virtual hosts
 */
 #ifndef UNIDIST_SHM_H
 #define UNIDIST_SHM_H
@@ -96,6 +102,10 @@ UD_API int64_t ud_shm_refs(ud_ref ref);
 #include <sys/mman.h>
 #include <sys/statvfs.h>
 
+/* ---- the store's layout and state ----------------------------------------------------------------
+   Owns the format of the two windows (entries, descriptors, objects) and this rank's view of
+   its host's store (ud__sh), which opening and closing set up and tear down; the functions
+   below only read it, but for the manager's free list and the counts. */
 #define UD__SHM_TAG 0x7566
 #define UD__SHM_ALIGN 64          /* a cache line: parts of different objects never share one */
 #define UD__SHM_PROBES 64         /* an entry sits at most this far from its home slot */
@@ -223,8 +233,11 @@ UD_API int64_t ud_shm_refs(ud_ref ref) {
     return 0;
 }
 
-/* ---- talking to the manager -------------------------------------------------------------------
-   Small fixed messages on the host's own communicator; the manager never waits on anyone, so
+/* ---- talking to the manager ---------------------------------------------------------------------
+   Owns a rank's side of the store: reserving room (a message to the manager), publishing,
+   pinning, finding and attaching entries, and reading them in place. Writes the service
+   entries' reference counts and the descriptors of what it wrote; the MPI backend's root, its
+   worker's loop and its readers call it. Small fixed messages on the host's own communicator; the manager never waits on anyone, so
    a writer may block for its answer, even inside a task. */
 static void ud__shm_send(const ud__shm_msg *m) {
     int rc = MPI_Send(m, 4, MPI_INT64_T, ud__sh.manager_local, UD__SHM_TAG, ud__sh.host);
@@ -509,7 +522,11 @@ static ud__obj *ud__shm_find(ud_ref key) {
     return NULL;
 }
 
-/* ---- the manager ------------------------------------------------------------------------------ */
+/* ---- the manager -----------------------------------------------------------------------------------
+   A duty of the lowest rank but the driver of each host, carried by its loop (ud__shm_serve,
+   which does nothing on other ranks): owns the free ranges of the data window and the
+   entries' owner, number and first byte; reserves room for writers and frees entries that no
+   rank references any more. */
 static int64_t ud__shm_take(uint64_t len) { /* first fit */
     int64_t i;
     for (i = 0; i < ud__sh.nfree; i++) {
@@ -643,7 +660,10 @@ static int ud__shm_serve(void) {
     return n;
 }
 
-/* ---- opening and closing ---------------------------------------------------------------------- */
+/* ---- opening and closing ---------------------------------------------------------------------------
+   Owns the store's life: its size checked against /dev/shm (naming the host), the windows made
+   and freed collectively over the host, the manager chosen, and the virtual hosts of tests.
+   The MPI backend's start and stop call it. */
 static void ud__shm_size_text(uint64_t n, char *buf, size_t cap) {
     if (n >= (1ull << 30)) snprintf(buf, cap, "%.1f GiB", (double)n / (double)(1ull << 30));
     else snprintf(buf, cap, "%.1f MiB", (double)n / (double)(1ull << 20));

@@ -220,9 +220,9 @@ static void small_results_come_with_completion(void) {
     }
     UT_REQUIRE_OK(ud_wait(r, n, n, 30.0, ready, &nready));
     UT_REQUIRE_OK(ud_stats_get(s, 64, &nready));
-    sent = ud__m.st.msgs_sent;
+    sent = ud__st.msgs_sent;
     for (i = 0; i < n; i++) UT_EQ_INT(get_i64(r[i], 0), i + 1);
-    UT_EQ_INT(ud__m.st.msgs_sent - sent, 0);
+    UT_EQ_INT(ud__st.msgs_sent - sent, 0);
     UT_OK(ud_free_many(r, n));
 }
 

@@ -492,7 +492,10 @@ static void fz_reset_runtime(void) {
     pthread_mutex_unlock(&ud__life_mu);
     ud__cache_trim(1);
     fz_free_all();
-    memset(&ud__m, 0, sizeof ud__m);
+    memset(&ud__net, 0, sizeof ud__net);
+    memset(&ud__bo, 0, sizeof ud__bo);
+    memset(&ud__st, 0, sizeof ud__st);
+    ud__comm = MPI_COMM_NULL;
     memset(&ud__root, 0, sizeof ud__root);
     memset(&ud__wk, 0, sizeof ud__wk);
     memset(&ud__mon, 0, sizeof ud__mon);
@@ -534,9 +537,9 @@ static void fz_turn(int to) {
 /* The buffers a rank reuses, which an input may grow for good: its maps' tables stay too,
    since fresh ones would cost more than all the rest of an input. */
 static size_t fz_kept_bytes(void) {
-    size_t req = sizeof *ud__m.reqs + sizeof *ud__m.recs + sizeof *ud__m.idx + sizeof *ud__m.sts;
+    size_t req = sizeof *ud__net.reqs + sizeof *ud__net.recs + sizeof *ud__net.idx + sizeof *ud__net.sts;
     size_t slots = ud__wk.map.cap + ud__wk.given.cap + ud__mon.done.cap;
-    return ud__m.rcap + (size_t)ud__m.capreqs * req + (size_t)ud__wk.capdone * sizeof *ud__wk.done +
+    return ud__net.rcap + (size_t)ud__net.capreqs * req + (size_t)ud__wk.capdone * sizeof *ud__wk.done +
            slots * sizeof(ud__slot);
 }
 
@@ -582,22 +585,23 @@ static void fz_renew(void) {
     ud__wk.stealing = ud__wk.victim = ud__wk.failed = ud__wk.nrefused = 0;
     ud__wk.next_steal = 0;
     ud__wk.next_call = 0;
-    memset(ud__wk.refused, 0, (size_t)((ud__m.size + 63) / 64) * sizeof *ud__wk.refused);
-    memset(&ud__m.st, 0, sizeof ud__m.st);
-    if (ud__m.rank == UD__MONITOR) { /* its waits go; its tables stay, emptied */
+    memset(ud__wk.refused, 0, (size_t)((ud__net.size + 63) / 64) * sizeof *ud__wk.refused);
+    memset(&ud__st, 0, sizeof ud__st);
+    if (ud__net.rank == UD__MONITOR) { /* its waits go; its tables stay, emptied */
         ud__map done = ud__mon.done;
         int64_t *done_by = ud__mon.done_by;
         memset(&ud__mon.done, 0, sizeof ud__mon.done);
         ud__mon.done_by = NULL;
-        ud__mon_release_all();
+        ud__mon_stop();
         fz_map_empty(&done);
         ud__mon.done = done;
         ud__mon.done_by = done_by;
-        memset(done_by, 0, (size_t)ud__m.size * sizeof *done_by);
+        ud__mon.on = 1;
+        memset(done_by, 0, (size_t)ud__net.size * sizeof *done_by);
     }
     ud__shm_close(); /* the store's manager takes what is left on its channel, as at the end */
-    if (MPI_Comm_split_type(ud__m.comm, MPI_COMM_TYPE_SHARED, ud__m.rank, MPI_INFO_NULL, &machine) ||
-        ud__shm_open(ud__m.comm, machine, ud__m.rank, ud__m.size, &ud__rt.cfg) != UD_OK) {
+    if (MPI_Comm_split_type(ud__comm, MPI_COMM_TYPE_SHARED, ud__net.rank, MPI_INFO_NULL, &machine) ||
+        ud__shm_open(ud__comm, machine, ud__net.rank, ud__net.size, &ud__rt.cfg) != UD_OK) {
         fprintf(stderr, "fuzz: the store did not open again: %s\n", ud_last_error());
         abort();
     }
