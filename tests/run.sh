@@ -668,6 +668,20 @@ variant_readme() {
         fail readme "readme config table"
     fi
     readme_blocks
+    contents_check
+}
+
+# Each header's CONTENTS list names its sections as its banners do, in order, and every
+# section of an implementation says what it owns (tests/contents.py).
+contents_check() {
+    local line
+    while IFS= read -r line; do
+        case $line in
+            PASS\ *) pass readme "${line#PASS }" ;;
+            FAIL\ *) fail readme "${line#FAIL }" ;;
+            *) echo "[readme]   $line" ;;
+        esac
+    done < <(python3 tests/contents.py unidist.h unidist_mpi.h unidist_shm.h)
 }
 
 # Every code block of the README is real (tests/readme_blocks.py sorts them): programs build
