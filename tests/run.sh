@@ -250,9 +250,10 @@ mpi_variant() {
 # IPC and /dev/shm each) in each layout of ranks per host, at UT_SCALE 0.1 (TCP between hosts
 # is slow here); the hosts go even when a test fails or the suite is stopped. After each
 # program hosts.sh names what the job left on each host (processes, /dev/shm, IPC) as FAIL
-# lines. Under MPICH nearly every job, a plain MPI program's too, hangs in MPI_Finalize
-# across hosts: hosts.sh ends it after UD_FINALIZE_WAIT quiet seconds and says SKIP (README,
-# "Several hosts"); each costs those seconds, so MPICH runs one layout.
+# lines. Under MPICH many jobs, a plain MPI program's too, hang in MPI_Finalize across hosts:
+# hosts.sh ends one after UD_FINALIZE_WAIT quiet seconds and says SKIP when a plain MPI
+# control in the same layout hangs too, FAIL when it does not (README, "Several hosts"); each
+# costs those seconds, so MPICH runs one layout.
 OMPI_HOST_LAYOUTS=${OMPI_HOST_LAYOUTS:-2,2,2 3,2,1 1,1,1}
 MPICH_HOST_LAYOUTS=${MPICH_HOST_LAYOUTS:-2,2,2}
 # MPICH across hosts runs the core of the programs (the rest end in the same finalize hang,

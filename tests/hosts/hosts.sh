@@ -17,9 +17,12 @@
 # After a run, `run` prints a "FAIL left ..." line for each process of the job still alive in
 # a host (it is killed), each new name in a host's /dev/shm and each new IPC object, and
 # exits with the program's status. Under MPICH a job whose every live rank is inside
-# MPI_Finalize for UD_FINALIZE_WAIT seconds (default 20) after its output stopped is ended
-# and reported as "SKIP finalize hang" (Debian's MPICH 4.0.2 over UCX on TCP, a plain MPI
-# program included), exit 0 when it printed no FAIL line.
+# MPI_Finalize for UD_FINALIZE_WAIT seconds (default 20) after its output stopped is ended,
+# and tests/hosts/plain.c (no unidist: an allreduce, then MPI_Finalize) runs in the same
+# layout as a control, up to UD_CONTROL_RUNS times: when it hangs in MPI_Finalize too, "SKIP
+# finalize hang" (Debian's MPICH 4.0.2 over UCX on TCP), exit 0 when the job printed no FAIL
+# line; when it never does, the hang is the job's own: a FAIL line. The leftover checks run
+# either way.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 HOSTS=${UD_HOSTS:-udA udB udC}
@@ -95,6 +98,70 @@ shm_names() { in_host "$1" ls -A /dev/shm 2>/dev/null | sort; }
 ipc_ids() { in_host "$1" ipcs 2>/dev/null | awk '/^0x/ {print $1, $2}' | sort; }
 job_pids() { local h; for h in $HOSTS; do ip netns pids "$h" 2>/dev/null; done; }
 
+# The launcher's command line for MPI (openmpi | mpich) over the hosts of LAYOUT: sets cmd, n.
+launcher() {   # mpi layout
+    local h c i=0 list=""
+    local -a counts
+    IFS=, read -r -a counts <<<"$2"
+    n=0
+    for h in $HOSTS; do
+        c=${counts[$i]:-0}; i=$((i + 1))
+        [ "$c" -gt 0 ] || continue
+        list="${list:+$list,}$h:$c"; n=$((n + c))
+    done
+    case $1 in
+    openmpi) export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+             cmd=(mpiexec.openmpi --host "$list" -n "$n" --mca plm_rsh_agent "$here/rsh"
+                  --mca oob_tcp_if_include $NET.0/24 --mca pml ob1 --mca btl tcp,self,vader
+                  --mca btl_tcp_if_include $NET.0/24) ;;
+    mpich)   cmd=(mpiexec.mpich -hosts "$list" -n "$n" -launcher ssh -launcher-exec "$here/rsh"
+                  -iface $BRIDGE) ;;
+    *) return 1 ;;
+    esac
+}
+
+# Runs cmd (n ranks of prog) in the background, its output to out: sets job.
+start() { "${cmd[@]}" "$@" >"$out" 2>&1 </dev/null & job=$!; }
+
+# Waits for job; under MPICH, a job whose every rank has sat in MPI_Finalize for
+# UD_FINALIZE_WAIT quiet seconds is killed and wait_job returns 99.
+wait_job() {   # mpi prog n
+    local last=-1 quiet=0 sz
+    while kill -0 "$job" 2>/dev/null; do
+        sleep 0.5
+        sz=$(stat -c %s "$out")
+        if [ "$sz" != "$last" ]; then last=$sz; quiet=0; continue; fi
+        quiet=$((quiet + 1))
+        [ "$1" = mpich ] && [ $quiet -ge $((2 * ${UD_FINALIZE_WAIT:-20})) ] || continue
+        quiet=0 # gdb stops the ranks it looks at: once a quiet spell at most
+        if ! grep -q '^FAIL ' "$out" && all_in_finalize "$(basename "$2")" "$3"; then
+            kill -9 $(job_pids) 2>/dev/null; kill -9 "$job" 2>/dev/null
+            wait "$job" 2>/dev/null
+            return 99
+        fi
+    done
+    wait "$job"
+}
+
+# tests/hosts/plain.c under MPI in the same layout, up to UD_CONTROL_RUNS times (default 8:
+# here it hangs in about half its runs): 99 at its first hang in MPI_Finalize, else the status
+# of its last run (0: it never hung).
+control() {   # mpi layout
+    local cmd n job out rc=2 k i bin=$D/plain-$1
+    [ -x "$bin" ] || "mpicc.$1" -O2 -o "$bin" "$here/plain.c" || return 2
+    launcher "$1" "$2" || return 2
+    for k in $(seq "${UD_CONTROL_RUNS:-8}"); do
+        out=$(mktemp)
+        start "$bin"
+        wait_job "$1" "$bin" "$n"; rc=$?
+        sed "s/^/control run $k: /" "$out"; rm -f "$out"
+        for i in $(seq 50); do [ -z "$(job_pids)" ] && break; sleep 0.1; done
+        kill -9 $(job_pids) 2>/dev/null
+        [ "$rc" -eq 99 ] && break
+    done
+    return $rc
+}
+
 # All n ranks of the job (processes running prog in a host) are alive and inside MPI_Finalize.
 all_in_finalize() {   # prog n
     local p ranks=()
@@ -109,49 +176,24 @@ all_in_finalize() {   # prog n
 }
 
 run() {
-    local mpi=$1 layout=$2 prog=$3 h c n=0 i=0 list="" cmd rc job out sz last quiet
+    local mpi=$1 layout=$2 prog=$3 h c n rc hung=0 job out i crc
+    local -a cmd counts
     shift 2
-    local -a counts
     declare -A shm0 ipc0
+    launcher "$mpi" "$layout" || { echo "FAIL hosts.sh: MPI is openmpi or mpich, not '$mpi'"; return 2; }
     IFS=, read -r -a counts <<<"$layout"
+    i=0
     for h in $HOSTS; do
         c=${counts[$i]:-0}; i=$((i + 1))
         [ "$c" -gt 0 ] || continue
-        list="${list:+$list,}$h:$c"; n=$((n + c))
         shm0[$h]=$(shm_names "$h"); ipc0[$h]=$(ipc_ids "$h")
     done
-    case $mpi in
-    openmpi) export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-             cmd=(mpiexec.openmpi --host "$list" -n "$n" --mca plm_rsh_agent "$here/rsh"
-                  --mca oob_tcp_if_include $NET.0/24 --mca pml ob1 --mca btl tcp,self,vader
-                  --mca btl_tcp_if_include $NET.0/24) ;;
-    mpich)   cmd=(mpiexec.mpich -hosts "$list" -n "$n" -launcher ssh -launcher-exec "$here/rsh"
-                  -iface $BRIDGE) ;;
-    *) echo "FAIL hosts.sh: MPI is openmpi or mpich, not '$mpi'"; return 2 ;;
-    esac
     out=$(mktemp)
-    "${cmd[@]}" "$@" >"$out" 2>&1 </dev/null &
-    job=$!
     trap 'kill -TERM $job 2>/dev/null; kill -9 $(job_pids) 2>/dev/null; rm -f "$out"; exit 143' TERM INT
-    last=-1; quiet=0
-    while kill -0 "$job" 2>/dev/null; do
-        sleep 0.5
-        sz=$(stat -c %s "$out")
-        if [ "$sz" != "$last" ]; then last=$sz; quiet=0; continue; fi
-        quiet=$((quiet + 1))
-        [ "$mpi" = mpich ] && [ $quiet -ge $((2 * ${UD_FINALIZE_WAIT:-20})) ] || continue
-        quiet=0 # gdb stops the ranks it looks at: once a quiet spell at most
-        if ! grep -q '^FAIL ' "$out" && all_in_finalize "$(basename "$prog")" "$n"; then
-            kill -9 $(job_pids) 2>/dev/null; kill -9 "$job" 2>/dev/null
-            wait "$job" 2>/dev/null
-            cat "$out"
-            echo "SKIP finalize hang: all $n ranks sat in MPI_Finalize (Debian's MPICH over UCX on TCP)"
-            rm -f "$out"
-            return 0
-        fi
-    done
-    wait "$job"; rc=$?
+    start "$@"
+    wait_job "$mpi" "$prog" "$n"; rc=$?
     cat "$out"; rm -f "$out"
+    [ "$rc" -eq 99 ] && { hung=1; rc=0; }
     for i in $(seq 50); do [ -z "$(job_pids)" ] && break; sleep 0.1; done # launchers ending on other hosts
     for h in $(job_pids); do
         echo "FAIL left a process: $h $(tr '\0' ' ' </proc/$h/cmdline 2>/dev/null)"
@@ -163,6 +205,14 @@ run() {
         while read -r c; do [ -n "$c" ] && { echo "FAIL left in $h IPC: $c"; rc=1; }; done \
             < <(comm -13 <(echo "${ipc0[$h]}") <(ipc_ids "$h"))
     done
+    [ "$hung" -eq 1 ] || return $rc
+    control "$mpi" "$layout"; crc=$?
+    if [ "$crc" -eq 99 ]; then
+        echo "SKIP finalize hang: all $n ranks sat in MPI_Finalize, and so did a plain MPI program's (tests/hosts/plain.c) in the same layout (Debian's MPICH over UCX on TCP)"
+    else
+        echo "FAIL finalize hang: all $n ranks sat in MPI_Finalize, while a plain MPI program in the same layout did not in ${UD_CONTROL_RUNS:-8} runs (last status $crc)"
+        rc=1
+    fi
     return $rc
 }
 
