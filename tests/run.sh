@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every tests/t_*.c in several variants, then the compile tests and the README
 # check. Each program prints "PASS name" / "FAIL name" lines; this script shows them prefixed
-# with the variant and program, sums them, and ends with the line "N passed, N failed".
+# with the variant and program, sums them, and ends with the line
+# "N passed, N failed, N skipped".
 #
 #   tests/run.sh                                    everything
 #   VARIANTS="default asan" tests/run.sh            some variants (default single asan tsan
@@ -21,10 +22,13 @@
 #   FUZZ_SECONDS=60 FUZZ_CC=clang                   the fuzz variant: seconds a target, compiler
 #   CTEST=1                                         the compile variant also builds the CMake
 #                                                   project with its tests and runs ctest (minutes)
+#   REQUIRE_ALL=1                                   a variant skipped whole (hosts without root,
+#                                                   fuzz without libFuzzer) is a FAIL; the default
+#                                                   where CI=true (.ci/run sets it)
 #
 # A crash, a time-out, or a non-zero exit with no FAIL line counts as one FAIL for that
 # program and variant; so does a program that prints no PASS line at all. SKIP lines are
-# shown and counted on a line of their own.
+# shown and counted apart; the variants skipped whole are named before the last line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,10 +71,23 @@ export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 passed=0
 failed=0
 skipped=0   # SKIP lines: shown and counted apart, neither passed nor failed
+skipped_whole=()  # "variant: why" of each variant that ran nothing
+if [ "${CI:-}" = true ]; then REQUIRE_ALL=${REQUIRE_ALL:-1}; else REQUIRE_ALL=${REQUIRE_ALL:-0}; fi
 
 failures=()  # every FAIL line, shown again at the end where a log's tail shows it
 
 pass() { echo "[$1] PASS $2"; passed=$((passed + 1)); }
+
+# A variant that cannot run here at all: one SKIP line, or a FAIL with REQUIRE_ALL=1.
+skip_variant() {   # variant why
+    if [ "$REQUIRE_ALL" = 1 ]; then
+        fail "$1" "skipped whole, and REQUIRE_ALL=1: $2"
+        return
+    fi
+    echo "[$1] SKIP the whole variant: $2"
+    skipped=$((skipped + 1))
+    skipped_whole+=("$1 ($2)")
+}
 fail() { echo "[$1] FAIL $2"; failed=$((failed + 1)); failures+=("[$1] FAIL $2"); }
 
 # Shows a file's lines prefixed with a tag, at most SHOW_LINES of them.
@@ -263,8 +280,7 @@ export UD_FINALIZE_WAIT=${UD_FINALIZE_WAIT:-3}
 hosts_variant() {   # name mpi layouts
     local name=$1 mpi=$2 layouts=$3 why layout saved=("${PRIVATE_SHM[@]}")
     if ! why=$(bash tests/hosts/hosts.sh check); then
-        echo "[$name] SKIP simulated hosts: $why"
-        skipped=$((skipped + 1))
+        skip_variant "$name" "simulated hosts cannot be made: $why"
         return
     fi
     mkdir -p "$OUT"
@@ -847,8 +863,7 @@ variant_fuzz() {
     mkdir -p "$dir"
     if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return (int)(d && n); }' |
         $FUZZ_CC $flags -x c - -o "$dir/probe" >"$dir/probe.log" 2>&1; then
-        echo "[fuzz] SKIP fuzz targets: $FUZZ_CC with libFuzzer is not installed"
-        skipped=$((skipped + 1))
+        skip_variant fuzz "$FUZZ_CC with libFuzzer is not installed"
         return
     fi
     expect_ok fuzz "seed generator" $CC $CFLAGS_BASE -Itests/fuzz -I. tests/fuzz/gen_seeds.c \
@@ -938,7 +953,7 @@ done
 
 # the programs that took longest, for whoever keeps the suite inside its time
 sort -k3 -n -r "$OUT/times" 2>/dev/null | head -n 12 | awk 'NR == 1 { printf "longest runs:" } { printf " %s %s %ss;", $1, $2, $3 } END { if (NR) print "" }'
-[ "$skipped" -gt 0 ] && echo "($skipped skipped)"
+[ ${#skipped_whole[@]} -gt 0 ] && printf 'skipped whole: %s\n' "${skipped_whole[@]}"
 [ "$failed" -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
