@@ -57,31 +57,42 @@ static int64_t int_of(ud_ref r) {
     return x;
 }
 
-/* A burst of tasks goes in batches: far fewer messages than tasks, every result right. */
+/* A burst of tasks goes in batches: far fewer messages than tasks, every result right. What
+   sends a batch before it is full grows with the burst's time, so a burst slow enough to
+   allow half a message a task proves nothing: it is tried again, up to 5 times, and the case
+   is a SKIP when no burst was quick enough. */
 static void burst_goes_in_batches(void) {
     enum { N = 1000 };
     static ud_ref refs[N];
     static ud_view views[N];
-    int64_t before = msgs_sent(), after, allowed;
-    double t0 = ut_now();
-    int i, bad = 0;
-    for (i = 0; i < N; i++) UT_REQUIRE_OK(add1_of(i, &refs[i]));
-    after = msgs_sent(); /* the stats call sends what is held, after counting */
-    /* a message a batch, and what sends batches before they are full: a GET_TASK_COUNT at most
-       a millisecond, which also sends rank 1's batch, and the reaping of sends every 64th task,
-       after which each worker's batch goes (without batches: a message a task) */
-    allowed = N / BATCH + (N / 64 + 2) * ud_num_workers() + 2 * (int64_t)(1e3 * (ut_now() - t0) + 1);
-    if (!(before >= 0 && after - before <= allowed && after - before < N))
-        UT_FAIL("%lld messages for %d tasks (at most %lld)", (long long)(after - before), N,
-                (long long)allowed);
-    UT_REQUIRE_OK(ud_get_many(refs, N, views));
-    for (i = 0; i < N; i++) {
-        int64_t x;
-        memcpy(&x, views[i].data, sizeof x);
-        bad += views[i].size != sizeof x || x != i + 1;
+    int64_t before, after, allowed = N;
+    double t0, took;
+    int i, bad, tries;
+    for (tries = 0; tries < 5; tries++) {
+        before = msgs_sent();
+        t0 = ut_now();
+        for (i = 0; i < N; i++) UT_REQUIRE_OK(add1_of(i, &refs[i]));
+        after = msgs_sent(); /* the stats call sends what is held, after counting */
+        took = ut_now() - t0;
+        /* a message a batch, and what sends batches before they are full: a GET_TASK_COUNT at
+           most a millisecond, which also sends rank 1's batch, and the reaping of sends every
+           64th task, after which each worker's batch goes (without batches: a message a task) */
+        allowed = N / BATCH + (N / 64 + 2) * ud_num_workers() + 2 * (int64_t)(1e3 * took + 1);
+        if (allowed < N / 2 && !(before >= 0 && after - before <= allowed))
+            UT_FAIL("%lld messages for %d tasks (at most %lld)", (long long)(after - before), N,
+                    (long long)allowed);
+        UT_REQUIRE_OK(ud_get_many(refs, N, views));
+        for (i = 0, bad = 0; i < N; i++) {
+            int64_t x;
+            memcpy(&x, views[i].data, sizeof x);
+            bad += views[i].size != sizeof x || x != i + 1;
+        }
+        UT_EQ_INT(bad, 0);
+        UT_OK(ud_free_many(refs, N));
+        if (allowed < N / 2) return;
+        ut_note("a burst of %d tasks took %.0f ms: too slow to tell batches apart", N, 1e3 * took);
     }
-    UT_EQ_INT(bad, 0);
-    UT_OK(ud_free_many(refs, N));
+    ut_skip("no burst was quick enough to tell batches apart");
 }
 
 /* Each task reads the one before: the refs it names are in batches not yet sent. */

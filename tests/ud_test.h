@@ -37,7 +37,8 @@
    with SIGALRM for a program run by hand.
 
    Sizes of stress loops go through ut_scaled(n): n times UT_SCALE (environment, default 1,
-   or 0.1 in sanitizer builds, which run 5-20 times slower).
+   or 0.1 in sanitizer builds, which run 5-20 times slower). Time limits that cannot be made
+   a comparison with something measured in the same run are multiplied by ut_time_slack().
 */
 #ifndef UD_TEST_H
 #define UD_TEST_H
@@ -120,6 +121,22 @@ static inline double ut_scale(void) {
         if (*end == '\0' && v > 0) return v;
     }
     return UT_SANITIZED ? 0.1 : 1.0;
+}
+
+/* How many times longer than on an idle machine a timed step may take here: UT_TIME_SLACK
+   (environment), else 4 in sanitizer builds, 1 otherwise, times the load a core (the 1-minute
+   load average over the cores online) when that is above 1; at most 16. */
+static inline double ut_time_slack(void) {
+    const char *s = getenv("UT_TIME_SLACK");
+    double load[1], f = UT_SANITIZED ? 4.0 : 1.0;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (s && *s) {
+        char *end;
+        double v = strtod(s, &end);
+        if (*end == '\0' && v > 0) return v;
+    }
+    if (getloadavg(load, 1) == 1 && ncpu > 0 && load[0] / (double)ncpu > 1) f *= load[0] / (double)ncpu;
+    return f < 16 ? f : 16;
 }
 
 /* n scaled by UT_SCALE, at least 1. */
