@@ -443,15 +443,6 @@ static int expect_failure(ud_ref r, const char *want, char *msg, size_t cap) {
     return ok;
 }
 
-/* A misuse: status want, and a non-empty ud_last_error() that contains hint. */
-#define EXPECT_MISUSE(call, want, hint) \
-    do { \
-        if (UT_EQ_STATUS(call, want)) { \
-            UT_CHECK(ud_last_error() != NULL && ud_last_error()[0] != '\0'); \
-            if ((hint)[0]) UT_CONTAINS(ud_last_error(), hint); \
-        } \
-    } while (0)
-
 /* ready[0..n) lists tasks in the order they completed, by the times they report: no task is
    listed after one that ended more than margin seconds later (the margin covers the report's
    own way to the driver). */
@@ -976,14 +967,14 @@ static void get_copy_and_its_sizes(void) {
     UT_EQ_INT(size, 305);
     UT_EQ_MEM(got, want, 305);
     size = 0;
-    EXPECT_MISUSE(ud_get_copy(r, got, 304, &size), UD_ERR_SIZE, "");
+    UT_MISUSE(ud_get_copy(r, got, 304, &size), UD_ERR_SIZE, "get_copy: the object has 305 bytes, the buffer 304");
     UT_EQ_INT(size, 305);
     size = 0;
-    EXPECT_MISUSE(ud_get_copy(r, NULL, 0, &size), UD_ERR_SIZE, "");
+    UT_MISUSE(ud_get_copy(r, NULL, 0, &size), UD_ERR_SIZE, "get_copy: the object has 305 bytes, the buffer 0");
     UT_EQ_INT(size, 305);
     UT_REQUIRE_OK(ud_put(&x, sizeof x, &p));
     size = 0;
-    EXPECT_MISUSE(ud_get_copy(p, got, 3, &size), UD_ERR_SIZE, "");
+    UT_MISUSE(ud_get_copy(p, got, 3, &size), UD_ERR_SIZE, "get_copy: the object has 4 bytes, the buffer 3");
     UT_EQ_INT(size, sizeof x);
     UT_OK(ud_get_copy(p, got, sizeof x, &size));
     UT_EQ_MEM(got, &x, sizeof x);
@@ -1206,15 +1197,15 @@ static void freed_ref(void) {
         ud_arg a = ud_arg_ref(dead);
         snprintf(num, sizeof num, "%lld", (long long)dead.num);
         UT_REQUIRE_OK(ud_free(dead));
-        EXPECT_MISUSE(ud_get(dead, &v), UD_ERR_FREED, num);
-        EXPECT_MISUSE(ud_get_copy(dead, buf, sizeof buf, &size), UD_ERR_FREED, num);
+        UT_MISUSE(ud_get(dead, &v), UD_ERR_FREED, num);
+        UT_MISUSE(ud_get_copy(dead, buf, sizeof buf, &size), UD_ERR_FREED, num);
         pair[0] = live;
         pair[1] = dead;
-        EXPECT_MISUSE(ud_get_many(pair, 2, views), UD_ERR_FREED, num);
-        EXPECT_MISUSE(ud_wait(pair, 2, 1, 1.0, ready, &nready), UD_ERR_FREED, num);
-        EXPECT_MISUSE(ud_remote(f_square, &a, 1, 1, &out), UD_ERR_FREED, num);
-        EXPECT_MISUSE(ud_free(dead), UD_ERR_FREED, num); /* double free */
-        EXPECT_MISUSE(ud_free_many(&dead, 1), UD_ERR_FREED, num);
+        UT_MISUSE(ud_get_many(pair, 2, views), UD_ERR_FREED, num);
+        UT_MISUSE(ud_wait(pair, 2, 1, 1.0, ready, &nready), UD_ERR_FREED, num);
+        UT_MISUSE(ud_remote(f_square, &a, 1, 1, &out), UD_ERR_FREED, num);
+        UT_MISUSE(ud_free(dead), UD_ERR_FREED, num); /* double free */
+        UT_MISUSE(ud_free_many(&dead, 1), UD_ERR_FREED, num);
     }
     UT_EQ_INT(int_of(live), 2);
     UT_OK(ud_free(live));
@@ -1222,12 +1213,15 @@ static void freed_ref(void) {
 
 static void double_free(void) {
     ud_ref r = put_int(5), pending, pair[2];
+    char num[48];
     UT_REQUIRE_OK(call_slow(0.3, 1, &pending));
     UT_OK(ud_free(pending)); /* freeing a ref whose task still runs is fine */
-    EXPECT_MISUSE(ud_free(pending), UD_ERR_FREED, "");
+    snprintf(num, sizeof num, ":%lld was freed", (long long)pending.num);
+    UT_MISUSE(ud_free(pending), UD_ERR_FREED, num);
     pair[0] = pair[1] = r; /* the second of the same ref in one call is a double free */
-    EXPECT_MISUSE(ud_free_many(pair, 2), UD_ERR_FREED, "");
-    EXPECT_MISUSE(ud_free(r), UD_ERR_FREED, "");
+    snprintf(num, sizeof num, ":%lld was freed", (long long)r.num);
+    UT_MISUSE(ud_free_many(pair, 2), UD_ERR_FREED, num);
+    UT_MISUSE(ud_free(r), UD_ERR_FREED, num);
 }
 
 /* One misuse that must say UD_ERR_NOREF with a detail; 1 if it did. */
@@ -1297,9 +1291,9 @@ static void ref_with_a_wrong_owner(void) {
 static void unknown_function(void) {
     ud_ref r = put_int(2), out = no_ref;
     ud_arg a = ud_arg_ref(r);
-    EXPECT_MISUSE(ud_remote(ud_func_id("no_such_function"), &a, 1, 1, &out), UD_ERR_NOFUNC, "");
-    EXPECT_MISUSE(ud_remote((ud_func)12345, &a, 1, 1, &out), UD_ERR_NOFUNC, "");
-    EXPECT_MISUSE(ud_remote(0, NULL, 0, 0, NULL), UD_ERR_NOFUNC, "");
+    UT_MISUSE(ud_remote(ud_func_id("no_such_function"), &a, 1, 1, &out), UD_ERR_NOFUNC, "remote: no function with id cbd3358a45bf0fb0 is registered");
+    UT_MISUSE(ud_remote((ud_func)12345, &a, 1, 1, &out), UD_ERR_NOFUNC, "remote: no function with id 0000000000003039 is registered");
+    UT_MISUSE(ud_remote(0, NULL, 0, 0, NULL), UD_ERR_NOFUNC, "remote: no function with id 0000000000000000 is registered");
     UT_CHECK(out.owner == no_ref.owner && out.num == no_ref.num);
     UT_EQ_INT(int_of(r), 2);
     UT_OK(ud_free(r));
@@ -1313,25 +1307,25 @@ static void null_pointers(void) {
     char buf[8];
     size_t size;
     int ready[1], nready;
-    EXPECT_MISUSE(ud_put(NULL, 4, &out), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_put("abcd", 4, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_put_parts(NULL, 2, &out), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_put_parts(parts, 1, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_put_parts(parts, 2, &out), UD_ERR_ARG, ""); /* part 1: NULL with 3 bytes */
-    EXPECT_MISUSE(ud_get(r, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_get_many(NULL, 1, &v), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_get_many(&r, 1, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_get_copy(r, NULL, sizeof buf, &size), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_get_copy(r, buf, sizeof buf, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_wait(NULL, 1, 1, 1.0, ready, &nready), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_wait(&r, 1, 1, 1.0, NULL, &nready), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_wait(&r, 1, 1, 1.0, ready, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_remote(f_square, NULL, 1, 1, &out), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_remote(f_square, &a, 1, 1, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_free_many(NULL, 1), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_init(NULL, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_register(NULL, square, NULL, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_register("null_fn", NULL, NULL, NULL), UD_ERR_ARG, "");
+    UT_MISUSE(ud_put(NULL, 4, &out), UD_ERR_ARG, "put: part 0 is NULL with size 4");
+    UT_MISUSE(ud_put("abcd", 4, NULL), UD_ERR_ARG, "put: out is NULL");
+    UT_MISUSE(ud_put_parts(NULL, 2, &out), UD_ERR_ARG, "put: 2 parts at");
+    UT_MISUSE(ud_put_parts(parts, 1, NULL), UD_ERR_ARG, "put: out is NULL");
+    UT_MISUSE(ud_put_parts(parts, 2, &out), UD_ERR_ARG, "put: part 1 is NULL with size 3"); /* part 1: NULL with 3 bytes */
+    UT_MISUSE(ud_get(r, NULL), UD_ERR_ARG, "get: out is NULL");
+    UT_MISUSE(ud_get_many(NULL, 1, &v), UD_ERR_ARG, "get: refs and out must be given for 1 refs");
+    UT_MISUSE(ud_get_many(&r, 1, NULL), UD_ERR_ARG, "get: refs and out must be given for 1 refs");
+    UT_MISUSE(ud_get_copy(r, NULL, sizeof buf, &size), UD_ERR_ARG, "get_copy: size must be given, and dst when cap > 0");
+    UT_MISUSE(ud_get_copy(r, buf, sizeof buf, NULL), UD_ERR_ARG, "get_copy: size must be given, and dst when cap > 0");
+    UT_MISUSE(ud_wait(NULL, 1, 1, 1.0, ready, &nready), UD_ERR_ARG, "wait: refs, ready and nready must be given");
+    UT_MISUSE(ud_wait(&r, 1, 1, 1.0, NULL, &nready), UD_ERR_ARG, "wait: refs, ready and nready must be given");
+    UT_MISUSE(ud_wait(&r, 1, 1, 1.0, ready, NULL), UD_ERR_ARG, "wait: refs, ready and nready must be given");
+    UT_MISUSE(ud_remote(f_square, NULL, 1, 1, &out), UD_ERR_ARG, "remote 'square': 1 arguments at");
+    UT_MISUSE(ud_remote(f_square, &a, 1, 1, NULL), UD_ERR_ARG, "remote 'square': num_returns 1 with outs");
+    UT_MISUSE(ud_free_many(NULL, 1), UD_ERR_ARG, "free: 1 refs at");
+    UT_MISUSE(ud_init(NULL, NULL), UD_ERR_ARG, "init: role is NULL");
+    UT_MISUSE(ud_register(NULL, square, NULL, NULL), UD_ERR_ARG, "register: name and fn must be given");
+    UT_MISUSE(ud_register("null_fn", NULL, NULL, NULL), UD_ERR_ARG, "register: name and fn must be given");
     UT_EQ_INT(int_of(r), 2);
     UT_OK(ud_free(r));
 }
@@ -1340,17 +1334,17 @@ static void bad_counts(void) {
     ud_ref r = put_int(2), outs[2], two_refs[2];
     ud_arg a = ud_arg_ref(r);
     int ready[3], nready;
-    EXPECT_MISUSE(ud_remote(f_square, &a, 1, -1, outs), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_remote(f_square, &a, 1, INT_MIN, outs), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_remote(f_square, &a, -1, 1, outs), UD_ERR_ARG, "");
+    UT_MISUSE(ud_remote(f_square, &a, 1, -1, outs), UD_ERR_ARG, "remote 'square': num_returns -1 with outs");
+    UT_MISUSE(ud_remote(f_square, &a, 1, INT_MIN, outs), UD_ERR_ARG, "remote 'square': num_returns -2147483648 with outs");
+    UT_MISUSE(ud_remote(f_square, &a, -1, 1, outs), UD_ERR_ARG, "remote 'square': -1 arguments at");
     two_refs[0] = two_refs[1] = r;
-    EXPECT_MISUSE(ud_wait(two_refs, 2, 3, 1.0, ready, &nready), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_wait(two_refs, 1, 2, 1.0, ready, &nready), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_wait(two_refs, 2, -1, 1.0, ready, &nready), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_wait(two_refs, -1, 0, 1.0, ready, &nready), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_get_many(two_refs, -1, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_put_parts(NULL, -1, &outs[0]), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_free_many(two_refs, -1), UD_ERR_ARG, "");
+    UT_MISUSE(ud_wait(two_refs, 2, 3, 1.0, ready, &nready), UD_ERR_ARG, "wait: num_returns 3 is not in 0..2");
+    UT_MISUSE(ud_wait(two_refs, 1, 2, 1.0, ready, &nready), UD_ERR_ARG, "wait: num_returns 2 is not in 0..1");
+    UT_MISUSE(ud_wait(two_refs, 2, -1, 1.0, ready, &nready), UD_ERR_ARG, "wait: num_returns -1 is not in 0..2");
+    UT_MISUSE(ud_wait(two_refs, -1, 0, 1.0, ready, &nready), UD_ERR_ARG, "wait: refs, ready and nready must be given");
+    UT_MISUSE(ud_get_many(two_refs, -1, NULL), UD_ERR_ARG, "get: refs and out must be given for -1 refs");
+    UT_MISUSE(ud_put_parts(NULL, -1, &outs[0]), UD_ERR_ARG, "put: -1 parts at");
+    UT_MISUSE(ud_free_many(two_refs, -1), UD_ERR_ARG, "free: -1 refs at");
     UT_EQ_INT(int_of(r), 2);
     UT_OK(ud_free(r));
 }
@@ -1363,10 +1357,10 @@ static void bad_arg_kind(void) {
     for (k = 0; k < 3; k++) {
         ud_arg bad = ud_arg_ref(r);
         bad.kind = kinds[k];
-        EXPECT_MISUSE(ud_remote(f_square, &bad, 1, 1, &out), UD_ERR_ARG, "");
+        UT_MISUSE(ud_remote(f_square, &bad, 1, 1, &out), UD_ERR_ARG, "remote 'square': argument 0 has kind");
     }
     a = ud_arg_val(NULL, 4);
-    EXPECT_MISUSE(ud_remote(f_square, &a, 1, 1, &out), UD_ERR_ARG, "");
+    UT_MISUSE(ud_remote(f_square, &a, 1, 1, &out), UD_ERR_ARG, "remote 'square': argument 0 is NULL with size 4");
     UT_CHECK(out.owner == no_ref.owner && out.num == no_ref.num);
     UT_EQ_INT(int_of(r), 2);
     UT_OK(ud_free(r));
@@ -1374,8 +1368,8 @@ static void bad_arg_kind(void) {
 
 static void register_after_init(void) {
     ud_func id;
-    EXPECT_MISUSE(ud_register("late", square, NULL, &id), UD_ERR_STATE, "");
-    EXPECT_MISUSE(ud_init(NULL, &role), UD_ERR_STATE, "");
+    UT_MISUSE(ud_register("late", square, NULL, &id), UD_ERR_STATE, "register 'late': functions are registered while the runtime is not running (before ud_init or after ud_shutdown)");
+    UT_MISUSE(ud_init(NULL, &role), UD_ERR_STATE, "init: the runtime is already running");
     UT_EQ_INT(role, UD_ROLE_DRIVER);
 }
 
@@ -1526,17 +1520,17 @@ static void bad_places(void) {
     ud_arg a = ud_arg_val(&x, sizeof x);
     UT_OK(ud_free(gone));
     o = ud_on_worker(ud_num_workers());
-    EXPECT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "no worker");
+    UT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "no worker");
     o = ud_on_worker(-1);
-    EXPECT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "no worker -1");
+    UT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "no worker -1");
     o = ud_on_host(ud_num_hosts());
-    EXPECT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "no host");
+    UT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "no host");
     o = ud_near(gone);
-    EXPECT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "freed");
+    UT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "freed");
     o = ud_near(no_ref);
-    EXPECT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "never issued");
+    UT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "never issued");
     o.place = (ud_place)42;
-    EXPECT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "place 42");
+    UT_MISUSE(ud_remote_opts(&o, f_square, &a, 1, 1, &out), UD_ERR_ARG, "place 42");
     UT_CHECK(out.owner == no_ref.owner && out.num == no_ref.num); /* nothing was submitted */
     o = ud_near(r); /* and a good one runs */
     if (UT_OK(ud_remote_opts(&o, f_square, &a, 1, 1, &out))) {
@@ -1564,12 +1558,12 @@ static void calls_after_shutdown(void) {
     ud_view v;
     int x = 1, ready[1], nready;
     ud_arg a = ud_arg_val(&x, sizeof x);
-    EXPECT_MISUSE(ud_put(&x, sizeof x, &r), UD_ERR_STATE, "");
-    EXPECT_MISUSE(ud_get(r, &v), UD_ERR_STATE, "");
-    EXPECT_MISUSE(ud_remote(f_square, &a, 1, 1, &r), UD_ERR_STATE, "");
-    EXPECT_MISUSE(ud_wait(&r, 1, 1, 0.1, ready, &nready), UD_ERR_STATE, "");
-    EXPECT_MISUSE(ud_free(r), UD_ERR_STATE, "");
-    EXPECT_MISUSE(ud_shutdown(), UD_ERR_STATE, "");
+    UT_MISUSE(ud_put(&x, sizeof x, &r), UD_ERR_STATE, "put: the runtime was shut down");
+    UT_MISUSE(ud_get(r, &v), UD_ERR_STATE, "get: the runtime was shut down");
+    UT_MISUSE(ud_remote(f_square, &a, 1, 1, &r), UD_ERR_STATE, "remote: the runtime was shut down");
+    UT_MISUSE(ud_wait(&r, 1, 1, 0.1, ready, &nready), UD_ERR_STATE, "wait: the runtime was shut down");
+    UT_MISUSE(ud_free(r), UD_ERR_STATE, "free: the runtime was shut down");
+    UT_MISUSE(ud_shutdown(), UD_ERR_STATE, "shutdown: the runtime was shut down");
     UT_EQ_INT(ud_num_workers(), 0);
     UT_EQ_STR(ud_backend_name(), "none");
     UT_EQ_INT(ud_is_initialized(), 0);

@@ -134,15 +134,6 @@ static int expect_task_failure(ud_ref r, const char *want, char *msg, size_t cap
     return ok;
 }
 
-/* A misuse: the status is want, and ud_last_error() is non-empty and contains hint. */
-#define EXPECT_MISUSE(call, want, hint) \
-    do { \
-        if (UT_EQ_STATUS(call, want)) { \
-            UT_CHECK(ud_last_error() != NULL && ud_last_error()[0] != '\0'); \
-            if ((hint)[0]) UT_CONTAINS(ud_last_error(), hint); \
-        } \
-    } while (0)
-
 /* ---- failed tasks ------------------------------------------------------------------------- */
 static void task_error_reaches_get(void) {
     ud_ref r;
@@ -156,7 +147,7 @@ static void task_error_reaches_get(void) {
     UT_EQ_STATUS(ud_get_copy(r, buf, sizeof buf, &size), UD_ERR_TASK);
     UT_CONTAINS(ud_last_error(), "boom 42");
     UT_OK(ud_free(r));
-    EXPECT_MISUSE(ud_get(r, &(ud_view){0}), UD_ERR_FREED, "freed");
+    UT_MISUSE(ud_get(r, &(ud_view){0}), UD_ERR_FREED, "freed");
 }
 
 static void nonzero_return_fails(void) {
@@ -271,21 +262,21 @@ static void freed_ref(void) {
     int ready[2], nready;
     snprintf(num, sizeof num, "%lld", (long long)r.num);
     UT_REQUIRE_OK(ud_free(r));
-    EXPECT_MISUSE(ud_get(r, &v), UD_ERR_FREED, "freed");
+    UT_MISUSE(ud_get(r, &v), UD_ERR_FREED, "freed");
     UT_CONTAINS(ud_last_error(), num);
-    EXPECT_MISUSE(ud_free(r), UD_ERR_FREED, "freed");
-    EXPECT_MISUSE(ud_get_copy(r, buf, sizeof buf, &size), UD_ERR_FREED, "freed");
+    UT_MISUSE(ud_free(r), UD_ERR_FREED, "freed");
+    UT_MISUSE(ud_get_copy(r, buf, sizeof buf, &size), UD_ERR_FREED, "freed");
     pair[0] = live;
     pair[1] = r;
-    EXPECT_MISUSE(ud_get_many(pair, 2, views), UD_ERR_FREED, "freed");
-    EXPECT_MISUSE(ud_wait(pair, 2, 1, 1.0, ready, &nready), UD_ERR_FREED, "freed");
-    EXPECT_MISUSE(ud_remote(f_square, &a, 1, 1, &out), UD_ERR_FREED, "freed");
-    EXPECT_MISUSE(ud_free_many(&r, 1), UD_ERR_FREED, "freed");
+    UT_MISUSE(ud_get_many(pair, 2, views), UD_ERR_FREED, "freed");
+    UT_MISUSE(ud_wait(pair, 2, 1, 1.0, ready, &nready), UD_ERR_FREED, "freed");
+    UT_MISUSE(ud_remote(f_square, &a, 1, 1, &out), UD_ERR_FREED, "freed");
+    UT_MISUSE(ud_free_many(&r, 1), UD_ERR_FREED, "freed");
     UT_EQ_INT(int_of(live), 2);
     /* the same ref twice in one call: the second is a double free */
     pair[0] = pair[1] = live;
-    EXPECT_MISUSE(ud_free_many(pair, 2), UD_ERR_FREED, "freed");
-    EXPECT_MISUSE(ud_get(live, &v), UD_ERR_FREED, "freed");
+    UT_MISUSE(ud_free_many(pair, 2), UD_ERR_FREED, "freed");
+    UT_MISUSE(ud_get(live, &v), UD_ERR_FREED, "freed");
 }
 
 static void freed_task_result(void) {
@@ -294,8 +285,8 @@ static void freed_task_result(void) {
     UT_REQUIRE_OK(ut_call_int(f_square, 3, 1, &r));
     UT_EQ_INT(int_of(r), 9);
     UT_OK(ud_free(r));
-    EXPECT_MISUSE(ud_get(r, &v), UD_ERR_FREED, "freed");
-    EXPECT_MISUSE(ud_free(r), UD_ERR_FREED, "freed");
+    UT_MISUSE(ud_get(r, &v), UD_ERR_FREED, "freed");
+    UT_MISUSE(ud_free(r), UD_ERR_FREED, "freed");
 }
 
 static void ref_never_issued(void) {
@@ -309,21 +300,21 @@ static void ref_never_issued(void) {
         size_t size;
         int ready[1], nready;
         snprintf(num, sizeof num, "%lld", (long long)r.num);
-        EXPECT_MISUSE(ud_get(r, &v), UD_ERR_NOREF, num);
-        EXPECT_MISUSE(ud_free(r), UD_ERR_NOREF, num);
-        EXPECT_MISUSE(ud_get_copy(r, buf, sizeof buf, &size), UD_ERR_NOREF, num);
-        EXPECT_MISUSE(ud_get_many(&r, 1, &v), UD_ERR_NOREF, num);
-        EXPECT_MISUSE(ud_wait(&r, 1, 1, 1.0, ready, &nready), UD_ERR_NOREF, num);
-        EXPECT_MISUSE(ud_remote(f_square, &a, 1, 1, &out), UD_ERR_NOREF, num);
+        UT_MISUSE(ud_get(r, &v), UD_ERR_NOREF, num);
+        UT_MISUSE(ud_free(r), UD_ERR_NOREF, num);
+        UT_MISUSE(ud_get_copy(r, buf, sizeof buf, &size), UD_ERR_NOREF, num);
+        UT_MISUSE(ud_get_many(&r, 1, &v), UD_ERR_NOREF, num);
+        UT_MISUSE(ud_wait(&r, 1, 1, 1.0, ready, &nready), UD_ERR_NOREF, num);
+        UT_MISUSE(ud_remote(f_square, &a, 1, 1, &out), UD_ERR_NOREF, num);
     }
 }
 
 static void unknown_function(void) {
     ud_ref r = ut_put_int(2), out = {-5, -5};
     ud_arg a = ud_arg_ref(r);
-    EXPECT_MISUSE(ud_remote(ud_func_id("no_such_function"), &a, 1, 1, &out), UD_ERR_NOFUNC, "");
-    EXPECT_MISUSE(ud_remote((ud_func)12345, &a, 1, 1, &out), UD_ERR_NOFUNC, "");
-    EXPECT_MISUSE(ud_remote(0, NULL, 0, 0, NULL), UD_ERR_NOFUNC, "");
+    UT_MISUSE(ud_remote(ud_func_id("no_such_function"), &a, 1, 1, &out), UD_ERR_NOFUNC, "remote: no function with id cbd3358a45bf0fb0 is registered");
+    UT_MISUSE(ud_remote((ud_func)12345, &a, 1, 1, &out), UD_ERR_NOFUNC, "remote: no function with id 0000000000003039 is registered");
+    UT_MISUSE(ud_remote(0, NULL, 0, 0, NULL), UD_ERR_NOFUNC, "remote: no function with id 0000000000000000 is registered");
     UT_OK(ud_free(r));
 }
 
@@ -335,25 +326,25 @@ static void null_pointers(void) {
     char buf[8];
     size_t size;
     int ready[1], nready;
-    EXPECT_MISUSE(ud_put(NULL, 4, &out), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_put("abcd", 4, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_put_parts(NULL, 2, &out), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_put_parts(parts, 1, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_put_parts(parts, 2, &out), UD_ERR_ARG, ""); /* part 1: NULL data, size 3 */
-    EXPECT_MISUSE(ud_put_parts(parts, -1, &out), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_get(r, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_get_many(NULL, 1, &v), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_get_many(&r, 1, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_get_many(&r, -1, &v), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_get_copy(r, NULL, sizeof buf, &size), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_get_copy(r, buf, sizeof buf, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_wait(NULL, 1, 1, 1.0, ready, &nready), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_wait(&r, 1, 1, 1.0, NULL, &nready), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_wait(&r, 1, 1, 1.0, ready, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_remote(f_square, NULL, 1, 1, &out), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_remote(f_square, &a, 1, 1, NULL), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_free_many(NULL, 1), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_config_resolve(NULL, NULL), UD_ERR_ARG, "");
+    UT_MISUSE(ud_put(NULL, 4, &out), UD_ERR_ARG, "put: part 0 is NULL with size 4");
+    UT_MISUSE(ud_put("abcd", 4, NULL), UD_ERR_ARG, "put: out is NULL");
+    UT_MISUSE(ud_put_parts(NULL, 2, &out), UD_ERR_ARG, "put: 2 parts at");
+    UT_MISUSE(ud_put_parts(parts, 1, NULL), UD_ERR_ARG, "put: out is NULL");
+    UT_MISUSE(ud_put_parts(parts, 2, &out), UD_ERR_ARG, "put: part 1 is NULL with size 3"); /* part 1: NULL data, size 3 */
+    UT_MISUSE(ud_put_parts(parts, -1, &out), UD_ERR_ARG, "put: -1 parts at");
+    UT_MISUSE(ud_get(r, NULL), UD_ERR_ARG, "get: out is NULL");
+    UT_MISUSE(ud_get_many(NULL, 1, &v), UD_ERR_ARG, "get: refs and out must be given for 1 refs");
+    UT_MISUSE(ud_get_many(&r, 1, NULL), UD_ERR_ARG, "get: refs and out must be given for 1 refs");
+    UT_MISUSE(ud_get_many(&r, -1, &v), UD_ERR_ARG, "get: refs and out must be given for -1 refs");
+    UT_MISUSE(ud_get_copy(r, NULL, sizeof buf, &size), UD_ERR_ARG, "get_copy: size must be given, and dst when cap > 0");
+    UT_MISUSE(ud_get_copy(r, buf, sizeof buf, NULL), UD_ERR_ARG, "get_copy: size must be given, and dst when cap > 0");
+    UT_MISUSE(ud_wait(NULL, 1, 1, 1.0, ready, &nready), UD_ERR_ARG, "wait: refs, ready and nready must be given");
+    UT_MISUSE(ud_wait(&r, 1, 1, 1.0, NULL, &nready), UD_ERR_ARG, "wait: refs, ready and nready must be given");
+    UT_MISUSE(ud_wait(&r, 1, 1, 1.0, ready, NULL), UD_ERR_ARG, "wait: refs, ready and nready must be given");
+    UT_MISUSE(ud_remote(f_square, NULL, 1, 1, &out), UD_ERR_ARG, "remote 'square': 1 arguments at");
+    UT_MISUSE(ud_remote(f_square, &a, 1, 1, NULL), UD_ERR_ARG, "remote 'square': num_returns 1 with outs");
+    UT_MISUSE(ud_free_many(NULL, 1), UD_ERR_ARG, "free: 1 refs at");
+    UT_MISUSE(ud_config_resolve(NULL, NULL), UD_ERR_ARG, "config_resolve: out is NULL");
     UT_EQ_INT(int_of(r), 2);
     UT_OK(ud_free(r));
 }
@@ -363,9 +354,9 @@ static void null_task_context(void) {
     ud_view v;
     size_t sizes[1] = {4};
     void *ptrs[1];
-    EXPECT_MISUSE(ud_task_arg(NULL, 0, &v), UD_ERR_ARG, "");
+    UT_MISUSE(ud_task_arg(NULL, 0, &v), UD_ERR_ARG, "task_arg: task and out must be given");
     UT_CHECK(ud_task_result(NULL, 0, 4) == NULL);
-    EXPECT_MISUSE(ud_task_result_parts(NULL, 0, sizes, 1, ptrs), UD_ERR_ARG, "");
+    UT_MISUSE(ud_task_result_parts(NULL, 0, sizes, 1, ptrs), UD_ERR_ARG, "task_result: task, sizes and ptrs must be given");
     UT_CHECK(ud_task_user(NULL) == NULL);
     UT_CHECK(ud_task_fail(NULL, "nothing to fail") != 0);
     UT_CHECK(ud_task_nargs(NULL) <= 0 && ud_task_nreturns(NULL) <= 0);
@@ -376,13 +367,13 @@ static void negative_counts(void) {
     ud_arg a = ud_arg_ref(r);
     int ready[2], nready;
     ud_ref two[2];
-    EXPECT_MISUSE(ud_remote(f_square, &a, 1, -1, outs), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_remote(f_square, &a, -1, 1, outs), UD_ERR_ARG, "");
+    UT_MISUSE(ud_remote(f_square, &a, 1, -1, outs), UD_ERR_ARG, "remote 'square': num_returns -1 with outs");
+    UT_MISUSE(ud_remote(f_square, &a, -1, 1, outs), UD_ERR_ARG, "remote 'square': -1 arguments at");
     two[0] = two[1] = r;
-    EXPECT_MISUSE(ud_wait(two, 2, 3, 1.0, ready, &nready), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_wait(two, 2, -1, 1.0, ready, &nready), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_wait(two, -1, 0, 1.0, ready, &nready), UD_ERR_ARG, "");
-    EXPECT_MISUSE(ud_free_many(two, -1), UD_ERR_ARG, "");
+    UT_MISUSE(ud_wait(two, 2, 3, 1.0, ready, &nready), UD_ERR_ARG, "wait: num_returns 3 is not in 0..2");
+    UT_MISUSE(ud_wait(two, 2, -1, 1.0, ready, &nready), UD_ERR_ARG, "wait: num_returns -1 is not in 0..2");
+    UT_MISUSE(ud_wait(two, -1, 0, 1.0, ready, &nready), UD_ERR_ARG, "wait: refs, ready and nready must be given");
+    UT_MISUSE(ud_free_many(two, -1), UD_ERR_ARG, "free: -1 refs at");
     UT_EQ_INT(int_of(r), 2);
     UT_OK(ud_free(r));
 }
@@ -395,10 +386,10 @@ static void bad_args(void) {
     for (k = 0; k < 3; k++) {
         ud_arg bad = a;
         bad.kind = kinds[k];
-        EXPECT_MISUSE(ud_remote(f_square, &bad, 1, 1, &out), UD_ERR_ARG, "");
+        UT_MISUSE(ud_remote(f_square, &bad, 1, 1, &out), UD_ERR_ARG, "remote 'square': argument 0 has kind");
     }
     a = ud_arg_val(NULL, 4);
-    EXPECT_MISUSE(ud_remote(f_square, &a, 1, 1, &out), UD_ERR_ARG, "");
+    UT_MISUSE(ud_remote(f_square, &a, 1, 1, &out), UD_ERR_ARG, "remote 'square': argument 0 is NULL with size 4");
     UT_OK(ud_free(r));
 }
 
@@ -451,7 +442,7 @@ static void last_error_is_per_thread(void) {
     char mine[1024];
     o.ref = ut_put_int(1);
     UT_REQUIRE_OK(ud_free(o.ref)); /* the other thread gets a freed ref */
-    EXPECT_MISUSE(ud_get(never, &v), UD_ERR_NOREF, "888888");
+    UT_MISUSE(ud_get(never, &v), UD_ERR_NOREF, "888888");
     snprintf(mine, sizeof mine, "%s", ud_last_error());
     UT_REQUIRE(pthread_create(&th, NULL, misuse_elsewhere, &o) == 0);
     pthread_join(th, NULL);

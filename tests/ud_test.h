@@ -362,6 +362,18 @@ static inline int ut__eq_mem(const void *got, const void *want, size_t n, const 
 /* Fails with a message of the caller's own. */
 #define UT_FAIL(...) ut__detail(__FILE__, __LINE__, __VA_ARGS__)
 
+/* A misuse: the call returns want, and ud_last_error() contains hint, the argument or state
+   the message must name ("put: out is NULL"); an empty hint is a compile error when it is a
+   literal, a failed check when not. */
+#define UT_MISUSE(call, want, hint) \
+    do { \
+        _Static_assert(sizeof(hint) > 1, "UT_MISUSE needs a hint"); \
+        if (UT_EQ_STATUS(call, want)) { \
+            if (!(hint)[0]) UT_FAIL("a misuse check without a hint"); \
+            else UT_CONTAINS(ud_last_error(), hint); \
+        } \
+    } while (0)
+
 #define UT_REQUIRE(cond) \
     do { \
         if (!UT_CHECK(cond)) return; \
