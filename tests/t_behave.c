@@ -1326,12 +1326,15 @@ static void null_pointers(void) {
     UT_MISUSE(ud_init(NULL, NULL), UD_ERR_ARG, "init: role is NULL");
     UT_MISUSE(ud_register(NULL, square, NULL, NULL), UD_ERR_ARG, "register: name and fn must be given");
     UT_MISUSE(ud_register("null_fn", NULL, NULL, NULL), UD_ERR_ARG, "register: name and fn must be given");
+    UT_MISUSE(ud_config_resolve(NULL, NULL), UD_ERR_ARG, "config_resolve: out is NULL");
     UT_EQ_INT(int_of(r), 2);
     UT_OK(ud_free(r));
 }
 
 static void bad_counts(void) {
     ud_ref r = put_int(2), outs[2], two_refs[2];
+    ud_view views[2];
+    ud_part parts[1] = {{"ab", 2}};
     ud_arg a = ud_arg_ref(r);
     int ready[3], nready;
     UT_MISUSE(ud_remote(f_square, &a, 1, -1, outs), UD_ERR_ARG, "remote 'square': num_returns -1 with outs");
@@ -1343,7 +1346,9 @@ static void bad_counts(void) {
     UT_MISUSE(ud_wait(two_refs, 2, -1, 1.0, ready, &nready), UD_ERR_ARG, "wait: num_returns -1 is not in 0..2");
     UT_MISUSE(ud_wait(two_refs, -1, 0, 1.0, ready, &nready), UD_ERR_ARG, "wait: refs, ready and nready must be given");
     UT_MISUSE(ud_get_many(two_refs, -1, NULL), UD_ERR_ARG, "get: refs and out must be given for -1 refs");
+    UT_MISUSE(ud_get_many(two_refs, -1, views), UD_ERR_ARG, "get: refs and out must be given for -1 refs");
     UT_MISUSE(ud_put_parts(NULL, -1, &outs[0]), UD_ERR_ARG, "put: -1 parts at");
+    UT_MISUSE(ud_put_parts(parts, -1, &outs[0]), UD_ERR_ARG, "put: -1 parts at");
     UT_MISUSE(ud_free_many(two_refs, -1), UD_ERR_ARG, "free: -1 refs at");
     UT_EQ_INT(int_of(r), 2);
     UT_OK(ud_free(r));
@@ -1351,10 +1356,10 @@ static void bad_counts(void) {
 
 static void bad_arg_kind(void) {
     ud_ref r = put_int(2), out = no_ref;
-    static const int kinds[3] = {0, 3, -1};
+    static const int kinds[4] = {0, 3, -1, 99};
     ud_arg a;
     int k;
-    for (k = 0; k < 3; k++) {
+    for (k = 0; k < 4; k++) {
         ud_arg bad = ud_arg_ref(r);
         bad.kind = kinds[k];
         UT_MISUSE(ud_remote(f_square, &bad, 1, 1, &out), UD_ERR_ARG, "remote 'square': argument 0 has kind");
