@@ -172,6 +172,14 @@ static void init_with_hooks(void) {
     UT_CHECK(atomic_load(&mem.allocs) > 0); /* workers, queues and the store come from the hooks */
 }
 
+/* Every byte of v is b. */
+static int all_bytes(ud_view v, unsigned char b) {
+    size_t i;
+    for (i = 0; i < v.size; i++)
+        if (((const unsigned char *)v.data)[i] != b) return 0;
+    return 1;
+}
+
 /* Objects, results and inline arguments all come from the hooks, not from malloc. */
 static void objects_go_through_hooks(void) {
     unsigned char *src = malloc(BIG);
@@ -188,9 +196,9 @@ static void objects_go_through_hooks(void) {
     UT_REQUIRE_OK(ud_remote(f_big_result, NULL, 0, 1, &res));
     a = ud_arg_val(src, BIG);
     UT_REQUIRE_OK(ud_remote(f_sum_arg, &a, 1, 1, &sum));
-    if (UT_OK(ud_get(res, &v))) UT_EQ_INT(v.size, BIG);
+    if (UT_OK(ud_get(res, &v))) UT_CHECK(v.size == BIG && all_bytes(v, 0xab));
     if (UT_OK(ud_get(sum, &v)) && UT_EQ_INT(v.size, 4)) UT_EQ_INT(*(const uint32_t *)v.data, (uint32_t)BIG);
-    if (UT_OK(ud_get(put_ref, &v))) UT_EQ_INT(v.size, BIG);
+    if (UT_OK(ud_get(put_ref, &v))) UT_CHECK(v.size == BIG && all_bytes(v, 1));
 
     live_peak = atomic_load(&mem.live_bytes);
     /* the put copy and the big result are alive now */
@@ -210,28 +218,31 @@ static void objects_go_through_hooks(void) {
 }
 
 /* A freed large object's memory makes the next one of about its size (a put or a task's
-   result), and goes back once unused for UNIDIST_BLOCK_CACHE_MS, the process idle. */
+   result), holding the new object's bytes, not the old one's, and goes back once unused for
+   UNIDIST_BLOCK_CACHE_MS, the process idle. */
 static void freed_large_objects_are_reused(void) {
     unsigned char *src = malloc(2 * BIG);
     long long big0, live0;
     ud_ref r, res;
     ud_view v;
     UT_REQUIRE(src);
-    memset(src, 7, 2 * BIG);
+    memset(src, 7, BIG);
+    memset(src + BIG, 9, BIG);
     live0 = atomic_load(&mem.live_bytes);
     big0 = atomic_load(&big_allocs);
     UT_REQUIRE_OK(ud_put(src, BIG, &r));
     UT_OK(ud_free(r));
-    UT_REQUIRE_OK(ud_put(src, BIG - 4096, &r)); /* a little smaller: the same block fits */
+    UT_REQUIRE_OK(ud_put(src + BIG, BIG - 4096, &r)); /* a little smaller: the same block fits */
     UT_EQ_INT(atomic_load(&big_allocs) - big0, 1);
-    if (UT_OK(ud_get(r, &v))) UT_CHECK(v.size == BIG - 4096 && memcmp(v.data, src, v.size) == 0);
+    if (UT_OK(ud_get(r, &v))) UT_CHECK(v.size == BIG - 4096 && all_bytes(v, 9));
     UT_OK(ud_free(r));
     UT_REQUIRE_OK(ud_remote(f_big_result, NULL, 0, 1, &res)); /* a task's result: the same */
-    if (UT_OK(ud_get(res, &v))) UT_EQ_INT(v.size, BIG);
+    if (UT_OK(ud_get(res, &v))) UT_CHECK(v.size == BIG && all_bytes(v, 0xab));
     UT_EQ_INT(atomic_load(&big_allocs) - big0, 1);
     UT_OK(ud_free(res));
     UT_REQUIRE_OK(ud_put(src, 2 * BIG, &r)); /* twice the size: a block of its own */
     UT_EQ_INT(atomic_load(&big_allocs) - big0, 2);
+    if (UT_OK(ud_get(r, &v))) UT_CHECK(v.size == 2 * BIG && memcmp(v.data, src, v.size) == 0);
     UT_OK(ud_free(r));
     UT_CHECK(atomic_load(&mem.live_bytes) >= live0 + (long long)(2 * BIG)); /* kept while young */
     UT_EVENTUALLY(atomic_load(&mem.live_bytes) < live0 + (long long)BIG / 4, 30.0);
