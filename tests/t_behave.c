@@ -1517,6 +1517,29 @@ static void argument_from_another_worker(void) {
     free(ready);
 }
 
+/* MPI: ud_near(ref) runs the task on the worker that holds ref's object: for each
+   worker, an object made there draws a task to it (asked twice, from either end of the list,
+   so that no order of placement passes by chance). */
+#ifdef UT_MPI
+static void near_runs_where_the_object_lives(void) {
+    int w = ud_num_workers(), k, pass;
+    for (pass = 0; pass < 2; pass++)
+        for (k = 0; k < w; k++) {
+            int at = pass ? w - 1 - k : k;
+            ud_opts on = ud_on_worker(at), o;
+            ud_ref made, out;
+            UT_REQUIRE_OK(ud_remote_opts(&on, f_whoami, NULL, 0, 1, &made));
+            UT_EQ_INT(where_of(made).worker, at);
+            o = ud_near(made);
+            if (UT_OK(ud_remote_opts(&o, f_whoami, NULL, 0, 1, &out))) {
+                UT_EQ_INT(where_of(out).worker, at);
+                UT_OK(ud_free(out));
+            }
+            UT_OK(ud_free(made));
+        }
+}
+#endif
+
 /* A place that names no worker, no host or no live object is UD_ERR_ARG, saying which. */
 static void bad_places(void) {
     ud_ref r = put_int(3), out = no_ref, gone = put_int(4);
@@ -1667,6 +1690,9 @@ int main(void) {
     UT_RUN(large_results);
     UT_RUN(argument_from_another_worker);
     UT_RUN(bad_places);
+#ifdef UT_MPI
+    UT_RUN(near_runs_where_the_object_lives);
+#endif
     UT_RUN(still_works_after_misuse);
     UT_CASE("shutdown") { UT_OK(ud_shutdown()); }
     UT_RUN(calls_after_shutdown);

@@ -18,7 +18,8 @@
 #define UT_BACKEND "threads"
 #endif
 
-static ud_func f_fib, f_qsort, f_fail, f_waiter, f_maker, f_chain, f_api, f_inl, f_inl_big, f_inl_fail, f_sleep;
+static ud_func f_fib, f_qsort, f_fail, f_waiter, f_maker, f_chain, f_api, f_inl, f_inl_big, f_inl_fail, f_sleep,
+    f_plain_big;
 static ut_counting mem; /* the runtime's bytes on this rank: none left after each shutdown */
 
 /* fib(n) = fib(n - 1) + fib(n - 2), each a task, read with a nested get. */
@@ -369,6 +370,43 @@ static void inline_results_and_failures(void) {
     ud_free_many(r, 2);
 }
 
+/* Bytes written to the shared stores, summed over the ranks; -1 when the stats fail. */
+static int64_t shared_written(void) {
+    ud_stats st[64];
+    int n = 0, k;
+    int64_t sum = 0;
+    if (ud_stats_get(st, 64, &n) != UD_OK) return -1;
+    for (k = 0; k < n; k++) sum += st[k].shared_bytes_written;
+    return sum;
+}
+
+/* MPI: an inline task's large result stays in its worker's memory, out of the shared store,
+   where the same function's result goes when it is not inline (the control: without a store
+   there is nothing to tell, a SKIP). */
+static void inline_large_result_stays_out_of_the_store(void) {
+    int n = 3 << 20;
+    ud_arg arg = ud_arg_val(&n, sizeof n);
+    ud_func fns[2] = {f_plain_big, f_inl_big};
+    int64_t grew[2] = {-1, -1}, before;
+    int k;
+    for (k = 0; k < 2; k++) {
+        ud_ref r;
+        ud_view v;
+        before = shared_written();
+        if (UT_OK(ud_remote(fns[k], &arg, 1, 1, &r)) && UT_OK(ud_get(r, &v)) && UT_EQ_INT(v.size, n) &&
+            before >= 0)
+            grew[k] = shared_written() - before;
+        UT_OK(ud_free(r));
+    }
+    ut_note("shared store bytes written: %lld for the plain task, %lld for the inline one",
+            (long long)grew[0], (long long)grew[1]);
+    if (grew[0] < n) {
+        ut_skip("the plain task's result did not go to a shared store here");
+        return;
+    }
+    UT_EQ_INT(grew[1], 0);
+}
+
 /* Under MPI an inline task does not wait for a task thread: with worker 0's only thread
    asleep for 1.5 s (times the time slack), an inline task sent there after it is done while
    the sleeper still sleeps. */
@@ -433,6 +471,7 @@ static int run_with(int cpus, const char *scheduler) {
     UT_RUN(inline_results_and_failures);
     /* (UNIDIST_CPUS may give worker 0 more threads than asked: then one would be free) */
     if (ud_worker_threads(0) == 1 && !strcmp(UT_BACKEND, "mpi")) UT_RUN(inline_task_passes_a_busy_thread);
+    if (!strcmp(UT_BACKEND, "mpi")) UT_RUN(inline_large_result_stays_out_of_the_store);
     if (cpus == 1) UT_RUN(chain_2000_deep);
     UT_CASE("shutdown returns every byte") {
         UT_OK(ud_shutdown());
@@ -449,7 +488,8 @@ int main(void) {
         ud_register_flags("inl", inl, NULL, UD_FN_INLINE, &f_inl) != UD_OK ||
         ud_register_flags("inl_big", inl_big, NULL, UD_FN_INLINE, &f_inl_big) != UD_OK ||
         ud_register_flags("inl_fail", inl_fail, NULL, UD_FN_INLINE, &f_inl_fail) != UD_OK ||
-        ud_register("sleep_ms", sleep_ms, NULL, &f_sleep) != UD_OK)
+        ud_register("sleep_ms", sleep_ms, NULL, &f_sleep) != UD_OK ||
+        ud_register("plain_big", inl_big, NULL, &f_plain_big) != UD_OK)
         return 1;
     int a, b, c;
     /* UNIDIST_CPUS overrides the count: then the second run would repeat the first; under MPI
