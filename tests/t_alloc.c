@@ -15,6 +15,7 @@
 static ud_func f_big_result, f_sum_arg, f_fail;
 static ut_counting mem;
 static atomic_llong big_allocs; /* of BIG bytes or more */
+static atomic_llong refuse_from; /* map_alloc gives no block of this many bytes or more (0: any) */
 
 /* ---- an allocator that never calls malloc, so malloc's own counters show what bypasses it -- */
 typedef union block {
@@ -29,7 +30,10 @@ typedef union block {
 
 static void *map_alloc(size_t size, void *user) {
     ut_counting *c = (ut_counting *)user;
-    block *b = mmap(NULL, sizeof *b + size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long long refuse = atomic_load(&refuse_from);
+    block *b;
+    if (refuse && (long long)size >= refuse) return NULL;
+    b = mmap(NULL, sizeof *b + size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (b == MAP_FAILED) return NULL;
     b->h.size = size;
     b->h.magic = MAGIC;
@@ -267,6 +271,34 @@ static void log_lines_have_level_and_rank(void) {
     pthread_mutex_unlock(&logged.lock);
 }
 
+/* Threads backend out of memory: a call of the driver that cannot allocate returns
+   UD_ERR_NOMEM naming what it could not have, a task whose argument or result finds no room
+   fails as a value, and the runtime stays usable. */
+static void out_of_memory_is_a_status(void) {
+    unsigned char *src = malloc(4 * BIG);
+    ud_ref r = {0, 0}, res;
+    ud_arg a;
+    ud_view v;
+    UT_REQUIRE(src);
+    memset(src, 3, 4 * BIG);
+    atomic_store(&refuse_from, (long long)(2 * BIG));
+    UT_MISUSE(ud_put(src, 4 * BIG, &r), UD_ERR_NOMEM, "put: out of memory");
+    a = ud_arg_val(src, 4 * BIG);
+    UT_MISUSE(ud_remote(f_sum_arg, &a, 1, 1, &res), UD_ERR_NOMEM, "remote: out of memory");
+    atomic_store(&refuse_from, (long long)BIG);
+    if (UT_OK(ud_remote(f_big_result, NULL, 0, 1, &res))) {
+        UT_EQ_STATUS(ud_get(res, &v), UD_ERR_TASK); /* ud_task_result gave it NULL */
+        UT_CONTAINS(ud_last_error(), "big_result: no memory");
+        UT_OK(ud_free(res));
+    }
+    atomic_store(&refuse_from, 0);
+    if (UT_OK(ud_put(src, 4 * BIG, &r))) {
+        if (UT_OK(ud_get(r, &v))) UT_CHECK(v.size == 4 * BIG && memcmp(v.data, src, v.size) == 0);
+        UT_OK(ud_free(r));
+    }
+    free(src);
+}
+
 static void shutdown_returns_every_byte(void) {
     UT_OK(ud_shutdown());
     UT_EQ_INT(atomic_load(&mem.live_bytes), 0);
@@ -290,6 +322,7 @@ int main(void) {
     UT_RUN(objects_go_through_hooks);
     UT_RUN(freed_large_objects_are_reused);
     UT_RUN(log_lines_have_level_and_rank);
+    UT_RUN(out_of_memory_is_a_status);
     UT_RUN(shutdown_returns_every_byte);
     return ut_finish();
 }

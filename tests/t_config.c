@@ -169,6 +169,80 @@ static void bad_environment_values(void) {
     expect_bad_env("UNIDIST_LOG_LEVEL", "9");
 }
 
+/* The range of each setting that has one: its last value is taken, the next refused, the
+   message naming the variable and what is wrong; a scheduler name is one of two. */
+static void expect_env_ok(const char *var, const char *value) {
+    ud_config out;
+    clear_env();
+    setenv(var, value, 1);
+    if (!UT_OK(ud_config_resolve(NULL, &out))) UT_FAIL("  (with %s=\"%s\")", var, value);
+    clear_env();
+}
+
+static void expect_env_refused(const char *var, const char *value, const char *why) {
+    ud_config out;
+    clear_env();
+    setenv(var, value, 1);
+    if (!UT_EQ_STATUS(ud_config_resolve(NULL, &out), UD_ERR_CONFIG)) UT_FAIL("  (with %s=\"%s\")", var, value);
+    else UT_CONTAINS(ud_last_error(), why);
+    clear_env();
+}
+
+static void range_limits(void) {
+    static const struct {
+        const char *var, *last, *next, *why;
+    } rows[] = {
+        {"UNIDIST_CPUS", "4096", "4097", "UNIDIST_CPUS: 4097 is more than 4096 worker threads"},
+        {"UNIDIST_LOG_LEVEL", "4", "5", "UNIDIST_LOG_LEVEL: 5 is not in 0..4"},
+        {"UNIDIST_SPIN_US", "1000000", "1000001", "UNIDIST_SPIN_US: 1000001 us is more than one second"},
+        {"UNIDIST_MPI_BACKOFF", "1000000", "1000001", "UNIDIST_MPI_BACKOFF: 1000001 us is more than one second"},
+        {"UNIDIST_MPI_BATCH", "65536", "65537", "UNIDIST_MPI_BATCH: 65537 is not in 1..65536"},
+        {"UNIDIST_MPI_BATCH", "1", "0", "UNIDIST_MPI_BATCH: 0 is not in 1..65536"},
+        {"UNIDIST_MPI_GC_DELAY_MS", "0", "-1", "UNIDIST_MPI_GC_DELAY_MS: '-1' (from the environment) is not a whole number >= 0"},
+        {"UNIDIST_MPI_GC_THRESHOLD", "1", "0", "UNIDIST_MPI_GC_THRESHOLD: must be at least 1"},
+        {"UNIDIST_MPI_CHUNK_SIZE", "2147483647", "2G", "UNIDIST_MPI_CHUNK_SIZE: 2147483648 is not in 1..2147483647"},
+        {"UNIDIST_MPI_CHUNK_SIZE", "1", "0", "UNIDIST_MPI_CHUNK_SIZE: 0 is not in 1..2147483647"},
+        {"UNIDIST_MPI_MESSAGE_MAX", "1G", "1073741825", "UNIDIST_MPI_MESSAGE_MAX: 1073741825 is more than 1G"},
+        {"UNIDIST_MPI_INLINE_MAX", "1G", "1073741825", "UNIDIST_MPI_INLINE_MAX: 1073741825 is more than 1G"},
+        {"UNIDIST_MPI_HOSTS", "4096", "4097", "UNIDIST_MPI_HOSTS: 4097 virtual hosts is more than 4096"},
+        {"UNIDIST_SCHEDULER", "round_robin", "fifo", "UNIDIST_SCHEDULER: 'fifo' is not one of auto, round_robin"},
+    };
+    size_t k;
+    for (k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+        expect_env_ok(rows[k].var, rows[k].last);
+        expect_env_refused(rows[k].var, rows[k].next, rows[k].why);
+    }
+}
+
+/* Every BOOL row of the table takes 1/0, true/false, yes/no and on/off in any case, and
+   refuses anything else, naming the variable and the value. */
+#define BOOL_CHECK_STR(field, env)
+#define BOOL_CHECK_INT(field, env)
+#define BOOL_CHECK_SIZE(field, env)
+#define BOOL_CHECK_BOOL(field, env) \
+    { \
+        static const char *yes[] = {"1", "true", "YES", "On"}, *no[] = {"0", "False", "no", "OFF"}; \
+        ud_config out; \
+        int i; \
+        rows++; \
+        for (i = 0; i < 4; i++) { \
+            clear_env(); \
+            setenv(env, yes[i], 1); \
+            if (UT_OK(ud_config_resolve(NULL, &out))) UT_EQ_INT(out.field, 1); \
+            setenv(env, no[i], 1); \
+            if (UT_OK(ud_config_resolve(NULL, &out))) UT_EQ_INT(out.field, 0); \
+        } \
+        expect_env_refused(env, "2", env); \
+        expect_env_refused(env, "maybe", "'maybe' (from the environment) is not a boolean"); \
+    }
+#define BOOL_ROW(kind, field, env, def, doc) BOOL_CHECK_##kind(field, env)
+
+static void booleans(void) {
+    int rows = 0;
+    UD_CONFIG_TABLE(BOOL_ROW)
+    UT_CHECK(rows >= 3);
+}
+
 /* Every SIZE row of the table accepts K, M and G and refuses other suffixes. */
 #define SIZE_CHECK_STR(field, env)
 #define SIZE_CHECK_INT(field, env)
@@ -282,6 +356,8 @@ int main(void) {
     UT_RUN(environment_overrides_config);
     UT_RUN(bad_environment_values);
     UT_RUN(size_suffixes);
+    UT_RUN(range_limits);
+    UT_RUN(booleans);
     UT_RUN(bad_config_fields);
     UT_RUN(bad_environment_at_init);
     UT_RUN(print_before_init);

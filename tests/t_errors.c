@@ -150,6 +150,25 @@ static void task_error_reaches_get(void) {
     UT_MISUSE(ud_get(r, &(ud_view){0}), UD_ERR_FREED, "freed");
 }
 
+/* Like errno: a call that succeeds leaves the last failure's text in place. */
+static void success_keeps_the_last_error(void) {
+    ud_ref r = ut_put_int(4), out;
+    ud_view v;
+    ud_arg a;
+    char before[600];
+    UT_OK(ud_free(r));
+    UT_MISUSE(ud_get(r, &v), UD_ERR_FREED, "was freed");
+    snprintf(before, sizeof before, "%s", ud_last_error());
+    r = ut_put_int(5);
+    UT_OK(ud_get(r, &v));
+    a = ud_arg_ref(r);
+    UT_OK(ud_remote(f_square, &a, 1, 1, &out));
+    UT_OK(ud_get(out, &v));
+    UT_OK(ud_free(out));
+    UT_OK(ud_free(r));
+    UT_EQ_STR(ud_last_error(), before);
+}
+
 static void nonzero_return_fails(void) {
     ud_ref r;
     char first[256], second[256];
@@ -426,6 +445,7 @@ int main(void) {
     UT_CASE("init") { UT_OK(ud_init(&cfg, &role)); }
     if (!ud_is_initialized()) return ut_finish();
     UT_RUN(task_error_reaches_get);
+    UT_RUN(success_keeps_the_last_error);
     UT_RUN(nonzero_return_fails);
     UT_RUN(fail_then_return_zero);
     UT_RUN(every_result_of_failed_task_fails);
