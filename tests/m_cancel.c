@@ -1,0 +1,136 @@
+/* A shutdown that fails still cancels the workers: here the driver's MPI_Recv (this program's
+   own, over PMPI) spoils the first operation it receives once shutdown has begun, so shutdown
+   fails with UD_ERR_PROTO while worker 0's task threads each sleep in a task. Then a task
+   queued behind them never runs, a sleeper's nested call after it wakes fails with
+   UD_ERR_STATE, and every rank ends (the run's timeout would tell a hang). The tasks leave
+   files saying what happened, in a folder the driver names in their arguments; the driver
+   reads them once shutdown has returned. Run under
+   mpiexec with 2 or more ranks. */
+#define UNIDIST_IMPLEMENTATION
+#include "unidist_mpi.h"
+#include "ud_test.h"
+
+#include <sys/stat.h>
+
+static atomic_int armed; /* the next operation this process receives is spoiled */
+
+int MPI_Recv(void *buf, int count, MPI_Datatype type, int source, int tag, MPI_Comm comm,
+             MPI_Status *status) {
+    int rc = PMPI_Recv(buf, count, type, source, tag, comm, status);
+    if (rc == MPI_SUCCESS && tag == UD__TAG_OP && count >= 2 && atomic_exchange(&armed, 0))
+        ((unsigned char *)buf)[0] ^= 0xff; /* the header's magic */
+    return rc;
+}
+
+static ud_func f_sleeper, f_marker, f_fib;
+
+static void path_of(char *out, size_t cap, const char *dir, const char *name, int k) {
+    snprintf(out, cap, "%s/%s.%d", dir, name, k);
+}
+
+/* The folder in argument 1. */
+static const char *dir_arg(ud_task *t) {
+    ud_view v;
+    if (ud_task_arg(t, 1, &v) != UD_OK || v.size < 2 || ((const char *)v.data)[v.size - 1]) return NULL;
+    return (const char *)v.data;
+}
+
+static int fib(ud_task *t) {
+    int n = 0;
+    return ut_arg_int(t, 0, &n) ? ut_result_int(t, 0, n) : ud_task_fail(t, "fib");
+}
+
+/* sleeper(k, dir): sleeps 1.5 s, then makes a nested call and leaves dir/nested.k holding its
+   status. */
+static int sleeper(ud_task *t) {
+    int k = 0, one = 1;
+    char path[300];
+    FILE *f;
+    ud_ref r;
+    ud_arg a = ud_arg_val(&one, sizeof one);
+    ud_status st;
+    const char *dir = dir_arg(t);
+    if (!ut_arg_int(t, 0, &k) || !dir) return ud_task_fail(t, "sleeper");
+    ut_sleep(1.5 * ut_time_slack());
+    st = ud_remote(f_fib, &a, 1, 1, &r);
+    path_of(path, sizeof path, dir, "nested", k);
+    if ((f = fopen(path, "w"))) {
+        fprintf(f, "%d %s\n", (int)st, ud_last_error());
+        fclose(f);
+    }
+    return ut_result_int(t, 0, k);
+}
+
+/* marker(k, dir): leaves dir/ran.k. */
+static int marker(ud_task *t) {
+    int k = 0;
+    char path[300];
+    FILE *f;
+    const char *dir = dir_arg(t);
+    if (!ut_arg_int(t, 0, &k) || !dir) return ud_task_fail(t, "marker");
+    path_of(path, sizeof path, dir, "ran", k);
+    if ((f = fopen(path, "w"))) fclose(f);
+    return ut_result_int(t, 0, k);
+}
+
+int main(void) {
+    ud_role role;
+    ud_status st;
+    int threads, k;
+    ud_opts on0 = ud_on_worker(0);
+    ud_ref r;
+    char dir[] = "/tmp/ud_cancel_XXXXXX";
+    UT_OK(ud_register("sleeper", sleeper, NULL, &f_sleeper));
+    UT_OK(ud_register("marker", marker, NULL, &f_marker));
+    UT_OK(ud_register("fib", fib, NULL, &f_fib));
+    if (ud_init(NULL, &role) != UD_OK) {
+        printf("FAIL init: %s\n", ud_last_error());
+        return 1;
+    }
+    if (role != UD_ROLE_DRIVER) return 0;
+    threads = ud_worker_threads(0);
+    UT_CASE("submit: a sleeper on each of worker 0's threads, then a task behind them") {
+        if (!UT_CHECK(mkdtemp(dir) != NULL)) return (ud_shutdown(), ut_finish());
+        for (k = 0; k < threads; k++) {
+            ud_arg a[2] = {ud_arg_val(&k, sizeof k), ud_arg_val(dir, sizeof dir)};
+            UT_OK(ud_remote_opts(&on0, f_sleeper, a, 2, 1, &r));
+        }
+        k = 0;
+        {
+            ud_arg a[2] = {ud_arg_val(&k, sizeof k), ud_arg_val(dir, sizeof dir)};
+            UT_OK(ud_remote_opts(&on0, f_marker, a, 2, 1, &r));
+        }
+        ut_sleep(0.3); /* the sleepers hold every thread now */
+    }
+    atomic_store(&armed, 1);
+    st = ud_shutdown();
+    UT_CASE("the shutdown fails: a spoiled message") {
+        UT_EQ_STATUS(st, UD_ERR_PROTO);
+        UT_CONTAINS(ud_last_error(), "malformed");
+    }
+    UT_CASE("a task not started never runs") {
+        char path[300];
+        struct stat sb;
+        path_of(path, sizeof path, dir, "ran", 0);
+        if (stat(path, &sb) == 0) UT_FAIL("the task behind the sleepers ran after the cancel");
+        unlink(path);
+    }
+    UT_CASE("a running task's nested call fails with UD_ERR_STATE") {
+        for (k = 0; k < threads; k++) {
+            char path[300], text[400] = "";
+            FILE *f;
+            int got = 1;
+            path_of(path, sizeof path, dir, "nested", k);
+            if (UT_CHECK((f = fopen(path, "r")) != NULL)) {
+                if (!fgets(text, sizeof text, f)) text[0] = '\0';
+                fclose(f);
+                UT_CHECK(sscanf(text, "%d", &got) == 1);
+                UT_EQ_STATUS(got, UD_ERR_STATE);
+                UT_CONTAINS(text, "cancelled");
+            }
+            unlink(path);
+        }
+    }
+    rmdir(dir);
+    return ut_finish();
+}
