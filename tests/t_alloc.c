@@ -307,6 +307,39 @@ static void shutdown_returns_every_byte(void) {
     UT_EQ_INT(atomic_load(&mem.foreign), 0);
 }
 
+/* UNIDIST_BLOCK_CACHE 0 (off): a freed large object's memory goes back at once, and the next
+   one of its size is a block of its own. */
+static void block_cache_off(void) {
+    ud_role role;
+    ud_config cfg;
+    unsigned char *src = malloc(BIG);
+    long long big0, live0;
+    ud_ref r;
+    UT_REQUIRE(src);
+    memset(src, 5, BIG);
+    ud_config_init(&cfg);
+    cfg.alloc = map_alloc;
+    cfg.realloc = map_realloc;
+    cfg.free = map_free;
+    cfg.alloc_user = &mem;
+    cfg.block_cache = 0;
+    if (!UT_OK(ud_init(&cfg, &role))) {
+        free(src);
+        return;
+    }
+    live0 = atomic_load(&mem.live_bytes);
+    big0 = atomic_load(&big_allocs);
+    UT_REQUIRE_OK(ud_put(src, BIG, &r));
+    UT_OK(ud_free(r));
+    UT_CHECK(atomic_load(&mem.live_bytes) < live0 + (long long)BIG / 4); /* back at once */
+    UT_REQUIRE_OK(ud_put(src, BIG, &r));
+    UT_EQ_INT(atomic_load(&big_allocs) - big0, 2);
+    UT_OK(ud_free(r));
+    UT_OK(ud_shutdown());
+    UT_EQ_INT(atomic_load(&mem.live_bytes), 0);
+    free(src);
+}
+
 static void register_all(void) {
     UT_OK(ud_register("big_result", big_result, NULL, &f_big_result));
     UT_OK(ud_register("sum_arg", sum_arg, NULL, &f_sum_arg));
@@ -324,5 +357,6 @@ int main(void) {
     UT_RUN(log_lines_have_level_and_rank);
     UT_RUN(out_of_memory_is_a_status);
     UT_RUN(shutdown_returns_every_byte);
+    UT_RUN(block_cache_off);
     return ut_finish();
 }

@@ -400,6 +400,32 @@ static void huge_timeout_is_no_limit(void) {
     }
 }
 
+/* UNIDIST_SPIN_US set to its most (a second): after a task, idle task threads look for work
+   on their cores before they sleep, so for half a second the process takes at least half
+   what one spinning thread gets in the same run (with the default 100 us it takes almost
+   nothing: idle_workers_sleep). */
+static void spin_us_keeps_threads_looking(void) {
+    ud_role role;
+    ud_config cfg;
+    ud_ref r;
+    ud_view v;
+    double spin, c0, used;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.cpus = WORKERS;
+    cfg.spin_us = 1000000;
+    if (!UT_OK(ud_init(&cfg, &role))) return;
+    spin = cpu_of_spinning(0.5);
+    UT_REQUIRE_OK(ut_call_int(f_square, 3, 1, &r));
+    UT_OK(ud_get(r, &v));
+    c0 = process_cpu();
+    ut_sleep(0.5);
+    used = process_cpu() - c0;
+    ut_note("spinning threads: %.3f s of CPU in 0.5 s (one spinning thread: %.3f s)", used, spin);
+    if (!(used >= 0.5 * spin)) UT_FAIL("%.3f s of CPU in 0.5 s with UNIDIST_SPIN_US=1000000", used);
+    UT_OK(ud_free(r));
+    UT_OK(ud_shutdown());
+}
+
 static void register_all(void) {
     UT_OK(ud_register("square", square, NULL, &f_square));
     UT_OK(ud_register("gate", gate, NULL, &f_gate));
@@ -430,5 +456,8 @@ int main(void) {
     UT_RUN(huge_timeout_is_no_limit);
     if (wait_hung) return ut_finish();
     UT_CASE("shutdown") { UT_OK(ud_shutdown()); }
+#ifndef UT_MPI /* under MPI the task threads are on other ranks */
+    if (!getenv("UNIDIST_SPIN_US")) UT_RUN(spin_us_keeps_threads_looking);
+#endif
     return ut_finish();
 }
