@@ -120,35 +120,35 @@ static void task_stack_size(void) {
     UT_OK(ud_free(r));
 }
 
-/* No cleanup goes by count, time or bytes: freed refs stay with their owners. */
-static void cleanups_held(void) {
-    int n = 8, k;
+/* Makes 20 small results on the workers, waits for them, frees them, lets 50 ms pass and
+   makes a driver call (where a cleanup due by time goes). Returns the cleanups before. */
+static int64_t free_twenty(void) {
+    int n = 8, k, ready[20];
     ud_arg a = ud_arg_val(&n, sizeof n);
     ud_ref r[20], more;
-    totals t0 = totals_now();
-    for (k = 0; k < 20; k++) UT_REQUIRE_OK(ud_remote(f_make, &a, 1, 1, &r[k]));
+    int64_t before = totals_now().cleanups;
+    for (k = 0; k < 20; k++)
+        if (!UT_OK(ud_remote(f_make, &a, 1, 1, &r[k]))) return before;
+    UT_OK(ud_wait(r, 20, 20, 60.0, ready, &k));
     UT_OK(ud_free_many(r, 20));
     ut_sleep(0.05);
-    UT_REQUIRE_OK(ud_remote(f_make, &a, 1, 1, &more)); /* driver calls: where a cleanup would go */
-    UT_CHECK(int64_of(more) != 0);
-    UT_OK(ud_free(more));
-    UT_EQ_INT(totals_now().cleanups - t0.cleanups, 0);
+    if (UT_OK(ud_remote(f_make, &a, 1, 1, &more))) {
+        UT_CHECK(int64_of(more) != 0);
+        UT_OK(ud_free(more));
+    }
+    return before;
 }
 
-/* ---- run 2: cleanups by time, then by bytes ------------------------------------------------- */
+/* No cleanup goes by count, time or bytes: freed refs stay with their owners. */
+static void cleanups_held(void) {
+    int64_t before = free_twenty();
+    UT_EQ_INT(totals_now().cleanups - before, 0);
+}
+
+/* ---- run 2: a cleanup after the delay (1 ms), at the next driver call ---------------------- */
 static void cleanup_after_the_delay(void) {
-    int n = 8, k;
-    ud_arg a = ud_arg_val(&n, sizeof n);
-    ud_ref r[20], more;
-    totals t0 = totals_now();
-    for (k = 0; k < 20; k++) UT_REQUIRE_OK(ud_remote(f_make, &a, 1, 1, &r[k]));
-    UT_OK(ud_wait(r, 20, 20, 60.0, (int[20]){0}, &k));
-    UT_OK(ud_free_many(r, 20));
-    ut_sleep(0.05); /* past the 1 ms delay: the next driver call sends the cleanup */
-    UT_REQUIRE_OK(ud_remote(f_make, &a, 1, 1, &more));
-    UT_CHECK(int64_of(more) != 0);
-    UT_OK(ud_free(more));
-    UT_EVENTUALLY(totals_now().cleanups - t0.cleanups >= 20, 10.0);
+    int64_t before = free_twenty();
+    UT_EVENTUALLY(totals_now().cleanups - before >= 20, 10.0);
 }
 
 /* ---- run 3: a cleanup at once for 64 KiB freed, however few refs; a small service buffer -- */
