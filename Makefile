@@ -4,6 +4,8 @@
 #   make demo          build examples/mapreduce.c with MPI and run it on 4 ranks
 #   make demo-threads  the same example on the threads backend
 #   make test          the whole suite (tests/run.sh; VARIANTS=..., TESTS=... select parts)
+#   make coverage      line coverage of the three headers by the test programs (gcov), each
+#                      against a goal of 95%, with the lines never run (tests/coverage.sh)
 #   make bench         bench/bench.c for the threads backend, then for MPI on 4 ranks (once
 #                      more for large objects between 2 virtual hosts, and, as root, between
 #                      2 simulated hosts: tests/hosts/hosts.sh)
@@ -45,8 +47,8 @@ INCDIR = $(DESTDIR)$(PREFIX)/include
 PCDIR = $(DESTDIR)$(PREFIX)/lib/pkgconfig
 CMAKEDIR = $(DESTDIR)$(PREFIX)/lib/cmake/unidist
 
-.PHONY: all setup demo demo-threads test bench amalgamate check-single dist install uninstall \
-    readme clean
+.PHONY: all setup demo demo-threads test coverage bench amalgamate check-single dist install \
+    uninstall readme clean
 
 all: $(BUILD)/mapreduce
 
@@ -64,6 +66,9 @@ demo-threads: setup
 
 test: setup
 	CC="$(CC)" bash tests/run.sh
+
+coverage: setup
+	CC="$(CC)" bash tests/coverage.sh
 
 # The threads backend's figures, then the MPI backend's on 4 ranks, each beside baselines
 # measured in the same run (memcpy, a condition-variable hand-off, raw MPI ping-pong and
