@@ -372,6 +372,39 @@ static void pingpong_round_trip(pingpong *p) {
     pthread_mutex_unlock(&p->mu);
 }
 
+/* A thread hand-off where both sides spin on one flag, never sleeping in the kernel: what a
+   hand-off costs when the other thread is already looking, as the runtime's task threads are
+   for UNIDIST_SPIN_US after a task. A round trip is two. */
+typedef struct spinpong {
+    atomic_int turn;   /* 1: the partner's move, 0: the caller's, -1: stop */
+    pthread_t partner;
+} spinpong;
+
+static void *spinpong_partner(void *arg) {
+    spinpong *p = arg;
+    for (;;) {
+        int t = atomic_load_explicit(&p->turn, memory_order_acquire);
+        if (t < 0) return NULL;
+        if (t == 1) atomic_store_explicit(&p->turn, 0, memory_order_release);
+    }
+}
+
+static void spinpong_start(spinpong *p) {
+    atomic_init(&p->turn, 0);
+    if (pthread_create(&p->partner, NULL, spinpong_partner, p)) die("pthread_create failed");
+}
+
+static void spinpong_stop(spinpong *p) {
+    atomic_store(&p->turn, -1);
+    pthread_join(p->partner, NULL);
+}
+
+static void spinpong_round_trip(spinpong *p) {
+    atomic_store_explicit(&p->turn, 1, memory_order_release);
+    while (atomic_load_explicit(&p->turn, memory_order_acquire) != 0) {
+    }
+}
+
 /* The simplest task pool: one consumer thread popping items from a mutex-protected queue and
    counting them done, the producer waiting for the count. What 100 000 empty tasks would
    cost with no runtime at all. */
@@ -522,6 +555,7 @@ static raw_set raw_send;    /* ns a message, a stream of 64 B sends */
 static raw_set raw_big;     /* ms, 256 MiB from rank 0 to rank 2 and back */
 
 static double as_is(double v) { return v; }
+static double twice(double v) { return 2 * v; }
 static double half(double v) { return v / 2; }
 static double per_second(double ns) { return 1e9 / ns; }
 static double oneway_us(double ms) { return ms / 2 * 1e3; }
@@ -545,6 +579,8 @@ typedef struct tasks_ctx {
     int n;                            /* tasks a repetition */
     double submit_ns[MAX_REPS + 1];   /* the submit loop, a task, one a repetition */
     int nsubmit;
+    double root_ns[MAX_REPS + 1];     /* the driver's CPU time in submit and get_many, a task */
+    int nroot;
 } tasks_ctx;
 
 static tasks_ctx tasks_ctx_new(void) {
@@ -584,10 +620,11 @@ static double rep_tasks_get(void *ctx) {
 /* All results in one call: under MPI one GET a worker instead of one a result. */
 static double rep_tasks_get_many(void *ctx) {
     tasks_ctx *c = ctx;
-    double t0 = now();
+    double cpu0 = cpu_seconds(), t0 = now();
     submit_empty(c);
     CHECK(ud_get_many(c->refs, c->n, c->views));
     double t = now() - t0;
+    if (c->nroot < MAX_REPS + 1) c->root_ns[c->nroot++] = (cpu_seconds() - cpu0) / c->n * 1e9;
     CHECK(ud_free_many(c->refs, c->n));
     return c->n / t;
 }
@@ -642,21 +679,31 @@ static int trace_selected(void) {
 }
 
 #ifdef BENCH_MPI
+/* 0.76 on a loaded 2-core machine, 4 ranks (the root's CPU time; the raw send's wall time) */
+#define ROOT_COST_GOAL 2
 /* Under MPI the baseline is raw MPI: small sends a second from rank 0 to rank 2, and what one
    of them costs against what the root spends submitting a task. */
 #define NTASKS_EACH 5000
 
 static void bench_tasks(void) {
     tasks_ctx c = tasks_ctx_new();
-    stats f, sub;
+    stats f, sub, root;
     stats rate = raw_stats(&raw_send, per_second), send = raw_stats(&raw_send, as_is);
+    stats send2 = raw_stats(&raw_send, twice);
     measure(rep_tasks_get_many, NULL, &c, 5, &f, NULL);
     sub = summarize(c.submit_ns + 1, c.nsubmit - 1);   /* not the warm-up's */
+    root = summarize(c.root_ns + 1, c.nroot - 1);
     /* 4 ranks (driver and 3 workers) are held to 500 000 a second; one worker rank of 2 task
        threads (mpiexec -n 2) to 200 000 */
     report("tasks_submit_get_many", "tasks/s", f, "mpi_send_64B_rate", &rate, GOAL_AT_LEAST,
            ud_num_workers() >= 3 ? 500000 : ud_num_workers() == 1 && ud_worker_threads(0) >= 2 ? 200000 : 100000);
-    report("root_submit_per_task", "ns", sub, "mpi_send_64B", &send, GOAL_RATIO_AT_MOST, 10);
+    /* The submit loop alone leaves out the batches it holds and the completions the root
+       handles later: shown, without a goal. The goal is on the root's whole CPU time a task
+       (submit, the batches flushed, every completion and the get_many), against a raw 64 B
+       send and receive a task, as a root would spend with no runtime and no batches. */
+    report("root_submit_per_task", "ns", sub, "mpi_send_64B", &send, GOAL_NONE, 0);
+    report("root_cost_per_task", "ns", root, "mpi_send_64B_x2", &send2, GOAL_RATIO_AT_MOST,
+           ROOT_COST_GOAL);
     /* One ud_get a result: small results come to the driver with their completion, so a get
        waits for no round trip. On 5 000 tasks, or a slow round trip makes the run long. */
     c.n = NTASKS_EACH;
@@ -756,16 +803,21 @@ static double rep_remote_rtt(void *ctx) {
 }
 
 #ifndef BENCH_MPI
-static double rep_pingpong(void *ctx) {
+/* The median of NRTT round trips of a hand-off, in ns. */
+static double handoff_median(void (*round_trip)(void *), void *p) {
     static double t[NRTT];
-    pingpong *p = ctx;
     for (int i = 0; i < NRTT; i++) {
         double t0 = now();
-        pingpong_round_trip(p);
+        round_trip(p);
         t[i] = now() - t0;
     }
     return median_of(t, NRTT) * 1e9;
 }
+
+static void pingpong_rt(void *p) { pingpong_round_trip(p); }
+static void spinpong_rt(void *p) { spinpong_round_trip(p); }
+static double rep_pingpong(void *ctx) { return handoff_median(pingpong_rt, ctx); }
+static double rep_spinpong(void *ctx) { return handoff_median(spinpong_rt, ctx); }
 #endif
 
 #ifdef BENCH_MPI
@@ -781,14 +833,24 @@ static void bench_remote_rtt(void) {
     report("remote_rtt_8B_inline", "ns", fi, "mpi_rtt_8B", &b, GOAL_RATIO_AT_MOST, 8);
 }
 #else
+/* Two hand-offs, the task's bookkeeping and the get: 67x on a loaded 2-core machine. */
+#define RTT_SPIN_GOAL 100
+/* Against a spin-wait hand-off, whose partner is looking already, as a task thread is while it
+   spins; the condition-variable hand-off (each side asleep in the kernel) is shown beside it,
+   without a goal: a runtime whose threads spin first beats it by construction. */
 static void bench_remote_rtt(void) {
     pingpong p;
-    stats f, b;
-    pingpong_start(&p);
+    spinpong sp;
+    stats f, b, cv;
+    spinpong_start(&sp);
     rtt_fn = f_identity;
-    measure(rep_remote_rtt, rep_pingpong, &p, 9, &f, &b);
+    measure(rep_remote_rtt, rep_spinpong, &sp, 9, &f, &b);
+    spinpong_stop(&sp);
+    report("remote_rtt_8B", "ns", f, "spin_pingpong", &b, GOAL_RATIO_AT_MOST, RTT_SPIN_GOAL);
+    pingpong_start(&p);
+    measure(rep_pingpong, NULL, &p, 9, &cv, NULL);
     pingpong_stop(&p);
-    report("remote_rtt_8B", "ns", f, "condvar_pingpong", &b, GOAL_RATIO_AT_MOST, 2);
+    report("remote_rtt_8B_vs_condvar", "ns", f, "condvar_pingpong", &cv, GOAL_NONE, 0);
 }
 #endif
 
@@ -816,6 +878,8 @@ typedef struct big_ctx {
     char *chase;     /* pages for the cold pointer chase, apart from the eviction buffer */
     ud_ref held[8];  /* fresh puts, kept until their figure is done */
     int nheld;
+    char *held_copy[8];   /* the baseline's fresh copies, kept the same way */
+    int nheld_copy;
 } big_ctx;
 
 static void big_alloc(big_ctx *c, size_t n) {
@@ -905,6 +969,29 @@ static double rep_memcpy_fresh(void *ctx) {
     escape(dst);
     double t = now() - t0;
     free(dst);
+    return t * 1e3;
+}
+
+/* The same into fresh memory whose pages are mapped in one call first (MADV_POPULATE_WRITE,
+   as the runtime maps a fresh object's), the call counted: what put_256MiB_fresh does at
+   best. Where the call is not known, the first touches fault them in. Each copy is kept until
+   the figure is done, as the puts are: a buffer freed and asked for again each time costs
+   several times more here (the kernel's, not the copy's). */
+static double rep_memcpy_fresh_populated(void *ctx) {
+    big_ctx *c = ctx;
+    if (c->nheld_copy == (int)(sizeof c->held_copy / sizeof c->held_copy[0]))
+        die("memcpy_fresh_populated: too many reps");
+    double t0 = now();
+    char *dst = xmalloc(c->n);
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)dst + pg - 1) & ~(pg - 1),
+              e = ((uintptr_t)dst + c->n) & ~(pg - 1);
+    if (e > a) madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+#endif
+    memcpy(dst, c->src, c->n);
+    escape(dst);
+    double t = now() - t0;
+    c->held_copy[c->nheld_copy++] = dst;
     return t * 1e3;
 }
 
@@ -1024,7 +1111,7 @@ static void bench_get_result_sizes(big_ctx *c) {
     big_release(c);
     big_alloc(c, GIB);
     measure(rep_get_result_big, rep_memcpy_warm_us, c, 3, &large, &b);
-    report("get_task_result_1GiB", "us", large, "memcpy_warm_1GiB", &b, GOAL_RATIO_AT_MOST, 0.01);
+    report("get_task_result_1GiB", "us", large, "memcpy_warm_1GiB", &b, GOAL_NONE, 0);
     big_release(c);
     report("get_task_result_1GiB_vs_1MiB", "us", large, "get_task_result_1MiB", &small,
            GOAL_RATIO_AT_MOST, 2);
@@ -1051,19 +1138,31 @@ static void bench_big(void) {
     big_alloc(&c, BIG);
     evict_alloc(&c);
 
-    measure(rep_put_big_fresh, rep_memcpy_fresh, &c, 3, &f, &b);
-    report(host_name(&c, "put_256MiB_fresh"), "ms", f, "memcpy_fresh_256MiB", &b,
+    /* against a memcpy that maps its pages in one call first, as the put does (beside one
+       that faults them in page by page, the put would win by construction) */
+    measure(rep_put_big_fresh, rep_memcpy_fresh_populated, &c, 3, &f, &b);
+    report(host_name(&c, "put_256MiB_fresh"), "ms", f, "memcpy_fresh_populated_256MiB", &b,
            GOAL_RATIO_AT_MOST, 1.2);
     CHECK(ud_free_many(c.held, c.nheld));
     c.nheld = 0;
+    while (c.nheld_copy > 0) free(c.held_copy[--c.nheld_copy]);
 
     measure(rep_put_big, rep_memcpy_fresh, &c, 5, &f, &b);
     report(host_name(&c, "put_256MiB"), "ms", f, "memcpy_fresh_256MiB", &b, GOAL_NONE, 0);
 
+    /* a view's cost does not grow with the size: against the get of a 1 MiB put in the same
+       run (a memcpy of 256 MiB would make any view look free) */
+    {
+        size_t n = c.n;
+        c.n = MIB;
+        CHECK(ud_put(c.src, MIB, &c.kept));
+        measure(rep_get_big, NULL, &c, 7, &b, NULL);
+        CHECK(ud_free(c.kept));
+        c.n = n;
+    }
     CHECK(ud_put(c.src, BIG, &c.kept));
-    measure(rep_get_big, rep_memcpy_warm_us, &c, 7, &f, &b);
-    report(host_name(&c, "get_256MiB"), "us", f, "memcpy_warm_256MiB", &b, GOAL_RATIO_AT_MOST,
-           0.01);
+    measure(rep_get_big, NULL, &c, 7, &f, NULL);
+    report(host_name(&c, "get_256MiB"), "us", f, "get_1MiB", &b, GOAL_RATIO_AT_MOST, 2);
     CHECK(ud_free(c.kept));
 
 #ifdef BENCH_MPI
@@ -1101,9 +1200,15 @@ static void bench_big(void) {
     report("put_task_get_256MiB_mpi", "ms", f, "mpi_roundtrip_256MiB", &raw, GOAL_NONE, 0);
 #endif
 
-    measure(rep_get_result_big, rep_memcpy_warm_us, &c, reps, &f, &b);
-    report("get_task_result_256MiB", "us", f, "memcpy_warm_256MiB", &b, GOAL_RATIO_AT_MOST,
-           0.01);
+    /* cold, against a cold get of a 1 MiB result in the same run: size must not matter */
+    {
+        size_t n = c.n;
+        c.n = MIB;
+        measure(rep_get_result_big, NULL, &c, reps, &b, NULL);
+        c.n = n;
+    }
+    measure(rep_get_result_big, NULL, &c, reps, &f, NULL);
+    report("get_task_result_256MiB", "us", f, "get_task_result_1MiB", &b, GOAL_RATIO_AT_MOST, 2);
 #ifdef BENCH_MPI
     /* On one host the result is a view into the store: raw MPI only for scale here; the
        bandwidth goal is the multi-host run's. */
@@ -1214,7 +1319,9 @@ static void bench_churn(void) {
     int reset = 1;
     if (on_threads()) ranks_self();
     for (int r = 0; r < nranks; r++) reset &= reset_peak_rss(rank_pid[r]);
-    if (!reset) note("churn: the kernel would not reset VmHWM; peaks include earlier benches");
+    if (!reset)
+        note("churn: the kernel would not reset VmHWM; peaks include earlier benches, so the "
+             "peak goal is not judged");
     double t0 = now(), t_early = 0;
     for (long i = 0, k = 0; i < n; i += CHURN_BATCH, k++) {
         ud_ref *cur = ring[k % 2], *prev = ring[(k + 1) % 2];
@@ -1233,7 +1340,9 @@ static void bench_churn(void) {
     for (int r = 0; r < nranks && r < NCHURN_NAMES; r++) {
         stats s = {(double)late[r], (double)late[r], (double)late[r], 1};
         stats b = {(double)early[r], (double)early[r], (double)early[r], 1};
-        report(churn_names[r], "KiB", s, "peak_after_10k_tasks", &b, GOAL_RATIO_AT_MOST, 1.5);
+        /* peaks that include earlier benches would meet the goal by construction */
+        report(churn_names[r], "KiB", s, "peak_after_10k_tasks", &b,
+               reset ? GOAL_RATIO_AT_MOST : GOAL_NONE, 1.5);
     }
     if (nranks > NCHURN_NAMES) note("churn: peaks shown for the first %d ranks", NCHURN_NAMES);
     note("churn: %ld tasks in %.1f s (the first %d in %.2f s), two batches of %d live",
