@@ -151,6 +151,27 @@ static void cleanup_after_the_delay(void) {
     UT_EVENTUALLY(totals_now().cleanups - before >= 20, 10.0);
 }
 
+/* UNIDIST_MPI_BACKOFF 50 ms: an idle rank sleeps up to that long between polls, so a round
+   trip after 0.3 s of quiet waits for each rank on its way, tens of milliseconds on average
+   (with the default 1 ms, about a millisecond). The mean of 4 such round trips. */
+static void backoff_delays_the_first_round_trip(void) {
+    int n = 8, k;
+    ud_arg a = ud_arg_val(&n, sizeof n);
+    double sum = 0;
+    for (k = 0; k < 4; k++) {
+        ud_ref r;
+        double t0;
+        ut_sleep(0.3);
+        t0 = ut_now();
+        UT_REQUIRE_OK(ud_remote(f_make, &a, 1, 1, &r));
+        UT_CHECK(int64_of(r) != 0);
+        sum += ut_now() - t0;
+        UT_OK(ud_free(r));
+    }
+    ut_note("a round trip after 0.3 s of quiet: %.1f ms on average", 1e3 * sum / 4);
+    UT_CHECK(sum / 4 >= 0.01);
+}
+
 /* ---- run 3: a cleanup at once for 64 KiB freed, however few refs; a small service buffer -- */
 static void cleanup_for_the_bytes(void) {
     int n = 1 << 20;
@@ -232,9 +253,11 @@ int main(void) {
     c.mpi_gc_threshold = 1000000;
     c.mpi_gc_delay_ms = 1;
     c.mpi_gc_bytes = 0;
+    c.mpi_backoff = 50000;
     if ((d = start(&c, "run 2")) < 0) return 1;
     if (d) {
         UT_RUN(cleanup_after_the_delay);
+        UT_RUN(backoff_delays_the_first_round_trip);
         UT_CASE("run 2: shutdown, no table without UNIDIST_STATS") {
             capture_stderr(shut, err, sizeof err);
             UT_OK(shutdown_status);
