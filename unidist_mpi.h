@@ -1053,7 +1053,7 @@ static int ud__rd_next_obj(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud
     }
     ref->owner = h->a;
     ref->num = wo->num;
-    if ((wo->status != UD_OK && wo->status != UD_ERR_TASK) || wo->nparts < 0) {
+    if ((wo->status != UD_OK && wo->status != UD_ERR_TASK && wo->status != UD_ERR_PROTO) || wo->nparts < 0) {
         st = ud__fail(UD_ERR_PROTO, "status %d with %d parts", wo->status, wo->nparts);
         r->bad = 1; /* where its parts end cannot be known */
     } else
@@ -1068,6 +1068,7 @@ static int ud__rd_next_obj(ud__rd *r, const ud__hdr *h, int src, ud_ref *ref, ud
         snprintf(msg, sizeof msg, "ref %s from rank %d: %s", text, src, ud__errbuf);
         ud__log(UD_LOG_ERROR, "%s", msg);
         if (!(o = ud__obj_error(msg))) o = &ud__oom_obj;
+        else o->status = st; /* a get says what went wrong on the way (UD_ERR_PROTO), not a task */
     }
     *out = o;
     return 1;

@@ -1,6 +1,6 @@
 /* With checksums on (the checksum field of ud_config) a large part that arrives changed is
-   refused, naming the checksum (UD_ERR_PROTO where it is read, a failed value beyond: the
-   task that needed it fails, a get says UD_ERR_TASK), and the runtime goes on. The change is made on the wire: this
+   refused, naming the checksum: a get of it says UD_ERR_PROTO, a task that needed it fails
+   (its get says UD_ERR_TASK), and the runtime goes on. The change is made on the wire: this
    program defines MPI_Isend itself (PMPI interposition), and when a process has armed it, the
    next large part it sends (tag UD__TAG_DATA) goes out from a copy with one byte flipped. The
    shared store is off, so that parts cross through MPI even between ranks of one host. Run
@@ -98,14 +98,13 @@ static void put_changed_on_the_way(void) {
     UT_OK(ud_free(r));
 }
 
-/* A worker's result reaches the driver changed: the ref holds a failure naming the checksum
-   (the receiver's UD_ERR_PROTO becomes a failed value, which a get reports as UD_ERR_TASK);
-   a result sent whole afterwards is right. */
+/* A worker's result reaches the driver changed: the ref holds a failure naming the checksum,
+   which a get reports as UD_ERR_PROTO; a result sent whole afterwards is right. */
 static void result_changed_on_the_way(void) {
     ud_ref r;
     ud_view v;
     UT_REQUIRE_OK(ud_remote(f_make_changed, NULL, 0, 1, &r));
-    UT_EQ_STATUS(ud_get(r, &v), UD_ERR_TASK);
+    UT_EQ_STATUS(ud_get(r, &v), UD_ERR_PROTO);
     UT_CONTAINS(ud_last_error(), "checksum mismatch in part 0 (1048576 bytes) from rank");
     UT_OK(ud_free(r));
     UT_REQUIRE_OK(ud_remote(f_make, NULL, 0, 1, &r));
