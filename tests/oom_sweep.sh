@@ -115,7 +115,8 @@ for role in $ROLES; do
                 esac
             done < <(sites_of_job "$first")
             first=$next
-            left=$(pgrep -f "(^|/)$bin( |\$)")
+            left=$(for p in $(pgrep -f "(^|/)$bin( |\$)"); do   # this checkout's, not another's
+                       [ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$PWD" ] && echo "$p"; done)
             if [ -n "$left" ]; then
                 kill -9 $left 2>/dev/null
                 echo "  $name $mode: processes left behind after site $((first - 1)): $(echo $left)"

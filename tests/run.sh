@@ -223,11 +223,20 @@ run_variant() {
 # As root, every MPI program runs on a /dev/shm of its own (PRIVATE_SHM).
 . tests/private_shm.sh
 
+# The processes running program $1 (a path under build/) started from this checkout: another
+# checkout's suite may run the same variant meanwhile, under the same relative path.
+own_pids() {
+    local p
+    for p in $(pgrep -f "(^|/)$1( |\$)" 2>/dev/null); do
+        [ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$PWD" ] && echo "$p"
+    done
+}
+
 # After an MPI run no rank of it may be left: one that is, is a FAIL, and is killed.
 check_left_behind() {   # tag bin
     local pids
     sleep 0.2
-    pids=$(pgrep -f "(^|/)$2( |\$)" 2>/dev/null)   # this variant's binary, nobody else's
+    pids=$(own_pids "$2")   # this variant's binary, nobody else's
     if [ -n "$pids" ]; then
         echo "[$1]   left behind: $(echo $pids)"
         kill -9 $pids 2>/dev/null
@@ -818,7 +827,7 @@ kill_variant() {   # name mpi
             "$((KILL_LIMIT * 4))" "mpiexec.$mpi" -n 3 "$dir/kill" >"$log" 2>&1
         secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")
         rc=$(sed -n 's/^kill: exit //p' "$log")
-        left=$(pgrep -f "(^|/)$dir/kill( |\$)")
+        left=$(own_pids "$dir/kill")
         [ -n "$left" ] && kill -9 $left 2>/dev/null
         if [ "${rc:-0}" -ne 0 ] && [ "$(echo "$secs <= $KILL_LIMIT" | bc)" -eq 1 ] &&
             ! grep -q "^kill: left" "$log" && ! grep -q "job went on" "$log" && [ -z "$left" ]; then
