@@ -40,8 +40,8 @@ static int fib(ud_task *t) {
     return ut_arg_int(t, 0, &n) ? ut_result_int(t, 0, n) : ud_task_fail(t, "fib");
 }
 
-/* sleeper(k, dir): sleeps 1.5 s, then makes a nested call and leaves dir/nested.k holding its
-   status. */
+/* sleeper(k, dir): leaves dir/started.k, sleeps 1.5 s, then makes a nested call and leaves
+   dir/nested.k holding its status. */
 static int sleeper(ud_task *t) {
     int k = 0, one = 1;
     char path[300];
@@ -51,6 +51,8 @@ static int sleeper(ud_task *t) {
     ud_status st;
     const char *dir = dir_arg(t);
     if (!ut_arg_int(t, 0, &k) || !dir) return ud_task_fail(t, "sleeper");
+    path_of(path, sizeof path, dir, "started", k); /* it holds its thread from now on */
+    if ((f = fopen(path, "w"))) fclose(f);
     ut_sleep(1.5 * ut_time_slack());
     st = ud_remote(f_fib, &a, 1, 1, &r);
     path_of(path, sizeof path, dir, "nested", k);
@@ -95,12 +97,18 @@ int main(void) {
             ud_arg a[2] = {ud_arg_val(&k, sizeof k), ud_arg_val(dir, sizeof dir)};
             UT_OK(ud_remote_opts(&on0, f_sleeper, a, 2, 1, &r));
         }
+        for (k = 0; k < threads; k++) { /* every thread is held before the marker goes */
+            char path[300];
+            struct stat sb;
+            path_of(path, sizeof path, dir, "started", k);
+            if (!UT_EVENTUALLY(stat(path, &sb) == 0, 30)) break;
+        }
         k = 0;
         {
             ud_arg a[2] = {ud_arg_val(&k, sizeof k), ud_arg_val(dir, sizeof dir)};
             UT_OK(ud_remote_opts(&on0, f_marker, a, 2, 1, &r));
         }
-        ut_sleep(0.3); /* the sleepers hold every thread now */
+        ut_sleep(0.1); /* the marker is queued behind them */
     }
     atomic_store(&armed, 1);
     st = ud_shutdown();
@@ -128,6 +136,8 @@ int main(void) {
                 UT_EQ_STATUS(got, UD_ERR_STATE);
                 UT_CONTAINS(text, "cancelled");
             }
+            unlink(path);
+            path_of(path, sizeof path, dir, "started", k);
             unlink(path);
         }
     }
