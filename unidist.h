@@ -158,7 +158,9 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(STR,  scheduler, "UNIDIST_SCHEDULER", UD_SCHEDULER, "where tasks run: auto (near their data, idle workers take queued tasks from busy ones) or round_robin (the next worker in turn, nothing moves after)") \
     X(SIZE, sched_locality_min, "UNIDIST_SCHED_LOCALITY_MIN", UD_SCHED_LOCALITY_MIN, "auto scheduler: an argument of fewer bytes than this does not draw its task to where it lives") \
     X(INT,  spin_us,   "UNIDIST_SPIN_US",   UD_SPIN_US,   "microseconds an idle task thread keeps looking for work, yielding its core, before it sleeps") \
-    X(SIZE, task_stack, "UNIDIST_TASK_STACK", UD_TASK_STACK, "bytes of stack a task thread reserves: a task waiting in a nested get or wait runs other tasks on it, so this bounds the nesting (0, or less than the system allows: the system's default)") \
+    X(SIZE, task_stack, "UNIDIST_TASK_STACK", UD_TASK_STACK, "bytes of stack a task thread reserves: a task waiting in a nested get runs the tasks it waits for on it while they have not started, within three quarters of it (0, or less than the system allows: the system's default)") \
+    X(INT,  task_waits, "UNIDIST_TASK_WAITS", UD_TASK_WAITS, "tasks of a process that may wait in a nested get or wait at once, each holding a thread while another runs its queue; one more fails its call, saying so (1..1000000)") \
+    X(INT,  task_depth, "UNIDIST_TASK_DEPTH", UD_TASK_DEPTH, "nesting depth a task may submit at: a task at this depth (the driver's tasks are at 1) fails its remote, naming the depth (1..1000000)") \
     X(INT,  mpi_backoff, "UNIDIST_MPI_BACKOFF", UD_MPI_BACKOFF, "MPI: longest sleep in microseconds of an idle process between polls") \
     X(INT,  mpi_yield, "UNIDIST_MPI_YIELD", UD_MPI_YIELD, "MPI: a waiting process yields its core once every this many polls (0: every other poll if its machine has more ranks than cores and MPI does not yield by itself, else never)") \
     X(INT,  mpi_gc_threshold, "UNIDIST_MPI_GC_THRESHOLD", UD_MPI_GC_THRESHOLD, "MPI: freed refs the root batches before it sends a cleanup") \
@@ -199,6 +201,12 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
 #endif
 #ifndef UD_SHUTDOWN_WARN
 #define UD_SHUTDOWN_WARN 10
+#endif
+#ifndef UD_TASK_WAITS
+#define UD_TASK_WAITS 4096
+#endif
+#ifndef UD_TASK_DEPTH
+#define UD_TASK_DEPTH 100000
 #endif
 #ifndef UD_SPIN_US
 #define UD_SPIN_US 100
@@ -517,6 +525,7 @@ UD_API int ud_task_fail(ud_task *t, const char *fmt, ...)
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h> /* the progress thread ignores SIGPIPE */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -897,6 +906,10 @@ static ud_status ud__config_check(const ud_config *c) {
     if (c->log_level > UD_LOG_DEBUG)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_LOG_LEVEL: %lld is not in 0..4",
                         (long long)c->log_level);
+    if (c->task_waits < 1 || c->task_waits > 1000000)
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_TASK_WAITS: %lld is not in 1..1000000", (long long)c->task_waits);
+    if (c->task_depth < 1 || c->task_depth > 1000000)
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_TASK_DEPTH: %lld is not in 1..1000000", (long long)c->task_depth);
     if (c->spin_us > 1000000)
         return ud__fail(UD_ERR_CONFIG, "UNIDIST_SPIN_US: %lld us is more than one second",
                         (long long)c->spin_us);
@@ -1464,6 +1477,7 @@ struct ud_task {
     ud__obj *(*alloc)(ud_task *t, int i, const size_t *sizes, int nparts);
     void *be;
     const char *dep_err;       /* a failed argument's message: the task did not run */
+    int depth;                 /* 1: submitted by the driver; a task's tasks one deeper */
 };
 
 static int ud__task_inline(const ud_task *t) { return t->fn && (t->fn->flags & UD_FN_INLINE); }
@@ -1621,6 +1635,40 @@ static void ud__task_settle(ud_task *ctx) {
         if (!ctx->res[i]) ctx->res[i] = &ud__empty_obj;
 }
 
+/* exit() called inside a task, or a driver that leaves main (or calls exit) while its MPI
+   runtime runs, which would leave the other ranks waiting for it for ever: the job ends here,
+   naming the task or the rank, before later exit handlers tear down what the runtime's
+   threads still use (MPI above all, which a task thread must not finalize). Registered at
+   init, and by the MPI module after its own handler, so that it runs before that one. */
+/* Set by the MPI module while this thread is inside its loop or waits in MPI: an exit() then
+   comes from MPI ending the process (another rank ended the job), not from the program. */
+static UD__THREAD_LOCAL int ud__in_runtime;
+
+static void ud__exit_guard(void) {
+    static ud__atomic_int done;
+    ud_task *t = ud__cur_task;
+    /* (a worker rank's main thread is inside the loop while its runtime runs: ud__in_runtime) */
+    int mpi_runs = ud__abort_hook && ud__atomic_load(&ud__rt.state) == UD__RUNNING;
+    char buf[512];
+    if ((!t && !mpi_runs && !ud__in_runtime) || ud__atomic_exchange(&done, 1)) return;
+    if (t) { /* a task thread may not call MPI: the launcher ends the job when a rank exits so */
+        snprintf(buf, sizeof buf, "task '%s' called exit() on rank %d: the job ends (a task ends by "
+                 "returning, or fails with ud_task_fail)", t->fn->name, ud__rt.rank);
+        ud__default_log(UD_LOG_ERROR, ud__rt.rank, buf, NULL);
+        fflush(stdout);
+        _exit(1);
+    } else if (ud__in_runtime) { /* MPI itself ends the process (another rank ended the job) */
+        ud__default_log(UD_LOG_ERROR, ud__rt.rank, "MPI ended this process while the runtime waited in it", NULL);
+        _exit(1);
+    } else
+        snprintf(buf, sizeof buf, "rank %d left main (or called exit) while the runtime runs: the job "
+                 "ends (call ud_shutdown first)", ud__rt.rank);
+    ud__default_log(UD_LOG_ERROR, ud__rt.rank, buf, NULL);
+    fflush(stdout);
+    if (ud__abort_hook) ud__abort_hook();
+    _exit(1);
+}
+
 /* ---- trace --------------------------------------------------------------------------------------
    Owns the per-thread event buffers and the trace file; the pool and the backends record,
    shutdown writes.
@@ -1734,10 +1782,17 @@ static ud__event *ud__trace_take(int *n) {
     ud__tchunk *c, *older;
     ud__event *all;
     int total = 0, at = 0, k;
+    long long recorded = 0;
     ud__atomic_store(&ud__tr.on, 0);
     ud__tr.end = ud__now();
     for (b = ud__tr.bufs; b; b = b->next) /* an int of events, and of their bytes */
-        for (c = b->chunks; c; c = c->next) total += c->n <= UD__TRACE_MAX - total ? c->n : UD__TRACE_MAX - total;
+        for (c = b->chunks; c; c = c->next) {
+            total += c->n <= UD__TRACE_MAX - total ? c->n : UD__TRACE_MAX - total;
+            recorded += c->n;
+        }
+    if (recorded > total)
+        ud__log(UD_LOG_WARN, "UNIDIST_TRACE: %lld of this process's %lld events dropped (a trace "
+                "holds %d at most)", recorded - total, recorded, UD__TRACE_MAX);
     all = (ud__event *)ud__alloc((size_t)(total ? total : 1) * sizeof *all);
     for (b = ud__tr.bufs; b; b = next) {
         next = b->next;
@@ -1763,13 +1818,24 @@ static void ud__json_name(FILE *f, const char *s) {
 
 /* Writes the events (times on the driver's clock) as a Chrome trace: a JSON array of complete
    events in microseconds from the run's start, a process a rank and a thread a task thread. */
-static void ud__trace_write(const ud__event *ev, int n, int nranks) {
+/* Whether the trace can be written where UNIDIST_TRACE says: asked at init (an empty file is
+   left there), so that a wrong path fails the run before it starts, not after it ends. */
+static ud_status ud__trace_check(void) {
+    FILE *f;
+    if (!ud__rt.cfg.trace || !ud__rt.cfg.trace[0]) return UD_OK;
+    if (!(f = fopen(ud__rt.cfg.trace, "w")))
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_TRACE: cannot write %s: %s", ud__rt.cfg.trace, strerror(errno));
+    fclose(f);
+    return UD_OK;
+}
+
+static ud_status ud__trace_write(const ud__event *ev, int n, int nranks) {
     static const char *cat[] = {"", "task", "send", "recv", "wait"};
     FILE *f = fopen(ud__rt.cfg.trace, "w");
     int k;
     if (!f) {
         ud__log(UD_LOG_ERROR, "UNIDIST_TRACE: cannot write %s: %s", ud__rt.cfg.trace, strerror(errno));
-        return;
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_TRACE: cannot write %s: %s", ud__rt.cfg.trace, strerror(errno));
     }
     fprintf(f, "[\n");
     for (k = 0; k < nranks; k++)
@@ -1790,8 +1856,12 @@ static void ud__trace_write(const ud__event *ev, int n, int nranks) {
     /* the run itself, so that a reader sees where it began and ended */
     fprintf(f, "{\"name\":\"run\",\"cat\":\"run\",\"ph\":\"X\",\"ts\":0,\"dur\":%.3f,\"pid\":0,\"tid\":0}\n]\n",
             1e6 * (ud__tr.end - ud__tr.start));
-    if (fclose(f) != 0) ud__log(UD_LOG_ERROR, "UNIDIST_TRACE: writing %s failed", ud__rt.cfg.trace);
-    else ud__log(UD_LOG_INFO, "trace of %d events written to %s", n, ud__rt.cfg.trace);
+    if (ferror(f) | fclose(f)) { /* both: the file is closed either way */
+        ud__log(UD_LOG_ERROR, "UNIDIST_TRACE: writing %s failed: %s", ud__rt.cfg.trace, strerror(errno));
+        return ud__fail(UD_ERR_CONFIG, "UNIDIST_TRACE: writing %s failed: %s", ud__rt.cfg.trace, strerror(errno));
+    }
+    ud__log(UD_LOG_INFO, "trace of %d events written to %s", n, ud__rt.cfg.trace);
+    return UD_OK;
 }
 
 /* The span a rank recorded in, as an event of its own lane (tid -1). */
@@ -1826,13 +1896,15 @@ static void ud__trace_discard(void) {
 }
 
 /* Threads backend: the process's events, on its own clock. */
-static void ud__trace_finish_local(void) {
+static ud_status ud__trace_finish_local(void) {
     int n = 0;
     ud__event *ev;
-    if (!ud__tracing()) return;
+    ud_status st;
+    if (!ud__tracing()) return UD_OK;
     ev = ud__trace_take_with_run(&n);
-    ud__trace_write(ev, n, 1);
+    st = ud__trace_write(ev, n, 1);
     ud__free(ev, (size_t)(n ? n : 1) * sizeof *ev);
+    return st;
 }
 
 /* ---- progress -----------------------------------------------------------------------------------
@@ -1845,6 +1917,7 @@ static struct ud__progress {
     ud__atomic_llong submitted, done, bytes;
     pthread_t thread;
     int started, stop;
+    int broken;               /* a write failed (a pipe whose reader left): no more lines */
 } ud__pg;
 static pthread_mutex_t ud__pg_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ud__pg_cv; /* by the monotonic clock: initialized at each start */
@@ -1869,15 +1942,16 @@ static void ud__progress_publish(int64_t submitted, int64_t done, int64_t bytes)
 static void ud__progress_show(int *shown, double *t0, int64_t *done0) {
     int64_t sub = ud__atomic_load_relaxed(&ud__pg.submitted), done = ud__atomic_load_relaxed(&ud__pg.done);
     double t = ud__now(), rate = t > *t0 ? (double)(done - *done0) / (t - *t0) : 0;
+    int rc = 0;
     if (sub > done) {
-        fprintf(stderr, "\r[ud] tasks %lld/%lld done, %.0f/s, %.1f MiB moved\033[K", (long long)done,
-                (long long)sub, rate < 0 ? 0 : rate, (double)ud__atomic_load_relaxed(&ud__pg.bytes) / 1048576.0);
+        rc = fprintf(stderr, "\r[ud] tasks %lld/%lld done, %.0f/s, %.1f MiB moved\033[K", (long long)done,
+                     (long long)sub, rate < 0 ? 0 : rate, (double)ud__atomic_load_relaxed(&ud__pg.bytes) / 1048576.0);
         *shown = 1;
     } else if (*shown) {
-        fprintf(stderr, "\r\033[K");
+        rc = fprintf(stderr, "\r\033[K");
         *shown = 0;
     }
-    fflush(stderr);
+    if (rc < 0 || fflush(stderr) != 0) ud__pg.broken = 1; /* its reader went away: stop */
     *t0 = t;
     *done0 = done;
 }
@@ -1887,15 +1961,21 @@ static void *ud__progress_main(void *arg) {
     double t0 = ud__now();
     int64_t done0 = 0;
     struct timespec ts;
+    sigset_t pipe;
     (void)arg;
+    /* a write to a pipe whose reader left fails here, instead of killing the program */
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     pthread_mutex_lock(&ud__pg_mu);
+    ud__pg.broken = 0;
     while (!ud__pg.stop) {
         ud__abstime(ud__now() + 0.25, &ts);
         pthread_cond_timedwait(&ud__pg_cv, &ud__pg_mu, &ts);
-        if (!ud__pg.stop) ud__progress_show(&shown, &t0, &done0);
+        if (!ud__pg.stop && !ud__pg.broken) ud__progress_show(&shown, &t0, &done0);
     }
     pthread_mutex_unlock(&ud__pg_mu);
-    if (shown) fprintf(stderr, "\r\033[K");
+    if (shown && !ud__pg.broken) fprintf(stderr, "\r\033[K");
     return NULL;
 }
 
@@ -1929,40 +2009,58 @@ static void ud__progress_stop(void) {
    Owns the task threads, their queues and their sleep (ud__pool); the threads backend and an
    MPI worker push jobs and reclaim queued ones.
    The threads that run tasks: the threads backend's workers, and the task threads of an MPI
-   worker rank. Each thread has a queue of its own; one whose queue is empty takes the oldest
-   job of another's, so no thread idles while another has jobs queued, and sleeps only when
-   no queue holds a job it may run. A job pinned to a thread waits in a list only that thread
-   takes from. A job is a link that a task embeds as its first member. */
+   worker rank. The pool has a slot (queues) a thread; a thread serves its slot, and one whose
+   slot is empty takes the oldest job of another's, so no thread idles while another has jobs
+   queued, and sleeps only when no queue holds a job it may run. A job pinned to a slot waits
+   in a list only that slot's thread takes from; a task's nested tasks wait in their slot's
+   own list, which that slot takes newest first (depth first). A task that waits in a nested
+   call never runs other jobs on its stack: its slot goes to another thread meanwhile
+   (ud__pool_wait_begin). A job is a link that a task embeds as its first member. */
 typedef struct ud__job {
     struct ud__job *next, *prev;
+    int slot;                 /* the queues that hold it, and in which list (UD__JL_*) */
+    int list;
 } ud__job;
 
+enum { UD__JL_NONE = 0, UD__JL_OPEN, UD__JL_NESTED, UD__JL_PINNED };
+
 typedef struct ud__pool ud__pool;
+typedef struct ud__pth ud__pth;
 
 typedef struct ud__jlist {
     ud__job *head, *tail;
 } ud__jlist;
 
-typedef struct ud__pq {       /* one thread's queues */
+typedef struct ud__pq {       /* a slot: the queues one serving thread takes from first */
     pthread_mutex_t mu;
-    ud__jlist open, pinned;   /* any thread may take from open; pinned is this thread's */
-    ud__atomic_int nopen, npinned; /* read without the lock by threads looking for work */
+    ud__jlist open, nested, pinned; /* any thread may take from open and nested (the tasks
+                                   its tasks submitted); pinned is this slot's alone */
+    ud__atomic_int nopen, npinned; /* read without the lock (nopen counts nested too) */
     ud__pool *pool;
-    pthread_t thread;
-    struct { const ud__fn *v; } running; /* (atomic) the task it runs now, for a shutdown that waits */
     ud__atomic_llong idle_ns; /* its time with nothing to run, ended spells; its thread writes */
     ud__atomic_llong idle_from; /* ns: when the spell under way began (0: busy) */
     char pad[64];             /* keep neighbouring queues off one cache line */
 } ud__pq;
 
+struct ud__pth {              /* a task thread: serving a slot, waiting in its task, or spare */
+    pthread_t thread;
+    ud__pool *pool;
+    ud__pq *slot;             /* the slot it serves; NULL once its task waited (or spare) */
+    int home;                 /* the slot it served last: its worker id */
+    int id;                   /* 1 and up: its thread in the trace */
+    struct { const ud__fn *v; } running; /* (atomic) the task it runs now */
+    ud__atomic_int waiting;   /* its task waits in a nested get or wait */
+    pthread_cond_t cv;        /* a spare's: it is given a slot, or the pool stops */
+    ud__pth *next, *next_spare;
+};
+
 struct ud__pool {
     ud__pq *q;
     int n;
-    ud__atomic_long open;     /* jobs in all open lists, counted before they are pushed */
+    ud__atomic_long open;     /* jobs in all open and nested lists, counted before they are pushed */
     ud__atomic_int sleepers;
-    ud__atomic_int helpers;   /* threads in ud__pool_help's wait (a nested get or wait) */
     ud__atomic_uint next;     /* round robin for pushes from outside the pool */
-    pthread_mutex_t mu;       /* the sleepers' */
+    pthread_mutex_t mu;       /* the sleepers', and the threads' list, spares and waits */
     pthread_cond_t cv;
     int stop;
     int spin_us;
@@ -1970,14 +2068,17 @@ struct ud__pool {
     size_t stack;             /* each thread's stack bytes, 0 if unknown */
     void (*run)(ud__job *j);
     double started;           /* for the idle time of its threads */
+    ud__pth *threads, *spares;
+    int nthreads, nwaiting;   /* threads started; tasks waiting now (UNIDIST_TASK_WAITS at most) */
 };
 
-static UD__THREAD_LOCAL ud__pq *ud__pool_self; /* the queue of the calling thread, if a pool's */
+static UD__THREAD_LOCAL ud__pq *ud__pool_self; /* the slot the calling thread serves, if any */
+static UD__THREAD_LOCAL ud__pth *ud__pool_me;  /* the calling thread's record, if a pool's */
 
 /* Marks the calling thread as running fn's task (NULL: none); returns the previous mark. */
 static const ud__fn *ud__pool_running(const ud__fn *fn) {
-    if (!ud__pool_self) return NULL;
-    return ud__atomic_exchange_relaxed(&ud__pool_self->running, fn);
+    if (!ud__pool_me) return NULL;
+    return ud__atomic_exchange_relaxed(&ud__pool_me->running, fn);
 }
 
 /* A task's run for the trace: its start (0 when not tracing), then its end, on its task
@@ -1985,13 +2086,12 @@ static const ud__fn *ud__pool_running(const ud__fn *fn) {
 static double ud__task_enter(void) { return ud__tracing() ? ud__now() : 0; }
 
 static void ud__task_leave(const ud__fn *fn, double t0) {
-    ud__pq *q = ud__pool_self;
-    if (t0 != 0) ud__trace(UD__EV_TASK, t0, ud__now(), fn->name, q ? (int)(q - q->pool->q) + 1 : 0, -1, 0);
+    if (t0 != 0) ud__trace(UD__EV_TASK, t0, ud__now(), fn->name, ud__pool_me ? ud__pool_me->id : 0, -1, 0);
 }
 
-/* A pool thread's idle spells, timed only as they begin and end: tasks that follow each other
-   read no clock, so that the stats cost an empty task nothing. Its time in tasks is the rest
-   (a task waiting in a nested call counts as in its task, as do the tasks run meanwhile). */
+/* A slot's idle spells, timed only as they begin and end: tasks that follow each other read
+   no clock, so that the stats cost an empty task nothing. Its time in tasks is the rest (a
+   task waiting in a nested call hands its slot on, and its slot's time goes on counting). */
 static int64_t ud__now_ns(void) { return (int64_t)(ud__now() * 1e9); }
 
 static void ud__pool_idle_begin(ud__pq *q) { ud__atomic_store_relaxed(&q->idle_from, ud__now_ns()); }
@@ -2002,7 +2102,7 @@ static void ud__pool_idle_end(ud__pq *q) {
     ud__atomic_store_relaxed(&q->idle_from, 0);
 }
 
-/* A pool's share of a ud_stats record: its threads' time in tasks and idle since it began. */
+/* A pool's share of a ud_stats record: its slots' time in tasks and idle since it began. */
 static void ud__pool_stats(ud__pool *p, ud_stats *s) {
     int k;
     int64_t now = ud__now_ns(), idle = 0;
@@ -2015,26 +2115,33 @@ static void ud__pool_stats(ud__pool *p, ud_stats *s) {
     if (s->task_seconds < 0) s->task_seconds = 0;
 }
 
-/* Writes "name xN, name" for the tasks p's threads run now into buf; returns how many. Each
-   mark is read once: a thread may start or end a task meanwhile. */
+/* Writes "name xN, name (waiting)" for the tasks p's threads run now into buf; returns how
+   many run (waiting ones included). Each mark is read once: a thread may start or end a task
+   meanwhile. */
 static int ud__pool_running_text(ud__pool *p, char *buf, size_t cap) {
     const ud__fn *seen[64];
-    int count[64], nseen = 0, i, k, n = 0, len = 0;
-    for (i = 0; i < p->n; i++) {
-        const ud__fn *f = ud__atomic_load_relaxed(&p->q[i].running);
+    int count[64], waits[64], nseen = 0, k, n = 0, len = 0;
+    ud__pth *t;
+    pthread_mutex_lock(&p->mu);
+    for (t = p->threads; t; t = t->next) {
+        const ud__fn *f = ud__atomic_load_relaxed(&t->running);
+        int w = ud__atomic_load(&t->waiting);
         if (!f) continue;
         n++;
-        for (k = 0; k < nseen && seen[k] != f; k++) {}
+        for (k = 0; k < nseen && (seen[k] != f || waits[k] != w); k++) {}
         if (k == nseen && nseen < 64) {
             seen[nseen] = f;
+            waits[nseen] = w;
             count[nseen++] = 0;
         }
         if (k < nseen) count[k]++;
     }
+    pthread_mutex_unlock(&p->mu);
     buf[0] = '\0';
     for (k = 0; k < nseen && len < (int)cap; k++)
-        len += snprintf(buf + len, cap - (size_t)len, count[k] > 1 ? "%s%s x%d" : "%s%s", k ? ", " : "",
-                        seen[k]->name, count[k]);
+        len += snprintf(buf + len, cap - (size_t)len, count[k] > 1 ? "%s%s x%d%s" : "%s%s%.0d%s",
+                        k ? ", " : "", seen[k]->name, count[k] > 1 ? count[k] : 0,
+                        waits[k] ? " (waiting in a nested call)" : "");
     return n;
 }
 static UD__THREAD_LOCAL char *ud__pool_stack_top; /* where its stack began */
@@ -2052,6 +2159,7 @@ static void ud__jlist_unlink(ud__jlist *l, ud__job *j) {
     else l->head = j->next;
     if (j->next) j->next->prev = j->prev;
     else l->tail = j->prev;
+    j->list = UD__JL_NONE;
 }
 
 /* The oldest job (newest: from the tail), or NULL. */
@@ -2061,54 +2169,78 @@ static ud__job *ud__jlist_take(ud__jlist *l, int newest) {
     return j;
 }
 
-#define UD__POOL_ANY (-1)   /* any thread */
-#define UD__POOL_LOCAL (-2) /* any thread, queued first with the pushing thread of the pool */
+#define UD__POOL_ANY (-1)    /* any thread */
+#define UD__POOL_NESTED (-2) /* any thread: a task's nested task, which its slot takes newest
+                                first (depth first) and other threads oldest first */
 
-/* Queues a job for thread pin (< 0: any thread). An open job from a thread of a pool that
-   steals, or a LOCAL one (a task's nested task: what its thread will help with while it
-   waits), goes to that thread's queue; any other round robin. A sleeping thread is woken. */
+/* Queues a job for slot pin (< 0: any thread). A nested job, or an open job from a thread of
+   a pool that steals, goes to the pushing thread's slot; any other round robin. A sleeping
+   thread is woken. */
 static void ud__pool_push(ud__pool *p, ud__job *j, int pin) {
-    int own = ud__pool_self && ud__pool_self->pool == p && (p->steal || pin == UD__POOL_LOCAL);
+    int own = ud__pool_self && ud__pool_self->pool == p && (p->steal || pin == UD__POOL_NESTED);
     ud__pq *q = pin >= 0 ? &p->q[pin % p->n]
               : own ? ud__pool_self
               : &p->q[ud__atomic_add(&p->next, 1u) % (unsigned)p->n];
+    int list = pin >= 0 ? UD__JL_PINNED : pin == UD__POOL_NESTED ? UD__JL_NESTED : UD__JL_OPEN;
     if (pin < 0) ud__atomic_add(&p->open, 1);
     pthread_mutex_lock(&q->mu);
-    ud__jlist_put(pin < 0 ? &q->open : &q->pinned, j);
+    j->slot = (int)(q - p->q);
+    j->list = list;
+    ud__jlist_put(list == UD__JL_PINNED ? &q->pinned : list == UD__JL_NESTED ? &q->nested : &q->open, j);
     ud__atomic_add(pin < 0 ? &q->nopen : &q->npinned, 1);
     pthread_mutex_unlock(&q->mu);
     if (ud__atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         if (pin < 0 && p->steal) pthread_cond_signal(&p->cv);
-        else pthread_cond_broadcast(&p->cv); /* only that thread may take it */
+        else pthread_cond_broadcast(&p->cv); /* only that slot's thread may take it */
         pthread_mutex_unlock(&p->mu);
     }
 }
 
-static ud__job *ud__pq_take(ud__pq *q, int pinned, int newest) {
-    ud__job *j;
+/* A job of slot q: pinned, or open (own: its nested ones newest first, then the open ones
+   oldest first; another's: the oldest of open, then of nested). */
+static ud__job *ud__pq_take(ud__pq *q, int pinned, int own) {
+    ud__job *j = NULL;
     if (ud__atomic_load(pinned ? &q->npinned : &q->nopen) == 0) return NULL;
     pthread_mutex_lock(&q->mu);
-    if ((j = ud__jlist_take(pinned ? &q->pinned : &q->open, newest)) != NULL)
-        ud__atomic_sub(pinned ? &q->npinned : &q->nopen, 1);
+    if (pinned) j = ud__jlist_take(&q->pinned, 0);
+    else if (own) j = (j = ud__jlist_take(&q->nested, 1)) ? j : ud__jlist_take(&q->open, 0);
+    else j = (j = ud__jlist_take(&q->open, 0)) ? j : ud__jlist_take(&q->nested, 0);
+    if (j) ud__atomic_sub(pinned ? &q->npinned : &q->nopen, 1);
     pthread_mutex_unlock(&q->mu);
     return j;
 }
 
-/* A job thread q may run: its pinned ones first, then the oldest open one of the first
-   queue that has one, starting with its own (newest: its own newest, which a thread helping
-   while its task waits takes, as it is what that task most likely waits for and keeps the
-   nesting shallow). */
-static ud__job *ud__pool_take(ud__pool *p, ud__pq *q, int newest) {
+/* A job slot q's thread may run: its pinned ones first, then its own open ones, then (when
+   the pool steals) another slot's. */
+static ud__job *ud__pool_take(ud__pool *p, ud__pq *q) {
     int k, self = (int)(q - p->q);
-    ud__job *j = ud__pq_take(q, 1, 0);
+    ud__job *j = ud__pq_take(q, 1, 1);
     if (j || ud__atomic_load(&p->open) <= 0) return j;
     for (k = 0; k < (p->steal ? p->n : 1); k++)
-        if ((j = ud__pq_take(&p->q[(self + k) % p->n], 0, newest && k == 0)) != NULL) {
+        if ((j = ud__pq_take(&p->q[(self + k) % p->n], 0, k == 0)) != NULL) {
             ud__atomic_sub(&p->open, 1);
             return j;
         }
     return NULL;
+}
+
+/* Takes j out of its queue if it is still there (not started): 1, and the caller runs it. */
+static int ud__pool_claim(ud__pool *p, ud__job *j) {
+    int slot = j->slot, list, ok;
+    ud__pq *q;
+    if (slot < 0 || slot >= p->n) return 0;
+    q = &p->q[slot];
+    pthread_mutex_lock(&q->mu);
+    list = j->list;
+    ok = j->slot == slot && (list == UD__JL_OPEN || list == UD__JL_NESTED);
+    if (ok) {
+        ud__jlist_unlink(list == UD__JL_OPEN ? &q->open : &q->nested, j);
+        ud__atomic_sub(&q->nopen, 1);
+        ud__atomic_sub(&p->open, 1);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return ok;
 }
 
 static int ud__pool_has_work(ud__pool *p, ud__pq *q) {
@@ -2120,19 +2252,22 @@ static int ud__pool_has_work(ud__pool *p, ud__pq *q) {
    them to a thief elsewhere), looking at scan jobs at most. Returns how many it put in out. */
 static UD__UNUSED int ud__pool_reclaim(ud__pool *p, int (*ok)(ud__job *j, void *ctx), void *ctx,
                                        ud__job **out, int max, int scan) {
-    int k, n = 0;
+    int k, l, n = 0;
     for (k = 0; k < p->n && n < max && scan > 0; k++) {
         ud__pq *q = &p->q[k];
         ud__job *j, *next;
         if (ud__atomic_load(&q->nopen) == 0) continue;
         pthread_mutex_lock(&q->mu);
-        for (j = q->open.head; j && n < max && scan-- > 0; j = next) {
-            next = j->next;
-            if (!ok(j, ctx)) continue;
-            ud__jlist_unlink(&q->open, j);
-            ud__atomic_sub(&q->nopen, 1);
-            ud__atomic_sub(&p->open, 1);
-            out[n++] = j;
+        for (l = 0; l < 2; l++) {
+            ud__jlist *list = l ? &q->nested : &q->open;
+            for (j = list->head; j && n < max && scan-- > 0; j = next) {
+                next = j->next;
+                if (!ok(j, ctx)) continue;
+                ud__jlist_unlink(list, j);
+                ud__atomic_sub(&q->nopen, 1);
+                ud__atomic_sub(&p->open, 1);
+                out[n++] = j;
+            }
         }
         pthread_mutex_unlock(&q->mu);
     }
@@ -2168,25 +2303,23 @@ static void ud__pool_sleep(ud__pool *p) {
     }
     ud__abstime(ud__now() + 1e-3 * (double)ud__rt.cfg.block_cache_ms, &ts);
     pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-    /* woken or not: steady wakes (pinned jobs, helpers) must not put the trim off for good */
+    /* woken or not: steady wakes (pinned jobs) must not put the trim off for good */
     pthread_mutex_unlock(&p->mu);
     ud__cache_trim(0);
     pthread_mutex_lock(&p->mu);
 }
 
-static void *ud__pool_main(void *arg) {
-    ud__pq *q = (ud__pq *)arg;
-    ud__pool *p = q->pool;
-    char top;
+/* Serves slot q until the pool stops (1) or the thread's task waited and handed q on (0). */
+static int ud__pool_serve(ud__pool *p, ud__pth *me, ud__pq *q) {
     ud__pool_self = q;
-    ud__pool_stack_top = &top;
-    ud__pool_idle_begin(q);
+    me->home = (int)(q - p->q);
     for (;;) {
-        ud__job *j = ud__pool_take(p, q, 0);
+        ud__job *j = ud__pool_take(p, q);
         int stop;
         if (j) {
             if (ud__atomic_load_relaxed(&q->idle_from)) ud__pool_idle_end(q);
             p->run(j);
+            if (me->slot != q) return 0; /* its task waited: another thread serves q now */
             continue;
         }
         if (!ud__atomic_load_relaxed(&q->idle_from)) ud__pool_idle_begin(q);
@@ -2197,13 +2330,39 @@ static void *ud__pool_main(void *arg) {
         ud__atomic_sub(&p->sleepers, 1);
         stop = p->stop && !ud__pool_has_work(p, q);
         pthread_mutex_unlock(&p->mu);
-        if (stop) return NULL;
+        if (stop) return 1;
     }
 }
 
-/* The pool thread index of the calling thread, or -1. */
+/* A task thread: it serves the slot it is given; when its task waited it has none, and waits
+   as a spare until it is given one again (ud__pool_wait_begin) or the pool stops. */
+static void *ud__pool_main(void *arg) {
+    ud__pth *me = (ud__pth *)arg;
+    ud__pool *p = me->pool;
+    char top;
+    ud__pool_me = me;
+    ud__pool_stack_top = &top;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        ud__pq *q = me->slot;
+        if (!q) {
+            if (p->stop) break;
+            me->next_spare = p->spares;
+            p->spares = me;
+            while (!me->slot && !p->stop) pthread_cond_wait(&me->cv, &p->mu);
+            continue; /* given a slot (taken off the spares), or the pool stops */
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (ud__pool_serve(p, me, q)) return NULL;
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* The worker index of the calling thread (its slot, or the one it served last), or -1. */
 static int ud__pool_index(const ud__pool *p) {
-    return ud__pool_self && ud__pool_self->pool == p ? (int)(ud__pool_self - p->q) : -1;
+    return ud__pool_me && ud__pool_me->pool == p ? ud__pool_me->home : -1;
 }
 
 static void ud__abstime(double at, struct timespec *ts) {
@@ -2212,55 +2371,120 @@ static void ud__abstime(double at, struct timespec *ts) {
     if (ts->tv_nsec >= 1000000000L) { ts->tv_sec++; ts->tv_nsec -= 1000000000L; }
 }
 
-/* A pool thread whose task must wait (a nested get or wait) runs other jobs meanwhile, so a
-   waiting task never idles its thread and recursion never runs out of threads: its depth is
-   bounded by the thread's stack. Returns after running one job, once *gen is no longer seen
-   (what the task waits for may have happened: see ud__pool_wake_helpers), or at deadline
-   (< 0: none). The caller checks its condition again. */
-static void ud__pool_help(ud__pool *p, ud__atomic_uint *gen, unsigned seen, double deadline) {
-    ud__pq *q = ud__pool_self;
+/* Starts a thread (p->mu held) that serves slot q; NULL when none can be had. */
+static ud__pth *ud__pool_add_thread(ud__pool *p, ud__pq *q) {
+    ud__pth *t = (ud__pth *)ud__alloc(sizeof *t);
+    pthread_attr_t attr;
+    int rc;
+    if (!t) return NULL;
+    memset(t, 0, sizeof *t);
+    t->pool = p;
+    t->slot = q;
+    t->home = q ? (int)(q - p->q) : 0;
+    t->id = ++p->nthreads;
+    pthread_cond_init(&t->cv, NULL);
+    pthread_attr_init(&attr);
+    if (p->stack && pthread_attr_setstacksize(&attr, p->stack) != 0) p->stack = 0; /* the default */
+    rc = pthread_create(&t->thread, &attr, ud__pool_main, t);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        pthread_cond_destroy(&t->cv);
+        ud__free(t, sizeof *t);
+        p->nthreads--;
+        return NULL;
+    }
+    t->next = p->threads;
+    p->threads = t;
+    return t;
+}
+
+/* Whether the calling thread's stack has room for another task run on it: a quarter of it,
+   and 256 KiB at least (sanitizers make frames several times larger), is kept for the calls a
+   task makes. */
+static int ud__pool_stack_room(const ud__pool *p) {
+    size_t keep = p->stack / 4 > ((size_t)256 << 10) ? p->stack / 4 : (size_t)256 << 10;
     char here;
-    /* past 3/4 of its stack a thread only waits: the other threads run what it would have */
-    int deep = p->stack && (size_t)(ud__pool_stack_top - &here) > p->stack / 4 * 3;
-    ud__job *j = deep ? NULL : ud__pool_take(p, q, 1);
-    if (j) {
-        p->run(j);
-        return;
-    }
-    /* counted before gen is read again: a waker that bumps gen then sees the count */
-    ud__atomic_add(&p->helpers, 1);
-    ud__atomic_add(&p->sleepers, 1); /* so that a push wakes it too */
+    return ud__pool_me && (!p->stack || (p->stack > keep && (size_t)(ud__pool_stack_top - &here) < p->stack - keep));
+}
+
+/* A pool thread whose task is about to wait (a nested get or wait) hands its slot to a spare
+   thread, or to a new one, so that the slot's jobs go on running while the task waits on its
+   own stack, burying nothing under it (the managed blocking of TBB and Java's fork/join). At
+   most UNIDIST_TASK_WAITS tasks wait at once: past that the wait fails, saying so. Any other
+   thread: nothing to do. The task's thread serves no slot after its task ends: it becomes a
+   spare. */
+static ud_status ud__pool_waits_full(int n) {
+    return ud__fail(UD_ERR_STATE, "a task cannot wait: %d tasks wait already on rank %d, each holding "
+                    "a thread (UNIDIST_TASK_WAITS=%lld); nest less deep or wide at a time, or raise it",
+                    n, ud__rt.rank, (long long)ud__rt.cfg.task_waits);
+}
+
+/* Whether another task may begin to wait now (a caller that cannot back out after it began
+   its call asks first, then begins with must). */
+static UD__UNUSED ud_status ud__pool_may_wait(ud__pool *p) {
+    int n;
+    if (!ud__pool_me || ud__pool_me->pool != p) return UD_OK;
     pthread_mutex_lock(&p->mu);
-    if (ud__atomic_load(gen) == seen && (deep || !ud__pool_has_work(p, q))) {
-        if (deadline >= 0) {
-            struct timespec ts;
-            ud__abstime(deadline, &ts);
-            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-        } else {
-            pthread_cond_wait(&p->cv, &p->mu);
+    n = p->nwaiting;
+    pthread_mutex_unlock(&p->mu);
+    return n < (int)ud__rt.cfg.task_waits ? UD_OK : ud__pool_waits_full(n);
+}
+
+static ud_status ud__pool_wait_begin(ud__pool *p, int must) {
+    ud__pth *me = ud__pool_me;
+    ud__pq *q;
+    if (!me || me->pool != p) return UD_OK;
+    pthread_mutex_lock(&p->mu);
+    if (!must && p->nwaiting >= (int)ud__rt.cfg.task_waits) {
+        int n = p->nwaiting;
+        pthread_mutex_unlock(&p->mu);
+        return ud__pool_waits_full(n);
+    }
+    if ((q = me->slot) != NULL) {
+        ud__pth *s = p->spares;
+        if (s) {
+            p->spares = s->next_spare;
+            s->slot = q;
+            s->home = (int)(q - p->q);
+            pthread_cond_signal(&s->cv);
+        } else if (!ud__pool_add_thread(p, q)) {
+            pthread_mutex_unlock(&p->mu);
+            return ud__fail(UD_ERR_NOMEM, "a task cannot wait: no thread could be started to run "
+                            "the others meanwhile (%d threads on rank %d)", p->nthreads, ud__rt.rank);
         }
+        me->slot = NULL;
+        ud__pool_self = NULL;
     }
+    p->nwaiting++;
+    ud__atomic_store(&me->waiting, 1);
     pthread_mutex_unlock(&p->mu);
-    ud__atomic_sub(&p->sleepers, 1);
-    ud__atomic_sub(&p->helpers, 1);
+    return UD_OK;
 }
 
-/* After bumping *gen: wakes the pool's threads waiting in ud__pool_help. */
-static void ud__pool_wake_helpers(ud__pool *p) {
-    if (ud__atomic_load(&p->helpers) == 0) return;
+static void ud__pool_wait_end(ud__pool *p) {
+    ud__pth *me = ud__pool_me;
+    if (!me || me->pool != p) return;
     pthread_mutex_lock(&p->mu);
-    pthread_cond_broadcast(&p->cv);
+    p->nwaiting--;
+    ud__atomic_store(&me->waiting, 0);
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Stops the pool once every queue is empty, and joins its first n threads. */
-static void ud__pool_join(ud__pool *p, int n) {
+/* Stops the pool once every queue is empty, and joins its threads. */
+static void ud__pool_join(ud__pool *p) {
+    ud__pth *t;
     int k;
     pthread_mutex_lock(&p->mu);
     p->stop = 1;
     pthread_cond_broadcast(&p->cv);
+    for (t = p->threads; t; t = t->next) pthread_cond_signal(&t->cv);
     pthread_mutex_unlock(&p->mu);
-    for (k = 0; k < n; k++) pthread_join(p->q[k].thread, NULL);
+    while ((t = p->threads) != NULL) {
+        p->threads = t->next;
+        pthread_join(t->thread, NULL);
+        pthread_cond_destroy(&t->cv);
+        ud__free(t, sizeof *t);
+    }
     for (k = 0; k < p->n; k++) pthread_mutex_destroy(&p->q[k].mu);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
@@ -2283,14 +2507,13 @@ static void ud__cache_wake_pool(void) {
 
 static void ud__pool_stop(ud__pool *p) {
     if (ud__atomic_load(&ud__cache_pool) == p) ud__atomic_store(&ud__cache_pool, NULL);
-    if (p->q) ud__pool_join(p, p->n);
+    if (p->q) ud__pool_join(p);
 }
 
-/* Starts n threads that run jobs with run(); steal: idle threads take others' jobs.
-   UD_ERR_NOMEM names what could not be had. */
+/* Starts n threads that run jobs with run(), a slot each; steal: idle threads take others'
+   jobs. UD_ERR_NOMEM names what could not be had. */
 static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, int steal, void (*run)(ud__job *j)) {
-    pthread_attr_t attr;
-    int k, rc = 0;
+    int k, ok = 1;
     memset(p, 0, sizeof *p);
     if (!(p->q = (ud__pq *)ud__alloc((size_t)n * sizeof *p->q)))
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for %d task threads", n);
@@ -2300,20 +2523,20 @@ static ud_status ud__pool_start(ud__pool *p, int n, int spin_us, int steal, void
     p->steal = steal;
     p->run = run;
     p->started = ud__now();
+    p->stack = ud__rt.cfg.task_stack;
     pthread_mutex_init(&p->mu, NULL);
-    ud__cond_init(&p->cv); /* a helping thread's wait ends by the monotonic clock */
+    ud__cond_init(&p->cv); /* its sleepers' timed waits go by the monotonic clock */
     for (k = 0; k < n; k++) {
         pthread_mutex_init(&p->q[k].mu, NULL);
         p->q[k].pool = p;
     }
-    pthread_attr_init(&attr);
-    if (ud__rt.cfg.task_stack && pthread_attr_setstacksize(&attr, ud__rt.cfg.task_stack) == 0)
-        p->stack = ud__rt.cfg.task_stack;
-    for (k = 0; k < n && rc == 0; k++)
-        if ((rc = pthread_create(&p->q[k].thread, &attr, ud__pool_main, &p->q[k])) != 0)
-            ud__pool_join(p, k);
-    pthread_attr_destroy(&attr);
-    if (rc) return ud__fail(UD_ERR_NOMEM, "init: could not start task thread %d of %d", k, n);
+    pthread_mutex_lock(&p->mu);
+    for (k = 0; k < n && ok; k++) ok = ud__pool_add_thread(p, &p->q[k]) != NULL;
+    pthread_mutex_unlock(&p->mu);
+    if (!ok) {
+        ud__pool_join(p);
+        return ud__fail(UD_ERR_NOMEM, "init: could not start task thread %d of %d", k, n);
+    }
     ud__atomic_store(&ud__cache_pool, p);
     return UD_OK;
 }
@@ -2484,7 +2707,12 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     if ((st = ud_config_resolve(cfg, &c)) != UD_OK) return st;
     ud__cache_trim(1); /* blocks go back through the hooks they came from */
     ud__rt.cfg = c; /* first: choosing the backend may log, by this configuration */
+    {
+        static int guarded;
+        if (!guarded && atexit(ud__exit_guard) == 0) guarded = 1;
+    }
     if ((st = ud__choose_backend(&c, &be)) != UD_OK) return st;
+    if (be == ud__threads_backend() && (st = ud__trace_check()) != UD_OK) return st; /* MPI: at start */
     ud__rt.be = be;
     ud__rt.rank = 0;
     ud__obs_reset();
@@ -2522,7 +2750,10 @@ UD_API ud_status ud_shutdown(void) {
     ud__atomic_store(&ud__rt.state, UD__STOPPED);
     st = ud__rt.be->stop();
     ud__progress_stop();
-    if (ud__rt.be == ud__threads_backend()) ud__trace_finish_local();
+    if (ud__rt.be == ud__threads_backend()) {
+        ud_status tr = ud__trace_finish_local();
+        if (st == UD_OK) st = tr;
+    }
     ud__cache_trim(1);
     pthread_mutex_unlock(&ud__life_mu);
     return st;
@@ -2682,6 +2913,11 @@ UD_API ud_status ud_remote_opts(const ud_opts *opts, ud_func fn, const ud_arg *a
                         num_returns, (void *)outs);
     if ((st = ud__check_args(f, args, nargs)) != UD_OK) return st;
     if ((st = ud__check_opts(f, opts)) != UD_OK) return st;
+    if (ud__cur_task && ud__cur_task->depth >= ud__rt.cfg.task_depth)
+        return ud__fail(UD_ERR_STATE, "remote '%s': task '%s' runs at nesting depth %d, and "
+                        "UNIDIST_TASK_DEPTH=%lld allows no deeper task: recurse less deep, or raise it",
+                        f->name, ud__cur_task->fn->name, ud__cur_task->depth,
+                        (long long)ud__rt.cfg.task_depth);
     st = ud__rt.be->remote(f, args, nargs, num_returns, outs, opts);
     if (st == UD_OK && num_returns > 0)
         UD__DEBUG("remote %s: %d args, results from ref %lld:%lld", f->name, nargs,
@@ -2808,6 +3044,8 @@ typedef struct ud__entry {
     ud__dep *waiters;         /* tasks parked until obj is set */
     ud__watch *watchers;      /* blocked waits that count it */
     struct ud__entry *next_free;
+    struct ud__tt *producer;  /* the task that makes it, while it is pending */
+    uint64_t maker;           /* the id of the task that made the ref (0: the driver) */
 } ud__entry;
 
 struct ud__tt {
@@ -2821,6 +3059,11 @@ struct ud__tt {
     ud__entry **argent;       /* NULL for an inline value */
     ud__entry **outent;
     ud__dep *deps;
+    int depth;                /* its nesting depth (the driver's tasks: 1) */
+    uint64_t id;              /* its refs' maker */
+    uint64_t visit;           /* the last cycle search that saw it */
+    ud__entry **awaiting;     /* while it waits in a get or wait: the entries, under the lock */
+    int nawaiting;
 };
 
 
@@ -2839,29 +3082,122 @@ static struct ud__threads {
     int nslabs;
     size_t capslabs;
     ud__pool pool;
-    ud__atomic_uint gen;      /* bumped when an object a get or wait may wait for is ready */
     ud__atomic_llong tasks_run;
+    uint64_t next_id, visits; /* tasks' ids; cycle searches */
 } ud__th;
 
 /* Under the lock, until what the caller waits for may be ready or deadline (< 0: none)
-   passes: a driver thread sleeps on the condition; a task (a nested get or wait) runs other
-   tasks meanwhile, on its own thread. The caller checks again. */
+   passes. A task that waits here has handed its slot on first (ud__th_await_begin). The
+   caller checks again. */
 static void ud__th_block(double deadline) {
-    unsigned seen;
-    if (ud__pool_index(&ud__th.pool) < 0) {
-        if (deadline >= 0) {
-            struct timespec ts;
-            ud__abstime(deadline, &ts);
-            pthread_cond_timedwait(&ud__th.done, &ud__th.mu, &ts);
-        } else {
-            pthread_cond_wait(&ud__th.done, &ud__th.mu);
-        }
-        return;
+    if (deadline >= 0) {
+        struct timespec ts;
+        ud__abstime(deadline, &ts);
+        pthread_cond_timedwait(&ud__th.done, &ud__th.mu, &ts);
+    } else {
+        pthread_cond_wait(&ud__th.done, &ud__th.mu);
     }
-    seen = ud__atomic_load(&ud__th.gen);
-    pthread_mutex_unlock(&ud__th.mu);
-    ud__pool_help(&ud__th.pool, &ud__th.gen, seen, deadline);
-    pthread_mutex_lock(&ud__th.mu);
+}
+
+/* The task the calling thread runs, when it is one of this backend's. */
+static ud__tt *ud__th_caller(void) {
+    return ud__cur_task && ud__pool_index(&ud__th.pool) >= 0 ? (ud__tt *)ud__cur_task->be : NULL;
+}
+
+#define UD__CYCLE_MAX 1024 /* tasks a cycle search looks at, at most */
+
+static ud_status ud__th_cycle_error(const char *op, ud__tt *me, ud__entry *e, ud__tt *via) {
+    char text[48];
+    ud__ref_text(e->ref, text, sizeof text);
+    if (via == me)
+        return ud__fail(UD_ERR_ARG, "%s: ref %s is a result of the calling task '%s' itself: it "
+                        "would wait for ever", op, text, me->fn->name);
+    return ud__fail(UD_ERR_ARG, "%s: a cycle: ref %s is made by task '%s', which waits (itself or "
+                    "through the tasks it waits for) for a result of the calling task '%s': each "
+                    "would wait for ever", op, text, via->fn->name, me->fn->name);
+}
+
+/* Whether waiting on the pending entries of ents would close a cycle: the task that makes
+   one of them waits, through the tasks it waits for (their pending arguments and the gets or
+   waits they are in), for the calling task me. Under the lock; UD_ERR_ARG names it. A search
+   that would look at more than UD__CYCLE_MAX tasks gives up (and the wait goes on). */
+static ud_status ud__th_cycle(const char *op, ud__tt *me, ud__entry **ents, int n) {
+    ud__tt *seen[UD__CYCLE_MAX];
+    int from[UD__CYCLE_MAX]; /* the index in ents that each task seen was reached from */
+    int i, k, head, tail = 0;
+    uint64_t stamp = ++ud__th.visits;
+    for (i = 0; i < n; i++) {
+        ud__tt *p = ents[i]->obj ? NULL : ents[i]->producer;
+        if (!p || p->visit == stamp) continue;
+        if (p == me) return ud__th_cycle_error(op, me, ents[i], me);
+        if (tail == UD__CYCLE_MAX) return UD_OK;
+        p->visit = stamp;
+        from[tail] = i;
+        seen[tail++] = p;
+    }
+    for (head = 0; head < tail; head++) {
+        ud__tt *t = seen[head];
+        for (k = 0; k < t->nargs + t->nawaiting; k++) {
+            ud__entry *e = k < t->nargs ? t->argent[k] : t->awaiting[k - t->nargs];
+            ud__tt *p = e && !e->obj ? e->producer : NULL;
+            if (!p || p->visit == stamp) continue;
+            if (p == me) return ud__th_cycle_error(op, me, ents[from[head]], ents[from[head]]->producer);
+            if (tail == UD__CYCLE_MAX) return UD_OK;
+            p->visit = stamp;
+            from[tail] = from[head];
+            seen[tail++] = p;
+        }
+    }
+    return UD_OK;
+}
+
+static void ud__th_job(ud__job *j);
+
+/* The tasks that make the pending entries of ents and have not started run here, one after
+   the other, while the stack has room: the caller would only wait for them, and running them
+   depth first keeps the tasks that wait few. Under the lock, which it lets go of to run each. */
+static void ud__th_run_awaited(ud__entry **ents, int n) {
+    int i, ran = 1;
+    while (ran && ud__pool_stack_room(&ud__th.pool)) {
+        ran = 0;
+        for (i = 0; i < n && !ran; i++) {
+            ud__tt *p = ents[i]->obj ? NULL : ents[i]->producer;
+            if (!p || p->npending > 0 || !ud__pool_claim(&ud__th.pool, &p->job)) continue;
+            pthread_mutex_unlock(&ud__th.mu);
+            ud__th_job(&p->job);
+            pthread_mutex_lock(&ud__th.mu);
+            ran = 1;
+        }
+    }
+}
+
+/* Before a task (the caller, under the lock) waits for ents in a get or wait: a cycle is an
+   error; what it waits for runs here if it has not started (an untimed wait, which no clock
+   bounds); then, if some are still pending, its slot goes to another thread while it waits
+   (*waits: call ud__th_await_end after). A driver thread: nothing. */
+static ud_status ud__th_await_begin(const char *op, ud__entry **ents, int n, int untimed, int *waits) {
+    ud__tt *me = ud__th_caller();
+    ud_status st;
+    int i;
+    *waits = 0;
+    if (!me) return UD_OK;
+    if ((st = ud__th_cycle(op, me, ents, n)) != UD_OK) return st;
+    if (untimed) ud__th_run_awaited(ents, n);
+    for (i = 0; i < n && ents[i]->obj; i++) {}
+    if (i == n) return UD_OK;
+    if ((st = ud__pool_wait_begin(&ud__th.pool, 0)) != UD_OK) return st;
+    me->awaiting = ents;
+    me->nawaiting = n;
+    *waits = 1;
+    return UD_OK;
+}
+
+static void ud__th_await_end(int waits) {
+    ud__tt *me = ud__th_caller();
+    if (!waits) return;
+    me->awaiting = NULL;
+    me->nawaiting = 0;
+    ud__pool_wait_end(&ud__th.pool);
 }
 
 static int ud__th_reserve_entries(int n) {
@@ -2899,6 +3235,8 @@ static ud__entry *ud__th_new_entry(ud__obj *obj, int32_t holds) {
     e->getters = 0;
     e->waiters = NULL;
     e->watchers = NULL;
+    e->producer = NULL;
+    e->maker = ud__th_caller() ? ud__th_caller()->id : 0;
     ud__map_put(&ud__th.map, e->ref, e);
     {   /* a few puts ahead: one put takes less time than a miss */
         ud_ref next = e->ref;
@@ -2967,20 +3305,23 @@ static void ud__th_drop_all(ud__entry **ents, int n) {
 static ud_status ud__th_get(const ud_ref *refs, int n, ud_view *out) {
     ud__entry *small[16], **ents = n <= 16 ? small : (ud__entry **)ud__alloc((size_t)n * sizeof *ents);
     ud_status st, first = UD_OK;
-    int i;
+    int i, waits;
     if (!ents) return ud__th_oom("get");
     pthread_mutex_lock(&ud__th.mu);
     if ((st = ud__th_hold_all("get", refs, n, ents)) == UD_OK) {
-        for (i = 0; i < n; i++) {
-            while (!ents[i]->obj) {
-                ents[i]->getters++;
-                ud__th_block(-1);
-                ents[i]->getters--;
+        if ((st = ud__th_await_begin("get", ents, n, 1, &waits)) == UD_OK) {
+            for (i = 0; i < n; i++) {
+                while (!ents[i]->obj) {
+                    ents[i]->getters++;
+                    ud__th_block(-1);
+                    ents[i]->getters--;
+                }
+                first = ud__get_view(ents[i]->obj, refs[i], &out[i], first);
             }
-            first = ud__get_view(ents[i]->obj, refs[i], &out[i], first);
+            ud__th_await_end(waits);
+            st = first;
         }
         ud__th_drop_all(ents, n);
-        st = first;
     }
     pthread_mutex_unlock(&ud__th.mu);
     if (ents != small) ud__free(ents, (size_t)n * sizeof *ents);
@@ -3016,7 +3357,7 @@ static ud_status ud__th_wait(const ud_ref *refs, int n, int num_returns, double 
     double deadline = timeout >= 0 ? ud__now() + timeout : 0;
     ud__waitrec rec;
     ud_status st;
-    int i, count = 0;
+    int i, count = 0, waits = 0;
     if (!ents) return ud__th_oom("wait");
     rec.count = 0;
     pthread_mutex_lock(&ud__th.mu);
@@ -3033,8 +3374,11 @@ static ud_status ud__th_wait(const ud_ref *refs, int n, int num_returns, double 
             if (ents[i]->watchers) ents[i]->watchers->prev = &watch[i].next;
             ents[i]->watchers = &watch[i];
         }
-        while (rec.count < num_returns && (timeout < 0 || ud__now() < deadline))
+        if (rec.count < num_returns)
+            st = ud__th_await_begin("wait", ents, n, timeout < 0, &waits);
+        while (st == UD_OK && rec.count < num_returns && (timeout < 0 || ud__now() < deadline))
             ud__th_block(timeout >= 0 ? deadline : -1);
+        ud__th_await_end(waits);
         for (count = 0, i = 0; i < n; i++) {
             ud__th_unwatch(&watch[i]);
             if (ents[i]->obj) { done[count].seq = ents[i]->seq; done[count++].idx = i; }
@@ -3091,6 +3435,11 @@ static ud__tt *ud__th_task_alloc(const ud__fn *fn, const ud_arg *args, int nargs
     t->nret = nret;
     t->npending = 0;
     t->bytes = bytes;
+    t->depth = 1;
+    t->id = 0;
+    t->visit = 0;
+    t->awaiting = NULL;
+    t->nawaiting = 0;
     return t;
 }
 
@@ -3103,8 +3452,10 @@ static ud_status ud__th_remote(const ud__fn *fn, const ud_arg *args, int nargs, 
     int i;
     if (!t) return ud__th_oom("remote");
     t->pin = opts && opts->place == UD_ON_WORKER ? opts->index
-           : ud__cur_task ? UD__POOL_LOCAL : UD__POOL_ANY;
+           : ud__cur_task ? UD__POOL_NESTED : UD__POOL_ANY;
+    t->depth = ud__cur_task ? ud__cur_task->depth + 1 : 1;
     pthread_mutex_lock(&ud__th.mu);
+    t->id = ++ud__th.next_id;
     if (opts && opts->place == UD_NEAR) {
         ud__entry *near;
         if (ud__th_lookup("", opts->near, &near) != UD_OK) st = ud__near_error(fn);
@@ -3132,6 +3483,7 @@ static ud_status ud__th_remote(const ud__fn *fn, const ud_arg *args, int nargs, 
     }
     for (i = 0; i < nret; i++) {
         t->outent[i] = ud__th_new_entry(NULL, 2); /* the user's ref and the producing task */
+        t->outent[i]->producer = t;
         outs[i] = t->outent[i]->ref;
     }
     ud__th.inflight++;
@@ -3152,6 +3504,7 @@ static void ud__th_finish(ud__tt *t, ud__obj **res) {
         ud__dep *d;
         ud__watch *w;
         e->obj = res ? res[i] : &ud__oom_obj; /* NULL: no memory to run it */
+        e->producer = NULL;
         e->seq = ++ud__th.seq;
         wake |= e->getters > 0;
         for (w = e->watchers; w; w = w->next) { /* a wait may be done now */
@@ -3171,10 +3524,8 @@ static void ud__th_finish(ud__tt *t, ud__obj **res) {
     for (i = 0; i < t->nargs; i++)
         if (t->argent[i]) ud__th_drop(t->argent[i]);
     ud__th.inflight--;
-    if (wake) ud__atomic_add(&ud__th.gen, 1);
     if (wake || (ud__th.stopping && ud__th.inflight == 0)) pthread_cond_broadcast(&ud__th.done);
     pthread_mutex_unlock(&ud__th.mu);
-    if (wake) ud__pool_wake_helpers(&ud__th.pool);
     while (runnable) {
         ud__tt *next = runnable->next;
         ud__th_enqueue(runnable);
@@ -3202,7 +3553,8 @@ static void ud__th_run(ud__tt *t) {
             argv[i].status = UD_OK;
         }
         ud_task ctx;
-        ud__task_begin(&ctx, t->fn, argv, t->nargs, res, t->nret, NULL, NULL);
+        ud__task_begin(&ctx, t->fn, argv, t->nargs, res, t->nret, NULL, t);
+        ctx.depth = t->depth;
         ud__task_call(&ctx);
         ud__task_settle(&ctx);
         ud__th_finish(t, res);
@@ -3214,13 +3566,25 @@ static void ud__th_run(ud__tt *t) {
     ud__free(t, t->bytes);
 }
 
+/* A task may free only the refs it made: any other is its caller's, which may still use it. */
+static ud_status ud__th_not_made(ud__tt *me, ud__entry *e) {
+    char text[48];
+    ud__ref_text(e->ref, text, sizeof text);
+    return ud__fail(UD_ERR_ARG, "free: ref %s was not made by the calling task '%s' (%s made it): a "
+                    "task may free only the refs it made", text, me->fn->name,
+                    e->maker ? "another task" : "the driver");
+}
+
 static ud_status ud__th_free(const ud_ref *refs, int n) {
+    ud__tt *me = ud__th_caller();
     ud_status st, first = UD_OK;
     int i;
     pthread_mutex_lock(&ud__th.mu);
     for (i = 0; i < n; i++) { /* free what can be freed; report the first bad ref */
         ud__entry *e = NULL;
-        if ((st = ud__th_lookup("free", refs[i], &e)) != UD_OK) {
+        if ((st = ud__th_lookup("free", refs[i], &e)) == UD_OK && me && e->maker != me->id)
+            st = ud__th_not_made(me, e);
+        if (st != UD_OK) {
             if (first == UD_OK) first = st;
             continue;
         }

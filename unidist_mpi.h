@@ -108,7 +108,8 @@ UD_API MPI_Comm ud_mpi_comm(void);
 /* The operations. In each, h is the header; fields not named are 0.
      EXECUTE         a task: a = function id, b = its first result's number (the others follow
                      every size-th), count = arguments, aux = results; a delegated one: c = its
-                     owner. Payload: each argument, a UD__WARG_* kind, then a ref (owner,
+                     owner; reserved = its nesting depth. Payload: each argument, a UD__WARG_*
+                     kind, then a ref (owner,
                      number), an object of one part (VAL), parts counted then the object (OBJ)
                      or (slot, number) in the receiver's host store (SHARED)
      GET             a = owner, count = numbers; payload: the numbers
@@ -135,7 +136,8 @@ UD_API MPI_Comm ud_mpi_comm(void);
                      given; aux 2: a victim that refused has work now
      STATS           asked with no payload; answered with the rank's ud_stats
      NESTED          a task's call: aux = UD__NEST_*, b = the call's id; remote: a = function
-                     id, count = arguments, status = results, reserved = its place, c = its
+                     id, count = arguments, status = results, reserved = its place | its
+                     depth << 4, c = its
                      index, then the arguments as in EXECUTE and the ref of UD_NEAR; put:
                      count = parts, then the object as in PUT_DATA; get, wait, free: count =
                      refs, then (owner, number) each. The answer: status, count = refs made,
@@ -247,11 +249,20 @@ static int64_t ud__size_of_code(int64_t c) { return c <= 0 ? 0 : c > 62 ? INT64_
 #ifndef UD_MPI_QUIET_BACKOFF          /* ... up to this many times UNIDIST_MPI_BACKOFF */
 #define UD_MPI_QUIET_BACKOFF 4
 #endif
+#ifndef UD_MPI_CALL_HOT               /* idle backoff: seconds a rank polls without sleeping */
+#define UD_MPI_CALL_HOT 0.01          /* after a task's call went out or was answered */
+#endif
 #ifndef UD__MAX_RESULTS               /* the wire: num_returns a task message may ask for */
 #define UD__MAX_RESULTS (1 << 20)
 #endif
 #ifndef UD__RBUF_MIN                  /* receives: the receive buffer's first size; every */
 #define UD__RBUF_MIN 4096             /* header-only operation fits in it */
+#endif
+#ifndef UD__CHUNKS_IN_FLIGHT          /* sends: a part cut in chunks of UD__SMALL_CHUNK bytes */
+#define UD__CHUNKS_IN_FLIGHT 1024     /* or less keeps about this many in flight at most */
+#endif
+#ifndef UD__SMALL_CHUNK
+#define UD__SMALL_CHUNK 4096
 #endif
 #ifndef UD__ASYNC_WINDOW              /* sends: isends tested in one poll, oldest first */
 #define UD__ASYNC_WINDOW 256
@@ -317,6 +328,7 @@ static struct ud__backoff {
     double idle_since;
     long sleep_ns;
     int yield_every;          /* polls between two yields while hot (0: never) */
+    double hot_until;         /* a task's call is on its way: poll, yielding, until then */
     void (*nap)(long ns);     /* a worker's sleep, which its task threads can end */
     ud__atomic_long *unstarted; /* a worker's tasks that no task thread has taken yet */
 } ud__bo;
@@ -473,6 +485,23 @@ static int ud__async_progress(void) {
     return n;
 }
 
+/* Many sends in flight cost MPI's progress engine time for each of them at every poll, which
+   makes a part cut in thousands of small chunks cost the square of their count: the sender
+   lets the oldest complete first. Small chunks go eagerly, so they complete without the
+   receiver's help; a second without one completing gives up (the next poll goes on). */
+static void ud__async_settle(void) {
+    double end = 0;
+    while (ud__net.nreqs > UD__CHUNKS_IN_FLIGHT / 2) {
+        if (ud__async_progress()) {
+            end = 0;
+            continue;
+        }
+        if (end == 0) end = ud__now() + 1.0;
+        else if (ud__now() > end) return;
+        sched_yield();
+    }
+}
+
 static void ud__async_drain(void) {
     while (ud__net.nreqs) {
         if (!ud__async_progress()) sched_yield();
@@ -519,6 +548,7 @@ static ud_status ud__isend_part(const ud_part *p, ud__obj *pin, int dst) {
         size_t n = p->size - off < chunk ? p->size - off : chunk;
         if ((st = ud__isend((const char *)p->data + off, n, dst, UD__TAG_DATA, NULL, 0, pin)) != UD_OK)
             return st;
+        if (chunk <= UD__SMALL_CHUNK && ud__net.nreqs > UD__CHUNKS_IN_FLIGHT) ud__async_settle();
     }
     return UD_OK;
 }
@@ -630,6 +660,10 @@ static void ud__idle(void) {
     double idle;
     if (ud__bo.spins++ == 0) ud__bo.idle_since = ud__now();
     if (cap == 0) return;
+    if (ud__bo.hot_until > 0 && ud__now() < ud__bo.hot_until) { /* its answer comes within a round trip */
+        sched_yield();
+        return;
+    }
     idle = ud__now() - ud__bo.idle_since;
     /* Hot: poll (sends progress only as we poll); then, with sends in flight or in the first
        10 ms of quiet, yield at every poll but one in eight, which sleeps; then sleep always. */
@@ -1199,6 +1233,7 @@ static struct ud__root {
        and by what the root saw itself (the larger is the better lower bound) */
     int64_t *assigned, *done_mon, *done_seen;
     int64_t *late;            /* answers still due to GETs of refs freed after a push filled them */
+    int64_t *running_due;     /* RUNNING asked of a rank, not answered yet (a shutdown that waits) */
     double *score;            /* scratch: argument bytes on each rank, then on each host */
     int last;                 /* the worker of the last task */
     int polling;              /* a GET_TASK_COUNT is out */
@@ -1376,12 +1411,12 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
 
 static void ud__root_service(void);
 static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
-                                 ud_ref *outs, const ud_opts *opts, int may_hold);
+                                 ud_ref *outs, const ud_opts *opts, int caller, int depth);
 
 static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
                                 ud_ref *outs, const ud_opts *opts) {
     ud__root_service();
-    return ud__root_submit(fn, args, nargs, nret, outs, opts, 1);
+    return ud__root_submit(fn, args, nargs, nret, outs, opts, UD__ROOT, 1);
 }
 
 /* What the root knows is done (what it put or got) comes first, oldest first; the monitor
@@ -1538,6 +1573,7 @@ static void ud__root_running(const ud__hdr *h, int from) {
     ud__rd r = ud__payload(h);
     size_t len = (size_t)(r.end - r.p);
     const char *text = r.p;
+    ud__root.running_due[from] = 0;
     if (h->a <= 0 && h->b <= 0) return;
     if (!len || memchr(text, '\0', len) == NULL) text = "";
     ud__log(UD_LOG_WARN, "shutdown waits for rank %d: %lld task%s running%s%s%s, %lld more waiting there for a thread",
@@ -1569,9 +1605,18 @@ static ud_status ud__root_recv(int op, const ud__hdr **h, int *from) {
 
 static void ud__root_progress_tick(void);
 
+static ud_status ud__root_recv_loop(int op, const ud__hdr **h, int *from, double until);
+
 /* The same, giving up with UD_ERR_TIMEOUT at time until (0: never). */
 static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, double until) {
+    ud_status st = ud__root_recv_loop(op, h, from, until);
+    ud__in_runtime = 0;
+    return st;
+}
+
+static ud_status ud__root_recv_loop(int op, const ud__hdr **h, int *from, double until) {
     unsigned polls = 0;
+    ud__in_runtime = 1; /* an exit() from inside MPI now is MPI's, not the program's */
     for (;;) {
         int got = ud__try_recv(MPI_ANY_SOURCE, h, from);
         if (got > 0) {
@@ -1940,10 +1985,14 @@ static void ud__root_prefetch(void) {
 }
 
 /* EXECUTE: a = function id, b = the first result's number (the others follow every size-th),
-   count = arguments, aux = results. Each argument: kind, then owner and number (a ref) or an
-   object of one part (an inline value). */
+   count = arguments, aux = results, reserved = its nesting depth. Each argument: kind, then
+   owner and number (a ref) or an object of one part (an inline value). caller: the driver's
+   rank, or the worker whose task submits it (nested: placed on that worker when it may go
+   anywhere, where its caller's thread runs it depth first and idle workers steal it, and
+   never held for a batch). */
 static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
-                                 ud_ref *outs, const ud_opts *opts, int may_hold) {
+                                 ud_ref *outs, const ud_opts *opts, int caller, int depth) {
+    int may_hold = caller == UD__ROOT;
     ud__rent *small[16], **ents = nargs <= 16 ? small : (ud__rent **)ud__alloc((size_t)nargs * sizeof *ents);
     ud__rent *made_small[4], **made = NULL;
     ud_status st = UD_OK;
@@ -1967,7 +2016,8 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
         else nmade = nret;
     }
     if (st != UD_OK) goto done;
-    if ((worker = ud__place_rank(fn, opts, ents, nargs)) < 0) {
+    worker = !may_hold && (!opts || opts->place == UD_ANYWHERE) ? caller : ud__place_rank(fn, opts, ents, nargs);
+    if (worker < 0) {
         st = UD_ERR_ARG;
         goto done;
     }
@@ -1982,6 +2032,7 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
     h->b = first;
     h->count = nargs;
     h->aux = nret;
+    h->reserved = depth;
     if (opts && opts->place == UD_ON_WORKER) h->flags |= UD__F_PINNED;
     else if (opts && opts->place != UD_ANYWHERE) h->flags |= UD__F_HOSTBOUND;
     if (!may_hold) h->flags |= UD__F_NESTED; /* only a task's submit must not be held */
@@ -2057,6 +2108,7 @@ typedef struct ud__went {
     int64_t expected, served; /* readers on other workers: announced by cleanup, served */
     ud__wdep *waiters;
     ud__wreq *requests;
+    struct ud__wt *producer;  /* the task of this rank that makes it, until it has */
 } ud__went;
 
 struct ud__wt {
@@ -2064,6 +2116,7 @@ struct ud__wt {
     const ud__fn *fn;
     int nargs, nret, npending;
     uint32_t flags;           /* UD__F_PINNED, UD__F_HOSTBOUND, UD__F_NESTED as the root sent it */
+    int depth;                /* its nesting depth (EXECUTE's reserved; the driver's tasks: 1) */
     size_t bytes;
     int owner;                /* the worker its results belong to: this one, or its victim */
     int64_t first;            /* the number of its first result */
@@ -2078,6 +2131,7 @@ struct ud__wt {
     struct ud__call *call;    /* set: not a task but a nested get's hold on its objects */
     ud__wt *getters;          /* the nested gets of this task, let go when it ends */
     ud__wt *next_getter;
+    uint64_t visit;           /* the last cycle search that saw it */
     ud_ref *made;             /* results of its nested remotes it has not freed (its thread's) */
     int nmade;
     size_t capmade;
@@ -2105,6 +2159,7 @@ struct ud__call {
     ud_status status;
     char err[512];            /* as long as ud_last_error's */
     ud__atomic_int answered;
+    pthread_cond_t cv;        /* its thread sleeps on it (with ud__in.mu) until answered */
     struct ud__call *next;
 };
 
@@ -2137,10 +2192,9 @@ static struct ud__worker {
     int *victims, nvictims;   /* the other workers, this host's first */
     uint64_t *refused;        /* thieves this worker sent away empty (a bitset of ranks) */
     int nrefused;
-    /* nested calls sent and not yet answered; gen is bumped at each answer */
+    /* nested calls sent and not yet answered */
     ud__call *calls;
     int64_t next_call;
-    ud__atomic_uint gen;
     ud__resv *serving;        /* requests for store room taken from the inbox, not yet answered */
     ud__job *inl, *inl_tail;  /* ready UD_FN_INLINE tasks, run by the loop itself */
     int64_t inline_ns;        /* the loop's time in them, for task_seconds */
@@ -2549,6 +2603,7 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
     int i;
     t->fn = ud__find_fn((ud_func)h->a);
     t->flags = h->flags & (UD__F_PINNED | UD__F_HOSTBOUND | UD__F_NESTED);
+    t->depth = h->reserved > 0 ? h->reserved : 1;
     t->owner = given ? from : ud__net.rank;
     ud__st.tasks_stolen += given;
     for (i = 0; i < h->count; i++) {
@@ -2581,6 +2636,7 @@ static void ud__wk_execute(const ud__hdr *h, int from) {
         o.num = h->b + (int64_t)i * ud__net.size;
         t->outent[i] = ud__wk_entry(o);
         t->outent[i]->holds++; /* until this task has produced it */
+        t->outent[i]->producer = t;
     }
     if (r.bad) ud__wk_bad_task(t, from, "malformed EXECUTE message");
     else if (!t->fn) {
@@ -2674,6 +2730,7 @@ static void ud__wk_ready(ud__wt *t) {
     for (i = 0; i < t->nargs && !t->error; i++)
         ud__obj_view(t->argent[i] ? t->argent[i]->obj : t->vals[i], &t->argv[i]);
     ud__task_begin(&t->ctx, t->fn, t->argv, t->nargs, t->res, t->nret, ud__wk_result_alloc, t);
+    t->ctx.depth = t->depth;
     if (ud__wk.cancelled) {
         ud__wk_cancel_task(t);
         return;
@@ -2683,7 +2740,7 @@ static void ud__wk_ready(ud__wt *t) {
         return;
     }
     ud__wk.running++;
-    ud__pool_push(&ud__wk.pool, &t->job, -1);
+    ud__pool_push(&ud__wk.pool, &t->job, (t->flags & UD__F_NESTED) ? UD__POOL_NESTED : UD__POOL_ANY);
 }
 
 /* On a task thread: the call, then the task goes back to the loop. */
@@ -2813,6 +2870,7 @@ static void ud__wk_complete(ud__wt *t) {
     if (t->owner != ud__net.rank) ud__wk_give_back(t); /* run for a victim: the results are its */
     for (i = 0; i < t->nret && t->owner == ud__net.rank; i++) {
         ud__went *e = t->outent[i];
+        e->producer = NULL;
         ud__wk_push(t, e, t->res[i]);
         ud__wk_arrived(e, t->res[i]);
         e->holds--;
@@ -3061,10 +3119,11 @@ static void ud__wk_send_given(ud__wt *t, int thief) {
     ud__wbuf w;
     ud__hdr *h = ud__start_or_end(&w, UD__OP_EXECUTE, "worker");
     int i;
-    h->flags |= UD__F_DELEGATED;
+    h->flags |= UD__F_DELEGATED | (t->flags & UD__F_NESTED);
     h->a = (int64_t)t->fn->id;
     h->b = t->first;
     h->c = ud__net.rank;
+    h->reserved = t->depth; /* a stolen task keeps its depth */
     h->count = t->nargs;
     h->aux = t->nret;
     for (i = 0; i < t->nargs; i++) {
@@ -3330,14 +3389,30 @@ static void ud__nest_post(ud__call *c) {
     pthread_mutex_unlock(&ud__in.mu);
 }
 
-/* On the task's thread: the call goes to the loop; other tasks run here until it is answered. */
+/* On the task's thread: the call goes to the loop, and the thread waits for the answer,
+   running nothing else on its stack. A get or wait, which waits for other tasks, hands the
+   thread's slot to another thread meanwhile (ud__pool_wait_begin), so a task that waits
+   buries no other under it and holds no queue up; a remote, put or free waits only for the
+   root's answer, which no task of this rank holds up, and keeps its slot. */
 static ud_status ud__nest(ud__call *c) {
+    int hand_over = c->kind == UD__NEST_GET || c->kind == UD__NEST_WAIT;
+    ud_status st = UD_OK;
+    if (hand_over && (st = ud__pool_may_wait(&ud__wk.pool)) != UD_OK) return st; /* before it is out */
+    pthread_cond_init(&c->cv, NULL);
     ud__nest_post(c);
-    while (!ud__atomic_load(&c->answered)) {
-        unsigned seen = ud__atomic_load(&ud__wk.gen);
-        if (ud__atomic_load(&c->answered)) break;
-        ud__pool_help(&ud__wk.pool, &ud__wk.gen, seen, -1.0);
+    if (!ud__atomic_load(&c->answered)) {
+        /* the call is out: its answer comes, and is waited for; with no thread to take the
+           slot over, the slot waits with it (said once a wait) */
+        if (hand_over && (st = ud__pool_wait_begin(&ud__wk.pool, 1)) != UD_OK)
+            ud__log(UD_LOG_WARN, "rank %d: %s", ud__net.rank, ud__errbuf);
+        pthread_mutex_lock(&ud__in.mu);
+        while (!ud__atomic_load(&c->answered)) pthread_cond_wait(&c->cv, &ud__in.mu);
+        pthread_mutex_unlock(&ud__in.mu);
+        if (hand_over && st == UD_OK) ud__pool_wait_end(&ud__wk.pool);
     }
+    pthread_mutex_lock(&ud__in.mu); /* the loop signals under it: it is done with c->cv */
+    pthread_mutex_unlock(&ud__in.mu);
+    pthread_cond_destroy(&c->cv);
     return c->status == UD_OK ? UD_OK : ud__fail(c->status, "%s", c->err);
 }
 
@@ -3362,23 +3437,80 @@ static ud_status ud__nest_remote(const ud__fn *fn, const ud_arg *args, int nargs
 
 static ud_status ud__nest_put(const ud_part *parts, int nparts, ud_ref *out) {
     ud__call c;
+    ud_status st;
     memset(&c, 0, sizeof c);
     c.kind = UD__NEST_PUT;
     c.outs = out;
     /* a copy, which the loop sends and lets go of: the caller's buffers may change at once */
     if (!(c.obj = ud__obj_copy(parts, nparts))) return ud__fail(UD_ERR_NOMEM, "put: out of memory");
-    return ud__nest(&c);
+    if ((st = ud__nest(&c)) == UD_OK) ud__nest_made(c.task, out, 1);
+    return st;
+}
+
+/* A get or wait of one of the calling task's own results would wait for ever: UD_ERR_ARG. (A
+   longer cycle, through other tasks, goes unseen here: the shutdown warning names the tasks
+   that wait.) */
+static ud_status ud__nest_own_result(const char *op, const ud_ref *refs, int n) {
+    ud__wt *t = (ud__wt *)ud__cur_task->be;
+    int i;
+    for (i = 0; i < n; i++) {
+        int64_t k = refs[i].owner == t->owner && refs[i].num >= t->first ? (refs[i].num - t->first) / ud__net.size : -1;
+        if (k >= 0 && k < t->nret && refs[i].num == t->first + k * ud__net.size) {
+            char text[48];
+            ud__ref_text(refs[i], text, sizeof text);
+            return ud__fail(UD_ERR_ARG, "%s: ref %s is a result of the calling task '%s' itself: it "
+                            "would wait for ever", op, text, t->fn->name);
+        }
+    }
+    return UD_OK;
+}
+
+typedef struct ud__awaited {
+    const ud_ref *refs;
+    int n;
+} ud__awaited;
+
+/* Whether queued job j makes one of the refs awaited (ctx). Under its queue's lock. */
+static int ud__wk_makes(ud__job *j, void *ctx) {
+    const ud__wt *t = (const ud__wt *)j;
+    const ud__awaited *a = (const ud__awaited *)ctx;
+    int i;
+    if (t->error || t->owner != ud__net.rank) return 0;
+    for (i = 0; i < a->n; i++) {
+        int64_t k = a->refs[i].owner == t->owner && a->refs[i].num >= t->first
+                  ? (a->refs[i].num - t->first) / ud__net.size : -1;
+        if (k >= 0 && k < t->nret && a->refs[i].num == t->first + k * ud__net.size) return 1;
+    }
+    return 0;
+}
+
+/* On the task's thread, before an untimed get or wait of refs it made: the tasks that make
+   them and wait in this rank's queues, not started, run here, one after the other, while the
+   stack has room. The caller would only wait for them, and running them depth first keeps
+   the tasks that wait few; the loop completes each as if a task thread had run it. */
+static void ud__nest_run_awaited(const ud_ref *refs, int n) {
+    ud__awaited a;
+    ud__job *j;
+    a.refs = refs;
+    a.n = n;
+    while (ud__pool_stack_room(&ud__wk.pool) &&
+           ud__pool_reclaim(&ud__wk.pool, ud__wk_makes, &a, &j, 1, 256) == 1)
+        ud__wk_job(j);
 }
 
 static ud_status ud__nest_get(const ud_ref *refs, int n, ud_view *out) {
     ud__call c;
     ud_status st, first = UD_OK;
     int i;
+    if ((st = ud__nest_own_result("get", refs, n)) != UD_OK) return st;
     memset(&c, 0, sizeof c);
     c.kind = UD__NEST_GET;
     c.refs = refs;
     c.n = n;
+    /* of refs it made on workers (not its puts, which the root keeps): asked of their owners */
     c.local = ud__nest_all_made((ud__wt *)ud__cur_task->be, refs, n, 0);
+    for (i = 0; c.local && i < n; i++) c.local = refs[i].owner != UD__ROOT;
+    if (c.local) ud__nest_run_awaited(refs, n);
     if ((st = ud__nest(&c)) != UD_OK) return st;
     for (i = 0; i < n; i++) first = ud__get_view(c.getter->argent[i]->obj, refs[i], &out[i], first);
     return first;
@@ -3388,6 +3520,9 @@ static ud_status ud__nest_wait(const ud_ref *refs, int n, int num_returns, doubl
                                int *ready, int *nready) {
     ud__call c;
     ud_status st;
+    *nready = 0;
+    if ((st = ud__nest_own_result("wait", refs, n)) != UD_OK) return st;
+    if (timeout < 0) ud__nest_run_awaited(refs, n);
     memset(&c, 0, sizeof c);
     c.kind = UD__NEST_WAIT;
     c.refs = refs;
@@ -3400,12 +3535,22 @@ static ud_status ud__nest_wait(const ud_ref *refs, int n, int num_returns, doubl
     return st;
 }
 
-/* A free of refs the task made needs no answer: the loop sends it on, and the task goes on. */
+/* A task may free only the refs it made (as on the threads backend): any other is its
+   caller's, which may still use it. Such a free needs no answer: the loop sends it on, and
+   the task goes on. */
 static ud_status ud__nest_free(const ud_ref *refs, int n) {
     ud__wt *t = (ud__wt *)ud__cur_task->be;
     ud__call c, *async;
     ud_ref *copy;
-    if (ud__nest_all_made(t, refs, n, 0) && (async = (ud__call *)ud__alloc(sizeof *async)) != NULL) {
+    int i;
+    for (i = 0; i < n; i++)
+        if (!ud__nest_all_made(t, &refs[i], 1, 0)) {
+            char text[48];
+            ud__ref_text(refs[i], text, sizeof text);
+            return ud__fail(UD_ERR_ARG, "free: ref %s was not made by the calling task '%s': a task "
+                            "may free only the refs it made", text, t->fn->name);
+        }
+    if ((async = (ud__call *)ud__alloc(sizeof *async)) != NULL) {
         if (!(copy = (ud_ref *)ud__alloc((size_t)n * sizeof *copy))) {
             ud__free(async, sizeof *async);
         } else {
@@ -3429,11 +3574,12 @@ static ud_status ud__nest_free(const ud_ref *refs, int n) {
     return UD_OK;
 }
 
-/* On the loop: c is answered; its thread (helping or asleep) takes it up. */
+/* On the loop: c is answered; its thread (spinning or asleep) takes it up. */
 static void ud__wk_call_answered(ud__call *c) {
+    pthread_mutex_lock(&ud__in.mu);
     ud__atomic_store(&c->answered, 1);
-    ud__atomic_add(&ud__wk.gen, 1u);
-    ud__pool_wake_helpers(&ud__wk.pool);
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&ud__in.mu);
 }
 
 static void ud__wk_call_failed(ud__call *c, ud_status st, const char *msg) {
@@ -3493,7 +3639,8 @@ static void ud__wk_send_call(ud__call *c) {
         h->a = (int64_t)c->fn->id;
         h->count = c->nargs;
         h->status = c->nret;
-        h->reserved = c->opts ? (int32_t)c->opts->place : (int32_t)UD_ANYWHERE;
+        /* its place, and the depth of the task it makes (the caller's and one) */
+        h->reserved = (c->opts ? (int32_t)c->opts->place : (int32_t)UD_ANYWHERE) | (c->task->depth + 1) << 4;
         h->c = c->opts ? c->opts->index : 0;
         for (i = 0; i < c->nargs; i++) {
             int64_t kind = c->args[i].kind == UD_ARG_REF ? UD__WARG_REF : UD__WARG_VAL;
@@ -3531,6 +3678,7 @@ static void ud__wk_send_call(ud__call *c) {
     }
     c->next = ud__wk.calls;
     ud__wk.calls = c;
+    ud__bo.hot_until = ud__now() + UD_MPI_CALL_HOT; /* its answer comes within a round trip */
 }
 
 /* The call with this id (of this kind, unless 0), taken off the list; NULL when none. */
@@ -3545,11 +3693,68 @@ static ud__call *ud__wk_take_call(int64_t id, int kind) {
     return NULL;
 }
 
+#define UD__CYCLE_MAX 1024 /* tasks a cycle search looks at, at most */
+
+/* The task of this rank that makes ref, while it has not. */
+static ud__wt *ud__wk_producer(ud_ref ref) {
+    ud__went *e = (ud__went *)ud__map_get(&ud__wk.map, ref);
+    return e && !e->obj ? e->producer : NULL;
+}
+
+/* Whether task t waits on an entry made by a task of this rank: its k-th such producer (NULL:
+   no more). Its pending arguments first, then the pending objects of its nested gets. */
+static ud__wt *ud__wk_waits_on(ud__wt *t, int k) {
+    ud__wt *g;
+    int i;
+    for (i = 0; i < t->nargs; i++)
+        if (t->argent[i] && !t->argent[i]->obj && t->argent[i]->producer && k-- == 0) return t->argent[i]->producer;
+    for (g = t->getters; g; g = g->next_getter)
+        for (i = 0; i < g->nargs; i++)
+            if (!g->argent[i]->obj && g->argent[i]->producer && k-- == 0) return g->argent[i]->producer;
+    return NULL;
+}
+
+/* Whether the caller of c would wait for ever: a task of this rank that makes one of its
+   refs waits, itself or through tasks it waits for, on the caller. UD_ERR_ARG names the
+   cycle (a cycle through another rank goes unseen: the shutdown warning names the tasks that
+   wait). On the loop, which owns every task and entry of the rank. */
+static int ud__wk_cycle(ud__call *c) {
+    static uint64_t stamp;
+    ud__wt *seen[UD__CYCLE_MAX], *me = c->task, *p;
+    int from[UD__CYCLE_MAX], i, k, head, tail = 0;
+    stamp++;
+    for (i = 0; i < c->n; i++) {
+        if (!(p = ud__wk_producer(c->refs[i])) || p->visit == stamp) continue;
+        if (tail == UD__CYCLE_MAX) return 0;
+        p->visit = stamp;
+        from[tail] = i;
+        seen[tail++] = p;
+    }
+    for (head = 0; head < tail; head++)
+        for (k = 0; (p = ud__wk_waits_on(seen[head], k)) != NULL; k++) {
+            if (p == me) {
+                char text[48], msg[400];
+                ud__ref_text(c->refs[from[head]], text, sizeof text);
+                snprintf(msg, sizeof msg, "get: a cycle: ref %s is made by task '%s', which waits (itself "
+                         "or through the tasks it waits for) for a result of the calling task '%s': each "
+                         "would wait for ever", text, ud__wk_producer(c->refs[from[head]])->fn->name, me->fn->name);
+                ud__wk_call_failed(c, UD_ERR_ARG, msg);
+                return 1;
+            }
+            if (p->visit == stamp || tail == UD__CYCLE_MAX) continue;
+            p->visit = stamp;
+            from[tail] = from[head];
+            seen[tail++] = p;
+        }
+    return 0;
+}
+
 /* A nested get the root allowed: its objects come as a task's arguments would, held by a
    task that never runs (ud__wk_ready answers the caller once they are all here). */
 static void ud__wk_nested_get(ud__call *c) {
     ud__wt *g;
     int i;
+    if (ud__wk_cycle(c)) return;
     /* each ref is asked of its owner: one that names no rank is refused here, whatever the
        root's answer said (the refs are the task's own arguments) */
     for (i = 0; i < c->n; i++)
@@ -3694,7 +3899,8 @@ static ud_status ud__root_nested_refs(const char *op, const int64_t *p, int n, i
     return st;
 }
 
-/* A nested remote: count = arguments, status = results, reserved = placement and c = its
+/* A nested remote: count = arguments, status = results, reserved = placement (its low 4 bits)
+   and the new task's depth (the rest), c = its
    index, the arguments as in EXECUTE, then the ref of UD_NEAR. */
 static ud_status ud__root_nested_remote(const ud__hdr *h, ud__rd *r, int from, ud_ref *outs) {
     const ud__fn *fn = ud__find_fn((ud_func)h->a);
@@ -3720,7 +3926,7 @@ static ud_status ud__root_nested_remote(const ud__hdr *h, ud__rd *r, int from, u
             st = ud__fail(UD_ERR_PROTO, "remote: a malformed argument %d from rank %d", i, from);
         }
     }
-    o.place = (ud_place)h->reserved;
+    o.place = (ud_place)(h->reserved & 15);
     o.index = (int)h->c;
     o.near.owner = -1;
     o.near.num = 0;
@@ -3730,7 +3936,7 @@ static ud_status ud__root_nested_remote(const ud__hdr *h, ud__rd *r, int from, u
     }
     /* the place as the caller's ud_remote_opts checks it: its worker indexes the workers */
     if (st == UD_OK) st = ud__check_opts(fn, &o);
-    if (st == UD_OK) st = ud__root_submit(fn, args, h->count, h->status, outs, &o, 0);
+    if (st == UD_OK) st = ud__root_submit(fn, args, h->count, h->status, outs, &o, from, h->reserved >> 4);
     if (st == UD_OK && ud__root.stopping) /* the monitor waits for this one too */
         st = ud__send_op(UD__MONITOR, UD__OP_SHUTDOWN, 0, ud__root.submitted, 0, 0);
     for (i = 0; i < n; i++) ud__obj_release(vals[i]);
@@ -3821,6 +4027,7 @@ static void ud__root_nested(const ud__hdr *h, int from) {
     }
     if (st != UD_OK) ud__log(UD_LOG_ERROR, "root: answering a task's call: %s", ud__errbuf);
     if (outs != small) ud__free(outs, (size_t)h->status * sizeof *outs);
+    ud__bo.hot_until = ud__now() + UD_MPI_CALL_HOT; /* its task's next call comes soon */
 }
 
 /* ---- the monitor --------------------------------------------------------------------------------
@@ -4169,7 +4376,7 @@ static int ud__root_says(int ok) {
 
 /* The root's events moved onto its clock and written, the run spanning every rank's (a rank
    may enter init before the driver, and leave after it). */
-static void ud__trace_write_all(ud__event *all, int m) {
+static ud_status ud__trace_write_all(ud__event *all, int m) {
     int k;
     for (k = 0; k < m; k++) {
         ud__event *e = &all[k];
@@ -4179,7 +4386,7 @@ static void ud__trace_write_all(ud__event *all, int m) {
         if (e->tid == -1 && e->t0 < ud__tr.start) ud__tr.start = e->t0;
         if (e->tid == -1 && e->t1 > ud__tr.end) ud__tr.end = e->t1;
     }
-    ud__trace_write(all, m, ud__net.size);
+    return ud__trace_write(all, m, ud__net.size);
 }
 
 /* Collective at shutdown (when tracing): every rank's events to the driver, which writes them
@@ -4187,11 +4394,12 @@ static void ud__trace_write_all(ud__event *all, int m) {
    counts are bytes in an int: a rank sends at most its share of INT_MAX bytes (its last
    events dropped, its run kept, and said), and the root's failures to allocate are told to
    every rank, so that all skip the same collectives. */
-static void ud__trace_gather(void) {
+static ud_status ud__trace_gather(void) {
     int n = 0, k, send, total = 0, *counts = NULL, *displs = NULL;
     int share = (int)(INT_MAX / sizeof(ud__event)) / ud__net.size;
     ud__event *mine, *all = NULL;
-    if (!ud__tracing()) return;
+    ud_status st = UD_OK;
+    if (!ud__tracing()) return UD_OK;
     mine = ud__trace_take_with_run(&n);
     if (share < 1) share = 1;
     if ((send = n < share ? n : share) < n) {
@@ -4213,9 +4421,9 @@ static void ud__trace_gather(void) {
         if (ud__root_says(ud__net.rank != UD__ROOT || all) &&
             MPI_Gatherv(mine, send * (int)sizeof(ud__event), MPI_BYTE, all, counts, displs, MPI_BYTE,
                         UD__ROOT, ud__comm) == MPI_SUCCESS && all)
-            ud__trace_write_all(all, total / (int)sizeof(ud__event));
+            st = ud__trace_write_all(all, total / (int)sizeof(ud__event));
         else if (ud__net.rank == UD__ROOT)
-            ud__log(UD_LOG_ERROR, "UNIDIST_TRACE: no memory or MPI failed to gather %d bytes of events", total);
+            st = ud__fail(UD_ERR_NOMEM, "UNIDIST_TRACE: no memory or MPI failed to gather %d bytes of events", total);
     }
     ud__free(all, (size_t)(total ? total : 1));
     ud__free(counts, (size_t)ud__net.size * sizeof(int));
@@ -4223,6 +4431,7 @@ static void ud__trace_gather(void) {
     ud__free(mine, (size_t)(n ? n : 1) * sizeof *mine);
     ud__free(ud__clock_offset, (size_t)ud__net.size * sizeof(double));
     ud__clock_offset = NULL;
+    return st;
 }
 
 /* Info at init, on the driver: ranks, hosts, and what each rank does. */
@@ -4278,6 +4487,7 @@ static ud_status ud__mpi_ensure_init(void) {
         return ud__mpi_fail(rc, "MPI_Init_thread");
     ud__net.owns_mpi = 1; /* the level it gives is checked on every rank at start */
     atexit(ud__mpi_finalize_if_ours);
+    atexit(ud__exit_guard); /* runs first: a task's exit() must not finalize MPI */
     return UD_OK;
 }
 
@@ -4569,27 +4779,29 @@ static ud_status ud__all_ok(ud_status st, const char *what) {
                     ud_status_str((ud_status)bad.status));
 }
 
-/* The root's store and the scheduler's view: 3 counts and 2 scores a rank, a score a host. */
+/* The root's store and the scheduler's view: 5 counts a rank (tasks sent, done as the monitor
+   and the root saw it, answers due late, RUNNING unanswered), 2 scores a rank, a score a host. */
 static ud_status ud__root_start(void) {
     size_t n = (size_t)ud__net.size;
     memset(&ud__root, 0, sizeof ud__root);
     ud__root.next_num = ud__run_first();
     ud__root.rent_bytes = sizeof(ud__rent) + (size_t)((ud__net.size + 63) / 64) * sizeof(uint64_t);
-    ud__root.assigned = (int64_t *)ud__alloc(4 * n * sizeof(int64_t));
+    ud__root.assigned = (int64_t *)ud__alloc(5 * n * sizeof(int64_t));
     ud__root.score = (double *)ud__alloc((n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
     ud__root.stage = (ud__stage *)ud__alloc(n * sizeof *ud__root.stage);
     if (!ud__root.assigned || !ud__root.score || !ud__root.stage) {
-        ud__free(ud__root.assigned, 4 * n * sizeof(int64_t));
+        ud__free(ud__root.assigned, 5 * n * sizeof(int64_t));
         ud__free(ud__root.score, (n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
         ud__free(ud__root.stage, n * sizeof *ud__root.stage);
         memset(&ud__root, 0, sizeof ud__root);
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for the scheduler");
     }
     memset(ud__root.stage, 0, n * sizeof *ud__root.stage);
-    memset(ud__root.assigned, 0, 4 * n * sizeof(int64_t));
+    memset(ud__root.assigned, 0, 5 * n * sizeof(int64_t));
     ud__root.done_mon = ud__root.assigned + n;
     ud__root.done_seen = ud__root.done_mon + n;
     ud__root.late = ud__root.done_seen + n;
+    ud__root.running_due = ud__root.late + n;
     ud__net.before_send = ud__stage_flush_to;
     ud__net.sends_done = ud__stage_flush_ready;
     return UD_OK;
@@ -4606,7 +4818,7 @@ static void ud__root_stop(void) {
     ud__map_clear(&ud__root.map);
     ud__free(ud__root.garbage, ud__root.capgarbage * sizeof *ud__root.garbage);
     ud__free(ud__root.later, ud__root.caplater * sizeof *ud__root.later);
-    ud__free(ud__root.assigned, 4 * n * sizeof(int64_t));
+    ud__free(ud__root.assigned, 5 * n * sizeof(int64_t));
     ud__free(ud__root.score, (n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
     for (i = 0; ud__root.stage && i < n; i++) ud__free(ud__root.stage[i].p, ud__root.stage[i].cap);
     ud__free(ud__root.stage, n * sizeof *ud__root.stage);
@@ -4633,6 +4845,7 @@ static ud_status ud__mpi_setup(int *threads) {
     *threads = ud__net.rank == UD__ROOT ? 0 : rc;
     st = rc < 0 ? ud__fail(UD_ERR_NOMEM, "init: out of memory for the cores' masks") : UD_OK;
     if ((st = ud__all_ok(st, "count its cores")) == UD_OK &&
+        (st = ud__all_ok(ud__net.rank == UD__ROOT ? ud__trace_check() : UD_OK, "open the trace file")) == UD_OK &&
         (st = ud__check_agreement()) == UD_OK &&
         (st = ud__shm_open(ud__comm, machine, ud__net.rank, ud__net.size, &ud__rt.cfg)) == UD_OK &&
         (st = ud__mpi_roles(*threads)) == UD_OK && (st = ud__all_ok(ud__clock_sync(), "sync clocks")) == UD_OK)
@@ -4682,10 +4895,12 @@ static ud_status ud__mpi_start(ud_role *role) {
     *role = ud__net.rank == UD__MONITOR ? UD_ROLE_MONITOR : UD_ROLE_WORKER;
     ud__rt.be = ud__mpi_in_task(); /* chosen once: this rank's calls are its tasks' */
     ud__atomic_store(&ud__rt.nested, 1); /* its tasks may call the API now */
+    ud__in_runtime = 1;
     ud__rank_loop();
+    ud__in_runtime = 0;
     ud__atomic_store(&ud__rt.nested, 0);
     ud__wk_stop();
-    ud__trace_gather();
+    (void)ud__trace_gather(); /* the driver writes the trace, and says how it went */
     ud__mpi_teardown();
     return UD_OK;
 }
@@ -4696,9 +4911,18 @@ static void ud__root_ask_running(double waited) {
     int k;
     ud__log(UD_LOG_WARN, "shutdown has waited %.0f s for tasks to finish (%lld submitted); asking "
             "the workers which still run", waited, (long long)ud__root.submitted);
-    for (k = 0; k < ud__nworkers(); k++)
-        if (ud__send_op(ud__net.workers[k], UD__OP_RUNNING, 0, 0, 0, 0) != UD_OK)
-            ud__log(UD_LOG_WARN, "shutdown: asking rank %d: %s", ud__net.workers[k], ud__errbuf);
+    for (k = 0; k < ud__nworkers(); k++) {
+        int w = ud__net.workers[k];
+        if (ud__root.running_due[w]) { /* its loop has not come back to answer the last time */
+            ud__log(UD_LOG_WARN, "shutdown waits for rank %d: its loop has not answered for %.0f s: "
+                    "a UD_FN_INLINE task that does not return holds it", w, waited - (double)ud__root.running_due[w]);
+            continue;
+        }
+        if (ud__send_op(w, UD__OP_RUNNING, 0, 0, 0, 0) != UD_OK)
+            ud__log(UD_LOG_WARN, "shutdown: asking rank %d: %s", w, ud__errbuf);
+        else
+            ud__root.running_due[w] = waited >= 1 ? (int64_t)waited : 1;
+    }
 }
 
 static ud_status ud__mpi_stop(void) {
@@ -4728,7 +4952,10 @@ static ud_status ud__mpi_stop(void) {
     ud__async_drain();
     ud__shm_quiet();
     ud__root_stop();
-    ud__trace_gather();
+    {
+        ud_status tr = ud__trace_gather();
+        if (st == UD_OK) st = tr; /* the run went well, but its trace could not be written */
+    }
     ud__mpi_teardown();
     return st;
 }

@@ -665,7 +665,8 @@ static int ud__shm_serve(void) {
    and freed collectively over the host, the manager chosen, and the virtual hosts of tests.
    The MPI backend's start and stop call it. */
 static void ud__shm_size_text(uint64_t n, char *buf, size_t cap) {
-    if (n >= (1ull << 30)) snprintf(buf, cap, "%.1f GiB", (double)n / (double)(1ull << 30));
+    if (n >= (1ull << 50)) snprintf(buf, cap, "%.1f PiB", (double)n / (double)(1ull << 50));
+    else if (n >= (1ull << 30)) snprintf(buf, cap, "%.1f GiB", (double)n / (double)(1ull << 30));
     else snprintf(buf, cap, "%.1f MiB", (double)n / (double)(1ull << 20));
 }
 
@@ -734,7 +735,7 @@ static int ud__shm_size(const ud_config *c, int sharing, char *err, size_t cap) 
         want = want > svc ? want - svc : 0;
         if (!have) ud__log(UD_LOG_INFO, "shared store: no /dev/shm to size it by; off on this host");
     } else if (have && (want > avail || svc > avail - want)) {
-        ud__shm_size_text(want + svc, a, sizeof a);
+        ud__shm_size_text(want > UINT64_MAX - svc ? UINT64_MAX : want + svc, a, sizeof a); /* no wrap */
         ud__shm_size_text(avail, b, sizeof b);
         snprintf(err, cap, "UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY: %s asked for the store on the "
                  "host of rank %d (service buffer included), but /dev/shm has %s free for it",

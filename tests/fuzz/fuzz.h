@@ -274,15 +274,23 @@ static int fz_input_done, fz_cancelled, fz_flip;
 static int fz_next_input(void);
 static double fz_settle_since, fz_held_since;
 
-/* Every task thread waits, in a nested call's help or parked by a gate, and nothing is queued.
-   This catches what the count below misses: a task answered while another ran on its thread's
-   stack waits for that one to return, with no call of its own. A helper just woken is still
-   counted for a moment, so this must last a quarter of a millisecond. */
+/* Tasks of the pool waiting in a nested call now. */
+static int fz_pool_waiting(void) {
+    int n;
+    pthread_mutex_lock(&ud__wk.pool.mu);
+    n = ud__wk.pool.nwaiting;
+    pthread_mutex_unlock(&ud__wk.pool.mu);
+    return n;
+}
+
+/* Every task that runs waits, in a nested call or parked by a gate, and nothing is queued.
+   This catches what the count below misses: a task answered but not yet back at work is
+   still counted as waiting for a moment, so this must last a quarter of a millisecond. */
 static double fz_all_wait_since;
 
 static int fz_all_waiting(void) {
     ud__pool *p = &ud__wk.pool;
-    int i, idle = ud__atomic_load(&p->helpers) + atomic_load(&fz_parked) >= p->n;
+    int i, idle = fz_pool_waiting() + atomic_load(&fz_parked) >= ud__wk.running;
     for (i = 0; idle && i < p->n; i++) idle = !ud__pool_has_work(p, &p->q[i]);
     if (!idle) return (int)(fz_all_wait_since = 0);
     if (fz_all_wait_since == 0) fz_all_wait_since = ud__now();
@@ -294,7 +302,7 @@ static int fz_all_waiting(void) {
    parks its thread. */
 static int fz_caught_up(void) {
     ud__call *c;
-    int waiting = 0, helping = ud__atomic_load(&ud__wk.pool.helpers), busy;
+    int waiting = 0, helping = fz_pool_waiting(), busy;
     for (c = ud__wk.calls; c; c = c->next) waiting++;
     waiting = (waiting > helping ? waiting : helping) + atomic_load(&fz_parked);
     pthread_mutex_lock(&ud__in.mu);
@@ -440,12 +448,16 @@ static void *fz_join_pool(void *arg) {
     return NULL;
 }
 
-/* Calls answered with an error (each lives on its thread's stack until answered). */
+/* Calls answered with an error (each lives on its thread's stack until answered; a free that
+   no thread waits for is the loop's). Under ud__in.mu. */
 static void fz_refuse_all(ud__call *c) {
     while (c) {
         ud__call *next = c->next;
         c->status = UD_ERR_PROTO;
-        ud__atomic_store(&c->answered, 1);
+        if (c->kind != UD__NEST_FREE || !c->local) {
+            ud__atomic_store(&c->answered, 1);
+            pthread_cond_signal(&c->cv);
+        }
         c = next;
     }
 }
@@ -480,10 +492,9 @@ static void fz_reset_runtime(void) {
             ud__in.resv = NULL;
             ud__wk.serving = NULL;
             pthread_cond_broadcast(&ud__in.answered);
-            pthread_mutex_unlock(&ud__in.mu);
             fz_refuse_all(ud__wk.calls);
             ud__wk.calls = NULL;
-            ud__pool_wake_helpers(&ud__wk.pool);
+            pthread_mutex_unlock(&ud__in.mu);
             nanosleep(&ts, NULL);
         }
         pthread_join(joiner, NULL);
@@ -539,8 +550,12 @@ static void fz_turn(int to) {
 static size_t fz_kept_bytes(void) {
     size_t req = sizeof *ud__net.reqs + sizeof *ud__net.recs + sizeof *ud__net.idx + sizeof *ud__net.sts;
     size_t slots = ud__wk.map.cap + ud__wk.given.cap + ud__mon.done.cap;
+    size_t threads; /* the pool's threads stay, spares too (a task that waited left one) */
+    pthread_mutex_lock(&ud__wk.pool.mu);
+    threads = (size_t)ud__wk.pool.nthreads * sizeof(ud__pth);
+    pthread_mutex_unlock(&ud__wk.pool.mu);
     return ud__net.rcap + (size_t)ud__net.capreqs * req + (size_t)ud__wk.capdone * sizeof *ud__wk.done +
-           slots * sizeof(ud__slot);
+           slots * sizeof(ud__slot) + threads;
 }
 
 /* A table an input grew past its first size goes: the harness scans every slot of the
