@@ -859,6 +859,45 @@ kill_variant() {   # name mpi
             fail "$name" "rank $victim killed: the launcher names it (it named $who; rank $victim is pid ${pid:-?})"
         fi
     done
+    exit_cases "$name" "$mpi" "$dir"
+}
+
+# A task's exit() and a driver that leaves main without ud_shutdown (tests/exit.c): the job
+# ends within KILL_LIMIT, with the runtime's message naming the task or the rank, no crash
+# inside MPI, and nothing left; and a task's exit() on the threads backend (built with cc).
+exit_cases() {   # name mpi dir
+    local name=$1 mpi=$2 dir=$3 case log t0 secs left want
+    if ! "mpicc.$mpi" $CFLAGS_BASE -O2 -DUT_MPI -I. tests/exit.c -o "$dir/exit" $LIBS >"$dir/exit.build.log" 2>&1 ||
+        ! $CC $CFLAGS_BASE -O2 -I. tests/exit.c -o "$dir/exit_threads" $LIBS >>"$dir/exit.build.log" 2>&1; then
+        show "$name" "$dir/exit.build.log"
+        fail "$name" "exit: build"
+        return
+    fi
+    for case in task main threads; do
+        log=$dir/exit.$case.log
+        t0=$(date +%s.%N)
+        if [ "$case" = threads ]; then
+            EXIT_CASE=task timeout -k 5 "$KILL_LIMIT" "$dir/exit_threads" </dev/null >"$log" 2>&1
+        else
+            EXIT_CASE=$case "${PRIVATE_SHM[@]:-env}" timeout -k 5 "$((KILL_LIMIT * 4))" \
+                "mpiexec.$mpi" -n 3 "$dir/exit" </dev/null >"$log" 2>&1
+        fi
+        secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")
+        left=$(own_pids "$dir/exit")
+        [ -n "$left" ] && kill -9 $left 2>/dev/null
+        case $case in
+            main) want="rank 0 left main (or called exit) while the runtime runs" ;;
+            *)    want="task 'quitter' called exit() on rank" ;;
+        esac
+        if grep -qF "$want" "$log" && ! grep -qiE "assertion|segmentation|signal 11|backtrace|went on" "$log" &&
+            [ "$(echo "$secs <= $KILL_LIMIT" | bc)" -eq 1 ] && [ -z "$left" ]; then
+            pass "$name" "exit ($case): the job ended in $secs s, naming why"
+        else
+            show "$name" "$log"
+            [ -n "$left" ] && echo "[$name]   left behind: $(echo $left)"
+            fail "$name" "exit ($case): after $secs s (limit $KILL_LIMIT s), want \"$want\""
+        fi
+    done
 }
 
 # ---- fuzz targets -------------------------------------------------------------------------

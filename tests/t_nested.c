@@ -1,7 +1,8 @@
 /* Tasks that submit tasks: put, remote, get, wait and free inside a task, with the driver's
-   semantics. A task blocked in a nested get or wait runs other tasks on its thread meanwhile,
-   so recursion needs no more threads than the pool has: fib(22) and a quicksort of 10^6 ints
-   run on 1 and 2 task threads and under round_robin, and a chain 2000 tasks deep on one.
+   semantics. A task blocked in a nested get runs the tasks it waits for on its thread when
+   they have not started, else hands its queue to another thread while it waits (t_deadlock
+   checks that nothing is buried so): fib(22) and a quicksort of 10^6 ints run on 1 and 2 task
+   threads and under round_robin, and a chain 2000 tasks deep on one.
    ut: mpi (built with mpicc -DUT_MPI it runs under mpiexec, each run a phase on every rank;
    with cc on the threads backend). */
 #define UNIDIST_IMPLEMENTATION
