@@ -14,7 +14,7 @@
 #include "ud_test.h"
 
 static ud_func f_leaf, f_split, f_getter, f_holder, f_reader, f_timed, f_chain, f_self, f_pair,
-    f_freer, f_stuck;
+    f_freer, f_stuck, f_cross_a, f_cross_b;
 static ut_counting mem;
 static _Thread_local size_t ut_size; /* ud_get_copy's size, unread */
 
@@ -417,20 +417,88 @@ static int stuck(ud_task *t) {
     return 0;
 }
 
+/* cross(path, ms): reads its partner's ref from path and waits for it: untimed (ms < 0),
+   or ms milliseconds. Returns the wait's status. Two of these on two MPI workers make a
+   cycle no rank sees whole; the timed one breaks it. */
+static int cross(ud_task *t) {
+    ud_view v;
+    ud_ref r;
+    char path[256];
+    int ms = 0, ready[1], n = 0;
+    if (ud_task_arg(t, 0, &v) != UD_OK || v.size >= sizeof path || !ut_arg_int(t, 1, &ms))
+        return ud_task_fail(t, "cross: bad argument");
+    memcpy(path, v.data, v.size);
+    path[v.size] = 0;
+    if (!read_ref(path, &r)) return ud_task_fail(t, "cross: no ref in %s", path);
+    return ut_result_int(t, 0, ud_wait(&r, 1, 1, ms < 0 ? -1.0 : ms / 1000.0, ready, &n));
+}
+
 #ifdef UT_MPI
 static struct {
     pthread_mutex_t mu;
-    char text[2048];
+    char text[4096];
 } stuck_log = {PTHREAD_MUTEX_INITIALIZER, {0}};
 
+/* The shutdown's warnings, one after the other. */
 static void stuck_hook(int level, int rank, const char *message, void *user) {
     (void)user;
-    if (level == UD_LOG_WARN && strstr(message, "has not answered")) {
+    if (level == UD_LOG_WARN && strstr(message, "shutdown waits for rank")) {
+        size_t len;
         pthread_mutex_lock(&stuck_log.mu);
-        snprintf(stuck_log.text, sizeof stuck_log.text, "%s", message);
+        len = strlen(stuck_log.text);
+        snprintf(stuck_log.text + len, sizeof stuck_log.text - len, "%s\n", message);
         pthread_mutex_unlock(&stuck_log.mu);
     }
     if (level <= UD_LOG_WARN) fprintf(stderr, "[ud r%d] %s\n", rank, message);
+}
+
+/* Two tasks on two workers that wait for each other (a cycle across ranks, which no rank
+   sees whole): the shutdown warning names both as waiting in a nested call, until the
+   timed one gives up after 2.5 s. */
+static int run_cross(void) {
+    char pa[256], pb[256];
+    ud_config c;
+    ud_role role;
+    ud_opts on0 = ud_on_worker(0), on1 = ud_on_worker(1);
+    ud_ref ra, rb;
+    int forever = -1, three = 2500;
+    memset(&c, 0, sizeof c);
+    c.shutdown_warn = 1;
+    c.log = stuck_hook;
+    if (ud_init(&c, &role) != UD_OK) {
+        printf("FAIL init for a cycle across workers: %s\n", ud_last_error());
+        return -1;
+    }
+    if (role != UD_ROLE_DRIVER) return 0;
+    UT_CASE("a cycle across workers: the shutdown warning names both tasks, waiting") {
+        ud_arg a[2], b[2];
+        if (ud_num_workers() < 2) {
+            ut_skip("needs 2 workers");
+            UT_OK(ud_shutdown());
+            return 1;
+        }
+        snprintf(pa, sizeof pa, "/tmp/ud_t_deadlock_xa_%d", (int)getpid());
+        snprintf(pb, sizeof pb, "/tmp/ud_t_deadlock_xb_%d", (int)getpid());
+        remove(pa);
+        remove(pb);
+        a[0] = ud_arg_val(pa, strlen(pa)), a[1] = ud_arg_val(&forever, sizeof forever);
+        b[0] = ud_arg_val(pb, strlen(pb)), b[1] = ud_arg_val(&three, sizeof three);
+        UT_OK(ud_remote_opts(&on0, f_cross_a, a, 2, 1, &ra));
+        UT_OK(ud_remote_opts(&on1, f_cross_b, b, 2, 1, &rb));
+        write_ref(pa, rb);
+        write_ref(pb, ra);
+        pthread_mutex_lock(&stuck_log.mu);
+        stuck_log.text[0] = 0;
+        pthread_mutex_unlock(&stuck_log.mu);
+        UT_OK(ud_shutdown()); /* it waits until the timed wait gives up */
+        pthread_mutex_lock(&stuck_log.mu);
+        UT_CONTAINS(stuck_log.text, "cross_a (waiting in a nested call)");
+        UT_CONTAINS(stuck_log.text, "cross_b (waiting in a nested call)");
+        pthread_mutex_unlock(&stuck_log.mu);
+        remove(pa);
+        remove(pb);
+    }
+    return 1;
 }
 
 static int run_stuck(void) {
@@ -448,6 +516,9 @@ static int run_stuck(void) {
     if (role != UD_ROLE_DRIVER) return 0;
     UT_CASE("a stuck inline task: the shutdown warning names its rank") {
         UT_OK(ud_remote_opts(&on0, f_stuck, NULL, 0, 1, &r));
+        pthread_mutex_lock(&stuck_log.mu);
+        stuck_log.text[0] = 0;
+        pthread_mutex_unlock(&stuck_log.mu);
         UT_OK(ud_shutdown());
         pthread_mutex_lock(&stuck_log.mu);
         UT_CONTAINS(stuck_log.text, "shutdown waits for rank 1: its loop has not answered");
@@ -487,7 +558,8 @@ int main(void) {
         ud_register("reader", reader, NULL, &f_reader) != UD_OK || ud_register("timed", timed, NULL, &f_timed) != UD_OK ||
         ud_register("chain", chain, NULL, &f_chain) != UD_OK || ud_register("self_task", self_task, NULL, &f_self) != UD_OK ||
         ud_register("pair", pair_task, NULL, &f_pair) != UD_OK || ud_register("freer", freer, NULL, &f_freer) != UD_OK ||
-        ud_register_flags("stuck", stuck, NULL, UD_FN_INLINE, &f_stuck) != UD_OK)
+        ud_register_flags("stuck", stuck, NULL, UD_FN_INLINE, &f_stuck) != UD_OK ||
+        ud_register("cross_a", cross, NULL, &f_cross_a) != UD_OK || ud_register("cross_b", cross, NULL, &f_cross_b) != UD_OK)
         return 1;
     /* UNIDIST_CPUS overrides the count: then one run says all */
     for (k = 0; k < (getenv("UNIDIST_CPUS") ? 1 : 3); k++) {
@@ -496,7 +568,7 @@ int main(void) {
     }
     if ((r = run_with(1, 1)) < 0 || (r = run_with(1, 2)) < 0 || (r = run_deep()) < 0) return 1;
 #ifdef UT_MPI
-    if ((r = run_stuck()) < 0) return 1; /* a loop to hold */
+    if ((r = run_cross()) < 0 || (r = run_stuck()) < 0) return 1; /* ranks that see part of it */
 #endif
     return d ? ut_finish() : 0;
 }
