@@ -8,7 +8,7 @@
 
 #include <fcntl.h>
 
-static ud_func f_make, f_stack, f_len;
+static ud_func f_make, f_stack, f_len, f_where;
 
 /* make(n): n bytes, byte i being i % 251. */
 static int make(ud_task *t) {
@@ -39,6 +39,34 @@ static int len(ud_task *t) {
     if (!out || ud_task_arg(t, 0, &v) != UD_OK) return ud_task_fail(t, "len");
     *out = (int64_t)v.size;
     return 0;
+}
+
+/* where(anything): the worker that runs it. */
+static int where(ud_task *t) { return ut_result_int(t, 0, ud_worker_id()); }
+
+/* A task on a 100 KiB object made on worker 1 (done, so the root knows its size): drawn there
+   when the object passes UNIDIST_SCHED_LOCALITY_MIN (64 KiB by default), not when that is
+   1 GiB (then the monitor's worker, 0, takes it first). */
+static void locality_min(int drawn) {
+    int n = 100 << 10, w = -1, ready[1], nready = 0;
+    ud_arg a = ud_arg_val(&n, sizeof n);
+    ud_opts on1 = ud_on_worker(1);
+    ud_ref big, r;
+    size_t size = 0;
+    const char *sched = getenv("UNIDIST_SCHEDULER");
+    if (ud_num_workers() < 2 || (sched && !strcmp(sched, "round_robin"))) {
+        ut_skip("needs 2 workers and the auto scheduler");
+        return;
+    }
+    UT_REQUIRE_OK(ud_remote_opts(&on1, f_make, &a, 1, 1, &big));
+    UT_REQUIRE_OK(ud_wait(&big, 1, 1, 30.0, ready, &nready));
+    a = ud_arg_ref(big);
+    if (UT_OK(ud_remote(f_where, &a, 1, 1, &r)) && UT_OK(ud_get_copy(r, &w, sizeof w, &size))) {
+        if (drawn) UT_EQ_INT(w, 1);
+        else if (w == 1) UT_FAIL("drawn to worker 1, though 100 KiB is under UNIDIST_SCHED_LOCALITY_MIN");
+    }
+    ud_free(r);
+    ud_free(big);
 }
 
 static int64_t int64_of(ud_ref r) {
@@ -224,7 +252,7 @@ int main(void) {
     int d;
     static char err[16384];
     if (ud_register("make", make, NULL, &f_make) != UD_OK || ud_register("stack", stack, NULL, &f_stack) != UD_OK ||
-        ud_register("len", len, NULL, &f_len) != UD_OK)
+        ud_register("len", len, NULL, &f_len) != UD_OK || ud_register("where", where, NULL, &f_where) != UD_OK)
         return 1;
 
     ud_config_init(&c);
@@ -274,7 +302,19 @@ int main(void) {
     if (d) {
         UT_RUN(cleanup_for_the_bytes);
         UT_RUN(service_buffer_holds_its_entries);
+        UT_CASE("run 3: a 100 KiB argument draws its task (UNIDIST_SCHED_LOCALITY_MIN 64 KiB)") locality_min(1);
         UT_CASE("run 3: shutdown") { UT_OK(ud_shutdown()); }
+    }
+
+    ud_config_init(&c);
+    c.sched_locality_min = (uint64_t)1 << 30;
+    c.mpi_yield = 7;
+    if ((d = start(&c, "run 4")) < 0) return 1;
+    if (d) {
+        /* (every rank's idle loop reads it; the driver's is the one this process sees) */
+        UT_CASE("run 4: UNIDIST_MPI_YIELD 7: a hot poll yields every 7th time") UT_EQ_INT(ud__bo.yield_every, 7);
+        UT_CASE("run 4: UNIDIST_SCHED_LOCALITY_MIN 1 GiB: a 100 KiB argument draws nothing") locality_min(0);
+        UT_CASE("run 4: shutdown") { UT_OK(ud_shutdown()); }
         return ut_finish();
     }
     return 0;
