@@ -1640,6 +1640,22 @@ static void ud__task_settle(ud_task *ctx) {
    naming the task or the rank, before later exit handlers tear down what the runtime's
    threads still use (MPI above all, which a task thread must not finalize). Registered at
    init, and by the MPI module after its own handler, so that it runs before that one. */
+/* A get or wait that would wait for ever, on both backends: ref is a result of the calling
+   task itself (maker NULL), or is made by task maker, which waits (itself or through the
+   tasks it waits for) for a result of the caller. */
+static ud_status ud__cycle_error(const char *op, ud_ref ref, const char *maker, const char *caller) {
+    char text[48];
+    ud__ref_text(ref, text, sizeof text);
+    if (!maker)
+        return ud__fail(UD_ERR_ARG, "%s: ref %s is a result of the calling task '%s' itself: it "
+                        "would wait for ever", op, text, caller);
+    return ud__fail(UD_ERR_ARG, "%s: a cycle: ref %s is made by task '%s', which waits (itself or "
+                    "through the tasks it waits for) for a result of the calling task '%s': each "
+                    "would wait for ever", op, text, maker, caller);
+}
+
+#define UD__CYCLE_MAX 1024 /* tasks a cycle search looks at, at most (both backends) */
+
 /* Set by the MPI module while this thread is inside its loop or waits in MPI: an exit() then
    comes from MPI ending the process (another rank ended the job), not from the program. */
 static UD__THREAD_LOCAL int ud__in_runtime;
@@ -3104,18 +3120,6 @@ static ud__tt *ud__th_caller(void) {
     return ud__cur_task && ud__pool_index(&ud__th.pool) >= 0 ? (ud__tt *)ud__cur_task->be : NULL;
 }
 
-#define UD__CYCLE_MAX 1024 /* tasks a cycle search looks at, at most */
-
-static ud_status ud__th_cycle_error(const char *op, ud__tt *me, ud__entry *e, ud__tt *via) {
-    char text[48];
-    ud__ref_text(e->ref, text, sizeof text);
-    if (via == me)
-        return ud__fail(UD_ERR_ARG, "%s: ref %s is a result of the calling task '%s' itself: it "
-                        "would wait for ever", op, text, me->fn->name);
-    return ud__fail(UD_ERR_ARG, "%s: a cycle: ref %s is made by task '%s', which waits (itself or "
-                    "through the tasks it waits for) for a result of the calling task '%s': each "
-                    "would wait for ever", op, text, via->fn->name, me->fn->name);
-}
 
 /* Whether waiting on the pending entries of ents would close a cycle: the task that makes
    one of them waits, through the tasks it waits for (their pending arguments and the gets or
@@ -3129,7 +3133,7 @@ static ud_status ud__th_cycle(const char *op, ud__tt *me, ud__entry **ents, int 
     for (i = 0; i < n; i++) {
         ud__tt *p = ents[i]->obj ? NULL : ents[i]->producer;
         if (!p || p->visit == stamp) continue;
-        if (p == me) return ud__th_cycle_error(op, me, ents[i], me);
+        if (p == me) return ud__cycle_error(op, ents[i]->ref, NULL, me->fn->name);
         if (tail == UD__CYCLE_MAX) return UD_OK;
         p->visit = stamp;
         from[tail] = i;
@@ -3141,7 +3145,8 @@ static ud_status ud__th_cycle(const char *op, ud__tt *me, ud__entry **ents, int 
             ud__entry *e = k < t->nargs ? t->argent[k] : t->awaiting[k - t->nargs];
             ud__tt *p = e && !e->obj ? e->producer : NULL;
             if (!p || p->visit == stamp) continue;
-            if (p == me) return ud__th_cycle_error(op, me, ents[from[head]], ents[from[head]]->producer);
+            if (p == me)
+                return ud__cycle_error(op, ents[from[head]]->ref, ents[from[head]]->producer->fn->name, me->fn->name);
             if (tail == UD__CYCLE_MAX) return UD_OK;
             p->visit = stamp;
             from[tail] = from[head];
@@ -3225,6 +3230,7 @@ static int ud__th_reserve_entries(int n) {
 /* A new entry under the lock; room was reserved, so it cannot fail. */
 static ud__entry *ud__th_new_entry(ud__obj *obj, int32_t holds) {
     ud__entry *e = ud__th.free_entries;
+    ud__tt *maker;
     ud__th.free_entries = e->next_free;
     e->ref.owner = 0;
     e->ref.num = ud__th.next_num++;
@@ -3236,7 +3242,7 @@ static ud__entry *ud__th_new_entry(ud__obj *obj, int32_t holds) {
     e->waiters = NULL;
     e->watchers = NULL;
     e->producer = NULL;
-    e->maker = ud__th_caller() ? ud__th_caller()->id : 0;
+    e->maker = (maker = ud__th_caller()) != NULL ? maker->id : 0;
     ud__map_put(&ud__th.map, e->ref, e);
     {   /* a few puts ahead: one put takes less time than a miss */
         ud_ref next = e->ref;

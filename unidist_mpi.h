@@ -657,14 +657,15 @@ static void ud__busy(void) {
 static void ud__idle(void) {
     struct timespec ts;
     long cap = (long)ud__rt.cfg.mpi_backoff * 1000;
-    double idle;
+    double idle, now;
     if (ud__bo.spins++ == 0) ud__bo.idle_since = ud__now();
     if (cap == 0) return;
-    if (ud__bo.hot_until > 0 && ud__now() < ud__bo.hot_until) { /* its answer comes within a round trip */
+    now = ud__now();
+    if (now < ud__bo.hot_until) { /* a task's call is out: its answer comes within a round trip */
         sched_yield();
         return;
     }
-    idle = ud__now() - ud__bo.idle_since;
+    idle = now - ud__bo.idle_since;
     /* Hot: poll (sends progress only as we poll); then, with sends in flight or in the first
        10 ms of quiet, yield at every poll but one in eight, which sleeps; then sleep always. */
     if (idle < UD_MPI_SPIN_WINDOW) {
@@ -2213,6 +2214,13 @@ static struct ud__inbox {
 
 static int ud__is_mine(ud_ref r) { return r.owner == ud__net.rank; }
 
+/* Which of task t's results ref is (they are numbered every size-th from its first), or -1. A
+   number below the first is none of them (and would overflow the difference). */
+static int64_t ud__wt_result(const ud__wt *t, ud_ref ref) {
+    int64_t k = ref.owner == t->owner && ref.num >= t->first ? (ref.num - t->first) / ud__net.size : -1;
+    return k >= 0 && k < t->nret && ref.num == t->first + k * ud__net.size ? k : -1;
+}
+
 static ud__went *ud__wk_entry(ud_ref ref) {
     ud__went *e = (ud__went *)ud__map_get(&ud__wk.map, ref);
     int ok;
@@ -3225,9 +3233,8 @@ static void ud__wk_take_results(const ud__hdr *h, int from) {
     ud__obj *o;
     int i;
     for (i = 0; i < h->count && !r.bad && ud__rd_next(&r, h, from, &ref, &o); i++) {
-        /* a number below the first is none of its results (and would overflow the difference) */
-        int64_t k = t && ref.owner == ud__net.rank && ref.num >= t->first ? (ref.num - t->first) / ud__net.size : -1;
-        if (k < 0 || k >= t->nret || ref.num != t->first + k * ud__net.size || t->res[k]) {
+        int64_t k = t ? ud__wt_result(t, ref) : -1; /* (a given task's owner is this worker) */
+        if (k < 0 || t->res[k]) {
             ud__obj_release(o);
             continue;
         }
@@ -3453,15 +3460,8 @@ static ud_status ud__nest_put(const ud_part *parts, int nparts, ud_ref *out) {
 static ud_status ud__nest_own_result(const char *op, const ud_ref *refs, int n) {
     ud__wt *t = (ud__wt *)ud__cur_task->be;
     int i;
-    for (i = 0; i < n; i++) {
-        int64_t k = refs[i].owner == t->owner && refs[i].num >= t->first ? (refs[i].num - t->first) / ud__net.size : -1;
-        if (k >= 0 && k < t->nret && refs[i].num == t->first + k * ud__net.size) {
-            char text[48];
-            ud__ref_text(refs[i], text, sizeof text);
-            return ud__fail(UD_ERR_ARG, "%s: ref %s is a result of the calling task '%s' itself: it "
-                            "would wait for ever", op, text, t->fn->name);
-        }
-    }
+    for (i = 0; i < n; i++)
+        if (ud__wt_result(t, refs[i]) >= 0) return ud__cycle_error(op, refs[i], NULL, t->fn->name);
     return UD_OK;
 }
 
@@ -3476,11 +3476,8 @@ static int ud__wk_makes(ud__job *j, void *ctx) {
     const ud__awaited *a = (const ud__awaited *)ctx;
     int i;
     if (t->error || t->owner != ud__net.rank) return 0;
-    for (i = 0; i < a->n; i++) {
-        int64_t k = a->refs[i].owner == t->owner && a->refs[i].num >= t->first
-                  ? (a->refs[i].num - t->first) / ud__net.size : -1;
-        if (k >= 0 && k < t->nret && a->refs[i].num == t->first + k * ud__net.size) return 1;
-    }
+    for (i = 0; i < a->n; i++)
+        if (ud__wt_result(t, a->refs[i]) >= 0) return 1;
     return 0;
 }
 
@@ -3693,8 +3690,6 @@ static ud__call *ud__wk_take_call(int64_t id, int kind) {
     return NULL;
 }
 
-#define UD__CYCLE_MAX 1024 /* tasks a cycle search looks at, at most */
-
 /* The task of this rank that makes ref, while it has not. */
 static ud__wt *ud__wk_producer(ud_ref ref) {
     ud__went *e = (ud__went *)ud__map_get(&ud__wk.map, ref);
@@ -3733,12 +3728,9 @@ static int ud__wk_cycle(ud__call *c) {
     for (head = 0; head < tail; head++)
         for (k = 0; (p = ud__wk_waits_on(seen[head], k)) != NULL; k++) {
             if (p == me) {
-                char text[48], msg[400];
-                ud__ref_text(c->refs[from[head]], text, sizeof text);
-                snprintf(msg, sizeof msg, "get: a cycle: ref %s is made by task '%s', which waits (itself "
-                         "or through the tasks it waits for) for a result of the calling task '%s': each "
-                         "would wait for ever", text, ud__wk_producer(c->refs[from[head]])->fn->name, me->fn->name);
-                ud__wk_call_failed(c, UD_ERR_ARG, msg);
+                ud__cycle_error("get", c->refs[from[head]], ud__wk_producer(c->refs[from[head]])->fn->name,
+                                me->fn->name);
+                ud__wk_call_failed(c, UD_ERR_ARG, ud__errbuf);
                 return 1;
             }
             if (p->visit == stamp || tail == UD__CYCLE_MAX) continue;
