@@ -11,7 +11,9 @@
          if (role != UD_ROLE_DRIVER) return 0;    (workers: shut down already)
 
    PROCESSES AND THREADS
-     rank 0: the driver (root), runs main. Every other rank is a worker: worker w is rank
+     rank 0: the driver (root), runs main; a loop thread of its own alone calls MPI there and
+     does the root's work (the program's threads hand it their calls), so that tasks, nested
+     calls and cleanups move while the program computes. Every other rank is a worker: worker w is rank
      w + 1. A worker's loop thread receives operations, serves data to the others and hands
      tasks to its task threads (UNIDIST_CPUS of them; by default the cores of its affinity
      shared out among the ranks of its machine), which run them while it goes on. The loop
@@ -29,10 +31,14 @@
      host. Otherwise it initializes MPI itself and finalizes it at shutdown.
 
    THREAD SAFETY
-     Only a worker's loop thread calls MPI, so every rank needs MPI_THREAD_FUNNELED; init
-     fails on every rank, naming the levels, when one has less. When the runtime initializes
-     MPI itself it asks for MPI_THREAD_SERIALIZED, so that any one driver thread at a time may
-     call the API; with MPI_THREAD_FUNNELED call it from the thread that initialized MPI.
+     Any thread of the program may call the API at any time, several at once: on the driver's
+     rank every call is handed to its loop thread. Only a rank's loop thread calls MPI while
+     the runtime runs (init's collective steps excepted, which the thread calling ud_init
+     makes before the loop starts), so every rank needs MPI_THREAD_FUNNELED; init fails on every
+     rank, naming the levels, when one has less. When the runtime initializes MPI itself it
+     asks for MPI_THREAD_SERIALIZED, which is what the driver's loop thread, not the thread
+     that initialized MPI, strictly needs; Open MPI and MPICH accept it under FUNNELED too,
+     since no two threads are ever in MPI at once.
 
    CONTENTS (the implementation's sections, in the order a task lives; each opens with what it
    owns, the state it writes and who calls it)
@@ -45,7 +51,8 @@
      transport: reading messages     a received payload's objects and arguments
      the root: its ref store         an entry for every live ref the driver holds (seed 001)
      the root: the driver's calls    put, get, wait, remote, free, and the cleanup batch
-     the root: what comes to it      answers and what comes unasked while the driver calls
+     the root: what comes to it      answers, and what comes unasked (nested calls, data, counts)
+     the root: its loop              the thread that alone calls MPI there; the calls handed to it
      the root: batches of tasks      small tasks held while a send to their worker is out
      the root: the scheduler         where a task goes (seed 001's schedule_rank), its EXECUTE
      the worker: its store and loop  the loop's duties and one operation handled (seed 000)
@@ -1606,18 +1613,11 @@ static ud_status ud__root_recv(int op, const ud__hdr **h, int *from) {
 
 static void ud__root_progress_tick(void);
 
-static ud_status ud__root_recv_loop(int op, const ud__hdr **h, int *from, double until);
-
 /* The same, giving up with UD_ERR_TIMEOUT at time until (0: never). */
-static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, double until) {
-    ud_status st = ud__root_recv_loop(op, h, from, until);
-    ud__in_runtime = 0;
-    return st;
-}
+static int ud__rl_between(void);
 
-static ud_status ud__root_recv_loop(int op, const ud__hdr **h, int *from, double until) {
+static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, double until) {
     unsigned polls = 0;
-    ud__in_runtime = 1; /* an exit() from inside MPI now is MPI's, not the program's */
     for (;;) {
         int got = ud__try_recv(MPI_ANY_SOURCE, h, from);
         if (got > 0) {
@@ -1630,6 +1630,7 @@ static ud_status ud__root_recv_loop(int op, const ud__hdr **h, int *from, double
             continue;
         }
         if (got < 0) return ud__fail(UD_ERR_PROTO, "root: a malformed message arrived");
+        if (ud__rl_between()) continue;
         /* testing every send costs O(sends): do it now and then while waiting */
         if ((++polls & 63) == 0 && (ud__root_progress_tick(), ud__async_progress())) continue;
         if (until > 0 && ud__now() >= until) return UD_ERR_TIMEOUT;
@@ -1740,6 +1741,359 @@ static void ud__root_service(void) {
                         ud__op_name(h->op), from);
     }
     ud__root_poll(t);
+}
+
+/* ---- the root: its loop -------------------------------------------------------------------------
+   Owns the driver rank's loop thread and the calls the program's threads hand it (ud__rq):
+   only this thread calls MPI on the driver's rank, so any thread of the program may call the
+   API at any time, and between calls the loop does the root's duties, so that submissions,
+   frees, cleanup batches, nested calls and results move while the program computes. Writes
+   the queue of calls (ud__rl); start makes the thread, and the shutdown, which it runs, ends
+   it. A get, wait or stats waits on the loop's stack for its answers; while it does, the loop
+   still runs the puts, remotes and frees of other threads (a free then lets go at the end of
+   the call, as a task's free does) and keeps the others queued in order. */
+enum { UD__RQ_PUT, UD__RQ_GET, UD__RQ_WAIT, UD__RQ_REMOTE, UD__RQ_FREE, UD__RQ_STATS, UD__RQ_STOP };
+
+typedef struct ud__rq {
+    int kind;                 /* UD__RQ_* */
+    const ud_part *parts;     /* put */
+    int nparts;
+    const ud_ref *refs;       /* get, wait, free */
+    int n, num_returns;
+    ud_view *views;           /* get */
+    double timeout;           /* wait */
+    int *ready, *nready;
+    const ud__fn *fn;         /* remote */
+    const ud_arg *args;
+    int nargs, nret;
+    const ud_opts *opts;
+    ud_ref *outs;             /* remote, put: the refs made */
+    ud_stats *stats;          /* stats */
+    int cap, *nstats;
+    ud_status status;
+    char err[512];            /* as long as ud_last_error's */
+    ud__atomic_int answered;
+    struct ud__rq *next;
+} ud__rq;
+
+static struct ud__rootloop {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;      /* the loop naps on it; a new call ends the nap */
+    pthread_cond_t answered;  /* callers sleep on it once their spin is over */
+    ud__rq *calls;            /* posted, newest first */
+    ud__rq *queued;           /* taken, in order, not run yet (behind a blocking call) */
+    int sleeping, running;
+    int in_call;              /* a get, wait, stats or stop waits on the loop's stack */
+    double call_at;           /* when the loop last had something to do */
+    ud__atomic_int stopped;   /* the shutdown has run: calls from now on are refused */
+} ud__rl;
+
+static int ud__rq_blocks(const ud__rq *q) {
+    return q->kind == UD__RQ_GET || q->kind == UD__RQ_WAIT || q->kind == UD__RQ_STATS || q->kind == UD__RQ_STOP;
+}
+
+/* On the calling thread: the call goes to the loop, and the thread waits for its answer,
+   spinning UNIDIST_SPIN_US first (a remote's answer comes within microseconds). */
+static ud_status ud__rq_call(ud__rq *q) {
+    double until = ud__now() + 1e-6 * (double)ud__rt.cfg.spin_us;
+    q->status = UD_OK;
+    q->err[0] = '\0';
+    ud__atomic_store(&q->answered, 0);
+    pthread_mutex_lock(&ud__rl.mu);
+    if (ud__atomic_load(&ud__rl.stopped)) {
+        pthread_mutex_unlock(&ud__rl.mu);
+        return ud__fail(UD_ERR_STATE, "the runtime has shut down (another thread called ud_shutdown)");
+    }
+    q->next = ud__rl.calls;
+    ud__rl.calls = q;
+    if (ud__rl.sleeping) pthread_cond_signal(&ud__rl.wake);
+    pthread_mutex_unlock(&ud__rl.mu);
+    while (!ud__atomic_load(&q->answered) && ud__now() < until) sched_yield();
+    if (!ud__atomic_load(&q->answered)) {
+        pthread_mutex_lock(&ud__rl.mu);
+        while (!ud__atomic_load(&q->answered)) pthread_cond_wait(&ud__rl.answered, &ud__rl.mu);
+        pthread_mutex_unlock(&ud__rl.mu);
+    }
+    pthread_mutex_lock(&ud__rl.mu); /* the loop answers under it: it is done with q */
+    pthread_mutex_unlock(&ud__rl.mu);
+    return q->status == UD_OK ? UD_OK : ud__fail(q->status, "%s", q->err);
+}
+
+static void ud__rq_answer(ud__rq *q, ud_status st) {
+    q->status = st;
+    if (st != UD_OK) snprintf(q->err, sizeof q->err, "%s", ud__errbuf);
+    pthread_mutex_lock(&ud__rl.mu);
+    ud__atomic_store(&q->answered, 1);
+    pthread_cond_broadcast(&ud__rl.answered);
+    pthread_mutex_unlock(&ud__rl.mu);
+}
+
+static ud_status ud__mpi_stats(ud_stats *out, int cap, int *n);
+static ud_status ud__mpi_stop(void);
+static void ud__rl_join(void);
+static ud_status ud__rl_stop(void);
+static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
+                                 ud_ref *outs, const ud_opts *opts, int caller, int depth);
+static ud_status ud__root_nested_refs(const char *op, const int64_t *p, int n, int reader, int later);
+
+/* A free while a get or wait is on the loop's stack: checked now, let go once it is over (the
+   call may hold the same refs). */
+static ud_status ud__rq_free_later(const ud_ref *refs, int n) {
+    ud_status st = UD_OK;
+    int i;
+    for (i = 0; i < n && st == UD_OK; i++) {
+        int64_t p[2];
+        p[0] = refs[i].owner;
+        p[1] = refs[i].num;
+        st = ud__root_nested_refs("free", p, 1, 0, 1);
+    }
+    return st;
+}
+
+static void ud__rq_run(ud__rq *q) {
+    ud_status st;
+    if (ud__root.stopping && q->kind != UD__RQ_STOP) {
+        ud__rq_answer(q, ud__fail(UD_ERR_STATE, "the runtime is shutting down (another thread called ud_shutdown)"));
+        return;
+    }
+    switch (q->kind) {
+    case UD__RQ_PUT: st = ud__mpi_put(q->parts, q->nparts, q->outs); break;
+    case UD__RQ_REMOTE:
+        st = ud__rl.in_call ? ud__root_submit(q->fn, q->args, q->nargs, q->nret, q->outs, q->opts, UD__ROOT, 1)
+                            : ud__mpi_remote(q->fn, q->args, q->nargs, q->nret, q->outs, q->opts);
+        break;
+    case UD__RQ_FREE: st = ud__rl.in_call ? ud__rq_free_later(q->refs, q->n) : ud__mpi_free(q->refs, q->n); break;
+    case UD__RQ_GET: st = ud__mpi_get(q->refs, q->n, q->views); break;
+    case UD__RQ_WAIT: st = ud__mpi_wait(q->refs, q->n, q->num_returns, q->timeout, q->ready, q->nready); break;
+    case UD__RQ_STATS: st = ud__mpi_stats(q->stats, q->cap, q->nstats); break;
+    default: st = ud__rl_stop(); break;
+    }
+    ud__rq_answer(q, st);
+}
+
+/* Runs the calls posted so far, oldest first; inside a blocking call, only those that do not
+   block (the rest stay queued, in order). Returns how many ran. */
+static int ud__rl_run_calls(void) {
+    ud__rq **tail, *q, *fresh, *rev = NULL;
+    int ran = 0, blocks;
+    pthread_mutex_lock(&ud__rl.mu);
+    fresh = ud__rl.calls;
+    ud__rl.calls = NULL;
+    pthread_mutex_unlock(&ud__rl.mu);
+    while (fresh) { /* newest first: turn it round */
+        q = fresh;
+        fresh = q->next;
+        q->next = rev;
+        rev = q;
+    }
+    for (tail = &ud__rl.queued; *tail; tail = &(*tail)->next) {}
+    *tail = rev;
+    for (tail = &ud__rl.queued; (q = *tail) != NULL;) {
+        if (ud__rl.in_call && ud__rq_blocks(q)) {
+            tail = &q->next;
+            continue;
+        }
+        *tail = q->next;
+        blocks = ud__rq_blocks(q); /* (q is its caller's again once answered) */
+        ud__rl.in_call |= blocks;
+        ud__rq_run(q);
+        if (blocks) ud__rl.in_call = 0;
+        ran++;
+        if (!ud__rl.running) break; /* the shutdown ran */
+    }
+    return ran;
+}
+
+/* While a call waits on the loop's stack for its answers: the calls of other threads that do
+   not block, and the cleanup batch when it is due, so that a long wait holds nothing back. */
+static void ud__rl_garbage(void) {
+    if (ud__root_garbage_due() && ud__root_flush_garbage() != UD_OK)
+        ud__log(UD_LOG_WARN, "root: cleanup: %s", ud__errbuf);
+}
+
+static int ud__rl_between(void) {
+    int ran = ud__rl_run_calls();
+    ud__rl_garbage();
+    return ran;
+}
+
+/* One turn of the loop: the calls, what came unasked (answers, nested calls, pushed data,
+   counts), the frees of tasks, the cleanup batch when due, the sends in flight. */
+static int ud__rl_turn(void) {
+    const ud__hdr *h;
+    int from, got, k, events = ud__rl_run_calls();
+    if (!ud__rl.running) return 1;
+    for (k = 0; k < 32 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0; k++, events++)
+        if (got > 0 && !ud__root_take_unasked(h, from))
+            ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d", ud__op_name(h->op), from);
+    if (ud__root.nlater) ud__root_free_later();
+    ud__rl_garbage();
+    ud__root_progress_tick();
+    /* The sends of a burst of calls are reaped every 64th task (ud__root_submit): a send still
+       out holds the next small tasks for its worker in a batch. Once the calls pause, at once. */
+    if (events) ud__rl.call_at = ud__now();
+    else if (ud__now() - ud__rl.call_at > 100e-6) events += ud__async_progress();
+    return events;
+}
+
+/* The loop's sleep: a call posted ends it early. */
+static void ud__rl_nap(long ns) {
+    struct timespec ts;
+    pthread_mutex_lock(&ud__rl.mu);
+    if (!ud__rl.calls) {
+        ud__rl.sleeping = 1;
+        ud__abstime(ud__now() + 1e-9 * (double)ns, &ts);
+        pthread_cond_timedwait(&ud__rl.wake, &ud__rl.mu, &ts);
+        ud__rl.sleeping = 0;
+    }
+    pthread_mutex_unlock(&ud__rl.mu);
+}
+
+/* The thread waits at start until every rank has started (init's collective steps are the
+   main thread's), then turns until the shutdown has run. */
+static void *ud__rl_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&ud__rl.mu);
+    while (ud__rl.running == 1) pthread_cond_wait(&ud__rl.wake, &ud__rl.mu);
+    pthread_mutex_unlock(&ud__rl.mu);
+    ud__in_runtime = 1; /* an exit() from inside MPI is MPI's, not the program's */
+    ud__bo.nap = ud__rl_nap;
+    while (ud__rl.running == 2)
+        if (ud__rl_turn()) ud__busy();
+        else ud__idle();
+    return NULL;
+}
+
+/* Makes the thread, which waits for ud__rl_go. */
+static ud_status ud__rl_start(void) {
+    memset(&ud__rl, 0, sizeof ud__rl);
+    pthread_mutex_init(&ud__rl.mu, NULL);
+    ud__cond_init(&ud__rl.wake); /* its naps end by the clock */
+    pthread_cond_init(&ud__rl.answered, NULL);
+    ud__rl.running = 1;
+    if (pthread_create(&ud__rl.thread, NULL, ud__rl_main, NULL) != 0) {
+        ud__rl.running = 0;
+        return ud__fail(UD_ERR_NOMEM, "init: cannot start the driver rank's loop thread");
+    }
+    return UD_OK;
+}
+
+/* go: every rank started, the loop may call MPI now; else it ends at once. */
+static void ud__rl_go(int go) {
+    pthread_mutex_lock(&ud__rl.mu);
+    ud__rl.running = go ? 2 : 0;
+    pthread_cond_broadcast(&ud__rl.wake);
+    pthread_mutex_unlock(&ud__rl.mu);
+    if (!go) ud__rl_join();
+}
+
+static void ud__rl_join(void) {
+    pthread_join(ud__rl.thread, NULL);
+    pthread_mutex_destroy(&ud__rl.mu);
+    pthread_cond_destroy(&ud__rl.wake);
+    pthread_cond_destroy(&ud__rl.answered);
+}
+
+/* The shutdown, run by the loop: then every call still queued is refused, and the loop ends. */
+static ud_status ud__rl_stop(void) {
+    ud_status st = ud__mpi_stop();
+    ud__rq *q, *rest;
+    char why[sizeof ud__errbuf];
+    pthread_mutex_lock(&ud__rl.mu);
+    ud__atomic_store(&ud__rl.stopped, 1);
+    ud__rl.running = 0;
+    rest = ud__rl.calls;
+    ud__rl.calls = NULL;
+    pthread_mutex_unlock(&ud__rl.mu);
+    memcpy(why, ud__errbuf, sizeof why); /* the shutdown's own, for its caller */
+    ud__fail(UD_ERR_STATE, "the runtime shut down before this call ran (another thread called ud_shutdown)");
+    while ((q = ud__rl.queued) != NULL) {
+        ud__rl.queued = q->next;
+        ud__rq_answer(q, UD_ERR_STATE);
+    }
+    while ((q = rest) != NULL) {
+        rest = q->next;
+        ud__rq_answer(q, UD_ERR_STATE);
+    }
+    memcpy(ud__errbuf, why, sizeof why);
+    return st;
+}
+
+/* The driver's table's calls, on the calling thread: each is handed to the loop. */
+static void ud__rq_init(ud__rq *q, int kind) {
+    memset(q, 0, sizeof *q);
+    q->kind = kind;
+}
+
+static ud_status ud__drv_put(const ud_part *parts, int nparts, ud_ref *out) {
+    ud__rq q;
+    ud__rq_init(&q, UD__RQ_PUT);
+    q.parts = parts;
+    q.nparts = nparts;
+    q.outs = out;
+    return ud__rq_call(&q);
+}
+
+static ud_status ud__drv_get(const ud_ref *refs, int n, ud_view *out) {
+    ud__rq q;
+    ud__rq_init(&q, UD__RQ_GET);
+    q.refs = refs;
+    q.n = n;
+    q.views = out;
+    return ud__rq_call(&q);
+}
+
+static ud_status ud__drv_wait(const ud_ref *refs, int n, int num_returns, double timeout,
+                              int *ready, int *nready) {
+    ud__rq q;
+    ud__rq_init(&q, UD__RQ_WAIT);
+    q.refs = refs;
+    q.n = n;
+    q.num_returns = num_returns;
+    q.timeout = timeout;
+    q.ready = ready;
+    q.nready = nready;
+    return ud__rq_call(&q);
+}
+
+static ud_status ud__drv_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
+                                ud_ref *outs, const ud_opts *opts) {
+    ud__rq q;
+    ud__rq_init(&q, UD__RQ_REMOTE);
+    q.fn = fn;
+    q.args = args;
+    q.nargs = nargs;
+    q.nret = nret;
+    q.outs = outs;
+    q.opts = opts;
+    return ud__rq_call(&q);
+}
+
+static ud_status ud__drv_free(const ud_ref *refs, int n) {
+    ud__rq q;
+    ud__rq_init(&q, UD__RQ_FREE);
+    q.refs = refs;
+    q.n = n;
+    return ud__rq_call(&q);
+}
+
+static ud_status ud__drv_stats(ud_stats *out, int cap, int *n) {
+    ud__rq q;
+    ud__rq_init(&q, UD__RQ_STATS);
+    q.stats = out;
+    q.cap = cap;
+    q.nstats = n;
+    return ud__rq_call(&q);
+}
+
+static ud_status ud__drv_stop(void) {
+    ud__rq q;
+    ud_status st;
+    ud__rq_init(&q, UD__RQ_STOP);
+    st = ud__rq_call(&q);
+    ud__rl_join();
+    return st;
 }
 
 /* ---- the root: batches of tasks -----------------------------------------------------------------
@@ -4490,11 +4844,14 @@ static MPI_Comm ud__mpi_base(void) {
 /* auto: the MPI backend when the launch has 2 or more ranks (the driver and a worker); the
    threads backend without mpiexec or on one rank. */
 static int ud__mpi_available(void) {
-    int init = 0, size = 0;
+    int init = 0, size = 0, rc;
     MPI_Initialized(&init);
     if (!init && !ud__mpi_launched()) return 0;
     if (ud__mpi_ensure_init() != UD_OK) return -1;
-    MPI_Comm_size(ud__mpi_base(), &size);
+    if ((rc = MPI_Comm_size(ud__mpi_base(), &size)) != MPI_SUCCESS) { /* not "no MPI": say so */
+        ud__mpi_fail(rc, "init: the communicator ud_config.mpi_comm names (MPI_Comm_size)");
+        return -1;
+    }
     return size >= 2;
 }
 
@@ -4671,11 +5028,13 @@ static ud_status ud__mpi_roles(int threads) {
 /* Task threads for this rank: UNIDIST_CPUS, or the cores of its affinity mask shared out
    among the ranks of its machine whose masks meet it (bound ranks keep their cores, unbound
    ones split them); -1 when a rank of the machine is out of memory. Collective over machine. */
-static int ud__task_threads(MPI_Comm machine, int *cores) {
+static int ud__task_threads(MPI_Comm machine, int *cores, int *share) {
     uint64_t mine[UD__CPU_WORDS], *all;
     int n = 1, r, k, sharers = 0;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
     *cores = ud__cpu_mask(mine);
     MPI_Comm_size(machine, &n);
+    *share = online > n ? (int)(online / n) : 1; /* the host's cores over its ranks */
     all = (uint64_t *)ud__alloc((size_t)n * sizeof mine);
     if (!ud__all_have(machine, all)) {
         ud__free(all, (size_t)n * sizeof mine);
@@ -4692,15 +5051,32 @@ static int ud__task_threads(MPI_Comm machine, int *cores) {
     return sharers > 0 && *cores / sharers > 1 ? *cores / sharers : 1;
 }
 
-/* UNIDIST_CPUS above the cores a rank may use is allowed: the lowest such rank says so, once.
-   Collective over comm. */
-static void ud__warn_cpus(int cores) {
-    int over = ud__net.rank != UD__ROOT && ud__rt.cfg.cpus > cores ? ud__net.rank : INT_MAX;
+#if defined(OMPI_MAJOR_VERSION)
+#define UD__UNBIND "mpiexec --bind-to none, or --map-by slot:PE=%d"
+#elif defined(MPICH_VERSION)
+#define UD__UNBIND "mpiexec -bind-to none, or -bind-to core:%d"
+#else
+#define UD__UNBIND "your launcher's option to bind each rank to %d cores, or to none"
+#endif
+
+/* A rank bound to fewer cores than its share of its host (the launcher's binding: Open MPI
+   binds each rank to one core at 2 ranks) runs its task threads on those alone, as does
+   UNIDIST_CPUS above them: the lowest such rank says so, and how to launch instead, once a
+   job, whatever the phases. Collective over comm. */
+static void ud__warn_cpus(int cores, int share) {
+    static int said;
+    int want = ud__rt.cfg.cpus > 0 ? (int)ud__rt.cfg.cpus : share;
+    int over = ud__net.rank != UD__ROOT && want > cores ? ud__net.rank : INT_MAX;
     MPI_Allreduce(MPI_IN_PLACE, &over, 1, MPI_INT, MPI_MIN, ud__comm);
-    if (over == ud__net.rank)
+    if (over != ud__net.rank || said++) return;
+    if (ud__rt.cfg.cpus > 0)
         ud__log(UD_LOG_WARN, "UNIDIST_CPUS=%lld is more than the %d core%s rank %d may use: its "
-                "task threads will share them", (long long)ud__rt.cfg.cpus, cores, cores == 1 ? "" : "s",
-                ud__net.rank);
+                "task threads will share them (launch with " UD__UNBIND ")", (long long)ud__rt.cfg.cpus,
+                cores, cores == 1 ? "" : "s", ud__net.rank, want);
+    else
+        ud__log(UD_LOG_WARN, "rank %d is bound to %d core%s, fewer than its share of its host (%d): its "
+                "task threads have %s alone (launch with " UD__UNBIND ")", ud__net.rank, cores,
+                cores == 1 ? "" : "s", share, cores == 1 ? "it" : "them", share);
 }
 
 static const char *ud__thread_level_name(int level) {
@@ -4823,7 +5199,7 @@ static void ud__root_stop(void) {
 static ud_status ud__mpi_setup(int *threads) {
     ud_status st;
     MPI_Comm machine;
-    int rc, cores = 1;
+    int rc, cores = 1, share = 1;
     if ((st = ud__check_thread_level()) != UD_OK) return st;
     if (ud__net.size < 2)
         return ud__fail(UD_ERR_CONFIG, "init: the MPI backend needs 2 or more ranks (the driver "
@@ -4833,7 +5209,7 @@ static ud_status ud__mpi_setup(int *threads) {
         return ud__mpi_fail(rc, "init: MPI_Comm_split_type");
     /* the ranks of this machine: the backoff, the task threads and the shared store ask */
     ud__idle_setup(machine);
-    rc = ud__task_threads(machine, &cores); /* collective over the machine */
+    rc = ud__task_threads(machine, &cores, &share); /* collective over the machine */
     *threads = ud__net.rank == UD__ROOT ? 0 : rc;
     st = rc < 0 ? ud__fail(UD_ERR_NOMEM, "init: out of memory for the cores' masks") : UD_OK;
     if ((st = ud__all_ok(st, "count its cores")) == UD_OK &&
@@ -4841,7 +5217,7 @@ static ud_status ud__mpi_setup(int *threads) {
         (st = ud__check_agreement()) == UD_OK &&
         (st = ud__shm_open(ud__comm, machine, ud__net.rank, ud__net.size, &ud__rt.cfg)) == UD_OK &&
         (st = ud__mpi_roles(*threads)) == UD_OK && (st = ud__all_ok(ud__clock_sync(), "sync clocks")) == UD_OK)
-        ud__warn_cpus(cores);
+        ud__warn_cpus(cores, share);
     MPI_Comm_free(&machine);
     return st;
 }
@@ -4864,12 +5240,13 @@ static ud_status ud__mpi_start(ud_role *role) {
     if ((st = ud__mpi_setup(&threads)) == UD_OK) {
         if (!ud__async_room() || !ud__rbuf_fit(UD__RBUF_MIN, 0))
             st = ud__fail(UD_ERR_NOMEM, "init: out of memory for the tables of sends and receives");
-        else if (ud__net.rank == UD__ROOT)
-            st = ud__root_start();
-        else
+        else if (ud__net.rank == UD__ROOT && (st = ud__root_start()) == UD_OK)
+            st = ud__rl_start();
+        else if (ud__net.rank != UD__ROOT)
             st = ud__wk_start(threads);
         st = ud__all_ok(st, "start");
     }
+    if (ud__net.rank == UD__ROOT && ud__rl.running) ud__rl_go(st == UD_OK);
     if (st != UD_OK) {
         ud__free(ud__clock_offset, ud__clock_offset ? (size_t)ud__net.size * sizeof(double) : 0);
         ud__clock_offset = NULL;
@@ -4963,9 +5340,9 @@ static int ud__mpi_num_hosts(void) { return ud__sh.nhosts; }
 
 /* The driver's calls: what the core finds in its slot, and rank 0 keeps. */
 static const ud__backend ud__mpi_backend = {
-    "mpi", ud__mpi_available, ud__mpi_start, ud__mpi_stop, ud__mpi_put, ud__mpi_get,
-    ud__mpi_wait, ud__mpi_remote, ud__mpi_free, ud__mpi_num_workers, ud__mpi_rank,
-    ud__mpi_num_hosts, ud__mpi_worker_host, ud__mpi_worker_threads, ud__mpi_worker_id, ud__mpi_stats,
+    "mpi", ud__mpi_available, ud__mpi_start, ud__drv_stop, ud__drv_put, ud__drv_get,
+    ud__drv_wait, ud__drv_remote, ud__drv_free, ud__mpi_num_workers, ud__mpi_rank,
+    ud__mpi_num_hosts, ud__mpi_worker_host, ud__mpi_worker_threads, ud__mpi_worker_id, ud__drv_stats,
 };
 
 /* Calls inside a task on a worker: the driver's table, but for a task's put, get, wait, remote
