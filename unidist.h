@@ -1685,6 +1685,85 @@ static void ud__exit_guard(void) {
     _exit(1);
 }
 
+/* A task that crashes (SIGSEGV, SIGBUS, SIGFPE, SIGILL, abort) takes its process with it;
+   the launcher then ends the job. Before it does, the process says which task crashed, on
+   which rank and host: a crash report without them points at the runtime. Only write(2) and
+   what needs no lock run in the handler; the handler the program (or a sanitizer) had before
+   runs next, else the default, which ends the process by the same signal. */
+static const int ud__crash_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+#define UD__NCRASH ((int)(sizeof ud__crash_sigs / sizeof *ud__crash_sigs))
+static struct sigaction ud__crash_old[UD__NCRASH];
+static char ud__crash_host[64];
+static int ud__crash_set;
+
+static size_t ud__crash_add(char *buf, size_t at, size_t cap, const char *s) {
+    while (*s && at + 1 < cap) buf[at++] = *s++;
+    return at;
+}
+
+static size_t ud__crash_int(char *buf, size_t at, size_t cap, long v) {
+    char d[24];
+    int n = 0;
+    unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+    do d[n++] = (char)('0' + u % 10); while ((u /= 10) && n < 23);
+    if (v < 0 && at + 1 < cap) buf[at++] = '-';
+    while (n > 0 && at + 1 < cap) buf[at++] = d[--n];
+    return at;
+}
+
+static void ud__crash_handler(int sig, siginfo_t *info, void *ctx) {
+    static const char *names[] = {"SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGABRT"};
+    ud_task *t = ud__cur_task;
+    char buf[512];
+    size_t n = 0;
+    int k;
+    for (k = 0; k < UD__NCRASH && ud__crash_sigs[k] != sig; k++) {}
+    if (k == UD__NCRASH) return;
+    if (t) {
+        n = ud__crash_add(buf, n, sizeof buf, "[ud r");
+        n = ud__crash_int(buf, n, sizeof buf, ud__rt.rank);
+        n = ud__crash_add(buf, n, sizeof buf, "] ERROR: task '");
+        n = ud__crash_add(buf, n, sizeof buf, t->fn->name);
+        n = ud__crash_add(buf, n, sizeof buf, "' crashed (");
+        n = ud__crash_add(buf, n, sizeof buf, names[k]);
+        n = ud__crash_add(buf, n, sizeof buf, ") on rank ");
+        n = ud__crash_int(buf, n, sizeof buf, ud__rt.rank);
+        n = ud__crash_add(buf, n, sizeof buf, ", host ");
+        n = ud__crash_add(buf, n, sizeof buf, ud__crash_host);
+        n = ud__crash_add(buf, n, sizeof buf, ": the job ends\n");
+        if (write(2, buf, n) < 0) {}
+    }
+    if (ud__crash_old[k].sa_flags & SA_SIGINFO) {
+        if (ud__crash_old[k].sa_sigaction) {
+            ud__crash_old[k].sa_sigaction(sig, info, ctx);
+            return;
+        }
+    } else if (ud__crash_old[k].sa_handler != SIG_DFL && ud__crash_old[k].sa_handler != SIG_IGN) {
+        ud__crash_old[k].sa_handler(sig);
+        return;
+    }
+    signal(sig, SIG_DFL); /* and the fault comes again on return, or the signal is raised */
+    if (sig == SIGABRT || (info && info->si_code <= 0)) raise(sig);
+}
+
+/* At init: the handlers go in (once a process); at shutdown the old ones come back. */
+static void ud__crash_guard(int on) {
+    struct sigaction sa;
+    int k;
+    if (on == ud__crash_set) return;
+    if (on) {
+        if (gethostname(ud__crash_host, sizeof ud__crash_host - 1) != 0) strcpy(ud__crash_host, "?");
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = ud__crash_handler;
+        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        for (k = 0; k < UD__NCRASH; k++) sigaction(ud__crash_sigs[k], &sa, &ud__crash_old[k]);
+    } else {
+        for (k = 0; k < UD__NCRASH; k++) sigaction(ud__crash_sigs[k], &ud__crash_old[k], NULL);
+    }
+    ud__crash_set = on;
+}
+
 /* ---- trace --------------------------------------------------------------------------------------
    Owns the per-thread event buffers and the trace file; the pool and the backends record,
    shutdown writes.
@@ -2735,7 +2814,9 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     ud__trace_start();
     ud__progress_arm();
     ud__rt.phase++;
+    ud__crash_guard(1);
     if ((st = be->start(role)) != UD_OK) {
+        ud__crash_guard(0);
         ud__trace_discard();
         ud__pg.on = 0;
         ud__cache_trim(1);
@@ -2745,7 +2826,7 @@ static ud_status ud__init_locked(const ud_config *cfg, ud_role *role) {
     /* Under MPI only the driver comes back while the runtime runs; the others return after. */
     ud__atomic_store(&ud__rt.state, *role == UD_ROLE_DRIVER ? UD__RUNNING : UD__STOPPED);
     if (*role == UD_ROLE_DRIVER) ud__log_settings(), ud__progress_start();
-    if (*role != UD_ROLE_DRIVER) ud__cache_trim(1);
+    if (*role != UD_ROLE_DRIVER) ud__cache_trim(1), ud__crash_guard(0);
     return UD_OK;
 }
 
@@ -2765,6 +2846,7 @@ UD_API ud_status ud_shutdown(void) {
     }
     ud__atomic_store(&ud__rt.state, UD__STOPPED);
     st = ud__rt.be->stop();
+    ud__crash_guard(0);
     ud__progress_stop();
     if (ud__rt.be == ud__threads_backend()) {
         ud_status tr = ud__trace_finish_local();
