@@ -284,7 +284,7 @@ OMPI_HOST_LAYOUTS=${OMPI_HOST_LAYOUTS:-2,2,2 3,2,1 1,1,1}
 MPICH_HOST_LAYOUTS=${MPICH_HOST_LAYOUTS:-2,2,2}
 # MPICH across hosts runs the core of the programs (the rest end in the same finalize hang,
 # each costing its wait); TESTS, or MPICH_HOST_TESTS=all, runs more.
-MPICH_HOST_TESTS=${MPICH_HOST_TESTS:-m_mpi t_behave m_shm t_nested m_shm_hosts}
+MPICH_HOST_TESTS=${MPICH_HOST_TESTS:-m_mpi t_behave m_shm t_nested m_shm_hosts m_driver}
 export UD_FINALIZE_WAIT=${UD_FINALIZE_WAIT:-3}
 hosts_variant() {   # name mpi layouts
     local name=$1 mpi=$2 layouts=$3 why layout saved=("${PRIVATE_SHM[@]}")
@@ -305,9 +305,25 @@ hosts_variant() {   # name mpi layouts
         UT_SCALE=${UT_SCALE:-0.1} MPI_RUNNER="bash tests/hosts/hosts.sh run $mpi $layout" \
             mpi_variant "$name-${layout//,/-}" "$mpi" 0 mpi
     done
+    [ "$mpi" = openmpi ] && bind_warning "$name" "$OUT/$name-1-1-1/m_phases"
     PRIVATE_SHM=("${saved[@]}")
     bash tests/hosts/hosts.sh down
     trap - EXIT
+}
+
+# One rank a host at 2 ranks: Open MPI binds each to one core of the host's two, fewer than its
+# share; the warning says so, with the launch to use instead, once for the job's phases.
+bind_warning() {   # name prog
+    local name=$1 prog=$2 log=$OUT/$1.bind.log n
+    [ -x "$prog" ] || return
+    bash tests/hosts/hosts.sh run openmpi 1,1 "$prog" >"$log" 2>&1
+    n=$(grep -c "is bound to 1 core, fewer than its share of its host (2).*--bind-to none" "$log")
+    if [ "$n" -eq 1 ] && grep -q '^PASS' "$log" && ! grep -q '^FAIL' "$log"; then
+        pass "$name" "a rank bound to fewer cores than its share is told how to launch, once a job"
+    else
+        show "$name" "$log"
+        fail "$name" "binding warning: $n lines, want 1"
+    fi
 }
 
 # The single-header variant must really compile against build/dist/unidist.h, the header a
@@ -862,18 +878,19 @@ kill_variant() {   # name mpi
     exit_cases "$name" "$mpi" "$dir"
 }
 
-# A task's exit() and a driver that leaves main without ud_shutdown (tests/exit.c): the job
-# ends within KILL_LIMIT, with the runtime's message naming the task or the rank, no crash
-# inside MPI, and nothing left; and a task's exit() on the threads backend (built with cc).
+# A task's exit(), a task's crash (SIGSEGV, abort) and a driver that leaves main without
+# ud_shutdown (tests/exit.c): the job ends within KILL_LIMIT, with the runtime's message
+# naming the task (its rank and host) or the rank, no crash inside MPI, and nothing left; and
+# a task's exit() on the threads backend (built with cc).
 exit_cases() {   # name mpi dir
-    local name=$1 mpi=$2 dir=$3 case log t0 secs left want
+    local name=$1 mpi=$2 dir=$3 case log t0 secs left want bad
     if ! "mpicc.$mpi" $CFLAGS_BASE -O2 -DUT_MPI -I. tests/exit.c -o "$dir/exit" $LIBS >"$dir/exit.build.log" 2>&1 ||
         ! $CC $CFLAGS_BASE -O2 -I. tests/exit.c -o "$dir/exit_threads" $LIBS >>"$dir/exit.build.log" 2>&1; then
         show "$name" "$dir/exit.build.log"
         fail "$name" "exit: build"
         return
     fi
-    for case in task main threads; do
+    for case in task main segv abort threads; do
         log=$dir/exit.$case.log
         t0=$(date +%s.%N)
         if [ "$case" = threads ]; then
@@ -885,11 +902,15 @@ exit_cases() {   # name mpi dir
         secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")
         left=$(own_pids "$dir/exit")
         [ -n "$left" ] && kill -9 $left 2>/dev/null
+        # a task's crash is the one signal the job may report; nothing else may crash
+        bad="assertion|segmentation|signal 11|backtrace|went on"
         case $case in
-            main) want="rank 0 left main (or called exit) while the runtime runs" ;;
-            *)    want="task 'quitter' called exit() on rank" ;;
+            main)  want="rank 0 left main (or called exit) while the runtime runs" ;;
+            segv)  want="task 'crasher' crashed (SIGSEGV) on rank 1, host "; bad="assertion|went on" ;;
+            abort) want="task 'crasher' crashed (SIGABRT) on rank 1, host "; bad="assertion|segmentation|signal 11|went on" ;;
+            *)     want="task 'quitter' called exit() on rank" ;;
         esac
-        if grep -qF "$want" "$log" && ! grep -qiE "assertion|segmentation|signal 11|backtrace|went on" "$log" &&
+        if grep -qF "$want" "$log" && ! grep -qiE "$bad" "$log" &&
             [ "$(echo "$secs <= $KILL_LIMIT" | bc)" -eq 1 ] && [ -z "$left" ]; then
             pass "$name" "exit ($case): the job ended in $secs s, naming why"
         else
