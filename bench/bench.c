@@ -1689,6 +1689,133 @@ static void bench_nested(void) {
     tasks_ctx_free(&c);
 }
 
+/* ---- (k) the driver's rank: progress while the program computes, calls from many threads ----
+   busy_driver_done: 40 naps of 10 ms a task thread, then the program computes, with no runtime
+   call, for twice the time the same naps take while it waits in ud_wait (the baseline, run
+   just before); the share done when it is back. driver_threads_4: 4 threads each doing
+   remote + get of an empty task, against one thread alone. store_room_us (MPI): how long a
+   task thread waits in ud_task_result for room in the host's store (1 MiB, above the
+   threshold) while every task thread does the same, against the raw MPI round trip. */
+#define BUSY_NAP_S 0.01
+#define BUSY_PER_THREAD 40
+
+static int task_threads_all(void) {
+    int n = 0;
+    for (int w = 0; w < ud_num_workers(); w++) n += ud_worker_threads(w);
+    return n > 0 ? n : 1;
+}
+
+static void submit_naps(ud_ref *refs, int n) {
+    double s = BUSY_NAP_S;
+    ud_arg a = ud_arg_val(&s, sizeof s);
+    for (int i = 0; i < n; i++) CHECK(ud_remote(f_sleep, &a, 1, 1, &refs[i]));
+}
+
+static void compute_for(double seconds) {
+    volatile double x = 0;
+    double end = now() + seconds;
+    while (now() < end)
+        for (int k = 0; k < 10000; k++) x = x * 0.999 + 1;
+}
+
+static void bench_busy_driver(void) {
+    int n = BUSY_PER_THREAD * task_threads_all(), nready = 0;
+    ud_ref *refs = (ud_ref *)malloc((size_t)n * sizeof *refs);
+    int *ready = (int *)malloc((size_t)n * sizeof *ready);
+    double waited[3], done[3], took;
+    if (!refs || !ready) die("busy_driver: no memory");
+    for (int r = 0; r < 3; r++) {
+        double t0 = now();
+        submit_naps(refs, n);
+        CHECK(ud_wait(refs, n, n, -1, ready, &nready));
+        took = now() - t0;
+        waited[r] = 100.0 * nready / n;
+        CHECK(ud_free_many(refs, n));
+        submit_naps(refs, n);
+        compute_for(2 * took);
+        ud_wait(refs, n, n, 0, ready, &nready);
+        done[r] = 100.0 * nready / n;
+        CHECK(ud_wait(refs, n, n, -1, ready, &nready));
+        CHECK(ud_free_many(refs, n));
+    }
+    stats f = summarize(done, 3), b = summarize(waited, 3);
+    report("busy_driver_done", "%", f, "done_while_waiting", &b, GOAL_AT_LEAST, 95);
+    free(refs);
+    free(ready);
+}
+
+#define DRIVER_CALLS 2000
+
+static void *remote_get_calls(void *arg) {
+    int n = *(int *)arg;
+    for (int i = 0; i < n; i++) {
+        ud_ref r;
+        ud_view v;
+        CHECK(ud_remote(f_empty, NULL, 0, 1, &r));
+        CHECK(ud_get(r, &v));
+        CHECK(ud_free(r));
+    }
+    return NULL;
+}
+
+/* Calls a second: nthreads threads of n remote + get each. */
+static double driver_threads_rate(int nthreads, int n) {
+    pthread_t th[4];
+    double t0 = now();
+    for (int k = 0; k < nthreads; k++)
+        if (pthread_create(&th[k], NULL, remote_get_calls, &n) != 0) die("driver_threads: no thread");
+    for (int k = 0; k < nthreads; k++) pthread_join(th[k], NULL);
+    return nthreads * n / (now() - t0);
+}
+
+static double rep_driver_threads_4(void *ctx) { return driver_threads_rate(4, *(int *)ctx / 4); }
+static double rep_driver_thread_1(void *ctx) { return driver_threads_rate(1, *(int *)ctx); }
+
+static void bench_driver_threads(void) {
+    int n = DRIVER_CALLS;
+    stats f, b;
+    measure(rep_driver_threads_4, rep_driver_thread_1, &n, 5, &f, &b);
+    report("driver_threads_4", "calls/s", f, "driver_thread_1", &b, GOAL_RATIO_AT_LEAST, 0.8);
+}
+
+#ifdef BENCH_MPI
+#define ROOM_BYTES ((size_t)1 << 20)
+static ud_func f_room;
+
+/* Returns how long ud_task_result took for 1 MiB, in microseconds (a double). */
+static int room_task(ud_task *t) {
+    double t0 = now();
+    void *p = ud_task_result(t, 0, ROOM_BYTES);
+    double us = (now() - t0) * 1e6;
+    if (!p) return ud_task_fail(t, "room: no memory");
+    memcpy(p, &us, sizeof us);
+    return 0;
+}
+
+static void register_room(void) { CHECK(ud_register("room", room_task, NULL, &f_room)); }
+
+static void bench_store_room(void) {
+    int n = 20 * task_threads_all(), k = 0;
+    ud_ref *refs = (ud_ref *)malloc((size_t)n * sizeof *refs);
+    ud_view *v = (ud_view *)malloc((size_t)n * sizeof *v);
+    double *us = (double *)malloc((size_t)3 * n * sizeof *us);
+    stats b = raw_stats(&raw_rtt, as_is);
+    if (!refs || !v || !us) die("store_room: no memory");
+    for (int r = 0; r < 3; r++) {
+        for (int i = 0; i < n; i++) CHECK(ud_remote(f_room, NULL, 0, 1, &refs[i]));
+        CHECK(ud_get_many(refs, n, v));
+        for (int i = 0; i < n; i++) memcpy(&us[k++], v[i].data, sizeof *us);
+        CHECK(ud_free_many(refs, n));
+    }
+    for (int i = 0; i < k; i++) us[i] *= 1e3; /* ns, as the round trip */
+    stats f = summarize(us, k);
+    report("store_room_us", "ns", f, "mpi_rtt_8B", &b, GOAL_AT_MOST, 20000);
+    free(refs);
+    free(v);
+    free(us);
+}
+#endif
+
 static const bench benches[] = {
     {"idle_after_init", bench_idle_after_init, NULL},
     {"tasks", bench_tasks, NULL},
@@ -1706,7 +1833,10 @@ static const bench benches[] = {
     {"nested", bench_nested, NULL},
 #ifdef BENCH_MPI
     {"hosts", bench_hosts, NULL},
+    {"store_room", bench_store_room, NULL},
 #endif
+    {"busy_driver", bench_busy_driver, NULL},
+    {"driver_threads", bench_driver_threads, NULL},
 };
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -1805,6 +1935,9 @@ static void register_functions(void) {
     CHECK(ud_register("nap", nap_task, NULL, &f_nap));
     CHECK(ud_register("sum", sum_task, NULL, &f_sum));
     CHECK(ud_register("sleep", sleep_task, NULL, &f_sleep));
+#ifdef BENCH_MPI
+    register_room();
+#endif
 }
 
 static void run_bench(const bench *b) {
