@@ -2518,15 +2518,6 @@ struct ud__call {
     struct ud__call *next;
 };
 
-/* A task thread's request for room in the host's shared store: only the loop may ask. */
-typedef struct ud__resv {
-    ud_ref key;
-    const size_t *sizes;
-    int nparts, answered;
-    ud__obj *out;
-    struct ud__resv *next;
-} ud__resv;
-
 static struct ud__worker {
     ud__map map;
     ud__pool pool;            /* the task threads */
@@ -2550,18 +2541,16 @@ static struct ud__worker {
     /* nested calls sent and not yet answered */
     ud__call *calls;
     int64_t next_call;
-    ud__resv *serving;        /* requests for store room taken from the inbox, not yet answered */
     ud__job *inl, *inl_tail;  /* ready UD_FN_INLINE tasks, run by the loop itself */
     int64_t inline_ns;        /* the loop's time in them, for task_seconds */
 } ud__wk;
 
-/* What task threads hand the loop: finished tasks and requests for store room. The loop
+/* What task threads hand the loop: finished tasks and nested calls. The loop
    sleeps on wake when idle, so that a finished task is reported at once. */
 static struct ud__inbox {
     pthread_mutex_t mu;
-    pthread_cond_t wake, answered;
+    pthread_cond_t wake;
     ud__job *done, *done_tail;
-    ud__resv *resv;
     ud__call *calls;          /* nested calls for the loop to send */
     int sleeping;
 } ud__in;
@@ -2595,12 +2584,12 @@ static void ud__wk_maybe_delete(ud__went *e) {
     ud__free(e, sizeof *e);
 }
 
-/* The loop's sleep: a finished task or a request for room ends it early. */
+/* The loop's sleep: a finished task or a nested call ends it early. */
 static void ud__wk_nap(long ns) {
     struct timespec ts;
     double at = ud__now() + 1e-9 * (double)ns;
     pthread_mutex_lock(&ud__in.mu);
-    if (!ud__in.done && !ud__in.resv && !ud__in.calls) {
+    if (!ud__in.done && !ud__in.calls) {
         ud__in.sleeping = 1;
         ud__abstime(at, &ts);
         pthread_cond_timedwait(&ud__in.wake, &ud__in.mu, &ts);
@@ -2713,8 +2702,8 @@ static int ud__wk_run_inline(void);
 /* A CANCEL comes once every task has finished, unless the driver gave up on them (its
    shutdown failed) or a peer is broken. Then the tasks not started yet never run (their
    results are an error), the calls of those running would never be answered: each is refused,
-   as is every call they make from now on, a request for store room gets private memory, and
-   nothing more is sent to a peer that may have left; the loop waits for the running tasks to
+   as is every call they make from now on, and nothing more is sent to a peer that may have
+   left; the loop waits for the running tasks to
    end, as a shutdown would. */
 static void ud__wk_wind_down(void) {
     ud__job *queued[64];
@@ -2734,7 +2723,7 @@ static void ud__wk_wind_down(void) {
     while (ud__wk.running > 0 || ud__wk.inl) {
         int events = ud__wk_drain();
         events += ud__wk_run_inline();
-        events += ud__shm_serve(); /* the host's other ranks may still ask for store room */
+        events += ud__shm_serve(); /* the host's other ranks may say END meanwhile */
         events += ud__async_progress();
         if (events) ud__busy();
         else ud__idle();
@@ -2849,7 +2838,6 @@ static ud_status ud__wk_start(int threads) {
     memset(&ud__in, 0, sizeof ud__in);
     pthread_mutex_init(&ud__in.mu, NULL);
     ud__cond_init(&ud__in.wake); /* the loop's naps end by the clock */
-    pthread_cond_init(&ud__in.answered, NULL);
     ud__bo.nap = ud__wk_nap;
     ud__bo.unstarted = &ud__wk.pool.open;
     if (ud__net.rank == UD__MONITOR && !ud__mon_start())
@@ -2869,7 +2857,6 @@ static void ud__wk_stop(void) {
     ud__bo.nap = NULL;
     ud__bo.unstarted = NULL;
     pthread_cond_destroy(&ud__in.wake);
-    pthread_cond_destroy(&ud__in.answered);
     pthread_mutex_destroy(&ud__in.mu);
 }
 
@@ -3119,26 +3106,15 @@ static void ud__wk_job(ud__job *j) {
 }
 
 /* A task's result: a large one goes straight to the shared store, under its ref, in room
-   the loop asks the host's manager for (on a task thread, which must not call MPI). */
+   the task's thread reserves itself (no MPI call, no wait for the loop). */
 static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, int nparts) {
     ud__wt *t = (ud__wt *)task->be;
     ud__obj *o = NULL;
-    /* an inline task runs on the loop, which cannot wait for itself */
-    if (!ud__task_inline(task) && ud__shm_wants(sizes, nparts)) {
-        ud__resv r;
-        r.key.owner = t->owner;
-        r.key.num = t->first + (int64_t)i * ud__net.size;
-        r.sizes = sizes;
-        r.nparts = nparts;
-        r.answered = 0;
-        r.out = NULL;
-        pthread_mutex_lock(&ud__in.mu);
-        r.next = ud__in.resv;
-        ud__in.resv = &r;
-        if (ud__in.sleeping) pthread_cond_signal(&ud__in.wake);
-        while (!r.answered) pthread_cond_wait(&ud__in.answered, &ud__in.mu);
-        pthread_mutex_unlock(&ud__in.mu);
-        o = r.out;
+    if (ud__shm_wants(sizes, nparts)) {
+        ud_ref key;
+        key.owner = t->owner;
+        key.num = t->first + (int64_t)i * ud__net.size;
+        o = ud__shm_reserve(key, sizes, nparts);
     }
     return o ? o : ud__obj_alloc(sizes, nparts);
 }
@@ -3146,19 +3122,16 @@ static ud__obj *ud__wk_result_alloc(ud_task *task, int i, const size_t *sizes, i
 static void ud__wk_send_call(ud__call *c);
 static void ud__wk_complete(ud__wt *t);
 
-/* Answers the task threads' requests for store room and completes the tasks they finished,
-   in the order they finished. Returns how many. */
+/* Sends the task threads' nested calls and completes the tasks they finished, in the order
+   they finished. Returns how many. */
 static int ud__wk_drain(void) {
     ud__job *done;
-    ud__resv *r;
     ud__call *calls;
     int n = 0;
     pthread_mutex_lock(&ud__in.mu);
     done = ud__in.done;
-    ud__wk.serving = ud__in.resv;
     calls = ud__in.calls;
     ud__in.done = ud__in.done_tail = NULL;
-    ud__in.resv = NULL;
     ud__in.calls = NULL;
     pthread_mutex_unlock(&ud__in.mu);
     while (calls) {
@@ -3166,17 +3139,6 @@ static int ud__wk_drain(void) {
         calls = c->next;
         ud__wk_send_call(c);
         n++;
-    }
-    while ((r = ud__wk.serving) != NULL) { /* r lives on its thread's stack until answered */
-        /* cancelled: the manager may have left its loop, and private memory serves as well */
-        ud__obj *o = ud__wk.cancelled ? NULL : ud__shm_reserve(r->key, r->sizes, r->nparts);
-        n++;
-        pthread_mutex_lock(&ud__in.mu);
-        ud__wk.serving = r->next;
-        r->out = o;
-        r->answered = 1;
-        pthread_cond_broadcast(&ud__in.answered);
-        pthread_mutex_unlock(&ud__in.mu);
     }
     while (done) {
         ud__job *j = done;

@@ -13,8 +13,10 @@
      service buffer of 4 integers an entry (owner, number, first byte, references), each with
      a descriptor of the part sizes so that a view touches no page of the data. The host's
      manager, its lowest rank but the driver (a worker: the duty runs on its loop thread),
-     owns both: it reserves ranges for writers, keeps the free ranges coalesced and frees an
-     entry once no rank of the host references it. A driver alone on its host has no store. A writer reserves, writes, then publishes the
+     allocates both and sees every rank of the host out at shutdown. The free ranges and the
+     entries' places live in the service buffer under a lock there: any thread of any rank of
+     the host reserves room for what it writes, and the rank that lets go of an entry last
+     frees it, with no message. A driver alone on its host has no store. A writer reserves, writes, then publishes the
      entry with one reference, its own; every rank of the host that reads it pins it (+1) and
      unpins it (-1) when its ref goes. A rank on another host gets the bytes once through MPI
      and keeps them in its own host's store, where the other ranks of that host find them.
@@ -34,13 +36,14 @@
      Asking for more than /dev/shm has free is an error at init that names the host.
 
    THREAD SAFETY
-     As the MPI backend: one thread of each rank calls in (a worker's task threads ask its loop
-     thread for room in the store).
+     Reserving room and letting go of entries: any thread (a task thread gets room for its
+     result itself). The rest: a rank's loop thread, as the MPI backend calls it.
 
    CONTENTS (the implementation's sections, in order)
      the store's layout and state   the windows' format, and this rank's view of its host's store
-     talking to the manager         reserve, publish, pin, find and read entries: any rank
-     the manager                    free ranges and entries, on one rank of each host
+     using the store                reserve, publish, pin, find and read entries: any rank
+     the allocator                  free ranges and entries under one lock: any thread of the host
+     the manager                    the END of each rank of the host, on one rank of each host
      opening and closing            the store's size, windows, manager and virtual hosts
 */
 #ifndef UNIDIST_SHM_H
@@ -117,10 +120,16 @@ UD_API int64_t ud_shm_refs(ud_ref ref);
    number is the key (a DataID's number names its owner too): 0 empty, -1 freed. References
    change with atomic operations from every rank of the host; 0 is final (nobody may pin). */
 enum { UD__SE_OWNER, UD__SE_NUM, UD__SE_FIRST, UD__SE_REFS, UD__SE_INTS };
+/* The store's one message: END, a rank of the host shutting down (1 and 2 were requests for
+   room and releases, which every rank now makes in the service buffer itself: a manager drops
+   them as it drops anything but END). */
 enum { UD__SHM_RESERVE = 1, UD__SHM_RELEASE = 2, UD__SHM_END = 3 };
 
-typedef struct ud__shm_head { /* the start of the service buffer, written by the manager */
-    int64_t magic, nslots, capacity, used, entries, reserved[3];
+typedef struct ud__shm_head { /* the start of the service buffer */
+    int64_t magic, nslots, capacity, used, entries;
+    int64_t lock;             /* the allocator's: 1 while a rank of the host holds it */
+    int64_t nfree;            /* free ranges, after the slots' lengths */
+    int64_t reserved;
 } ud__shm_head;
 
 typedef struct ud__shm_objhead { /* an object in the data window: this, part sizes, parts */
@@ -137,15 +146,21 @@ typedef struct ud__shm_desc {
     uint64_t sizes[UD__SHM_DESC_PARTS];
 } ud__shm_desc;
 
-#define UD__SHM_SLOT_BYTES (UD__SE_INTS * sizeof(int64_t) + sizeof(ud__shm_desc))
+typedef struct ud__shm_range {
+    uint64_t off, len;
+} ud__shm_range;
+
+/* A slot's share of the service buffer: its entry, its descriptor, the length of its range,
+   and room for one free range (there are never more free ranges than entries, plus one). */
+#define UD__SHM_SLOT_BYTES (UD__SE_INTS * sizeof(int64_t) + sizeof(ud__shm_desc) + sizeof(uint64_t) + sizeof(ud__shm_range))
+
+static uint64_t ud__shm_svc_bytes(int64_t nslots) {
+    return sizeof(ud__shm_head) + (uint64_t)nslots * UD__SHM_SLOT_BYTES + sizeof(ud__shm_range);
+}
 
 typedef struct ud__shm_msg { /* RESERVE: a num, b owner, c bytes; its answer: a slot, b first */
     int64_t op, a, b, c;      /* RELEASE: a slot, b num */
 } ud__shm_msg;
-
-typedef struct ud__shm_range {
-    uint64_t off, len;
-} ud__shm_range;
 
 static struct ud__shm {
     int on;                   /* this rank's host has a store */
@@ -164,9 +179,8 @@ static struct ud__shm {
     int *host_of;             /* every rank's host */
     int *manager_of;          /* every host's manager (-1: none, the driver is alone there) */
     int nranks, nhosts;
-    uint64_t *slot_len;       /* manager: bytes of each entry's range */
-    ud__shm_range *free;      /* manager: free ranges by offset, never adjacent */
-    int64_t nfree, capfree;
+    uint64_t *slot_len;       /* bytes of each entry's range (in the service buffer) */
+    ud__shm_range *free;      /* free ranges by offset, never adjacent (in the service buffer) */
     int ends;                 /* manager: ranks of the host that said they are done */
     uint64_t *populated;      /* chunks of the data window this process has mapped (a bitset) */
     size_t npopulated;        /* words of it; 0: none, every range is populated again */
@@ -233,34 +247,23 @@ UD_API int64_t ud_shm_refs(ud_ref ref) {
     return 0;
 }
 
-/* ---- talking to the manager ---------------------------------------------------------------------
-   Owns a rank's side of the store: reserving room (a message to the manager), publishing,
+/* ---- using the store -----------------------------------------------------------------------------
+   Owns a rank's side of the store: reserving room (any thread, under the allocator's lock:
+   a task thread gets room for its result without a round trip to a loop), publishing,
    pinning, finding and attaching entries, and reading them in place. Writes the service
    entries' reference counts and the descriptors of what it wrote; the MPI backend's root, its
-   worker's loop and its readers call it. Small fixed messages on the host's own communicator; the manager never waits on anyone, so
-   a writer may block for its answer, even inside a task. */
-static void ud__shm_send(const ud__shm_msg *m) {
-    int rc = MPI_Send(m, 4, MPI_INT64_T, ud__sh.manager_local, UD__SHM_TAG, ud__sh.host);
-    if (rc != MPI_SUCCESS) ud__panic("shared store: a message to its manager (rank %d) failed", ud__sh.manager);
-}
+   worker's loop and task threads, and its readers call it. */
+static void ud__shm_lock(void);
+static void ud__shm_unlock(void);
+static void ud__shm_free_entry(int64_t slot, int64_t num);
+static int64_t ud__shm_alloc(int64_t num, int64_t owner, int64_t bytes, int64_t *first);
 
-static void ud__shm_mgr_release(int64_t slot, int64_t num);
-static int64_t ud__shm_mgr_reserve(int64_t num, int64_t owner, int64_t bytes, int64_t *first);
-
-/* An entry nobody references any more goes back to the manager (the manager's own loop frees
-   it at once). */
+/* An entry nobody references any more is freed, by whoever let go of it last. */
 static void ud__shm_report(int64_t slot) {
-    ud__shm_msg m;
     if (ud__sh.quiet || !ud__sh.data) return;
-    if (ud__sh.is_manager) {
-        ud__shm_mgr_release(slot, ud__shm_load(&ud__shm_entry(slot)[UD__SE_NUM]));
-        return;
-    }
-    m.op = UD__SHM_RELEASE;
-    m.a = slot;
-    m.b = ud__shm_load(&ud__shm_entry(slot)[UD__SE_NUM]);
-    m.c = 0;
-    ud__shm_send(&m);
+    ud__shm_lock();
+    ud__shm_free_entry(slot, ud__shm_load(&ud__shm_entry(slot)[UD__SE_NUM]));
+    ud__shm_unlock();
 }
 
 /* Pins an entry that someone else references: references only rise from above zero. */
@@ -328,28 +331,6 @@ static ud__obj *ud__shm_wrap(int64_t slot, uint64_t first) {
     return o;
 }
 
-/* Waits for the manager's answer; it comes at once unless the manager is asleep. */
-static void ud__shm_await(ud__shm_msg *m) {
-    MPI_Request rq;
-    MPI_Status s;
-    int done = 0, count = 0;
-    unsigned polls = 0;
-    if (MPI_Irecv(m, 4, MPI_INT64_T, ud__sh.manager_local, UD__SHM_TAG, ud__sh.host, &rq) != MPI_SUCCESS)
-        ud__panic("shared store: no answer from its manager (rank %d)", ud__sh.manager);
-    while (!done) {
-        if (MPI_Test(&rq, &done, &s) != MPI_SUCCESS)
-            ud__panic("shared store: no answer from its manager (rank %d)", ud__sh.manager);
-        if (!done && ++polls > 1000) {
-            struct timespec ts = {0, 20000};
-            nanosleep(&ts, NULL);
-        } else if (!done) {
-            sched_yield();
-        }
-    }
-    /* a shorter answer leaves m partly the request: no room then */
-    if (MPI_Get_count(&s, MPI_INT64_T, &count) != MPI_SUCCESS || count != 4) m->a = -1;
-}
-
 /* Faults the range in now, a call a chunk: when /dev/shm cannot back it after all (other
    users filled it), that is a full store here, and not a SIGBUS in the middle of a task. The
    call maps pages 10x faster than first touches do, and the store never gives pages back, so
@@ -357,26 +338,27 @@ static void ud__shm_await(ud__shm_msg *m) {
    3 ms for 256 MiB, a fifth of copying them). */
 #define UD__SHM_CHUNK ((uint64_t)2 << 20)
 
-static int ud__shm_chunk_mapped(uint64_t c) {
-    return c / 64 < ud__sh.npopulated && (ud__sh.populated[c / 64] >> (c % 64) & 1);
+static int ud__shm_chunk_mapped(uint64_t c) { /* (task threads too: atomically) */
+    return c / 64 < ud__sh.npopulated && (__atomic_load_n(&ud__sh.populated[c / 64], __ATOMIC_RELAXED) >> (c % 64) & 1);
 }
 
 static void ud__shm_chunk_mark(uint64_t c) {
-    if (c / 64 < ud__sh.npopulated) ud__sh.populated[c / 64] |= (uint64_t)1 << (c % 64);
+    if (c / 64 < ud__sh.npopulated) __atomic_or_fetch(&ud__sh.populated[c / 64], (uint64_t)1 << (c % 64), __ATOMIC_RELAXED);
 }
 
-/* Chunk by chunk: a chunk covered whole is marked mapped. */
+/* Chunk by chunk, each whole (clipped to the window), so that it is marked mapped and never
+   walked again: objects smaller than a chunk, the common case, then map nothing after the
+   first few. */
 static int ud__shm_populate(uint64_t off, uint64_t len) {
-    uint64_t end = off + len;
-    while (off < end) {
-        uint64_t c = off / UD__SHM_CHUNK, to = (c + 1) * UD__SHM_CHUNK < end ? (c + 1) * UD__SHM_CHUNK : end;
-        if (!ud__shm_chunk_mapped(c)) {
-            if (!ud__map_pages((uintptr_t)(ud__sh.data + off) & ~(uintptr_t)4095,
-                               ((uintptr_t)(ud__sh.data + to) + 4095) & ~(uintptr_t)4095))
-                return 0;
-            if (off % UD__SHM_CHUNK == 0 && to - off == UD__SHM_CHUNK) ud__shm_chunk_mark(c);
-        }
-        off = to;
+    uint64_t c, last = (off + len - 1) / UD__SHM_CHUNK;
+    for (c = off / UD__SHM_CHUNK; len && c <= last; c++) {
+        uint64_t from = c * UD__SHM_CHUNK, to = from + UD__SHM_CHUNK;
+        if (ud__shm_chunk_mapped(c)) continue;
+        if (to > ud__sh.capacity) to = ud__sh.capacity;
+        if (!ud__map_pages((uintptr_t)(ud__sh.data + from) & ~(uintptr_t)4095,
+                           ((uintptr_t)(ud__sh.data + to) + 4095) & ~(uintptr_t)4095))
+            return 0;
+        ud__shm_chunk_mark(c);
     }
     return 1;
 }
@@ -392,53 +374,36 @@ static int ud__shm_wants(const size_t *sizes, int nparts) {
 
 /* Room in this host's store for an object of these parts, known as key: a wrapper that the
    caller fills, then publishes (or releases). NULL: not above the threshold, no store, no
-   room or no memory; the caller keeps the object in its own memory instead. The manager's
-   own rank reserves without a message. */
+   room or no memory; the caller keeps the object in its own memory instead. Any thread. */
 static ud__obj *ud__shm_reserve(ud_ref key, const size_t *sizes, int nparts) {
     uint64_t need = ud__shm_extent(sizes, nparts), off;
-    ud__shm_msg m;
     ud__shm_objhead *oh;
     ud__obj *o;
+    int64_t slot, first = -1;
     int k;
     if (!ud__shm_wants(sizes, nparts)) return NULL;
-    m.op = UD__SHM_RESERVE;
-    m.a = key.num;
-    m.b = key.owner;
-    m.c = (int64_t)need;
-    if (ud__sh.is_manager) {
-        m.a = ud__shm_mgr_reserve(key.num, key.owner, (int64_t)need, &m.b);
-    } else {
-        ud__shm_send(&m);
-        ud__shm_await(&m);
-    }
-    if (m.a < 0) return NULL;
-    /* the answer names the entry and the bytes this rank writes next: a slot or a range that
-       is not in the store, or does not start on a cache line as the manager's ranges do, is
-       a bad answer, dropped (the object stays in local memory) */
-    if (m.a >= ud__sh.nslots || m.b < 0 || (uint64_t)m.b > ud__sh.capacity - need ||
-        (m.b & (UD__SHM_ALIGN - 1)) != 0) {
-        ud__log(UD_LOG_ERROR, "shared store: dropped a bad answer from its manager (entry %lld, "
-                "byte %lld)", (long long)m.a, (long long)m.b);
-        return NULL;
-    }
-    off = (uint64_t)m.b;
+    ud__shm_lock();
+    slot = ud__shm_alloc(key.num, key.owner, (int64_t)need, &first);
+    ud__shm_unlock();
+    if (slot < 0) return NULL;
+    off = (uint64_t)first;
     if (!ud__shm_populate(off, need)) {
         ud__log(UD_LOG_WARN, "shared store: /dev/shm cannot back %llu more bytes; kept in local memory",
                 (unsigned long long)need);
-        ud__shm_report(m.a);
+        ud__shm_report(slot);
         return NULL;
     }
     oh = (ud__shm_objhead *)(ud__sh.data + off);
-    oh->status = ud__sh.desc[m.a].status = UD_OK;
-    oh->nparts = ud__sh.desc[m.a].nparts = nparts;
+    oh->status = ud__sh.desc[slot].status = UD_OK;
+    oh->nparts = ud__sh.desc[slot].nparts = nparts;
     oh->total = 0;
     for (k = 0; k < nparts; k++) {
         ((uint64_t *)(oh + 1))[k] = sizes[k];
-        if (k < UD__SHM_DESC_PARTS) ud__sh.desc[m.a].sizes[k] = sizes[k];
+        if (k < UD__SHM_DESC_PARTS) ud__sh.desc[slot].sizes[k] = sizes[k];
         oh->total += sizes[k];
     }
-    if (!(o = ud__shm_wrap(m.a, off))) {
-        ud__shm_report(m.a);
+    if (!(o = ud__shm_wrap(slot, off))) {
+        ud__shm_report(slot);
         return NULL;
     }
     for (k = 0; k < nparts; k++) ((char *)o->parts[k].data)[sizes[k]] = '\0';
@@ -522,22 +487,32 @@ static ud__obj *ud__shm_find(ud_ref key) {
     return NULL;
 }
 
-/* ---- the manager -----------------------------------------------------------------------------------
-   A duty of the lowest rank but the driver of each host, carried by its loop (ud__shm_serve,
-   which does nothing on other ranks): owns the free ranges of the data window and the
-   entries' owner, number and first byte; reserves room for writers and frees entries that no
-   rank references any more. */
+/* ---- the allocator ---------------------------------------------------------------------------------
+   Owns the free ranges of the data window and the entries' owner, number, first byte and
+   length, all in the service buffer under one lock there, so that any thread of any rank of
+   the host reserves room and frees entries itself, in a few microseconds, without asking a
+   loop: a task thread that needs room for its result never waits for one. The lock is held
+   for one first fit over the free ranges, or one merge, at most. */
+static void ud__shm_lock(void) {
+    unsigned spins = 0;
+    while (__atomic_exchange_n(&ud__sh.head->lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&ud__sh.head->lock, __ATOMIC_RELAXED))
+            if (++spins % 64 == 0) sched_yield(); /* its holder may wait for this core */
+}
+
+static void ud__shm_unlock(void) { __atomic_store_n(&ud__sh.head->lock, 0, __ATOMIC_RELEASE); }
+
 static int64_t ud__shm_take(uint64_t len) { /* first fit */
-    int64_t i;
-    for (i = 0; i < ud__sh.nfree; i++) {
+    int64_t i, n = ud__sh.head->nfree;
+    for (i = 0; i < n; i++) {
         ud__shm_range *r = &ud__sh.free[i];
         uint64_t off = r->off;
         if (r->len < len) continue;
         r->off += len;
         r->len -= len;
         if (!r->len) {
-            memmove(r, r + 1, (size_t)(ud__sh.nfree - i - 1) * sizeof *r);
-            ud__sh.nfree--;
+            memmove(r, r + 1, (size_t)(n - i - 1) * sizeof *r);
+            ud__sh.head->nfree--;
         }
         return (int64_t)off;
     }
@@ -546,7 +521,7 @@ static int64_t ud__shm_take(uint64_t len) { /* first fit */
 
 /* Returns a range, merged with its free neighbours so that large objects fit again. */
 static void ud__shm_give(uint64_t off, uint64_t len) {
-    int64_t lo = 0, hi = ud__sh.nfree, i;
+    int64_t lo = 0, hi = ud__sh.head->nfree, i, n = hi;
     ud__shm_range *f;
     while (lo < hi) { /* the first free range after off */
         int64_t mid = lo + (hi - lo) / 2;
@@ -557,29 +532,26 @@ static void ud__shm_give(uint64_t off, uint64_t len) {
     f = ud__sh.free;
     if (i > 0 && f[i - 1].off + f[i - 1].len == off) {
         f[i - 1].len += len;
-        if (i < ud__sh.nfree && off + len == f[i].off) {
+        if (i < n && off + len == f[i].off) {
             f[i - 1].len += f[i].len;
-            memmove(f + i, f + i + 1, (size_t)(ud__sh.nfree - i - 1) * sizeof *f);
-            ud__sh.nfree--;
+            memmove(f + i, f + i + 1, (size_t)(n - i - 1) * sizeof *f);
+            ud__sh.head->nfree--;
         }
         return;
     }
-    if (i < ud__sh.nfree && off + len == f[i].off) {
+    if (i < n && off + len == f[i].off) {
         f[i].off = off;
         f[i].len += len;
         return;
     }
-    if (ud__sh.nfree == ud__sh.capfree) {
-        int64_t cap = ud__sh.capfree * 2;
-        f = (ud__shm_range *)ud__realloc(f, (size_t)ud__sh.capfree * sizeof *f, (size_t)cap * sizeof *f);
-        if (!f) ud__panic("shared store manager: out of memory for its free list");
-        ud__sh.free = f;
-        ud__sh.capfree = cap;
+    if (n > ud__sh.nslots) { /* more free ranges than entries + 1: cannot be; leak it */
+        ud__log(UD_LOG_ERROR, "shared store: its free list is full; %llu bytes are lost", (unsigned long long)len);
+        return;
     }
-    memmove(f + i + 1, f + i, (size_t)(ud__sh.nfree - i) * sizeof *f);
+    memmove(f + i + 1, f + i, (size_t)(n - i) * sizeof *f);
     f[i].off = off;
     f[i].len = len;
-    ud__sh.nfree++;
+    ud__sh.head->nfree++;
 }
 
 static int64_t ud__shm_free_slot(int64_t num) {
@@ -591,8 +563,9 @@ static int64_t ud__shm_free_slot(int64_t num) {
     return -1;
 }
 
-/* Room for bytes under key num: the entry's slot and first byte, or -1 when none is free. */
-static int64_t ud__shm_mgr_reserve(int64_t num, int64_t owner, int64_t bytes, int64_t *first) {
+/* Room for bytes under key num: the entry's slot and first byte, or -1 when none is free.
+   Under the lock. */
+static int64_t ud__shm_alloc(int64_t num, int64_t owner, int64_t bytes, int64_t *first) {
     uint64_t len = ud__shm_up((uint64_t)bytes);
     int64_t off, slot, *e;
     if (num <= 0 || bytes <= 0 || len > ud__sh.capacity || (slot = ud__shm_free_slot(num)) < 0 ||
@@ -610,8 +583,8 @@ static int64_t ud__shm_mgr_reserve(int64_t num, int64_t owner, int64_t bytes, in
     return slot;
 }
 
-/* An entry whose last reference went: nobody can pin it again, so it is free. */
-static void ud__shm_mgr_release(int64_t slot, int64_t num) {
+/* An entry whose last reference went: nobody can pin it again, so it is free. Under the lock. */
+static void ud__shm_free_entry(int64_t slot, int64_t num) {
     int64_t *e, zero = 0;
     if (slot < 0 || slot >= ud__sh.nslots || (e = ud__shm_entry(slot))[UD__SE_NUM] != num || num <= 0 ||
         !__atomic_compare_exchange_n(&e[UD__SE_REFS], &zero, -1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -625,7 +598,12 @@ static void ud__shm_mgr_release(int64_t slot, int64_t num) {
     ud__shm_store(&ud__sh.head->entries, ud__sh.head->entries - 1);
 }
 
-/* The manager's share of a loop: answers what the host's ranks asked. Returns how many. */
+/* ---- the manager -----------------------------------------------------------------------------------
+   A duty of the lowest rank but the driver of each host, carried by its loop (ud__shm_serve,
+   which does nothing on other ranks): its rank allocated the windows, and it counts the ranks
+   of the host that have said END, so that shutdown frees them only once all are out. */
+/* The manager's share of a loop: takes the END of a rank of its host that is shutting down
+   (the store's only message). Returns how many. */
 static int ud__shm_serve(void) {
     int n = 0, flag = 0, count = 0;
     MPI_Status s;
@@ -637,25 +615,12 @@ static int ud__shm_serve(void) {
             ud__panic("shared store manager: a receive failed");
         n++;
         /* a shorter message leaves the rest of m unwritten: nothing a rank sent to act on */
-        if (MPI_Get_count(&s, MPI_INT64_T, &count) != MPI_SUCCESS || count != 4) {
-            ud__log(UD_LOG_ERROR, "shared store manager: dropped a message of the wrong length "
-                    "from host rank %d", s.MPI_SOURCE);
+        if (MPI_Get_count(&s, MPI_INT64_T, &count) != MPI_SUCCESS || count != 4 || m.op != UD__SHM_END) {
+            ud__log(UD_LOG_ERROR, "shared store manager: dropped a message that is not END from "
+                    "host rank %d", s.MPI_SOURCE);
             continue;
         }
-        if (m.op == UD__SHM_RESERVE) {
-            int64_t first = -1, slot = ud__shm_mgr_reserve(m.a, m.b, m.c, &first);
-            m.a = slot;
-            m.b = first;
-            if (MPI_Send(&m, 4, MPI_INT64_T, s.MPI_SOURCE, UD__SHM_TAG, ud__sh.host) != MPI_SUCCESS)
-                ud__panic("shared store manager: an answer to host rank %d failed", s.MPI_SOURCE);
-        } else if (m.op == UD__SHM_RELEASE) {
-            ud__shm_mgr_release(m.a, m.b);
-        } else if (m.op == UD__SHM_END) { /* a rank already shutting down */
-            ud__sh.ends++;
-        } else {
-            ud__log(UD_LOG_ERROR, "shared store manager: dropped message %lld from host rank %d",
-                    (long long)m.op, s.MPI_SOURCE);
-        }
+        ud__sh.ends++;
     }
     return n;
 }
@@ -714,7 +679,7 @@ static int ud__shm_size(const ud_config *c, int sharing, char *err, size_t cap) 
     if (!want) want = avail / 20 * 19;
     unit = c->mpi_shared_object_store_threshold > 4096 ? c->mpi_shared_object_store_threshold : 4096;
     if (c->mpi_shared_service_memory) {
-        if (c->mpi_shared_service_memory < sizeof(ud__shm_head) + UD__SHM_SLOT_BYTES) {
+        if (c->mpi_shared_service_memory < ud__shm_svc_bytes(1)) {
             snprintf(err, cap, "UNIDIST_MPI_SHARED_SERVICE_MEMORY: %llu bytes hold no entry (%d bytes "
                      "each, after a head of %d)", (unsigned long long)c->mpi_shared_service_memory,
                      (int)UD__SHM_SLOT_BYTES, (int)sizeof(ud__shm_head));
@@ -725,12 +690,12 @@ static int ud__shm_size(const ud_config *c, int sharing, char *err, size_t cap) 
                      "(64M entries)", (unsigned long long)c->mpi_shared_service_memory);
             return 0;
         }
-        ud__sh.nslots = (int64_t)((c->mpi_shared_service_memory - sizeof(ud__shm_head)) / UD__SHM_SLOT_BYTES);
+        ud__sh.nslots = (int64_t)((c->mpi_shared_service_memory - ud__shm_svc_bytes(0)) / UD__SHM_SLOT_BYTES);
     } else {
         ud__sh.nslots = (int64_t)(2 * (want / unit) + 64);
         if (ud__sh.nslots > UD__SHM_MAX_SLOTS) ud__sh.nslots = UD__SHM_MAX_SLOTS;
     }
-    svc = sizeof(ud__shm_head) + (uint64_t)ud__sh.nslots * UD__SHM_SLOT_BYTES;
+    svc = ud__shm_svc_bytes(ud__sh.nslots);
     if (!c->mpi_shared_object_store_memory) {
         want = want > svc ? want - svc : 0;
         if (!have) ud__log(UD_LOG_INFO, "shared store: no /dev/shm to size it by; off on this host");
@@ -757,20 +722,10 @@ static ud_status ud__shm_agree(MPI_Comm comm, int ok, char *err, int cap) {
     return ud__fail(strstr(err, "out of memory") ? UD_ERR_NOMEM : UD_ERR_CONFIG, "init: %s", err);
 }
 
-/* The manager's own tables of the store: its free ranges, and the length of every slot. */
-static int ud__shm_tables(char *err, size_t cap) {
-    ud__sh.capfree = 64;
-    ud__sh.free = (ud__shm_range *)ud__alloc((size_t)ud__sh.capfree * sizeof *ud__sh.free);
-    ud__sh.slot_len = (uint64_t *)ud__alloc((size_t)ud__sh.nslots * sizeof *ud__sh.slot_len);
-    if (ud__sh.free && ud__sh.slot_len) return 1;
-    snprintf(err, cap, "shared store manager (rank %d): out of memory for its tables", ud__sh.rank);
-    return 0;
-}
-
 /* The two windows; the manager allocates them, the others map them. Collective over host. */
 static int ud__shm_windows(char *err, size_t cap) {
     MPI_Aint dbytes = ud__sh.is_manager ? (MPI_Aint)ud__sh.capacity : 0, qsize;
-    MPI_Aint sbytes = ud__sh.is_manager ? (MPI_Aint)(sizeof(ud__shm_head) + (uint64_t)ud__sh.nslots * UD__SHM_SLOT_BYTES) : 0;
+    MPI_Aint sbytes = ud__sh.is_manager ? (MPI_Aint)ud__shm_svc_bytes(ud__sh.nslots) : 0;
     int du, rc;
     void *base;
     rc = MPI_Win_allocate_shared(dbytes, 1, MPI_INFO_NULL, ud__sh.host, &base, &ud__sh.dwin);
@@ -802,6 +757,8 @@ static int ud__shm_windows(char *err, size_t cap) {
     }
     ud__sh.svc = (int64_t *)(ud__sh.head + 1);
     ud__sh.desc = (ud__shm_desc *)(ud__sh.svc + ud__sh.nslots * UD__SE_INTS);
+    ud__sh.slot_len = (uint64_t *)(ud__sh.desc + ud__sh.nslots);
+    ud__sh.free = (ud__shm_range *)(ud__sh.slot_len + ud__sh.nslots);
     ud__sh.npopulated = (size_t)((ud__sh.capacity / UD__SHM_CHUNK + 63) / 64);
     if (ud__sh.npopulated &&
         (ud__sh.populated = (uint64_t *)ud__alloc(ud__sh.npopulated * sizeof(uint64_t))) != NULL)
@@ -812,20 +769,20 @@ static int ud__shm_windows(char *err, size_t cap) {
     /* every lookup lands on another page of the service buffer: map them all now, or each
        first visit pays a page fault (several microseconds in a virtual machine) */
     madvise((void *)((uintptr_t)ud__sh.head & ~(uintptr_t)4095),
-            (size_t)(sizeof(ud__shm_head) + (uint64_t)ud__sh.nslots * UD__SHM_SLOT_BYTES) + 4096,
+            (size_t)ud__shm_svc_bytes(ud__sh.nslots) + 4096,
             MADV_POPULATE_WRITE);
 #endif
     /* one passive epoch for the whole run: MPI_Win_sync then orders loads and stores */
     MPI_Win_lock_all(MPI_MODE_NOCHECK, ud__sh.dwin);
     MPI_Win_lock_all(MPI_MODE_NOCHECK, ud__sh.swin);
     if (ud__sh.is_manager) {
-        memset(ud__sh.head, 0, sizeof(ud__shm_head) + (size_t)ud__sh.nslots * UD__SHM_SLOT_BYTES);
+        memset(ud__sh.head, 0, (size_t)ud__shm_svc_bytes(ud__sh.nslots));
         ud__sh.head->magic = UD__SHM_MAGIC;
         ud__sh.head->nslots = ud__sh.nslots;
         ud__sh.head->capacity = (int64_t)ud__sh.capacity;
         ud__sh.free[0].off = 0;
         ud__sh.free[0].len = ud__sh.capacity;
-        ud__sh.nfree = 1;
+        ud__sh.head->nfree = 1;
     }
     MPI_Win_sync(ud__sh.swin);
     MPI_Barrier(ud__sh.host);
@@ -834,16 +791,17 @@ static int ud__shm_windows(char *err, size_t cap) {
     return 1;
 }
 
-/* Every rank of the host tells the manager it is done. The manager takes all that the host's
-   ranks sent before (releases, and a reservation a late task may still ask for, which finds no
-   room): nothing is then left unreceived when the windows and the communicator go. */
+/* Every rank of the host tells the manager it is done, and the manager takes each END (those
+   its loop took already counted): nothing is left unreceived when the windows and the
+   communicator go. */
 static void ud__shm_farewell(void) {
     ud__shm_msg m;
     int n, left;
     memset(&m, 0, sizeof m);
     m.op = UD__SHM_END;
     if (!ud__sh.is_manager) {
-        ud__shm_send(&m);
+        if (MPI_Send(&m, 4, MPI_INT64_T, ud__sh.manager_local, UD__SHM_TAG, ud__sh.host) != MPI_SUCCESS)
+            ud__panic("shared store: a message to its manager (rank %d) failed", ud__sh.manager);
         return;
     }
     MPI_Comm_size(ud__sh.host, &n);
@@ -851,12 +809,7 @@ static void ud__shm_farewell(void) {
         MPI_Status s;
         if (MPI_Recv(&m, 4, MPI_INT64_T, MPI_ANY_SOURCE, UD__SHM_TAG, ud__sh.host, &s) != MPI_SUCCESS)
             break;
-        if (m.op == UD__SHM_END) {
-            left--;
-        } else if (m.op == UD__SHM_RESERVE) {
-            m.a = m.b = -1;
-            MPI_Send(&m, 4, MPI_INT64_T, s.MPI_SOURCE, UD__SHM_TAG, ud__sh.host);
-        }
+        if (m.op == UD__SHM_END) left--;
     }
 }
 
@@ -872,8 +825,6 @@ static void ud__shm_close(void) {
     if (ud__sh.nwins > 1) MPI_Win_free(&ud__sh.swin);
     if (ud__sh.host != MPI_COMM_NULL) MPI_Comm_free(&ud__sh.host);
     ud__free(ud__sh.host_of, (size_t)ud__sh.nranks * 2 * sizeof(int));
-    ud__free(ud__sh.free, (size_t)ud__sh.capfree * sizeof *ud__sh.free);
-    ud__free(ud__sh.slot_len, (size_t)ud__sh.nslots * sizeof *ud__sh.slot_len);
     ud__free(ud__sh.populated, ud__sh.npopulated * sizeof(uint64_t));
     memset(&ud__sh, 0, sizeof ud__sh);
 }
@@ -913,7 +864,7 @@ static ud_status ud__shm_open(MPI_Comm comm, MPI_Comm machine, int rank, int siz
     ud__sh.is_manager = ud__sh.manager == rank;
     ud__sh.threshold = c->mpi_shared_object_store_threshold;
     ud__sh.manager_local = ud__sh.host_of[0] == ud__sh.host_of[rank] ? 1 : 0; /* ranks in order */
-    if (ud__sh.is_manager) ok = ud__shm_size(c, sharing, err, sizeof err) && ud__shm_tables(err, sizeof err);
+    if (ud__sh.is_manager) ok = ud__shm_size(c, sharing, err, sizeof err);
     if ((st = ud__shm_agree(comm, ok, err, (int)sizeof err)) == UD_OK && ud__sh.manager >= 0) {
         int64_t sz[2];
         sz[0] = (int64_t)ud__sh.capacity;
