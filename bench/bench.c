@@ -1798,17 +1798,19 @@ static void bench_store_room(void) {
     int n = 20 * task_threads_all(), k = 0;
     ud_ref *refs = (ud_ref *)malloc((size_t)n * sizeof *refs);
     ud_view *v = (ud_view *)malloc((size_t)n * sizeof *v);
-    double *us = (double *)malloc((size_t)3 * n * sizeof *us);
+    double *us = (double *)malloc((size_t)9 * n * sizeof *us);
     stats b = raw_stats(&raw_rtt, as_is);
     if (!refs || !v || !us) die("store_room: no memory");
-    for (int r = 0; r < 3; r++) {
+    for (int r = 0; r < 10; r++) { /* the first maps the store's pages in each rank: not counted */
         for (int i = 0; i < n; i++) CHECK(ud_remote(f_room, NULL, 0, 1, &refs[i]));
         CHECK(ud_get_many(refs, n, v));
-        for (int i = 0; i < n; i++) memcpy(&us[k++], v[i].data, sizeof *us);
+        for (int i = 0; r > 0 && i < n; i++) memcpy(&us[k++], v[i].data, sizeof *us);
         CHECK(ud_free_many(refs, n));
     }
     for (int i = 0; i < k; i++) us[i] *= 1e3; /* ns, as the round trip */
     stats f = summarize(us, k);
+    qsort(us, (size_t)k, sizeof *us, cmp_double);
+    note("store_room_us: p90 %.0f ns, p99 %.0f ns, of %d", us[k * 9 / 10], us[k * 99 / 100], k);
     report("store_room_us", "ns", f, "mpi_rtt_8B", &b, GOAL_AT_MOST, 20000);
     free(refs);
     free(v);
