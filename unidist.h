@@ -174,7 +174,7 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
     X(BOOL, mpi_shared_object_store, "UNIDIST_MPI_SHARED_OBJECT_STORE", UD_MPI_SHARED_OBJECT_STORE, "MPI: keep large objects in one shared-memory store per host, read there without a copy (0: off)") \
     X(SIZE, mpi_shared_object_store_threshold, "UNIDIST_MPI_SHARED_OBJECT_STORE_THRESHOLD", UD_MPI_SHARED_OBJECT_STORE_THRESHOLD, "MPI: objects of more bytes than this go to the shared store") \
     X(SIZE, mpi_shared_object_store_memory, "UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY", UD_MPI_SHARED_OBJECT_STORE_MEMORY, "MPI: bytes of each host's shared store (0: 95% of the free /dev/shm)") \
-    X(SIZE, mpi_shared_service_memory, "UNIDIST_MPI_SHARED_SERVICE_MEMORY", UD_MPI_SHARED_SERVICE_MEMORY, "MPI: bytes of each host's service buffer, 64 an entry (0: sized from the store and the threshold)") \
+    X(SIZE, mpi_shared_service_memory, "UNIDIST_MPI_SHARED_SERVICE_MEMORY", UD_MPI_SHARED_SERVICE_MEMORY, "MPI: bytes of each host's service buffer, 88 an entry (0: sized from the store and the threshold)") \
     X(INT,  mpi_hosts, "UNIDIST_MPI_HOSTS", UD_MPI_HOSTS, "MPI, for testing: split each host into this many virtual hosts, which share no memory (0: real hosts)") \
     X(INT,  shutdown_warn, "UNIDIST_SHUTDOWN_WARN", UD_SHUTDOWN_WARN, "seconds ud_shutdown waits for tasks still running before it logs which, and where; again every as many seconds (0: never)") \
     X(SIZE, mpi_gc_bytes, "UNIDIST_MPI_GC_BYTES", UD_MPI_GC_BYTES, "MPI: freed bytes (of objects the driver knows the size of) at which the root sends its cleanup batch at once, so that large objects' room is reused while warm (0: count and time only)") \

@@ -330,7 +330,7 @@ static struct ud__net {
     void (*sends_done)(void);
 } ud__net;
 
-static struct ud__backoff {
+struct ud__backoff {
     int spins;                /* idle polls since the last event */
     double idle_since;
     long sleep_ns;
@@ -338,7 +338,10 @@ static struct ud__backoff {
     double hot_until;         /* a task's call is on its way: poll, yielding, until then */
     void (*nap)(long ns);     /* a worker's sleep, which its task threads can end */
     ud__atomic_long *unstarted; /* a worker's tasks that no task thread has taken yet */
-} ud__bo;
+};
+static UD__THREAD_LOCAL struct ud__backoff ud__bo; /* each thread that polls has its own */
+
+static int ud__yield_cfg;     /* ud__bo.yield_every, as init worked it out, for later threads */
 
 static ud_stats ud__st;       /* this rank's counts (ud_stats_get) */
 
@@ -730,7 +733,7 @@ static void ud__idle_setup(MPI_Comm machine) {
 #if defined(__linux__) && defined(PR_SET_TIMERSLACK)
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 #endif
-    ud__bo.yield_every = ud__yield_every(machine);
+    ud__bo.yield_every = ud__yield_cfg = ud__yield_every(machine);
 }
 
 /* ---- transport: building messages ---------------------------------------------------------------
@@ -1744,14 +1747,17 @@ static void ud__root_service(void) {
 }
 
 /* ---- the root: its loop -------------------------------------------------------------------------
-   Owns the driver rank's loop thread and the calls the program's threads hand it (ud__rq):
-   only this thread calls MPI on the driver's rank, so any thread of the program may call the
-   API at any time, and between calls the loop does the root's duties, so that submissions,
-   frees, cleanup batches, nested calls and results move while the program computes. Writes
-   the queue of calls (ud__rl); start makes the thread, and the shutdown, which it runs, ends
-   it. A get, wait or stats waits on the loop's stack for its answers; while it does, the loop
-   still runs the puts, remotes and frees of other threads (a free then lets go at the end of
-   the call, as a task's free does) and keeps the others queued in order. */
+   Owns the driver rank's loop thread and the calls of the program's threads (ud__rq): any
+   thread may call the API at any time, and between calls the loop does the root's duties, so
+   that submissions, frees, cleanup batches, nested calls and results move while the program
+   computes. The root's state and MPI belong to whoever holds ud__rl.root_mu: the loop for its
+   turns, or, when MPI gives MPI_THREAD_SERIALIZED or more (it does when the runtime starts
+   MPI), the calling thread itself, which so pays no hand-off; under MPI_THREAD_FUNNELED each
+   call is handed to the loop instead, which alone calls MPI. A get, wait, stats or shutdown
+   runs one at a time (in_call); while one waits for its answers (its sleeps let go of the
+   lock) the puts, remotes and frees of other threads still run (a free then lets go at the
+   end of the call, as a task's free does), and the loop takes no turn, whose receives would
+   take its answers. Writes ud__rl; start makes the thread, the shutdown ends it. */
 enum { UD__RQ_PUT, UD__RQ_GET, UD__RQ_WAIT, UD__RQ_REMOTE, UD__RQ_FREE, UD__RQ_STATS, UD__RQ_STOP };
 
 typedef struct ud__rq {
@@ -1778,14 +1784,19 @@ typedef struct ud__rq {
 
 static struct ud__rootloop {
     pthread_t thread;
-    pthread_mutex_t mu;
+    pthread_mutex_t root_mu;  /* the root's state and MPI: held by whoever runs root code */
+    pthread_cond_t idle;      /* (root_mu) in_call went to 0; a blocking call's naps */
+    int direct;               /* MPI_THREAD_SERIALIZED or more: callers run root code themselves */
+    int in_call;              /* a get, wait, stats or stop runs (root_mu) */
+    pthread_mutex_t mu;       /* the queue of handed calls and the loop's sleep */
     pthread_cond_t wake;      /* the loop naps on it; a new call ends the nap */
     pthread_cond_t answered;  /* callers sleep on it once their spin is over */
     ud__rq *calls;            /* posted, newest first */
     ud__rq *queued;           /* taken, in order, not run yet (behind a blocking call) */
-    int sleeping, running;
-    int in_call;              /* a get, wait, stats or stop waits on the loop's stack */
+    int sleeping;
+    ud__atomic_int running;   /* 1: waits to start; 2: turns; 0: done */
     double call_at;           /* when the loop last had something to do */
+    double direct_at;         /* when a calling thread's call last ended (root_mu) */
     ud__atomic_int stopped;   /* the shutdown has run: calls from now on are refused */
 } ud__rl;
 
@@ -1793,10 +1804,13 @@ static int ud__rq_blocks(const ud__rq *q) {
     return q->kind == UD__RQ_GET || q->kind == UD__RQ_WAIT || q->kind == UD__RQ_STATS || q->kind == UD__RQ_STOP;
 }
 
+static ud_status ud__rq_direct(ud__rq *q);
+
 /* On the calling thread: the call goes to the loop, and the thread waits for its answer,
    spinning UNIDIST_SPIN_US first (a remote's answer comes within microseconds). */
 static ud_status ud__rq_call(ud__rq *q) {
     double until = ud__now() + 1e-6 * (double)ud__rt.cfg.spin_us;
+    if (ud__rl.direct) return ud__rq_direct(q);
     q->status = UD_OK;
     q->err[0] = '\0';
     ud__atomic_store(&q->answered, 0);
@@ -1851,12 +1865,11 @@ static ud_status ud__rq_free_later(const ud_ref *refs, int n) {
     return st;
 }
 
-static void ud__rq_run(ud__rq *q) {
+/* Runs a call, on whichever thread holds root_mu. */
+static ud_status ud__rq_exec(ud__rq *q) {
     ud_status st;
-    if (ud__root.stopping && q->kind != UD__RQ_STOP) {
-        ud__rq_answer(q, ud__fail(UD_ERR_STATE, "the runtime is shutting down (another thread called ud_shutdown)"));
-        return;
-    }
+    if (ud__root.stopping && q->kind != UD__RQ_STOP)
+        return ud__fail(UD_ERR_STATE, "the runtime is shutting down (another thread called ud_shutdown)");
     switch (q->kind) {
     case UD__RQ_PUT: st = ud__mpi_put(q->parts, q->nparts, q->outs); break;
     case UD__RQ_REMOTE:
@@ -1869,8 +1882,42 @@ static void ud__rq_run(ud__rq *q) {
     case UD__RQ_STATS: st = ud__mpi_stats(q->stats, q->cap, q->nstats); break;
     default: st = ud__rl_stop(); break;
     }
-    ud__rq_answer(q, st);
+    return st;
 }
+
+static void ud__rl_root_nap(long ns);
+
+/* On the calling thread, MPI allowing: the call runs here, under root_mu; a blocking one
+   waits for the one before it to end. */
+static ud_status ud__rq_direct(ud__rq *q) {
+    int blocks = ud__rq_blocks(q), was = ud__in_runtime;
+    ud_status st;
+    pthread_mutex_lock(&ud__rl.root_mu);
+    while (blocks && ud__rl.in_call && !ud__atomic_load(&ud__rl.stopped))
+        pthread_cond_wait(&ud__rl.idle, &ud__rl.root_mu);
+    if (ud__atomic_load(&ud__rl.stopped)) {
+        pthread_mutex_unlock(&ud__rl.root_mu);
+        return ud__fail(UD_ERR_STATE, "the runtime shut down before this call ran (another thread called ud_shutdown)");
+    }
+    if (blocks) {
+        ud__rl.in_call = 1;
+        ud__bo.yield_every = ud__yield_cfg; /* this thread polls now: its sleeps let go of the lock */
+        ud__bo.nap = ud__rl_root_nap;
+    }
+    ud__in_runtime = 1; /* an exit() from inside MPI now is MPI's, not the program's */
+    st = ud__rq_exec(q);
+    ud__in_runtime = was;
+    ud__rl.direct_at = ud__now();
+    if (blocks) {
+        ud__rl.in_call = 0;
+        pthread_cond_broadcast(&ud__rl.idle);
+    }
+    pthread_mutex_unlock(&ud__rl.root_mu);
+    return st;
+}
+
+/* A handed call: run by the loop, then answered. */
+static void ud__rq_run(ud__rq *q) { ud__rq_answer(q, ud__rq_exec(q)); }
 
 /* Runs the calls posted so far, oldest first; inside a blocking call, only those that do not
    block (the rest stay queued, in order). Returns how many ran. */
@@ -1900,7 +1947,7 @@ static int ud__rl_run_calls(void) {
         ud__rq_run(q);
         if (blocks) ud__rl.in_call = 0;
         ran++;
-        if (!ud__rl.running) break; /* the shutdown ran */
+        if (!ud__atomic_load(&ud__rl.running)) break; /* the shutdown ran */
     }
     return ran;
 }
@@ -1923,7 +1970,7 @@ static int ud__rl_between(void) {
 static int ud__rl_turn(void) {
     const ud__hdr *h;
     int from, got, k, events = ud__rl_run_calls();
-    if (!ud__rl.running) return 1;
+    if (!ud__atomic_load(&ud__rl.running)) return 1;
     for (k = 0; k < 32 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0; k++, events++)
         if (got > 0 && !ud__root_take_unasked(h, from))
             ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d", ud__op_name(h->op), from);
@@ -1950,30 +1997,64 @@ static void ud__rl_nap(long ns) {
     pthread_mutex_unlock(&ud__rl.mu);
 }
 
+#define UD__RL_STAND_BACK 200e-6 /* seconds after a calling thread's call */
+
+/* The sleep of a blocking call on a calling thread (root_mu held): it lets go of the lock, so
+   that other threads' puts, remotes and frees run meanwhile. */
+static void ud__rl_root_nap(long ns) {
+    struct timespec ts;
+    ud__abstime(ud__now() + 1e-9 * (double)ns, &ts);
+    pthread_cond_timedwait(&ud__rl.idle, &ud__rl.root_mu, &ts);
+}
+
 /* The thread waits at start until every rank has started (init's collective steps are the
-   main thread's), then turns until the shutdown has run. */
+   main thread's), then turns until the shutdown has run: none while a calling thread's get
+   or wait runs, whose answers its receives would take. */
 static void *ud__rl_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&ud__rl.mu);
-    while (ud__rl.running == 1) pthread_cond_wait(&ud__rl.wake, &ud__rl.mu);
+    while (ud__atomic_load(&ud__rl.running) == 1) pthread_cond_wait(&ud__rl.wake, &ud__rl.mu);
     pthread_mutex_unlock(&ud__rl.mu);
     ud__in_runtime = 1; /* an exit() from inside MPI is MPI's, not the program's */
+    ud__bo.yield_every = ud__yield_cfg;
     ud__bo.nap = ud__rl_nap;
-    while (ud__rl.running == 2)
-        if (ud__rl_turn()) ud__busy();
-        else ud__idle();
+    for (;;) {
+        int events = 0, back = 0;
+        pthread_mutex_lock(&ud__rl.root_mu);
+        /* while the program calls, its calls do the root's work, as they must wait for it
+           anyway: the loop stands back (its turn would cost them a switch to it), looking
+           again a little later */
+        if (ud__atomic_load(&ud__rl.running) != 2) events = -1;
+        else if (ud__rl.in_call || ud__now() - ud__rl.direct_at < UD__RL_STAND_BACK) back = 1;
+        else events = ud__rl_turn();
+        pthread_mutex_unlock(&ud__rl.root_mu);
+        if (events < 0 || ud__atomic_load(&ud__rl.running) != 2) break;
+        if (back) {
+            ud__busy(); /* once the program is away, the loop starts hot */
+            ud__rl_nap((long)(UD__RL_STAND_BACK * 1e9));
+        } else if (events) {
+            ud__busy();
+        } else {
+            ud__idle();
+        }
+    }
     return NULL;
 }
 
 /* Makes the thread, which waits for ud__rl_go. */
 static ud_status ud__rl_start(void) {
+    int level = MPI_THREAD_SINGLE;
     memset(&ud__rl, 0, sizeof ud__rl);
+    MPI_Query_thread(&level);
+    ud__rl.direct = level >= MPI_THREAD_SERIALIZED && !getenv("UD_TEST_HANDOFF");
+    pthread_mutex_init(&ud__rl.root_mu, NULL);
+    ud__cond_init(&ud__rl.idle); /* a blocking call's naps end by the clock */
     pthread_mutex_init(&ud__rl.mu, NULL);
-    ud__cond_init(&ud__rl.wake); /* its naps end by the clock */
+    ud__cond_init(&ud__rl.wake); /* the loop's naps too */
     pthread_cond_init(&ud__rl.answered, NULL);
-    ud__rl.running = 1;
+    ud__atomic_store(&ud__rl.running, 1);
     if (pthread_create(&ud__rl.thread, NULL, ud__rl_main, NULL) != 0) {
-        ud__rl.running = 0;
+        ud__atomic_store(&ud__rl.running, 0);
         return ud__fail(UD_ERR_NOMEM, "init: cannot start the driver rank's loop thread");
     }
     return UD_OK;
@@ -1982,7 +2063,7 @@ static ud_status ud__rl_start(void) {
 /* go: every rank started, the loop may call MPI now; else it ends at once. */
 static void ud__rl_go(int go) {
     pthread_mutex_lock(&ud__rl.mu);
-    ud__rl.running = go ? 2 : 0;
+    ud__atomic_store(&ud__rl.running, go ? 2 : 0);
     pthread_cond_broadcast(&ud__rl.wake);
     pthread_mutex_unlock(&ud__rl.mu);
     if (!go) ud__rl_join();
@@ -1993,16 +2074,20 @@ static void ud__rl_join(void) {
     pthread_mutex_destroy(&ud__rl.mu);
     pthread_cond_destroy(&ud__rl.wake);
     pthread_cond_destroy(&ud__rl.answered);
+    pthread_mutex_destroy(&ud__rl.root_mu);
+    pthread_cond_destroy(&ud__rl.idle);
 }
 
-/* The shutdown, run by the loop: then every call still queued is refused, and the loop ends. */
+/* The shutdown (run by the loop, or by the calling thread): then every call still queued is
+   refused, and the loop ends. */
 static ud_status ud__rl_stop(void) {
     ud_status st = ud__mpi_stop();
     ud__rq *q, *rest;
     char why[sizeof ud__errbuf];
     pthread_mutex_lock(&ud__rl.mu);
     ud__atomic_store(&ud__rl.stopped, 1);
-    ud__rl.running = 0;
+    ud__atomic_store(&ud__rl.running, 0);
+    pthread_cond_broadcast(&ud__rl.wake);
     rest = ud__rl.calls;
     ud__rl.calls = NULL;
     pthread_mutex_unlock(&ud__rl.mu);
@@ -5208,7 +5293,7 @@ static ud_status ud__mpi_start(ud_role *role) {
             st = ud__wk_start(threads);
         st = ud__all_ok(st, "start");
     }
-    if (ud__net.rank == UD__ROOT && ud__rl.running) ud__rl_go(st == UD_OK);
+    if (ud__net.rank == UD__ROOT && ud__atomic_load(&ud__rl.running)) ud__rl_go(st == UD_OK);
     if (st != UD_OK) {
         ud__free(ud__clock_offset, ud__clock_offset ? (size_t)ud__net.size * sizeof(double) : 0);
         ud__clock_offset = NULL;

@@ -28,7 +28,7 @@
      UNIDIST_MPI_SHARED_OBJECT_STORE_THRESHOLD  100000: larger objects go to the store
      UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY     0: 95% of the free /dev/shm, shared out among
                                                 the virtual hosts of a machine
-     UNIDIST_MPI_SHARED_SERVICE_MEMORY          0: two entries (64 bytes each) for every
+     UNIDIST_MPI_SHARED_SERVICE_MEMORY          0: two entries (88 bytes each) for every
                                                 threshold-sized object the store can hold
                                                 (1M entries at most)
      UNIDIST_MPI_HOSTS                          for tests: split each host into this many
