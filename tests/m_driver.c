@@ -1,5 +1,7 @@
 /* The driver's rank under MPI: its loop thread moves tasks, nested calls and cleanups while
-   the program computes, and any number of the program's threads may call the API at once.
+   the program computes, and any number of the program's threads may call the API at once
+   (m_driver_funneled.c: the same with the host's MPI_THREAD_FUNNELED, under which every call
+   is handed to the loop).
    Each case is one a user meets: tasks submitted before a long computation, a task whose
    nested call the driver must serve, a long wait after many frees, several threads calling,
    a shutdown while other threads still call. Run under mpiexec with 2 or more ranks. */
@@ -9,6 +11,16 @@
 #include <stdatomic.h>
 
 static ut_counting mem;
+
+/* Ends the test (the driver says how it went); MPI, when the host started it, is the host's
+   to finalize. */
+static int finish(int driver) {
+    int rc = driver ? ut_finish() : 0;
+#ifdef UT_FUNNELED
+    MPI_Finalize();
+#endif
+    return rc;
+}
 static ud_func f_nap, f_add1, f_nested, f_fill, f_live_after;
 
 static int64_t i64_arg(ud_task *t, int i) {
@@ -240,9 +252,16 @@ static void *call_until_refused(void *arg) {
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     ud_config cfg;
     ud_role role;
+#ifdef UT_FUNNELED /* the host gives MPI_THREAD_FUNNELED: every call is handed to the loop */
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+#else
+    (void)argc;
+    (void)argv;
+#endif
     memset(&cfg, 0, sizeof cfg);
     ut_counting_use(&cfg, &mem);
     UT_OK(ud_register("nap", nap, NULL, &f_nap));
@@ -254,7 +273,12 @@ int main(void) {
         printf("FAIL init: %s\n", ud_last_error());
         return 1;
     }
-    if (role != UD_ROLE_DRIVER) return 0;
+    if (role != UD_ROLE_DRIVER) return finish(0);
+#ifdef UT_FUNNELED
+    UT_CASE("MPI_THREAD_FUNNELED: calls are handed to the loop") UT_EQ_INT(ud__rl.direct, provided > MPI_THREAD_FUNNELED);
+#else
+    UT_CASE("the runtime's own MPI: calls run on their threads") UT_EQ_INT(ud__rl.direct, 1);
+#endif
     UT_RUN(tasks_move_while_the_driver_computes);
     UT_RUN(a_nested_call_is_served_while_the_driver_computes);
     UT_RUN(cleanup_goes_while_the_driver_waits);
@@ -270,5 +294,5 @@ int main(void) {
         UT_CHECK(strstr(stop_why, "shut") != NULL);
         ut_note("the other thread's last call: %s", stop_why);
     }
-    return ut_finish();
+    return finish(1);
 }
