@@ -1,6 +1,6 @@
 /* Configuration rows set through ud_config (filled by ud_config_init) to values other than
    their defaults, each with its effect seen: several runs of the runtime, one a group of rows
-   (the last: the round_robin scheduler, and a trace).
+   (the last: the round_robin scheduler, a trace, and the idle loop's own yield).
    Run under mpiexec with 2 or more ranks. */
 #define _GNU_SOURCE /* pthread_getattr_np */
 #define UNIDIST_IMPLEMENTATION
@@ -371,11 +371,20 @@ int main(void) {
     }
 
     ud_config_init(&c);
+    /* (Open MPI's mpiexec says so when it oversubscribes, and then yields in its own polls) */
+    unsetenv("OMPI_MCA_mpi_oversubscribe");
+    unsetenv("OMPI_MCA_mpi_yield_when_idle");
     c.scheduler = "round_robin";
     c.mpi_shared_object_store = 0;
     c.trace = trace_path; /* the same on every rank: the driver writes it, in its folder */
     if ((d = start(&c, "run 5")) < 0) return 1;
     if (d) {
+        UT_CASE("run 5: more ranks than cores, and MPI yields not: a hot poll yields every other time") {
+            int k, here = 0;
+            for (k = 0; k < ud_num_workers() + 1; k++) here += ud_shm_host(k) == ud_shm_host(0);
+            if (ud_num_hosts() > 1) ut_skip("several hosts: which ranks share a machine is MPI's to say");
+            else UT_EQ_INT(ud__bo.yield_every, here > sysconf(_SC_NPROCESSORS_ONLN) ? 2 : 0);
+        }
         UT_RUN(round_robin_in_turn);
         UT_RUN(large_part_traced);
         UT_CASE("run 5: shutdown writes the trace, a part's send in it") {
