@@ -1,5 +1,6 @@
 /* Configuration rows set through ud_config (filled by ud_config_init) to values other than
-   their defaults, each with its effect seen: several runs of the runtime, one a group of rows.
+   their defaults, each with its effect seen: several runs of the runtime, one a group of rows
+   (the last: the round_robin scheduler, a trace, and the idle loop's own yield).
    Run under mpiexec with 2 or more ranks. */
 #define _GNU_SOURCE /* pthread_getattr_np */
 #define UNIDIST_IMPLEMENTATION
@@ -225,6 +226,58 @@ static void service_buffer_holds_its_entries(void) {
     ut_note("%lld entries", (long long)s.slots);
 }
 
+/* ---- run 5: round_robin, no store, a trace ---------------------------------------------- */
+/* Tasks with nothing to draw them go to the workers in turn, and those for a host to its
+   workers in turn (the auto scheduler sends them all to the idle worker that ran the last). */
+static void round_robin_in_turn(void) {
+    int w = ud_num_workers(), k, n = 2 * ud_num_workers(), got[16], host = ud_worker_host(0), on_host = 0;
+    ud_opts oh = ud_on_host(host);
+    ud_ref r[16];
+    size_t size;
+    UT_REQUIRE(n <= 16);
+    for (k = 0; k < n; k++) UT_REQUIRE_OK(ud_remote(f_where, NULL, 0, 1, &r[k]));
+    for (k = 0; k < n; k++) {
+        got[k] = -1;
+        UT_OK(ud_get_copy(r[k], &got[k], sizeof got[k], &size));
+    }
+    for (k = 1; k < n; k++) UT_EQ_INT(got[k], (got[k - 1] + 1) % w);
+    UT_OK(ud_free_many(r, n));
+    for (k = 0; k < w; k++) on_host += ud_worker_host(k) == host;
+    for (k = 0; k < n; k++) UT_REQUIRE_OK(ud_remote_opts(&oh, f_where, NULL, 0, 1, &r[k]));
+    for (k = 0; k < n; k++) {
+        got[k] = -1;
+        if (UT_OK(ud_get_copy(r[k], &got[k], sizeof got[k], &size)) && UT_CHECK(got[k] >= 0 && got[k] < w))
+            UT_EQ_INT(ud_worker_host(got[k]), host);
+    }
+    /* in turn: the first on_host of them are each a different worker */
+    for (k = 1; k < on_host; k++) UT_CHECK(got[k] != got[k - 1]);
+    UT_OK(ud_free_many(r, n));
+}
+
+/* With no store, a result past the inline limit travels as a part of its own: the trace
+   written at shutdown shows its send. */
+static char trace_path[] = "m_config.trace.json";
+static void large_part_traced(void) {
+    int n = 100000;
+    ud_arg a = ud_arg_val(&n, sizeof n);
+    ud_ref r;
+    ud_view v;
+    UT_REQUIRE_OK(ud_remote(f_make, &a, 1, 1, &r));
+    if (UT_OK(ud_get(r, &v))) UT_EQ_INT(v.size, n);
+    UT_OK(ud_free(r));
+}
+
+static int trace_has(const char *needle) {
+    static char text[1 << 20];
+    FILE *f = fopen(trace_path, "r");
+    size_t n;
+    if (!f) return 0;
+    n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return strstr(text, needle) != NULL;
+}
+
 /* The driver's stderr while f runs, into buf. */
 static void capture_stderr(void (*f)(void), char *buf, size_t cap) {
     FILE *tmp = tmpfile();
@@ -315,6 +368,30 @@ int main(void) {
         UT_CASE("run 4: UNIDIST_MPI_YIELD 7: a hot poll yields every 7th time") UT_EQ_INT(ud__bo.yield_every, 7);
         UT_CASE("run 4: UNIDIST_SCHED_LOCALITY_MIN 1 GiB: a 100 KiB argument draws nothing") locality_min(0);
         UT_CASE("run 4: shutdown") { UT_OK(ud_shutdown()); }
+    }
+
+    ud_config_init(&c);
+    /* (Open MPI's mpiexec says so when it oversubscribes, and then yields in its own polls) */
+    unsetenv("OMPI_MCA_mpi_oversubscribe");
+    unsetenv("OMPI_MCA_mpi_yield_when_idle");
+    c.scheduler = "round_robin";
+    c.mpi_shared_object_store = 0;
+    c.trace = trace_path; /* the same on every rank: the driver writes it, in its folder */
+    if ((d = start(&c, "run 5")) < 0) return 1;
+    if (d) {
+        UT_CASE("run 5: more ranks than cores, and MPI yields not: a hot poll yields every other time") {
+            int k, here = 0;
+            for (k = 0; k < ud_num_workers() + 1; k++) here += ud_shm_host(k) == ud_shm_host(0);
+            if (ud_num_hosts() > 1) ut_skip("several hosts: which ranks share a machine is MPI's to say");
+            else UT_EQ_INT(ud__bo.yield_every, here > sysconf(_SC_NPROCESSORS_ONLN) ? 2 : 0);
+        }
+        UT_RUN(round_robin_in_turn);
+        UT_RUN(large_part_traced);
+        UT_CASE("run 5: shutdown writes the trace, a part's send in it") {
+            UT_OK(ud_shutdown());
+            UT_CHECK(trace_has("\"send part\""));
+            remove(trace_path);
+        }
         return ut_finish();
     }
     return 0;

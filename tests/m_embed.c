@@ -1,6 +1,7 @@
 /* Embedding: the host initializes MPI, runs the runtime on a duplicate of its own
    communicator, and goes on using MPI after shutdown before it finalizes MPI itself. A rank
-   whose configuration differs makes init fail on every rank, naming the variable. */
+   whose configuration differs makes init fail on every rank, naming the variable; so does a
+   communicator that is none, naming the MPI call that refused it. */
 #define UNIDIST_IMPLEMENTATION
 #include "unidist_mpi.h"
 #include "ud_test.h"
@@ -28,7 +29,23 @@ int main(int argc, char **argv) {
     ut_set_reduce(rank, NULL, NULL);
     ud_register("twice", twice, NULL, &f_twice);
 
-    /* First a rank with a different GC threshold: everyone must refuse. */
+    /* First no communicator at all (MPI's errors on it are the world's, returned for now). */
+    {
+        MPI_Comm none = MPI_COMM_NULL;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.mpi_comm = &none;
+        cfg.backend = "mpi";
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        st = ud_init(&cfg, &role);
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
+        UT_CASE("a communicator that is none is refused, naming the MPI call") {
+            UT_EQ_STATUS(st, UD_ERR_MPI);
+            UT_CONTAINS(ud_last_error(), "init: MPI_Comm_dup: ");
+            UT_EQ_INT(ud_is_initialized(), 0);
+        }
+    }
+
+    /* Then a rank with a different GC threshold: everyone must refuse. */
     memset(&cfg, 0, sizeof cfg);
     cfg.mpi_comm = &host;
     cfg.mpi_gc_threshold = rank == size - 1 ? 77 : 0;

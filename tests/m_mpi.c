@@ -1,11 +1,12 @@
 /* The MPI backend's own behaviours, beyond the shared suite: data that lives on another worker,
    chains across workers, many tasks in flight, checksums, and memory that stays bounded while
-   refs are freed under steady load. Run under mpiexec with 3 or more ranks. */
+   refs are freed under steady load; a task's calls that the driver refuses or limits, and one
+   made while the driver shuts down. Run under mpiexec with 3 or more ranks. */
 #define UNIDIST_IMPLEMENTATION
 #include "unidist_mpi.h"
 #include "ud_test.h"
 
-static ud_func f_whoami, f_add_rank, f_add1, f_live, f_fill, f_sum, f_echo;
+static ud_func f_whoami, f_add_rank, f_add1, f_live, f_fill, f_sum, f_echo, f_asks, f_late, f_touch;
 static ut_counting mem; /* every rank counts its own runtime's bytes */
 static atomic_int warnings; /* the driver's log lines of WARN and worse */
 
@@ -96,6 +97,67 @@ static int echo(ud_task *t) {
     if (ud_task_result_parts(t, 0, sizes, a.nparts, p) != UD_OK) return ud_task_fail(t, "echo: no memory");
     for (k = 0; k < a.nparts; k++) memcpy(p[k], a.parts[k].data, sizes[k]);
     return 0;
+}
+
+/* A ref given by value (its bytes), so that the task that reads it does not wait for it. */
+static int ref_arg(ud_task *t, int i, ud_ref *r) {
+    ud_view v;
+    if (ud_task_arg(t, i, &v) != UD_OK || v.size != sizeof *r) return 0;
+    memcpy(r, v.data, sizeof *r);
+    return 1;
+}
+
+/* asks(how, ref): a call the driver answers with a refusal or a limit, made from a task.
+   Result: {status, whether the message names what was wrong, the rank a task ran on}.
+     0  a get of ref (the driver freed it)
+     1  a remote asking for 2^20 + 1 results
+     2  a remote of whoami near ref, then a get of its result */
+static int asks(ud_task *t) {
+    int how = 0;
+    int64_t *y = (int64_t *)ud_task_result(t, 0, 3 * sizeof *y);
+    ud_ref r, made;
+    ud_view v;
+    if (!y || !ut_arg_int(t, 0, &how) || !ref_arg(t, 1, &r)) return ud_task_fail(t, "asks: bad argument");
+    y[1] = y[2] = -1;
+    if (how == 0) {
+        y[0] = ud_get(r, &v);
+        y[1] = strstr(ud_last_error(), "was freed") != NULL;
+    } else if (how == 1) {
+        int n = (1 << 20) + 1;
+        ud_ref *outs = (ud_ref *)malloc((size_t)n * sizeof *outs);
+        if (!outs) return ud_task_fail(t, "asks: no memory");
+        y[0] = ud_remote(f_whoami, NULL, 0, n, outs);
+        y[1] = strstr(ud_last_error(), "num_returns 1048577") != NULL;
+        free(outs);
+    } else {
+        ud_opts near = ud_near(r);
+        if ((y[0] = ud_remote_opts(&near, f_whoami, NULL, 0, 1, &made)) == UD_OK) {
+            if ((y[0] = ud_get(made, &v)) == UD_OK && v.size == sizeof(int64_t)) memcpy(&y[2], v.data, sizeof y[2]);
+            ud_free(made);
+        }
+    }
+    return 0;
+}
+
+/* touch(path): makes the file. */
+static int touch(ud_task *t) {
+    ud_view v;
+    FILE *f;
+    if (ud_task_arg(t, 0, &v) != UD_OK || !v.size || ((const char *)v.data)[v.size - 1] || !(f = fopen((const char *)v.data, "w")))
+        return ud_task_fail(t, "touch: bad argument");
+    fclose(f);
+    return 0;
+}
+
+/* late(path): after 0.3 s, submits touch(path) and returns without waiting for it. */
+static int late(ud_task *t) {
+    ud_view v;
+    ud_ref r;
+    ud_arg a;
+    if (ud_task_arg(t, 0, &v) != UD_OK) return ud_task_fail(t, "late: bad argument");
+    a = ud_arg_val(v.data, v.size);
+    ut_sleep(0.3);
+    return ud_remote(f_touch, &a, 1, 1, &r) == UD_OK ? 0 : ud_task_fail(t, "late: %s", ud_last_error());
 }
 
 static int64_t get_i64(ud_ref r, int k) {
@@ -346,6 +408,60 @@ static void memory_bounded_under_load(void) {
     free(ring);
 }
 
+/* asks(how, ref) run on worker 0; its three words in y. */
+static int asked(int how, ud_ref ref, int64_t y[3]) {
+    ud_opts o = ud_on_worker(0);
+    ud_arg a[2] = {ud_arg_val(&how, sizeof how), ud_arg_val(&ref, sizeof ref)};
+    ud_ref r;
+    ud_view v;
+    int ok = UT_OK(ud_remote_opts(&o, f_asks, a, 2, 1, &r)) && UT_OK(ud_get(r, &v)) &&
+             UT_EQ_INT(v.size, 3 * sizeof *y);
+    if (ok) memcpy(y, v.data, 3 * sizeof *y);
+    ud_free(r);
+    return ok;
+}
+
+/* A task's get of a ref the driver freed fails as the driver's would, naming the ref. */
+static void task_gets_a_freed_ref(void) {
+    int64_t y[3];
+    ud_ref r = ut_put_int(7);
+    UT_OK(ud_free(r));
+    if (asked(0, r, y)) {
+        UT_EQ_STATUS((int)y[0], UD_ERR_FREED);
+        UT_EQ_INT(y[1], 1);
+    }
+}
+
+/* More results than a task message carries: refused on the driver and in a task alike. */
+static void too_many_results(void) {
+    int n = (1 << 20) + 1;
+    int64_t y[3];
+    ud_ref *outs = (ud_ref *)malloc((size_t)n * sizeof *outs), none = {0, 0};
+    UT_REQUIRE(outs != NULL);
+    UT_EQ_STATUS(ud_remote(f_whoami, NULL, 0, n, outs), UD_ERR_ARG);
+    UT_CONTAINS(ud_last_error(), "num_returns 1048577");
+    free(outs);
+    if (asked(1, none, y)) {
+        UT_EQ_STATUS((int)y[0], UD_ERR_ARG);
+        UT_EQ_INT(y[1], 1);
+    }
+}
+
+/* A task's remote near a result of the last worker runs on that worker. */
+static void task_remote_near(void) {
+    int last = ud_num_workers() - 1;
+    int64_t y[3];
+    ud_opts o = ud_on_worker(last);
+    ud_ref made;
+    UT_REQUIRE_OK(ud_remote_opts(&o, f_whoami, NULL, 0, 1, &made));
+    UT_EQ_INT(get_i64(made, 0), last + 1);
+    if (asked(2, made, y)) {
+        UT_OK((int)y[0]);
+        UT_EQ_INT(y[2], last + 1);
+    }
+    UT_OK(ud_free(made));
+}
+
 static void checksum_config_is_live(void) {
     ud_config c;
     UT_OK(ud_config_resolve(NULL, &c));
@@ -370,6 +486,9 @@ int main(void) {
     UT_OK(ud_register("fill", fill, NULL, &f_fill));
     UT_OK(ud_register("sum", sum, NULL, &f_sum));
     UT_OK(ud_register("echo", echo, NULL, &f_echo));
+    UT_OK(ud_register("asks", asks, NULL, &f_asks));
+    UT_OK(ud_register("late", late, NULL, &f_late));
+    UT_OK(ud_register("touch", touch, NULL, &f_touch));
     if (ud_init(&cfg, &role) != UD_OK) {
         printf("FAIL init: %s\n", ud_last_error());
         return 1;
@@ -386,9 +505,27 @@ int main(void) {
     UT_RUN(few_frees_are_cleaned_up_soon);
     UT_RUN(large_frees_are_cleaned_up_at_once);
     UT_RUN(memory_bounded_under_load);
-    UT_CASE("shutdown returns every byte") {
-        UT_OK(ud_shutdown());
-        UT_EQ_INT(atomic_load(&mem.live_bytes), 0);
+    UT_RUN(task_gets_a_freed_ref);
+    UT_RUN(too_many_results);
+    UT_RUN(task_remote_near);
+    {   /* a task that submits another once shutdown has begun: shutdown waits for that one too */
+        char dir[] = "/tmp/ud_m_mpi_XXXXXX", path[64] = "";
+        ud_ref r;
+        if (mkdtemp(dir)) {
+            ud_arg a;
+            snprintf(path, sizeof path, "%s/late", dir);
+            a = ud_arg_val(path, strlen(path) + 1);
+            UT_OK(ud_remote(f_late, &a, 1, 1, &r));
+        }
+        UT_CASE("shutdown returns every byte") {
+            UT_OK(ud_shutdown());
+            UT_EQ_INT(atomic_load(&mem.live_bytes), 0);
+        }
+        UT_CASE("shutdown waits for a task submitted by a task meanwhile") {
+            UT_CHECK(path[0] && access(path, F_OK) == 0);
+            if (path[0]) unlink(path);
+            rmdir(dir);
+        }
     }
     return ut_finish();
 }
