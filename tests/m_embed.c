@@ -43,6 +43,17 @@ int main(int argc, char **argv) {
             UT_CONTAINS(ud_last_error(), "init: MPI_Comm_dup: ");
             UT_EQ_INT(ud_is_initialized(), 0);
         }
+        /* auto must not take it for "no MPI" and start the threads backend on every rank */
+        cfg.backend = "auto";
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        st = ud_init(&cfg, &role);
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
+        UT_CASE("auto: a communicator that is none is refused too, naming it") {
+            UT_CHECK(st != UD_OK);
+            UT_CONTAINS(ud_last_error(), "ud_config.mpi_comm");
+            UT_EQ_INT(ud_is_initialized(), 0);
+            if (st == UD_OK) ud_shutdown();
+        }
     }
 
     /* Then a rank with a different GC threshold: everyone must refuse. */
