@@ -1617,7 +1617,8 @@ static ud_status ud__root_recv(int op, const ud__hdr **h, int *from) {
 static void ud__root_progress_tick(void);
 
 /* The same, giving up with UD_ERR_TIMEOUT at time until (0: never). */
-static int ud__rl_between(void);
+static int ud__rl_handed(void);
+static void ud__rl_garbage(void);
 
 static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, double until) {
     unsigned polls = 0;
@@ -1633,9 +1634,10 @@ static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, doubl
             continue;
         }
         if (got < 0) return ud__fail(UD_ERR_PROTO, "root: a malformed message arrived");
-        if (ud__rl_between()) continue;
-        /* testing every send costs O(sends): do it now and then while waiting */
-        if ((++polls & 63) == 0 && (ud__root_progress_tick(), ud__async_progress())) continue;
+        if (ud__rl_handed()) continue; /* other threads' calls, handed to the loop */
+        /* testing every send costs O(sends): do it now and then while waiting, and send
+           the cleanup batch when it is due, so that a long wait holds nothing back */
+        if ((++polls & 63) == 0 && (ud__root_progress_tick(), ud__rl_garbage(), ud__async_progress())) continue;
         if (until > 0 && ud__now() >= until) return UD_ERR_TIMEOUT;
         ud__idle();
     }
@@ -1952,17 +1954,13 @@ static int ud__rl_run_calls(void) {
     return ran;
 }
 
-/* While a call waits on the loop's stack for its answers: the calls of other threads that do
-   not block, and the cleanup batch when it is due, so that a long wait holds nothing back. */
+/* Inside a blocking call on the loop: the calls handed meanwhile that do not block. */
+static int ud__rl_handed(void) { return ud__rl.direct ? 0 : ud__rl_run_calls(); }
+
+/* The cleanup batch, when it is due. */
 static void ud__rl_garbage(void) {
     if (ud__root_garbage_due() && ud__root_flush_garbage() != UD_OK)
         ud__log(UD_LOG_WARN, "root: cleanup: %s", ud__errbuf);
-}
-
-static int ud__rl_between(void) {
-    int ran = ud__rl_run_calls();
-    ud__rl_garbage();
-    return ran;
 }
 
 /* One turn of the loop: the calls, what came unasked (answers, nested calls, pushed data,
@@ -2011,6 +2009,7 @@ static void ud__rl_root_nap(long ns) {
    main thread's), then turns until the shutdown has run: none while a calling thread's get
    or wait runs, whose answers its receives would take. */
 static void *ud__rl_main(void *arg) {
+    long standing = 0; /* its sleep while it stands back, in ns */
     (void)arg;
     pthread_mutex_lock(&ud__rl.mu);
     while (ud__atomic_load(&ud__rl.running) == 1) pthread_cond_wait(&ud__rl.wake, &ud__rl.mu);
@@ -2019,24 +2018,27 @@ static void *ud__rl_main(void *arg) {
     ud__bo.yield_every = ud__yield_cfg;
     ud__bo.nap = ud__rl_nap;
     for (;;) {
-        int events = 0, back = 0;
-        pthread_mutex_lock(&ud__rl.root_mu);
+        int events = 0, back = 1;
         /* while the program calls, its calls do the root's work, as they must wait for it
-           anyway: the loop stands back (its turn would cost them a switch to it), looking
-           again a little later */
-        if (ud__atomic_load(&ud__rl.running) != 2) events = -1;
-        else if (ud__rl.in_call || ud__now() - ud__rl.direct_at < UD__RL_STAND_BACK) back = 1;
-        else events = ud__rl_turn();
-        pthread_mutex_unlock(&ud__rl.root_mu);
+           anyway: the loop stands back (its turn, even its try for the lock, would cost them
+           a switch to it) and looks again later, the longer the program goes on calling */
+        if (pthread_mutex_trylock(&ud__rl.root_mu) == 0) {
+            if (ud__atomic_load(&ud__rl.running) != 2) events = -1;
+            else if (!ud__rl.in_call && ud__now() - ud__rl.direct_at >= UD__RL_STAND_BACK)
+                back = 0, events = ud__rl_turn();
+            pthread_mutex_unlock(&ud__rl.root_mu);
+        }
         if (events < 0 || ud__atomic_load(&ud__rl.running) != 2) break;
         if (back) {
+            standing = standing ? 2 * standing : (long)(UD__RL_STAND_BACK * 1e9);
+            if (standing > 1000L * ud__rt.cfg.mpi_backoff) standing = 1000L * ud__rt.cfg.mpi_backoff;
             ud__busy(); /* once the program is away, the loop starts hot */
-            ud__rl_nap((long)(UD__RL_STAND_BACK * 1e9));
-        } else if (events) {
-            ud__busy();
-        } else {
-            ud__idle();
+            ud__rl_nap(standing > 0 ? standing : 1000);
+            continue;
         }
+        standing = 0;
+        if (events) ud__busy();
+        else ud__idle();
     }
     return NULL;
 }
