@@ -413,16 +413,23 @@ static void spin_us_keeps_threads_looking(void) {
     memset(&cfg, 0, sizeof cfg);
     cfg.cpus = WORKERS;
     cfg.spin_us = 1000000;
+    int tries;
     if (!UT_OK(ud_init(&cfg, &role))) return;
-    spin = cpu_of_spinning(0.5);
-    UT_REQUIRE_OK(ut_call_int(f_square, 3, 1, &r));
-    UT_OK(ud_get(r, &v));
-    c0 = process_cpu();
-    ut_sleep(0.5);
-    used = process_cpu() - c0;
-    ut_note("spinning threads: %.3f s of CPU in 0.5 s (one spinning thread: %.3f s)", used, spin);
+    /* the baseline and the figure, side by side, up to 3 times: other load on the machine
+       takes CPU from either, and is seldom the same through both three times */
+    for (tries = 0; tries < 3; tries++) {
+        spin = cpu_of_spinning(0.5);
+        UT_REQUIRE_OK(ut_call_int(f_square, 3, 1, &r));
+        ut_sleep(0.05); /* a task thread takes it (a get would run a task not started itself) */
+        UT_OK(ud_get(r, &v));
+        c0 = process_cpu();
+        ut_sleep(0.5);
+        used = process_cpu() - c0;
+        UT_OK(ud_free(r));
+        ut_note("spinning threads: %.3f s of CPU in 0.5 s (one spinning thread: %.3f s)", used, spin);
+        if (used >= 0.5 * spin) break;
+    }
     if (!(used >= 0.5 * spin)) UT_FAIL("%.3f s of CPU in 0.5 s with UNIDIST_SPIN_US=1000000", used);
-    UT_OK(ud_free(r));
     UT_OK(ud_shutdown());
 }
 
