@@ -664,7 +664,13 @@ static void ud__busy(void) {
     ud__bo.sleep_ns = 0;
 }
 
-static void ud__idle(void) {
+static void ud__idle_with(int sending);
+
+static void ud__idle(void) { ud__idle_with(ud__net.nreqs > 0); }
+
+/* The same, for a thread that looked at the sends in flight under the lock that guards them,
+   and sleeps without it (the driver's rank). */
+static void ud__idle_with(int sending) {
     struct timespec ts;
     long cap = (long)ud__rt.cfg.mpi_backoff * 1000;
     double idle, now;
@@ -685,7 +691,7 @@ static void ud__idle(void) {
             sched_yield();
         return;
     }
-    if ((ud__net.nreqs > 0 && idle < 50 * UD_MPI_SPIN_WINDOW) ||
+    if ((sending && idle < 50 * UD_MPI_SPIN_WINDOW) ||
         ((ud__bo.spins & 7) != 0 && idle < 100 * UD_MPI_SPIN_WINDOW)) {
         sched_yield();
         return;
@@ -1225,6 +1231,7 @@ typedef struct ud__rent {
     int32_t fetching;         /* a GET is on its way; -1: its answer found no memory here */
     uint8_t first, counted;   /* a task's first result; its task counted done here */
     uint8_t pushed;           /* its data came unasked: an answer to a GET may follow */
+    int32_t pins;             /* gets and waits running that hold it: a free waits for them */
     uint64_t seen[1];         /* ranks holding it or asked to read it (a bitset) */
 } ud__rent;
 
@@ -1245,6 +1252,7 @@ static struct ud__root {
     int64_t *assigned, *done_mon, *done_seen;
     int64_t *late;            /* answers still due to GETs of refs freed after a push filled them */
     int64_t *running_due;     /* RUNNING asked of a rank, not answered yet (a shutdown that waits) */
+    uint64_t fills;           /* entries filled so far: a get on another thread looks again */
     double *score;            /* scratch: argument bytes on each rank, then on each host */
     int last;                 /* the worker of the last task */
     int polling;              /* a GET_TASK_COUNT is out */
@@ -1385,20 +1393,24 @@ static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
 }
 
 static ud_status ud__root_recv(int op, const ud__hdr **h, int *from);
+static ud_status ud__root_recv_fill(const ud__hdr **h, int *from, uint64_t fills);
 static int ud__root_take_data(const ud__hdr *h, int from);
 
 static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
     ud__rent *small[16], **ents = n <= 16 ? small : (ud__rent **)ud__alloc((size_t)n * sizeof *ents);
     ud_status st = UD_OK, first = UD_OK;
-    int i, missing = 0, asked = 0;
+    int i, k, missing = 0, asked = 0, pinned;
     ud__stage_flush_all();
     if (!ents) return ud__fail(UD_ERR_NOMEM, "get: out of memory");
     for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("get", refs[i], &ents[i]);
+    pinned = st == UD_OK ? i : i - 1; /* (the lookup that failed found nothing) */
+    for (k = 0; k < pinned; k++) ents[k]->pins++; /* another thread's free of one waits for this get */
     if (st == UD_OK && (st = ud__root_ask(ents, n, &missing)) == UD_OK) asked = 1;
     for (i = 0; st == UD_OK && i < n; i++) { /* every answer moves i on as far as it can */
         while (!ents[i]->obj && st == UD_OK) {
             const ud__hdr *h;
             int from;
+            uint64_t fills = ud__root.fills;
             if (ents[i]->fetching < 0) {
                 char text[48];
                 ud__ref_text(refs[i], text, sizeof text);
@@ -1406,7 +1418,9 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
                               text, (long long)refs[i].owner);
                 break;
             }
-            if ((st = ud__root_recv(UD__OP_PUT_DATA, &h, &from)) == UD_OK) ud__root_take_data(h, from);
+            /* a get on another thread may take this one's answer: it looks again then */
+            if ((st = ud__root_recv_fill(&h, &from, fills)) == UD_OK) ud__root_take_data(h, from);
+            else if (st == UD_ERR_TIMEOUT) st = UD_OK;
         }
     }
     /* after a broken stream a later call asks again for what did not come; after memory ran
@@ -1416,6 +1430,7 @@ static ud_status ud__mpi_get(const ud_ref *refs, int n, ud_view *out) {
             if (!ents[i]->obj) ents[i]->fetching = 0;
     (void)missing;
     for (i = 0; i < n && st == UD_OK; i++) first = ud__get_view(ents[i]->obj, refs[i], &out[i], first);
+    for (i = 0; i < pinned; i++) ents[i]->pins--;
     if (ents != small) ud__free(ents, (size_t)n * sizeof *ents);
     return st != UD_OK ? st : first;
 }
@@ -1438,13 +1453,15 @@ static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double
     ud__rent **ents = (ud__rent **)ud__alloc(bytes);
     ud__done *done = (ud__done *)(ents + n);
     ud_status st = UD_OK;
-    int i, nlocal = 0, nremote = 0;
+    int i, nlocal = 0, nremote = 0, pinned = 0;
     ud__wbuf w;
     ud__hdr *h;
     ud__stage_flush_all();
     if (!ents) return ud__fail(UD_ERR_NOMEM, "wait: out of memory");
     for (i = 0; i < n && st == UD_OK; i++) st = ud__root_lookup("wait", refs[i], &ents[i]);
     if (st != UD_OK) goto out;
+    for (i = 0; i < n; i++) ents[i]->pins++; /* another thread's free of one waits for this wait */
+    pinned = n;
     /* The root's own puts were done before any task; a task's result is ordered by the
        monitor, even when the root has fetched it, so that the first completed comes first. */
     for (i = 0; i < n; i++)
@@ -1499,6 +1516,7 @@ static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double
         break;
     }
 out:
+    for (i = 0; i < pinned; i++) ents[i]->pins--;
     ud__free(ents, bytes);
     return st;
 }
@@ -1539,6 +1557,14 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
             if (first == UD_OK) first = st;
             continue;
         }
+        if (e->pins > 0) { /* a get or wait on another thread holds it: freed after */
+            ud_ref *g = (ud_ref *)ud__grow(ud__root.later, &ud__root.caplater,
+                                           (size_t)ud__root.nlater + 1, sizeof *g, 64);
+            if (!g) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
+            ud__root.later = g;
+            ud__root.later[ud__root.nlater++] = e->ref;
+            continue;
+        }
         /* Workers hold a ref the root put only if it was pushed to them. */
         if (e->ref.owner != UD__ROOT || ud__readers(e) > 0) {
             ud__wref *g = (ud__wref *)ud__grow(ud__root.garbage, &ud__root.capgarbage,
@@ -1568,11 +1594,19 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
     return first;
 }
 
+/* The refs tasks freed, and those freed while a get or wait held them: the list is taken out
+   first, as a ref still held goes back on it. */
 static void ud__root_free_later(void) {
-    ud_status st = ud__mpi_free(ud__root.later, ud__root.nlater);
-    if (st != UD_OK && st != UD_ERR_FREED)
-        ud__log(UD_LOG_WARN, "root: freeing the refs tasks freed: %s", ud__errbuf);
+    ud_ref *refs = ud__root.later;
+    size_t cap = ud__root.caplater;
+    ud_status st;
+    int n = ud__root.nlater;
+    ud__root.later = NULL;
+    ud__root.caplater = 0;
     ud__root.nlater = 0;
+    if ((st = ud__mpi_free(refs, n)) != UD_OK && st != UD_ERR_FREED)
+        ud__log(UD_LOG_WARN, "root: freeing the refs tasks freed: %s", ud__errbuf);
+    ud__free(refs, cap * sizeof *refs);
 }
 
 /* ---- the root: what comes to it -----------------------------------------------------------------
@@ -1619,8 +1653,21 @@ static void ud__root_progress_tick(void);
 /* The same, giving up with UD_ERR_TIMEOUT at time until (0: never). */
 static int ud__rl_handed(void);
 static void ud__rl_garbage(void);
+static void ud__rl_idle(void);
+
+static ud_status ud__root_recv_loop(int op, const ud__hdr **h, int *from, double until, const uint64_t *fills);
 
 static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, double until) {
+    return ud__root_recv_loop(op, h, from, until, NULL);
+}
+
+/* The next data for the root; UD_ERR_TIMEOUT as soon as another thread's get has filled an
+   entry since fills (it may be one this thread waits for). */
+static ud_status ud__root_recv_fill(const ud__hdr **h, int *from, uint64_t fills) {
+    return ud__root_recv_loop(UD__OP_PUT_DATA, h, from, 0, &fills);
+}
+
+static ud_status ud__root_recv_loop(int op, const ud__hdr **h, int *from, double until, const uint64_t *fills) {
     unsigned polls = 0;
     for (;;) {
         int got = ud__try_recv(MPI_ANY_SOURCE, h, from);
@@ -1639,7 +1686,8 @@ static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, doubl
            the cleanup batch when it is due, so that a long wait holds nothing back */
         if ((++polls & 63) == 0 && (ud__root_progress_tick(), ud__rl_garbage(), ud__async_progress())) continue;
         if (until > 0 && ud__now() >= until) return UD_ERR_TIMEOUT;
-        ud__idle();
+        ud__rl_idle();
+        if (fills && ud__root.fills != *fills) return UD_ERR_TIMEOUT;
     }
 }
 
@@ -1682,6 +1730,7 @@ static int ud__root_take_data(const ud__hdr *h, int from) {
         ud__root_learned_done(e);
         filled++;
     }
+    ud__root.fills += (uint64_t)filled;
     return filled;
 }
 
@@ -1755,11 +1804,12 @@ static void ud__root_service(void) {
    computes. The root's state and MPI belong to whoever holds ud__rl.root_mu: the loop for its
    turns, or, when MPI gives MPI_THREAD_SERIALIZED or more (it does when the runtime starts
    MPI), the calling thread itself, which so pays no hand-off; under MPI_THREAD_FUNNELED each
-   call is handed to the loop instead, which alone calls MPI. A get, wait, stats or shutdown
-   runs one at a time (in_call); while one waits for its answers (its sleeps let go of the
-   lock) the puts, remotes and frees of other threads still run (a free then lets go at the
-   end of the call, as a task's free does), and the loop takes no turn, whose receives would
-   take its answers. Writes ud__rl; start makes the thread, the shutdown ends it. */
+   call is handed to the loop instead, which alone calls MPI. Gets run side by side, a wait,
+   stats or shutdown alone (in_call, exclusive); while they wait for answers (letting go of
+   the lock between polls) the puts, remotes and frees of other threads still run (a free
+   then lets go at the end of the call, as a task's free does), and the loop takes no turn,
+   whose receives would take their answers. Writes ud__rl; start makes the thread, the
+   shutdown ends it. */
 enum { UD__RQ_PUT, UD__RQ_GET, UD__RQ_WAIT, UD__RQ_REMOTE, UD__RQ_FREE, UD__RQ_STATS, UD__RQ_STOP };
 
 typedef struct ud__rq {
@@ -1789,7 +1839,8 @@ static struct ud__rootloop {
     pthread_mutex_t root_mu;  /* the root's state and MPI: held by whoever runs root code */
     pthread_cond_t idle;      /* (root_mu) in_call went to 0; a blocking call's naps */
     int direct;               /* MPI_THREAD_SERIALIZED or more: callers run root code themselves */
-    int in_call;              /* a get, wait, stats or stop runs (root_mu) */
+    int in_call;              /* gets, waits, stats or a stop running (root_mu) */
+    int exclusive;            /* the one running is a wait, stats or stop: nothing else blocks */
     pthread_mutex_t mu;       /* the queue of handed calls and the loop's sleep */
     pthread_cond_t wake;      /* the loop naps on it; a new call ends the nap */
     pthread_cond_t answered;  /* callers sleep on it once their spin is over */
@@ -1851,21 +1902,6 @@ static void ud__rl_join(void);
 static ud_status ud__rl_stop(void);
 static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
                                  ud_ref *outs, const ud_opts *opts, int caller, int depth);
-static ud_status ud__root_nested_refs(const char *op, const int64_t *p, int n, int reader, int later);
-
-/* A free while a get or wait is on the loop's stack: checked now, let go once it is over (the
-   call may hold the same refs). */
-static ud_status ud__rq_free_later(const ud_ref *refs, int n) {
-    ud_status st = UD_OK;
-    int i;
-    for (i = 0; i < n && st == UD_OK; i++) {
-        int64_t p[2];
-        p[0] = refs[i].owner;
-        p[1] = refs[i].num;
-        st = ud__root_nested_refs("free", p, 1, 0, 1);
-    }
-    return st;
-}
 
 /* Runs a call, on whichever thread holds root_mu. */
 static ud_status ud__rq_exec(ud__rq *q) {
@@ -1878,7 +1914,7 @@ static ud_status ud__rq_exec(ud__rq *q) {
         st = ud__rl.in_call ? ud__root_submit(q->fn, q->args, q->nargs, q->nret, q->outs, q->opts, UD__ROOT, 1)
                             : ud__mpi_remote(q->fn, q->args, q->nargs, q->nret, q->outs, q->opts);
         break;
-    case UD__RQ_FREE: st = ud__rl.in_call ? ud__rq_free_later(q->refs, q->n) : ud__mpi_free(q->refs, q->n); break;
+    case UD__RQ_FREE: st = ud__mpi_free(q->refs, q->n); break; /* (a ref a get holds waits for it) */
     case UD__RQ_GET: st = ud__mpi_get(q->refs, q->n, q->views); break;
     case UD__RQ_WAIT: st = ud__mpi_wait(q->refs, q->n, q->num_returns, q->timeout, q->ready, q->nready); break;
     case UD__RQ_STATS: st = ud__mpi_stats(q->stats, q->cap, q->nstats); break;
@@ -1887,31 +1923,33 @@ static ud_status ud__rq_exec(ud__rq *q) {
     return st;
 }
 
-static void ud__rl_root_nap(long ns);
 
-/* On the calling thread, MPI allowing: the call runs here, under root_mu; a blocking one
-   waits for the one before it to end. */
+/* On the calling thread, MPI allowing: the call runs here, under root_mu. Gets run side by
+   side (what any of them receives fills the entries all of them look at); a wait, stats or
+   stop waits for answers that another's receive would take, so it runs alone. */
 static ud_status ud__rq_direct(ud__rq *q) {
-    int blocks = ud__rq_blocks(q), was = ud__in_runtime;
+    int blocks = ud__rq_blocks(q), was = ud__in_runtime, alone = blocks && q->kind != UD__RQ_GET;
     ud_status st;
     pthread_mutex_lock(&ud__rl.root_mu);
-    while (blocks && ud__rl.in_call && !ud__atomic_load(&ud__rl.stopped))
+    while (blocks && (ud__rl.exclusive || (alone && ud__rl.in_call)) && !ud__atomic_load(&ud__rl.stopped))
         pthread_cond_wait(&ud__rl.idle, &ud__rl.root_mu);
     if (ud__atomic_load(&ud__rl.stopped)) {
         pthread_mutex_unlock(&ud__rl.root_mu);
         return ud__fail(UD_ERR_STATE, "the runtime shut down before this call ran (another thread called ud_shutdown)");
     }
     if (blocks) {
-        ud__rl.in_call = 1;
-        ud__bo.yield_every = ud__yield_cfg; /* this thread polls now: its sleeps let go of the lock */
-        ud__bo.nap = ud__rl_root_nap;
+        ud__rl.in_call++;
+        ud__rl.exclusive = alone;
+        ud__bo.yield_every = ud__yield_cfg; /* this thread polls now */
     }
     ud__in_runtime = 1; /* an exit() from inside MPI now is MPI's, not the program's */
     st = ud__rq_exec(q);
     ud__in_runtime = was;
     ud__rl.direct_at = ud__now();
     if (blocks) {
-        ud__rl.in_call = 0;
+        ud__rl.in_call--;
+        ud__rl.exclusive = 0;
+        if (ud__root.nlater) ud__root_free_later(); /* what was freed while it held it */
         pthread_cond_broadcast(&ud__rl.idle);
     }
     pthread_mutex_unlock(&ud__rl.root_mu);
@@ -1945,9 +1983,9 @@ static int ud__rl_run_calls(void) {
         }
         *tail = q->next;
         blocks = ud__rq_blocks(q); /* (q is its caller's again once answered) */
-        ud__rl.in_call |= blocks;
+        ud__rl.in_call += blocks;
         ud__rq_run(q);
-        if (blocks) ud__rl.in_call = 0;
+        ud__rl.in_call -= blocks;
         ran++;
         if (!ud__atomic_load(&ud__rl.running)) break; /* the shutdown ran */
     }
@@ -1997,12 +2035,13 @@ static void ud__rl_nap(long ns) {
 
 #define UD__RL_STAND_BACK 200e-6 /* seconds after a calling thread's call */
 
-/* The sleep of a blocking call on a calling thread (root_mu held): it lets go of the lock, so
-   that other threads' puts, remotes and frees run meanwhile. */
-static void ud__rl_root_nap(long ns) {
-    struct timespec ts;
-    ud__abstime(ud__now() + 1e-9 * (double)ns, &ts);
-    pthread_cond_timedwait(&ud__rl.idle, &ud__rl.root_mu, &ts);
+/* Between two polls of a blocking call: the root's lock is let go, so that other threads'
+   puts, remotes and frees run meanwhile (the loop takes no turn while in_call). */
+static void ud__rl_idle(void) {
+    int sending = ud__net.nreqs > 0;
+    pthread_mutex_unlock(&ud__rl.root_mu);
+    ud__idle_with(sending);
+    pthread_mutex_lock(&ud__rl.root_mu);
 }
 
 /* The thread waits at start until every rank has started (init's collective steps are the
@@ -2018,7 +2057,7 @@ static void *ud__rl_main(void *arg) {
     ud__bo.yield_every = ud__yield_cfg;
     ud__bo.nap = ud__rl_nap;
     for (;;) {
-        int events = 0, back = 1;
+        int events = 0, back = 1, sending = 0;
         /* while the program calls, its calls do the root's work, as they must wait for it
            anyway: the loop stands back (its turn, even its try for the lock, would cost them
            a switch to it) and looks again later, the longer the program goes on calling */
@@ -2026,6 +2065,7 @@ static void *ud__rl_main(void *arg) {
             if (ud__atomic_load(&ud__rl.running) != 2) events = -1;
             else if (!ud__rl.in_call && ud__now() - ud__rl.direct_at >= UD__RL_STAND_BACK)
                 back = 0, events = ud__rl_turn();
+            sending = ud__net.nreqs > 0;
             pthread_mutex_unlock(&ud__rl.root_mu);
         }
         if (events < 0 || ud__atomic_load(&ud__rl.running) != 2) break;
@@ -2038,7 +2078,7 @@ static void *ud__rl_main(void *arg) {
         }
         standing = 0;
         if (events) ud__busy();
-        else ud__idle();
+        else ud__idle_with(sending);
     }
     return NULL;
 }
