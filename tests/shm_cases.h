@@ -395,7 +395,7 @@ static SHM_CASE cramped(void) {
         ud_free(r);
         UT_EVENTUALLY(entries_now() == 0, 10);
     }
-    UT_CASE("with every entry of the store taken, a put stays in local memory until one is freed") {
+    UT_CASE("with every entry of the store taken, a put stays in local memory until one is freed, and a get looks past them all") {
         static char buf[5][100000];
         ud_shm_stats s;
         ud_ref r[5], again;
@@ -413,6 +413,11 @@ static SHM_CASE cramped(void) {
                 UT_EQ_INT(ud_shm_contains(v.data), i < 4); /* the fifth finds no entry */
                 UT_EQ_MEM(v.data, buf[i], sizeof buf[i]);
             }
+        }
+        { /* a get looks for a task's result in the store: past every entry, none empty */
+            ud_ref sum;
+            if (UT_OK(ut_call_int(f_inc, 41, 1, &sum)) && UT_OK(ud_get(sum, &v))) UT_EQ_INT(*(const int *)v.data, 42);
+            ud_free(sum);
         }
         UT_OK(ud_free(r[0]));
         UT_EVENTUALLY(entries_now() == 3, 10);
