@@ -4,7 +4,7 @@
 #   make demo          build examples/mapreduce.c with MPI and run it on 4 ranks
 #   make demo-threads  the same example on the threads backend
 #   make test          the whole suite (tests/run.sh; VARIANTS=..., TESTS=... select parts)
-#   make coverage      line coverage of the three headers by the test programs (gcov), each
+#   make coverage      line coverage of the three headers by what the suite runs (gcov), each
 #                      against a goal of 95%, with the lines never run (tests/coverage.sh)
 #   make bench         bench/bench.c for the threads backend, then for MPI on 4 ranks (once
 #                      more for large objects between 2 virtual hosts, and, as root, between

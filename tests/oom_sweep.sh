@@ -14,6 +14,7 @@
 #   tests/oom_sweep.sh MPI DIR        MPI: openmpi or mpich; DIR: build and logs
 #   OOM_TIMEOUT=20                    seconds a job may take, and 3 more a site (a hang: FAIL)
 #   OOM_ROLES="driver:0 monitor:1 worker:2"
+#   OOM_BUILD="--coverage tests/gcov_flush.c"   more compiler arguments (tests/coverage.sh)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mpi=${1:?usage: tests/oom_sweep.sh openmpi|mpich DIR}
@@ -25,7 +26,8 @@ bin=$dir/oom
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 mkdir -p "$dir"
-if ! "mpicc.$mpi" -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. tests/oom.c -o "$bin" -pthread -ldl \
+# shellcheck disable=SC2086
+if ! "mpicc.$mpi" -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. tests/oom.c ${OOM_BUILD:-} -o "$bin" -pthread -ldl \
         >"$bin.build.log" 2>&1; then
     cat "$bin.build.log"
     echo "FAIL oom: build"

@@ -7,11 +7,13 @@
 #include "unidist_mpi.h"
 #include "ud_test.h"
 #include <dirent.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 
 #define MIB (1 << 20)
 #define SHM_CASE __attribute__((unused)) void /* each program runs some of them */
 
-static ud_func f_fill, f_probe, f_inc, f_fail;
+static ud_func f_fill, f_probe, f_inc, f_fail, f_fill_fail;
 static MPI_Comm g_comm;
 static int g_rank, g_size, g_hosts;
 static int g_expect_hosts;    /* the runtime's hosts: each machine split into g_hosts at most */
@@ -28,6 +30,12 @@ static int fill(ud_task *t) {
     if (!(p = (unsigned char *)ud_task_result(t, 0, (size_t)n))) return ud_task_fail(t, "fill: no memory");
     for (k = 0; k < (size_t)n; k++) p[k] = pattern(k, seed);
     return 0;
+}
+
+/* fill_fail(n, seed): writes n bytes as fill does, then fails. */
+static int fill_fail(ud_task *t) {
+    int rc = fill(t);
+    return rc ? rc : ud_task_fail(t, "fill_fail: failed after writing its result");
 }
 
 static int intact(ud_view v, size_t n, int seed) {
@@ -129,10 +137,25 @@ static uint64_t used_now(void) {
     return s.used;
 }
 
+/* The last warning this rank logged, for the cases that expect one; every line goes to stderr
+   as without the hook. */
+static char g_warning[512];
+static pthread_mutex_t g_warning_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void log_line(int level, int rank, const char *msg, void *user) {
+    static const char *names[] = {"", "ERROR", "WARN", "INFO", "DEBUG"};
+    (void)user;
+    pthread_mutex_lock(&g_warning_lock);
+    if (level == UD_LOG_WARN) snprintf(g_warning, sizeof g_warning, "%s", msg);
+    pthread_mutex_unlock(&g_warning_lock);
+    fprintf(stderr, "[ud r%d] %s: %s\n", rank, level >= 1 && level <= 4 ? names[level] : "?", msg);
+}
+
 static void base_config(ud_config *c) {
     memset(c, 0, sizeof *c);
     c->mpi_comm = &g_comm;
     c->mpi_gc_threshold = 1; /* cleanups at once, so that counts fall while the test looks */
+    c->log = log_line;
 }
 
 /* ---- scenarios (driver side) ---------------------------------------------------------------- */
@@ -232,6 +255,23 @@ static SHM_CASE in_place(void) {
         UT_EVENTUALLY(ud_shm_refs(r) == 0, 10);
         UT_EVENTUALLY(entries_now() == before, 10);
     }
+    UT_CASE("a task that fails after writing a large result gives its room in the store back") {
+        int n = 2 * MIB, seed = 4;
+        ud_arg a[2] = {ud_arg_val(&n, sizeof n), ud_arg_val(&seed, sizeof seed)};
+        ud_opts o = near_driver();
+        ud_ref r;
+        ud_view v;
+        if (!driver_host_has_worker()) {
+            ut_skip("no worker shares the driver's host: its store holds no task's result");
+            continue;
+        }
+        UT_EVENTUALLY(entries_now() == 0 && used_now() == 0, 10);
+        if (UT_OK(ud_remote_opts(&o, f_fill_fail, a, 2, 1, &r))) {
+            if (UT_EQ_STATUS(ud_get(r, &v), UD_ERR_TASK)) UT_CONTAINS((const char *)v.data, "failed after writing");
+            UT_OK(ud_free(r));
+        }
+        UT_EVENTUALLY(entries_now() == 0 && used_now() == 0, 10); /* the unpublished room too */
+    }
 }
 
 /* For a store of 64 MiB. */
@@ -272,6 +312,34 @@ static SHM_CASE reuse(void) {
         else UT_EQ_INT(in_store, 0);
         UT_EVENTUALLY(used_now() == 0, 10);
     }
+    UT_CASE("a store cut into more than 64 free ranges joins them again as they are freed") {
+        enum { N = 140 };                  /* 28 MiB in pieces; the rest of 64 MiB is < 40 MiB */
+        static char piece[200000], big[40 * MIB];
+        ud_ref r[N], b;
+        ud_view v;
+        int i, in_store = 0;
+        if (!store_here()) {
+            ut_skip("no worker shares the driver's host: the driver has no store to cut");
+            continue;
+        }
+        UT_EVENTUALLY(used_now() == 0, 10);
+        for (i = 0; i < N; i++) {
+            UT_OK(ud_put(piece, sizeof piece, &r[i]));
+            in_store += UT_OK(ud_get(r[i], &v)) && ud_shm_contains(v.data);
+        }
+        UT_EQ_INT(in_store, N);
+        for (i = 0; i < N; i += 2) UT_OK(ud_free(r[i])); /* 70 holes between the odd ones */
+        UT_EVENTUALLY(entries_now() == N / 2, 10);
+        UT_OK(ud_put(big, sizeof big, &b));
+        if (UT_OK(ud_get(b, &v))) UT_CHECK(!ud_shm_contains(v.data)); /* no hole is large enough */
+        UT_OK(ud_free(b));
+        for (i = 1; i < N; i += 2) UT_OK(ud_free(r[i]));
+        UT_EVENTUALLY(used_now() == 0, 10);
+        UT_OK(ud_put(big, sizeof big, &b));
+        if (UT_OK(ud_get(b, &v))) UT_CHECK(ud_shm_contains(v.data)); /* one range again */
+        UT_OK(ud_free(b));
+        UT_EVENTUALLY(used_now() == 0, 10);
+    }
 }
 
 /* For a store of 64 MiB. */
@@ -308,6 +376,97 @@ static SHM_CASE full(void) {
         UT_OK(ud_put(buf, sizeof buf, &a)); /* room again */
         if (UT_OK(ud_get(a, &va))) UT_CHECK(ud_shm_contains(va.data));
         ud_free(a);
+    }
+}
+
+/* For a store of 1 MiB (less than a chunk of mapping) with 4 entries, above 50000 bytes. */
+static SHM_CASE cramped(void) {
+    UT_CASE("a store of 1 MiB holds objects as a large one does") {
+        ud_ref r = make(300000, 12);
+        ud_view v;
+        if (UT_OK(ud_get(r, &v))) {
+            UT_CHECK(intact(v, 300000, 12));
+            UT_EQ_INT(ud_shm_contains(v.data), store_here());
+        }
+        {
+            probe_out p = probe_of(r, 300000, 12);
+            UT_CHECK(p.intact && p.in_store);
+        }
+        ud_free(r);
+        UT_EVENTUALLY(entries_now() == 0, 10);
+    }
+    UT_CASE("with every entry of the store taken, a put stays in local memory until one is freed, and a get looks past them all") {
+        static char buf[5][100000];
+        ud_shm_stats s;
+        ud_ref r[5], again;
+        ud_view v;
+        int i;
+        if (!store_here()) {
+            ut_skip("no worker shares the driver's host: the driver has no store to fill");
+            continue;
+        }
+        if (UT_OK(ud_shm_stats_get(&s))) UT_EQ_INT(s.slots, 4);
+        for (i = 0; i < 5; i++) {
+            memset(buf[i], 'a' + i, sizeof buf[i]);
+            UT_OK(ud_put(buf[i], sizeof buf[i], &r[i]));
+            if (UT_OK(ud_get(r[i], &v))) {
+                UT_EQ_INT(ud_shm_contains(v.data), i < 4); /* the fifth finds no entry */
+                UT_EQ_MEM(v.data, buf[i], sizeof buf[i]);
+            }
+        }
+        { /* a get looks for a task's result in the store: past every entry, none empty */
+            ud_ref sum;
+            if (UT_OK(ut_call_int(f_inc, 41, 1, &sum)) && UT_OK(ud_get(sum, &v))) UT_EQ_INT(*(const int *)v.data, 42);
+            ud_free(sum);
+        }
+        UT_OK(ud_free(r[0]));
+        UT_EVENTUALLY(entries_now() == 3, 10);
+        UT_OK(ud_put(buf[0], sizeof buf[0], &again));
+        if (UT_OK(ud_get(again, &v))) UT_CHECK(ud_shm_contains(v.data));
+        UT_OK(ud_free(again));
+        for (i = 1; i < 5; i++) UT_OK(ud_free(r[i]));
+        UT_EVENTUALLY(entries_now() == 0, 10);
+    }
+}
+
+/* /dev/shm resized to what it holds, as root, on a /dev/shm of this job's own (UT_OWN_SHM:
+   tests/private_shm.sh), before anything was written to the store: its pages are not had yet. */
+static SHM_CASE dev_shm_full(void) {
+    UT_CASE("when /dev/shm fills up after init, a large put stays in local memory, with a warning") {
+        static char buf[600000];
+        struct statvfs fs;
+        unsigned long long size, used;
+        char opts[64];
+        ud_ref r;
+        ud_view v;
+        if (!store_here() || geteuid() != 0 || !getenv("UT_OWN_SHM")) {
+            ut_skip("needs root, a store on the driver's host and a /dev/shm of the job's own");
+            continue;
+        }
+        if (!UT_CHECK(statvfs("/dev/shm", &fs) == 0)) continue;
+        size = (unsigned long long)fs.f_blocks * fs.f_frsize;
+        used = (unsigned long long)(fs.f_blocks - fs.f_bfree) * fs.f_frsize;
+        snprintf(opts, sizeof opts, "size=%llu", used + 65536);
+        if (!UT_CHECK(mount("tmpfs", "/dev/shm", "tmpfs", MS_REMOUNT, opts) == 0)) continue;
+        memset(buf, 3, sizeof buf);
+        pthread_mutex_lock(&g_warning_lock);
+        g_warning[0] = '\0';
+        pthread_mutex_unlock(&g_warning_lock);
+        UT_OK(ud_put(buf, sizeof buf, &r));
+        snprintf(opts, sizeof opts, "size=%llu", size);
+        UT_CHECK(mount("tmpfs", "/dev/shm", "tmpfs", MS_REMOUNT, opts) == 0);
+        if (UT_OK(ud_get(r, &v))) {
+            UT_CHECK(!ud_shm_contains(v.data));
+            UT_EQ_MEM(v.data, buf, sizeof buf);
+        }
+        pthread_mutex_lock(&g_warning_lock);
+        UT_CONTAINS(g_warning, "/dev/shm cannot back");
+        pthread_mutex_unlock(&g_warning_lock);
+        UT_OK(ud_free(r));
+        UT_EVENTUALLY(entries_now() == 0 && used_now() == 0, 10); /* the room went back */
+        UT_OK(ud_put(buf, sizeof buf, &r));
+        if (UT_OK(ud_get(r, &v))) UT_CHECK(ud_shm_contains(v.data)); /* room again */
+        UT_OK(ud_free(r));
     }
 }
 
@@ -528,27 +687,25 @@ static int new_names(int show) {
     return fresh;
 }
 
-/* What each program provides: its configuration, and its cases, run by the driver. */
+/* What each program provides: its configuration, and its cases, run by the driver. A program
+   that defines SHM_SECOND_CONFIG starts the runtime again after the first shutdown, in the
+   same processes, with shm_config2 and shm_cases2: a store of another size without another
+   program to start (each costs seconds in every variant of the suite). */
 static void shm_config(ud_config *c);
 static void shm_cases(void);
+#ifdef SHM_SECOND_CONFIG
+static void shm_config2(ud_config *c);
+static void shm_cases2(void);
+#endif
 
-int main(int argc, char **argv) {
-    int provided;
+/* One start of the runtime: config, the driver's cases, shutdown. */
+static void phase(void (*config)(ud_config *), void (*cases)(void), const char *what) {
     ud_config cfg;
     ud_role role = (ud_role)-1;
     ud_status st;
-    g_nbefore = list_shm(g_before, MAX_NAMES);
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
-    MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &g_size);
-    MPI_Comm_dup(MPI_COMM_WORLD, &g_comm);
-    ut_set_reduce(g_rank, NULL, NULL);
-    ud_register("fill", fill, NULL, &f_fill);
-    ud_register("probe", probe, NULL, &f_probe);
-    ud_register("inc", inc, NULL, &f_inc);
-    ud_register("fail", fail, NULL, &f_fail);
+    char name[100];
     base_config(&cfg);
-    shm_config(&cfg);
+    config(&cfg);
     { /* each machine is split into g_hosts virtual hosts, or as many as it has ranks */
         MPI_Comm m;
         int lrank, lsize, mine, v = g_hosts > 1 ? g_hosts : 1;
@@ -560,13 +717,35 @@ int main(int argc, char **argv) {
         MPI_Comm_free(&m);
     }
     if ((st = ud_init(&cfg, &role)) != UD_OK) {
-        UT_CASE("init") UT_FAIL("init: %s", ud_last_error());
+        snprintf(name, sizeof name, "init%s", what);
+        UT_CASE(name) UT_FAIL("init: %s", ud_last_error());
     } else if (role == UD_ROLE_DRIVER) {
-        shm_cases();
-        UT_CASE("shutdown") UT_OK(ud_shutdown());
+        cases();
+        snprintf(name, sizeof name, "shutdown%s", what);
+        UT_CASE(name) UT_OK(ud_shutdown());
     } else {
-        UT_CASE("init returned a role") UT_CHECK(role == UD_ROLE_WORKER || role == UD_ROLE_MONITOR);
+        snprintf(name, sizeof name, "init returned a role%s", what);
+        UT_CASE(name) UT_CHECK(role == UD_ROLE_WORKER || role == UD_ROLE_MONITOR);
     }
+}
+
+int main(int argc, char **argv) {
+    int provided;
+    g_nbefore = list_shm(g_before, MAX_NAMES);
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    MPI_Comm_dup(MPI_COMM_WORLD, &g_comm);
+    ut_set_reduce(g_rank, NULL, NULL);
+    ud_register("fill", fill, NULL, &f_fill);
+    ud_register("probe", probe, NULL, &f_probe);
+    ud_register("inc", inc, NULL, &f_inc);
+    ud_register("fail", fail, NULL, &f_fail);
+    ud_register("fill_fail", fill_fail, NULL, &f_fill_fail);
+    phase(shm_config, shm_cases, "");
+#ifdef SHM_SECOND_CONFIG
+    phase(shm_config2, shm_cases2, " (second configuration)");
+#endif
     MPI_Comm_free(&g_comm);
     MPI_Finalize();
     if (g_rank == 0 && g_nbefore >= 0) {

@@ -206,6 +206,8 @@ static void range_limits(void) {
         {"UNIDIST_MPI_INLINE_MAX", "1G", "1073741825", "UNIDIST_MPI_INLINE_MAX: 1073741825 is more than 1G"},
         {"UNIDIST_MPI_HOSTS", "4096", "4097", "UNIDIST_MPI_HOSTS: 4097 virtual hosts is more than 4096"},
         {"UNIDIST_SCHEDULER", "round_robin", "fifo", "UNIDIST_SCHEDULER: 'fifo' is not one of auto, round_robin"},
+        {"UNIDIST_TASK_WAITS", "1000000", "1000001", "UNIDIST_TASK_WAITS: 1000001 is not in 1..1000000"},
+        {"UNIDIST_TASK_DEPTH", "1000000", "1000001", "UNIDIST_TASK_DEPTH: 1000001 is not in 1..1000000"},
     };
     size_t k;
     for (k = 0; k < sizeof rows / sizeof rows[0]; k++) {
@@ -323,6 +325,19 @@ static void print_before_init(void) {
     free(text);
 }
 
+/* A configuration that does not resolve is printed as a comment saying why. */
+static void print_unresolved(void) {
+    char *text;
+    clear_env();
+    setenv("UNIDIST_CPUS", "abc", 1);
+    text = printed_config();
+    clear_env();
+    UT_REQUIRE(text != NULL);
+    UT_CONTAINS(text, "# configuration does not resolve: ");
+    UT_CONTAINS(text, "UNIDIST_CPUS");
+    free(text);
+}
+
 /* One successful init: cfg.cpus reaches the backend, and the environment beats cfg.log_level. */
 static void init_with_config(void) {
     ud_role role;
@@ -361,6 +376,7 @@ int main(void) {
     UT_RUN(bad_config_fields);
     UT_RUN(bad_environment_at_init);
     UT_RUN(print_before_init);
+    UT_RUN(print_unresolved);
     UT_RUN(init_with_config);
     UT_CASE("shutdown") { UT_OK(ud_shutdown()); }
     return ut_finish();

@@ -7,7 +7,7 @@
 
 #include <limits.h>
 
-static ud_func f_fail_soft;
+static ud_func f_fail_soft, f_fail_unnamed;
 static ud_func f_square, f_fail_msg, f_fail_rc, f_fail_two, f_slow_fail, f_counted_square,
     f_add2, f_probe;
 
@@ -44,6 +44,9 @@ static int fail_soft(ud_task *t) {
     ud_task_fail(t, "soft failure");
     return 0;
 }
+
+/* Fails with no message of its own (a NULL format). */
+static int fail_unnamed(ud_task *t) { return ud_task_fail(t, NULL); }
 
 static int fail_rc(ud_task *t) {
     (void)t;
@@ -184,6 +187,13 @@ static void fail_then_return_zero(void) {
     ud_ref r;
     UT_REQUIRE_OK(ud_remote(f_fail_soft, NULL, 0, 1, &r));
     expect_task_failure(r, "soft failure", NULL, 0);
+    UT_OK(ud_free(r));
+}
+
+static void fail_without_a_message_names_the_task(void) {
+    ud_ref r;
+    UT_REQUIRE_OK(ud_remote(f_fail_unnamed, NULL, 0, 1, &r));
+    expect_task_failure(r, "task 'fail_unnamed' failed", NULL, 0);
     UT_OK(ud_free(r));
 }
 
@@ -429,6 +439,7 @@ static void register_all(void) {
     UT_OK(ud_register("fail_msg", fail_msg, NULL, &f_fail_msg));
     UT_OK(ud_register("fail_rc", fail_rc, NULL, &f_fail_rc));
     UT_OK(ud_register("fail_soft", fail_soft, NULL, &f_fail_soft));
+    UT_OK(ud_register("fail_unnamed", fail_unnamed, NULL, &f_fail_unnamed));
     UT_OK(ud_register("fail_two", fail_two, NULL, &f_fail_two));
     UT_OK(ud_register("slow_fail", slow_fail, NULL, &f_slow_fail));
     UT_OK(ud_register("probe", probe, NULL, &f_probe));
@@ -448,6 +459,7 @@ int main(void) {
     UT_RUN(success_keeps_the_last_error);
     UT_RUN(nonzero_return_fails);
     UT_RUN(fail_then_return_zero);
+    UT_RUN(fail_without_a_message_names_the_task);
     UT_RUN(every_result_of_failed_task_fails);
     UT_RUN(dependent_task_fails_with_same_message);
     UT_RUN(dependent_of_pending_failure);

@@ -27,8 +27,10 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 HOSTS=${UD_HOSTS:-udA udB udC}
 D=${UD_HOSTS_DIR:-/run/ud-hosts}
-NET=10.203.0
-BRIDGE=br-ud
+# UD_HOSTS_NET and UD_HOSTS_BRIDGE (with other UD_HOSTS and UD_HOSTS_DIR) make a second set of
+# hosts beside the suite's, as tests/coverage.sh does
+NET=${UD_HOSTS_NET:-10.203.0}
+BRIDGE=${UD_HOSTS_BRIDGE:-br-ud}
 
 check() {
     local why=""
