@@ -396,7 +396,10 @@ static void *ud__grow_patient(void *p, size_t *cap, size_t need, size_t elem, si
     return q;
 }
 
+static void ud__rl_hold_for_abort(void);
+
 static void ud__mpi_abort(void) {
+    ud__rl_hold_for_abort(); /* on the driver's rank: no other thread is inside MPI */
     MPI_Abort(ud__comm != MPI_COMM_NULL ? ud__comm : MPI_COMM_WORLD, 1);
 }
 
@@ -1853,6 +1856,29 @@ static struct ud__rootloop {
     ud__atomic_int stopped;   /* the shutdown has run: calls from now on are refused */
 } ud__rl;
 
+static UD__THREAD_LOCAL int ud__rl_mine; /* this thread holds root_mu */
+
+static void ud__rl_lock(void) {
+    pthread_mutex_lock(&ud__rl.root_mu);
+    ud__rl_mine = 1;
+}
+
+static int ud__rl_trylock(void) { return pthread_mutex_trylock(&ud__rl.root_mu) == 0 && (ud__rl_mine = 1); }
+
+static void ud__rl_unlock(void) {
+    ud__rl_mine = 0;
+    pthread_mutex_unlock(&ud__rl.root_mu);
+}
+
+/* Before MPI_Abort on the driver's rank (a program that left main, a panic): the root's lock,
+   so that no other thread is inside MPI then (MPICH's UCX asserts otherwise); given up on
+   after 2 s, when the thread that holds it is stuck. */
+static void ud__rl_hold_for_abort(void) {
+    double end = ud__now() + 2;
+    if (ud__net.rank != UD__ROOT || !ud__atomic_load(&ud__rl.running) || ud__rl_mine) return;
+    while (!ud__rl_trylock() && ud__now() < end) sched_yield();
+}
+
 static int ud__rq_blocks(const ud__rq *q) {
     return q->kind == UD__RQ_GET || q->kind == UD__RQ_WAIT || q->kind == UD__RQ_STATS || q->kind == UD__RQ_STOP;
 }
@@ -1930,11 +1956,11 @@ static ud_status ud__rq_exec(ud__rq *q) {
 static ud_status ud__rq_direct(ud__rq *q) {
     int blocks = ud__rq_blocks(q), was = ud__in_runtime, alone = blocks && q->kind != UD__RQ_GET;
     ud_status st;
-    pthread_mutex_lock(&ud__rl.root_mu);
+    ud__rl_lock();
     while (blocks && (ud__rl.exclusive || (alone && ud__rl.in_call)) && !ud__atomic_load(&ud__rl.stopped))
         pthread_cond_wait(&ud__rl.idle, &ud__rl.root_mu);
     if (ud__atomic_load(&ud__rl.stopped)) {
-        pthread_mutex_unlock(&ud__rl.root_mu);
+        ud__rl_unlock();
         return ud__fail(UD_ERR_STATE, "the runtime shut down before this call ran (another thread called ud_shutdown)");
     }
     if (blocks) {
@@ -1952,7 +1978,7 @@ static ud_status ud__rq_direct(ud__rq *q) {
         if (ud__root.nlater) ud__root_free_later(); /* what was freed while it held it */
         pthread_cond_broadcast(&ud__rl.idle);
     }
-    pthread_mutex_unlock(&ud__rl.root_mu);
+    ud__rl_unlock();
     return st;
 }
 
@@ -2039,9 +2065,9 @@ static void ud__rl_nap(long ns) {
    puts, remotes and frees run meanwhile (the loop takes no turn while in_call). */
 static void ud__rl_idle(void) {
     int sending = ud__net.nreqs > 0;
-    pthread_mutex_unlock(&ud__rl.root_mu);
+    ud__rl_unlock();
     ud__idle_with(sending);
-    pthread_mutex_lock(&ud__rl.root_mu);
+    ud__rl_lock();
 }
 
 /* The thread waits at start until every rank has started (init's collective steps are the
@@ -2061,12 +2087,12 @@ static void *ud__rl_main(void *arg) {
         /* while the program calls, its calls do the root's work, as they must wait for it
            anyway: the loop stands back (its turn, even its try for the lock, would cost them
            a switch to it) and looks again later, the longer the program goes on calling */
-        if (pthread_mutex_trylock(&ud__rl.root_mu) == 0) {
+        if (ud__rl_trylock()) {
             if (ud__atomic_load(&ud__rl.running) != 2) events = -1;
             else if (!ud__rl.in_call && ud__now() - ud__rl.direct_at >= UD__RL_STAND_BACK)
                 back = 0, events = ud__rl_turn();
             sending = ud__net.nreqs > 0;
-            pthread_mutex_unlock(&ud__rl.root_mu);
+            ud__rl_unlock();
         }
         if (events < 0 || ud__atomic_load(&ud__rl.running) != 2) break;
         if (back) {
