@@ -4987,11 +4987,12 @@ static UD__UNUSED uint64_t ud__hash_INT(int64_t v) { return (uint64_t)v; }
 static UD__UNUSED uint64_t ud__hash_SIZE(uint64_t v) { return v; }
 static UD__UNUSED uint64_t ud__hash_BOOL(int v) { return (uint64_t)v; }
 
-/* Settings a rank may hold on its own: the log level, and what only the driver acts on
-   (the progress line, the stats table). The trace is agreed: its clock sync and gather are
-   collective. */
+/* Settings a rank may hold on its own: the log level, its task threads (the scheduler learns
+   each rank's count at init), and what only the driver acts on (the progress line, the stats
+   table). The trace is agreed: its clock sync and gather are collective. */
 static int ud__cfg_rank_own(const char *env) {
-    return !strcmp(env, "UNIDIST_LOG_LEVEL") || !strcmp(env, "UNIDIST_PROGRESS") || !strcmp(env, "UNIDIST_STATS");
+    return !strcmp(env, "UNIDIST_LOG_LEVEL") || !strcmp(env, "UNIDIST_PROGRESS") ||
+           !strcmp(env, "UNIDIST_STATS") || !strcmp(env, "UNIDIST_CPUS");
 }
 
 static void ud__fingerprint(ud__print *p) {
@@ -5179,11 +5180,14 @@ static int ud__task_threads(MPI_Comm machine, int *cores, int *share) {
    UNIDIST_CPUS above them: the lowest such rank says so, and how to launch instead, once a
    job, whatever the phases. Collective over comm. */
 static void ud__warn_cpus(int cores, int share) {
-    static int said;
-    int want = ud__rt.cfg.cpus > 0 ? (int)ud__rt.cfg.cpus : share;
+    static int said; /* (on every rank once one did: an earlier phase said it for the job) */
+    int want = ud__rt.cfg.cpus > 0 ? (int)ud__rt.cfg.cpus : share, before = said;
     int over = ud__net.rank != UD__ROOT && want > cores ? ud__net.rank : INT_MAX;
     MPI_Allreduce(MPI_IN_PLACE, &over, 1, MPI_INT, MPI_MIN, ud__comm);
-    if (over != ud__net.rank || said++) return;
+    MPI_Allreduce(MPI_IN_PLACE, &before, 1, MPI_INT, MPI_MAX, ud__comm);
+    if (over == INT_MAX || before) return;
+    said = 1;
+    if (over != ud__net.rank) return;
     if (ud__rt.cfg.cpus > 0)
         ud__log(UD_LOG_WARN, "UNIDIST_CPUS=%lld is more than the %d core%s rank %d may use: its "
                 "task threads will share them (launch with " UD__UNBIND ")", (long long)ud__rt.cfg.cpus,

@@ -1,5 +1,6 @@
-/* Task threads a rank: UNIDIST_CPUS (here ud_config.cpus) sets them on every worker rank, and
-   more than the cores a rank may use is allowed with one warning for the whole job. Tasks on
+/* Task threads a rank: UNIDIST_CPUS (here ud_config.cpus) sets them on every worker rank, each
+   rank may ask for its own, and more than the cores a rank may use is allowed with one
+   warning for the whole job (its phases too). Tasks on
    one worker then run side by side. The host keeps MPI, so the ranks can count the warnings
    after shutdown. */
 #define UNIDIST_IMPLEMENTATION
@@ -67,6 +68,16 @@ int main(int argc, char **argv) {
         UT_CASE("shutdown") UT_OK(ud_shutdown());
     }
     UT_CASE("init") UT_OK(st);
+    /* a second phase where each rank asks for its own count: rank r, r + 1 threads */
+    cfg.cpus = rank + 1;
+    st = ud_init(&cfg, &role);
+    if (st == UD_OK && role == UD_ROLE_DRIVER) {
+        UT_CASE("UNIDIST_CPUS may differ from rank to rank: each worker has its own") {
+            for (w = 0; w < ud_num_workers(); w++) UT_EQ_INT(ud_worker_threads(w), w + 2);
+        }
+        UT_CASE("second phase: shutdown") UT_OK(ud_shutdown());
+    }
+    UT_CASE("second phase: init") UT_OK(st);
     mine = atomic_load(&warnings);
     MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     UT_CASE("more task threads than cores: one warning for the whole job") UT_EQ_INT(all, 1);
