@@ -23,7 +23,8 @@
 
    COMPILE-TIME OPTIONS / ENVIRONMENT
      The UNIDIST_MPI_* rows of UD_CONFIG_TABLE in unidist.h, and UNIDIST_CHECKSUM. Every rank
-     resolves the same table and init refuses to start if the ranks disagree.
+     resolves the same table and init refuses to start if the ranks disagree (but for the
+     log level, UNIDIST_CPUS, and what only the driver acts on: the progress line and stats).
 
    EMBEDDING
      If MPI is already initialized, the runtime runs on a duplicate of the communicator that
