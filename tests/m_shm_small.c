@@ -17,7 +17,7 @@ static void shm_config2(ud_config *c) {
     c->mpi_shared_object_store_memory = MIB;
     c->mpi_shared_object_store_threshold = g_threshold = 50000;
     /* the service buffer's head and 4 entries (UNIDIST_MPI_SHARED_SERVICE_MEMORY) */
-    c->mpi_shared_service_memory = sizeof(ud__shm_head) + 4 * UD__SHM_SLOT_BYTES;
+    c->mpi_shared_service_memory = ud__shm_svc_bytes(4);
 }
 
 static void shm_cases2(void) {
