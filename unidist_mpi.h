@@ -266,6 +266,9 @@ static int64_t ud__size_of_code(int64_t c) { return c <= 0 ? 0 : c > 62 ? INT64_
 #ifndef UD__RBUF_MIN                  /* receives: the receive buffer's first size; every */
 #define UD__RBUF_MIN 4096             /* header-only operation fits in it */
 #endif
+#ifndef UD__ROOT_LOOP_THREAD        /* 0: the driver's rank moves only while the program calls */
+#define UD__ROOT_LOOP_THREAD 1      /* (the fuzz targets: one thread takes their messages) */
+#endif
 #ifndef UD__CHUNKS_IN_FLIGHT          /* sends: a part cut in chunks of UD__SMALL_CHUNK bytes */
 #define UD__CHUNKS_IN_FLIGHT 1024     /* or less keeps about this many in flight at most */
 #endif
@@ -2115,14 +2118,14 @@ static ud_status ud__rl_start(void) {
     int level = MPI_THREAD_SINGLE;
     memset(&ud__rl, 0, sizeof ud__rl);
     MPI_Query_thread(&level);
-    ud__rl.direct = level >= MPI_THREAD_SERIALIZED && !getenv("UD_TEST_HANDOFF");
+    ud__rl.direct = !UD__ROOT_LOOP_THREAD || (level >= MPI_THREAD_SERIALIZED && !getenv("UD_TEST_HANDOFF"));
     pthread_mutex_init(&ud__rl.root_mu, NULL);
     ud__cond_init(&ud__rl.idle); /* a blocking call's naps end by the clock */
     pthread_mutex_init(&ud__rl.mu, NULL);
     ud__cond_init(&ud__rl.wake); /* the loop's naps too */
     pthread_cond_init(&ud__rl.answered, NULL);
     ud__atomic_store(&ud__rl.running, 1);
-    if (pthread_create(&ud__rl.thread, NULL, ud__rl_main, NULL) != 0) {
+    if (UD__ROOT_LOOP_THREAD && pthread_create(&ud__rl.thread, NULL, ud__rl_main, NULL) != 0) {
         ud__atomic_store(&ud__rl.running, 0);
         return ud__fail(UD_ERR_NOMEM, "init: cannot start the driver rank's loop thread");
     }
@@ -2139,7 +2142,7 @@ static void ud__rl_go(int go) {
 }
 
 static void ud__rl_join(void) {
-    pthread_join(ud__rl.thread, NULL);
+    if (UD__ROOT_LOOP_THREAD) pthread_join(ud__rl.thread, NULL);
     pthread_mutex_destroy(&ud__rl.mu);
     pthread_cond_destroy(&ud__rl.wake);
     pthread_cond_destroy(&ud__rl.answered);

@@ -49,6 +49,9 @@ static void fz_free(void *p);
 /* the block cache and the pre-faulting of large blocks start at 1 MiB: at 64 KiB here, what
    the stub makes up for an input reaches them without an input's pages costing much */
 #define UD__CACHE_MIN ((size_t)64 << 10)
+/* the driver's program alone takes the driver's messages, as the input orders them (its
+   fatal path jumps back on its own thread) */
+#define UD__ROOT_LOOP_THREAD 0
 #define UNIDIST_IMPLEMENTATION
 #include "unidist_mpi.h"
 
@@ -306,7 +309,7 @@ static int fz_caught_up(void) {
     for (c = ud__wk.calls; c; c = c->next) waiting++;
     waiting = (waiting > helping ? waiting : helping) + atomic_load(&fz_parked);
     pthread_mutex_lock(&ud__in.mu);
-    busy = ud__in.done || ud__in.resv || ud__in.calls;
+    busy = ud__in.done || ud__in.calls;
     pthread_mutex_unlock(&ud__in.mu);
     if (busy || ud__wk.inl) return (int)(fz_all_wait_since = 0); /* a thread was at work */
     /* with every task thread parked, the tasks queued behind them wait too; inline tasks run
@@ -360,7 +363,7 @@ static void fz_settle(void) {
     for (c = ud__wk.calls; c; c = c->next, pushed++) /* a nested call: the root refuses it */
         fz_push_op(UD__ROOT, UD__OP_NESTED, 0, 0, c->kind, UD_ERR_PROTO, 0, c->id, "fuzz", 5);
     pthread_mutex_lock(&ud__in.mu);
-    busy = ud__in.done || ud__in.resv || ud__in.calls;
+    busy = ud__in.done || ud__in.calls;
     pthread_mutex_unlock(&ud__in.mu);
     if (pushed || busy) return;
     for (i = 0; ud__wk.map.count && i < ud__wk.map.cap; i++) { /* data tasks (and gets) wait for: its owner sends it */
@@ -462,15 +465,6 @@ static void fz_refuse_all(ud__call *c) {
     }
 }
 
-/* Requests for store room answered with none (each lives on its thread's stack). */
-static void fz_answer_all(ud__resv *r) {
-    while (r) {
-        ud__resv *next = r->next;
-        r->answered = 1;
-        r = next;
-    }
-}
-
 /* After a run ended on the fatal path: its threads stop, all it held is freed. */
 static void fz_reset_runtime(void) {
     pthread_t joiner;
@@ -486,12 +480,7 @@ static void fz_reset_runtime(void) {
         while (!atomic_load(&fz_joined)) { /* what the task threads ask for until they end */
             pthread_mutex_lock(&ud__in.mu);
             fz_refuse_all(ud__in.calls);
-            fz_answer_all(ud__in.resv);
-            fz_answer_all(ud__wk.serving); /* taken by the loop when the run ended */
             ud__in.calls = NULL;
-            ud__in.resv = NULL;
-            ud__wk.serving = NULL;
-            pthread_cond_broadcast(&ud__in.answered);
             fz_refuse_all(ud__wk.calls);
             ud__wk.calls = NULL;
             pthread_mutex_unlock(&ud__in.mu);
@@ -511,6 +500,13 @@ static void fz_reset_runtime(void) {
     memset(&ud__wk, 0, sizeof ud__wk);
     memset(&ud__mon, 0, sizeof ud__mon);
     memset(&ud__sh, 0, sizeof ud__sh);
+    if (FZ_RANK == UD__ROOT) { /* the driver's call that jumped out held the root's lock */
+        (void)pthread_mutex_trylock(&ud__rl.root_mu);
+        pthread_mutex_unlock(&ud__rl.root_mu);
+        ud__rl_mine = 0;
+        ud__atomic_store(&ud__rl.running, 0);
+    }
+    ud__in_runtime = 0; /* (an exit now would be the program's again) */
     ud__abort_hook = NULL;
     ud__rt.be = NULL;
     ud__atomic_store(&ud__rt.state, UD__STOPPED);

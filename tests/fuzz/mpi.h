@@ -56,6 +56,7 @@ typedef struct MPI_Status {
 #define MPI_UNSIGNED 8
 #define MPI_MIN 1
 #define MPI_MINLOC 2
+#define MPI_MAX 3
 
 #ifdef __cplusplus
 extern "C" {
