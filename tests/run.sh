@@ -105,12 +105,17 @@ show() {
 #   mpi:     tests/m_*.c but m_big.c, and every tests/t_*.c that says "ut: mpi" (it runs
 #            on either backend)
 #   big:     tests/m_big.c (an object over 2 GiB: once for each MPI)
+# m_driver_funneled.c (m_driver.c with the host's MPI_THREAD_FUNNELED) runs only in the
+# variants of FUNNELED_VARIANTS: a plain one of each MPI and the sanitizers' (the suite's time).
 KIND=threads
+VARIANT=
+FUNNELED_VARIANTS=${FUNNELED_VARIANTS:-ompi-3 mpich-4 ompi-asan ompi-tsan mpich-tsan}
 test_sources() {
-    local t all
+    local t all skip='m_big\.c$'
+    [[ " $FUNNELED_VARIANTS " == *" $VARIANT "* ]] || skip='m_big\.c$|m_driver_funneled\.c$'
     case $KIND in
         threads) all=$(ls tests/t_*.c 2>/dev/null) ;;
-        mpi)     all=$( (ls tests/m_*.c | grep -v 'm_big\.c$'; grep -l 'ut: mpi' tests/t_*.c) 2>/dev/null) ;;
+        mpi)     all=$( (ls tests/m_*.c | grep -Ev "$skip"; grep -l 'ut: mpi' tests/t_*.c) 2>/dev/null) ;;
         big)     all=tests/m_big.c ;;
     esac
     if [ -z "$TESTS" ]; then
@@ -179,7 +184,7 @@ declare -A BUILT
 run_variant() {
     local name=$1 cc=$2 cflags=$3 runner=$4 limit=$5 src prog bin rc t0 cmds=() key
     mkdir -p "$OUT/$name"
-    key="$KIND|$cc|$cflags|$TESTS"
+    key="$KIND|$cc|$cflags|$(test_sources | tr "\n" " ")"
     for src in $(test_sources); do
         prog=$(basename "$src" .c)
         if [ -n "${BUILT[$key]:-}" ]; then
@@ -264,10 +269,12 @@ mpi_variant() {
         return
     fi
     KIND=$kind
+    VARIANT=$name
     local limit=$TIMEOUT
     [[ $extra == *-fsanitize* ]] && limit=$SAN_TIMEOUT
     run_variant "$name" "mpicc.$mpi" "$CFLAGS_BASE -O2 $extra -I." "${MPI_RUNNER:-mpiexec.$mpi -n $ranks}" "$limit"
     KIND=threads
+    VARIANT=
 }
 
 # ---- simulated hosts -----------------------------------------------------------------------
