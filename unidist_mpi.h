@@ -11,9 +11,10 @@
          if (role != UD_ROLE_DRIVER) return 0;    (workers: shut down already)
 
    PROCESSES AND THREADS
-     rank 0: the driver (root), runs main; a loop thread of its own alone calls MPI there and
-     does the root's work (the program's threads hand it their calls), so that tasks, nested
-     calls and cleanups move while the program computes. Every other rank is a worker: worker w is rank
+     rank 0: the driver (root), runs main; a loop thread of its own does the root's work while
+     the program does not call, so that tasks, nested calls and cleanups move while it
+     computes (the program's calls do it themselves meanwhile, under the root's lock, or are
+     handed to the loop under MPI_THREAD_FUNNELED). Every other rank is a worker: worker w is rank
      w + 1. A worker's loop thread receives operations, serves data to the others and hands
      tasks to its task threads (UNIDIST_CPUS of them; by default the cores of its affinity
      shared out among the ranks of its machine), which run them while it goes on. The loop
@@ -32,14 +33,14 @@
      host. Otherwise it initializes MPI itself and finalizes it at shutdown.
 
    THREAD SAFETY
-     Any thread of the program may call the API at any time, several at once: on the driver's
-     rank every call is handed to its loop thread. Only a rank's loop thread calls MPI while
-     the runtime runs (init's collective steps excepted, which the thread calling ud_init
-     makes before the loop starts), so every rank needs MPI_THREAD_FUNNELED; init fails on every
-     rank, naming the levels, when one has less. When the runtime initializes MPI itself it
-     asks for MPI_THREAD_SERIALIZED, which is what the driver's loop thread, not the thread
-     that initialized MPI, strictly needs; Open MPI and MPICH accept it under FUNNELED too,
-     since no two threads are ever in MPI at once.
+     Any thread of the program may call the API at any time, several at once. Only one thread
+     of a rank is inside MPI at a time: a worker's loop thread; on the driver's rank, whichever
+     thread holds the root's lock (its loop thread, or a calling thread running its own call
+     when MPI gives MPI_THREAD_SERIALIZED or more, as when the runtime initializes MPI, which
+     it asks for). A host's MPI_THREAD_FUNNELED is enough: then every call of the driver's
+     program is handed to its loop thread (strictly, not the thread that initialized MPI; Open
+     MPI and MPICH accept it). Init fails on every rank, naming the levels, when one has less
+     than MPI_THREAD_FUNNELED.
 
    CONTENTS (the implementation's sections, in the order a task lives; each opens with what it
    owns, the state it writes and who calls it)
@@ -53,7 +54,7 @@
      the root: its ref store         an entry for every live ref the driver holds (seed 001)
      the root: the driver's calls    put, get, wait, remote, free, and the cleanup batch
      the root: what comes to it      answers, and what comes unasked (nested calls, data, counts)
-     the root: its loop              the thread that alone calls MPI there; the calls handed to it
+     the root: its loop              the root's lock, the calls run under it or handed to the loop
      the root: batches of tasks      small tasks held while a send to their worker is out
      the root: the scheduler         where a task goes (seed 001's schedule_rank), its EXECUTE
      the worker: its store and loop  the loop's duties and one operation handled (seed 000)
@@ -1554,6 +1555,17 @@ static int ud__root_garbage_due(void) {
            ud__now() - ud__root.garbage_since >= 1e-3 * (double)ud__rt.cfg.mpi_gc_delay_ms;
 }
 
+/* A ref to free at the root's next turn (a task freed it, or a get or wait holds it); 0 when
+   there is no memory to note it. */
+static int ud__root_later(ud_ref ref) {
+    ud_ref *g = (ud_ref *)ud__grow(ud__root.later, &ud__root.caplater, (size_t)ud__root.nlater + 1,
+                                   sizeof *g, 64);
+    if (!g) return 0;
+    ud__root.later = g;
+    ud__root.later[ud__root.nlater++] = ref;
+    return 1;
+}
+
 static ud_status ud__mpi_free(const ud_ref *refs, int n) {
     ud_status st, first = UD_OK;
     int i;
@@ -1565,11 +1577,7 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
             continue;
         }
         if (e->pins > 0) { /* a get or wait on another thread holds it: freed after */
-            ud_ref *g = (ud_ref *)ud__grow(ud__root.later, &ud__root.caplater,
-                                           (size_t)ud__root.nlater + 1, sizeof *g, 64);
-            if (!g) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
-            ud__root.later = g;
-            ud__root.later[ud__root.nlater++] = e->ref;
+            if (!ud__root_later(e->ref)) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
             continue;
         }
         /* Workers hold a ref the root put only if it was pushed to them. */
@@ -1657,13 +1665,13 @@ static ud_status ud__root_recv(int op, const ud__hdr **h, int *from) {
 
 static void ud__root_progress_tick(void);
 
-/* The same, giving up with UD_ERR_TIMEOUT at time until (0: never). */
 static int ud__rl_handed(void);
 static void ud__rl_garbage(void);
 static void ud__rl_idle(void);
 
 static ud_status ud__root_recv_loop(int op, const ud__hdr **h, int *from, double until, const uint64_t *fills);
 
+/* The same, giving up with UD_ERR_TIMEOUT at time until (0: never). */
 static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, double until) {
     return ud__root_recv_loop(op, h, from, until, NULL);
 }
@@ -1889,18 +1897,22 @@ static int ud__rq_blocks(const ud__rq *q) {
 
 static ud_status ud__rq_direct(ud__rq *q);
 
+/* A call that came after the shutdown had begun (another thread called it). */
+#define UD__RL_REFUSED "the runtime is shut down: another thread's ud_shutdown began before this call ran"
+
 /* On the calling thread: the call goes to the loop, and the thread waits for its answer,
    spinning UNIDIST_SPIN_US first (a remote's answer comes within microseconds). */
 static ud_status ud__rq_call(ud__rq *q) {
-    double until = ud__now() + 1e-6 * (double)ud__rt.cfg.spin_us;
+    double until;
     if (ud__rl.direct) return ud__rq_direct(q);
+    until = ud__now() + 1e-6 * (double)ud__rt.cfg.spin_us;
     q->status = UD_OK;
     q->err[0] = '\0';
     ud__atomic_store(&q->answered, 0);
     pthread_mutex_lock(&ud__rl.mu);
     if (ud__atomic_load(&ud__rl.stopped)) {
         pthread_mutex_unlock(&ud__rl.mu);
-        return ud__fail(UD_ERR_STATE, "the runtime has shut down (another thread called ud_shutdown)");
+        return ud__fail(UD_ERR_STATE, UD__RL_REFUSED);
     }
     q->next = ud__rl.calls;
     ud__rl.calls = q;
@@ -1917,14 +1929,17 @@ static ud_status ud__rq_call(ud__rq *q) {
     return q->status == UD_OK ? UD_OK : ud__fail(q->status, "%s", q->err);
 }
 
-static void ud__rq_answer(ud__rq *q, ud_status st) {
+/* Answers a handed call: its status, and the loop's message when it failed (or why, given). */
+static void ud__rq_answer_why(ud__rq *q, ud_status st, const char *why) {
     q->status = st;
-    if (st != UD_OK) snprintf(q->err, sizeof q->err, "%s", ud__errbuf);
+    if (st != UD_OK) snprintf(q->err, sizeof q->err, "%s", why);
     pthread_mutex_lock(&ud__rl.mu);
     ud__atomic_store(&q->answered, 1);
     pthread_cond_broadcast(&ud__rl.answered);
     pthread_mutex_unlock(&ud__rl.mu);
 }
+
+static void ud__rq_answer(ud__rq *q, ud_status st) { ud__rq_answer_why(q, st, ud__errbuf); }
 
 static ud_status ud__mpi_stats(ud_stats *out, int cap, int *n);
 static ud_status ud__mpi_stop(void);
@@ -1937,7 +1952,7 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
 static ud_status ud__rq_exec(ud__rq *q) {
     ud_status st;
     if (ud__root.stopping && q->kind != UD__RQ_STOP)
-        return ud__fail(UD_ERR_STATE, "the runtime is shutting down (another thread called ud_shutdown)");
+        return ud__fail(UD_ERR_STATE, UD__RL_REFUSED);
     switch (q->kind) {
     case UD__RQ_PUT: st = ud__mpi_put(q->parts, q->nparts, q->outs); break;
     case UD__RQ_REMOTE:
@@ -1953,7 +1968,6 @@ static ud_status ud__rq_exec(ud__rq *q) {
     return st;
 }
 
-
 /* On the calling thread, MPI allowing: the call runs here, under root_mu. Gets run side by
    side (what any of them receives fills the entries all of them look at); a wait, stats or
    stop waits for answers that another's receive would take, so it runs alone. */
@@ -1965,7 +1979,7 @@ static ud_status ud__rq_direct(ud__rq *q) {
         pthread_cond_wait(&ud__rl.idle, &ud__rl.root_mu);
     if (ud__atomic_load(&ud__rl.stopped)) {
         ud__rl_unlock();
-        return ud__fail(UD_ERR_STATE, "the runtime shut down before this call ran (another thread called ud_shutdown)");
+        return ud__fail(UD_ERR_STATE, UD__RL_REFUSED);
     }
     if (blocks) {
         ud__rl.in_call++;
@@ -2155,7 +2169,6 @@ static void ud__rl_join(void) {
 static ud_status ud__rl_stop(void) {
     ud_status st = ud__mpi_stop();
     ud__rq *q, *rest;
-    char why[sizeof ud__errbuf];
     pthread_mutex_lock(&ud__rl.mu);
     ud__atomic_store(&ud__rl.stopped, 1);
     ud__atomic_store(&ud__rl.running, 0);
@@ -2163,21 +2176,19 @@ static ud_status ud__rl_stop(void) {
     rest = ud__rl.calls;
     ud__rl.calls = NULL;
     pthread_mutex_unlock(&ud__rl.mu);
-    memcpy(why, ud__errbuf, sizeof why); /* the shutdown's own, for its caller */
-    ud__fail(UD_ERR_STATE, "the runtime shut down before this call ran (another thread called ud_shutdown)");
     while ((q = ud__rl.queued) != NULL) {
         ud__rl.queued = q->next;
-        ud__rq_answer(q, UD_ERR_STATE);
+        ud__rq_answer_why(q, UD_ERR_STATE, UD__RL_REFUSED);
     }
     while ((q = rest) != NULL) {
         rest = q->next;
-        ud__rq_answer(q, UD_ERR_STATE);
+        ud__rq_answer_why(q, UD_ERR_STATE, UD__RL_REFUSED);
     }
-    memcpy(ud__errbuf, why, sizeof why);
     return st;
 }
 
-/* The driver's table's calls, on the calling thread: each is handed to the loop. */
+/* The driver's table's calls, on the calling thread: each runs there (ud__rq_direct) or is
+   handed to the loop. */
 static void ud__rq_init(ud__rq *q, int kind) {
     memset(q, 0, sizeof *q);
     q->kind = kind;
@@ -4353,13 +4364,7 @@ static ud_status ud__root_nested_refs(const char *op, const int64_t *p, int n, i
         a.ref.num = p[2 * i + 1];
         if ((st = ud__root_lookup(op, a.ref, &e)) != UD_OK) break;
         if (reader && e->ref.owner != reader) st = ud__root_route_args(&a, 1, &e, reader);
-        if (later) {
-            ud_ref *g = (ud_ref *)ud__grow(ud__root.later, &ud__root.caplater,
-                                           (size_t)ud__root.nlater + 1, sizeof *g, 64);
-            if (!g) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
-            ud__root.later = g;
-            ud__root.later[ud__root.nlater++] = a.ref;
-        }
+        if (later && !ud__root_later(a.ref)) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
     }
     return st;
 }

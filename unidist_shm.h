@@ -158,13 +158,13 @@ static uint64_t ud__shm_svc_bytes(int64_t nslots) {
     return sizeof(ud__shm_head) + (uint64_t)nslots * UD__SHM_SLOT_BYTES + sizeof(ud__shm_range);
 }
 
-typedef struct ud__shm_msg { /* RESERVE: a num, b owner, c bytes; its answer: a slot, b first */
-    int64_t op, a, b, c;      /* RELEASE: a slot, b num */
+typedef struct ud__shm_msg { /* END: the op alone */
+    int64_t op, a, b, c;
 } ud__shm_msg;
 
 static struct ud__shm {
     int on;                   /* this rank's host has a store */
-    int quiet;                /* shutting down: releases are no longer reported */
+    int quiet;                /* shutting down: entries let go of are no longer freed */
     int opened, nwins;        /* ud__shm_open ran; windows allocated (data, then service) */
     int separate;             /* the data window's model is MPI_WIN_SEPARATE (never seen yet) */
     MPI_Comm host;
