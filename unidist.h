@@ -452,6 +452,8 @@ UD_API int ud_num_workers(void);          /* 0 before init; MPI: worker w is ran
 UD_API int ud_num_hosts(void);            /* 1 on threads; MPI: host 0 is the driver's */
 UD_API int ud_worker_host(int w);         /* the host of worker w, -1 when there is none */
 UD_API int ud_worker_threads(int w);      /* task threads of worker w (1 on threads), or 0 */
+UD_API int ud_worker_rank(int w);         /* its process: MPI: (w + 1) % ranks, the driver's rank the
+                                             last worker when it runs tasks; threads: 0; else -1 */
 UD_API int ud_worker_id(void);            /* in a task: the worker running it; else -1 */
 UD_API const char *ud_backend_name(void); /* "threads", "mpi", or "none" before init */
 UD_API int ud_rank(void);                 /* this process's rank (0 on threads) */
@@ -678,6 +680,7 @@ typedef struct ud__backend {
     int (*worker_threads)(int w);
     int (*worker_id)(void);
     ud_status (*stats)(ud_stats *out, int cap, int *n);
+    int (*worker_rank)(int w);
 } ud__backend;
 
 enum { UD__NEVER = 0, UD__RUNNING = 1, UD__STOPPED = 2 };
@@ -3107,6 +3110,11 @@ UD_API int ud_worker_threads(int w) {
     return ud__rt.be->worker_threads(w);
 }
 
+UD_API int ud_worker_rank(int w) {
+    if (!ud__api_open() || w < 0 || w >= ud__rt.be->num_workers()) return -1;
+    return ud__rt.be->worker_rank(w);
+}
+
 UD_API int ud_worker_id(void) { return ud__cur_task && ud__rt.be ? ud__rt.be->worker_id() : -1; }
 
 /* ---- the threads backend ------------------------------------------------------------------------
@@ -3700,6 +3708,7 @@ static int ud__th_rank(void) { return 0; }
 static int ud__th_num_hosts(void) { return 1; }
 static int ud__th_worker_host(int w) { (void)w; return 0; }
 static int ud__th_worker_threads(int w) { (void)w; return 1; }
+static int ud__th_worker_rank(int w) { (void)w; return 0; }
 static int ud__th_worker_id(void) { return ud__pool_index(&ud__th.pool); }
 
 static ud_status ud__th_stats(ud_stats *out, int cap, int *n) {
@@ -3791,6 +3800,7 @@ static const ud__backend *ud__threads_backend(void) {
         "threads", ud__th_available, ud__th_start, ud__th_stop, ud__th_put, ud__th_get,
         ud__th_wait, ud__th_remote, ud__th_free, ud__th_num_workers, ud__th_rank,
         ud__th_num_hosts, ud__th_worker_host, ud__th_worker_threads, ud__th_worker_id, ud__th_stats,
+        ud__th_worker_rank,
     };
     return &be;
 }

@@ -100,6 +100,7 @@ UD_API MPI_Comm ud_mpi_comm(void);
 
 #define UD__ROOT 0
 #define UD__MONITOR 1         /* a worker that carries the root monitor's duty too */
+#define UD__PROGRAM (-1)      /* who submits a task: the driver's program, not a task of a rank */
 
 /* ---- the wire -----------------------------------------------------------------------------------
    Owns the format of every message between ranks: the operations, their header, flags and
@@ -175,10 +176,13 @@ enum {
 #define UD__F_DELEGATED 16u           /* EXECUTE, TASK_DONE: a task run for another worker */
 #define UD__F_RESULTS 32u             /* PUT_DATA: the results of a task run for the receiver */
 #define UD__F_GIVEN 64u               /* GET: for a task its owner gave away: no reader to count */
-#define UD__F_REPLY 128u              /* WAIT, RUNNING: the answer (rank 1 both asks and answers) */
+#define UD__F_REPLY 128u              /* WAIT, RUNNING, NESTED: the answer (rank 1 both asks and
+                                         answers; the driver's rank may do both) */
 #define UD__F_PUSHED 256u             /* PUT_DATA: small results sent to the root unasked; c = the
                                          tasks the sender has finished */
 #define UD__F_NESTED 512u             /* EXECUTE: submitted by a task: its results are not pushed */
+#define UD__F_WK 1024u                /* GET, WAIT: asked by the worker part of the driver's rank;
+                                         PUT_DATA, WAIT: the answer, for that part (not the root) */
 
 static const char *ud__op_name(int op) {
     static const char *names[] = {"NONE",
@@ -409,7 +413,13 @@ static void ud__mpi_abort(void) {
 }
 
 static int ud__nworkers(void) { return ud__net.nworkers; }
-static int ud__is_worker(int64_t r) { return r > UD__ROOT && r < ud__net.size; }
+/* Whether rank r runs tasks: every rank but the driver's, and the driver's when it has task
+   threads (then it is the last worker, and its loop carries a worker's duties too). */
+static int ud__is_worker(int64_t r) {
+    return (r > UD__ROOT && r < ud__net.size) || (r == UD__ROOT && ud__net.threads && ud__net.threads[UD__ROOT] > 0);
+}
+static int ud__root_wk;       /* on the driver's rank: its worker part is up (start to stop) */
+static int ud__root_runs_tasks(void) { return ud__root_wk; }
 static int ud__owner_ok(int64_t r) { return r == UD__ROOT || ud__is_worker(r); }
 
 /* ---- transport: sends and receives --------------------------------------------------------------
@@ -477,9 +487,16 @@ static void ud__async_done(ud__async *a) {
     if (a->obj) ud__obj_release(a->obj);
 }
 
+static int ud__async_test(int win);
+
 /* Frees what completed sends kept alive. Returns how many completed. */
 static int ud__async_progress(void) {
-    int n = 0, k, j, rc, win = ud__net.nreqs < UD__ASYNC_WINDOW ? ud__net.nreqs : UD__ASYNC_WINDOW;
+    return ud__async_test(ud__net.nreqs < UD__ASYNC_WINDOW ? ud__net.nreqs : UD__ASYNC_WINDOW);
+}
+
+/* The same, testing the oldest win sends. */
+static int ud__async_test(int win) {
+    int n = 0, k, j, rc;
     if (!ud__net.nreqs) return 0;
     /* The oldest sends complete first: testing a window keeps a poll O(1) with many in flight. */
     rc = MPI_Testsome(win, ud__net.reqs, &n, ud__net.idx, ud__net.sts);
@@ -520,10 +537,12 @@ static void ud__async_settle(void) {
     }
 }
 
+/* Waits until every send has completed, but those to this rank itself (the driver's rank
+   sends its worker part operations too), which complete only once its loop receives them:
+   so every send is tested, not only the oldest. */
 static void ud__async_drain(void) {
-    while (ud__net.nreqs) {
-        if (!ud__async_progress()) sched_yield();
-    }
+    while (ud__net.nreqs > (ud__net.pending_to ? ud__net.pending_to[ud__net.rank] : 0))
+        if (!ud__async_test(ud__net.nreqs)) sched_yield();
 }
 
 static ud_status ud__isend(const void *data, size_t size, int dst, int tag, void *owned,
@@ -1239,6 +1258,7 @@ typedef struct ud__rent {
     int32_t fetching;         /* a GET is on its way; -1: its answer found no memory here */
     uint8_t first, counted;   /* a task's first result; its task counted done here */
     uint8_t pushed;           /* its data came unasked: an answer to a GET may follow */
+    uint8_t result;           /* a task's: its owner's worker part holds the data (the driver's too) */
     int32_t pins;             /* gets and waits running that hold it: a free waits for them */
     uint64_t seen[1];         /* ranks holding it or asked to read it (a bitset) */
 } ud__rent;
@@ -1323,10 +1343,15 @@ static void ud__root_learned_done(ud__rent *e) {
     ud__root.done_seen[e->ref.owner]++;
 }
 
+/* The root's own data (a put, or a task's put): done from the start, and pushed to the ranks
+   that read it. A task's result owned by the driver's rank is not one: its worker part holds
+   it, and serves it as any worker does. */
+static int ud__is_put(const ud__rent *e) { return e->ref.owner == UD__ROOT && !e->result; }
+
 static int ud__readers(const ud__rent *e) {
     int k, n = 0, words = (ud__net.size + 63) / 64;
     for (k = 0; k < words; k++) n += __builtin_popcountll(e->seen[k]);
-    return n - (e->ref.owner != UD__ROOT && ud__seen_has(e, (int)e->ref.owner));
+    return n - (!ud__is_put(e) && ud__seen_has(e, (int)e->ref.owner));
 }
 
 static void ud__stage_flush_all(void);
@@ -1356,6 +1381,8 @@ static ud_status ud__mpi_put(const ud_part *parts, int nparts, ud_ref *out) {
 /* GET: a = owner, count = numbers, then the numbers. One message an owner, however many. The
    messages' buffers are made at the first ref that needs one: a get of what the root or this
    host already holds asks for no memory. */
+static ud__obj *ud__wk_has(ud_ref ref);
+
 static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
     size_t wbytes = (size_t)ud__net.size * sizeof(ud__wbuf);
     ud__wbuf *w = NULL;
@@ -1364,7 +1391,8 @@ static ud_status ud__root_ask(ud__rent **ents, int n, int *missing) {
     for (i = 0; i < n; i++) {
         ud__rent *e = ents[i];
         if (e->obj || e->fetching > 0) continue;
-        if ((e->obj = ud__shm_find(e->ref)) != NULL) { /* a rank of this host has it: no message */
+        if ((e->obj = ud__shm_find(e->ref)) != NULL || (e->obj = ud__wk_has(e->ref)) != NULL) {
+            /* a rank of this host has it, or this rank's tasks made it: no message */
             e->seq = ++ud__root.seq;
             e->size = (int64_t)e->obj->total;
             ud__root_learned_done(e);
@@ -1450,7 +1478,7 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
 static ud_status ud__mpi_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
                                 ud_ref *outs, const ud_opts *opts) {
     ud__root_service();
-    return ud__root_submit(fn, args, nargs, nret, outs, opts, UD__ROOT, 1);
+    return ud__root_submit(fn, args, nargs, nret, outs, opts, UD__PROGRAM, 1);
 }
 
 /* What the root knows is done (what it put or got) comes first, oldest first; the monitor
@@ -1473,7 +1501,7 @@ static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double
     /* The root's own puts were done before any task; a task's result is ordered by the
        monitor, even when the root has fetched it, so that the first completed comes first. */
     for (i = 0; i < n; i++)
-        if (ents[i]->ref.owner == UD__ROOT) { done[nlocal].seq = ents[i]->seq; done[nlocal++].idx = i; }
+        if (ud__is_put(ents[i])) { done[nlocal].seq = ents[i]->seq; done[nlocal++].idx = i; }
     qsort(done, (size_t)nlocal, sizeof *done, ud__done_cmp);
     for (i = 0; i < nlocal && i < num_returns; i++) ready[i] = done[i].idx;
     *nready = i;
@@ -1486,7 +1514,7 @@ static ud_status ud__mpi_wait(const ud_ref *refs, int n, int num_returns, double
     h->c = timeout < 0 ? -1 : (int64_t)(timeout * 1e6);
     for (i = 0; i < n; i++) {
         ud__wref r;
-        if (ents[i]->ref.owner == UD__ROOT) continue;
+        if (ud__is_put(ents[i])) continue;
         r.owner = refs[i].owner;
         r.num = refs[i].num;
         r.n = i;
@@ -1529,11 +1557,12 @@ out:
     return st;
 }
 
-/* CLEANUP to every worker and the monitor: count = refs, then one ud__wref each. */
+/* CLEANUP to every worker and the monitor: count = refs, then one ud__wref each (to the
+   driver's own worker part too, when it runs tasks: through MPI, after the tasks sent it). */
 static ud_status ud__root_flush_garbage(void) {
     ud_status st = UD_OK;
     int dst;
-    for (dst = UD__ROOT + 1; dst < ud__net.size && st == UD_OK; dst++) {
+    for (dst = ud__root_runs_tasks() ? UD__ROOT : UD__ROOT + 1; dst < ud__net.size && st == UD_OK; dst++) {
         ud__wbuf w;
         ud__hdr *h = ud__wb_start(&w, UD__OP_CLEANUP);
         if (!h) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
@@ -1581,7 +1610,7 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
             continue;
         }
         /* Workers hold a ref the root put only if it was pushed to them. */
-        if (e->ref.owner != UD__ROOT || ud__readers(e) > 0) {
+        if (!ud__is_put(e) || ud__readers(e) > 0) {
             ud__wref *g = (ud__wref *)ud__grow(ud__root.garbage, &ud__root.capgarbage,
                                                (size_t)ud__root.ngarbage + 1, sizeof *g, 256);
             if (!g) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
@@ -1655,6 +1684,36 @@ static int ud__root_take_unasked(const ud__hdr *h, int from) {
     return 1;
 }
 
+static int ud__rank_handle(const ud__hdr *h, int from);
+static int ud__wk_duties(void);
+
+/* On the driver's rank, whether an operation is for its worker part (the tasks it runs, the
+   data they make) rather than for its root: what only workers are sent, and the answers to
+   what the worker part asked (UD__F_WK; NESTED's answers). */
+static int ud__for_wk_part(const ud__hdr *h) {
+    switch (h->op) {
+    case UD__OP_EXECUTE: case UD__OP_BATCH: case UD__OP_GET: case UD__OP_CLEANUP:
+    case UD__OP_CANCEL: case UD__OP_STEAL: return 1;
+    case UD__OP_TASK_DONE: return (h->flags & UD__F_DELEGATED) != 0;
+    case UD__OP_PUT_DATA: case UD__OP_PUT_SHARED_DATA: return (h->flags & (UD__F_WK | UD__F_RESULTS)) != 0;
+    case UD__OP_NESTED: return (h->flags & UD__F_REPLY) != 0;
+    case UD__OP_WAIT: return (h->flags & UD__F_WK) != 0;
+    case UD__OP_RUNNING: return !(h->flags & UD__F_REPLY);
+    default: return 0;
+    }
+}
+
+/* The next operation for the root: 1 (0: none waits, -1: a malformed one was dropped). On a
+   driver's rank that runs tasks, one for its worker part is handled as it comes: 2. */
+static int ud__root_try_recv(const ud__hdr **h, int *from) {
+    int got = ud__try_recv(MPI_ANY_SOURCE, h, from);
+    if (got > 0 && ud__root_runs_tasks() && ud__for_wk_part(*h)) {
+        ud__rank_handle(*h, *from);
+        return 2;
+    }
+    return got;
+}
+
 static ud_status ud__root_recv_until(int op, const ud__hdr **h, int *from, double until);
 
 /* Waits for the next answer of kind op. What comes unasked for is taken as it comes; other
@@ -1685,7 +1744,11 @@ static ud_status ud__root_recv_fill(const ud__hdr **h, int *from, uint64_t fills
 static ud_status ud__root_recv_loop(int op, const ud__hdr **h, int *from, double until, const uint64_t *fills) {
     unsigned polls = 0;
     for (;;) {
-        int got = ud__try_recv(MPI_ANY_SOURCE, h, from);
+        int got = ud__root_try_recv(h, from);
+        if (got == 2 || (got == 0 && ud__wk_duties())) { /* its rank's tasks moved: look again */
+            ud__busy();
+            continue;
+        }
         if (got > 0) {
             ud__busy();
             if ((*h)->op == op || (op == UD__OP_PUT_DATA && (*h)->op == UD__OP_PUT_SHARED_DATA))
@@ -1804,10 +1867,11 @@ static void ud__root_service(void) {
         ud__log(UD_LOG_WARN, "root: cleanup: %s", ud__errbuf);
     if (t - ud__root.probed_at > 100e-6) {
         ud__root.probed_at = t;
-        while ((got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0)
-            if (got > 0 && !ud__root_take_unasked(h, from))
+        while ((got = ud__root_try_recv(&h, &from)) != 0)
+            if (got == 1 && !ud__root_take_unasked(h, from))
                 ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d",
                         ud__op_name(h->op), from);
+        ud__wk_duties();
     }
     ud__root_poll(t);
 }
@@ -1861,7 +1925,8 @@ static struct ud__rootloop {
     pthread_cond_t answered;  /* callers sleep on it once their spin is over */
     ud__rq *calls;            /* posted, newest first */
     ud__rq *queued;           /* taken, in order, not run yet (behind a blocking call) */
-    int sleeping;
+    int sleeping;             /* threads napping on wake: the loop, and callers waiting in MPI */
+    int poked;                /* a task of this rank finished or called: no nap until seen */
     ud__atomic_int running;   /* 1: waits to start; 2: turns; 0: done */
     double call_at;           /* when the loop last had something to do */
     double direct_at;         /* when a calling thread's call last ended (root_mu) */
@@ -1896,6 +1961,7 @@ static int ud__rq_blocks(const ud__rq *q) {
 }
 
 static ud_status ud__rq_direct(ud__rq *q);
+static void ud__rl_nap(long ns);
 
 /* A call that came after the shutdown had begun (another thread called it). */
 #define UD__RL_REFUSED "the runtime is shut down: another thread's ud_shutdown began before this call ran"
@@ -1916,7 +1982,7 @@ static ud_status ud__rq_call(ud__rq *q) {
     }
     q->next = ud__rl.calls;
     ud__rl.calls = q;
-    if (ud__rl.sleeping) pthread_cond_signal(&ud__rl.wake);
+    if (ud__rl.sleeping) pthread_cond_broadcast(&ud__rl.wake);
     pthread_mutex_unlock(&ud__rl.mu);
     while (!ud__atomic_load(&q->answered) && ud__now() < until) sched_yield();
     if (!ud__atomic_load(&q->answered)) {
@@ -1956,7 +2022,7 @@ static ud_status ud__rq_exec(ud__rq *q) {
     switch (q->kind) {
     case UD__RQ_PUT: st = ud__mpi_put(q->parts, q->nparts, q->outs); break;
     case UD__RQ_REMOTE:
-        st = ud__rl.in_call ? ud__root_submit(q->fn, q->args, q->nargs, q->nret, q->outs, q->opts, UD__ROOT, 1)
+        st = ud__rl.in_call ? ud__root_submit(q->fn, q->args, q->nargs, q->nret, q->outs, q->opts, UD__PROGRAM, 1)
                             : ud__mpi_remote(q->fn, q->args, q->nargs, q->nret, q->outs, q->opts);
         break;
     case UD__RQ_FREE: st = ud__mpi_free(q->refs, q->n); break; /* (a ref a get holds waits for it) */
@@ -1985,6 +2051,7 @@ static ud_status ud__rq_direct(ud__rq *q) {
         ud__rl.in_call++;
         ud__rl.exclusive = alone;
         ud__bo.yield_every = ud__yield_cfg; /* this thread polls now */
+        ud__bo.nap = ud__rl_nap;            /* and naps as the loop does */
     }
     ud__in_runtime = 1; /* an exit() from inside MPI now is MPI's, not the program's */
     st = ud__rq_exec(q);
@@ -2051,9 +2118,10 @@ static int ud__rl_turn(void) {
     const ud__hdr *h;
     int from, got, k, events = ud__rl_run_calls();
     if (!ud__atomic_load(&ud__rl.running)) return 1;
-    for (k = 0; k < 32 && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0; k++, events++)
-        if (got > 0 && !ud__root_take_unasked(h, from))
+    for (k = 0; k < 32 && (got = ud__root_try_recv(&h, &from)) != 0; k++, events++)
+        if (got == 1 && !ud__root_take_unasked(h, from))
             ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d", ud__op_name(h->op), from);
+    events += ud__wk_duties();
     if (ud__root.nlater) ud__root_free_later();
     ud__rl_garbage();
     ud__root_progress_tick();
@@ -2064,16 +2132,26 @@ static int ud__rl_turn(void) {
     return events;
 }
 
-/* The loop's sleep: a call posted ends it early. */
+/* The loop's sleep, and that of a call waiting for answers: a call posted, or a task of this
+   rank that finished or calls (ud__rl_poke), ends it early. */
 static void ud__rl_nap(long ns) {
     struct timespec ts;
     pthread_mutex_lock(&ud__rl.mu);
-    if (!ud__rl.calls) {
-        ud__rl.sleeping = 1;
+    if (!ud__rl.calls && !ud__rl.poked) {
+        ud__rl.sleeping++;
         ud__abstime(ud__now() + 1e-9 * (double)ns, &ts);
         pthread_cond_timedwait(&ud__rl.wake, &ud__rl.mu, &ts);
-        ud__rl.sleeping = 0;
+        ud__rl.sleeping--;
     }
+    ud__rl.poked = 0;
+    pthread_mutex_unlock(&ud__rl.mu);
+}
+
+/* On a task thread of the driver's rank: its worker part has something to do. */
+static void ud__rl_poke(void) {
+    pthread_mutex_lock(&ud__rl.mu);
+    ud__rl.poked = 1;
+    if (ud__rl.sleeping) pthread_cond_broadcast(&ud__rl.wake);
     pthread_mutex_unlock(&ud__rl.mu);
 }
 
@@ -2188,7 +2266,14 @@ static ud_status ud__rl_stop(void) {
 }
 
 /* The driver's table's calls, on the calling thread: each runs there (ud__rq_direct) or is
-   handed to the loop. */
+   handed to the loop. A task that the driver's rank runs calls as any task does (ud__nest_*). */
+static ud_status ud__nest_put(const ud_part *parts, int nparts, ud_ref *out);
+static ud_status ud__nest_get(const ud_ref *refs, int n, ud_view *out);
+static ud_status ud__nest_wait(const ud_ref *refs, int n, int num_returns, double timeout, int *ready, int *nready);
+static ud_status ud__nest_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret, ud_ref *outs,
+                                 const ud_opts *opts);
+static ud_status ud__nest_free(const ud_ref *refs, int n);
+
 static void ud__rq_init(ud__rq *q, int kind) {
     memset(q, 0, sizeof *q);
     q->kind = kind;
@@ -2196,6 +2281,7 @@ static void ud__rq_init(ud__rq *q, int kind) {
 
 static ud_status ud__drv_put(const ud_part *parts, int nparts, ud_ref *out) {
     ud__rq q;
+    if (ud__cur_task) return ud__nest_put(parts, nparts, out);
     ud__rq_init(&q, UD__RQ_PUT);
     q.parts = parts;
     q.nparts = nparts;
@@ -2205,6 +2291,7 @@ static ud_status ud__drv_put(const ud_part *parts, int nparts, ud_ref *out) {
 
 static ud_status ud__drv_get(const ud_ref *refs, int n, ud_view *out) {
     ud__rq q;
+    if (ud__cur_task) return ud__nest_get(refs, n, out);
     ud__rq_init(&q, UD__RQ_GET);
     q.refs = refs;
     q.n = n;
@@ -2215,6 +2302,7 @@ static ud_status ud__drv_get(const ud_ref *refs, int n, ud_view *out) {
 static ud_status ud__drv_wait(const ud_ref *refs, int n, int num_returns, double timeout,
                               int *ready, int *nready) {
     ud__rq q;
+    if (ud__cur_task) return ud__nest_wait(refs, n, num_returns, timeout, ready, nready);
     ud__rq_init(&q, UD__RQ_WAIT);
     q.refs = refs;
     q.n = n;
@@ -2228,6 +2316,7 @@ static ud_status ud__drv_wait(const ud_ref *refs, int n, int num_returns, double
 static ud_status ud__drv_remote(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
                                 ud_ref *outs, const ud_opts *opts) {
     ud__rq q;
+    if (ud__cur_task) return ud__nest_remote(fn, args, nargs, nret, outs, opts);
     ud__rq_init(&q, UD__RQ_REMOTE);
     q.fn = fn;
     q.args = args;
@@ -2240,6 +2329,7 @@ static ud_status ud__drv_remote(const ud__fn *fn, const ud_arg *args, int nargs,
 
 static ud_status ud__drv_free(const ud_ref *refs, int n) {
     ud__rq q;
+    if (ud__cur_task) return ud__nest_free(refs, n);
     ud__rq_init(&q, UD__RQ_FREE);
     q.refs = refs;
     q.n = n;
@@ -2387,9 +2477,14 @@ static int ud__host_has_worker(int host) {
     return 0;
 }
 
-/* Tasks rank r has finished, by the freshest of the monitor's count and what the root saw. */
+static int64_t ud__wk_recorded(void);
+
+/* Tasks rank r has finished, by the freshest of the monitor's count and what the root saw (on
+   its own rank, what its worker part counts, at once). */
 static int64_t ud__done_of(int r) {
-    return ud__root.done_mon[r] > ud__root.done_seen[r] ? ud__root.done_mon[r] : ud__root.done_seen[r];
+    int64_t n = ud__root.done_mon[r] > ud__root.done_seen[r] ? ud__root.done_mon[r] : ud__root.done_seen[r];
+    if (r == UD__ROOT && ud__root_runs_tasks() && ud__wk_recorded() > n) n = ud__wk_recorded();
+    return n;
 }
 
 static double ud__load(int r) {
@@ -2398,7 +2493,7 @@ static double ud__load(int r) {
 
 /* Whether worker w is on host (-1: any), has the best score (top) and a free thread. */
 static int ud__free_pick(int w, int host, const double *score, double top) {
-    return w > 0 && w < ud__net.size && ud__net.threads[w] > 0 && (host < 0 || ud_shm_host(w) == host) &&
+    return w >= 0 && w < ud__net.size && ud__net.threads[w] > 0 && (host < 0 || ud_shm_host(w) == host) &&
            (!score || score[w] == top) && ud__load(w) * ud__net.threads[w] < ud__net.threads[w];
 }
 
@@ -2423,7 +2518,7 @@ static int ud__least_loaded(int host, const double *score) {
             load = ud__load(w);
         }
     }
-    if (best > 0) ud__root.next_worker = (ud__root.next_worker + 1) % n;
+    if (best >= 0) ud__root.next_worker = (ud__root.next_worker + 1) % n;
     return best;
 }
 
@@ -2441,7 +2536,7 @@ static int ud__place_by_data(ud__rent **ents, int nargs) {
         bytes = e->size >= 0 ? (double)e->size : min;
         owner = (int)e->ref.owner;
         if (bytes < min) continue;
-        if (owner == UD__ROOT) { /* the driver's own: near it only when in its host's store */
+        if (ud__is_put(e)) { /* the driver's own: near it only when in its host's store */
             if (!e->obj || !(e->obj->flags & UD__OBJ_SHARED)) continue;
         } else {
             rank_bytes[owner] += bytes;
@@ -2462,7 +2557,7 @@ static int ud__place_rank(const ud__fn *fn, const ud_opts *o, ud__rent **ents, i
     int r;
     if (!o || o->place == UD_ANYWHERE) {
         if (!ud__auto()) return ud__schedule_rank(-1);
-        return (r = ud__place_by_data(ents, nargs)) > 0 ? r : ud__least_loaded(-1, NULL);
+        return (r = ud__place_by_data(ents, nargs)) >= 0 ? r : ud__least_loaded(-1, NULL);
     }
     if (o->place == UD_ON_WORKER) return ud__net.workers[o->index];
     if (o->place == UD_ON_HOST) {
@@ -2476,18 +2571,22 @@ static int ud__place_rank(const ud__fn *fn, const ud_opts *o, ud__rent **ents, i
     }
     if (ud__is_worker(e->ref.owner)) return (int)e->ref.owner;
     /* the driver's own object: a worker of its host reads it in place, if there is one */
-    return (r = ud__least_loaded(ud_shm_host(UD__ROOT), NULL)) > 0 ? r : ud__least_loaded(-1, NULL);
+    return (r = ud__least_loaded(ud_shm_host(UD__ROOT), NULL)) >= 0 ? r : ud__least_loaded(-1, NULL);
 }
 
+static void ud__wk_adopt(ud_ref ref, ud__obj *o);
+
 /* Gives worker w what it needs to read the ref arguments: the root's own data is pushed ahead
-   of the task (same channel, so it arrives first); a worker's data w will ask its owner for. */
+   of the task (same channel, so it arrives first), or, to the driver's own worker part, handed
+   over in place; a task's result w will ask its owner for. */
 static ud_status ud__root_route_args(const ud_arg *args, int nargs, ud__rent **ents, int w) {
     ud_status st;
     int i;
     for (i = 0; i < nargs; i++) {
         ud__rent *e = ents[i];
-        if (!e || e->ref.owner == w || ud__seen_has(e, w)) continue;
-        if (e->ref.owner == UD__ROOT && (st = ud__send_obj(w, e->ref, e->obj)) != UD_OK) return st;
+        if (!e || ud__seen_has(e, w) || (e->ref.owner == w && !ud__is_put(e))) continue;
+        if (ud__is_put(e) && w == UD__ROOT) ud__wk_adopt(e->ref, e->obj);
+        else if (ud__is_put(e) && (st = ud__send_obj(w, e->ref, e->obj)) != UD_OK) return st;
         ud__seen_set(e, w);
     }
     (void)args;
@@ -2510,12 +2609,12 @@ static void ud__root_prefetch(void) {
 /* EXECUTE: a = function id, b = the first result's number (the others follow every size-th),
    count = arguments, aux = results, reserved = its nesting depth. Each argument: kind, then
    owner and number (a ref) or an object of one part (an inline value). caller: the driver's
-   rank, or the worker whose task submits it (nested: placed on that worker when it may go
+   program (UD__PROGRAM), or the worker whose task submits it (nested: placed on that worker when it may go
    anywhere, where its caller's thread runs it depth first and idle workers steal it, and
    never held for a batch). */
 static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs, int nret,
                                  ud_ref *outs, const ud_opts *opts, int caller, int depth) {
-    int may_hold = caller == UD__ROOT;
+    int may_hold = caller == UD__PROGRAM;
     ud__rent *small[16], **ents = nargs <= 16 ? small : (ud__rent **)ud__alloc((size_t)nargs * sizeof *ents);
     ud__rent *made_small[4], **made = NULL;
     ud_status st = UD_OK;
@@ -2580,7 +2679,9 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
     for (i = 0; i < nret; i++) {
         outs[i].owner = worker;
         outs[i].num = first + (int64_t)i * ud__net.size;
-        ud__root_enter(made[i], outs[i], NULL)->first = i == 0;
+        ud__rent *e = ud__root_enter(made[i], outs[i], NULL);
+        e->first = i == 0;
+        e->result = 1;
     }
     nmade = 0; /* entered */
     ud__root.submitted++;
@@ -2619,6 +2720,7 @@ typedef struct ud__wdep {
 
 typedef struct ud__wreq {      /* a GET that came before the data */
     int rank;
+    uint32_t flags;           /* the GET's UD__F_WK, which its answer carries */
     struct ud__wreq *next;
 } ud__wreq;
 
@@ -2628,6 +2730,7 @@ typedef struct ud__went {
     int32_t holds;            /* local tasks that read it, and its own pending task */
     int32_t freed;            /* the root's cleanup has come */
     int32_t requested;        /* a GET to its owner is out */
+    int32_t adopted;          /* the driver's put, read in place by the driver rank's tasks */
     int64_t expected, served; /* readers on other workers: announced by cleanup, served */
     ud__wdep *waiters;
     ud__wreq *requests;
@@ -2721,9 +2824,11 @@ static struct ud__inbox {
     ud__job *done, *done_tail;
     ud__call *calls;          /* nested calls for the loop to send */
     int sleeping;
+    void (*poke)(void);       /* on the driver's rank: ends its loop's nap (ud__rl_poke) */
 } ud__in;
 
 static int ud__is_mine(ud_ref r) { return r.owner == ud__net.rank; }
+static int64_t ud__wk_recorded(void) { return ud__wk.recorded; }
 
 /* Which of task t's results ref is (they are numbered every size-th from its first), or -1. A
    number below the first is none of them (and would overflow the difference). */
@@ -2746,10 +2851,29 @@ static ud__went *ud__wk_entry(ud_ref ref) {
 
 static void ud__wk_maybe_delete(ud__went *e) {
     if (!e->freed || e->holds > 0 || !e->obj || e->requests) return;
-    if (ud__is_mine(e->ref) && e->served < e->expected) return;
+    if (ud__is_mine(e->ref) && !e->adopted && e->served < e->expected) return;
     ud__map_del(&ud__wk.map, e->ref);
     ud__obj_release(e->obj);
     ud__free(e, sizeof *e);
+}
+
+/* On the driver's rank, for its root: the object its tasks made under ref, held once more
+   (NULL when it is not made yet, or not here). */
+static ud__obj *ud__wk_has(ud_ref ref) {
+    ud__went *e = ud__root_runs_tasks() && ref.owner == UD__ROOT ? (ud__went *)ud__map_get(&ud__wk.map, ref) : NULL;
+    if (!e || !e->obj || e->adopted) return NULL;
+    e->obj->refs++;
+    return e->obj;
+}
+
+/* On the driver's rank: the root's put o, for its own tasks to read in place. It lives, as a
+   push would, until the root's cleanup of it (the root counts this rank among its readers). */
+static void ud__wk_adopt(ud_ref ref, ud__obj *o) {
+    ud__went *e = ud__wk_entry(ref);
+    if (e->obj) return;
+    e->adopted = 1;
+    o->refs++;
+    e->obj = o;
 }
 
 /* The loop's sleep: a finished task or a nested call ends it early. */
@@ -2906,30 +3030,28 @@ static void ud__wk_hint(void);
 static void ud__wk_drop_push(void);
 static void ud__wk_release_all(void);
 
-static void ud__rank_loop(void) {
-    while (!ud__wk.stop) {
-        const ud__hdr *h;
-        int from, got, events = 0, k;
-        for (k = 0; k < 32 && !ud__wk.stop && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0; k++)
-            events += got > 0 ? ud__rank_handle(h, from) : 1;
-        /* the turn ends at a CANCEL: what is left, the wind-down does, sending nothing */
-        if (ud__wk.stop) break;
-        events += ud__wk_drain();
-        events += ud__wk_run_inline();
-        ud__wk_flush_push();
-        /* batch under load, but tell the monitor at once when no task waits for a thread, or
-           within a millisecond, so that a wait never lags behind long tasks */
-        if (ud__wk.ndone &&
-            (ud__atomic_load(&ud__wk.pool.open) <= 0 || ud__now() - ud__wk.done_since > 1e-3))
-            ud__wk_flush_done();
-        ud__mon_turn();
-        ud__wk_steal();
-        ud__wk_hint();
-        events += ud__shm_serve(); /* nothing unless this rank manages its host's store */
-        events += ud__async_progress();
-        if (events) ud__busy();
-        else ud__idle();
-    }
+/* A worker's duties between its receives: the tasks back from its threads and the inline
+   ones, results pushed and reported, the monitor's and the store manager's turns (nothing on
+   a rank without the duty), stealing. */
+static int ud__wk_turn(void) {
+    int events = ud__wk_drain() + ud__wk_run_inline();
+    ud__wk_flush_push();
+    /* batch under load, but tell the monitor at once when no task waits for a thread, or
+       within a millisecond, so that a wait never lags behind long tasks */
+    if (ud__wk.ndone && (ud__atomic_load(&ud__wk.pool.open) <= 0 || ud__now() - ud__wk.done_since > 1e-3))
+        ud__wk_flush_done();
+    ud__mon_turn();
+    ud__wk_steal();
+    ud__wk_hint();
+    return events + ud__shm_serve();
+}
+
+/* The same on the driver's rank, when it runs tasks: its root's loop and waiting calls give
+   its worker part these turns, and take its operations as they come (ud__root_try_recv). */
+static int ud__wk_duties(void) { return ud__root_runs_tasks() && !ud__wk.stop ? ud__wk_turn() : 0; }
+
+/* The end of a worker's run: what runs finishes, and what it holds goes. */
+static void ud__wk_finish(void) {
     ud__wk_wind_down();
     ud__pool_stop(&ud__wk.pool); /* every task has finished */
     ud__wk_drain();
@@ -2938,6 +3060,22 @@ static void ud__rank_loop(void) {
     ud__async_drain();
     ud__shm_quiet();
     ud__wk_release_all();
+}
+
+static void ud__rank_loop(void) {
+    while (!ud__wk.stop) {
+        const ud__hdr *h;
+        int from, got, events = 0, k;
+        for (k = 0; k < 32 && !ud__wk.stop && (got = ud__try_recv(MPI_ANY_SOURCE, &h, &from)) != 0; k++)
+            events += got > 0 ? ud__rank_handle(h, from) : 1;
+        /* the turn ends at a CANCEL: what is left, the wind-down does, sending nothing */
+        if (ud__wk.stop) break;
+        events += ud__wk_turn();
+        events += ud__async_progress();
+        if (events) ud__busy();
+        else ud__idle();
+    }
+    ud__wk_finish();
 }
 
 /* Which rank may send an operation: the root drives, workers only ask for and send data. */
@@ -3006,8 +3144,7 @@ static ud_status ud__wk_start(int threads) {
     memset(&ud__in, 0, sizeof ud__in);
     pthread_mutex_init(&ud__in.mu, NULL);
     ud__cond_init(&ud__in.wake); /* the loop's naps end by the clock */
-    ud__bo.nap = ud__wk_nap;
-    ud__bo.unstarted = &ud__wk.pool.open;
+    if (ud__net.rank == UD__ROOT) ud__in.poke = ud__rl_poke; /* the root's loop naps elsewhere */
     if (ud__net.rank == UD__MONITOR && !ud__mon_start())
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for the monitor");
     if (!ud__wk_victims()) return ud__fail(UD_ERR_NOMEM, "init: out of memory for the worker");
@@ -3024,6 +3161,7 @@ static void ud__wk_stop(void) {
     ud__wk.refused = NULL;
     ud__bo.nap = NULL;
     ud__bo.unstarted = NULL;
+    ud__in.poke = NULL;
     pthread_cond_destroy(&ud__in.wake);
     pthread_mutex_destroy(&ud__in.mu);
 }
@@ -3085,7 +3223,7 @@ static ud__wt *ud__wk_task_alloc(int nargs, int nret) {
 static void ud__wk_ask(ud_ref ref, uint32_t flags) {
     ud__wbuf w;
     ud__hdr *h = ud__start_or_end(&w, UD__OP_GET, "worker");
-    h->flags |= flags;
+    h->flags |= flags | (ud__net.rank == UD__ROOT ? UD__F_WK : 0); /* its answer is not the root's */
     h->a = ref.owner;
     h->count = 1;
     ud__wb_add(&w, &ref.num, sizeof ref.num);
@@ -3185,16 +3323,28 @@ static void ud__wk_batch(const ud__hdr *h, int from) {
 
 static void ud__wk_arrived(ud__went *e, ud__obj *o);
 
+/* On the driver's rank, what its root holds already: a put (its own, adopted) or a copy the
+   root got (0 when it has none). */
+static ud__obj *ud__wk_root_copy(ud__went *e) {
+    ud__rent *r = ud__net.rank == UD__ROOT ? (ud__rent *)ud__map_get(&ud__root.map, e->ref) : NULL;
+    if (!r || !r->obj) return NULL;
+    if (ud__is_put(r)) ud__wk_adopt(e->ref, r->obj);
+    else if (!ud__is_mine(e->ref)) return (r->obj->refs++, r->obj);
+    return NULL;
+}
+
 /* Argument i of t is ref: here, or asked for. flags (UD__F_GIVEN for a stolen task) go with
    the GET, so that its owner knows whether to count this rank among its readers. */
 static void ud__wk_need(ud__wt *t, int i, ud_ref ref, uint32_t flags) {
     ud__went *e = ud__wk_entry(ref);
     e->holds++;
     t->argent[i] = e;
-    /* Another rank of this host may have it in the shared store: read it there. The owner
-       still counts this rank among the readers it serves (the root pushes its own data). */
-    if (!e->obj && !e->requested && !ud__is_mine(ref) && ref.owner != UD__ROOT) {
-        ud__obj *o = ud__shm_find(ref);
+    /* Another rank of this host may have it in the shared store, or the driver's root may
+       hold it: read it there. The owner still counts this rank among the readers it serves
+       (the root pushes its own data, or hands it to its rank's tasks). */
+    if (!e->obj && !e->requested && (!ud__is_mine(ref) || ud__net.rank == UD__ROOT)) {
+        ud__obj *o = ud__wk_root_copy(e);
+        if (!o && !e->obj && !ud__is_mine(ref)) o = ud__shm_find(ref);
         if (o) {
             ud__wk_arrived(e, o);
             ud__wk_ask(ref, UD__F_NOREPLY | flags);
@@ -3211,7 +3361,7 @@ static void ud__wk_need(ud__wt *t, int i, ud_ref ref, uint32_t flags) {
     }
 }
 
-static void ud__wk_serve(ud__went *e, int rank);
+static void ud__wk_serve(ud__went *e, int rank, uint32_t flags);
 
 /* The data of e is here: wake the tasks parked on it and answer the GETs that waited. */
 static void ud__wk_arrived(ud__went *e, ud__obj *o) {
@@ -3228,7 +3378,7 @@ static void ud__wk_arrived(ud__went *e, ud__obj *o) {
     while (e->requests) {
         ud__wreq *r = e->requests;
         e->requests = r->next;
-        ud__wk_serve(e, r->rank);
+        ud__wk_serve(e, r->rank, r->flags);
         ud__free(r, sizeof *r);
     }
 }
@@ -3271,6 +3421,7 @@ static void ud__wk_job(ud__job *j) {
     ud__in.done_tail = j;
     if (ud__in.sleeping) pthread_cond_signal(&ud__in.wake);
     pthread_mutex_unlock(&ud__in.mu);
+    if (ud__in.poke) ud__in.poke();
 }
 
 /* A task's result: a large one goes straight to the shared store, under its ref, in room
@@ -3477,11 +3628,17 @@ static void ud__wk_flush_done(void) {
    Owns the answers to other ranks' GETs (served now, or when the data is made) and the root's
    cleanup of entries. Writes the entries' served and freed counts and the request lists; the
    loop's handlers call it, and execute when data arrives for a waiting GET. */
-static void ud__wk_serve(ud__went *e, int rank) {
+/* An answer to a GET: flags has UD__F_WK when the driver rank's worker part asked (a reader
+   the root counted), not its root (which reads without being counted). */
+static void ud__wk_serve(ud__went *e, int rank, uint32_t flags) {
+    ud__batch b;
     if (ud__wk.cancelled) return; /* its reader may have left: a send could wait for good */
     ud__st.gets_served++;
-    ud__or_end(ud__send_obj(rank, e->ref, e->obj), "worker");
-    if (rank != UD__ROOT) e->served++;
+    ud__batch_start(&b, e->ref.owner, rank);
+    b.flags = flags & UD__F_WK;
+    ud__batch_add(&b, e->ref.num, e->obj);
+    ud__or_end(ud__batch_send(&b), "worker");
+    if ((rank != UD__ROOT || (flags & UD__F_WK)) && !(flags & UD__F_GIVEN)) e->served++;
 }
 
 /* Answers what is here in one PUT_DATA; what is still being made waits on its entry. */
@@ -3507,6 +3664,7 @@ static void ud__wk_get(const ud__hdr *h, int from) {
         return;
     }
     ud__batch_start(&b, ud__net.rank, from);
+    b.flags = h->flags & UD__F_WK;
     for (i = 0; i < h->count; i++) {
         ud_ref ref;
         ud__went *e;
@@ -3517,13 +3675,14 @@ static void ud__wk_get(const ud__hdr *h, int from) {
         if (e->obj) {
             ud__st.gets_served++;
             ud__batch_add(&b, ref.num, e->obj);
-            if (from != UD__ROOT && !(h->flags & UD__F_GIVEN)) e->served++;
+            if ((from != UD__ROOT || (h->flags & UD__F_WK)) && !(h->flags & UD__F_GIVEN)) e->served++;
             ud__wk_maybe_delete(e);
         } else {
             ud__wreq *q = NULL;
             UD__PATIENTLY((q = (ud__wreq *)ud__alloc(sizeof *q)) != NULL);
             if (!q) ud__panic("worker (rank %d): out of memory for a request to serve", ud__net.rank);
             q->rank = from;
+            q->flags = h->flags & (UD__F_WK | UD__F_GIVEN);
             q->next = e->requests;
             e->requests = q;
         }
@@ -3878,6 +4037,7 @@ static void ud__nest_post(ud__call *c) {
     ud__in.calls = c;
     if (ud__in.sleeping) pthread_cond_signal(&ud__in.wake);
     pthread_mutex_unlock(&ud__in.mu);
+    if (ud__in.poke) ud__in.poke();
 }
 
 /* On the task's thread: the call goes to the loop, and the thread waits for the answer,
@@ -4253,13 +4413,27 @@ static void ud__wk_nested_get(ud__call *c) {
 
 /* A nested wait the root allowed: the driver's objects are done (first, in the order given);
    the monitor answers for the tasks' (WAIT, b = the call's id). */
-static void ud__wk_nested_wait(ud__call *c) {
+/* Whether ref i of a nested wait is the driver's put, done from the start: owned by the
+   driver's rank and not among the tasks' results the root listed (ascending indices). */
+static int ud__wk_is_put(const ud__call *c, int i, const int64_t *results, int nres) {
+    int lo = 0, hi = nres;
+    if (c->refs[i].owner != UD__ROOT) return 0;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (results[mid] == i) return 0;
+        if (results[mid] < i) lo = mid + 1;
+        else hi = mid;
+    }
+    return 1;
+}
+
+static void ud__wk_nested_wait(ud__call *c, const int64_t *results, int nres) {
     ud__wbuf w;
     ud__hdr *h;
     int i, nremote = 0;
     c->nready = 0;
     for (i = 0; i < c->n && c->nready < c->num_returns; i++)
-        if (c->refs[i].owner == UD__ROOT) c->ready[c->nready++] = i;
+        if (ud__wk_is_put(c, i, results, nres)) c->ready[c->nready++] = i;
     if (c->nready >= c->num_returns) {
         ud__wk_call_answered(c);
         return;
@@ -4271,9 +4445,10 @@ static void ud__wk_nested_wait(ud__call *c) {
     h->aux = c->num_returns - c->nready;
     h->b = c->id;
     h->c = c->timeout < 0 ? -1 : (int64_t)(c->timeout * 1e6);
+    if (ud__net.rank == UD__ROOT) h->flags |= UD__F_WK; /* the monitor's answer is not the root's */
     for (i = 0; i < c->n; i++) {
         ud__wref r;
-        if (c->refs[i].owner == UD__ROOT) continue;
+        if (ud__wk_is_put(c, i, results, nres)) continue;
         r.owner = c->refs[i].owner;
         r.num = c->refs[i].num;
         r.n = i;
@@ -4322,7 +4497,12 @@ static void ud__wk_call_answer(const ud__hdr *h) {
         return;
     }
     case UD__NEST_GET: ud__wk_nested_get(c); return;
-    case UD__NEST_WAIT: ud__wk_nested_wait(c); return;
+    case UD__NEST_WAIT: {
+        const int64_t *results = (const int64_t *)ud__rd_take(&r, (size_t)h->count * sizeof *results);
+        if (h->count && !results) ud__wk_call_failed(c, UD_ERR_PROTO, "a malformed answer from the root");
+        else ud__wk_nested_wait(c, results, h->count);
+        return;
+    }
     default: ud__wk_call_answered(c); return;
     }
 }
@@ -4363,7 +4543,7 @@ static ud_status ud__root_nested_refs(const char *op, const int64_t *p, int n, i
         a.ref.owner = p[2 * i];
         a.ref.num = p[2 * i + 1];
         if ((st = ud__root_lookup(op, a.ref, &e)) != UD_OK) break;
-        if (reader && e->ref.owner != reader) st = ud__root_route_args(&a, 1, &e, reader);
+        if (reader >= 0) st = ud__root_route_args(&a, 1, &e, reader);
         if (later && !ud__root_later(a.ref)) return ud__fail(UD_ERR_NOMEM, "free: out of memory");
     }
     return st;
@@ -4434,6 +4614,23 @@ static ud_status ud__root_nested_put(const ud__hdr *h, ud__rd *r, int from, ud_r
     return UD_OK;
 }
 
+/* A nested wait's answer: the indices of the refs that are tasks' results owned by the
+   driver's rank (the others it owns are puts, done from the start); returns how many. */
+static int ud__root_wait_results(ud__wbuf *w, const int64_t *p, int n) {
+    int i, k = 0;
+    for (i = 0; i < n; i++) {
+        ud_ref ref;
+        ud__rent *e;
+        int64_t idx = i;
+        ref.owner = p[2 * i];
+        ref.num = p[2 * i + 1];
+        if (ref.owner != UD__ROOT || !(e = (ud__rent *)ud__map_get(&ud__root.map, ref)) || ud__is_put(e)) continue;
+        ud__wb_add(w, &idx, sizeof idx);
+        k++;
+    }
+    return k;
+}
+
 static void ud__root_nested(const ud__hdr *h, int from) {
     ud__rd r = ud__payload(h);
     ud_ref small[8], *outs = small;
@@ -4457,7 +4654,8 @@ static void ud__root_nested(const ud__hdr *h, int from) {
     memset(&w, 0, sizeof w);
     if (!(h->flags & UD__F_NOREPLY) &&
         (!ud__wb_start(&w, UD__OP_NESTED) ||
-         !ud__wb_room(&w, (h->aux == UD__NEST_REMOTE && h->status > 0 ? (size_t)h->status : 1) * sizeof(ud_ref) +
+         !ud__wb_room(&w, (h->aux == UD__NEST_REMOTE && h->status > 0 ? (size_t)h->status
+                           : h->aux == UD__NEST_WAIT ? (size_t)h->count + 1 : 1) * sizeof(ud_ref) +
                               sizeof ud__errbuf))) {
         ud__free(w.p, w.cap);
         memset(&w, 0, sizeof w);
@@ -4469,8 +4667,8 @@ static void ud__root_nested(const ud__hdr *h, int from) {
         break;
     case UD__NEST_PUT: if ((st = ud__root_nested_put(h, &r, from, outs)) == UD_OK) nout = 1; break;
     case UD__NEST_GET: st = ud__root_nested_refs("get", refs, h->count, from, 0); break;
-    case UD__NEST_WAIT: st = ud__root_nested_refs("wait", refs, h->count, 0, 0); break;
-    case UD__NEST_FREE: st = ud__root_nested_refs("free", refs, h->count, 0, 1); break;
+    case UD__NEST_WAIT: st = ud__root_nested_refs("wait", refs, h->count, -1, 0); break;
+    case UD__NEST_FREE: st = ud__root_nested_refs("free", refs, h->count, -1, 1); break;
     default: st = ud__fail(UD_ERR_PROTO, "NESTED of unknown kind %d from rank %d", h->aux, from);
     }
     if (h->flags & UD__F_NOREPLY) { /* a task freeing what it made: nothing to answer */
@@ -4483,13 +4681,16 @@ static void ud__root_nested(const ud__hdr *h, int from) {
         a->aux = h->aux;
         a->b = h->b;
         a->status = st;
-        a->count = nout;
-        if (st == UD_OK) ud__wb_add(&w, outs, (size_t)nout * sizeof *outs);
+        a->flags |= UD__F_REPLY;
+        if (st == UD_OK && h->aux == UD__NEST_WAIT) nout = ud__root_wait_results(&w, refs, h->count);
+        else if (st == UD_OK) ud__wb_add(&w, outs, (size_t)nout * sizeof *outs);
         else ud__wb_add(&w, ud__errbuf, strlen(ud__errbuf) + 1);
+        ((ud__hdr *)w.p)->count = nout;
         st = ud__wb_send(&w, from);
     } else { /* no room for an answer with a payload: the status alone, from the stack */
         ud__hdr mine;
         ud__hdr_init(&mine, UD__OP_NESTED);
+        mine.flags |= UD__F_REPLY;
         mine.aux = h->aux;
         mine.b = h->b;
         mine.status = st;
@@ -4513,6 +4714,7 @@ static void ud__root_nested(const ud__hdr *h, int from) {
 
 typedef struct ud__mwait {
     int rank, need, n;
+    uint32_t flags;           /* the asker's UD__F_WK, sent back */
     int64_t id;               /* the asker's, sent back: a worker may have several out */
     size_t bytes;             /* of refs */
     double deadline;          /* < 0: none */
@@ -4561,7 +4763,7 @@ static int ud__mon_try_answer(ud__mwait *w, int force_timeout) {
     h = ud__start_or_end(&b, UD__OP_WAIT, "monitor");
     h->count = k;
     h->status = k < w->need ? UD_ERR_TIMEOUT : UD_OK;
-    h->flags |= UD__F_REPLY;
+    h->flags |= UD__F_REPLY | w->flags;
     h->b = w->id;
     {   /* the indices, then the size codes of the tasks' results: two packed arrays */
         int32_t *idx = (int32_t *)ud__wb_grow(&b, (size_t)k * 2 * sizeof *idx);
@@ -4659,6 +4861,7 @@ static void ud__mon_wait(const ud__hdr *h, int from) {
     w->refs = copy;
     w->bytes = bytes;
     w->rank = from;
+    w->flags = h->flags & UD__F_WK;
     w->id = h->b;
     w->need = h->aux;
     w->n = refs ? h->count : 0;
@@ -4762,12 +4965,12 @@ static void ud__my_stats(ud_stats *s) {
     s->rank = ud__net.rank;
     s->host = ud_shm_host(ud__net.rank);
     s->threads = ud__net.threads[ud__net.rank];
-    if (ud__net.rank != UD__ROOT) {
+    if (ud__net.rank != UD__ROOT || ud__root_runs_tasks()) {
         if (ud__wk.pool.q) ud__pool_stats(&ud__wk.pool, s);
         s->task_seconds += 1e-9 * (double)ud__wk.inline_ns;
     }
     ud__obs_stats(s);
-    s->queued = ud__bo.unstarted ? ud__atomic_load(ud__bo.unstarted) : 0;
+    s->queued = ud__wk.pool.q ? ud__atomic_load(&ud__wk.pool.open) : 0;
 }
 
 /* STATS: the root asks (no payload); a worker answers with its ud_stats. */
@@ -5130,7 +5333,7 @@ static ud_status ud__check_agreement(void) {
 }
 
 /* Who does what: rank 0 drives and every other rank runs tasks, on the task threads it
-   starts; rank 1 carries the root monitor's duty too, and the lowest rank but the driver of
+   starts, as does rank 0 when it has task threads (the last worker); rank 1 carries the root monitor's duty too, and the lowest rank but the driver of
    each host its shared store's (unidist_shm.h). Collective: every rank learns how many task
    threads each has. */
 static ud_status ud__mpi_roles(int threads) {
@@ -5147,7 +5350,9 @@ static ud_status ud__mpi_roles(int threads) {
     ud__net.nworkers = 0;
     for (r = UD__ROOT + 1; r < ud__net.size; r++) ud__net.workers[ud__net.nworkers++] = r;
     rc = MPI_Allgather(&threads, 1, MPI_INT, ud__net.threads, 1, MPI_INT, ud__comm);
-    return rc == MPI_SUCCESS ? UD_OK : ud__mpi_fail(rc, "init: MPI_Allgather");
+    if (rc != MPI_SUCCESS) return ud__mpi_fail(rc, "init: MPI_Allgather");
+    if (ud__net.threads[UD__ROOT] > 0) ud__net.workers[ud__net.nworkers++] = UD__ROOT; /* the last */
+    return UD_OK;
 }
 
 /* Task threads for this rank: UNIDIST_CPUS, or the cores of its affinity mask shared out
@@ -5242,6 +5447,8 @@ static void ud__mpi_teardown(void) {
         ud__shm_close(); /* collective over the host: every rank gets here */
         MPI_Barrier(ud__comm); /* nobody leaves while a peer may still talk to it */
         ud__drain_stray();
+        /* the driver's sends to its own worker part, received just now: completed */
+        while (ud__net.nreqs && ud__async_test(ud__net.nreqs)) {}
         MPI_Comm_free(&ud__comm);
     }
     ud__comm = MPI_COMM_NULL;
@@ -5281,6 +5488,7 @@ static ud_status ud__root_start(void) {
     size_t n = (size_t)ud__net.size;
     memset(&ud__root, 0, sizeof ud__root);
     ud__root.next_num = ud__run_first();
+    ud__root.last = -1;
     ud__root.rent_bytes = sizeof(ud__rent) + (size_t)((ud__net.size + 63) / 64) * sizeof(uint64_t);
     ud__root.assigned = (int64_t *)ud__alloc(5 * n * sizeof(int64_t));
     ud__root.score = (double *)ud__alloc((n + (size_t)ud__sh.nhosts + 1) * sizeof(double));
@@ -5338,13 +5546,16 @@ static ud_status ud__mpi_setup(int *threads) {
     /* the ranks of this machine: the backoff, the task threads and the shared store ask */
     ud__idle_setup(machine);
     rc = ud__task_threads(machine, &cores, &share); /* collective over the machine */
-    *threads = ud__net.rank == UD__ROOT ? 0 : rc;
+    /* the driver's rank: one core of its share, or of UNIDIST_CPUS, is the program's thread */
+    *threads = ud__net.rank == UD__ROOT && rc > 0 ? rc - 1 : rc;
     st = rc < 0 ? ud__fail(UD_ERR_NOMEM, "init: out of memory for the cores' masks") : UD_OK;
     if ((st = ud__all_ok(st, "count its cores")) == UD_OK &&
         (st = ud__all_ok(ud__net.rank == UD__ROOT ? ud__trace_check() : UD_OK, "open the trace file")) == UD_OK &&
         (st = ud__check_agreement()) == UD_OK &&
-        (st = ud__shm_open(ud__comm, machine, ud__net.rank, ud__net.size, &ud__rt.cfg)) == UD_OK &&
-        (st = ud__mpi_roles(*threads)) == UD_OK && (st = ud__all_ok(ud__clock_sync(), "sync clocks")) == UD_OK)
+        (st = ud__mpi_roles(*threads)) == UD_OK &&
+        (st = ud__shm_open(ud__comm, machine, ud__net.rank, ud__net.size, ud__net.threads[UD__ROOT] > 0,
+                           &ud__rt.cfg)) == UD_OK &&
+        (st = ud__all_ok(ud__clock_sync(), "sync clocks")) == UD_OK)
         ud__warn_cpus(cores, share);
     MPI_Comm_free(&machine);
     return st;
@@ -5368,8 +5579,9 @@ static ud_status ud__mpi_start(ud_role *role) {
     if ((st = ud__mpi_setup(&threads)) == UD_OK) {
         if (!ud__async_room() || !ud__rbuf_fit(UD__RBUF_MIN, 0))
             st = ud__fail(UD_ERR_NOMEM, "init: out of memory for the tables of sends and receives");
-        else if (ud__net.rank == UD__ROOT && (st = ud__root_start()) == UD_OK)
-            st = ud__rl_start();
+        else if (ud__net.rank == UD__ROOT && (st = ud__root_start()) == UD_OK && (st = ud__rl_start()) == UD_OK &&
+                 threads > 0 && (st = ud__wk_start(threads)) == UD_OK)
+            ud__root_wk = 1; /* its loop carries a worker's duties too */
         else if (ud__net.rank != UD__ROOT)
             st = ud__wk_start(threads);
         st = ud__all_ok(st, "start");
@@ -5378,19 +5590,23 @@ static ud_status ud__mpi_start(ud_role *role) {
     if (st != UD_OK) {
         ud__free(ud__clock_offset, ud__clock_offset ? (size_t)ud__net.size * sizeof(double) : 0);
         ud__clock_offset = NULL;
+        ud__root_wk = 0;
         if (ud__net.rank == UD__ROOT && ud__root.assigned) ud__root_stop();
-        if (ud__net.rank != UD__ROOT && ud__wk.pool.q) ud__pool_stop(&ud__wk.pool);
-        if (ud__net.rank != UD__ROOT) ud__wk_stop();
+        if (ud__wk.pool.q) ud__pool_stop(&ud__wk.pool);
+        if (ud__net.rank != UD__ROOT || ud__in.poke) ud__wk_stop();
         ud__mpi_teardown();
         return st;
     }
     if (ud__net.rank == UD__ROOT) {
         *role = UD_ROLE_DRIVER;
+        if (ud__root_wk) ud__atomic_store(&ud__rt.nested, 1); /* its tasks may call the API */
         ud__log_topology();
         return UD_OK;
     }
     *role = ud__net.rank == UD__MONITOR ? UD_ROLE_MONITOR : UD_ROLE_WORKER;
     ud__rt.be = ud__mpi_in_task(); /* chosen once: this rank's calls are its tasks' */
+    ud__bo.nap = ud__wk_nap;
+    ud__bo.unstarted = &ud__wk.pool.open;
     ud__atomic_store(&ud__rt.nested, 1); /* its tasks may call the API now */
     ud__in_runtime = 1;
     ud__rank_loop();
@@ -5446,6 +5662,13 @@ static ud_status ud__mpi_stop(void) {
     }
     for (r = UD__ROOT + 1; r < ud__net.size; r++)
         if (ud__send_op(r, UD__OP_CANCEL, 0, 0, 0, 0) != UD_OK && st == UD_OK) st = UD_ERR_MPI;
+    if (ud__root_runs_tasks()) { /* its own worker part, as a CANCEL would end it */
+        ud__root_wk = 0;
+        ud__wk.stop = 1;
+        ud__wk_finish(); /* (its tasks may call meanwhile, as a worker's do in its wind-down) */
+        ud__wk_stop();
+        ud__atomic_store(&ud__rt.nested, 0);
+    }
     ud__async_drain();
     ud__shm_quiet();
     ud__root_stop();
@@ -5461,7 +5684,8 @@ static int ud__mpi_num_workers(void) { return ud__nworkers(); }
 static int ud__mpi_rank(void) { return ud__net.rank; }
 static int ud__mpi_worker_host(int w) { return ud_shm_host(ud__net.workers[w]); }
 static int ud__mpi_worker_threads(int w) { return ud__net.threads[ud__net.workers[w]]; }
-static int ud__mpi_worker_id(void) { return ud__net.rank - 1; }
+static int ud__mpi_worker_rank(int w) { return ud__net.workers[w]; }
+static int ud__mpi_worker_id(void) { return ud__net.rank == UD__ROOT ? ud__nworkers() - 1 : ud__net.rank - 1; }
 
 /* Host 0 is the driver's, which has workers only when a second rank shares it. */
 static int ud__mpi_num_hosts(void) { return ud__sh.nhosts; }
@@ -5471,6 +5695,7 @@ static const ud__backend ud__mpi_backend = {
     "mpi", ud__mpi_available, ud__mpi_start, ud__drv_stop, ud__drv_put, ud__drv_get,
     ud__drv_wait, ud__drv_remote, ud__drv_free, ud__mpi_num_workers, ud__mpi_rank,
     ud__mpi_num_hosts, ud__mpi_worker_host, ud__mpi_worker_threads, ud__mpi_worker_id, ud__drv_stats,
+    ud__mpi_worker_rank,
 };
 
 /* Calls inside a task on a worker: the driver's table, but for a task's put, get, wait, remote

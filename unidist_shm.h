@@ -638,9 +638,10 @@ static void ud__shm_size_text(uint64_t n, char *buf, size_t cap) {
 /* Hosts as the ranks see them: the real ones (machine: the ranks of comm that share this
    rank's memory, in rank order), each split into UNIDIST_MPI_HOSTS virtual ones by local rank,
    numbered in the order of their lowest rank. Fills host_of and manager_of (each host's lowest
-   rank but the driver); returns how many virtual hosts share this rank's machine, or 0 when
-   a rank is out of memory. Collective over comm. */
-static int ud__shm_topology(MPI_Comm comm, MPI_Comm machine, int vhosts, MPI_Comm *host) {
+   rank but the driver; the driver, alone on its host, when it runs tasks: driver_works);
+   returns how many virtual hosts share this rank's machine, or 0 when a rank is out of memory.
+   Collective over comm. */
+static int ud__shm_topology(MPI_Comm comm, MPI_Comm machine, int vhosts, int driver_works, MPI_Comm *host) {
     int lrank, lsize, lead = ud__sh.rank, v, r, q, ok;
     int *key = (int *)ud__alloc((size_t)ud__sh.nranks * sizeof *key);
     ok = key != NULL;
@@ -664,6 +665,7 @@ static int ud__shm_topology(MPI_Comm comm, MPI_Comm machine, int vhosts, MPI_Com
         ud__sh.host_of[r] = q == r ? ud__sh.nhosts - 1 : ud__sh.host_of[q];
         if (r != 0 && ud__sh.manager_of[ud__sh.host_of[r]] < 0) ud__sh.manager_of[ud__sh.host_of[r]] = r;
     }
+    if (driver_works && ud__sh.manager_of[ud__sh.host_of[0]] < 0) ud__sh.manager_of[ud__sh.host_of[0]] = 0;
     ud__free(key, (size_t)ud__sh.nranks * sizeof *key);
     return vhosts < lsize ? vhosts : lsize;
 }
@@ -837,7 +839,7 @@ static int ud__shm_same_host(int rank) {
 }
 
 /* Collective over comm. With the store off in the configuration, it does nothing at all. */
-static ud_status ud__shm_open(MPI_Comm comm, MPI_Comm machine, int rank, int size,
+static ud_status ud__shm_open(MPI_Comm comm, MPI_Comm machine, int rank, int size, int driver_works,
                               const ud_config *c) {
     char err[400] = "";
     int ok = 1, sharing;
@@ -853,7 +855,7 @@ static ud_status ud__shm_open(MPI_Comm comm, MPI_Comm machine, int rank, int siz
                             (int)sizeof err)) != UD_OK)
         return st;
     ud__sh.manager_of = ud__sh.host_of + size;
-    sharing = ud__shm_topology(comm, machine, (int)c->mpi_hosts, &ud__sh.host);
+    sharing = ud__shm_topology(comm, machine, (int)c->mpi_hosts, driver_works, &ud__sh.host);
     if (!sharing) {
         ud__shm_close();
         return ud__fail(UD_ERR_NOMEM, "init: out of memory for the hosts' table (on this rank or another)");
@@ -863,7 +865,8 @@ static ud_status ud__shm_open(MPI_Comm comm, MPI_Comm machine, int rank, int siz
     ud__sh.manager = ud__sh.manager_of[ud__sh.host_of[rank]];
     ud__sh.is_manager = ud__sh.manager == rank;
     ud__sh.threshold = c->mpi_shared_object_store_threshold;
-    ud__sh.manager_local = ud__sh.host_of[0] == ud__sh.host_of[rank] ? 1 : 0; /* ranks in order */
+    /* its rank in the host's communicator, which keeps the ranks' order */
+    ud__sh.manager_local = ud__sh.manager == 0 || ud__sh.host_of[0] != ud__sh.host_of[rank] ? 0 : 1;
     if (ud__sh.is_manager) ok = ud__shm_size(c, sharing, err, sizeof err);
     if ((st = ud__shm_agree(comm, ok, err, (int)sizeof err)) == UD_OK && ud__sh.manager >= 0) {
         int64_t sz[2];

@@ -184,8 +184,8 @@ static void argument_on_another_worker(void) {
     }
     for (i = 0; i < n; i++) {
         int64_t maker = get_i64(read[i], 0), reader = get_i64(read[i], 1);
-        UT_EQ_INT(maker, (i + 1) % n % w + 1); /* worker w is rank w + 1 */
-        UT_EQ_INT(reader, (i + 2) % w + 1);
+        UT_EQ_INT(maker, ud_worker_rank((i + 1) % n % w));
+        UT_EQ_INT(reader, ud_worker_rank((i + 2) % w));
         UT_EQ_INT(maker, get_i64(made[(i + 1) % n], 0));
     }
     for (i = 0; i < n; i++) {
@@ -393,7 +393,7 @@ static void memory_bounded_under_load(void) {
             }
             for (k = 0; k < w; k++) {
                 int64_t bytes = get_i64(probes[k], 1), rank = get_i64(probes[k], 0);
-                UT_EQ_INT(rank, k + 1);
+                UT_EQ_INT(rank, ud_worker_rank(k));
                 if (i == n / 10) early[k] = bytes;
                 else {
                     ut_note("worker %d (rank %lld): %lld live bytes early, %lld at the end", k,
@@ -454,10 +454,10 @@ static void task_remote_near(void) {
     ud_opts o = ud_on_worker(last);
     ud_ref made;
     UT_REQUIRE_OK(ud_remote_opts(&o, f_whoami, NULL, 0, 1, &made));
-    UT_EQ_INT(get_i64(made, 0), last + 1);
+    UT_EQ_INT(get_i64(made, 0), ud_worker_rank(last));
     if (asked(2, made, y)) {
         UT_OK((int)y[0]);
-        UT_EQ_INT(y[2], last + 1);
+        UT_EQ_INT(y[2], ud_worker_rank(last));
     }
     UT_OK(ud_free(made));
 }

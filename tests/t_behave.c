@@ -517,11 +517,15 @@ static void runtime_started(void) {
     {
         int size = 0;
         MPI_Comm_size(ud_mpi_comm(), &size);
-        UT_EQ_INT(ud_num_workers(), size - 1); /* every rank but the driver */
+        /* every rank but the driver, and the driver's last when it has task threads (its
+           share of the cores, or UNIDIST_CPUS, less one for the program's thread) */
+        UT_EQ_INT(ud_num_workers(), size - 1 + (ud_worker_rank(ud_num_workers() - 1) == 0));
         for (w = 0; w < ud_num_workers(); w++) {
+            UT_EQ_INT(ud_worker_rank(w), (w + 1) % size);
             UT_CHECK(ud_worker_threads(w) >= 1);
-            if (cpus && *cpus) UT_EQ_INT(ud_worker_threads(w), atoi(cpus));
+            if (cpus && *cpus) UT_EQ_INT(ud_worker_threads(w), atoi(cpus) - (ud_worker_rank(w) == 0));
         }
+        UT_EQ_INT(ud_worker_rank(ud_num_workers()), -1);
     }
 #else
     if (cpus && *cpus) UT_EQ_INT(ud_num_workers(), atoi(cpus));
@@ -531,8 +535,8 @@ static void runtime_started(void) {
             ud_num_workers(), ud_worker_threads(0));
 }
 
-/* Tasks run on the workers (other processes under MPI, rank w + 1 for worker w), never on
-   the driver; a task pinned to a worker runs there, on each of them. */
+/* Tasks run on the workers (other processes under MPI, ud_worker_rank(w) for worker w: the
+   driver's rank too when it has task threads), never on the driver's thread; a task pinned to a worker runs there, on each of them. */
 static void tasks_run_on_workers(void) {
     int w = ud_num_workers(), n = 2 * w, i;
     ud_ref *refs = (ud_ref *)calloc((size_t)n, sizeof *refs);
@@ -548,7 +552,7 @@ static void tasks_run_on_workers(void) {
         UT_CHECK(at[i].worker >= 0 && at[i].worker < w);
         if (i < w) UT_EQ_INT(at[i].worker, i);
 #ifdef UT_MPI
-        UT_EQ_INT(at[i].rank, at[i].worker + 1);
+        UT_EQ_INT(at[i].rank, ud_worker_rank((int)at[i].worker));
 #else
         UT_EQ_INT(at[i].rank, 0);
         UT_CHECK(at[i].thread != here().thread); /* not the driver's thread */
