@@ -15,7 +15,9 @@
      the program does not call, so that tasks, nested calls and cleanups move while it
      computes (the program's calls do it themselves meanwhile, under the root's lock, or are
      handed to the loop under MPI_THREAD_FUNNELED). Every other rank is a worker: worker w is rank
-     w + 1. A worker's loop thread receives operations, serves data to the others and hands
+     w + 1. The driver's rank is one too, the last, when it has task threads (its share of the
+     cores, or UNIDIST_CPUS, less one for the program's thread): its loop and the calls that
+     wait carry a worker's duties, and the operations for its worker part go there. A worker's loop thread receives operations, serves data to the others and hands
      tasks to its task threads (UNIDIST_CPUS of them; by default the cores of its affinity
      shared out among the ranks of its machine), which run them while it goes on. The loop
      also carries the duties a rank is given: the root monitor's on rank 1 (task counts,

@@ -141,6 +141,7 @@ int main(void) {
     UT_OK(ud_register("marker", marker, NULL, &f_marker));
     UT_OK(ud_register("fib", fib, NULL, &f_fib));
     UT_OK(ud_register("asker", asker, NULL, &f_asker));
+    ut_driver_runs_no_tasks(); /* the spoiled message must be one the root needs, not a STEAL */
     if (ud_init(NULL, &role) != UD_OK) {
         printf("FAIL init: %s\n", ud_last_error());
         return 1;

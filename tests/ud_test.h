@@ -105,6 +105,16 @@ static inline double ut_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Before init, in a program that measures the root alone (its messages, what it receives): the
+   driver's rank gets no task threads of its own (UNIDIST_CPUS=1 there is one less: none),
+   whatever the variant gives the workers. The launcher names the rank (Open MPI, MPICH's
+   hydra). */
+static inline void ut_driver_runs_no_tasks(void) {
+    const char *r = getenv("OMPI_COMM_WORLD_RANK");
+    if (!r) r = getenv("PMI_RANK");
+    if (r && atoi(r) == 0) setenv("UNIDIST_CPUS", "1", 1);
+}
+
 static inline void ut_sleep(double seconds) {
     struct timespec ts;
     ts.tv_sec = (time_t)seconds;

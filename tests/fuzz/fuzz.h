@@ -612,7 +612,7 @@ static void fz_renew(void) {
     }
     ud__shm_close(); /* the store's manager takes what is left on its channel, as at the end */
     if (MPI_Comm_split_type(ud__comm, MPI_COMM_TYPE_SHARED, ud__net.rank, MPI_INFO_NULL, &machine) ||
-        ud__shm_open(ud__comm, machine, ud__net.rank, ud__net.size, &ud__rt.cfg) != UD_OK) {
+        ud__shm_open(ud__comm, machine, ud__net.rank, ud__net.size, ud__is_worker(UD__ROOT), &ud__rt.cfg) != UD_OK) {
         fprintf(stderr, "fuzz: the store did not open again: %s\n", ud_last_error());
         abort();
     }
