@@ -89,7 +89,9 @@ bench: setup
 	@if why=$$(bash tests/hosts/hosts.sh check); then \
 	    bash tests/hosts/hosts.sh up && \
 	    BENCH_ONLY=big BENCH_TAG=realhosts BENCH_OUT=$(BUILD)/bench_mpi_realhosts.json \
-	        bash tests/hosts/hosts.sh run openmpi 2,2 ./$(BUILD)/bench_mpi; \
+	        bash tests/hosts/hosts.sh run openmpi 2,2 ./$(BUILD)/bench_mpi && \
+	    BENCH_ONLY=driver_rank BENCH_TAG=onerankahost BENCH_OUT=$(BUILD)/bench_mpi_onerank.json \
+	        bash tests/hosts/hosts.sh run openmpi 1,1,1 ./$(BUILD)/bench_mpi; \
 	    rc=$$?; bash tests/hosts/hosts.sh down; exit $$rc; \
 	else echo "bench: large objects between simulated hosts skipped: $$why"; fi
 

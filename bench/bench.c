@@ -1744,6 +1744,44 @@ static void bench_busy_driver(void) {
     free(ready);
 }
 
+#ifdef BENCH_MPI
+/* driver_rank_tasks: 20 naps of 5 ms a task thread of the job, submitted at once, then one
+   ud_wait; the share of them that the driver's rank ran (stats: tasks_run), against its share
+   of the job's task threads (what an even spread gives it). Run one rank a host (make bench
+   runs it across simulated hosts), where the driver's rank has its host's cores less one. */
+static void bench_driver_rank(void) {
+    int n = 20 * task_threads_all(), nready = 0, ns = 0, last = ud_num_workers() - 1;
+    ud_ref *refs = (ud_ref *)malloc((size_t)n * sizeof *refs);
+    int *ready = (int *)malloc((size_t)n * sizeof *ready);
+    ud_stats before[64], after[64];
+    double share[3], fair[3], s = 0.005;
+    ud_arg a = ud_arg_val(&s, sizeof s);
+    if (!refs || !ready) die("driver_rank: no memory");
+    if (ud_worker_rank(last) != 0) { /* its share of its host's cores is one: the program's */
+        note("driver_rank_tasks: the driver's rank has no task threads in this launch (its share "
+             "of its host's cores is one); the one-rank-a-host run measures it");
+        free(refs);
+        free(ready);
+        return;
+    }
+    for (int r = 0; r < 3; r++) {
+        int64_t all = 0;
+        CHECK(ud_stats_get(before, 64, &ns));
+        for (int i = 0; i < n; i++) CHECK(ud_remote(f_sleep, &a, 1, 1, &refs[i]));
+        CHECK(ud_wait(refs, n, n, -1, ready, &nready));
+        CHECK(ud_stats_get(after, 64, &ns));
+        for (int k = 0; k < ns; k++) all += after[k].tasks_run - before[k].tasks_run;
+        share[r] = all > 0 ? 100.0 * (double)(after[0].tasks_run - before[0].tasks_run) / (double)all : 0;
+        fair[r] = ud_worker_rank(last) == 0 ? 100.0 * ud_worker_threads(last) / task_threads_all() : 0;
+        CHECK(ud_free_many(refs, n));
+    }
+    stats f = summarize(share, 3), b = summarize(fair, 3);
+    report("driver_rank_tasks", "%", f, "driver_rank_thread_share", &b, GOAL_AT_LEAST, 0.01);
+    free(refs);
+    free(ready);
+}
+#endif
+
 #define DRIVER_CALLS 2000
 
 static void *remote_get_calls(void *arg) {
@@ -1839,6 +1877,9 @@ static const bench benches[] = {
 #endif
     {"busy_driver", bench_busy_driver, NULL},
     {"driver_threads", bench_driver_threads, NULL},
+#ifdef BENCH_MPI
+    {"driver_rank", bench_driver_rank, NULL},
+#endif
 };
 
 /* ---- output -------------------------------------------------------------------------------- */

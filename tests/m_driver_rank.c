@@ -3,10 +3,14 @@
    worker, and every way a task meets the others' goes through its worker part: its results
    read elsewhere and its own tasks reading others', the driver's puts read in place even when
    freed at once, nested calls, nested waits on its results, failures, cleanup of its objects.
+   A second phase takes the default count: with one rank a host (the simulated hosts' 1,1,1)
+   the driver's rank has the cores it may use less one, and tasks run there.
    Run under mpiexec with 2 or more ranks. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #define UNIDIST_IMPLEMENTATION
 #include "unidist_mpi.h"
 #include "ud_test.h"
+#include <sched.h>
 
 static ud_func f_where, f_sum, f_nested, f_fail, f_waiter, f_big;
 
@@ -205,6 +209,27 @@ static void driver_rank_cases(int size) {
     }
 }
 
+/* The default count, one rank a host: the driver's rank has the cores it may use less one. */
+static void one_rank_a_host(int size) {
+    UT_CASE("one rank a host: the driver's rank takes its cores less one, and runs tasks") {
+        cpu_set_t set;
+        int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+        int last = ud_num_workers() - 1, k, here = 0;
+        ud_ref r[32];
+        if (ud_num_hosts() != size || getenv("UNIDIST_MPI_HOSTS") || cores < 2) {
+            ut_skip("needs one rank a host and 2 cores for the driver's rank (the hosts variant, 1,1,1)");
+        } else {
+            UT_EQ_INT(ud_worker_rank(last), 0);
+            UT_EQ_INT(ud_worker_threads(last), cores - 1);
+            for (k = 0; k < 32; k++) UT_REQUIRE_OK(ud_remote(f_where, NULL, 0, 1, &r[k]));
+            for (k = 0; k < 32; k++) here += int_of(r[k]) == 0;
+            ut_note("%d of 32 tasks ran on rank 0, which has %d task threads", here, ud_worker_threads(last));
+            UT_CHECK(here > 0);
+            UT_OK(ud_free_many(r, 32));
+        }
+    }
+}
+
 int main(void) {
     ud_role role;
     ud_config cfg;
@@ -222,9 +247,19 @@ int main(void) {
         printf("FAIL init: %s\n", ud_last_error());
         return 1;
     }
+    if (role == UD_ROLE_DRIVER) {
+        MPI_Comm_size(ud_mpi_comm(), &size);
+        driver_rank_cases(size);
+        UT_CASE("shutdown") UT_OK(ud_shutdown());
+    }
+    cfg.cpus = 0; /* its share of its host's cores */
+    if (ud_init(&cfg, &role) != UD_OK) {
+        printf("FAIL second init: %s\n", ud_last_error());
+        return 1;
+    }
     if (role != UD_ROLE_DRIVER) return 0;
     MPI_Comm_size(ud_mpi_comm(), &size);
-    driver_rank_cases(size);
-    UT_CASE("shutdown") UT_OK(ud_shutdown());
+    one_rank_a_host(size);
+    UT_CASE("second phase: shutdown") UT_OK(ud_shutdown());
     return ut_finish();
 }
