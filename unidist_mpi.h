@@ -135,7 +135,8 @@ UD_API MPI_Comm ud_mpi_comm(void);
                      count = refs; payload: a ud__wref each (n: its index). The answer
                      (UD__F_REPLY): status, count = done; payload: their indices, then their
                      results' size codes (int32 each)
-     CLEANUP         count = refs; payload: a ud__wref each (n: readers the owner serves)
+     CLEANUP         count = refs; payload: a ud__wref each (n: readers the owner serves, with
+                     UD__WREF_PUT for the driver's puts, which no task made)
      TASK_DONE       count = tasks; payload: a UD__DONE_REC record each; delegated: (first
                      number, results) of one task a thief ran
      GET_TASK_COUNT  asked with no payload; answered with a = tasks finished, count = ranks,
@@ -218,6 +219,7 @@ typedef struct ud__wpart {    /* a part of an object on the wire */
 typedef struct ud__wref {     /* a ref in CLEANUP and WAIT; n: readers expected (CLEANUP) */
     int64_t owner, num, n;
 } ud__wref;
+#define UD__WREF_PUT ((int64_t)1 << 62) /* in a CLEANUP's n: a put (the monitor knows no task) */
 
 /* VAL: an inline value (one part); OBJ: an object given whole, parts counted first; SHARED:
    (slot, number) of an entry in the receiver's host store, pinned for it. */
@@ -1620,7 +1622,7 @@ static ud_status ud__mpi_free(const ud_ref *refs, int n) {
             if (ud__root.ngarbage == 0) ud__root.garbage_since = ud__now();
             ud__root.garbage[ud__root.ngarbage].owner = e->ref.owner;
             ud__root.garbage[ud__root.ngarbage].num = e->ref.num;
-            ud__root.garbage[ud__root.ngarbage++].n = ud__readers(e);
+            ud__root.garbage[ud__root.ngarbage++].n = ud__readers(e) | (ud__is_put(e) ? UD__WREF_PUT : 0);
             if (e->size > 0) ud__root.garbage_bytes += (uint64_t)e->size;
         }
         if (e->pushed) ud__root.late[e->ref.owner]++;
@@ -1928,7 +1930,8 @@ static struct ud__rootloop {
     ud__rq *calls;            /* posted, newest first */
     ud__rq *queued;           /* taken, in order, not run yet (behind a blocking call) */
     int sleeping;             /* threads napping on wake: the loop, and callers waiting in MPI */
-    int poked;                /* a task of this rank finished or called: no nap until seen */
+    ud__atomic_int poked;     /* a task of this rank finished or called: no nap until its
+                                 worker part's duties have run (ud__wk_duties clears it) */
     ud__atomic_int running;   /* 1: waits to start; 2: turns; 0: done */
     double call_at;           /* when the loop last had something to do */
     double direct_at;         /* when a calling thread's call last ended (root_mu) */
@@ -2057,6 +2060,9 @@ static ud_status ud__rq_direct(ud__rq *q) {
     }
     ud__in_runtime = 1; /* an exit() from inside MPI now is MPI's, not the program's */
     st = ud__rq_exec(q);
+    /* the loop stands back while the program calls: a burst of puts and frees must not
+       leave the tasks of this rank waiting (ud__root_service looks every 100 us at most) */
+    if (!blocks && ud__root_runs_tasks() && q->kind != UD__RQ_REMOTE) ud__root_service();
     ud__in_runtime = was;
     ud__rl.direct_at = ud__now();
     if (blocks) {
@@ -2139,20 +2145,19 @@ static int ud__rl_turn(void) {
 static void ud__rl_nap(long ns) {
     struct timespec ts;
     pthread_mutex_lock(&ud__rl.mu);
-    if (!ud__rl.calls && !ud__rl.poked) {
+    if (!ud__rl.calls && !ud__atomic_load(&ud__rl.poked)) {
         ud__rl.sleeping++;
         ud__abstime(ud__now() + 1e-9 * (double)ns, &ts);
         pthread_cond_timedwait(&ud__rl.wake, &ud__rl.mu, &ts);
         ud__rl.sleeping--;
     }
-    ud__rl.poked = 0;
     pthread_mutex_unlock(&ud__rl.mu);
 }
 
 /* On a task thread of the driver's rank: its worker part has something to do. */
 static void ud__rl_poke(void) {
     pthread_mutex_lock(&ud__rl.mu);
-    ud__rl.poked = 1;
+    ud__atomic_store(&ud__rl.poked, 1);
     if (ud__rl.sleeping) pthread_cond_broadcast(&ud__rl.wake);
     pthread_mutex_unlock(&ud__rl.mu);
 }
@@ -3050,7 +3055,11 @@ static int ud__wk_turn(void) {
 
 /* The same on the driver's rank, when it runs tasks: its root's loop and waiting calls give
    its worker part these turns, and take its operations as they come (ud__root_try_recv). */
-static int ud__wk_duties(void) { return ud__root_runs_tasks() && !ud__wk.stop ? ud__wk_turn() : 0; }
+static int ud__wk_duties(void) {
+    if (!ud__root_runs_tasks() || ud__wk.stop) return 0;
+    ud__atomic_store(&ud__rl.poked, 0); /* seen: what a task posts from now on pokes again */
+    return ud__wk_turn();
+}
 
 /* The end of a worker's run: what runs finishes, and what it holds goes. */
 static void ud__wk_finish(void) {
@@ -3557,8 +3566,8 @@ static void ud__wk_push(ud__wt *t, ud__went *e, ud__obj *o) {
     if (!most || e->obj || (t->flags & UD__F_NESTED) || (o->flags & UD__OBJ_SHARED) || o->total > most ||
         ud__wk.cancelled)
         return;
-    for (q = e->requests; q; q = q->next)
-        if (q->rank == UD__ROOT) return;
+    for (q = e->requests; q; q = q->next) /* the root asked already (not the worker part) */
+        if (q->rank == UD__ROOT && !(q->flags & UD__F_WK)) return;
     if (ud__wk.npush && ud__wk.push.w.inl + o->total > ud__rt.cfg.mpi_message_max) ud__wk_flush_push();
     if (!ud__wk.npush) {
         ud__batch_start(&ud__wk.push, ud__net.rank, UD__ROOT);
@@ -3725,7 +3734,7 @@ static void ud__wk_cleanup(const ud__hdr *h) {
         if (!(e = (ud__went *)ud__map_get(&ud__wk.map, ref))) continue;
         ud__st.cleanups++;
         e->freed = 1;
-        e->expected = refs[i].n;
+        e->expected = refs[i].n & ~UD__WREF_PUT;
         ud__wk_maybe_delete(e);
     }
 }
@@ -4886,7 +4895,7 @@ static void ud__mon_cleanup(const ud__hdr *h) {
         ud_ref ref;
         ref.owner = refs[i].owner;
         ref.num = refs[i].num;
-        if (!ud__is_worker(ref.owner) || ref.num <= 0) continue;
+        if (!ud__is_worker(ref.owner) || ref.num <= 0 || (refs[i].n & UD__WREF_PUT)) continue;
         if (!ud__map_del(&ud__mon.done, ref)) { /* its TASK_DONE is still on the way */
             ud__mon_reserve();
             ud__map_put(&ud__mon.done, ref, UD__TOMBSTONE);
