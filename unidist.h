@@ -153,7 +153,7 @@ UD_API const char *ud_version(void);             /* UD_VERSION_STRING */
    a field of 0, NULL or "" is unset, so 0 cannot be asked for there. */
 #define UD_CONFIG_TABLE(X)                                                                  \
     X(STR,  backend,   "UNIDIST_BACKEND",   UD_BACKEND,   "backend: auto, threads or mpi")  \
-    X(INT,  cpus,      "UNIDIST_CPUS",      UD_CPUS,      "task threads: the threads backend's workers, or each MPI worker rank's (0: the cores of the process's affinity, shared out among the ranks of its machine)") \
+    X(INT,  cpus,      "UNIDIST_CPUS",      UD_CPUS,      "task threads: the threads backend's workers, or each MPI worker rank's, one less on the driver's rank (0: the cores of the process's affinity, shared out among the ranks of its machine)") \
     X(INT,  log_level, "UNIDIST_LOG_LEVEL", UD_LOG_LEVEL, "log threshold: 0 off, 1 error, 2 warn, 3 info, 4 debug") \
     X(STR,  scheduler, "UNIDIST_SCHEDULER", UD_SCHEDULER, "where tasks run: auto (near their data, idle workers take queued tasks from busy ones) or round_robin (the next worker in turn, nothing moves after)") \
     X(SIZE, sched_locality_min, "UNIDIST_SCHED_LOCALITY_MIN", UD_SCHED_LOCALITY_MIN, "auto scheduler: an argument of fewer bytes than this does not draw its task to where it lives") \
