@@ -291,7 +291,7 @@ OMPI_HOST_LAYOUTS=${OMPI_HOST_LAYOUTS:-2,2,2 3,2,1 1,1,1}
 MPICH_HOST_LAYOUTS=${MPICH_HOST_LAYOUTS:-2,2,2}
 # MPICH across hosts runs the core of the programs (the rest end in the same finalize hang,
 # each costing its wait); TESTS, or MPICH_HOST_TESTS=all, runs more.
-MPICH_HOST_TESTS=${MPICH_HOST_TESTS:-m_mpi t_behave m_shm t_nested m_shm_hosts m_driver}
+MPICH_HOST_TESTS=${MPICH_HOST_TESTS:-m_mpi t_behave m_shm t_nested m_shm_hosts m_driver m_driver_rank}
 export UD_FINALIZE_WAIT=${UD_FINALIZE_WAIT:-3}
 hosts_variant() {   # name mpi layouts
     local name=$1 mpi=$2 layouts=$3 why layout saved=("${PRIVATE_SHM[@]}")
