@@ -3174,10 +3174,12 @@ struct ud__tt {
 
 
 #define UD__SLAB 4096
+#define UD__GOT_CVS 64 /* the conditions blocked gets wait on, chosen by ref (ud__th_got) */
 
 static struct ud__threads {
     pthread_mutex_t mu;       /* guards everything below but the queues */
-    pthread_cond_t done;      /* an object a driver thread blocks on became ready */
+    pthread_cond_t done;      /* a blocked wait may be done; the last task ended at shutdown */
+    pthread_cond_t got[UD__GOT_CVS]; /* an object a get blocks on became ready (ud__th_got) */
     int stopping;             /* shutdown waits for the last task */
     ud__map map;
     int64_t next_num;
@@ -3398,6 +3400,11 @@ static void ud__th_drop_all(ud__entry **ents, int n) {
     for (i = 0; i < n; i++) ud__th_drop(ents[i]);
 }
 
+/* The condition a get of e blocks on: a finish wakes its refs' getters, not every blocked
+   caller only for most to sleep again. Refs in use at once have neighbouring numbers, so
+   few share one. */
+static int ud__th_got(const ud__entry *e) { return (int)((uint64_t)e->ref.num % UD__GOT_CVS); }
+
 static ud_status ud__th_get(const ud_ref *refs, int n, ud_view *out) {
     ud__entry *small[16], **ents = n <= 16 ? small : (ud__entry **)ud__alloc((size_t)n * sizeof *ents);
     ud_status st, first = UD_OK;
@@ -3409,7 +3416,7 @@ static ud_status ud__th_get(const ud_ref *refs, int n, ud_view *out) {
             for (i = 0; i < n; i++) {
                 while (!ents[i]->obj) {
                     ents[i]->getters++;
-                    ud__th_block(-1);
+                    pthread_cond_wait(&ud__th.got[ud__th_got(ents[i])], &ud__th.mu);
                     ents[i]->getters--;
                 }
                 first = ud__get_view(ents[i]->obj, refs[i], &out[i], first);
@@ -3593,6 +3600,7 @@ static ud_status ud__th_remote(const ud__fn *fn, const ud_arg *args, int nargs, 
 /* Publishes the results, wakes the tasks parked on them and lets go of the arguments. */
 static void ud__th_finish(ud__tt *t, ud__obj **res) {
     ud__tt *runnable = NULL;
+    uint64_t got = 0; /* the conditions of ud__th.got to wake */
     int i, wake = 0;
     pthread_mutex_lock(&ud__th.mu);
     for (i = 0; i < t->nret; i++) {
@@ -3602,7 +3610,7 @@ static void ud__th_finish(ud__tt *t, ud__obj **res) {
         e->obj = res ? res[i] : &ud__oom_obj; /* NULL: no memory to run it */
         e->producer = NULL;
         e->seq = ++ud__th.seq;
-        wake |= e->getters > 0;
+        if (e->getters > 0) got |= (uint64_t)1 << ud__th_got(e);
         for (w = e->watchers; w; w = w->next) { /* a wait may be done now */
             w->rec->count++;
             w->prev = NULL;
@@ -3622,6 +3630,10 @@ static void ud__th_finish(ud__tt *t, ud__obj **res) {
     ud__th.inflight--;
     if (wake || (ud__th.stopping && ud__th.inflight == 0)) pthread_cond_broadcast(&ud__th.done);
     pthread_mutex_unlock(&ud__th.mu);
+    /* After the unlock, as a getter woken under the lock would only block on it; each was
+       waiting before it was let go, so none misses its wake. */
+    for (i = 0; got; i++, got >>= 1)
+        if (got & 1) pthread_cond_broadcast(&ud__th.got[i]);
     while (runnable) {
         ud__tt *next = runnable->next;
         ud__th_enqueue(runnable);
@@ -3741,7 +3753,7 @@ static void ud__th_release_all(void) {
 
 static ud_status ud__th_start(ud_role *role) {
     uint64_t mask[UD__CPU_WORDS];
-    int cores = ud__cpu_mask(mask), n = ud__rt.cfg.cpus > 0 ? (int)ud__rt.cfg.cpus : cores;
+    int cores = ud__cpu_mask(mask), n = ud__rt.cfg.cpus > 0 ? (int)ud__rt.cfg.cpus : cores, k;
     ud_status st;
     memset(&ud__th, 0, sizeof ud__th);
     ud__th.next_num = ud__run_first();
@@ -3753,6 +3765,7 @@ static ud_status ud__th_start(ud_role *role) {
         return st;
     pthread_mutex_init(&ud__th.mu, NULL);
     ud__cond_init(&ud__th.done); /* wait's timeout ignores clock changes */
+    for (k = 0; k < UD__GOT_CVS; k++) pthread_cond_init(&ud__th.got[k], NULL);
     *role = UD_ROLE_DRIVER;
     ud__log(UD_LOG_INFO, "threads backend: %d workers", n);
     return UD_OK;
@@ -3784,6 +3797,7 @@ static void ud__th_wait_inflight(void) {
 }
 
 static ud_status ud__th_stop(void) {
+    int k;
     pthread_mutex_lock(&ud__th.mu);
     ud__th.stopping = 1;
     ud__th_wait_inflight();
@@ -3791,6 +3805,7 @@ static ud_status ud__th_stop(void) {
     ud__pool_stop(&ud__th.pool);
     ud__th_release_all();
     pthread_cond_destroy(&ud__th.done);
+    for (k = 0; k < UD__GOT_CVS; k++) pthread_cond_destroy(&ud__th.got[k]);
     pthread_mutex_destroy(&ud__th.mu);
     return UD_OK;
 }

@@ -175,6 +175,44 @@ static void concurrent_driver_threads(void) {
     UT_OK(ud_free(common));
 }
 
+struct getter {
+    ud_ref r;
+    int got;
+};
+
+static void *get_one(void *arg) {
+    struct getter *g = arg;
+    g->got = int_of(g->r);
+    return NULL;
+}
+
+/* Driver threads blocked in get at once, three on one ref and others on refs made 1, 64 and
+   128 after it (the threads backend wakes the gets of refs 64 apart through one condition):
+   every get returns once the tasks end. */
+static void blocked_gets_all_wake(void) {
+    enum { N = 129, T = 6 };
+    static const int pick[T] = {0, 0, 0, 1, 64, 128};
+    ud_ref refs[N];
+    struct getter g[T];
+    pthread_t th[T];
+    int k, started = 0;
+    atomic_store(&gate_open, 0);
+    for (k = 0; k < N; k++) UT_REQUIRE_OK(ud_remote(f_gate, NULL, 0, 1, &refs[k]));
+    for (k = 0; k < T; k++) {
+        g[k].r = refs[pick[k]];
+        g[k].got = 0;
+        started += pthread_create(&th[k], NULL, get_one, &g[k]) == 0;
+    }
+    UT_EQ_INT(started, T);
+    ut_sleep(0.05); /* the gets block */
+    atomic_store(&gate_open, 1);
+    for (k = 0; k < started; k++) {
+        pthread_join(th[k], NULL);
+        UT_EQ_INT(g[k].got, 3);
+    }
+    UT_OK(ud_free_many(refs, N));
+}
+
 /* Refs dropped while their tasks wait or run: the tasks still run, the dependents still get
    their arguments, and the results nobody holds are released when the tasks end. */
 static void free_refs_of_pending_tasks(void) {
@@ -305,6 +343,7 @@ int main(void) {
     UT_RUN(many_tasks_in_flight);
     UT_RUN(chain_of_dependents);
     UT_RUN(concurrent_driver_threads);
+    UT_RUN(blocked_gets_all_wake);
     UT_RUN(free_refs_of_pending_tasks);
     UT_RUN(racing_frees);
     UT_RUN(million_puts_and_frees);
