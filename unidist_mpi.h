@@ -2061,8 +2061,10 @@ static ud_status ud__rq_direct(ud__rq *q) {
     ud__in_runtime = 1; /* an exit() from inside MPI now is MPI's, not the program's */
     st = ud__rq_exec(q);
     /* the loop stands back while the program calls: a burst of puts and frees must not
-       leave the tasks of this rank waiting (ud__root_service looks every 100 us at most) */
-    if (!blocks && ud__root_runs_tasks() && q->kind != UD__RQ_REMOTE) ud__root_service();
+       leave the tasks of this rank waiting (ud__root_service looks every 100 us at most). Not
+       while another thread's get or wait runs: its receives take the answers it waits for,
+       and do these duties too. */
+    if (!blocks && !ud__rl.in_call && ud__root_runs_tasks() && q->kind != UD__RQ_REMOTE) ud__root_service();
     ud__in_runtime = was;
     ud__rl.direct_at = ud__now();
     if (blocks) {
