@@ -23,9 +23,12 @@ static void shm_config(ud_config *c) {
     refused("a service buffer over 2G is refused at init, naming the setting", svc,
             (const char *const[3]){"UNIDIST_MPI_SHARED_SERVICE_MEMORY", "more than 2G"});
     huge.mpi_shared_object_store_memory = (uint64_t)1 << 50;
-    /* rank 1 manages a host's store in every layout: the lowest rank but the driver */
+    /* the lowest manager names its host: rank 1 (the lowest rank but the driver), or the
+       driver's rank 0 when it runs tasks alone on its host (one rank a host) */
     refused("a store larger than /dev/shm is refused at init, naming the setting and the host", huge,
-            (const char *const[3]){"UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY", "/dev/shm", "on the host of rank 1 "});
+            (const char *const[3]){"UNIDIST_MPI_SHARED_OBJECT_STORE_MEMORY", "/dev/shm", "on the host of rank "});
+    UT_CASE("the host named is the lowest manager's (rank 0 or 1)")
+        UT_CHECK(strstr(ud_last_error(), "on the host of rank 0 ") || strstr(ud_last_error(), "on the host of rank 1 "));
 }
 
 static void shm_cases(void) { in_place(); }

@@ -19,7 +19,7 @@
 #   TESTS="t_core t_errors" tests/run.sh            some programs (name or path, .c optional)
 #   TIMEOUT=120 SAN_TIMEOUT=300 tests/run.sh        seconds per program (sanitizers: SAN_TIMEOUT)
 #   CC=gcc CXX=g++ CLANGXX=clang++ TSAN_CC=gcc JOBS=2  compilers, parallel builds
-#   FUZZ_SECONDS=60 FUZZ_CC=clang                   the fuzz variant: seconds a target, compiler
+#   FUZZ_SECONDS=30 FUZZ_CC=clang                   the fuzz variant: seconds a target, compiler
 #   CTEST=1                                         the compile variant also builds the CMake
 #                                                   project with its tests and runs ctest (minutes)
 #   REQUIRE_ALL=1                                   a variant skipped whole (hosts without root,
@@ -52,7 +52,7 @@ CC=${CC:-cc}
 CXX=${CXX:-g++}
 CLANGXX=${CLANGXX:-clang++}
 FUZZ_CC=${FUZZ_CC:-clang}
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 TSAN_CC=${TSAN_CC:-$CC}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 SHOW_LINES=${SHOW_LINES:-150}    # lines of other output shown per program (the log has all)
