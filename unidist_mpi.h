@@ -14,14 +14,16 @@
      rank 0: the driver (root), runs main; a loop thread of its own does the root's work while
      the program does not call, so that tasks, nested calls and cleanups move while it
      computes (the program's calls do it themselves meanwhile, under the root's lock, or are
-     handed to the loop under MPI_THREAD_FUNNELED). Every other rank is a worker: worker w is rank
-     w + 1. The driver's rank is one too, the last, when it has task threads (its share of the
-     cores, or UNIDIST_CPUS, less one for the program's thread): its loop and the calls that
-     wait carry a worker's duties, and the operations for its worker part go there. A worker's loop thread receives operations, serves data to the others and hands
-     tasks to its task threads (UNIDIST_CPUS of them; by default the cores of its affinity
-     shared out among the ranks of its machine), which run them while it goes on. The loop
-     also carries the duties a rank is given: the root monitor's on rank 1 (task counts,
-     wait, shutdown) and, on the lowest rank but the driver of each host, its shared store's.
+     handed to the loop under MPI_THREAD_FUNNELED). Every other rank is a worker: worker w is
+     rank w + 1. The driver's rank is one too, the last, when it has task threads (its share of
+     the cores, or UNIDIST_CPUS, less one for the program's thread): its loop and the calls
+     that wait carry a worker's duties, and the operations for its worker part go there. A
+     worker's loop thread receives operations, serves data to the others and hands tasks to
+     its task threads (UNIDIST_CPUS of them; by default the cores of its affinity shared out
+     among the ranks of its machine), which run them while it goes on. The loop also carries
+     the duties a rank is given: the root monitor's on rank 1 (task counts, wait, shutdown)
+     and, on the lowest rank but the driver of each host (the driver alone on its host, when
+     it runs tasks), its shared store's.
      Results live on the worker that produced them; the root only keeps what it put or got.
 
    COMPILE-TIME OPTIONS / ENVIRONMENT
@@ -1035,9 +1037,11 @@ static ud_status ud__batch_send(ud__batch *b) {
     return st != UD_OK ? st : st2;
 }
 
-static ud_status ud__send_obj(int dst, ud_ref ref, ud__obj *o) {
+/* One object to dst, its PUT_DATA marked with flags (UD__F_WK: for that rank's worker part). */
+static ud_status ud__send_obj(int dst, ud_ref ref, ud__obj *o, uint32_t flags) {
     ud__batch b;
     ud__batch_start(&b, ref.owner, dst);
+    b.flags = flags;
     ud__batch_add(&b, ref.num, o);
     return ud__batch_send(&b);
 }
@@ -1678,14 +1682,14 @@ static void ud__root_take_counts(const ud__hdr *h, int from);
 static void ud__root_nested(const ud__hdr *h, int from);
 
 /* Handles what may come unasked for at any time: data for an earlier GET (kept whoever
-   asked, so that the stream never misaligns) and the monitor's task counts. 0 for others. */
-static int ud__root_take_unasked(const ud__hdr *h, int from) {
+   asked, so that the stream never misaligns) and the monitor's task counts; any other
+   operation is logged and dropped (none carries parts). */
+static void ud__root_take_unasked(const ud__hdr *h, int from) {
     if (h->op == UD__OP_PUT_DATA || h->op == UD__OP_PUT_SHARED_DATA) ud__root_take_data(h, from);
     else if (h->op == UD__OP_GET_TASK_COUNT && from == UD__MONITOR) ud__root_take_counts(h, from);
     else if (h->op == UD__OP_NESTED && ud__is_worker(from)) ud__root_nested(h, from);
     else if (h->op == UD__OP_RUNNING && ud__is_worker(from)) ud__root_running(h, from);
-    else return 0;
-    return 1;
+    else ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d", ud__op_name(h->op), from);
 }
 
 static int ud__rank_handle(const ud__hdr *h, int from);
@@ -1757,9 +1761,7 @@ static ud_status ud__root_recv_loop(int op, const ud__hdr **h, int *from, double
             ud__busy();
             if ((*h)->op == op || (op == UD__OP_PUT_DATA && (*h)->op == UD__OP_PUT_SHARED_DATA))
                 return UD_OK;
-            if (!ud__root_take_unasked(*h, *from))
-                ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d",
-                        ud__op_name((*h)->op), *from);
+            ud__root_take_unasked(*h, *from);
             continue;
         }
         if (got < 0) return ud__fail(UD_ERR_PROTO, "root: a malformed message arrived");
@@ -1872,9 +1874,7 @@ static void ud__root_service(void) {
     if (t - ud__root.probed_at > 100e-6) {
         ud__root.probed_at = t;
         while ((got = ud__root_try_recv(&h, &from)) != 0)
-            if (got == 1 && !ud__root_take_unasked(h, from))
-                ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d",
-                        ud__op_name(h->op), from);
+            if (got == 1) ud__root_take_unasked(h, from);
         ud__wk_duties();
     }
     ud__root_poll(t);
@@ -2129,8 +2129,7 @@ static int ud__rl_turn(void) {
     int from, got, k, events = ud__rl_run_calls();
     if (!ud__atomic_load(&ud__rl.running)) return 1;
     for (k = 0; k < 32 && (got = ud__root_try_recv(&h, &from)) != 0; k++, events++)
-        if (got == 1 && !ud__root_take_unasked(h, from))
-            ud__log(UD_LOG_WARN, "root: dropped an unexpected %s from rank %d", ud__op_name(h->op), from);
+        if (got == 1) ud__root_take_unasked(h, from);
     events += ud__wk_duties();
     if (ud__root.nlater) ud__root_free_later();
     ud__rl_garbage();
@@ -2595,7 +2594,7 @@ static ud_status ud__root_route_args(const ud_arg *args, int nargs, ud__rent **e
         ud__rent *e = ents[i];
         if (!e || ud__seen_has(e, w) || (e->ref.owner == w && !ud__is_put(e))) continue;
         if (ud__is_put(e) && w == UD__ROOT) ud__wk_adopt(e->ref, e->obj);
-        else if (ud__is_put(e) && (st = ud__send_obj(w, e->ref, e->obj)) != UD_OK) return st;
+        else if (ud__is_put(e) && (st = ud__send_obj(w, e->ref, e->obj, 0)) != UD_OK) return st;
         ud__seen_set(e, w);
     }
     (void)args;
@@ -2686,9 +2685,10 @@ static ud_status ud__root_submit(const ud__fn *fn, const ud_arg *args, int nargs
     if (ud__net.sep_sent != sep_before) ud__async_drain();
     ud__root.next_num += nret;
     for (i = 0; i < nret; i++) {
+        ud__rent *e;
         outs[i].owner = worker;
         outs[i].num = first + (int64_t)i * ud__net.size;
-        ud__rent *e = ud__root_enter(made[i], outs[i], NULL);
+        e = ud__root_enter(made[i], outs[i], NULL);
         e->first = i == 0;
         e->result = 1;
     }
@@ -2837,6 +2837,10 @@ static struct ud__inbox {
 } ud__in;
 
 static int ud__is_mine(ud_ref r) { return r.owner == ud__net.rank; }
+
+/* What a worker part marks its GETs and WAITs with: on the driver's rank, UD__F_WK, so that
+   their answers come to it and not to the root. */
+static uint32_t ud__wk_asker(void) { return ud__net.rank == UD__ROOT ? UD__F_WK : 0; }
 static int64_t ud__wk_recorded(void) { return ud__wk.recorded; }
 
 /* Which of task t's results ref is (they are numbered every size-th from its first), or -1. A
@@ -3236,7 +3240,7 @@ static ud__wt *ud__wk_task_alloc(int nargs, int nret) {
 static void ud__wk_ask(ud_ref ref, uint32_t flags) {
     ud__wbuf w;
     ud__hdr *h = ud__start_or_end(&w, UD__OP_GET, "worker");
-    h->flags |= flags | (ud__net.rank == UD__ROOT ? UD__F_WK : 0); /* its answer is not the root's */
+    h->flags |= flags | ud__wk_asker();
     h->a = ref.owner;
     h->count = 1;
     ud__wb_add(&w, &ref.num, sizeof ref.num);
@@ -3341,9 +3345,13 @@ static void ud__wk_arrived(ud__went *e, ud__obj *o);
 static ud__obj *ud__wk_root_copy(ud__went *e) {
     ud__rent *r = ud__net.rank == UD__ROOT ? (ud__rent *)ud__map_get(&ud__root.map, e->ref) : NULL;
     if (!r || !r->obj) return NULL;
-    if (ud__is_put(r)) ud__wk_adopt(e->ref, r->obj);
-    else if (!ud__is_mine(e->ref)) return (r->obj->refs++, r->obj);
-    return NULL;
+    if (ud__is_put(r)) {
+        ud__wk_adopt(e->ref, r->obj);
+        return NULL;
+    }
+    if (ud__is_mine(e->ref)) return NULL; /* its own task makes it */
+    r->obj->refs++;
+    return r->obj;
 }
 
 /* Argument i of t is ref: here, or asked for. flags (UD__F_GIVEN for a stolen task) go with
@@ -3641,17 +3649,18 @@ static void ud__wk_flush_done(void) {
    Owns the answers to other ranks' GETs (served now, or when the data is made) and the root's
    cleanup of entries. Writes the entries' served and freed counts and the request lists; the
    loop's handlers call it, and execute when data arrives for a waiting GET. */
-/* An answer to a GET: flags has UD__F_WK when the driver rank's worker part asked (a reader
-   the root counted), not its root (which reads without being counted). */
+/* Whether a GET from rank with flags reads as one of the readers the root announced: a worker
+   part's (UD__F_WK on the driver's rank), not the root's own reads nor a thief's (GIVEN). */
+static int ud__wk_counted_reader(int rank, uint32_t flags) {
+    return (rank != UD__ROOT || (flags & UD__F_WK)) && !(flags & UD__F_GIVEN);
+}
+
+/* An answer to a GET that waited for its data: flags as the GET had them. */
 static void ud__wk_serve(ud__went *e, int rank, uint32_t flags) {
-    ud__batch b;
     if (ud__wk.cancelled) return; /* its reader may have left: a send could wait for good */
     ud__st.gets_served++;
-    ud__batch_start(&b, e->ref.owner, rank);
-    b.flags = flags & UD__F_WK;
-    ud__batch_add(&b, e->ref.num, e->obj);
-    ud__or_end(ud__batch_send(&b), "worker");
-    if ((rank != UD__ROOT || (flags & UD__F_WK)) && !(flags & UD__F_GIVEN)) e->served++;
+    ud__or_end(ud__send_obj(rank, e->ref, e->obj, flags & UD__F_WK), "worker");
+    if (ud__wk_counted_reader(rank, flags)) e->served++;
 }
 
 /* Answers what is here in one PUT_DATA; what is still being made waits on its entry. */
@@ -3688,7 +3697,7 @@ static void ud__wk_get(const ud__hdr *h, int from) {
         if (e->obj) {
             ud__st.gets_served++;
             ud__batch_add(&b, ref.num, e->obj);
-            if ((from != UD__ROOT || (h->flags & UD__F_WK)) && !(h->flags & UD__F_GIVEN)) e->served++;
+            if (ud__wk_counted_reader(from, h->flags)) e->served++;
             ud__wk_maybe_delete(e);
         } else {
             ud__wreq *q = NULL;
@@ -4458,7 +4467,7 @@ static void ud__wk_nested_wait(ud__call *c, const int64_t *results, int nres) {
     h->aux = c->num_returns - c->nready;
     h->b = c->id;
     h->c = c->timeout < 0 ? -1 : (int64_t)(c->timeout * 1e6);
-    if (ud__net.rank == UD__ROOT) h->flags |= UD__F_WK; /* the monitor's answer is not the root's */
+    h->flags |= ud__wk_asker();
     for (i = 0; i < c->n; i++) {
         ud__wref r;
         if (ud__wk_is_put(c, i, results, nres)) continue;
@@ -5346,9 +5355,9 @@ static ud_status ud__check_agreement(void) {
 }
 
 /* Who does what: rank 0 drives and every other rank runs tasks, on the task threads it
-   starts, as does rank 0 when it has task threads (the last worker); rank 1 carries the root monitor's duty too, and the lowest rank but the driver of
-   each host its shared store's (unidist_shm.h). Collective: every rank learns how many task
-   threads each has. */
+   starts, as does rank 0 when it has task threads (the last worker); rank 1 carries the root
+   monitor's duty too, and the lowest rank but the driver of each host its shared store's
+   (unidist_shm.h). Collective: every rank learns how many task threads each has. */
 static ud_status ud__mpi_roles(int threads) {
     int r, rc;
     ud__net.workers = (int *)ud__alloc((size_t)ud__net.size * 3 * sizeof(int));
